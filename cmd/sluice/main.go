@@ -1,0 +1,55 @@
+// Command sluice is a mail filter and LMTP delivery agent for Postfix.
+//
+// Usage:
+//
+//	sluice serve [-config FILE] [-lmtp ADDR] [-mail-root DIR]
+//	sluice version
+//
+// With no -config, serve runs on the embedded defaults: LMTP on
+// 127.0.0.1:2424, mail under ./mail, every recipient accepted.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "0.1.0-dev"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run dispatches a subcommand and returns the process exit status.
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		usage(stderr)
+		return 2
+	}
+	switch args[0] {
+	case "serve":
+		return cmdServe(args[1:], stderr)
+	case "version":
+		fmt.Fprintf(stdout, "sluice %s\n", version)
+		return 0
+	case "help", "-h", "-help", "--help":
+		usage(stdout)
+		return 0
+	}
+	fmt.Fprintf(stderr, "sluice: unknown command %q\n", args[0])
+	usage(stderr)
+	return 2
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `usage: sluice <command> [flags]
+
+commands:
+  serve     run the LMTP delivery service
+  version   print the version
+
+Run "sluice <command> -h" for a command's flags.
+`)
+}

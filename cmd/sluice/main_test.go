@@ -1,0 +1,161 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"github.com/sluice-mail/sluice/config"
+	"github.com/sluice-mail/sluice/internal/testutil"
+)
+
+// TestMain lets tests run this test binary as the sluice command itself
+// (SLUICE_TEST_EXEC=1), so that crash tests can kill -9 a real process.
+func TestMain(m *testing.M) {
+	if os.Getenv("SLUICE_TEST_EXEC") == "1" {
+		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+// sluiceCommand returns a command running "sluice args...".
+func sluiceCommand(args ...string) *exec.Cmd {
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), "SLUICE_TEST_EXEC=1")
+	return cmd
+}
+
+// startInProcess serves LMTP on a free loopback port with cfg and returns
+// the address; the server stops at the end of the test.
+func startInProcess(t *testing.T, cfg config.Config) string {
+	t.Helper()
+	port := testutil.FreePort(t)
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	cfg.LMTP.Listen = []string{addr}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() {
+		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	go func() { done <- serve(ctx, cfg, log) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	if err := testutil.WaitPort(port, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	return addr
+}
+
+// lmtpSend delivers msg over LMTP and returns the per-recipient statuses
+// (nil for 250) keyed by recipient.
+func lmtpSend(t *testing.T, addr, from string, rcpts []string, msg string) map[string]error {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := smtp.NewClientLMTP(conn)
+	defer c.Close()
+	if err := c.Hello("client.test"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Mail(from, nil); err != nil {
+		t.Fatal(err)
+	}
+	got := make(map[string]error)
+	var accepted []string
+	for _, r := range rcpts {
+		if err := c.Rcpt(r, nil); err != nil {
+			got[r] = err
+			continue
+		}
+		accepted = append(accepted, r)
+	}
+	if len(accepted) == 0 {
+		return got
+	}
+	w, err := c.Data()
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(w, msg)
+	resp, err := w.CloseWithLMTPResponse()
+	for r := range resp {
+		got[r] = nil
+	}
+	if lerr, ok := err.(smtp.LMTPDataError); ok {
+		for r, e := range lerr {
+			got[r] = e
+		}
+	} else if err != nil {
+		t.Fatalf("LMTP DATA: %v", err)
+	}
+	c.Quit()
+	return got
+}
+
+// maildirFiles returns the files in new/ and cur/ of a Maildir folder dir.
+func maildirFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	var files []string
+	for _, sub := range []string{"new", "cur"} {
+		ents, err := os.ReadDir(filepath.Join(dir, sub))
+		if err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+		for _, e := range ents {
+			files = append(files, filepath.Join(dir, sub, e.Name()))
+		}
+	}
+	return files
+}
+
+func testMessage(subject, body string) string {
+	return "From: Sender <sender@client.test>\r\nTo: alice@example.test\r\nSubject: " + subject +
+		"\r\nMessage-ID: <" + strings.ReplaceAll(subject, " ", ".") + "@client.test>\r\n\r\n" + body + "\r\n"
+}
+
+func TestVersion(t *testing.T) {
+	var out bytes.Buffer
+	if code := run([]string{"version"}, &out, io.Discard); code != 0 || !strings.HasPrefix(out.String(), "sluice ") {
+		t.Fatalf("sluice version = %d %q", code, out.String())
+	}
+	if code := run([]string{"nope"}, io.Discard, io.Discard); code != 2 {
+		t.Fatalf("unknown command exit = %d, want 2", code)
+	}
+}
+
+func TestServeBadConfig(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sluice.toml")
+	os.WriteFile(path, []byte("[lmtp]\nlisen = 1\n"), 0o644)
+	var errb bytes.Buffer
+	if code := run([]string{"serve", "-config", path}, io.Discard, &errb); code != 1 || !strings.Contains(errb.String(), "sluice.toml:2: unknown key lmtp.lisen") {
+		t.Fatalf("serve with a typo = %d %q, want 1 and the file:line error", code, errb.String())
+	}
+}
+
+
+func smtpDial(addr string) (*smtp.Client, error) {
+	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	return smtp.NewClientLMTP(conn), nil
+}

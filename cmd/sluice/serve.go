@@ -1,0 +1,187 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/sluice-mail/sluice/config"
+	"github.com/sluice-mail/sluice/lmtp"
+	"github.com/sluice-mail/sluice/maildir"
+	"github.com/sluice-mail/sluice/pipeline"
+)
+
+func cmdServe(args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("config", "", "configuration `file` (TOML); default: embedded defaults")
+	lmtpAddr := fs.String("lmtp", "", "listen `address` (host:port or unix:/path), replacing lmtp.listen")
+	mailRoot := fs.String("mail-root", "", "mail root `directory`, replacing delivery.mail_root")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	cfg := config.Default()
+	if *cfgPath != "" {
+		var err error
+		if cfg, err = config.Load(*cfgPath); err != nil {
+			fmt.Fprintf(stderr, "sluice: %v\n", err)
+			return 1
+		}
+	}
+	if *lmtpAddr != "" {
+		cfg.LMTP.Listen = []string{*lmtpAddr}
+	}
+	if *mailRoot != "" {
+		cfg.Delivery.MailRoot = *mailRoot
+	}
+	if err := cfg.Validate(); err != nil {
+		fmt.Fprintf(stderr, "sluice: %v\n", err)
+		return 1
+	}
+	log := newLogger(cfg.Log, stderr)
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	if err := serve(ctx, cfg, log); err != nil {
+		log.Error("serve failed", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// serve runs until ctx is cancelled, then shuts down gracefully.
+func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+	dir, err := newDirectory(cfg.Delivery, log)
+	if err != nil {
+		return err
+	}
+	hostname := cfg.LMTP.Hostname
+	if hostname == "" {
+		hostname, _ = os.Hostname()
+	}
+	p := pipeline.New(pipeline.Config{Hostname: hostname, Directory: dir}, log)
+	srv := lmtp.New(lmtp.Config{
+		Hostname:       hostname,
+		MaxMessageSize: cfg.LMTP.MaxMessageSize,
+		MaxRecipients:  cfg.LMTP.MaxRecipients,
+		ReadTimeout:    cfg.LMTP.ReadTimeout,
+		WriteTimeout:   cfg.LMTP.WriteTimeout,
+	}, log, p)
+
+	mode, _ := cfg.LMTP.SocketModeBits()
+	var listeners []net.Listener
+	for _, a := range cfg.LMTP.Listen {
+		l, err := lmtp.Listen(a, mode, cfg.LMTP.SocketGroup)
+		if err != nil {
+			for _, l := range listeners {
+				l.Close()
+			}
+			return fmt.Errorf("listen %s: %w", a, err)
+		}
+		listeners = append(listeners, l)
+	}
+	errc := make(chan error, len(listeners))
+	for _, l := range listeners {
+		log.Info("listening", "proto", "lmtp", "addr", l.Addr().String(), "mail_root", cfg.Delivery.MailRoot)
+		go func() { errc <- srv.Serve(l) }()
+	}
+	select {
+	case err := <-errc:
+		if err != nil {
+			srv.Shutdown(context.Background())
+			return err
+		}
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", "timeout", cfg.LMTP.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.LMTP.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("shutdown", "err", err)
+	}
+	for _, a := range cfg.LMTP.Listen {
+		if path, ok := strings.CutPrefix(a, "unix:"); ok {
+			os.Remove(path)
+		}
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// newDirectory builds recipient resolution from the delivery config.
+func newDirectory(c config.Delivery, log *slog.Logger) (*pipeline.Directory, error) {
+	dc := pipeline.DirectoryConfig{
+		MailRoot:           c.MailRoot,
+		MailLocation:       c.MailLocation,
+		RecipientDelimiter: c.RecipientDelimiter,
+		Domains:            c.Domains,
+	}
+	if c.UsersFile != "" {
+		users, err := pipeline.LoadUsers(c.UsersFile)
+		if err != nil {
+			return nil, err
+		}
+		dc.Users = users
+	}
+	owner, err := defaultOwner(c, log)
+	if err != nil {
+		return nil, err
+	}
+	dc.Owner = owner
+	if len(c.DomainOwners) > 0 {
+		dc.DomainOwners = make(map[string]maildir.Owner)
+		for d, s := range c.DomainOwners {
+			o, err := config.ParseOwner(s)
+			if err != nil {
+				return nil, err
+			}
+			dc.DomainOwners[strings.ToLower(d)] = maildir.Owner{UID: o.UID, GID: o.GID}
+		}
+	}
+	return pipeline.NewDirectory(dc), nil
+}
+
+// defaultOwner decides who owns delivered mail. Mail must never belong to
+// root: Dovecot refuses to serve it. When sluice runs unprivileged it
+// cannot chown, and its own uid owns the mail.
+func defaultOwner(c config.Delivery, log *slog.Logger) (*maildir.Owner, error) {
+	if c.Owner != "" {
+		o, err := config.ParseOwner(c.Owner)
+		if err != nil {
+			return nil, err
+		}
+		return &maildir.Owner{UID: o.UID, GID: o.GID}, nil
+	}
+	if os.Geteuid() != 0 {
+		return nil, nil
+	}
+	if fi, err := os.Stat(c.MailRoot); err == nil {
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Uid != 0 {
+			return &maildir.Owner{UID: int(st.Uid), GID: int(st.Gid)}, nil
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("mail root: %w", err)
+	}
+	abs, _ := filepath.Abs(c.MailRoot)
+	log.Warn("running as root with no delivery.owner: mail is owned by nobody (65534:65534); set delivery.owner", "mail_root", abs)
+	return &maildir.Owner{UID: 65534, GID: 65534}, nil
+}
+
+func newLogger(c config.Log, w io.Writer) *slog.Logger {
+	var level slog.Level
+	level.UnmarshalText([]byte(c.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

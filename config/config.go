@@ -1,0 +1,264 @@
+// Package config decodes sluice's TOML configuration file into a Config,
+// fills in the embedded defaults and validates the result.
+//
+// Decoding is strict: a key sluice does not know is an error naming the file
+// and line, so that a typo never silently falls back to a default. Every key
+// and its default is documented in docs/configuration.md; Default is the
+// single source of those defaults.
+package config
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/user"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// ErrInvalid is wrapped by every validation error.
+var ErrInvalid = errors.New("config: invalid")
+
+// Config is the whole configuration of one sluice process.
+type Config struct {
+	Log      Log      `toml:"log"`
+	LMTP     LMTP     `toml:"lmtp"`
+	Delivery Delivery `toml:"delivery"`
+}
+
+// Log configures structured logging.
+type Log struct {
+	// Level is debug, info, warn or error. Default info.
+	Level string `toml:"level"`
+	// Format is text or json. Default text.
+	Format string `toml:"format"`
+}
+
+// LMTP configures the LMTP listener Postfix delivers to.
+type LMTP struct {
+	// Listen lists addresses: "host:port" for TCP, "unix:/path" for a unix
+	// socket. Default ["127.0.0.1:2424"].
+	Listen []string `toml:"listen"`
+	// SocketMode is the permission of unix sockets, in octal. Default "0660".
+	SocketMode string `toml:"socket_mode"`
+	// SocketGroup, when set, is the group (name or gid) given to unix sockets.
+	SocketGroup string `toml:"socket_group"`
+	// Hostname names this host in the greeting and in Received headers.
+	// Default: the system's hostname.
+	Hostname string `toml:"hostname"`
+	// MaxMessageSize in bytes, advertised with SIZE. Default 52428800 (50 MiB).
+	MaxMessageSize int64 `toml:"max_message_size"`
+	// MaxRecipients per transaction. Default 1000.
+	MaxRecipients int `toml:"max_recipients"`
+	// ReadTimeout and WriteTimeout bound each protocol read and write.
+	// Default 5m each.
+	ReadTimeout  time.Duration `toml:"read_timeout"`
+	WriteTimeout time.Duration `toml:"write_timeout"`
+	// ShutdownTimeout bounds how long SIGTERM waits for deliveries in
+	// flight. Default 30s.
+	ShutdownTimeout time.Duration `toml:"shutdown_timeout"`
+}
+
+// Delivery configures which recipients exist and where their mail goes.
+type Delivery struct {
+	// MailRoot is the directory relative mail locations are resolved
+	// against. Default "./mail".
+	MailRoot string `toml:"mail_root"`
+	// MailLocation is the Maildir path template: %u full address, %n local
+	// part (without detail), %d domain, %h the user's home from UsersFile.
+	// A relative result is taken under MailRoot. Default "%d/%n/Maildir".
+	MailLocation string `toml:"mail_location"`
+	// RecipientDelimiter separates a local part from its detail
+	// (bob+lists). Empty disables details. Default "+".
+	RecipientDelimiter string `toml:"recipient_delimiter"`
+	// Domains accepted; empty accepts every domain.
+	Domains []string `toml:"domains"`
+	// UsersFile is a Dovecot passwd-file style user list; when set, only
+	// the users it lists are accepted.
+	UsersFile string `toml:"users_file"`
+	// Owner owns delivered mail when sluice runs as root: a user name or
+	// "uid:gid". Default: the owner of MailRoot if that is not root, else
+	// nobody (65534:65534), with a warning.
+	Owner string `toml:"owner"`
+	// DomainOwners overrides Owner per domain.
+	DomainOwners map[string]string `toml:"domain_owners"`
+}
+
+// Default returns the embedded defaults: LMTP on 127.0.0.1:2424, mail under
+// ./mail, every recipient of every domain accepted.
+func Default() Config {
+	return Config{
+		Log: Log{Level: "info", Format: "text"},
+		LMTP: LMTP{
+			Listen:          []string{"127.0.0.1:2424"},
+			SocketMode:      "0660",
+			MaxMessageSize:  50 << 20,
+			MaxRecipients:   1000,
+			ReadTimeout:     5 * time.Minute,
+			WriteTimeout:    5 * time.Minute,
+			ShutdownTimeout: 30 * time.Second,
+		},
+		Delivery: Delivery{
+			MailRoot:           "./mail",
+			MailLocation:       "%d/%n/Maildir",
+			RecipientDelimiter: "+",
+		},
+	}
+}
+
+// Load reads the TOML file at path over the defaults and validates the
+// result. Unknown keys are errors reported as "path:line: unknown key k".
+func Load(path string) (Config, error) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("config: %w", err)
+	}
+	return Parse(path, src)
+}
+
+// Parse decodes src (named name in errors) over the defaults and validates it.
+func Parse(name string, src []byte) (Config, error) {
+	cfg := Default()
+	md, err := toml.NewDecoder(bytes.NewReader(src)).Decode(&cfg)
+	if err != nil {
+		var perr toml.ParseError
+		if errors.As(err, &perr) {
+			return Config{}, fmt.Errorf("%s:%d: %s", name, perr.Position.Line, perr.Message)
+		}
+		return Config{}, fmt.Errorf("%s: %w", name, err)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		var msgs []string
+		for _, k := range und {
+			msgs = append(msgs, fmt.Sprintf("%s:%d: unknown key %s", name, keyLine(src, k), k))
+		}
+		return Config{}, fmt.Errorf("%w: %s", ErrInvalid, strings.Join(msgs, "; "))
+	}
+	if err := cfg.Validate(); err != nil {
+		return Config{}, fmt.Errorf("%s: %w", name, err)
+	}
+	return cfg, nil
+}
+
+// keyLine finds the line where key k is set: the first line assigning its
+// last component after the header of its table. Zero when not found.
+func keyLine(src []byte, k toml.Key) int {
+	table := strings.Join(k[:len(k)-1], ".")
+	leaf := k[len(k)-1]
+	inTable := table == ""
+	sc := bufio.NewScanner(bytes.NewReader(src))
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if strings.HasPrefix(line, "[") {
+			name := strings.Trim(line, "[] ")
+			inTable = name == table
+			if inTable && table != "" && len(k) >= 2 && name == strings.Join(k, ".") {
+				return n
+			}
+			continue
+		}
+		if !inTable {
+			continue
+		}
+		if before, _, ok := strings.Cut(line, "="); ok && strings.Trim(strings.TrimSpace(before), `"`) == leaf {
+			return n
+		}
+	}
+	return 0
+}
+
+// Validate checks values that decode fine but cannot work.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrInvalid}, args...)...))
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log.level %q: want debug, info, warn or error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		bad("log.format %q: want text or json", c.Log.Format)
+	}
+	for _, a := range c.LMTP.Listen {
+		if path, ok := strings.CutPrefix(a, "unix:"); ok {
+			if path == "" {
+				bad("lmtp.listen %q: empty socket path", a)
+			}
+			continue
+		}
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			bad("lmtp.listen %q: want host:port or unix:/path", a)
+		}
+	}
+	if _, err := c.LMTP.SocketModeBits(); err != nil {
+		bad("lmtp.socket_mode %q: want an octal mode such as 0660", c.LMTP.SocketMode)
+	}
+	if c.LMTP.MaxMessageSize <= 0 {
+		bad("lmtp.max_message_size must be positive")
+	}
+	if c.LMTP.MaxRecipients <= 0 {
+		bad("lmtp.max_recipients must be positive")
+	}
+	if c.Delivery.MailRoot == "" {
+		bad("delivery.mail_root is empty")
+	}
+	if c.Delivery.MailLocation == "" {
+		bad("delivery.mail_location is empty")
+	}
+	if len(c.Delivery.RecipientDelimiter) > 1 {
+		bad("delivery.recipient_delimiter %q: want one character or empty", c.Delivery.RecipientDelimiter)
+	}
+	if c.Delivery.Owner != "" {
+		if _, err := ParseOwner(c.Delivery.Owner); err != nil {
+			bad("delivery.owner: %v", err)
+		}
+	}
+	for d, o := range c.Delivery.DomainOwners {
+		if _, err := ParseOwner(o); err != nil {
+			bad("delivery.domain_owners[%s]: %v", d, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// SocketModeBits returns SocketMode as permission bits.
+func (l LMTP) SocketModeBits() (os.FileMode, error) {
+	m, err := strconv.ParseUint(l.SocketMode, 8, 32)
+	if err != nil || m > 0o777 {
+		return 0, fmt.Errorf("%w: socket mode %q", ErrInvalid, l.SocketMode)
+	}
+	return os.FileMode(m), nil
+}
+
+// Owner is a numeric uid/gid pair.
+type Owner struct{ UID, GID int }
+
+// ParseOwner reads "uid:gid" or a user name looked up in the system's
+// user database (its primary group is used).
+func ParseOwner(s string) (Owner, error) {
+	if u, g, ok := strings.Cut(s, ":"); ok {
+		uid, err1 := strconv.Atoi(u)
+		gid, err2 := strconv.Atoi(g)
+		if err1 != nil || err2 != nil || uid < 0 || gid < 0 {
+			return Owner{}, fmt.Errorf("%w: owner %q: want uid:gid or a user name", ErrInvalid, s)
+		}
+		return Owner{UID: uid, GID: gid}, nil
+	}
+	u, err := user.Lookup(s)
+	if err != nil {
+		return Owner{}, fmt.Errorf("%w: owner %q: %v", ErrInvalid, s, err)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	return Owner{UID: uid, GID: gid}, nil
+}

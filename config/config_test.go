@@ -1,0 +1,85 @@
+package config
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestDefaults(t *testing.T) {
+	c := Default()
+	if err := c.Validate(); err != nil {
+		t.Fatalf("Default().Validate() = %v, want nil", err)
+	}
+	if got := c.LMTP.Listen; len(got) != 1 || got[0] != "127.0.0.1:2424" {
+		t.Fatalf("default listen = %v, want [127.0.0.1:2424]", got)
+	}
+	if c.Delivery.MailRoot != "./mail" || c.Delivery.MailLocation != "%d/%n/Maildir" || c.Delivery.RecipientDelimiter != "+" {
+		t.Fatalf("default delivery = %+v", c.Delivery)
+	}
+	if c.Delivery.UsersFile != "" || len(c.Delivery.Domains) != 0 {
+		t.Fatalf("defaults must accept every recipient: %+v", c.Delivery)
+	}
+}
+
+func TestParse(t *testing.T) {
+	src := `
+[log]
+level = "debug"
+
+[lmtp]
+listen = ["unix:/run/sluice/lmtp.sock", "127.0.0.1:24"]
+read_timeout = "90s"
+
+[delivery]
+mail_root = "/var/vmail"
+domains = ["example.org"]
+owner = "5000:5000"
+`
+	c, err := Parse("sluice.toml", []byte(src))
+	if err != nil {
+		t.Fatalf("Parse = %v", err)
+	}
+	if c.Log.Level != "debug" || c.LMTP.ReadTimeout != 90*time.Second || c.Delivery.MailRoot != "/var/vmail" {
+		t.Fatalf("Parse = %+v", c)
+	}
+	// Keys not in the file keep their defaults.
+	if c.LMTP.MaxRecipients != 1000 || c.Delivery.MailLocation != "%d/%n/Maildir" {
+		t.Fatalf("defaults lost: %+v", c)
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	for _, tc := range []struct{ name, src, want string }{
+		{"unknown key", "[lmtp]\nlisten = [\"127.0.0.1:1\"]\nlisen = 3\n", "sluice.toml:3: unknown key lmtp.lisen"},
+		{"unknown table", "[delivery]\nmail_root = \"/x\"\n\n[bogus]\nx = 1\n", "sluice.toml:5: unknown key bogus.x"},
+		{"syntax", "[lmtp\n", "sluice.toml:2: expected '.' or ']'"},
+		{"bad level", "[log]\nlevel = \"loud\"\n", `log.level "loud"`},
+		{"bad listen", "[lmtp]\nlisten = [\"nope\"]\n", `lmtp.listen "nope"`},
+		{"bad owner", "[delivery]\nowner = \"1:x\"\n", "delivery.owner"},
+		{"bad mode", "[lmtp]\nsocket_mode = \"999\"\n", "lmtp.socket_mode"},
+		{"bad duration", "[lmtp]\nread_timeout = \"soon\"\n", "sluice.toml:2"},
+	} {
+		_, err := Parse("sluice.toml", []byte(tc.src))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: Parse = %v, want error containing %q", tc.name, err, tc.want)
+		}
+	}
+	_, err := Parse("x.toml", []byte("[log]\nformat = \"xml\"\n"))
+	if !errors.Is(err, ErrInvalid) {
+		t.Errorf("Parse(bad format) = %v, want errors.Is ErrInvalid", err)
+	}
+}
+
+func TestParseOwner(t *testing.T) {
+	if o, err := ParseOwner("5000:6000"); err != nil || o != (Owner{5000, 6000}) {
+		t.Fatalf("ParseOwner(5000:6000) = %v, %v", o, err)
+	}
+	if o, err := ParseOwner("root"); err != nil || o != (Owner{0, 0}) {
+		t.Fatalf("ParseOwner(root) = %v, %v", o, err)
+	}
+	if _, err := ParseOwner("no-such-user-here"); err == nil {
+		t.Fatalf("ParseOwner(no-such-user-here) succeeded")
+	}
+}

@@ -1,0 +1,243 @@
+package lmtp
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"github.com/sluice-mail/sluice/mail"
+)
+
+// fakeBackend accepts recipients not starting with "bad" and answers each
+// delivery with the statuses in reply (keyed by recipient).
+type fakeBackend struct {
+	mu      sync.Mutex
+	reply   map[string]error
+	got     []*mail.Envelope
+	data    [][]byte
+	release chan struct{} // when set, Deliver waits for it
+}
+
+func (b *fakeBackend) Recipient(_ context.Context, addr string) error {
+	if strings.HasPrefix(addr, "bad") {
+		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "No such user here"}
+	}
+	if strings.HasPrefix(addr, "oops") {
+		return errors.New("database exploded")
+	}
+	return nil
+}
+
+func (b *fakeBackend) Deliver(_ context.Context, env *mail.Envelope, data []byte) []error {
+	if b.release != nil {
+		<-b.release
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.got = append(b.got, env)
+	b.data = append(b.data, data)
+	errs := make([]error, len(env.Recipients))
+	for i, r := range env.Recipients {
+		errs[i] = b.reply[r]
+	}
+	return errs
+}
+
+// startServer serves an LMTP Server on 127.0.0.1:0 and returns its address.
+func startServer(t *testing.T, cfg Config, b Backend) (*Server, string) {
+	t.Helper()
+	s := New(cfg, nil, b)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Serve(l)
+	t.Cleanup(func() { s.srv.Close() })
+	return s, l.Addr().String()
+}
+
+// conversation is a raw line-level LMTP client, so that tests see replies
+// exactly as the MTA does.
+type conversation struct {
+	t *testing.T
+	c net.Conn
+	r *bufio.Reader
+}
+
+func dial(t *testing.T, addr string) *conversation {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	cv := &conversation{t: t, c: c, r: bufio.NewReader(c)}
+	cv.reply() // greeting
+	return cv
+}
+
+// reply reads one (possibly multi-line) reply and returns its lines.
+func (cv *conversation) reply() []string {
+	cv.t.Helper()
+	var lines []string
+	for {
+		cv.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		line, err := cv.r.ReadString('\n')
+		if err != nil {
+			cv.t.Fatalf("reading reply: %v (so far %q)", err, lines)
+		}
+		line = strings.TrimRight(line, "\r\n")
+		lines = append(lines, line)
+		if len(line) < 4 || line[3] != '-' {
+			return lines
+		}
+	}
+}
+
+func (cv *conversation) cmd(format string, args ...any) string {
+	cv.t.Helper()
+	fmt.Fprintf(cv.c, format+"\r\n", args...)
+	return strings.Join(cv.reply(), "\n")
+}
+
+func TestPerRecipientStatus(t *testing.T) {
+	b := &fakeBackend{reply: map[string]error{
+		"temp@x.test": errors.New("disk on fire"),
+		"perm@x.test": &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "rejected by sieve"},
+	}}
+	_, addr := startServer(t, Config{Hostname: "mx.test"}, b)
+	cv := dial(t, addr)
+	if got := cv.cmd("LHLO client.test"); !strings.Contains(got, "SIZE 52428800") || !strings.Contains(got, "PIPELINING") {
+		t.Fatalf("LHLO reply = %q, want SIZE 52428800 and PIPELINING", got)
+	}
+	if got := cv.cmd("MAIL FROM:<s@client.test>"); !strings.HasPrefix(got, "250") {
+		t.Fatalf("MAIL = %q", got)
+	}
+	for _, tc := range []struct{ rcpt, want string }{
+		{"ok@x.test", "250"},
+		{"bad@x.test", "550 5.1.1"},
+		{"oops@x.test", "451 4.3.0"},
+		{"temp@x.test", "250"},
+		{"perm@x.test", "250"},
+	} {
+		if got := cv.cmd("RCPT TO:<%s>", tc.rcpt); !strings.HasPrefix(got, tc.want) {
+			t.Fatalf("RCPT TO:<%s> = %q, want prefix %q", tc.rcpt, got, tc.want)
+		}
+	}
+	if got := cv.cmd("DATA"); !strings.HasPrefix(got, "354") {
+		t.Fatalf("DATA = %q", got)
+	}
+	fmt.Fprint(cv.c, "Subject: hi\r\n\r\n..dot\r\nbody\r\n.\r\n")
+	want := []string{"250 2.0.0 <ok@x.test>", "451 4.3.0 <temp@x.test>", "550 5.7.1 <perm@x.test>"}
+	for _, w := range want {
+		got := strings.Join(cv.reply(), "\n")
+		if !strings.HasPrefix(got, w) {
+			t.Fatalf("DATA status = %q, want prefix %q", got, w)
+		}
+	}
+	if len(b.data) != 1 || string(b.data[0]) != "Subject: hi\r\n\r\n.dot\r\nbody\r\n" {
+		t.Fatalf("backend got %q, want the dot-unstuffed message once", b.data)
+	}
+	if e := b.got[0]; e.MailFrom != "s@client.test" || e.LHLO != "client.test" || !strings.HasPrefix(e.PeerAddr, "127.0.0.1:") {
+		t.Fatalf("envelope = %+v", e)
+	}
+}
+
+func TestSizeLimit(t *testing.T) {
+	b := &fakeBackend{}
+	_, addr := startServer(t, Config{MaxMessageSize: 1000}, b)
+	cv := dial(t, addr)
+	cv.cmd("LHLO client.test")
+	if got := cv.cmd("MAIL FROM:<s@client.test> SIZE=5000"); !strings.HasPrefix(got, "552") {
+		t.Fatalf("MAIL with SIZE over limit = %q, want 552", got)
+	}
+	cv.cmd("MAIL FROM:<s@client.test>")
+	cv.cmd("RCPT TO:<a@x.test>")
+	cv.cmd("RCPT TO:<b@x.test>")
+	cv.cmd("DATA")
+	fmt.Fprintf(cv.c, "Subject: big\r\n\r\n%s\r\n.\r\n", strings.Repeat("xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\r\n", 100))
+	for i := 0; i < 2; i++ {
+		if got := strings.Join(cv.reply(), "\n"); !strings.HasPrefix(got, "552") {
+			t.Fatalf("status %d for oversized message = %q, want 552", i, got)
+		}
+	}
+	if len(b.got) != 0 {
+		t.Fatalf("backend got %d deliveries for an oversized message, want 0", len(b.got))
+	}
+}
+
+func TestShutdownWaitsForDelivery(t *testing.T) {
+	b := &fakeBackend{release: make(chan struct{})}
+	s, addr := startServer(t, Config{}, b)
+	cv := dial(t, addr)
+	cv.cmd("LHLO client.test")
+	cv.cmd("MAIL FROM:<s@client.test>")
+	cv.cmd("RCPT TO:<a@x.test>")
+	cv.cmd("DATA")
+	fmt.Fprint(cv.c, "Subject: slow\r\n\r\nbody\r\n.\r\n")
+	time.Sleep(100 * time.Millisecond) // let the delivery start
+
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		done <- s.Shutdown(ctx)
+	}()
+	time.Sleep(100 * time.Millisecond)
+	if _, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+		t.Fatalf("new connection accepted during shutdown")
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("Shutdown returned %v before the delivery in flight finished", err)
+	default:
+	}
+	close(b.release)
+	if got := strings.Join(cv.reply(), "\n"); !strings.HasPrefix(got, "250") {
+		t.Fatalf("in-flight delivery status = %q, want 250", got)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("Shutdown = %v, want nil", err)
+	}
+}
+
+func TestListenUnixStaleSocket(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "lmtp.sock")
+	l, err := Listen("unix:"+path, 0o660, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Listen("unix:"+path, 0o660, ""); err == nil {
+		t.Fatalf("second Listen on a live socket succeeded, want an error")
+	}
+	// Simulate a crash: the socket file stays behind with no listener.
+	l.(*net.UnixListener).SetUnlinkOnClose(false)
+	l.Close()
+	l, err = Listen("unix:"+path, 0o640, "")
+	if err != nil {
+		t.Fatalf("Listen over a stale socket = %v, want success", err)
+	}
+	defer l.Close()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fi.Mode().Perm(); got != 0o640 {
+		t.Fatalf("socket mode = %o, want 640", got)
+	}
+	regular := filepath.Join(t.TempDir(), "file")
+	os.WriteFile(regular, nil, 0o600)
+	if _, err := Listen("unix:"+regular, 0o660, ""); err == nil {
+		t.Fatalf("Listen over a regular file succeeded, want an error")
+	}
+}

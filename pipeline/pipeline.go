@@ -1,0 +1,324 @@
+// Package pipeline runs the flow of one message through sluice: the
+// per-message steps (parse, authenticate, score, add headers) once, then the
+// per-recipient steps (Sieve, delivery) for each recipient, and turns every
+// outcome into a per-recipient SMTP status.
+//
+// It implements the Backend interface the lmtp package declares. Failure
+// semantics (DESIGN.md): 250 only after the message is durably stored;
+// internal errors and panics are temporary (451 4.3.0) so the MTA retries;
+// only deliberate refusals are permanent.
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"github.com/sluice-mail/sluice/mail"
+	"github.com/sluice-mail/sluice/maildir"
+)
+
+// Statuses sent back to the MTA. The peer sees only this short text; the
+// detail goes to the log.
+var (
+	StatusTempFail = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Temporary internal error, try again later"}
+	StatusNoSpace  = &smtp.SMTPError{Code: 452, EnhancedCode: smtp.EnhancedCode{4, 3, 1}, Message: "Insufficient system storage, try again later"}
+	StatusNoUser   = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "No such user here"}
+	StatusNoDomain = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 2}, Message: "Domain not accepted here"}
+	StatusBadAddr  = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 3}, Message: "Bad recipient address syntax"}
+)
+
+// Message is one message on its way through the pipeline. Per-message steps
+// fill it; per-recipient steps read it.
+type Message struct {
+	Env *mail.Envelope
+	// Raw is the message as received, CRLF line endings.
+	Raw []byte
+	// MessageID and QueueID identify the message in logs.
+	MessageID string
+	QueueID   string
+	// Prepend holds header fields added once for every recipient's copy
+	// (Authentication-Results, X-Spam-*), CRLF terminated.
+	Prepend []byte
+}
+
+// Delivery is what happens to one recipient's copy. Per-recipient steps may
+// change Folder and Flags, or set Discard.
+type Delivery struct {
+	Rcpt    Recipient
+	Folder  string // "" is INBOX
+	Create  bool   // create Folder if missing
+	Flags   maildir.Flags
+	Discard bool
+}
+
+// MessageStep runs once per message, before any recipient is handled.
+type MessageStep func(ctx context.Context, m *Message) error
+
+// RecipientStep runs once per recipient, before delivery.
+type RecipientStep func(ctx context.Context, m *Message, d *Delivery) error
+
+// Config configures a Pipeline.
+type Config struct {
+	// Hostname names this host in the Received header.
+	Hostname string
+	// Directory resolves recipients.
+	Directory *Directory
+	// MessageSteps and RecipientSteps run in order; empty is fine.
+	MessageSteps   []MessageStep
+	RecipientSteps []RecipientStep
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Pipeline delivers messages. It is safe for concurrent use.
+type Pipeline struct {
+	cfg    Config
+	log    *slog.Logger
+	stores storeCache
+}
+
+// New returns a Pipeline. A nil log discards nothing: slog.Default is used.
+func New(cfg Config, log *slog.Logger) *Pipeline {
+	if log == nil {
+		log = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Pipeline{cfg: cfg, log: log, stores: storeCache{log: log, m: make(map[string]*maildir.Store)}}
+}
+
+// Recipient checks one RCPT TO address and returns the status to answer
+// when it is refused.
+func (p *Pipeline) Recipient(ctx context.Context, addr string) error {
+	_, err := p.cfg.Directory.Resolve(addr)
+	if err != nil {
+		p.log.InfoContext(ctx, "recipient refused", "rcpt", addr, "reason", err)
+	}
+	return rcptStatus(err)
+}
+
+func rcptStatus(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, ErrBadAddress):
+		return StatusBadAddr
+	case errors.Is(err, ErrUnknownDomain):
+		return StatusNoDomain
+	case errors.Is(err, ErrUnknownUser):
+		return StatusNoUser
+	}
+	return StatusTempFail
+}
+
+// Deliver runs the pipeline for one message and returns one status per
+// recipient of env, in order: nil for delivered, an *smtp.SMTPError
+// otherwise. It never panics.
+func (p *Pipeline) Deliver(ctx context.Context, env *mail.Envelope, raw []byte) []error {
+	statuses := make([]error, len(env.Recipients))
+	m := &Message{Env: env, Raw: raw}
+	m.MessageID, m.QueueID = identify(raw)
+	if env.QueueID != "" {
+		m.QueueID = env.QueueID
+	}
+	if err := p.perMessage(ctx, m); err != nil {
+		p.log.ErrorContext(ctx, "message failed", "msgid", m.MessageID, "queue_id", m.QueueID, "err", err)
+		for i := range statuses {
+			statuses[i] = StatusTempFail
+		}
+		return statuses
+	}
+	for i, rcpt := range env.Recipients {
+		statuses[i] = p.perRecipient(ctx, m, rcpt)
+	}
+	return statuses
+}
+
+// perMessage runs the message steps; a panic in one becomes an error.
+func (p *Pipeline) perMessage(ctx context.Context, m *Message) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("pipeline: panic: %v\n%s", r, debug.Stack())
+		}
+	}()
+	for _, step := range p.cfg.MessageSteps {
+		if err := step(ctx, m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// perRecipient resolves, runs the recipient steps and delivers one copy.
+// It logs the one summary line per recipient.
+func (p *Pipeline) perRecipient(ctx context.Context, m *Message, addr string) (status error) {
+	start := p.cfg.Now()
+	d := &Delivery{}
+	var size int64
+	var detail error
+	defer func() {
+		if r := recover(); r != nil {
+			detail = fmt.Errorf("pipeline: panic: %v\n%s", r, debug.Stack())
+			status = StatusTempFail
+		}
+		result := "delivered"
+		switch {
+		case status != nil:
+			result = "refused"
+			var se *smtp.SMTPError
+			if errors.As(status, &se) && se.Code/100 == 4 {
+				result = "tempfail"
+			}
+		case d.Discard:
+			result = "discarded"
+		}
+		attrs := []any{
+			"msgid", m.MessageID, "queue_id", m.QueueID, "rcpt", addr,
+			"result", result, "folder", folderName(d.Folder), "size", size,
+			"duration", p.cfg.Now().Sub(start).Round(time.Microsecond),
+		}
+		if status != nil {
+			attrs = append(attrs, "status", status.Error())
+		}
+		if detail != nil {
+			attrs = append(attrs, "err", detail.Error())
+			p.log.ErrorContext(ctx, "delivery", attrs...)
+			return
+		}
+		p.log.InfoContext(ctx, "delivery", attrs...)
+	}()
+
+	rcpt, err := p.cfg.Directory.Resolve(addr)
+	if err != nil {
+		detail = err
+		return rcptStatus(err)
+	}
+	d.Rcpt = rcpt
+	for _, step := range p.cfg.RecipientSteps {
+		if err := step(ctx, m, d); err != nil {
+			detail = err
+			var se *smtp.SMTPError
+			if errors.As(err, &se) {
+				return se
+			}
+			return StatusTempFail
+		}
+	}
+	if d.Discard {
+		return nil
+	}
+	store, err := p.stores.open(rcpt)
+	if err != nil {
+		detail = err
+		return storageStatus(err)
+	}
+	hdr := p.traceHeaders(m, rcpt)
+	body := [][]byte{hdr, m.Prepend, m.Raw}
+	got, err := store.Deliver(ctx, d.Folder, d.Flags, d.Create, newMultiReader(body))
+	if err != nil && d.Folder != "" && (errors.Is(err, maildir.ErrBadFolder) || errors.Is(err, maildir.ErrNoFolder)) {
+		// A folder that cannot be used must not lose the mail: keep it in
+		// INBOX, as Dovecot's LDA does when fileinto fails.
+		p.log.WarnContext(ctx, "folder unusable, delivering to INBOX", "rcpt", addr, "folder", d.Folder, "err", err)
+		d.Folder = ""
+		got, err = store.Deliver(ctx, "", d.Flags, false, newMultiReader(body))
+	}
+	if err != nil {
+		detail = err
+		return storageStatus(err)
+	}
+	size = got.Size
+	return nil
+}
+
+// storageStatus maps a storage error to a temporary status.
+func storageStatus(err error) error {
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+		return StatusNoSpace
+	}
+	return StatusTempFail
+}
+
+func folderName(f string) string {
+	if f == "" {
+		return "INBOX"
+	}
+	return f
+}
+
+// traceHeaders returns the Return-Path, Delivered-To and Received fields
+// added to rcpt's copy, as Dovecot's LMTP adds them.
+func (p *Pipeline) traceHeaders(m *Message, rcpt Recipient) []byte {
+	var b bytes.Buffer
+	env := m.Env
+	fmt.Fprintf(&b, "Return-Path: <%s>\r\n", env.MailFrom)
+	fmt.Fprintf(&b, "Delivered-To: %s\r\n", rcpt.Address)
+	from := env.LHLO
+	if from == "" {
+		from = "unknown"
+	}
+	// RFC 5321 §4.4: "from" names the sending host, with its address in
+	// the comment; "by" is us.
+	fmt.Fprintf(&b, "Received: from %s", from)
+	if ip := hostOf(env.PeerAddr); ip != "" {
+		fmt.Fprintf(&b, " ([%s])", ip)
+	}
+	fmt.Fprintf(&b, "\r\n\tby %s with LMTP", p.cfg.Hostname)
+	if m.QueueID != "" {
+		fmt.Fprintf(&b, " id %s", m.QueueID)
+	}
+	fmt.Fprintf(&b, "\r\n\t(envelope-from <%s>)\r\n\tfor <%s>; %s\r\n",
+		env.MailFrom, rcpt.Address, p.cfg.Now().Format(time.RFC1123Z))
+	return b.Bytes()
+}
+
+func hostOf(addr string) string {
+	if addr == "" || strings.HasPrefix(addr, "/") || addr == "@" {
+		return ""
+	}
+	if i := strings.LastIndexByte(addr, ':'); i >= 0 {
+		addr = addr[:i]
+	}
+	return strings.Trim(addr, "[]")
+}
+
+// storeCache keeps opened Maildirs so that each delivery does not repeat
+// Open's directory creation and stale-tmp scan.
+type storeCache struct {
+	log *slog.Logger
+	mu  sync.Mutex
+	m   map[string]*maildir.Store
+}
+
+// maxStores bounds the cache; past it the cache starts over.
+const maxStores = 4096
+
+func (c *storeCache) open(r Recipient) (*maildir.Store, error) {
+	c.mu.Lock()
+	s := c.m[r.Maildir]
+	c.mu.Unlock()
+	if s != nil {
+		return s, nil
+	}
+	s, err := maildir.Open(r.Maildir, maildir.Options{Owner: r.Owner, Logger: c.log})
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if len(c.m) >= maxStores {
+		clear(c.m)
+	}
+	c.m[r.Maildir] = s
+	c.mu.Unlock()
+	return s, nil
+}

@@ -1,0 +1,21 @@
+#!/bin/sh
+# Installs the real mail peers sluice's tests run against, from Debian.
+# Does nothing when they are all present; needs root otherwise.
+set -eu
+pkgs="postfix dovecot-imapd dovecot-lmtpd dovecot-sieve swaks spamassassin spamc python3-dkim opendkim-tools"
+missing=""
+for p in $pkgs; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" != 0 ]; then
+	echo "install-peers: missing Debian packages:$missing (run as root, or install them)" >&2
+	exit 1
+fi
+echo "install-peers: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+# Postfix must not get a system configuration of its own: tests run
+# private instances with their own config directories.
+echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+apt-get update -q
+apt-get install -y -q --no-install-recommends $missing
