@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -60,6 +61,32 @@ func startInProcess(t *testing.T, cfg config.Config) string {
 		t.Fatal(err)
 	}
 	return addr
+}
+
+// startUnix serves LMTP on the unix socket sock with cfg.
+func startUnix(t *testing.T, cfg config.Config, sock string) {
+	t.Helper()
+	cfg.LMTP.Listen = []string{"unix:" + sock}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil))) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+		if _, err := os.Stat(sock); err == nil {
+			t.Errorf("socket %s left behind after shutdown", sock)
+		}
+	})
+	for i := 0; i < 100; i++ {
+		if c, err := net.Dial("unix", sock); err == nil {
+			c.Close()
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("no listener on %s", sock)
 }
 
 // lmtpSend delivers msg over LMTP and returns the per-recipient statuses
@@ -138,6 +165,43 @@ func TestVersion(t *testing.T) {
 	}
 	if code := run([]string{"nope"}, io.Discard, io.Discard); code != 2 {
 		t.Fatalf("unknown command exit = %d, want 2", code)
+	}
+}
+
+// TestSIGTERM: the real process exits 0 on SIGTERM after a delivery.
+func TestSIGTERM(t *testing.T) {
+	root := t.TempDir()
+	port := testutil.FreePort(t)
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	cmd := sluiceCommand("serve", "-lmtp", addr, "-mail-root", root)
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := testutil.WaitPort(port, 10*time.Second); err != nil {
+		cmd.Process.Kill()
+		t.Fatal(err)
+	}
+	if st := lmtpSend(t, addr, "s@client.test", []string{"alice@example.test"}, testMessage("before term", "x")); st["alice@example.test"] != nil {
+		t.Fatalf("delivery = %v", st)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	waited := make(chan error, 1)
+	go func() { waited <- cmd.Wait() }()
+	select {
+	case err := <-waited:
+		if err != nil {
+			t.Fatalf("sluice exited with %v after SIGTERM, want 0\n%s", err, errb.String())
+		}
+	case <-time.After(15 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("sluice did not exit within 15s of SIGTERM")
+	}
+	for _, want := range []string{"result=delivered", "rcpt=alice@example.test", "msgid=<before.term@client.test>", "stopped"} {
+		if !strings.Contains(errb.String(), want) {
+			t.Fatalf("log lacks %q:\n%s", want, errb.String())
+		}
 	}
 }
 

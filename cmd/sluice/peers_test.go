@@ -28,11 +28,28 @@ import (
 // in its own Maildir with the right Delivered-To.
 func TestPostfixDeliversOverLMTP(t *testing.T) {
 	testutil.RequirePeer(t, "swaks")
-	root := testutil.PeerDir(t)
-	cfg := config.Default()
-	cfg.Delivery.MailRoot = root
-	addr := startInProcess(t, cfg)
-	pf := testutil.StartPostfix(t, testutil.PostfixOptions{LMTP: "inet:" + addr})
+	t.Run("inet", func(t *testing.T) {
+		root := testutil.PeerDir(t)
+		cfg := config.Default()
+		cfg.Delivery.MailRoot = root
+		addr := startInProcess(t, cfg)
+		postfixTwoRecipients(t, root, "inet:"+addr)
+	})
+	t.Run("unix", func(t *testing.T) {
+		// Postfix's lmtp client runs as user postfix: the socket's group
+		// is what lets it in.
+		root := testutil.PeerDir(t)
+		cfg := config.Default()
+		cfg.Delivery.MailRoot = root
+		cfg.LMTP.SocketGroup = "postfix"
+		sock := filepath.Join(root, "lmtp.sock")
+		startUnix(t, cfg, sock)
+		postfixTwoRecipients(t, root, "unix:"+sock)
+	})
+}
+
+func postfixTwoRecipients(t *testing.T, root, target string) {
+	pf := testutil.StartPostfix(t, testutil.PostfixOptions{LMTP: target})
 
 	out, err := exec.Command("swaks", "--server", fmt.Sprintf("127.0.0.1:%d", pf.SMTPPort),
 		"--from", "sender@client.test", "--to", "alice@example.test,bob+lists@example.test",
