@@ -45,6 +45,9 @@ type Config struct {
 	MaxRecipients  int           // per transaction; default 1000
 	ReadTimeout    time.Duration // default 5m
 	WriteTimeout   time.Duration // default 5m
+	// XForwardNets may use Postfix's XFORWARD command; unix socket peers
+	// always may. Default 127.0.0.0/8 and ::1.
+	XForwardNets []*net.IPNet
 }
 
 // Statuses the server itself sends.
@@ -59,6 +62,7 @@ type Server struct {
 	backend Backend
 	log     *slog.Logger
 
+	trusted  func(net.Addr) bool
 	closing  atomic.Bool
 	inflight sync.WaitGroup
 	sessions atomic.Int64
@@ -84,7 +88,13 @@ func New(cfg Config, log *slog.Logger, b Backend) *Server {
 	if cfg.WriteTimeout <= 0 {
 		cfg.WriteTimeout = 5 * time.Minute
 	}
-	s := &Server{backend: b, log: log}
+	if cfg.XForwardNets == nil {
+		for _, c := range []string{"127.0.0.0/8", "::1/128"} {
+			_, n, _ := net.ParseCIDR(c)
+			cfg.XForwardNets = append(cfg.XForwardNets, n)
+		}
+	}
+	s := &Server{backend: b, log: log, trusted: trustedPeer(cfg.XForwardNets)}
 	srv := smtp.NewServer(s)
 	srv.LMTP = true
 	srv.Domain = cfg.Hostname
@@ -102,7 +112,7 @@ func New(cfg Config, log *slog.Logger, b Backend) *Server {
 
 // Serve accepts connections on l until Shutdown or Close.
 func (s *Server) Serve(l net.Listener) error {
-	err := s.srv.Serve(l)
+	err := s.srv.Serve(xfListener{Listener: l, trusted: s.trusted})
 	if errors.Is(err, smtp.ErrServerClosed) {
 		return nil
 	}
@@ -162,6 +172,13 @@ func (ss *session) Mail(from string, _ *smtp.MailOptions) error {
 		return statusShuttingDown
 	}
 	ss.env = mail.Envelope{MailFrom: from}
+	if xc, ok := ss.conn.Conn().(*xfConn); ok {
+		f := xc.take()
+		ss.env.ClientIP = net.ParseIP(f.Addr)
+		ss.env.ClientHelo = f.Helo
+		ss.env.ClientName = f.Name
+		ss.env.QueueID = f.Ident
+	}
 	return nil
 }
 

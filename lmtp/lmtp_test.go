@@ -241,3 +241,57 @@ func TestListenUnixStaleSocket(t *testing.T) {
 		t.Fatalf("Listen over a regular file succeeded, want an error")
 	}
 }
+
+// TestXFORWARD: the command is advertised, answered in pipeline order,
+// its attributes reach the envelope, and message content that looks like
+// it is left alone.
+func TestXFORWARD(t *testing.T) {
+	b := &fakeBackend{}
+	_, addr := startServer(t, Config{}, b)
+	cv := dial(t, addr)
+	if got := cv.cmd("LHLO mx.test"); !strings.Contains(got, "250-XFORWARD NAME ADDR PORT PROTO HELO IDENT SOURCE") {
+		t.Fatalf("LHLO reply lacks XFORWARD: %q", got)
+	}
+	// Everything pipelined in one write, as Postfix does.
+	fmt.Fprint(cv.c, "XFORWARD NAME=mail.client.test ADDR=IPV6:2001:db8::1 PORT=4321\r\n"+
+		"XFORWARD PROTO=ESMTP HELO=client+2Etest IDENT=4AbC SOURCE=REMOTE\r\n"+
+		"MAIL FROM:<s@client.test>\r\nRCPT TO:<a@x.test>\r\nDATA\r\n")
+	for i, want := range []string{"250 2.0.0 Ok", "250 2.0.0 Ok", "250", "250", "354"} {
+		if got := strings.Join(cv.reply(), "\n"); !strings.HasPrefix(got, want) {
+			t.Fatalf("pipelined reply %d = %q, want prefix %q", i, got, want)
+		}
+	}
+	fmt.Fprint(cv.c, "Subject: x\r\n\r\nXFORWARD NAME=evil\r\n.\r\n")
+	if got := strings.Join(cv.reply(), "\n"); !strings.HasPrefix(got, "250") {
+		t.Fatalf("DATA status = %q", got)
+	}
+	e := b.got[0]
+	if e.ClientIP.String() != "2001:db8::1" || e.ClientHelo != "client.test" || e.ClientName != "mail.client.test" || e.QueueID != "4AbC" {
+		t.Fatalf("envelope = %+v, want the XFORWARD attributes", e)
+	}
+	if !strings.Contains(string(b.data[0]), "XFORWARD NAME=evil") {
+		t.Fatalf("message content was altered: %q", b.data[0])
+	}
+	// Attributes belong to one transaction only.
+	cv.cmd("MAIL FROM:<s2@client.test>")
+	cv.cmd("RCPT TO:<a@x.test>")
+	cv.cmd("DATA")
+	fmt.Fprint(cv.c, "Subject: y\r\n\r\ny\r\n.\r\n")
+	cv.reply()
+	if e := b.got[1]; e.ClientIP != nil || e.QueueID != "" {
+		t.Fatalf("second transaction inherited XFORWARD attributes: %+v", e)
+	}
+}
+
+// TestXFORWARDUntrusted: a peer outside XForwardNets is not offered it.
+func TestXFORWARDUntrusted(t *testing.T) {
+	_, n, _ := net.ParseCIDR("192.0.2.0/24")
+	_, addr := startServer(t, Config{XForwardNets: []*net.IPNet{n}}, &fakeBackend{})
+	cv := dial(t, addr)
+	if got := cv.cmd("LHLO mx.test"); strings.Contains(got, "XFORWARD") {
+		t.Fatalf("LHLO reply to an untrusted peer offers XFORWARD: %q", got)
+	}
+	if got := cv.cmd("XFORWARD ADDR=192.0.2.9"); !strings.HasPrefix(got, "5") {
+		t.Fatalf("XFORWARD from an untrusted peer = %q, want a 5xx", got)
+	}
+}

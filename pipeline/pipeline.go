@@ -188,6 +188,9 @@ func (p *Pipeline) perRecipient(ctx context.Context, m *Message, addr string) (s
 			"result", result, "folder", folderName(d.Folder), "size", size,
 			"duration", p.cfg.Now().Sub(start).Round(time.Microsecond),
 		}
+		if env := m.Env; env.ClientIP != nil {
+			attrs = append(attrs, "client", env.ClientIP.String(), "helo", env.ClientHelo)
+		}
 		if status != nil {
 			attrs = append(attrs, "status", status.Error())
 		}

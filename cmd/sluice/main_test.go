@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -37,19 +38,39 @@ func sluiceCommand(args ...string) *exec.Cmd {
 	return cmd
 }
 
+// syncBuffer is a bytes.Buffer safe for a logger and a test at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
 // startInProcess serves LMTP on a free loopback port with cfg and returns
-// the address; the server stops at the end of the test.
-func startInProcess(t *testing.T, cfg config.Config) string {
+// the address and the server's log; the server stops at the end of the test.
+func startInProcess(t *testing.T, cfg config.Config) (string, *syncBuffer) {
 	t.Helper()
 	port := testutil.FreePort(t)
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	cfg.LMTP.Listen = []string{addr}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	logs := &syncBuffer{}
+	var w io.Writer = logs
 	if testing.Verbose() {
-		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+		w = io.MultiWriter(logs, os.Stderr)
 	}
+	log := slog.New(slog.NewTextHandler(w, nil))
 	go func() { done <- serve(ctx, cfg, log) }()
 	t.Cleanup(func() {
 		cancel()
@@ -60,7 +81,7 @@ func startInProcess(t *testing.T, cfg config.Config) string {
 	if err := testutil.WaitPort(port, 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	return addr
+	return addr, logs
 }
 
 // startUnix serves LMTP on the unix socket sock with cfg.

@@ -32,8 +32,12 @@ func TestPostfixDeliversOverLMTP(t *testing.T) {
 		root := testutil.PeerDir(t)
 		cfg := config.Default()
 		cfg.Delivery.MailRoot = root
-		addr := startInProcess(t, cfg)
+		addr, logs := startInProcess(t, cfg)
 		postfixTwoRecipients(t, root, "inet:"+addr)
+		// Postfix passed the original client with XFORWARD.
+		if l := logs.String(); !strings.Contains(l, "helo=swaks.client.test") || !strings.Contains(l, "client=127.0.0.1") {
+			t.Fatalf("log lacks the XFORWARD client (helo=swaks.client.test):\n%s", l)
+		}
 	})
 	t.Run("unix", func(t *testing.T) {
 		// Postfix's lmtp client runs as user postfix: the socket's group
@@ -52,7 +56,7 @@ func postfixTwoRecipients(t *testing.T, root, target string) {
 	pf := testutil.StartPostfix(t, testutil.PostfixOptions{LMTP: target})
 
 	out, err := exec.Command("swaks", "--server", fmt.Sprintf("127.0.0.1:%d", pf.SMTPPort),
-		"--from", "sender@client.test", "--to", "alice@example.test,bob+lists@example.test",
+		"--helo", "swaks.client.test", "--from", "sender@client.test", "--to", "alice@example.test,bob+lists@example.test",
 		"--header", "Subject: via postfix", "--body", "hello from postfix").CombinedOutput()
 	if err != nil {
 		t.Fatalf("swaks: %v\n%s", err, out)
@@ -90,7 +94,7 @@ func TestDovecotReadsMaildir(t *testing.T) {
 	cfg := config.Default()
 	cfg.Delivery.MailRoot = root
 	cfg.Delivery.Owner = "65534:65534"
-	addr := startInProcess(t, cfg)
+	addr, _ := startInProcess(t, cfg)
 
 	st := lmtpSend(t, addr, "sender@client.test", []string{"alice@example.test"}, testMessage("inbox mail", "for the inbox"))
 	if st["alice@example.test"] != nil {
