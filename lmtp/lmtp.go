@@ -64,7 +64,7 @@ type Server struct {
 
 	trusted  func(net.Addr) bool
 	closing  atomic.Bool
-	inflight sync.WaitGroup
+	inflight atomic.Int64 // deliveries running
 	sessions atomic.Int64
 }
 
@@ -128,16 +128,15 @@ func (s *Server) Sessions() int64 { return s.sessions.Load() }
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.closing.Store(true)
 	go s.srv.Shutdown(context.Background()) // closes the listeners at once
-	done := make(chan struct{})
-	go func() {
-		s.inflight.Wait()
-		close(done)
-	}()
 	var err error
-	select {
-	case <-done:
-	case <-ctx.Done():
-		err = fmt.Errorf("lmtp: deliveries still in flight: %w", ctx.Err())
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for s.inflight.Load() > 0 && err == nil {
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			err = fmt.Errorf("lmtp: %d deliveries still in flight: %w", s.inflight.Load(), ctx.Err())
+		}
 	}
 	s.srv.Close()
 	return err
@@ -215,7 +214,7 @@ func (ss *session) LMTPData(r io.Reader, status smtp.StatusCollector) error {
 
 func (ss *session) deliver(r io.Reader) []error {
 	ss.s.inflight.Add(1)
-	defer ss.s.inflight.Done()
+	defer ss.s.inflight.Add(-1)
 	data, err := io.ReadAll(r)
 	if err != nil {
 		// Too large (552) or a broken connection: the same answer for all.
