@@ -93,8 +93,8 @@ func (s *Store) Deliver(ctx context.Context, folder string, flags Flags, create 
 }
 
 // ensureFolder makes sure the Maildir++ folder directory dir (rel relative
-// to the root) exists, creating it if allowed. A folder whose marker is
-// missing (a creation cut short) is completed.
+// to the root) exists, creating it if allowed. A folder whose
+// "maildirfolder" marker is missing (a creation cut short) is completed.
 func (s *Store) ensureFolder(ctx context.Context, dir, rel string, create bool) error {
 	fi, err := s.fs.Stat(dir)
 	switch {
@@ -117,6 +117,14 @@ func (s *Store) ensureFolder(ctx context.Context, dir, rel string, create bool) 
 	if _, err := s.ensureMaildir(dir); err != nil {
 		return err
 	}
+	if create {
+		// The subscriptions file holds Dovecot's storage name: the
+		// directory name without its leading ".".
+		if err := s.subscribe(ctx, rel[1:]); err != nil {
+			return err
+		}
+	}
+	// The marker goes last: its presence means the folder is complete.
 	marker := filepath.Join(dir, markerFile)
 	mf, err := s.fs.OpenFile(marker, os.O_WRONLY|os.O_CREATE|os.O_EXCL, s.fileMode)
 	switch {
@@ -126,6 +134,7 @@ func (s *Store) ensureFolder(ctx context.Context, dir, rel string, create bool) 
 			err = tempErr("close", marker, cerr)
 		}
 		if err != nil {
+			s.fs.Remove(marker)
 			return err
 		}
 	case !errors.Is(err, os.ErrExist):
@@ -133,11 +142,6 @@ func (s *Store) ensureFolder(ctx context.Context, dir, rel string, create bool) 
 	}
 	if err := s.fs.SyncDir(dir); err != nil {
 		return tempErr("fsync", dir, err)
-	}
-	if create {
-		// The subscriptions file holds Dovecot's storage name: the
-		// directory name without its leading ".".
-		return s.subscribe(ctx, rel[1:])
 	}
 	return nil
 }
