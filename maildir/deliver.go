@@ -61,7 +61,7 @@ func (s *Store) Deliver(ctx context.Context, folder string, flags Flags, create 
 	dir := s.root
 	if rel != "" {
 		dir = filepath.Join(s.root, rel)
-		if err := s.ensureFolder(ctx, dir, rel, create); err != nil {
+		if err := s.ensureFolder(ctx, canon, dir, rel, create); err != nil {
 			return Delivered{}, err
 		}
 	}
@@ -93,9 +93,9 @@ func (s *Store) Deliver(ctx context.Context, folder string, flags Flags, create 
 }
 
 // ensureFolder makes sure the Maildir++ folder directory dir (rel relative
-// to the root) exists, creating it if allowed. A folder whose
+// to the root) of the mailbox name exists, creating it if allowed. A folder whose
 // "maildirfolder" marker is missing (a creation cut short) is completed.
-func (s *Store) ensureFolder(ctx context.Context, dir, rel string, create bool) error {
+func (s *Store) ensureFolder(ctx context.Context, name, dir, rel string, create bool) error {
 	fi, err := s.fs.Stat(dir)
 	switch {
 	case err == nil && !fi.IsDir():
@@ -109,7 +109,7 @@ func (s *Store) ensureFolder(ctx context.Context, dir, rel string, create bool) 
 	case !errors.Is(err, os.ErrNotExist):
 		return tempErr("stat", dir, err)
 	case !create:
-		return fmt.Errorf("%w: %s", ErrNoFolder, rel)
+		return fmt.Errorf("%w: %q", ErrNoFolder, name)
 	}
 	if _, err := s.mkdir(dir); err != nil {
 		return err
@@ -187,9 +187,16 @@ func (s *Store) createTmp(dir string) (string, file, error) {
 // writeTmp copies msg into f converting CRLF to LF, fsyncs and closes f, and
 // returns the stored size and the virtual (CRLF) size.
 func (s *Store) writeTmp(f file, path string, msg io.Reader) (size, vsize int64, err error) {
-	bw := bufio.NewWriterSize(f, 64<<10)
+	bufs, _ := s.bufs.Get().(*copyBufs)
+	if bufs == nil {
+		bufs = &copyBufs{w: bufio.NewWriterSize(nil, 32<<10), r: make([]byte, 32<<10)}
+	}
+	defer s.bufs.Put(bufs)
+	bw := bufs.w
+	bw.Reset(f)
+	defer bw.Reset(nil)
 	lw := &lfWriter{w: bw}
-	_, err = io.Copy(lw, msg)
+	_, err = io.CopyBuffer(lw, onlyReader{msg}, bufs.r)
 	if err == nil {
 		err = lw.finish()
 	}
@@ -256,6 +263,16 @@ func (s *Store) moveIntoPlace(dir, tmpPath string, size, vsize int64, info strin
 		return "", tempErr("rename", tmpPath, err)
 	}
 }
+
+// copyBufs are the buffers of one writeTmp, pooled per Store.
+type copyBufs struct {
+	w *bufio.Writer
+	r []byte
+}
+
+// onlyReader hides any WriterTo of the message so that io.CopyBuffer uses
+// the pooled buffer.
+type onlyReader struct{ io.Reader }
 
 // removeTmp removes a tmp file of a failed delivery.
 func (s *Store) removeTmp(path string) {

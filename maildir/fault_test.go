@@ -108,7 +108,7 @@ func (f *faultFile) Close() error {
 }
 
 // testStore opens a Store in a temporary directory for tests.
-func testStore(t *testing.T, fsys fileSystem, opts Options) *Store {
+func testStore(t testing.TB, fsys fileSystem, opts Options) *Store {
 	t.Helper()
 	if opts.Hostname == "" {
 		opts.Hostname = "mx.example"

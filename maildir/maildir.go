@@ -47,6 +47,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -115,6 +116,7 @@ type Store struct {
 	log      *slog.Logger
 	fs       fileSystem
 	seq      atomic.Uint64 // the Q<n> of file names
+	bufs     sync.Pool     // of *copyBufs
 }
 
 // Open returns the Store rooted at root. It creates root/{cur,new,tmp} (and
