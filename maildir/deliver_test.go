@@ -245,7 +245,7 @@ func TestDeliverFolders(t *testing.T) {
 		t.Errorf(".Lists exists (%v), want only .Lists.Go", err)
 	}
 	b, err := os.ReadFile(filepath.Join(s.Root(), subscriptionsFile))
-	if want := "Spam\nLists.Go\nEntw&APw-rfe\nspam\n"; err != nil || string(b) != want {
+	if want := "V\t2\n\nSpam\nLists\tGo\nEntw&APw-rfe\nspam\n"; err != nil || string(b) != want {
 		t.Errorf("subscriptions = %q, %v, want %q", b, err, want)
 	}
 	// Existing folder without create.
@@ -256,34 +256,40 @@ func TestDeliverFolders(t *testing.T) {
 
 func TestSubscriptionsFile(t *testing.T) {
 	tests := []struct {
-		old, name, want string
-		changed         bool
+		old        string
+		exists     bool
+		name, want string
+		changed    bool
 	}{
-		{"", "Spam", "Spam\n", true},
-		{"INBOX\nSent\n", "Spam", "INBOX\nSent\nSpam\n", true},
-		{"INBOX\nSent", "Spam", "INBOX\nSent\nSpam\n", true}, // no final newline
-		{"Spam\n", "Spam", "Spam\n", false},
-		{"V\t2\n\nSent\n", "Lists.Go", "V\t2\n\nSent\nLists\tGo\n", true},
-		{"V\t2\n\nLists\tGo\n", "Lists.Go", "V\t2\n\nLists\tGo\n", false},
+		// A new file is version 2, as Dovecot 2.3.19 writes it.
+		{"", false, "Spam", "V\t2\n\nSpam\n", true},
+		{"", false, "Lists.Go", "V\t2\n\nLists\tGo\n", true},
+		// An existing plain file stays plain.
+		{"", true, "Lists.Go", "Lists.Go\n", true},
+		{"INBOX\nSent\n", true, "Spam", "INBOX\nSent\nSpam\n", true},
+		{"INBOX\nSent", true, "Spam", "INBOX\nSent\nSpam\n", true}, // no final newline
+		{"Spam\n", true, "Spam", "Spam\n", false},
+		{"V\t2\n\nSent\n", true, "Lists.Go", "V\t2\n\nSent\nLists\tGo\n", true},
+		{"V\t2\n\nLists\tGo\n", true, "Lists.Go", "V\t2\n\nLists\tGo\n", false},
 	}
 	for _, tt := range tests {
-		got, changed := addSubscription([]byte(tt.old), tt.name)
+		got, changed := addSubscription([]byte(tt.old), tt.exists, tt.name)
 		if string(got) != tt.want || changed != tt.changed {
-			t.Errorf("addSubscription(%q, %q) = %q, %v, want %q, %v", tt.old, tt.name, got, changed, tt.want, tt.changed)
+			t.Errorf("addSubscription(%q, %v, %q) = %q, %v, want %q, %v", tt.old, tt.exists, tt.name, got, changed, tt.want, tt.changed)
 		}
 	}
 
-	// Through Deliver, an existing version-2 file stays version 2.
+	// Through Deliver, an existing plain file stays plain.
 	s := testStore(t, nil, Options{})
 	path := filepath.Join(s.Root(), subscriptionsFile)
-	os.WriteFile(path, []byte("V\t2\n\nINBOX\n"), 0o600)
+	os.WriteFile(path, []byte("INBOX\n"), 0o600)
 	for _, f := range []string{"A/B", "A.B", "Entwürfe"} {
 		if _, err := s.Deliver(context.Background(), f, Flags{}, true, strings.NewReader("x")); err != nil {
 			t.Fatal(err)
 		}
 	}
 	b, _ := os.ReadFile(path)
-	if want := "V\t2\n\nINBOX\nA\tB\nEntw&APw-rfe\n"; string(b) != want {
+	if want := "INBOX\nA.B\nEntw&APw-rfe\n"; string(b) != want {
 		t.Errorf("subscriptions = %q, want %q", b, want)
 	}
 }
@@ -356,7 +362,7 @@ func TestDeliverConcurrent(t *testing.T) {
 		t.Errorf("found %d files in new/ and cur/, want %d", n, workers*per)
 	}
 	b, _ := os.ReadFile(filepath.Join(s.Root(), subscriptionsFile))
-	if lines := strings.Split(strings.TrimSpace(string(b)), "\n"); len(lines) != 2 {
+	if lines := strings.Split(strings.TrimSpace(string(b)), "\n"); len(lines) != 4 {
 		t.Errorf("subscriptions = %q, want Spam and Lists.Go once each", b)
 	}
 }

@@ -266,8 +266,8 @@ func TestDeliverFaultsInFolder(t *testing.T) {
 			if _, err := os.Stat(filepath.Join(s.Root(), ".Spam", markerFile)); err != nil {
 				t.Errorf("marker after retry: %v", err)
 			}
-			if b, _ := os.ReadFile(filepath.Join(s.Root(), subscriptionsFile)); string(b) != "Spam\n" {
-				t.Errorf("subscriptions after retry = %q, want %q", b, "Spam\n")
+			if b, _ := os.ReadFile(filepath.Join(s.Root(), subscriptionsFile)); string(b) != "V\t2\n\nSpam\n" {
+				t.Errorf("subscriptions after retry = %q, want %q", b, "V\t2\n\nSpam\n")
 			}
 		})
 	}
@@ -366,7 +366,7 @@ func TestDotlockWaitsAndBreaksStale(t *testing.T) {
 	if _, err := s.Deliver(context.Background(), "Spam", Flags{}, true, strings.NewReader("x")); err != nil {
 		t.Fatalf("Deliver with stale lock = %v, want nil", err)
 	}
-	if b, _ := os.ReadFile(filepath.Join(s.Root(), subscriptionsFile)); string(b) != "Spam\n" {
-		t.Errorf("subscriptions = %q, want %q", b, "Spam\n")
+	if b, _ := os.ReadFile(filepath.Join(s.Root(), subscriptionsFile)); string(b) != "V\t2\n\nSpam\n" {
+		t.Errorf("subscriptions = %q, want %q", b, "V\t2\n\nSpam\n")
 	}
 }

@@ -14,9 +14,10 @@ import (
 const subscriptionsFile = "subscriptions"
 
 // subscriptionsV2 is the header of Dovecot's version 2 subscriptions format,
-// whose lines hold the hierarchy levels separated by tabs. Dovecot 2.3
-// reads both formats but writes version 2 only into a file that already has
-// this header; a new file is the plain format, one storage name per line.
+// whose lines hold the hierarchy levels separated by tabs. Dovecot 2.3.19
+// reads both formats; it creates a new file in version 2 and keeps an
+// existing file in the format it has (checked against doveadm 2.3.19.1), and
+// so does this package.
 const subscriptionsV2 = "V\t2\n\n"
 
 // subscribe adds the folder with storage name storageName (modified UTF-7,
@@ -34,7 +35,7 @@ func (s *Store) subscribe(ctx context.Context, storageName string) error {
 		s.releaseLock(lockf, lock)
 		return tempErr("read", path, err)
 	}
-	content, changed := addSubscription(old, storageName)
+	content, changed := addSubscription(old, fi != nil, storageName)
 	if !changed {
 		s.releaseLock(lockf, lock)
 		return nil
@@ -46,15 +47,16 @@ func (s *Store) subscribe(ctx context.Context, storageName string) error {
 	return s.replaceFile(lockf, lock, path, content, prev)
 }
 
-// addSubscription returns the subscriptions file old with name added, and
-// whether that changed it. Existing lines are kept as they are.
-func addSubscription(old []byte, name string) ([]byte, bool) {
+// addSubscription returns the subscriptions file old (exists false: there
+// is none yet) with name added, and whether that changed it. Existing lines
+// are kept as they are.
+func addSubscription(old []byte, exists bool, name string) ([]byte, bool) {
 	var out bytes.Buffer
 	body := old
 	line := name
-	if bytes.HasPrefix(old, []byte(subscriptionsV2)) {
+	if !exists || bytes.HasPrefix(old, []byte(subscriptionsV2)) {
 		out.WriteString(subscriptionsV2)
-		body = old[len(subscriptionsV2):]
+		body, _ = bytes.CutPrefix(old, []byte(subscriptionsV2))
 		// Names never hold the characters tab-escaping protects
 		// (FolderDir rejects control characters), so splitting on the
 		// separator is the whole encoding.
