@@ -1,0 +1,313 @@
+// Package maildir delivers mail into a Maildir++ store laid out exactly as
+// Dovecot 2.3 reads it (mail_location = maildir:~/Maildir, the default
+// Maildir++ layout), and never loses a message it has reported delivered.
+//
+// It implements:
+//   - Maildir delivery (D. J. Bernstein, "Using maildir format"): write to
+//     tmp/, fsync, move to new/ (or cur/ with an info suffix), fsync the
+//     directory. The move never replaces an existing file (renameat2
+//     RENAME_NOREPLACE, else link+unlink).
+//   - Maildir++ folders (Courier, as used by Dovecot): a mailbox "A.B" is the
+//     directory ".A.B" with cur/, new/, tmp/ and an empty "maildirfolder"
+//     marker, its name in modified UTF-7 (RFC 3501 §5.1.3).
+//   - Dovecot's file names: "<sec>.M<usec>P<pid>Q<n>.<host>,S=<size>,W=<vsize>"
+//     with ":2,<flags>" in cur/, flags in ASCII order and keywords as the
+//     letters a..z of the folder's dovecot-keywords file.
+//   - Dovecot's "subscriptions" file (plain one name per line, or the
+//     "V\t2" format when an existing file already uses it) and its dotlock
+//     protocol (<file>.lock, then rename over the file) for both that file and
+//     dovecot-keywords.
+//
+// Messages are stored with LF line endings, as Dovecot stores them by default
+// (mail_save_crlf = no): CRLF is converted to LF while writing; W= counts each
+// LF as CRLF, so it equals the RFC 822 size IMAP reports.
+//
+// Divergences from Dovecot:
+//   - Dovecot names files "<sec>.M<usec>P<pid>.<host>" and keeps <usec>
+//     unique per process; this package adds the "Q<n>" counter of the
+//     maildir(5) spec instead. The counter is per Store (this package keeps
+//     no global state); uniqueness across Stores, processes and hosts rests
+//     on the microsecond time, the pid, the host name, O_EXCL in tmp/ and the
+//     no-replace move, which retries under a new name on collision.
+//   - Dovecot deletes stale tmp/ files by ctime alone; Open deletes a file
+//     only when both its mtime and its ctime are older than Options.StaleTmp.
+//   - A new keyword is added to dovecot-keywords while holding Dovecot's
+//     dovecot-uidlist.lock, since Dovecot only ever changes that file with
+//     the uidlist locked; keywords beyond the 26 letters are dropped with a
+//     warning (Dovecot keeps them only in its index, which we do not write).
+//   - Folders are subscribed when Deliver creates them, as Dovecot does with
+//     lda_mailbox_autosubscribe = yes.
+package maildir
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// Sentinel errors. Every error returned by this package wraps exactly one of
+// them; test with errors.Is.
+var (
+	// ErrTemporary marks a failure that may pass on retry: any I/O error
+	// (ENOSPC and EDQUOT included), a cancelled context, a lock timeout.
+	// The LMTP answer for it is 4xx; the message is not in the store.
+	ErrTemporary = errors.New("maildir: temporary failure")
+	// ErrBadFolder marks an IMAP mailbox name that cannot be a folder.
+	ErrBadFolder = errors.New("maildir: invalid folder name")
+	// ErrNoFolder marks a folder that does not exist when Deliver was told
+	// not to create it.
+	ErrNoFolder = errors.New("maildir: folder does not exist")
+)
+
+// Default option values.
+const (
+	DefaultDirMode  os.FileMode = 0o700
+	DefaultFileMode os.FileMode = 0o600
+	DefaultStaleTmp             = 36 * time.Hour // Dovecot's MAILDIR_TMP_DELETE_SECS
+)
+
+// Owner is the uid/gid that owns mail files and directories. A nil *Owner
+// means: do not chown.
+type Owner struct{ UID, GID int }
+
+// Options configure a Store. Zero values get the documented defaults.
+type Options struct {
+	// Owner, when set and the process runs as root (euid 0), is given
+	// every directory and file the Store creates. Ignored otherwise.
+	Owner *Owner
+	// DirMode is the mode of created directories; 0 means 0700 (Dovecot's).
+	// It is set with chmod, so the umask does not alter it.
+	DirMode os.FileMode
+	// FileMode is the mode of created files; 0 means 0600.
+	FileMode os.FileMode
+	// Hostname goes into file names; "" means os.Hostname(). It is always
+	// sanitised as maildir(5) asks: "/" becomes `\057` and ":" `\072`.
+	Hostname string
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// StaleTmp is the age after which Open removes files in tmp/; 0 means
+	// 36h, Dovecot's value. A negative value disables the cleanup.
+	StaleTmp time.Duration
+	// Logger receives debug lines about cleanup and warnings about dropped
+	// keywords; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Store is one user's Maildir++: the INBOX root directory, such as
+// /var/mail/example.com/bob/Maildir. A Store is safe for concurrent use, and
+// several Stores (in one process or many) may share a root.
+type Store struct {
+	root     string
+	owner    *Owner
+	dirMode  os.FileMode
+	fileMode os.FileMode
+	host     string
+	pid      string
+	now      func() time.Time
+	staleTmp time.Duration
+	log      *slog.Logger
+	fs       fileSystem
+	seq      atomic.Uint64 // the Q<n> of file names
+	bufs     sync.Pool     // of *copyBufs
+}
+
+// Open returns the Store rooted at root. It creates root/{cur,new,tmp} (and
+// missing parents of root) if missing, with Options.DirMode and
+// Options.Owner, and removes files in root/tmp older than Options.StaleTmp.
+// Errors wrap ErrTemporary.
+func Open(root string, opts Options) (*Store, error) {
+	return open(root, opts, osFS{})
+}
+
+func open(root string, opts Options, fsys fileSystem) (*Store, error) {
+	if root == "" {
+		return nil, fmt.Errorf("%w: empty root path", ErrTemporary)
+	}
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrTemporary, err)
+	}
+	s := &Store{
+		root:     abs,
+		dirMode:  opts.DirMode,
+		fileMode: opts.FileMode,
+		host:     opts.Hostname,
+		pid:      strconv.Itoa(os.Getpid()),
+		now:      opts.Now,
+		staleTmp: opts.StaleTmp,
+		log:      opts.Logger,
+		fs:       fsys,
+	}
+	if opts.Owner != nil && os.Geteuid() == 0 {
+		o := *opts.Owner
+		s.owner = &o
+	}
+	if s.dirMode == 0 {
+		s.dirMode = DefaultDirMode
+	}
+	if s.fileMode == 0 {
+		s.fileMode = DefaultFileMode
+	}
+	if s.host == "" {
+		if s.host, err = os.Hostname(); err != nil || s.host == "" {
+			s.host = "localhost"
+		}
+	}
+	s.host = sanitizeHost(s.host)
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.staleTmp == 0 {
+		s.staleTmp = DefaultStaleTmp
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if err := s.mkdirAll(s.root); err != nil {
+		return nil, err
+	}
+	if _, err := s.ensureMaildir(s.root); err != nil {
+		return nil, err
+	}
+	if s.staleTmp > 0 {
+		s.cleanTmp(filepath.Join(s.root, "tmp"))
+	}
+	return s, nil
+}
+
+// Root returns the absolute path of the Store's root directory.
+func (s *Store) Root() string { return s.root }
+
+// sanitizeHost escapes the characters maildir(5) reserves in file names.
+func sanitizeHost(h string) string {
+	return strings.NewReplacer("/", `\057`, ":", `\072`).Replace(h)
+}
+
+// tempErr wraps err as a temporary failure with context.
+func tempErr(op, path string, err error) error {
+	return fmt.Errorf("%w: %s %s: %w", ErrTemporary, op, path, err)
+}
+
+// mkdirAll creates dir and its missing parents like os.MkdirAll, but gives
+// each created directory the Store's mode and owner and fsyncs its parent.
+func (s *Store) mkdirAll(dir string) error {
+	fi, err := s.fs.Stat(dir)
+	if err == nil {
+		if !fi.IsDir() {
+			return tempErr("mkdir", dir, syscall.ENOTDIR)
+		}
+		return nil
+	}
+	if parent := filepath.Dir(dir); parent != dir {
+		if err := s.mkdirAll(parent); err != nil {
+			return err
+		}
+	}
+	_, err = s.mkdir(dir)
+	return err
+}
+
+// mkdir creates dir if it is missing and reports whether it did. A created
+// directory gets the Store's mode (chmod, so the umask does not matter) and
+// owner, and its parent is fsynced so the new entry is durable.
+func (s *Store) mkdir(dir string) (bool, error) {
+	err := s.fs.Mkdir(dir, s.dirMode)
+	if errors.Is(err, os.ErrExist) {
+		fi, serr := s.fs.Stat(dir)
+		if serr == nil && !fi.IsDir() {
+			return false, tempErr("mkdir", dir, syscall.ENOTDIR)
+		}
+		return false, nil
+	}
+	if err != nil {
+		return false, tempErr("mkdir", dir, err)
+	}
+	if err := s.fs.Chmod(dir, s.dirMode); err != nil {
+		return true, tempErr("chmod", dir, err)
+	}
+	if s.owner != nil {
+		if err := s.fs.Chown(dir, s.owner.UID, s.owner.GID); err != nil {
+			return true, tempErr("chown", dir, err)
+		}
+	}
+	if err := s.fs.SyncDir(filepath.Dir(dir)); err != nil {
+		return true, tempErr("fsync", filepath.Dir(dir), err)
+	}
+	return true, nil
+}
+
+// ensureMaildir creates dir/{cur,new,tmp} where missing and reports whether
+// it created any.
+func (s *Store) ensureMaildir(dir string) (bool, error) {
+	created := false
+	for _, sub := range [...]string{"cur", "new", "tmp"} {
+		c, err := s.mkdir(filepath.Join(dir, sub))
+		if err != nil {
+			return created, err
+		}
+		created = created || c
+	}
+	return created, nil
+}
+
+// setOwnerMode gives an open file the Store's file mode and owner.
+func (s *Store) setOwnerMode(f file, path string) error {
+	if err := f.Chmod(s.fileMode); err != nil {
+		return tempErr("chmod", path, err)
+	}
+	if s.owner != nil {
+		if err := f.Chown(s.owner.UID, s.owner.GID); err != nil {
+			return tempErr("chown", path, err)
+		}
+	}
+	return nil
+}
+
+// cleanTmp removes the stale files of a tmp/ directory: left by a crash
+// between creating and moving a message, they would otherwise stay forever.
+// Failures are logged, never returned: cleanup must not block delivery.
+func (s *Store) cleanTmp(dir string) {
+	entries, err := s.fs.ReadDir(dir)
+	if err != nil {
+		s.log.Warn("maildir: reading tmp for cleanup", "dir", dir, "err", err)
+		return
+	}
+	limit := s.now().Add(-s.staleTmp)
+	for _, e := range entries {
+		if e.IsDir() {
+			continue
+		}
+		p := filepath.Join(dir, e.Name())
+		fi, err := s.fs.Stat(p)
+		if err != nil || fi.IsDir() {
+			continue
+		}
+		// A tmp file Dovecot is saving may carry an old mtime (it sets the
+		// IMAP INTERNALDATE before the move), so the ctime must be old too.
+		if !fi.ModTime().Before(limit) || !changeTime(fi).Before(limit) {
+			continue
+		}
+		if err := s.fs.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			s.log.Warn("maildir: removing stale tmp file", "path", p, "err", err)
+			continue
+		}
+		s.log.Debug("maildir: removed stale tmp file", "path", p, "mtime", fi.ModTime())
+	}
+}
+
+// changeTime returns the inode change time of fi, or its mtime where the
+// platform does not expose one.
+func changeTime(fi os.FileInfo) time.Time {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return time.Unix(st.Ctim.Unix())
+	}
+	return fi.ModTime()
+}
