@@ -74,7 +74,9 @@ func ParseAddresses(value string) []Address {
 	return out
 }
 
-func isWSP(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v' }
+func isWSP(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v'
+}
 
 func skipWS(s string, i int) int {
 	for i < len(s) && isWSP(s[i]) {

@@ -39,7 +39,7 @@ type HTML struct {
 	// NonSpaceLength leaves out white space. VisibleLength and
 	// InvisibleLength split the rendered text by whether SpamAssassin
 	// considers it shown (colour, size, display, visibility).
-	Length, NonSpaceLength          int
+	Length, NonSpaceLength         int
 	VisibleLength, InvisibleLength int
 	// Ratio is (source length − rendered length) / source length.
 	Ratio float64
@@ -290,7 +290,9 @@ func (r *htmlRenderer) tag(tag string, attrs map[string]string, num int) {
 }
 
 func (r *htmlRenderer) push(tag, uri string) {
-	uri = strings.TrimFunc(uri, func(c rune) bool { return c == 0xa0 || c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v' })
+	uri = strings.TrimFunc(uri, func(c rune) bool {
+		return c == 0xa0 || c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'
+	})
 	if len(uri) > maxURILength {
 		uri = uri[:maxURILength]
 	}
@@ -635,7 +637,9 @@ func (r *htmlRenderer) text(t string) {
 		h.Title[len(h.Title)-1] += t
 	}
 	inv := false
-	if strings.TrimFunc(t, func(c rune) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v' || c == 0xa0 }) != "" {
+	if strings.TrimFunc(t, func(c rune) bool {
+		return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v' || c == 0xa0
+	}) != "" {
 		inv = r.invisible()
 	}
 	if n := len(r.chunks); n > 0 && t != "" {
