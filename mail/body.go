@@ -20,6 +20,10 @@ type rendering struct {
 	visible   []byte
 	invisible []byte
 	html      *HTML
+	// wide mirrors Perl's UTF8 flag on SpamAssassin's rendered string:
+	// set when the part held 8-bit bytes (and was decoded) or an HTML
+	// character reference produced a code point above U+00FF.
+	wide bool
 }
 
 // render decodes and, for HTML, renders the part once (SpamAssassin's
@@ -41,9 +45,19 @@ func (p *Part) render() *rendering {
 	if cs == "" {
 		cs = "us-ascii"
 	}
-	r.text = toUTF8(p.Decoded(), cs, false)
+	d := p.Decoded()
+	r.wide = !isASCII(d)
+	r.text = toUTF8(d, cs, false)
 	if t == "text/html" && len(r.text) > 0 {
-		r.rendered, r.visible, r.invisible, r.html = renderHTML(r.text)
+		// SpamAssassin turns "&nbsp;" into a plain space before parsing.
+		src := r.text
+		if bytes.Contains(src, []byte("&nbsp;")) {
+			src = bytes.ReplaceAll(src, []byte("&nbsp;"), []byte(" "))
+		}
+		r.rendered, r.visible, r.invisible, r.html = renderHTML(src)
+		if !r.wide {
+			r.wide = hasRuneAbove(r.rendered, 0xff)
+		}
 		return r
 	}
 	r.rendered, r.visible = r.text, r.text
@@ -112,6 +126,7 @@ func (m *Message) Body() [][]byte {
 	}
 	m.bodyDone = true
 	var text []byte
+	wide := false
 	for i, p := range m.leaves {
 		if i > 0 {
 			text = append(text, '\n')
@@ -120,13 +135,20 @@ func (m *Message) Body() [][]byte {
 		if t != "text/plain" && t != "text/html" {
 			continue
 		}
-		rnd := p.render().rendered
+		r := p.render()
+		wide = wide || r.wide
+		rnd := r.rendered
 		if m.opts.MaxBodyScan > 0 {
 			rnd = truncateAt(rnd, m.opts.MaxBodyScan, "\n ")
 		}
 		text = append(text, rnd...)
 	}
-	norm := normalizeWhitespace(text)
+	if !wide && !isASCII(text) {
+		// Perl kept the text as bytes: characters U+0080..U+00FF from
+		// character references stay single Latin-1 bytes.
+		text = latin1(text)
+	}
+	norm := normalizeWhitespace(text, wide)
 	subj := m.root.Get("Subject")
 	var all []byte
 	if len(m.root.lookup("Subject")) > 0 {
@@ -143,14 +165,15 @@ func (m *Message) Body() [][]byte {
 
 // normalizeWhitespace applies SpamAssassin's body white-space rules: a run
 // of white space holding two or more line breaks becomes one "\n"; any
-// other run of Unicode white space becomes one space.
-func normalizeWhitespace(b []byte) []byte {
+// other run of white space becomes one space. White space is ASCII only
+// unless wide (Perl's \s on a character string matches Unicode spaces).
+func normalizeWhitespace(b []byte, wide bool) []byte {
 	out := make([]byte, 0, len(b))
 	for i := 0; i < len(b); {
 		c := b[i]
 		var size int
 		isSpace := false
-		if c < utf8.RuneSelf {
+		if c < utf8.RuneSelf || !wide {
 			size = 1
 			isSpace = c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'
 		} else {
@@ -180,6 +203,9 @@ func normalizeWhitespace(b []byte) []byte {
 				}
 				j++
 				continue
+			}
+			if !wide {
+				break
 			}
 			r, sz := utf8.DecodeRune(b[j:])
 			if r == utf8.RuneError || !unicode.IsSpace(r) {
@@ -289,6 +315,41 @@ func splitShortParagraphs(b []byte) [][]byte {
 	}
 	if ofs < len(b) {
 		out = append(out, b[ofs:])
+	}
+	return out
+}
+
+func hasRuneAbove(b []byte, max rune) bool {
+	for i := 0; i < len(b); {
+		if b[i] < utf8.RuneSelf {
+			i++
+			continue
+		}
+		r, sz := utf8.DecodeRune(b[i:])
+		if r > max {
+			return true
+		}
+		i += sz
+	}
+	return false
+}
+
+// latin1 rewrites UTF-8 sequences of U+0080..U+00FF as single bytes.
+func latin1(b []byte) []byte {
+	out := make([]byte, 0, len(b))
+	for i := 0; i < len(b); {
+		if b[i] < utf8.RuneSelf {
+			out = append(out, b[i])
+			i++
+			continue
+		}
+		r, sz := utf8.DecodeRune(b[i:])
+		if r <= 0xff && sz > 1 {
+			out = append(out, byte(r))
+		} else {
+			out = append(out, b[i:i+sz]...)
+		}
+		i += sz
 	}
 	return out
 }

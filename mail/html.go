@@ -153,7 +153,7 @@ func (r *htmlRenderer) run(src []byte, depth int) {
 		case html.ErrorToken:
 			return
 		case html.TextToken:
-			r.text(string(z.Text()))
+			r.text(unescapeEntities(z.Raw()))
 		case html.StartTagToken, html.SelfClosingTagToken:
 			name, hasAttr := z.TagName()
 			tag := string(name)
@@ -171,26 +171,36 @@ func (r *htmlRenderer) run(src []byte, depth int) {
 				}
 			}
 			r.tag(tag, attrs, 1)
+			if tt != html.StartTagToken {
+				continue
+			}
 			switch tag {
 			case "script", "style":
-				if z.Next() == html.TextToken && tag == "script" {
-					h.Scripts++
+				if z.Next() == html.TextToken {
+					if tag == "script" {
+						h.Scripts++
+					}
+				} else if name, _ := z.TagName(); len(name) > 0 {
+					r.tag(string(name), nil, -1)
 				}
-			case "iframe", "noembed", "noframes", "noscript", "xmp", "plaintext":
-				if tt == html.StartTagToken {
-					if z.Next() != html.TextToken {
-						// An end tag right away: handle it.
-						if name, _ := z.TagName(); len(name) > 0 {
-							r.tag(string(name), nil, -1)
-						}
-						continue
+			case "iframe", "xmp", "plaintext", "noembed", "noframes", "noscript":
+				if z.Next() != html.TextToken {
+					// An end tag right away: handle it.
+					if name, _ := z.TagName(); len(name) > 0 {
+						r.tag(string(name), nil, -1)
 					}
-					raw := z.Raw()
-					if depth < 8 {
-						r.run(append([]byte(nil), raw...), depth+1)
-					} else {
-						r.text(string(raw))
-					}
+					continue
+				}
+				raw := z.Raw()
+				switch {
+				case tag == "iframe" || tag == "xmp" || tag == "plaintext":
+					// HTML::Parser reads these as CDATA: literal text.
+					r.text(string(raw))
+				case depth < 8:
+					// HTML::Parser sees markup in noscript and friends.
+					r.run(append([]byte(nil), raw...), depth+1)
+				default:
+					r.text(string(raw))
 				}
 			}
 		case html.EndTagToken:
@@ -738,4 +748,75 @@ func namedColor(c string) string {
 		return "#f5f5f5"
 	}
 	return ""
+}
+
+// unescapeEntities decodes character references the way HTML::Parser
+// does for SpamAssassin: a numeric reference is that code point (no
+// HTML5 remapping of 128–159), named references per the HTML tables.
+func unescapeEntities(b []byte) string {
+	i := bytes.IndexByte(b, '&')
+	if i < 0 {
+		return string(b)
+	}
+	var out strings.Builder
+	out.Grow(len(b))
+	for {
+		out.Write(b[:i])
+		b = b[i:]
+		n := 1
+		if len(b) > 2 && b[1] == '#' {
+			j := 2
+			base := 10
+			if b[j] == 'x' || b[j] == 'X' {
+				base = 16
+				j++
+			}
+			k := j
+			for k < len(b) && k-j < 8 {
+				c := b[k]
+				if c >= '0' && c <= '9' || (base == 16 && (c|0x20) >= 'a' && (c|0x20) <= 'f') {
+					k++
+					continue
+				}
+				break
+			}
+			if k > j {
+				v, err := strconv.ParseUint(string(b[j:k]), base, 32)
+				if err == nil && v > 0 && v <= 0x10ffff && !(v >= 0xd800 && v <= 0xdfff) {
+					out.WriteRune(rune(v))
+					if k < len(b) && b[k] == ';' {
+						k++
+					}
+					n = k
+					b = b[n:]
+					goto next
+				}
+			}
+		} else if len(b) > 1 {
+			k := 1
+			for k < len(b) && k < 33 && (b[k] >= 'a' && b[k] <= 'z' || b[k] >= 'A' && b[k] <= 'Z' || b[k] >= '0' && b[k] <= '9') {
+				k++
+			}
+			if k > 1 {
+				end := k
+				if k < len(b) && b[k] == ';' {
+					end = k + 1
+				}
+				ref := string(b[:end])
+				if u := html.UnescapeString(ref); u != ref {
+					out.WriteString(u)
+					b = b[end:]
+					goto next
+				}
+			}
+		}
+		out.WriteByte('&')
+		b = b[1:]
+	next:
+		i = bytes.IndexByte(b, '&')
+		if i < 0 {
+			out.Write(b)
+			return out.String()
+		}
+	}
 }

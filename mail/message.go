@@ -358,8 +358,9 @@ func (m *Message) HasHeader(name string) bool {
 //
 // Decoded values (raw false) are unfolded (a line break and the white space
 // after it become one space), trimmed and decoded per RFC 2047 to UTF-8.
-// Raw values are the bytes after the colon, white space kept, each line
-// break with the white space after it replaced by one space.
+// Raw values are the bytes after the colon as received (CRLF as LF),
+// leading white space and folding kept, as SpamAssassin's ":raw" gives
+// them; for ToCc and MESSAGEID raw values are unfolded, as in SpamAssassin.
 //
 // Pseudo-headers: "ALL" returns every field as "Name: value\n" (raw: each
 // field as received, folding kept); "ToCc" the To then Cc values;
@@ -375,7 +376,7 @@ func (m *Message) Header(name string, raw bool) []string {
 	case "MESSAGEID":
 		var out []string
 		for _, n := range []string{"X-Message-Id", "Resent-Message-Id", "X-Original-Message-ID", "Message-Id"} {
-			for _, v := range m.root.Header(n, raw) {
+			for _, v := range m.root.headerSA(n, raw) {
 				if v != "" && v != "\n" {
 					out = append(out, v)
 				}
@@ -385,8 +386,8 @@ func (m *Message) Header(name string, raw bool) []string {
 	}
 	switch {
 	case strings.EqualFold(name, "ToCc"):
-		to := m.root.Header("To", raw)
-		cc := m.root.Header("Cc", raw)
+		to := m.root.headerSA("To", raw)
+		cc := m.root.headerSA("Cc", raw)
 		if len(cc) == 0 {
 			return to
 		}

@@ -80,7 +80,8 @@ func (p *Part) lookup(name string) []int {
 }
 
 // Header returns the values of the part's fields named name, decoded or
-// raw, each ending in "\n" (see Message.Header).
+// raw, each ending in "\n" (see Message.Header). Raw values are as
+// received, folding kept (SpamAssassin's raw_header).
 func (p *Part) Header(name string, raw bool) []string {
 	idx := p.lookup(name)
 	if len(idx) == 0 {
@@ -90,7 +91,7 @@ func (p *Part) Header(name string, raw bool) []string {
 	for j, i := range idx {
 		f := &p.fields[i]
 		if raw {
-			out[j] = unfoldRaw(f.rawValue)
+			out[j] = f.rawValue
 		} else {
 			out[j] = p.decoded(f) + "\n"
 		}
@@ -663,4 +664,22 @@ func (m *Message) walkChild(p *Part, content []byte, boundary string, depth int)
 		return
 	}
 	m.leaf(p, content, boundary, depth)
+}
+
+// headerUnfoldedRaw returns raw values with each line break and the white
+// space after it replaced by one space (SpamAssassin's get_header(name, 1)).
+func (p *Part) headerUnfoldedRaw(name string) []string {
+	vs := p.Header(name, true)
+	for i, v := range vs {
+		vs[i] = unfoldRaw(v)
+	}
+	return vs
+}
+
+// headerSA returns decoded values, or unfolded raw ones.
+func (p *Part) headerSA(name string, raw bool) []string {
+	if raw {
+		return p.headerUnfoldedRaw(name)
+	}
+	return p.Header(name, false)
 }

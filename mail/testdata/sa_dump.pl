@@ -6,7 +6,7 @@ my $sa = Mail::SpamAssassin->new({ local_tests_only => 1, dont_copy_prefs => 1, 
 $sa->init(1);
 my $json = JSON::PP->new->canonical->ascii;
 for my $f (@ARGV) {
-  open my $fh, '<', $f or die; local $/; my $raw = <$fh>; close $fh;
+  my $raw = do { open my $fh, "<", $f or die; local $/; <$fh> };
   my $msg = $sa->parse($raw, 1);
   my $pms = Mail::SpamAssassin::PerMsgStatus->new($sa, $msg);
   my %o;
