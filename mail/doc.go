@@ -1,0 +1,45 @@
+// Package mail is sluice's parsed message: a tolerant MIME walk over the
+// raw bytes of one delivery, with the views SpamAssassin's rule types see
+// (Mail::SpamAssassin::Message, ::Message::Node, ::HTML and PerMsgStatus in
+// SpamAssassin 4.0 are the reference for their meaning):
+//
+//   - Header: decoded (RFC 2047, charsets to UTF-8) or raw field values,
+//     and the pseudo-headers ALL, ToCc, MESSAGEID and EnvelopeFrom;
+//   - Body: the Subject, then every text part, HTML rendered to visible
+//     text, white space normalised, split into paragraphs;
+//   - RawBody: text parts with only the transfer encoding undone;
+//   - Full: the message as received;
+//   - URIs: links found in the rendered text and in HTML attributes, with
+//     SpamAssassin's canonicalised variants;
+//   - MIMEHeader: a field's values across all MIME parts.
+//
+// It implements RFC 5322 (message syntax, §2.2.3 unfolding), RFC 2045 and
+// RFC 2046 (MIME structure, base64, quoted-printable, multipart),
+// RFC 2047 (encoded-words) and RFC 2231 (parameter continuations, via
+// mime.ParseMediaType when the parameters are well formed).
+//
+// Parse never fails. Notable divergences from the RFCs, all deliberate and
+// all taken from SpamAssassin so rules see what they were written for:
+//
+//   - a multipart body whose boundary never appears is read as one text
+//     part; a missing closing boundary ends the part at the end of input;
+//   - a part without Content-Type inside multipart/digest is message/rfc822,
+//     elsewhere text/plain; a multipart type without a boundary is text/plain;
+//     any text/* other than text/html, text/calendar and text/x-vcard is
+//     treated as text/plain;
+//   - 8-bit bytes are read as UTF-8 when they are valid UTF-8, whatever the
+//     declared charset, and as Windows-1252 when the charset is unknown
+//     (e.g. "default") or the bytes do not fit it;
+//   - base64 and quoted-printable decoding skip garbage instead of failing;
+//   - after three lines that are not header fields the header section is
+//     taken to have ended (a missing blank line), as is a line starting "--".
+//
+// Limits bound work on hostile input: header fields kept per section
+// (Options.MaxHeaders), header value length, MIME parts, nesting depth,
+// and the bytes of each part scanned for body and rawbody.
+//
+// A Message computes its views lazily and caches them; it is not safe for
+// concurrent use. One goroutine at a time may use a Message (the pipeline
+// handles one message per goroutine); the raw bytes given to Parse must not
+// be modified afterwards.
+package mail

@@ -1,0 +1,822 @@
+package mail
+
+import (
+	"bytes"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/net/html"
+)
+
+// HTML holds the facts about one text/html part that SpamAssassin's html_*
+// eval tests read (Mail::SpamAssassin::HTML). Counts are per part.
+type HTML struct {
+	// Tags counts start and end tags; TagsSeen counts tag names opened
+	// when not already open.
+	Tags, TagsSeen int
+	// Elements and ElementsSeen count the same for known HTML elements.
+	Elements, ElementsSeen int
+	// Inside holds, per lower-case tag name, opens minus closes at the end
+	// of the part (never below zero); a name present was seen.
+	Inside map[string]int
+	// ClosedHTML and ClosedBody report a </html> or </body>; ClosedExtra
+	// counts end tags without a matching start tag.
+	ClosedHTML, ClosedBody bool
+	ClosedExtra            int
+	// Images counts <img> tags; ImageArea sums width×height as
+	// SpamAssassin estimates it.
+	Images, ImageArea int
+	// Title holds the text of each <title>.
+	Title []string
+	// Anchors holds the text of each <a> element.
+	Anchors []string
+	// URIs are the links found in attributes, in order, with the tag
+	// that held them (href of a/area/link, src of img/frame/iframe/embed/
+	// script/bgsound, action of form, background, base href, meta refresh).
+	URIs []HTMLURI
+	// Length is the length in characters of the rendered text;
+	// NonSpaceLength leaves out white space. VisibleLength and
+	// InvisibleLength split the rendered text by whether SpamAssassin
+	// considers it shown (colour, size, display, visibility).
+	Length, NonSpaceLength         int
+	VisibleLength, InvisibleLength int
+	// Ratio is (source length − rendered length) / source length.
+	Ratio float64
+	// Charsets lists charsets named by <meta http-equiv=Content-Type>.
+	Charsets []string
+	// Scripts and Comments count script bodies and comments.
+	Scripts, Comments int
+	// Obfuscation counts words split across tags (SpamAssassin's
+	// "obfuscation" counter).
+	Obfuscation int
+	// FontFaceBad, FormActionMailto, Embeds, FontLowContrast and
+	// FontInvalidColor are SpamAssassin's html_test flags.
+	FontFaceBad, FormActionMailto, Embeds, FontLowContrast, FontInvalidColor bool
+}
+
+// HTMLURI is one link found in an HTML attribute.
+type HTMLURI struct {
+	// URI is the attribute value trimmed and resolved against <base>.
+	URI string
+	// Tag is the lower-case tag name that held it.
+	Tag string
+}
+
+// knownElement lists SpamAssassin's %elements and %tricks: tags whose
+// events affect rendering.
+func knownElement(tag string) bool {
+	switch tag {
+	case "a", "abbr", "acronym", "address", "area", "b", "base", "bdo", "big", "blockquote", "body", "br",
+		"button", "caption", "cite", "code", "col", "colgroup", "dd", "del", "dfn", "div", "dl", "dt", "em",
+		"fieldset", "form", "h1", "h2", "h3", "h4", "h5", "h6", "head", "hr", "html", "i", "img", "input",
+		"ins", "kbd", "label", "legend", "li", "link", "map", "meta", "noscript", "object", "ol", "optgroup",
+		"option", "p", "param", "pre", "q", "samp", "script", "select", "small", "span", "strong", "style",
+		"sub", "sup", "table", "tbody", "td", "textarea", "tfoot", "th", "thead", "title", "tr", "tt", "ul", "var",
+		"applet", "basefont", "center", "dir", "font", "frame", "frameset", "iframe", "isindex", "menu",
+		"noframes", "s", "strike", "u", "nobr", "x-sigsep", "x-tab",
+		"bgsound", "embed", "listing", "plaintext", "xmp":
+		return true
+	}
+	return false
+}
+
+func isTrick(tag string) bool {
+	switch tag {
+	case "bgsound", "embed", "listing", "plaintext", "xmp":
+		return true
+	}
+	return false
+}
+
+func textStyleElement(tag string) bool {
+	switch tag {
+	case "body", "font", "table", "tr", "th", "td", "big", "small", "basefont", "marquee", "span", "p", "div", "a":
+		return true
+	}
+	return false
+}
+
+// textStyle is the rendering state SpamAssassin tracks per open element.
+type textStyle struct {
+	tag     string
+	fg, bg  string
+	size    int
+	display string
+	visible string
+}
+
+// chunk is one piece of rendered text.
+type chunk struct {
+	text       string
+	whitespace bool
+	invisible  bool
+}
+
+type htmlRenderer struct {
+	h        *HTML
+	chunks   []chunk
+	styles   []textStyle
+	inside   map[string]int
+	base     string
+	inAnchor int
+	inTitle  int
+}
+
+// renderHTML renders src, UTF-8 HTML, to text the way SpamAssassin's
+// HTML.pm does: script and style contents dropped, entities decoded,
+// <br> and <div> a line break, <p>, <hr>, <blockquote>, <pre>, <title>
+// (start or end) a paragraph break, table cells and list items a space.
+func renderHTML(src []byte) (all, visible, invisible []byte, h *HTML) {
+	h = &HTML{}
+	r := &htmlRenderer{h: h, inside: map[string]int{}}
+	r.styles = []textStyle{{tag: "default", fg: "#000000", bg: "#ffffff", size: 3}}
+	h.Inside = r.inside
+
+	// SpamAssassin: "<tag/>" is "<tag>", curly double quotes are '"'.
+	src = bytes.ReplaceAll(src, []byte("\u201c"), []byte(`"`))
+	src = bytes.ReplaceAll(src, []byte("\u201d"), []byte(`"`))
+
+	r.run(src, 0)
+	return r.finish(len(src))
+}
+
+// run tokenizes src. The tokenizer reads the content of iframe, noembed,
+// noframes, noscript, xmp and plaintext as raw text, while SpamAssassin's
+// HTML::Parser sees markup there: such content is tokenized again.
+func (r *htmlRenderer) run(src []byte, depth int) {
+	h := r.h
+	z := html.NewTokenizer(bytes.NewReader(src))
+	for {
+		tt := z.Next()
+		switch tt {
+		case html.ErrorToken:
+			return
+		case html.TextToken:
+			r.text(unescapeEntities(z.Raw()))
+		case html.StartTagToken, html.SelfClosingTagToken:
+			name, hasAttr := z.TagName()
+			tag := string(name)
+			var attrs map[string]string
+			if hasAttr {
+				attrs = make(map[string]string, 4)
+				for {
+					k, v, more := z.TagAttr()
+					if _, dup := attrs[string(k)]; !dup {
+						attrs[string(k)] = string(v)
+					}
+					if !more {
+						break
+					}
+				}
+			}
+			r.tag(tag, attrs, 1)
+			if tt != html.StartTagToken {
+				continue
+			}
+			switch tag {
+			case "script", "style":
+				if z.Next() == html.TextToken {
+					if tag == "script" {
+						h.Scripts++
+					}
+				} else if name, _ := z.TagName(); len(name) > 0 {
+					r.tag(string(name), nil, -1)
+				}
+			case "iframe", "xmp", "plaintext", "noembed", "noframes", "noscript":
+				if z.Next() != html.TextToken {
+					// An end tag right away: handle it.
+					if name, _ := z.TagName(); len(name) > 0 {
+						r.tag(string(name), nil, -1)
+					}
+					continue
+				}
+				raw := z.Raw()
+				switch {
+				case tag == "iframe" || tag == "xmp" || tag == "plaintext":
+					// HTML::Parser reads these as CDATA: literal text.
+					r.text(string(raw))
+				case depth < 8:
+					// HTML::Parser sees markup in noscript and friends.
+					r.run(append([]byte(nil), raw...), depth+1)
+				default:
+					r.text(string(raw))
+				}
+			}
+		case html.EndTagToken:
+			name, _ := z.TagName()
+			r.tag(string(name), nil, -1)
+		case html.CommentToken:
+			h.Comments++
+		case html.DoctypeToken:
+			h.Elements++
+			h.Tags++
+			r.inside["!doctype"] = 0
+		}
+	}
+}
+
+func (r *htmlRenderer) finish(srcLen int) (all, visible, invisible []byte, h *HTML) {
+	var a, v, inv bytes.Buffer
+	for _, c := range r.chunks {
+		a.WriteString(c.text)
+		if c.invisible {
+			inv.WriteString(c.text)
+		} else {
+			v.WriteString(c.text)
+		}
+	}
+	h = r.h
+	all, visible, invisible = a.Bytes(), v.Bytes(), inv.Bytes()
+	h.Length = utf8.RuneCount(all)
+	space := 0
+	for _, c := range all {
+		if c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' {
+			space++
+		}
+	}
+	h.NonSpaceLength = h.Length - space
+	h.VisibleLength = utf8.RuneCount(visible)
+	h.InvisibleLength = utf8.RuneCount(invisible)
+	if srcLen > 0 {
+		h.Ratio = float64(srcLen-h.Length) / float64(srcLen)
+	}
+	return all, visible, invisible, h
+}
+
+func (r *htmlRenderer) tag(tag string, attrs map[string]string, num int) {
+	h := r.h
+	known := knownElement(tag)
+	namespace := strings.HasPrefix(tag, "o:") || (strings.HasPrefix(tag, "st") && strings.Contains(tag, ":"))
+	_, open := r.inside[tag]
+	if known || namespace {
+		h.Elements++
+		if !open {
+			h.ElementsSeen++
+		}
+	}
+	h.Tags++
+	if !open {
+		h.TagsSeen++
+	}
+	r.inside[tag] += num
+	if r.inside[tag] < 0 {
+		r.inside[tag] = 0
+		h.ClosedExtra++
+	}
+	if namespace || !(known || isTrick(tag)) {
+		return
+	}
+	if textStyleElement(tag) {
+		r.textStyle(tag, attrs, num)
+	}
+	switch tag {
+	case "br", "div":
+		r.display("\n", true)
+	case "li", "th", "td", "dt", "dd", "embed", "h1", "h2", "h3", "h4", "h5", "h6":
+		r.display(" ", true)
+	case "p", "hr", "blockquote", "pre", "listing", "plaintext", "xmp", "title":
+		r.display("\n\n", true)
+	}
+	if num == 1 {
+		r.uri(tag, attrs)
+		r.tests(tag, attrs)
+	} else {
+		switch tag {
+		case "html":
+			h.ClosedHTML = true
+		case "body":
+			h.ClosedBody = true
+		case "a":
+			if r.inAnchor > 0 {
+				r.inAnchor--
+			}
+		case "title":
+			if r.inTitle > 0 {
+				r.inTitle--
+			}
+		}
+	}
+}
+
+func (r *htmlRenderer) push(tag, uri string) {
+	uri = strings.TrimFunc(uri, func(c rune) bool {
+		return c == 0xa0 || c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'
+	})
+	if len(uri) > maxURILength {
+		uri = uri[:maxURILength]
+	}
+	if uri == "" {
+		return
+	}
+	lc := strings.ToLower(uri)
+	if !(strings.HasPrefix(lc, "data:") || strings.HasPrefix(lc, "mailto:") || strings.HasPrefix(lc, "file:") || strings.HasPrefix(lc, "cid:") || strings.HasPrefix(lc, "tel:")) {
+		uri = targetURI(r.base, uri)
+		if uri == "" {
+			return
+		}
+	}
+	r.h.URIs = append(r.h.URIs, HTMLURI{URI: uri, Tag: tag})
+}
+
+func (r *htmlRenderer) uri(tag string, attrs map[string]string) {
+	if attrs == nil {
+		return
+	}
+	switch tag {
+	case "body", "table", "tr", "td":
+		if v, ok := attrs["background"]; ok {
+			r.push(tag, v)
+		}
+	case "a", "area", "link":
+		href, ok := attrs["href"]
+		if !ok {
+			for k, v := range attrs {
+				if strings.HasSuffix(k, "/href") {
+					href, ok = v, true
+				}
+			}
+		}
+		if ok {
+			r.push(tag, strings.ReplaceAll(href, "\uFEFF", ""))
+		}
+		if v, ok := attrs["data-saferedirecturl"]; ok {
+			r.push(tag, v)
+		}
+	case "img", "frame", "iframe", "embed", "script", "bgsound":
+		src, ok := attrs["src"]
+		if !ok {
+			for k, v := range attrs {
+				if strings.HasSuffix(k, "/src") {
+					src, ok = v, true
+				}
+			}
+		}
+		if ok {
+			r.push(tag, src)
+		}
+	case "form":
+		if v, ok := attrs["action"]; ok {
+			r.push(tag, v)
+		}
+	case "base":
+		v := strings.TrimSpace(attrs["href"])
+		if v == "" {
+			return
+		}
+		r.push(tag, v)
+		lc := strings.ToLower(v)
+		if strings.HasPrefix(lc, "http:") || strings.HasPrefix(lc, "https:") || strings.HasPrefix(lc, "ftp:") {
+			// Drop a trailing file name, keep the directory.
+			if i := strings.LastIndexByte(v, '/'); i >= 0 {
+				last := v[i+1:]
+				if d := strings.LastIndexByte(last, '.'); d > 0 && len(last)-d-1 >= 2 && len(last)-d-1 <= 4 && strings.Count(v[:i], "/") >= 3 {
+					v = v[:i+1]
+				}
+			}
+			if !strings.HasSuffix(v, "/") {
+				v += "/"
+			}
+			r.base = v
+		}
+	case "meta":
+		if strings.Contains(strings.ToLower(attrs["http-equiv"]), "refresh") {
+			c := attrs["content"]
+			lc := strings.ToLower(c)
+			if i := strings.Index(lc, "url"); i >= 0 {
+				rest := strings.TrimLeft(c[i+3:], " \t")
+				if strings.HasPrefix(rest, "=") {
+					rest = strings.TrimLeft(rest[1:], " \t")
+					if j := strings.IndexByte(rest, ';'); j >= 0 {
+						rest = rest[:j]
+					}
+					r.push(tag, strings.TrimSpace(rest))
+				}
+			}
+		}
+	}
+}
+
+func (r *htmlRenderer) tests(tag string, attrs map[string]string) {
+	h := r.h
+	switch tag {
+	case "font":
+		if f, ok := attrs["face"]; ok && !goodFontFace(f) {
+			h.FontFaceBad = true
+		}
+	case "img":
+		h.Images++
+		if r.inside["a"] > 0 && len(h.Anchors) > 0 {
+			h.Anchors[len(h.Anchors)-1] += "<img>\n"
+		}
+		w, okw := attrs["width"]
+		ht, okh := attrs["height"]
+		if okw && okh {
+			wi := dim(w, 8)
+			hi := dim(ht, 6)
+			if wi <= 0 {
+				wi = 200
+			}
+			if hi <= 0 {
+				hi = 200
+			}
+			h.ImageArea += wi * hi
+		}
+	case "form":
+		if strings.Contains(strings.ToLower(attrs["action"]), "mailto:") {
+			h.FormActionMailto = true
+		}
+	case "object", "embed":
+		h.Embeds = true
+	case "a":
+		h.Anchors = append(h.Anchors, "")
+		r.inAnchor++
+	case "title":
+		h.Title = append(h.Title, "")
+		r.inTitle++
+	case "meta":
+		if strings.Contains(strings.ToLower(attrs["http-equiv"]), "content-type") {
+			c := attrs["content"]
+			if cs := paramValue(c, "charset", false); cs != "" {
+				h.Charsets = append(h.Charsets, cs)
+			}
+		}
+	}
+}
+
+// dim parses an image dimension: digits, optionally a percentage scaled
+// by mult.
+func dim(s string, mult int) int {
+	pct := strings.HasSuffix(s, "%")
+	s = strings.TrimSuffix(s, "%")
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 {
+		return 0
+	}
+	if pct {
+		n *= mult
+	}
+	return n
+}
+
+// goodFontFace mirrors SpamAssassin's font face sanity regex: a comma list
+// of letter/space/hyphen names, optionally quoted.
+func goodFontFace(f string) bool {
+	f = strings.TrimSpace(f)
+	f = strings.TrimSuffix(f, ";")
+	if f == "" {
+		return false
+	}
+	for _, name := range strings.Split(f, ",") {
+		name = strings.TrimSpace(name)
+		name = strings.Trim(name, `"'.`)
+		if len(name) < 2 {
+			return false
+		}
+		for i := 0; i < len(name); i++ {
+			c := name[i] | 0x20
+			if !(c >= 'a' && c <= 'z' || name[i] == ' ' || name[i] == '-' || (i == len(name)-1 && name[i] >= '0' && name[i] <= '9')) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func (r *htmlRenderer) textStyle(tag string, attrs map[string]string, num int) {
+	if tag == "th" {
+		tag = "td"
+	}
+	if num != 1 {
+		// Pop back to the matching element, if it is open.
+		for i := len(r.styles) - 1; i > 0; i-- {
+			if r.styles[i].tag == tag {
+				r.styles = r.styles[:i]
+				return
+			}
+		}
+		return
+	}
+	top := r.styles[len(r.styles)-1]
+	ns := top
+	ns.tag = tag
+	ns.display, ns.visible = top.display, top.visible
+	for k, v := range attrs {
+		switch k {
+		case "color", "text":
+			if tag == "font" || tag == "basefont" || (tag == "body" && k == "text") {
+				ns.fg = normColor(v, r)
+			}
+		case "bgcolor":
+			ns.bg = normColor(v, r)
+		case "size":
+			if tag == "font" || tag == "basefont" {
+				ns.size = fontSize(v, top.size)
+			}
+		case "style":
+			r.applyStyle(&ns, v)
+		}
+	}
+	if len(r.styles) < 256 {
+		r.styles = append(r.styles, ns)
+	}
+}
+
+func (r *htmlRenderer) applyStyle(ns *textStyle, style string) {
+	for _, decl := range strings.Split(style, ";") {
+		k, v, ok := strings.Cut(decl, ":")
+		if !ok {
+			continue
+		}
+		k = strings.ToLower(strings.TrimSpace(k))
+		v = strings.ToLower(strings.TrimSpace(v))
+		v = strings.TrimSpace(strings.TrimSuffix(v, "!important"))
+		switch k {
+		case "color":
+			ns.fg = normColor(v, r)
+		case "background-color":
+			ns.bg = normColor(v, r)
+		case "background":
+			for _, w := range strings.Fields(v) {
+				if c := normColor(w, nil); c != "invalid" {
+					ns.bg = c
+					break
+				}
+			}
+		case "display":
+			ns.display = v
+		case "visibility":
+			ns.visible = v
+		case "font-size":
+			switch {
+			case strings.HasSuffix(v, "px"), strings.HasSuffix(v, "pt"):
+				if f, err := strconv.ParseFloat(strings.TrimSpace(v[:len(v)-2]), 64); err == nil && f <= 1 {
+					ns.size = 1
+				}
+			case v == "0":
+				ns.size = 0
+			}
+		}
+	}
+}
+
+func fontSize(v string, cur int) int {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return cur
+	}
+	n, err := strconv.Atoi(strings.TrimPrefix(v, "+"))
+	if err != nil {
+		return cur
+	}
+	if v[0] == '+' || v[0] == '-' {
+		n = 3 + n
+	}
+	return max(n, 1)
+}
+
+// normColor normalises a colour to "#rrggbb", or "invalid". r, when not
+// nil, records an invalid colour.
+func normColor(c string, r *htmlRenderer) string {
+	c = strings.ToLower(strings.TrimSpace(c))
+	if v := namedColor(c); v != "" {
+		return v
+	}
+	h := strings.TrimPrefix(c, "#")
+	if len(h) == 3 && isHex(h) {
+		return "#" + string([]byte{h[0], h[0], h[1], h[1], h[2], h[2]})
+	}
+	if len(h) == 6 && isHex(h) {
+		return "#" + h
+	}
+	if strings.HasPrefix(c, "rgb(") || strings.HasPrefix(c, "transparent") || strings.HasPrefix(c, "inherit") || strings.HasPrefix(c, "url(") {
+		return "#000001" // unknown but not invalid: never matches
+	}
+	if r != nil && c != "" {
+		r.h.FontInvalidColor = true
+	}
+	return "invalid"
+}
+
+func isHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if _, ok := unhex(s[i]); !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// invisible reports whether text under the current style is hidden, as
+// SpamAssassin's html_font_invisible decides.
+func (r *htmlRenderer) invisible() bool {
+	s := r.styles[len(r.styles)-1]
+	if s.fg == "invalid" || s.bg == "invalid" {
+		return false
+	}
+	if s.fg == s.bg {
+		r.h.FontLowContrast = true
+		return true
+	}
+	if len(s.fg) == 7 && len(s.bg) == 7 {
+		p := func(x string) float64 { v, _ := strconv.ParseUint(x, 16, 8); return float64(v) }
+		dr := 0.2126 * (p(s.fg[1:3]) - p(s.bg[1:3]))
+		dg := 0.7152 * (p(s.fg[3:5]) - p(s.bg[3:5]))
+		db := 0.0722 * (p(s.fg[5:7]) - p(s.bg[5:7]))
+		if dr*dr+dg*dg+db*db < 144 {
+			r.h.FontLowContrast = true
+			return true
+		}
+	}
+	return s.size <= 1 || s.display == "none" || s.visible == "hidden"
+}
+
+func isPunctOrSpace(c byte) bool {
+	return c <= 0x20 || (c >= 0x21 && c <= 0x2f) || (c >= 0x3a && c <= 0x40) || (c >= 0x5b && c <= 0x60) || (c >= 0x7b && c <= 0x7e)
+}
+
+func (r *htmlRenderer) text(t string) {
+	if r.inside["script"] > 0 || r.inside["style"] > 0 {
+		return
+	}
+	h := r.h
+	if r.inside["a"] > 0 && len(h.Anchors) > 0 {
+		h.Anchors[len(h.Anchors)-1] += t
+	}
+	if r.inside["title"] > 0 && len(h.Title) > 0 {
+		h.Title[len(h.Title)-1] += t
+	}
+	inv := false
+	if strings.TrimFunc(t, func(c rune) bool {
+		return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v' || c == 0xa0
+	}) != "" {
+		inv = r.invisible()
+	}
+	if n := len(r.chunks); n > 0 && t != "" {
+		last := r.chunks[n-1].text
+		if last != "" && !isPunctOrSpace(t[0]) && !isPunctOrSpace(last[len(last)-1]) {
+			h.Obfuscation++
+		}
+	}
+	r.displayText(t, inv)
+}
+
+// display adds a break (SpamAssassin's whitespace display_text): the
+// previous visible text loses a trailing space.
+func (r *htmlRenderer) display(s string, _ bool) {
+	if n := len(r.chunks); n > 0 && !r.chunks[n-1].whitespace && !r.chunks[n-1].invisible {
+		r.chunks[n-1].text = strings.TrimSuffix(r.chunks[n-1].text, " ")
+	}
+	r.chunks = append(r.chunks, chunk{text: s, whitespace: true})
+}
+
+// displayText adds text with runs of white space (and NBSP) collapsed to
+// one space; after a break, a leading space is dropped.
+func (r *htmlRenderer) displayText(t string, inv bool) {
+	var b strings.Builder
+	b.Grow(len(t))
+	sp := false
+	for i := 0; i < len(t); i++ {
+		c := t[i]
+		if c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v' {
+			sp = true
+			continue
+		}
+		if c == 0xc2 && i+1 < len(t) && t[i+1] == 0xa0 {
+			sp = true
+			i++
+			continue
+		}
+		if sp {
+			b.WriteByte(' ')
+			sp = false
+		}
+		b.WriteByte(c)
+	}
+	if sp {
+		b.WriteByte(' ')
+	}
+	s := b.String()
+	if n := len(r.chunks); n > 0 && !inv && r.chunks[n-1].whitespace {
+		s = strings.TrimPrefix(s, " ")
+	}
+	r.chunks = append(r.chunks, chunk{text: s, invisible: inv})
+}
+
+// namedColor returns the hex value of a common colour name, or "".
+func namedColor(c string) string {
+	switch c {
+	case "black":
+		return "#000000"
+	case "white":
+		return "#ffffff"
+	case "red":
+		return "#ff0000"
+	case "lime":
+		return "#00ff00"
+	case "blue":
+		return "#0000ff"
+	case "yellow":
+		return "#ffff00"
+	case "aqua", "cyan":
+		return "#00ffff"
+	case "fuchsia", "magenta":
+		return "#ff00ff"
+	case "silver":
+		return "#c0c0c0"
+	case "gray", "grey":
+		return "#808080"
+	case "maroon":
+		return "#800000"
+	case "olive":
+		return "#808000"
+	case "green":
+		return "#008000"
+	case "purple":
+		return "#800080"
+	case "teal":
+		return "#008080"
+	case "navy":
+		return "#000080"
+	case "orange":
+		return "#ffa500"
+	case "snow":
+		return "#fffafa"
+	case "ivory":
+		return "#fffff0"
+	case "whitesmoke":
+		return "#f5f5f5"
+	}
+	return ""
+}
+
+// unescapeEntities decodes character references the way HTML::Parser
+// does for SpamAssassin: a numeric reference is that code point (no
+// HTML5 remapping of 128–159), named references per the HTML tables.
+func unescapeEntities(b []byte) string {
+	i := bytes.IndexByte(b, '&')
+	if i < 0 {
+		return string(b)
+	}
+	var out strings.Builder
+	out.Grow(len(b))
+	for {
+		out.Write(b[:i])
+		b = b[i:]
+		n := 1
+		if len(b) > 2 && b[1] == '#' {
+			j := 2
+			base := 10
+			if b[j] == 'x' || b[j] == 'X' {
+				base = 16
+				j++
+			}
+			k := j
+			for k < len(b) && k-j < 8 {
+				c := b[k]
+				if c >= '0' && c <= '9' || (base == 16 && (c|0x20) >= 'a' && (c|0x20) <= 'f') {
+					k++
+					continue
+				}
+				break
+			}
+			if k > j {
+				v, err := strconv.ParseUint(string(b[j:k]), base, 32)
+				if err == nil && v > 0 && v <= 0x10ffff && !(v >= 0xd800 && v <= 0xdfff) {
+					out.WriteRune(rune(v))
+					if k < len(b) && b[k] == ';' {
+						k++
+					}
+					n = k
+					b = b[n:]
+					goto next
+				}
+			}
+		} else if len(b) > 1 {
+			k := 1
+			for k < len(b) && k < 33 && (b[k] >= 'a' && b[k] <= 'z' || b[k] >= 'A' && b[k] <= 'Z' || b[k] >= '0' && b[k] <= '9') {
+				k++
+			}
+			if k > 1 {
+				end := k
+				if k < len(b) && b[k] == ';' {
+					end = k + 1
+				}
+				ref := string(b[:end])
+				if u := html.UnescapeString(ref); u != ref {
+					out.WriteString(u)
+					b = b[end:]
+					goto next
+				}
+			}
+		}
+		out.WriteByte('&')
+		b = b[1:]
+	next:
+		i = bytes.IndexByte(b, '&')
+		if i < 0 {
+			out.Write(b)
+			return out.String()
+		}
+	}
+}

@@ -1,0 +1,197 @@
+package mail
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// saDump is one message as SpamAssassin's own parser sees it, written by
+// testdata/sa_dump.pl. Strings hold bytes as runes U+0000..U+00FF.
+type saDump struct {
+	File     string   `json:"file"`
+	Body     []string `json:"body"`
+	RawBody  []string `json:"rawbody"`
+	URIs     []string `json:"uris"`
+	Subject  []string `json:"subject"`
+	FromAddr []string `json:"from_addr"`
+	FromName []string `json:"from_name"`
+	ToRaw    []string `json:"to_raw"`
+	MsgID    []string `json:"msgid"`
+	Types    []string `json:"types"`
+}
+
+// latin1Bytes turns a string of runes U+0000..U+00FF back into bytes.
+func latin1Bytes(s string) string {
+	b := make([]byte, 0, len(s))
+	for _, r := range s {
+		b = append(b, byte(r))
+	}
+	return string(b)
+}
+
+func latin1All(in []string) []string {
+	out := make([]string, len(in))
+	for i, s := range in {
+		out[i] = latin1Bytes(s)
+	}
+	return out
+}
+
+func strs(b [][]byte) []string {
+	out := make([]string, len(b))
+	for i, x := range b {
+		out[i] = string(x)
+	}
+	return out
+}
+
+// oracleDumps runs SpamAssassin's parser over files, or reads a previous
+// run from $SA_ORACLE_JSONL.
+func oracleDumps(t *testing.T, files []string) []saDump {
+	t.Helper()
+	var out []byte
+	if f := os.Getenv("SA_ORACLE_JSONL"); f != "" {
+		var err error
+		if out, err = os.ReadFile(f); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		if _, err := os.Stat("/usr/share/perl5/Mail/SpamAssassin.pm"); err != nil {
+			if os.Getenv("CI") != "" {
+				t.Fatal("peer missing: Mail::SpamAssassin")
+			}
+			t.Skip("peer missing: Mail::SpamAssassin")
+		}
+		cmd := exec.Command("/usr/bin/perl", append([]string{"testdata/sa_dump.pl"}, files...)...)
+		var err error
+		if out, err = cmd.Output(); err != nil {
+			t.Fatalf("sa_dump.pl: %v", err)
+		}
+	}
+	var dumps []saDump
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	sc.Buffer(nil, 64<<20)
+	for sc.Scan() {
+		var d saDump
+		if err := json.Unmarshal(sc.Bytes(), &d); err != nil {
+			t.Fatal(err)
+		}
+		dumps = append(dumps, d)
+	}
+	return dumps
+}
+
+// TestSpamAssassinOracle compares Body, RawBody, URIs and header views
+// with SpamAssassin 4.0's own parser on a deterministic sample of the
+// corpus (every 50th message; SA_ORACLE_STEP changes the step).
+func TestSpamAssassinOracle(t *testing.T) {
+	dir := corpusDir(t)
+	step := 50
+	if s := os.Getenv("SA_ORACLE_STEP"); s != "" {
+		step = atoiOr(s, step)
+	}
+	var files []string
+	for _, sub := range []string{"ham", "spam"} {
+		names, _ := filepath.Glob(filepath.Join(dir, sub, "*"))
+		slices.Sort(names)
+		for i, n := range names {
+			if (i+1)%step == 0 {
+				files = append(files, n)
+			}
+		}
+	}
+	dumps := oracleDumps(t, files)
+	verbose := os.Getenv("SA_ORACLE_VERBOSE") != ""
+	var n, body, raw, uris, subj, faddr, fname, toraw, msgid, types int
+	for _, d := range dumps {
+		rawMsg, err := os.ReadFile(d.File)
+		if err != nil {
+			continue
+		}
+		n++
+		m := Parse(rawMsg, Options{})
+		check := func(what string, got, want []string, cnt *int) {
+			if slices.Equal(got, want) || (len(got) == 0 && len(want) == 0) {
+				*cnt++
+				return
+			}
+			if verbose {
+				t.Logf("%s: %s differs\n got %q\nwant %q", filepath.Base(d.File), what, got, want)
+			}
+		}
+		check("body", strs(m.Body()), latin1All(d.Body), &body)
+		check("rawbody", strs(m.RawBody()), latin1All(d.RawBody), &raw)
+		gu := slices.Clone(m.URIs())
+		slices.Sort(gu)
+		wu := latin1All(d.URIs)
+		slices.Sort(wu)
+		check("uris", gu, wu, &uris)
+		check("subject", m.Header("Subject", false), latin1All(d.Subject), &subj)
+		var ga, gn []string
+		for _, v := range m.Header("From", true) {
+			ga = append(ga, HeaderAddr(v)...)
+			gn = append(gn, HeaderName(v, false)...)
+		}
+		check("from:addr", ga, latin1All(d.FromAddr), &faddr)
+		check("from:name", gn, latin1All(d.FromName), &fname)
+		check("to:raw", m.Header("To", true), latin1All(d.ToRaw), &toraw)
+		check("MESSAGEID", m.Header("MESSAGEID", false), latin1All(d.MsgID), &msgid)
+		var gt []string
+		for _, p := range m.Parts() {
+			gt = append(gt, p.ContentType)
+		}
+		check("types", gt, d.Types, &types)
+	}
+	if n == 0 {
+		t.Skip("no messages compared")
+	}
+	pct := func(c int) float64 { return 100 * float64(c) / float64(n) }
+	t.Logf("compared %d messages with SpamAssassin: body %.1f%%, rawbody %.1f%%, uris %.1f%%, subject %.1f%%, from:addr %.1f%%, from:name %.1f%%, to:raw %.1f%%, MESSAGEID %.1f%%, part types %.1f%%",
+		n, pct(body), pct(raw), pct(uris), pct(subj), pct(faddr), pct(fname), pct(toraw), pct(msgid), pct(types))
+	for what, c := range map[string]int{"body": body, "rawbody": raw, "subject": subj, "types": types, "to:raw": toraw, "MESSAGEID": msgid} {
+		if pct(c) < 90 {
+			t.Errorf("%s agrees with SpamAssassin on %.1f%% of messages, want >= 90%%", what, pct(c))
+		}
+	}
+	if pct(uris) < 75 || pct(faddr) < 90 || pct(fname) < 80 {
+		t.Errorf("uris %.1f%%, from:addr %.1f%%, from:name %.1f%%: below the agreed floor", pct(uris), pct(faddr), pct(fname))
+	}
+}
+
+func atoiOr(s string, def int) int {
+	n := 0
+	for _, c := range strings.TrimSpace(s) {
+		if c < '0' || c > '9' {
+			return def
+		}
+		n = n*10 + int(c-'0')
+	}
+	if n == 0 {
+		return def
+	}
+	return n
+}
+
+// corpusDir locates $SLUICE_SHARED/corpus/spamassassin.
+func corpusDir(t testing.TB) string {
+	t.Helper()
+	shared := os.Getenv("SLUICE_SHARED")
+	if shared == "" {
+		shared = filepath.Join("..", "..", "shared")
+	}
+	dir := filepath.Join(shared, "corpus", "spamassassin")
+	if _, err := os.Stat(filepath.Join(dir, "ham")); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("corpus missing: %s", dir)
+		}
+		t.Skipf("corpus missing: %s (set SLUICE_SHARED)", dir)
+	}
+	return dir
+}

@@ -1,0 +1,123 @@
+package mail
+
+// b64val returns the 6-bit value of a base64 alphabet byte, or 0xff.
+func b64val(c byte) byte {
+	switch {
+	case c >= 'A' && c <= 'Z':
+		return c - 'A'
+	case c >= 'a' && c <= 'z':
+		return c - 'a' + 26
+	case c >= '0' && c <= '9':
+		return c - '0' + 52
+	case c == '+':
+		return 62
+	case c == '/':
+		return 63
+	}
+	return 0xff
+}
+
+// decodeBase64 decodes RFC 2045 §6.8 base64 tolerantly, as SpamAssassin's
+// Util::base64_decode: characters outside the alphabet are skipped, a "="
+// inside the data counts as zero bits, trailing padding ends nothing early,
+// and a dangling partial group yields the bytes it holds.
+func decodeBase64(in []byte) []byte {
+	// Trailing "=" (and white space around it) is padding.
+	end := len(in)
+	for end > 0 {
+		c := in[end-1]
+		if c == '=' || c == ' ' || c == '\t' || c == '\r' || c == '\n' {
+			end--
+			continue
+		}
+		break
+	}
+	out := make([]byte, 0, end*3/4+3)
+	var acc uint32
+	n := 0
+	for _, c := range in[:end] {
+		v := b64val(c)
+		if v == 0xff {
+			if c != '=' {
+				continue
+			}
+			v = 0
+		}
+		acc = acc<<6 | uint32(v)
+		n++
+		if n == 4 {
+			out = append(out, byte(acc>>16), byte(acc>>8), byte(acc))
+			acc, n = 0, 0
+		}
+	}
+	switch n {
+	case 2:
+		out = append(out, byte(acc>>4))
+	case 3:
+		out = append(out, byte(acc>>10), byte(acc>>2))
+	}
+	return out
+}
+
+func unhex(c byte) (byte, bool) {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0', true
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10, true
+	case c >= 'A' && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
+}
+
+// decodeQP decodes RFC 2045 §6.7 quoted-printable tolerantly, as
+// SpamAssassin's Util::qp_decode: trailing white space on a line is
+// dropped, "=" before a line break is a soft break, "=XX" becomes the
+// byte, and any other "=" is kept literally.
+func decodeQP(in []byte) []byte {
+	out := make([]byte, 0, len(in))
+	for i := 0; i < len(in); i++ {
+		c := in[i]
+		switch c {
+		case ' ', '\t':
+			j := i
+			for j < len(in) && (in[j] == ' ' || in[j] == '\t') {
+				j++
+			}
+			if j == len(in) || in[j] == '\n' || (in[j] == '\r' && j+1 < len(in) && in[j+1] == '\n') {
+				// Transport padding before a line break (RFC 2045 §6.7 rule 3).
+				if j < len(in) {
+					i = j - 1
+					continue
+				}
+				// Keep white space at the very end of the input: SA's
+				// regex only strips it before a newline.
+			}
+			out = append(out, in[i:j]...)
+			i = j - 1
+		case '=':
+			if i+1 < len(in) && in[i+1] == '\n' {
+				i++
+				continue
+			}
+			if i+2 < len(in) && in[i+1] == '\r' && in[i+2] == '\n' {
+				i += 2
+				continue
+			}
+			if i+2 < len(in) {
+				if h, ok := unhex(in[i+1]); ok {
+					if l, ok := unhex(in[i+2]); ok {
+						out = append(out, h<<4|l)
+						i += 2
+						continue
+					}
+				}
+			}
+			out = append(out, '=')
+		default:
+			out = append(out, c)
+		}
+	}
+	return out
+}
