@@ -30,6 +30,14 @@ type Config struct {
 	Log      Log      `toml:"log"`
 	LMTP     LMTP     `toml:"lmtp"`
 	Delivery Delivery `toml:"delivery"`
+	Metrics  Metrics  `toml:"metrics"`
+}
+
+// Metrics configures the Prometheus endpoint.
+type Metrics struct {
+	// Listen is the host:port serving /metrics, /healthz and /readyz.
+	// Empty disables it. Default "127.0.0.1:9425".
+	Listen string `toml:"listen"`
 }
 
 // Log configures structured logging.
@@ -109,6 +117,7 @@ func Default() Config {
 			MailLocation:       "%d/%n/Maildir",
 			RecipientDelimiter: "+",
 		},
+		Metrics: Metrics{Listen: "127.0.0.1:9425"},
 	}
 }
 
@@ -198,6 +207,11 @@ func (c *Config) Validate() error {
 		}
 		if _, _, err := net.SplitHostPort(a); err != nil {
 			bad("lmtp.listen %q: want host:port or unix:/path", a)
+		}
+	}
+	if a := c.Metrics.Listen; a != "" {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			bad("metrics.listen %q: want host:port or empty", a)
 		}
 	}
 	if _, err := c.LMTP.SocketModeBits(); err != nil {

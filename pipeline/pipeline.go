@@ -25,6 +25,7 @@ import (
 
 	"github.com/sluice-mail/sluice/mail"
 	"github.com/sluice-mail/sluice/maildir"
+	"github.com/sluice-mail/sluice/metrics"
 )
 
 // Statuses sent back to the MTA. The peer sees only this short text; the
@@ -78,6 +79,8 @@ type Config struct {
 	RecipientSteps []RecipientStep
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Metrics, when set, receives counts and durations.
+	Metrics *metrics.Metrics
 }
 
 // Pipeline delivers messages. It is safe for concurrent use.
@@ -137,12 +140,43 @@ func (p *Pipeline) Deliver(ctx context.Context, env *mail.Envelope, raw []byte) 
 		for i := range statuses {
 			statuses[i] = StatusTempFail
 		}
+		p.count("tempfail", nil, "panic")
 		return statuses
 	}
+	actions := make([]string, len(env.Recipients))
 	for i, rcpt := range env.Recipients {
-		statuses[i] = p.perRecipient(ctx, m, rcpt)
+		actions[i], statuses[i] = p.perRecipient(ctx, m, rcpt)
 	}
+	result := "ham"
+	rejected := 0
+	for _, a := range actions {
+		switch a {
+		case "tempfail":
+			result = "tempfail"
+		case "reject":
+			rejected++
+		}
+	}
+	if result != "tempfail" && rejected == len(actions) {
+		result = "rejected"
+	}
+	p.count(result, actions, "")
 	return statuses
+}
+
+// count records one message's outcome in the metrics, if any.
+func (p *Pipeline) count(result string, actions []string, reason string) {
+	mt := p.cfg.Metrics
+	if mt == nil {
+		return
+	}
+	mt.Messages.WithLabelValues(result).Inc()
+	for _, a := range actions {
+		mt.Recipients.WithLabelValues(a).Inc()
+	}
+	if reason != "" {
+		mt.DeliveryErrors.WithLabelValues(reason).Inc()
+	}
 }
 
 // perMessage runs the message steps; a panic in one becomes an error.
@@ -162,26 +196,41 @@ func (p *Pipeline) perMessage(ctx context.Context, m *Message) (err error) {
 
 // perRecipient resolves, runs the recipient steps and delivers one copy.
 // It logs the one summary line per recipient.
-func (p *Pipeline) perRecipient(ctx context.Context, m *Message, addr string) (status error) {
+// The action it returns names the outcome for metrics: inbox, folder,
+// discard, reject or tempfail.
+func (p *Pipeline) perRecipient(ctx context.Context, m *Message, addr string) (action string, status error) {
 	start := p.cfg.Now()
 	d := &Delivery{}
 	var size int64
 	var detail error
+	var reason string // why a delivery failed, for metrics
 	defer func() {
 		if r := recover(); r != nil {
 			detail = fmt.Errorf("pipeline: panic: %v\n%s", r, debug.Stack())
-			status = StatusTempFail
+			status, reason = StatusTempFail, "panic"
 		}
 		result := "delivered"
+		action = "inbox"
 		switch {
 		case status != nil:
-			result = "refused"
+			result, action = "refused", "reject"
 			var se *smtp.SMTPError
-			if errors.As(status, &se) && se.Code/100 == 4 {
-				result = "tempfail"
+			if !errors.As(status, &se) || se.Code/100 == 4 {
+				result, action = "tempfail", "tempfail"
 			}
 		case d.Discard:
-			result = "discarded"
+			result, action = "discarded", "discard"
+		case d.Folder != "":
+			action = "folder"
+		}
+		if mt := p.cfg.Metrics; mt != nil {
+			mt.ObserveStage("delivery", p.cfg.Now().Sub(start))
+			if action == "tempfail" {
+				if reason == "" {
+					reason = "other"
+				}
+				mt.DeliveryErrors.WithLabelValues(reason).Inc()
+			}
 		}
 		attrs := []any{
 			"msgid", m.MessageID, "queue_id", m.QueueID, "rcpt", addr,
@@ -205,7 +254,7 @@ func (p *Pipeline) perRecipient(ctx context.Context, m *Message, addr string) (s
 	rcpt, err := p.cfg.Directory.Resolve(addr)
 	if err != nil {
 		detail = err
-		return rcptStatus(err)
+		return "", rcptStatus(err)
 	}
 	d.Rcpt = rcpt
 	for _, step := range p.cfg.RecipientSteps {
@@ -213,18 +262,19 @@ func (p *Pipeline) perRecipient(ctx context.Context, m *Message, addr string) (s
 			detail = err
 			var se *smtp.SMTPError
 			if errors.As(err, &se) {
-				return se
+				return "", se
 			}
-			return StatusTempFail
+			return "", StatusTempFail
 		}
 	}
 	if d.Discard {
-		return nil
+		return "", nil
 	}
 	store, err := p.stores.open(rcpt)
 	if err != nil {
 		detail = err
-		return storageStatus(err)
+		reason, status = storageStatus(err)
+		return "", status
 	}
 	hdr := p.traceHeaders(m, rcpt)
 	body := [][]byte{hdr, m.Prepend, m.Raw}
@@ -238,18 +288,20 @@ func (p *Pipeline) perRecipient(ctx context.Context, m *Message, addr string) (s
 	}
 	if err != nil {
 		detail = err
-		return storageStatus(err)
+		reason, status = storageStatus(err)
+		return "", status
 	}
 	size = got.Size
-	return nil
+	return "", nil
 }
 
-// storageStatus maps a storage error to a temporary status.
-func storageStatus(err error) error {
+// storageStatus maps a storage error to a temporary status and a metrics
+// reason.
+func storageStatus(err error) (reason string, status error) {
 	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
-		return StatusNoSpace
+		return "nospace", StatusNoSpace
 	}
-	return StatusTempFail
+	return "io", StatusTempFail
 }
 
 func folderName(f string) string {

@@ -63,6 +63,9 @@ func startInProcess(t *testing.T, cfg config.Config) (string, *syncBuffer) {
 	port := testutil.FreePort(t)
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	cfg.LMTP.Listen = []string{addr}
+	if cfg.Metrics.Listen == config.Default().Metrics.Listen {
+		cfg.Metrics.Listen = "127.0.0.1:0"
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	logs := &syncBuffer{}
@@ -88,6 +91,7 @@ func startInProcess(t *testing.T, cfg config.Config) (string, *syncBuffer) {
 func startUnix(t *testing.T, cfg config.Config, sock string) {
 	t.Helper()
 	cfg.LMTP.Listen = []string{"unix:" + sock}
+	cfg.Metrics.Listen = ""
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- serve(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil))) }()
@@ -194,7 +198,7 @@ func TestSIGTERM(t *testing.T) {
 	root := t.TempDir()
 	port := testutil.FreePort(t)
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	cmd := sluiceCommand("serve", "-lmtp", addr, "-mail-root", root)
+	cmd := sluiceCommand("serve", "-lmtp", addr, "-mail-root", root, "-metrics", "off")
 	var errb bytes.Buffer
 	cmd.Stderr = &errb
 	if err := cmd.Start(); err != nil {

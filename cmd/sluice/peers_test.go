@@ -167,7 +167,7 @@ func TestCrashSafety(t *testing.T) {
 	port := testutil.FreePort(t)
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	start := func() *exec.Cmd {
-		cmd := sluiceCommand("serve", "-lmtp", addr, "-mail-root", root)
+		cmd := sluiceCommand("serve", "-lmtp", addr, "-mail-root", root, "-metrics", "off")
 		cmd.Stderr = io.Discard
 		if testing.Verbose() {
 			cmd.Stderr = os.Stderr

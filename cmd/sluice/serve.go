@@ -17,6 +17,7 @@ import (
 	"github.com/sluice-mail/sluice/config"
 	"github.com/sluice-mail/sluice/lmtp"
 	"github.com/sluice-mail/sluice/maildir"
+	"github.com/sluice-mail/sluice/metrics"
 	"github.com/sluice-mail/sluice/pipeline"
 )
 
@@ -26,6 +27,7 @@ func cmdServe(args []string, stderr io.Writer) int {
 	cfgPath := fs.String("config", "", "configuration `file` (TOML); default: embedded defaults")
 	lmtpAddr := fs.String("lmtp", "", "listen `address` (host:port or unix:/path), replacing lmtp.listen")
 	mailRoot := fs.String("mail-root", "", "mail root `directory`, replacing delivery.mail_root")
+	metricsAddr := fs.String("metrics", "", "metrics listen `address` (host:port, or \"off\"), replacing metrics.listen")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -42,6 +44,13 @@ func cmdServe(args []string, stderr io.Writer) int {
 	}
 	if *mailRoot != "" {
 		cfg.Delivery.MailRoot = *mailRoot
+	}
+	switch *metricsAddr {
+	case "":
+	case "off":
+		cfg.Metrics.Listen = ""
+	default:
+		cfg.Metrics.Listen = *metricsAddr
 	}
 	if err := cfg.Validate(); err != nil {
 		fmt.Fprintf(stderr, "sluice: %v\n", err)
@@ -68,7 +77,8 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if hostname == "" {
 		hostname, _ = os.Hostname()
 	}
-	p := pipeline.New(pipeline.Config{Hostname: hostname, Directory: dir}, log)
+	mt := metrics.New(version)
+	p := pipeline.New(pipeline.Config{Hostname: hostname, Directory: dir, Metrics: mt}, log)
 	srv := lmtp.New(lmtp.Config{
 		Hostname:       hostname,
 		MaxMessageSize: cfg.LMTP.MaxMessageSize,
@@ -89,11 +99,25 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		}
 		listeners = append(listeners, l)
 	}
-	errc := make(chan error, len(listeners))
+	mt.RegisterSessions("lmtp", func() float64 { return float64(srv.Sessions()) })
+	errc := make(chan error, len(listeners)+1)
+	if cfg.Metrics.Listen != "" {
+		ml, err := net.Listen("tcp", cfg.Metrics.Listen)
+		if err != nil {
+			for _, l := range listeners {
+				l.Close()
+			}
+			return fmt.Errorf("metrics listen %s: %w", cfg.Metrics.Listen, err)
+		}
+		mctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		go func() { errc <- mt.Serve(mctx, ml, log) }()
+	}
 	for _, l := range listeners {
 		log.Info("listening", "proto", "lmtp", "addr", l.Addr().String(), "mail_root", cfg.Delivery.MailRoot)
 		go func() { errc <- srv.Serve(l) }()
 	}
+	mt.SetReady(true)
 	select {
 	case err := <-errc:
 		if err != nil {
@@ -102,6 +126,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		}
 	case <-ctx.Done():
 	}
+	mt.SetReady(false)
 	log.Info("shutting down", "timeout", cfg.LMTP.ShutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.LMTP.ShutdownTimeout)
 	defer cancel()
