@@ -15,8 +15,8 @@ import (
 // Errors returned by Directory.Resolve. They are permanent: the recipient
 // does not exist or its address is unusable.
 var (
-	ErrBadAddress   = errors.New("pipeline: unsafe or malformed recipient address")
-	ErrUnknownUser  = errors.New("pipeline: unknown user")
+	ErrBadAddress    = errors.New("pipeline: unsafe or malformed recipient address")
+	ErrUnknownUser   = errors.New("pipeline: unknown user")
 	ErrUnknownDomain = errors.New("pipeline: domain not accepted")
 )
 

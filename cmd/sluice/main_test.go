@@ -239,7 +239,6 @@ func TestServeBadConfig(t *testing.T) {
 	}
 }
 
-
 func smtpDial(addr string) (*smtp.Client, error) {
 	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {
