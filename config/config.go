@@ -31,6 +31,24 @@ type Config struct {
 	LMTP     LMTP     `toml:"lmtp"`
 	Delivery Delivery `toml:"delivery"`
 	Metrics  Metrics  `toml:"metrics"`
+	Filter   Filter   `toml:"filter"`
+}
+
+// Filter configures the content-filter modes, where Postfix delivers and
+// sluice only adds its headers: `sluice pipe` and the SMTP proxy.
+type Filter struct {
+	// Sendmail is the command `sluice pipe` re-injects with
+	// (sendmail -G -i -f SENDER -- RECIPIENT...). Default "/usr/sbin/sendmail".
+	Sendmail string `toml:"sendmail"`
+	// OnError is "tempfail" (default: the MTA keeps the message and
+	// retries) or "pass" (re-inject it unscanned, with an
+	// X-Sluice-Unscanned header saying why).
+	OnError string `toml:"on_error"`
+	// Listen lists loopback host:port addresses for the SMTP after-queue
+	// filter (Postfix content_filter = smtp:[127.0.0.1]:10025). Empty: off.
+	Listen []string `toml:"listen"`
+	// NextHop is where the SMTP filter re-injects, e.g. "127.0.0.1:10026".
+	NextHop string `toml:"next_hop"`
 }
 
 // Metrics configures the Prometheus endpoint.
@@ -118,6 +136,7 @@ func Default() Config {
 			RecipientDelimiter: "+",
 		},
 		Metrics: Metrics{Listen: "127.0.0.1:9425"},
+		Filter:  Filter{Sendmail: "/usr/sbin/sendmail", OnError: "tempfail"},
 	}
 }
 
@@ -213,6 +232,19 @@ func (c *Config) Validate() error {
 		if _, _, err := net.SplitHostPort(a); err != nil {
 			bad("metrics.listen %q: want host:port or empty", a)
 		}
+	}
+	switch c.Filter.OnError {
+	case "tempfail", "pass":
+	default:
+		bad("filter.on_error %q: want tempfail or pass", c.Filter.OnError)
+	}
+	for _, a := range c.Filter.Listen {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			bad("filter.listen %q: want host:port", a)
+		}
+	}
+	if len(c.Filter.Listen) > 0 && c.Filter.NextHop == "" {
+		bad("filter.listen is set but filter.next_hop is empty")
 	}
 	if _, err := c.LMTP.SocketModeBits(); err != nil {
 		bad("lmtp.socket_mode %q: want an octal mode such as 0660", c.LMTP.SocketMode)

@@ -44,12 +44,13 @@ type Message struct {
 	Env *mail.Envelope
 	// Raw is the message as received, CRLF line endings.
 	Raw []byte
+	// Out is the message as it leaves the per-message steps: Raw with the
+	// fields they add (Authentication-Results, X-Spam-*) and the rewrites
+	// they make (Subject). Every recipient's copy starts from it.
+	Out []byte
 	// MessageID and QueueID identify the message in logs.
 	MessageID string
 	QueueID   string
-	// Prepend holds header fields added once for every recipient's copy
-	// (Authentication-Results, X-Spam-*), CRLF terminated.
-	Prepend []byte
 }
 
 // Delivery is what happens to one recipient's copy. Per-recipient steps may
@@ -130,11 +131,7 @@ func rcptStatus(err error) error {
 // otherwise. It never panics.
 func (p *Pipeline) Deliver(ctx context.Context, env *mail.Envelope, raw []byte) []error {
 	statuses := make([]error, len(env.Recipients))
-	m := &Message{Env: env, Raw: raw}
-	m.MessageID, m.QueueID = identify(raw)
-	if env.QueueID != "" {
-		m.QueueID = env.QueueID
-	}
+	m := newMessage(env, raw)
 	if err := p.perMessage(ctx, m); err != nil {
 		p.log.ErrorContext(ctx, "message failed", "msgid", m.MessageID, "queue_id", m.QueueID, "err", err)
 		for i := range statuses {
@@ -162,6 +159,31 @@ func (p *Pipeline) Deliver(ctx context.Context, env *mail.Envelope, raw []byte) 
 	}
 	p.count(result, actions, "")
 	return statuses
+}
+
+func newMessage(env *mail.Envelope, raw []byte) *Message {
+	m := &Message{Env: env, Raw: raw, Out: raw}
+	m.MessageID, m.QueueID = identify(raw)
+	if env.QueueID != "" {
+		m.QueueID = env.QueueID
+	}
+	return m
+}
+
+// Filter runs only the per-message steps and returns the message as they
+// leave it, for the content-filter modes (pipe, SMTP proxy) where the MTA
+// delivers. Any failure, a panic included, is an error: the caller must
+// make the MTA retry.
+func (p *Pipeline) Filter(ctx context.Context, env *mail.Envelope, raw []byte) ([]byte, error) {
+	m := newMessage(env, raw)
+	if err := p.perMessage(ctx, m); err != nil {
+		p.log.ErrorContext(ctx, "filter failed", "msgid", m.MessageID, "queue_id", m.QueueID, "err", err)
+		p.count("tempfail", nil, "panic")
+		return nil, err
+	}
+	p.count("ham", nil, "")
+	p.log.InfoContext(ctx, "filtered", "msgid", m.MessageID, "queue_id", m.QueueID, "from", env.MailFrom, "rcpts", len(env.Recipients), "size", len(m.Out))
+	return m.Out, nil
 }
 
 // count records one message's outcome in the metrics, if any.
@@ -277,7 +299,7 @@ func (p *Pipeline) perRecipient(ctx context.Context, m *Message, addr string) (a
 		return "", status
 	}
 	hdr := p.traceHeaders(m, rcpt)
-	body := [][]byte{hdr, m.Prepend, m.Raw}
+	body := [][]byte{hdr, m.Out}
 	got, err := store.Deliver(ctx, d.Folder, d.Flags, d.Create, newMultiReader(body))
 	if err != nil && d.Folder != "" && (errors.Is(err, maildir.ErrBadFolder) || errors.Is(err, maildir.ErrNoFolder)) {
 		// A folder that cannot be used must not lose the mail: keep it in

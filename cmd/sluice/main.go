@@ -2,7 +2,8 @@
 //
 // Usage:
 //
-//	sluice serve [-config FILE] [-lmtp ADDR] [-mail-root DIR]
+//	sluice serve [-config FILE] [-lmtp ADDR] [-mail-root DIR] [-metrics ADDR]
+//	sluice pipe [-config FILE] -f SENDER [-client-ip IP] [-helo NAME] -- RECIPIENT...
 //	sluice version
 //
 // With no -config, serve runs on the embedded defaults: LMTP on
@@ -31,6 +32,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "serve":
 		return cmdServe(args[1:], stderr)
+	case "pipe":
+		return cmdPipe(args[1:], os.Stdin, stderr)
 	case "version":
 		fmt.Fprintf(stdout, "sluice %s\n", version)
 		return 0
@@ -47,7 +50,8 @@ func usage(w io.Writer) {
 	fmt.Fprint(w, `usage: sluice <command> [flags]
 
 commands:
-  serve     run the LMTP delivery service
+  serve     run the LMTP delivery service (and the SMTP filter, if configured)
+  pipe      content_filter mode: filter stdin and re-inject it with sendmail
   version   print the version
 
 Run "sluice <command> -h" for a command's flags.

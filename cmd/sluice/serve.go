@@ -69,16 +69,12 @@ func cmdServe(args []string, stderr io.Writer) int {
 
 // serve runs until ctx is cancelled, then shuts down gracefully.
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
-	dir, err := newDirectory(cfg.Delivery, log)
+	mt := metrics.New(version)
+	p, err := newPipeline(cfg, log, mt, true)
 	if err != nil {
 		return err
 	}
-	hostname := cfg.LMTP.Hostname
-	if hostname == "" {
-		hostname, _ = os.Hostname()
-	}
-	mt := metrics.New(version)
-	p := pipeline.New(pipeline.Config{Hostname: hostname, Directory: dir, Metrics: mt}, log)
+	hostname := hostnameOf(cfg)
 	srv := lmtp.New(lmtp.Config{
 		Hostname:       hostname,
 		MaxMessageSize: cfg.LMTP.MaxMessageSize,
@@ -140,6 +136,29 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// hostnameOf returns the name sluice gives itself.
+func hostnameOf(cfg config.Config) string {
+	if cfg.LMTP.Hostname != "" {
+		return cfg.LMTP.Hostname
+	}
+	h, _ := os.Hostname()
+	return h
+}
+
+// newPipeline builds the pipeline every mode runs: the per-message steps
+// from the configuration and, when it delivers, the recipient directory.
+func newPipeline(cfg config.Config, log *slog.Logger, mt *metrics.Metrics, delivers bool) (*pipeline.Pipeline, error) {
+	pc := pipeline.Config{Hostname: hostnameOf(cfg), Metrics: mt}
+	if delivers {
+		dir, err := newDirectory(cfg.Delivery, log)
+		if err != nil {
+			return nil, err
+		}
+		pc.Directory = dir
+	}
+	return pipeline.New(pc, log), nil
 }
 
 // newDirectory builds recipient resolution from the delivery config.

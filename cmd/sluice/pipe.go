@@ -1,0 +1,103 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os/exec"
+	"time"
+
+	"github.com/sluice-mail/sluice/config"
+	"github.com/sluice-mail/sluice/mail"
+)
+
+// Exit statuses of `sluice pipe`, from sysexits.h. Postfix's pipe(8)
+// defers on EX_TEMPFAIL and bounces on most others, so every failure of
+// ours is EX_TEMPFAIL: the message stays in Postfix's queue.
+const (
+	exitOK       = 0
+	exitTempFail = 75
+)
+
+// cmdPipe is the content_filter mode: read one message on stdin, run the
+// per-message pipeline, and re-inject the result with sendmail.
+func cmdPipe(args []string, stdin io.Reader, stderr io.Writer) int {
+	fs := flag.NewFlagSet("pipe", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("config", "", "configuration `file` (TOML); default: embedded defaults")
+	sender := fs.String("f", "", "envelope `sender` (Postfix: ${sender}); empty for the null sender")
+	clientIP := fs.String("client-ip", "", "original client `IP` (Postfix: ${client_address})")
+	helo := fs.String("helo", "", "original client HELO `name` (Postfix: ${client_helo})")
+	queueID := fs.String("queue-id", "", "Postfix queue `ID` (${queue_id}), for logs")
+	if err := fs.Parse(args); err != nil {
+		return exitTempFail
+	}
+	rcpts := fs.Args()
+	if len(rcpts) == 0 {
+		fmt.Fprintln(stderr, "sluice pipe: no recipients (usage: sluice pipe -f SENDER [-client-ip IP] [-helo NAME] -- RECIPIENT...)")
+		return exitTempFail
+	}
+	cfg := config.Default()
+	if *cfgPath != "" {
+		var err error
+		if cfg, err = config.Load(*cfgPath); err != nil {
+			fmt.Fprintf(stderr, "sluice pipe: %v\n", err)
+			return exitTempFail
+		}
+	}
+	log := newLogger(cfg.Log, stderr)
+	env := &mail.Envelope{MailFrom: *sender, Recipients: rcpts, ClientIP: net.ParseIP(*clientIP), ClientHelo: *helo, QueueID: *queueID}
+
+	raw, err := io.ReadAll(io.LimitReader(stdin, cfg.LMTP.MaxMessageSize+1))
+	if err != nil {
+		log.Error("pipe: reading the message", "err", err)
+		return exitTempFail
+	}
+	if int64(len(raw)) > cfg.LMTP.MaxMessageSize {
+		// Postfix's own message_size_limit normally stops this earlier.
+		log.Error("pipe: message larger than lmtp.max_message_size", "limit", cfg.LMTP.MaxMessageSize)
+		return exitTempFail
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	out, err := filterMessage(ctx, cfg, log, env, raw)
+	if err != nil {
+		if cfg.Filter.OnError != "pass" {
+			log.Error("pipe: message deferred", "queue_id", *queueID, "err", err)
+			return exitTempFail
+		}
+		log.Warn("pipe: passing the message unscanned (filter.on_error = pass)", "queue_id", *queueID, "err", err)
+		out = append([]byte("X-Sluice-Unscanned: filter error, see sluice log\r\n"), raw...)
+	}
+	if err := reinject(ctx, cfg.Filter.Sendmail, *sender, rcpts, out); err != nil {
+		log.Error("pipe: re-injection failed; message deferred", "queue_id", *queueID, "err", err)
+		return exitTempFail
+	}
+	return exitOK
+}
+
+// filterMessage builds the pipeline from cfg and runs its per-message steps.
+func filterMessage(ctx context.Context, cfg config.Config, log *slog.Logger, env *mail.Envelope, raw []byte) ([]byte, error) {
+	p, err := newPipeline(cfg, log, nil, false)
+	if err != nil {
+		return nil, err
+	}
+	return p.Filter(ctx, env, raw)
+}
+
+// reinject hands msg back to the MTA: sendmail -G -i -f SENDER -- RCPT...
+func reinject(ctx context.Context, sendmail, sender string, rcpts []string, msg []byte) error {
+	args := append([]string{"-G", "-i", "-f", sender, "--"}, rcpts...)
+	cmd := exec.CommandContext(ctx, sendmail, args...)
+	cmd.Stdin = bytes.NewReader(msg)
+	var errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &errb, &errb
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("%s: %w: %s", sendmail, err, bytes.TrimSpace(errb.Bytes()))
+	}
+	return nil
+}

@@ -1,0 +1,77 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// fakeSendmail writes a sendmail stand-in that records its arguments and
+// input in dir, and exits with code.
+func fakeSendmail(t *testing.T, dir string, code int) string {
+	t.Helper()
+	path := filepath.Join(dir, "sendmail")
+	script := "#!/bin/sh\necho \"$@\" > " + dir + "/args\ncat > " + dir + "/msg\nexit " + string(rune('0'+code)) + "\n"
+	if err := os.WriteFile(path, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func writeConfig(t *testing.T, dir, body string) string {
+	t.Helper()
+	path := filepath.Join(dir, "sluice.toml")
+	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestPipe(t *testing.T) {
+	msg := "From: a@client.test\r\nSubject: hi\r\n\r\nbody\r\n"
+	for _, tc := range []struct {
+		name      string
+		config    string // appended to [filter] sendmail = ...
+		sendmail  int
+		wantCode  int
+		wantInMsg string
+	}{
+		{name: "ok", wantCode: 0, wantInMsg: "Subject: hi"},
+		{name: "sendmail fails", sendmail: 1, wantCode: 75},
+		{name: "broken config", config: "bogus = 1\n", wantCode: 75},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			sm := fakeSendmail(t, dir, tc.sendmail)
+			cfg := writeConfig(t, dir, "[filter]\nsendmail = \""+sm+"\"\n"+tc.config)
+			var errb bytes.Buffer
+			code := runPipe(t, []string{"-config", cfg, "-f", "a@client.test", "--", "x@example.test", "y@example.test"}, msg, &errb)
+			if code != tc.wantCode {
+				t.Fatalf("sluice pipe = %d, want %d\n%s", code, tc.wantCode, errb.String())
+			}
+			if tc.wantInMsg == "" {
+				return
+			}
+			args, _ := os.ReadFile(filepath.Join(dir, "args"))
+			if got := strings.TrimSpace(string(args)); got != "-G -i -f a@client.test -- x@example.test y@example.test" {
+				t.Fatalf("sendmail args = %q", got)
+			}
+			out, _ := os.ReadFile(filepath.Join(dir, "msg"))
+			if !strings.Contains(string(out), tc.wantInMsg) {
+				t.Fatalf("re-injected message = %q, want %q in it", out, tc.wantInMsg)
+			}
+		})
+	}
+	t.Run("no recipients", func(t *testing.T) {
+		if code := runPipe(t, []string{"-f", "a@b"}, msg, &bytes.Buffer{}); code != 75 {
+			t.Fatalf("sluice pipe without recipients = %d, want 75", code)
+		}
+	})
+}
+
+func runPipe(t *testing.T, args []string, stdin string, stderr *bytes.Buffer) int {
+	t.Helper()
+	return cmdPipe(args, strings.NewReader(stdin), stderr)
+}
