@@ -38,6 +38,14 @@ type Backend interface {
 	Deliver(ctx context.Context, env *mail.Envelope, data []byte) []error
 }
 
+// Relayer is the backend of the SMTP after-queue filter front end: it
+// filters a message and hands it to the next hop. The returned error is the
+// reply (nil: 250): the next hop's own reply when it refused, so that
+// Postfix sees the real outcome.
+type Relayer interface {
+	Relay(ctx context.Context, env *mail.Envelope, data []byte) error
+}
+
 // Config configures a Server. Zero values get the defaults noted.
 type Config struct {
 	Hostname       string        // greeting name; default os.Hostname()
@@ -50,29 +58,7 @@ type Config struct {
 	XForwardNets []*net.IPNet
 }
 
-// Statuses the server itself sends.
-var (
-	statusTempFail     = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Temporary internal error, try again later"}
-	statusShuttingDown = &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 3, 2}, Message: "Service shutting down, try again later"}
-)
-
-// Server is an LMTP server.
-type Server struct {
-	srv     *smtp.Server
-	backend Backend
-	log     *slog.Logger
-
-	trusted  func(net.Addr) bool
-	closing  atomic.Bool
-	inflight atomic.Int64 // deliveries running
-	sessions atomic.Int64
-}
-
-// New returns a Server handing transactions to b.
-func New(cfg Config, log *slog.Logger, b Backend) *Server {
-	if log == nil {
-		log = slog.Default()
-	}
+func (cfg Config) withDefaults() Config {
 	if cfg.Hostname == "" {
 		cfg.Hostname, _ = os.Hostname()
 	}
@@ -94,9 +80,55 @@ func New(cfg Config, log *slog.Logger, b Backend) *Server {
 			cfg.XForwardNets = append(cfg.XForwardNets, n)
 		}
 	}
+	return cfg
+}
+
+// Statuses the server itself sends.
+var (
+	statusTempFail     = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Temporary internal error, try again later"}
+	statusShuttingDown = &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 3, 2}, Message: "Service shutting down, try again later"}
+)
+
+// Server is an LMTP server.
+type Server struct {
+	srv     *smtp.Server
+	backend Backend // LMTP mode
+	relayer Relayer // SMTP filter mode
+	log     *slog.Logger
+
+	trusted  func(net.Addr) bool
+	closing  atomic.Bool
+	inflight atomic.Int64 // deliveries running
+	sessions atomic.Int64
+}
+
+// New returns a Server handing transactions to b.
+func New(cfg Config, log *slog.Logger, b Backend) *Server {
+	if log == nil {
+		log = slog.Default()
+	}
+	cfg = cfg.withDefaults()
 	s := &Server{backend: b, log: log, trusted: trustedPeer(cfg.XForwardNets)}
+	s.srv = newSMTPServer(s, cfg, log)
+	s.srv.LMTP = true
+	return s
+}
+
+// NewSMTP returns the SMTP after-queue filter front end (Postfix's
+// content_filter = smtp:[127.0.0.1]:10025): every recipient is accepted,
+// and each message goes to r whose reply is the transaction's reply.
+func NewSMTP(cfg Config, log *slog.Logger, r Relayer) *Server {
+	if log == nil {
+		log = slog.Default()
+	}
+	cfg = cfg.withDefaults()
+	s := &Server{relayer: r, log: log, trusted: trustedPeer(cfg.XForwardNets)}
+	s.srv = newSMTPServer(s, cfg, log)
+	return s
+}
+
+func newSMTPServer(s *Server, cfg Config, log *slog.Logger) *smtp.Server {
 	srv := smtp.NewServer(s)
-	srv.LMTP = true
 	srv.Domain = cfg.Hostname
 	srv.MaxMessageBytes = cfg.MaxMessageSize
 	srv.MaxRecipients = cfg.MaxRecipients
@@ -106,8 +138,7 @@ func New(cfg Config, log *slog.Logger, b Backend) *Server {
 	srv.ReadTimeout = cfg.ReadTimeout
 	srv.WriteTimeout = cfg.WriteTimeout
 	srv.ErrorLog = slogAdapter{log}
-	s.srv = srv
-	return s
+	return srv
 }
 
 // Serve accepts connections on l until Shutdown or Close.
@@ -182,15 +213,20 @@ func (ss *session) Mail(from string, _ *smtp.MailOptions) error {
 }
 
 func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
-	if err := ss.s.backend.Recipient(context.Background(), to); err != nil {
-		return asStatus(err)
+	if ss.s.backend != nil {
+		if err := ss.s.backend.Recipient(context.Background(), to); err != nil {
+			return asStatus(err)
+		}
 	}
 	ss.env.Recipients = append(ss.env.Recipients, to)
 	return nil
 }
 
-// Data is only used outside LMTP mode; LMTPData is the real path.
+// Data serves the SMTP filter mode; LMTP uses LMTPData.
 func (ss *session) Data(r io.Reader) error {
+	if ss.s.relayer != nil {
+		return ss.relay(r)
+	}
 	errs := ss.deliver(r)
 	for _, err := range errs {
 		if err != nil {
@@ -236,6 +272,24 @@ func (ss *session) deliver(r io.Reader) []error {
 		}
 	}
 	return errs
+}
+
+func (ss *session) relay(r io.Reader) error {
+	ss.s.inflight.Add(1)
+	defer ss.s.inflight.Add(-1)
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return asStatus(err)
+	}
+	env := ss.env
+	env.LHLO = ss.conn.Hostname()
+	if a := ss.conn.Conn().RemoteAddr(); a != nil {
+		env.PeerAddr = a.String()
+	}
+	if err := ss.s.relayer.Relay(context.Background(), &env, data); err != nil {
+		return asStatus(err)
+	}
+	return nil
 }
 
 // asStatus turns err into the reply the peer sees: SMTP errors as they are,

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sluice-mail/sluice/config"
 	"github.com/sluice-mail/sluice/internal/testutil"
@@ -40,8 +41,7 @@ func TestMetricsScrape(t *testing.T) {
 	if code, _ := get("/readyz"); code != 200 {
 		t.Fatalf("/readyz = %d", code)
 	}
-	_, body := get("/metrics")
-	for _, want := range []string{
+	wants := []string{
 		`sluice_messages_total{result="ham"} 2`,
 		`sluice_messages_total{result="tempfail"} 0`,
 		`sluice_recipients_total{action="inbox"} 3`,
@@ -50,12 +50,21 @@ func TestMetricsScrape(t *testing.T) {
 		`sluice_sessions_open{proto="lmtp"} 0`,
 		`sluice_reloads_total{result="error"} 0`,
 		`sluice_build_info{goversion="go`,
-	} {
-		if !strings.Contains(body, want) {
-			t.Errorf("/metrics lacks %q", want)
+	}
+	// Sessions close asynchronously after QUIT: scrape until settled.
+	var missing []string
+	var body string
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		_, body = get("/metrics")
+		missing = missing[:0]
+		for _, want := range wants {
+			if !strings.Contains(body, want) {
+				missing = append(missing, want)
+			}
+		}
+		if len(missing) == 0 {
+			return
 		}
 	}
-	if t.Failed() {
-		t.Logf("/metrics:\n%s", body)
-	}
+	t.Fatalf("/metrics lacks %q:\n%s", missing, body)
 }

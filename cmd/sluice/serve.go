@@ -83,41 +83,73 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		WriteTimeout:   cfg.LMTP.WriteTimeout,
 	}, log, p)
 
+	var smtpSrv *lmtp.Server
+	if len(cfg.Filter.Listen) > 0 {
+		relay := &pipeline.Relay{Pipeline: p, NextHop: cfg.Filter.NextHop, Hostname: hostname}
+		smtpSrv = lmtp.NewSMTP(lmtp.Config{
+			Hostname:       hostname,
+			MaxMessageSize: cfg.LMTP.MaxMessageSize,
+			MaxRecipients:  cfg.LMTP.MaxRecipients,
+			ReadTimeout:    cfg.LMTP.ReadTimeout,
+			WriteTimeout:   cfg.LMTP.WriteTimeout,
+		}, log, relay)
+	}
+
 	mode, _ := cfg.LMTP.SocketModeBits()
-	var listeners []net.Listener
+	type bound struct {
+		l     net.Listener
+		srv   *lmtp.Server
+		proto string
+	}
+	var listeners []bound
+	closeAll := func() {
+		for _, b := range listeners {
+			b.l.Close()
+		}
+	}
 	for _, a := range cfg.LMTP.Listen {
 		l, err := lmtp.Listen(a, mode, cfg.LMTP.SocketGroup)
 		if err != nil {
-			for _, l := range listeners {
-				l.Close()
-			}
+			closeAll()
 			return fmt.Errorf("listen %s: %w", a, err)
 		}
-		listeners = append(listeners, l)
+		listeners = append(listeners, bound{l, srv, "lmtp"})
+	}
+	for _, a := range cfg.Filter.Listen {
+		l, err := net.Listen("tcp", a)
+		if err != nil {
+			closeAll()
+			return fmt.Errorf("filter listen %s: %w", a, err)
+		}
+		listeners = append(listeners, bound{l, smtpSrv, "smtp"})
 	}
 	mt.RegisterSessions("lmtp", func() float64 { return float64(srv.Sessions()) })
+	if smtpSrv != nil {
+		mt.RegisterSessions("smtp", func() float64 { return float64(smtpSrv.Sessions()) })
+	}
 	errc := make(chan error, len(listeners)+1)
 	if cfg.Metrics.Listen != "" {
 		ml, err := net.Listen("tcp", cfg.Metrics.Listen)
 		if err != nil {
-			for _, l := range listeners {
-				l.Close()
-			}
+			closeAll()
 			return fmt.Errorf("metrics listen %s: %w", cfg.Metrics.Listen, err)
 		}
 		mctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		go func() { errc <- mt.Serve(mctx, ml, log) }()
 	}
-	for _, l := range listeners {
-		log.Info("listening", "proto", "lmtp", "addr", l.Addr().String(), "mail_root", cfg.Delivery.MailRoot)
-		go func() { errc <- srv.Serve(l) }()
+	for _, b := range listeners {
+		log.Info("listening", "proto", b.proto, "addr", b.l.Addr().String())
+		go func() { errc <- b.srv.Serve(b.l) }()
 	}
 	mt.SetReady(true)
 	select {
 	case err := <-errc:
 		if err != nil {
 			srv.Shutdown(context.Background())
+			if smtpSrv != nil {
+				smtpSrv.Shutdown(context.Background())
+			}
 			return err
 		}
 	case <-ctx.Done():
@@ -126,8 +158,13 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	log.Info("shutting down", "timeout", cfg.LMTP.ShutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.LMTP.ShutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		log.Warn("shutdown", "err", err)
+	for _, s := range []*lmtp.Server{srv, smtpSrv} {
+		if s == nil {
+			continue
+		}
+		if err := s.Shutdown(sctx); err != nil {
+			log.Warn("shutdown", "err", err)
+		}
 	}
 	for _, a := range cfg.LMTP.Listen {
 		if path, ok := strings.CutPrefix(a, "unix:"); ok {
