@@ -159,4 +159,13 @@ func TestDovecotReads(t *testing.T) {
 	if got, want := d.run("mailbox", "list", "-s"), "Entwürfe\nLists.Go\nTom & Jerry\nINBOX\nArchive\n"; got != want {
 		t.Errorf("doveadm mailbox list -s = %q, want %q", got, want)
 	}
+	// Dovecot's mailbox list index, built by now, notices a new folder.
+	list := strings.Fields(d.run("mailbox", "list"))
+	slices.Sort(list)
+	if want := []string{"&", "Archive", "Entwürfe", "INBOX", "Jerry", "Lists", "Lists.Go", "Tom"}; !slices.Equal(list, want) {
+		t.Errorf("doveadm mailbox list = %q, want %q", list, want)
+	}
+	if got := d.run("mailbox", "status", "messages", "Archive"); got != "Archive messages=1\n" {
+		t.Errorf("doveadm mailbox status messages Archive = %q, want %q", got, "Archive messages=1\n")
+	}
 }
