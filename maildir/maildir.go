@@ -13,10 +13,12 @@
 //   - Dovecot's file names: "<sec>.M<usec>P<pid>Q<n>.<host>,S=<size>,W=<vsize>"
 //     with ":2,<flags>" in cur/, flags in ASCII order and keywords as the
 //     letters a..z of the folder's dovecot-keywords file.
-//   - Dovecot's "subscriptions" file (plain one name per line, or the
-//     "V\t2" format when an existing file already uses it) and its dotlock
-//     protocol (<file>.lock, then rename over the file) for both that file and
-//     dovecot-keywords.
+//   - Dovecot's "subscriptions" file: a new file in the "V\t2" format
+//     Dovecot 2.3.19 creates (levels separated by tabs), an existing file in
+//     the format it has (V2, or plain one name per line); names in modified
+//     UTF-7. It and dovecot-keywords are changed with Dovecot's dotlock
+//     protocol: create <file>.lock with O_EXCL, write, fsync, rename over
+//     the file.
 //
 // Messages are stored with LF line endings, as Dovecot stores them by default
 // (mail_save_crlf = no): CRLF is converted to LF while writing; W= counts each
