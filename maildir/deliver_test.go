@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -469,4 +470,26 @@ func checkModes(t *testing.T, root string, dirMode, fileMode os.FileMode) {
 		}
 		return nil
 	})
+}
+
+func TestFolderExistsAndFolders(t *testing.T) {
+	s := testStore(t, nil, Options{})
+	for _, f := range []string{"Spam", "Entwürfe", "Lists/Go"} {
+		if _, err := s.Deliver(context.Background(), f, Flags{}, true, strings.NewReader("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.Mkdir(filepath.Join(s.Root(), ".bad..name"), 0o700) // not a valid folder: skipped
+	for name, want := range map[string]bool{"INBOX": true, "": true, "Spam": true, "spam": false, "Lists.Go": true, "Lists": false, "Entwürfe": true} {
+		if got, err := s.FolderExists(name); err != nil || got != want {
+			t.Errorf("FolderExists(%q) = %v, %v, want %v", name, got, err, want)
+		}
+	}
+	if _, err := s.FolderExists("a..b"); !errors.Is(err, ErrBadFolder) {
+		t.Errorf("FolderExists(a..b) error = %v, want ErrBadFolder", err)
+	}
+	got, err := s.Folders()
+	if want := []string{"INBOX", "Entwürfe", "Lists.Go", "Spam"}; err != nil || !slices.Equal(got, want) {
+		t.Errorf("Folders() = %q, %v, want %q", got, err, want)
+	}
 }

@@ -313,3 +313,44 @@ func changeTime(fi os.FileInfo) time.Time {
 	}
 	return fi.ModTime()
 }
+
+// FolderExists reports whether the IMAP mailbox name exists in the store, as
+// Sieve's mailboxexists test (RFC 5490 §3.1) asks. INBOX always exists.
+// Errors wrap ErrBadFolder or ErrTemporary.
+func (s *Store) FolderExists(name string) (bool, error) {
+	rel, err := FolderDir(name)
+	if err != nil {
+		return false, err
+	}
+	if rel == "" {
+		return true, nil
+	}
+	fi, err := s.fs.Stat(filepath.Join(s.root, rel))
+	switch {
+	case err == nil:
+		return fi.IsDir(), nil
+	case errors.Is(err, os.ErrNotExist):
+		return false, nil
+	}
+	return false, tempErr("stat", filepath.Join(s.root, rel), err)
+}
+
+// Folders returns the canonical names of the store's mailboxes, INBOX first,
+// then every Maildir++ folder in directory name order. Directories whose
+// names FolderName rejects are skipped. Errors wrap ErrTemporary.
+func (s *Store) Folders() ([]string, error) {
+	entries, err := s.fs.ReadDir(s.root)
+	if err != nil {
+		return nil, tempErr("readdir", s.root, err)
+	}
+	names := []string{Inbox}
+	for _, e := range entries {
+		if !e.IsDir() || !strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		if n, err := FolderName(e.Name()); err == nil && n != Inbox {
+			names = append(names, n)
+		}
+	}
+	return names, nil
+}
