@@ -493,3 +493,32 @@ func TestFolderExistsAndFolders(t *testing.T) {
 		t.Errorf("Folders() = %q, %v, want %q", got, err, want)
 	}
 }
+
+// FuzzLFWriter checks the CRLF→LF conversion and both sizes against a
+// direct computation, for any input split at any point.
+func FuzzLFWriter(f *testing.F) {
+	for _, s := range []string{"", "a\r\nb", "\r\r\n", "\r", "\n\r\n\r", "x\r\ry\n"} {
+		f.Add([]byte(s), uint8(1))
+	}
+	f.Fuzz(func(t *testing.T, in []byte, split uint8) {
+		want := bytes.ReplaceAll(in, []byte("\r\n"), []byte("\n"))
+		wantV := int64(len(want))
+		for i, c := range want {
+			if c == '\n' && (i == 0 || want[i-1] != '\r') {
+				wantV++
+			}
+		}
+		var out bytes.Buffer
+		bw := bufio.NewWriter(&out)
+		lw := &lfWriter{w: bw}
+		at := min(int(split), len(in))
+		lw.Write(in[:at])
+		lw.Write(in[at:])
+		lw.finish()
+		bw.Flush()
+		if !bytes.Equal(out.Bytes(), want) || lw.size != int64(len(want)) || lw.size+lw.bareLF != wantV {
+			t.Fatalf("lfWriter(%q split %d) = %q size %d vsize %d, want %q size %d vsize %d",
+				in, at, out.Bytes(), lw.size, lw.size+lw.bareLF, want, len(want), wantV)
+		}
+	})
+}
