@@ -209,8 +209,9 @@ func TestParseFlags(t *testing.T) {
 		{[]string{`\Recent`, `\Unknown`, "a(b", ""}, ""},
 	}
 	for _, tt := range tests {
-		if got := ParseFlags(tt.in).String(); got != tt.want {
-			t.Errorf("ParseFlags(%q) = %q, want %q", tt.in, got, tt.want)
+		f := ParseFlags(tt.in)
+		if got := f.String(); got != tt.want || f.IsZero() != (tt.want == "") {
+			t.Errorf("ParseFlags(%q) = %q (IsZero %v), want %q", tt.in, got, f.IsZero(), tt.want)
 		}
 	}
 }
@@ -521,4 +522,43 @@ func FuzzLFWriter(f *testing.F) {
 				in, at, out.Bytes(), lw.size, lw.size+lw.bareLF, want, len(want), wantV)
 		}
 	})
+}
+
+func TestDeliverRecreatesSubdirs(t *testing.T) {
+	s := testStore(t, nil, Options{})
+	for _, sub := range []string{"tmp", "new", "cur"} {
+		if err := os.Remove(filepath.Join(s.Root(), sub)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, f := range []Flags{{}, {Seen: true}} {
+		if _, err := s.Deliver(context.Background(), "", f, false, strings.NewReader("x")); err != nil {
+			t.Fatalf("Deliver(%v) with tmp/, new/, cur/ removed = %v", f, err)
+		}
+	}
+	for _, sub := range []string{"new", "cur"} {
+		if n := len(listDir(t, filepath.Join(s.Root(), sub))); n != 1 {
+			t.Errorf("%s/ holds %d messages, want 1", sub, n)
+		}
+	}
+}
+
+func TestTmpNameCollision(t *testing.T) {
+	at := time.Unix(1700000000, 5000)
+	s := testStore(t, nil, Options{Hostname: "h", Now: func() time.Time { return at }})
+	// Another process holds the name the next delivery would use.
+	taken := fmt.Sprintf("1700000000.M5P%dQ1.h", os.Getpid())
+	if err := os.WriteFile(filepath.Join(s.Root(), "tmp", taken), []byte("other"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d, err := s.Deliver(context.Background(), "", Flags{}, true, strings.NewReader("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprintf("1700000000.M5P%dQ2.h,S=1,W=1", os.Getpid()); filepath.Base(d.Path) != want {
+		t.Errorf("Deliver() path %q, want base name %q", d.Path, want)
+	}
+	if b, _ := os.ReadFile(filepath.Join(s.Root(), "tmp", taken)); string(b) != "other" {
+		t.Errorf("other process's tmp file now holds %q", b)
+	}
 }
