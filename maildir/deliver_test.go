@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -208,8 +209,9 @@ func TestParseFlags(t *testing.T) {
 		{[]string{`\Recent`, `\Unknown`, "a(b", ""}, ""},
 	}
 	for _, tt := range tests {
-		if got := ParseFlags(tt.in).String(); got != tt.want {
-			t.Errorf("ParseFlags(%q) = %q, want %q", tt.in, got, tt.want)
+		f := ParseFlags(tt.in)
+		if got := f.String(); got != tt.want || f.IsZero() != (tt.want == "") {
+			t.Errorf("ParseFlags(%q) = %q (IsZero %v), want %q", tt.in, got, f.IsZero(), tt.want)
 		}
 	}
 }
@@ -469,4 +471,94 @@ func checkModes(t *testing.T, root string, dirMode, fileMode os.FileMode) {
 		}
 		return nil
 	})
+}
+
+func TestFolderExistsAndFolders(t *testing.T) {
+	s := testStore(t, nil, Options{})
+	for _, f := range []string{"Spam", "Entwürfe", "Lists/Go"} {
+		if _, err := s.Deliver(context.Background(), f, Flags{}, true, strings.NewReader("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.Mkdir(filepath.Join(s.Root(), ".bad..name"), 0o700) // not a valid folder: skipped
+	for name, want := range map[string]bool{"INBOX": true, "": true, "Spam": true, "spam": false, "Lists.Go": true, "Lists": false, "Entwürfe": true} {
+		if got, err := s.FolderExists(name); err != nil || got != want {
+			t.Errorf("FolderExists(%q) = %v, %v, want %v", name, got, err, want)
+		}
+	}
+	if _, err := s.FolderExists("a..b"); !errors.Is(err, ErrBadFolder) {
+		t.Errorf("FolderExists(a..b) error = %v, want ErrBadFolder", err)
+	}
+	got, err := s.Folders()
+	if want := []string{"INBOX", "Entwürfe", "Lists.Go", "Spam"}; err != nil || !slices.Equal(got, want) {
+		t.Errorf("Folders() = %q, %v, want %q", got, err, want)
+	}
+}
+
+// FuzzLFWriter checks the CRLF→LF conversion and both sizes against a
+// direct computation, for any input split at any point.
+func FuzzLFWriter(f *testing.F) {
+	for _, s := range []string{"", "a\r\nb", "\r\r\n", "\r", "\n\r\n\r", "x\r\ry\n"} {
+		f.Add([]byte(s), uint8(1))
+	}
+	f.Fuzz(func(t *testing.T, in []byte, split uint8) {
+		want := bytes.ReplaceAll(in, []byte("\r\n"), []byte("\n"))
+		wantV := int64(len(want))
+		for i, c := range want {
+			if c == '\n' && (i == 0 || want[i-1] != '\r') {
+				wantV++
+			}
+		}
+		var out bytes.Buffer
+		bw := bufio.NewWriter(&out)
+		lw := &lfWriter{w: bw}
+		at := min(int(split), len(in))
+		lw.Write(in[:at])
+		lw.Write(in[at:])
+		lw.finish()
+		bw.Flush()
+		if !bytes.Equal(out.Bytes(), want) || lw.size != int64(len(want)) || lw.size+lw.bareLF != wantV {
+			t.Fatalf("lfWriter(%q split %d) = %q size %d vsize %d, want %q size %d vsize %d",
+				in, at, out.Bytes(), lw.size, lw.size+lw.bareLF, want, len(want), wantV)
+		}
+	})
+}
+
+func TestDeliverRecreatesSubdirs(t *testing.T) {
+	s := testStore(t, nil, Options{})
+	for _, sub := range []string{"tmp", "new", "cur"} {
+		if err := os.Remove(filepath.Join(s.Root(), sub)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, f := range []Flags{{}, {Seen: true}} {
+		if _, err := s.Deliver(context.Background(), "", f, false, strings.NewReader("x")); err != nil {
+			t.Fatalf("Deliver(%v) with tmp/, new/, cur/ removed = %v", f, err)
+		}
+	}
+	for _, sub := range []string{"new", "cur"} {
+		if n := len(listDir(t, filepath.Join(s.Root(), sub))); n != 1 {
+			t.Errorf("%s/ holds %d messages, want 1", sub, n)
+		}
+	}
+}
+
+func TestTmpNameCollision(t *testing.T) {
+	at := time.Unix(1700000000, 5000)
+	s := testStore(t, nil, Options{Hostname: "h", Now: func() time.Time { return at }})
+	// Another process holds the name the next delivery would use.
+	taken := fmt.Sprintf("1700000000.M5P%dQ1.h", os.Getpid())
+	if err := os.WriteFile(filepath.Join(s.Root(), "tmp", taken), []byte("other"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d, err := s.Deliver(context.Background(), "", Flags{}, true, strings.NewReader("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprintf("1700000000.M5P%dQ2.h,S=1,W=1", os.Getpid()); filepath.Base(d.Path) != want {
+		t.Errorf("Deliver() path %q, want base name %q", d.Path, want)
+	}
+	if b, _ := os.ReadFile(filepath.Join(s.Root(), "tmp", taken)); string(b) != "other" {
+		t.Errorf("other process's tmp file now holds %q", b)
+	}
 }

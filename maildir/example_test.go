@@ -49,3 +49,31 @@ func Example() {
 	// Spam.Caught .Spam.Caught/cur ,S=48,W=52:2,Sa
 	// maildir: folder does not exist: "Archive"
 }
+
+func ExampleFolderDir() {
+	for _, name := range []string{"INBOX", "Lists/Go", "Entwürfe", "Tom & Jerry", "../etc"} {
+		dir, err := maildir.FolderDir(name)
+		fmt.Printf("%q %v\n", dir, err)
+	}
+	// Output:
+	// "" <nil>
+	// ".Lists.Go" <nil>
+	// ".Entw&APw-rfe" <nil>
+	// ".Tom &- Jerry" <nil>
+	// "" maildir: invalid folder name: "../etc": empty hierarchy level (leading, trailing or doubled separator)
+}
+
+func ExampleFolderName() {
+	name, err := maildir.FolderName(".Entw&APw-rfe")
+	fmt.Println(name, err)
+	// Output: Entwürfe <nil>
+}
+
+func ExampleParseFlags() {
+	f := maildir.ParseFlags([]string{`\seen \Flagged`, "$Label1", `\Recent`})
+	fmt.Println(f.Seen, f.Flagged, f.Keywords)
+	fmt.Println(f)
+	// Output:
+	// true true [$Label1]
+	// \Flagged \Seen $Label1
+}

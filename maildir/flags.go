@@ -66,7 +66,7 @@ func (f Flags) IsZero() bool {
 	return !f.Seen && !f.Answered && !f.Flagged && !f.Deleted && !f.Draft && len(f.Keywords) == 0
 }
 
-// String returns the flags in IMAP syntax, e.g. `\Seen \Flagged $Label1`.
+// String returns the flags in IMAP syntax, e.g. `\Flagged \Seen $Label1`.
 func (f Flags) String() string {
 	var w []string
 	for _, sf := range []struct {

@@ -28,8 +28,9 @@ const Inbox = "INBOX"
 //
 // FolderDir rejects, with an error wrapping ErrBadFolder: invalid UTF-8,
 // empty levels ("a..b", ".Spam", "Spam."), levels "." or ".." or starting with
-// ".", a leading "~", NUL and other control characters, the IMAP list
-// wildcards "*" and "%", and names or directory names longer than 255 bytes.
+// ".", a leading "~", NUL and other control characters, and names or
+// directory names longer than 255 bytes. Like Dovecot, it accepts the IMAP
+// list wildcards "*" and "%" in names.
 func FolderDir(name string) (string, error) {
 	canon, err := canonicalName(name)
 	if err != nil {
@@ -90,8 +91,6 @@ func canonicalName(name string) (string, error) {
 		switch {
 		case r < 0x20, r == 0x7f, r >= 0x80 && r < 0xa0:
 			return "", bad("control character")
-		case r == '*', r == '%':
-			return "", bad("IMAP wildcard character")
 		}
 	}
 	if name[0] == '~' {

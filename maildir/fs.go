@@ -79,7 +79,15 @@ func (osFS) SyncDir(name string) error {
 // where hard links are unsupported too, it falls back to checking for the
 // target and renaming, which leaves only a tiny race.
 func (osFS) RenameNoReplace(oldpath, newpath string) error {
-	err := unix.Renameat2(unix.AT_FDCWD, oldpath, unix.AT_FDCWD, newpath, unix.RENAME_NOREPLACE)
+	return renameNoReplace(oldpath, newpath, func(o, n string) error {
+		return unix.Renameat2(unix.AT_FDCWD, o, unix.AT_FDCWD, n, unix.RENAME_NOREPLACE)
+	})
+}
+
+// renameNoReplace is RenameNoReplace with the renameat2 call as a
+// parameter, so that tests can exercise the fallbacks.
+func renameNoReplace(oldpath, newpath string, renameat2 func(oldpath, newpath string) error) error {
+	err := renameat2(oldpath, newpath)
 	if err == nil {
 		return nil
 	}

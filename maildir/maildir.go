@@ -13,10 +13,12 @@
 //   - Dovecot's file names: "<sec>.M<usec>P<pid>Q<n>.<host>,S=<size>,W=<vsize>"
 //     with ":2,<flags>" in cur/, flags in ASCII order and keywords as the
 //     letters a..z of the folder's dovecot-keywords file.
-//   - Dovecot's "subscriptions" file (plain one name per line, or the
-//     "V\t2" format when an existing file already uses it) and its dotlock
-//     protocol (<file>.lock, then rename over the file) for both that file and
-//     dovecot-keywords.
+//   - Dovecot's "subscriptions" file: a new file in the "V\t2" format
+//     Dovecot 2.3.19 creates (levels separated by tabs), an existing file in
+//     the format it has (V2, or plain one name per line); names in modified
+//     UTF-7. It and dovecot-keywords are changed with Dovecot's dotlock
+//     protocol: create <file>.lock with O_EXCL, write, fsync, rename over
+//     the file.
 //
 // Messages are stored with LF line endings, as Dovecot stores them by default
 // (mail_save_crlf = no): CRLF is converted to LF while writing; W= counts each
@@ -310,4 +312,45 @@ func changeTime(fi os.FileInfo) time.Time {
 		return time.Unix(st.Ctim.Unix())
 	}
 	return fi.ModTime()
+}
+
+// FolderExists reports whether the IMAP mailbox name exists in the store, as
+// Sieve's mailboxexists test (RFC 5490 §3.1) asks. INBOX always exists.
+// Errors wrap ErrBadFolder or ErrTemporary.
+func (s *Store) FolderExists(name string) (bool, error) {
+	rel, err := FolderDir(name)
+	if err != nil {
+		return false, err
+	}
+	if rel == "" {
+		return true, nil
+	}
+	fi, err := s.fs.Stat(filepath.Join(s.root, rel))
+	switch {
+	case err == nil:
+		return fi.IsDir(), nil
+	case errors.Is(err, os.ErrNotExist):
+		return false, nil
+	}
+	return false, tempErr("stat", filepath.Join(s.root, rel), err)
+}
+
+// Folders returns the canonical names of the store's mailboxes, INBOX first,
+// then every Maildir++ folder in directory name order. Directories whose
+// names FolderName rejects are skipped. Errors wrap ErrTemporary.
+func (s *Store) Folders() ([]string, error) {
+	entries, err := s.fs.ReadDir(s.root)
+	if err != nil {
+		return nil, tempErr("readdir", s.root, err)
+	}
+	names := []string{Inbox}
+	for _, e := range entries {
+		if !e.IsDir() || !strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		if n, err := FolderName(e.Name()); err == nil && n != Inbox {
+			names = append(names, n)
+		}
+	}
+	return names, nil
 }

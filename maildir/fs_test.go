@@ -1,0 +1,45 @@
+package maildir
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+func TestRenameNoReplace(t *testing.T) {
+	real := func(o, n string) error {
+		return unix.Renameat2(unix.AT_FDCWD, o, unix.AT_FDCWD, n, unix.RENAME_NOREPLACE)
+	}
+	for name, renameat2 := range map[string]func(o, n string) error{
+		"renameat2":      real,
+		"link fallback":  func(string, string) error { return unix.ENOSYS },
+		"link on EINVAL": func(string, string) error { return unix.EINVAL },
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			src, dst := filepath.Join(dir, "src"), filepath.Join(dir, "dst")
+			os.WriteFile(src, []byte("new"), 0o600)
+			os.WriteFile(dst, []byte("delivered"), 0o600)
+			err := renameNoReplace(src, dst, renameat2)
+			if !errors.Is(err, os.ErrExist) {
+				t.Fatalf("renameNoReplace onto an existing file = %v, want ErrExist", err)
+			}
+			if b, _ := os.ReadFile(dst); string(b) != "delivered" {
+				t.Fatalf("existing file now holds %q: overwritten", b)
+			}
+			dst2 := filepath.Join(dir, "dst2")
+			if err := renameNoReplace(src, dst2, renameat2); err != nil {
+				t.Fatalf("renameNoReplace = %v", err)
+			}
+			if b, _ := os.ReadFile(dst2); string(b) != "new" {
+				t.Errorf("moved file holds %q, want %q", b, "new")
+			}
+			if _, err := os.Stat(src); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("source still exists after move (%v)", err)
+			}
+		})
+	}
+}
