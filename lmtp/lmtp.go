@@ -358,7 +358,13 @@ func lookupGroup(g string) (int, error) {
 type slogAdapter struct{ log *slog.Logger }
 
 func (a slogAdapter) Printf(format string, v ...any) {
-	a.log.Warn("lmtp: " + strings.TrimSpace(fmt.Sprintf(format, v...)))
+	msg := strings.TrimSpace(fmt.Sprintf(format, v...))
+	// A client hanging up without QUIT is routine (smtp-source, probes).
+	if strings.Contains(msg, "connection reset by peer") || strings.HasSuffix(msg, "EOF") {
+		a.log.Debug("lmtp: " + msg)
+		return
+	}
+	a.log.Warn("lmtp: " + msg)
 }
 
 func (a slogAdapter) Println(v ...any) {

@@ -11,11 +11,14 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/sluice-mail/sluice/config"
 	"github.com/sluice-mail/sluice/lmtp"
+	"github.com/sluice-mail/sluice/mail"
 	"github.com/sluice-mail/sluice/maildir"
 	"github.com/sluice-mail/sluice/metrics"
 	"github.com/sluice-mail/sluice/pipeline"
@@ -31,28 +34,32 @@ func cmdServe(args []string, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	cfg := config.Default()
-	if *cfgPath != "" {
-		var err error
-		if cfg, err = config.Load(*cfgPath); err != nil {
-			fmt.Fprintf(stderr, "sluice: %v\n", err)
-			return 1
+	// load reads the configuration the same way at start and on SIGHUP.
+	load := func() (config.Config, error) {
+		cfg := config.Default()
+		if *cfgPath != "" {
+			var err error
+			if cfg, err = config.Load(*cfgPath); err != nil {
+				return cfg, err
+			}
 		}
+		if *lmtpAddr != "" {
+			cfg.LMTP.Listen = []string{*lmtpAddr}
+		}
+		if *mailRoot != "" {
+			cfg.Delivery.MailRoot = *mailRoot
+		}
+		switch *metricsAddr {
+		case "":
+		case "off":
+			cfg.Metrics.Listen = ""
+		default:
+			cfg.Metrics.Listen = *metricsAddr
+		}
+		return cfg, cfg.Validate()
 	}
-	if *lmtpAddr != "" {
-		cfg.LMTP.Listen = []string{*lmtpAddr}
-	}
-	if *mailRoot != "" {
-		cfg.Delivery.MailRoot = *mailRoot
-	}
-	switch *metricsAddr {
-	case "":
-	case "off":
-		cfg.Metrics.Listen = ""
-	default:
-		cfg.Metrics.Listen = *metricsAddr
-	}
-	if err := cfg.Validate(); err != nil {
+	cfg, err := load()
+	if err != nil {
 		fmt.Fprintf(stderr, "sluice: %v\n", err)
 		return 1
 	}
@@ -60,39 +67,87 @@ func cmdServe(args []string, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	if err := serve(ctx, cfg, log); err != nil {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	if err := serve(ctx, cfg, log, hup, load); err != nil {
 		log.Error("serve failed", "err", err)
 		return 1
 	}
 	return 0
 }
 
+// current holds the pipeline in force. A reload swaps it; a delivery keeps
+// the pipeline it started with until it ends.
+type current struct {
+	relay atomic.Pointer[pipeline.Relay] // its Pipeline is the one in force
+}
+
+func (c *current) set(p *pipeline.Pipeline, cfg config.Config) {
+	c.relay.Store(&pipeline.Relay{Pipeline: p, NextHop: cfg.Filter.NextHop, Hostname: hostnameOf(cfg)})
+}
+
+func (c *current) Recipient(ctx context.Context, addr string) error {
+	return c.relay.Load().Pipeline.Recipient(ctx, addr)
+}
+
+func (c *current) Deliver(ctx context.Context, env *mail.Envelope, data []byte) []error {
+	return c.relay.Load().Pipeline.Deliver(ctx, env, data)
+}
+
+func (c *current) Relay(ctx context.Context, env *mail.Envelope, data []byte) error {
+	return c.relay.Load().Relay(ctx, env, data)
+}
+
+// reload builds a new pipeline from a fresh configuration and puts it in
+// force; on any error the old one stays. Listener addresses, the metrics
+// address and logging need a restart.
+func reload(cur *current, load func() (config.Config, error), old config.Config, log *slog.Logger, mt *metrics.Metrics) {
+	cfg, err := load()
+	if err == nil {
+		var p *pipeline.Pipeline
+		if p, err = newPipeline(cfg, log, mt, true); err == nil {
+			if !slices.Equal(cfg.LMTP.Listen, old.LMTP.Listen) || !slices.Equal(cfg.Filter.Listen, old.Filter.Listen) || cfg.Metrics.Listen != old.Metrics.Listen {
+				log.Warn("reload: listen addresses changed; they take effect at the next restart")
+			}
+			cur.set(p, cfg)
+			mt.Reloads.WithLabelValues("ok").Inc()
+			log.Info("reloaded")
+			return
+		}
+	}
+	mt.Reloads.WithLabelValues("error").Inc()
+	log.Error("reload failed; the previous configuration stays in force", "err", err)
+}
+
 // serve runs until ctx is cancelled, then shuts down gracefully.
-func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+// Each value received on hup reloads the configuration with load.
+func serve(ctx context.Context, cfg config.Config, log *slog.Logger, hup <-chan os.Signal, load func() (config.Config, error)) error {
 	mt := metrics.New(version)
 	p, err := newPipeline(cfg, log, mt, true)
 	if err != nil {
 		return err
 	}
 	hostname := hostnameOf(cfg)
+	cur := &current{}
+	cur.set(p, cfg)
 	srv := lmtp.New(lmtp.Config{
 		Hostname:       hostname,
 		MaxMessageSize: cfg.LMTP.MaxMessageSize,
 		MaxRecipients:  cfg.LMTP.MaxRecipients,
 		ReadTimeout:    cfg.LMTP.ReadTimeout,
 		WriteTimeout:   cfg.LMTP.WriteTimeout,
-	}, log, p)
+	}, log, cur)
 
 	var smtpSrv *lmtp.Server
 	if len(cfg.Filter.Listen) > 0 {
-		relay := &pipeline.Relay{Pipeline: p, NextHop: cfg.Filter.NextHop, Hostname: hostname}
 		smtpSrv = lmtp.NewSMTP(lmtp.Config{
 			Hostname:       hostname,
 			MaxMessageSize: cfg.LMTP.MaxMessageSize,
 			MaxRecipients:  cfg.LMTP.MaxRecipients,
 			ReadTimeout:    cfg.LMTP.ReadTimeout,
 			WriteTimeout:   cfg.LMTP.WriteTimeout,
-		}, log, relay)
+		}, log, cur)
 	}
 
 	mode, _ := cfg.LMTP.SocketModeBits()
@@ -143,16 +198,21 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		go func() { errc <- b.srv.Serve(b.l) }()
 	}
 	mt.SetReady(true)
-	select {
-	case err := <-errc:
-		if err != nil {
-			srv.Shutdown(context.Background())
-			if smtpSrv != nil {
-				smtpSrv.Shutdown(context.Background())
+	for done := false; !done; {
+		select {
+		case err := <-errc:
+			if err != nil {
+				srv.Shutdown(context.Background())
+				if smtpSrv != nil {
+					smtpSrv.Shutdown(context.Background())
+				}
+				return err
 			}
-			return err
+		case <-hup:
+			reload(cur, load, cfg, log, mt)
+		case <-ctx.Done():
+			done = true
 		}
-	case <-ctx.Done():
 	}
 	mt.SetReady(false)
 	log.Info("shutting down", "timeout", cfg.LMTP.ShutdownTimeout)
