@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -81,5 +82,18 @@ func TestParseOwner(t *testing.T) {
 	}
 	if _, err := ParseOwner("no-such-user-here"); err == nil {
 		t.Fatalf("ParseOwner(no-such-user-here) succeeded")
+	}
+}
+
+// TestSampleConfig: the sample shipped in contrib/ parses and equals the
+// embedded defaults, so it cannot drift from them.
+func TestSampleConfig(t *testing.T) {
+	c, err := Load("../contrib/sluice.toml")
+	if err != nil {
+		t.Fatalf("Load(contrib/sluice.toml) = %v", err)
+	}
+	d := Default()
+	if fmt.Sprint(c) != fmt.Sprint(d) {
+		t.Fatalf("contrib/sluice.toml differs from Default():\n got %+v\nwant %+v", c, d)
 	}
 }
