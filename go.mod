@@ -15,7 +15,9 @@ require (
 	github.com/prometheus/client_golang v1.25.0 // indirect
 	github.com/wasilibs/go-re2 v1.13.0 // indirect
 	go.etcd.io/bbolt v1.5.0 // indirect
+	golang.org/x/crypto v0.58.0 // indirect
 	golang.org/x/net v0.62.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect
 	golang.org/x/text v0.43.0 // indirect
+	gopkg.in/yaml.v3 v3.0.1 // indirect
 )
