@@ -29,7 +29,7 @@ type Server struct {
 	Addr string
 
 	mu       sync.Mutex
-	rrs      map[string][]dns.RR // key(name) → records
+	rrs      map[string][]dns.RR        // key(name) → records
 	timeout  map[string]map[uint16]bool // name → qtypes (0: all)
 	servfail map[string]bool
 	queries  atomic.Int64
