@@ -204,3 +204,9 @@ func TestDKIMMinKeySize(t *testing.T) {
 		t.Errorf("inspectKey(ed25519) = %+v, want 256 bits", ki)
 	}
 }
+
+// startZone serves a master-file zone from a loopback DNS server.
+func startZone(t *testing.T, zone string) *dnstest.Server {
+	t.Helper()
+	return dnstest.Start(t, zone)
+}
