@@ -79,7 +79,9 @@ func fromDomain(raw []byte) (string, bool) {
 			}
 		}
 		_, d, ok := strings.Cut(strings.TrimSpace(v), "@")
-		if !ok || d == "" || strings.ContainsAny(d, " \t<>,;@") {
+		if !ok || d == "" || strings.ContainsFunc(d, func(r rune) bool {
+			return r <= ' ' || r == 0x7f || strings.ContainsRune(`<>,;@()"\\`, r)
+		}) {
 			return "", false
 		}
 		return strings.ToLower(d), true

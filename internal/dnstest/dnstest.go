@@ -237,12 +237,14 @@ func (s *Server) answer(m *dns.Msg, name string, qtype uint16, depth int) int {
 		}
 		return dns.RcodeNameError
 	}
+	matched := false
 	for _, rr := range rrs {
 		if rr.Header().Rrtype == qtype || qtype == dns.TypeANY {
 			m.Answer = append(m.Answer, dns.Copy(rr))
+			matched = true
 		}
 	}
-	if len(m.Answer) > 0 || qtype == dns.TypeCNAME {
+	if matched || qtype == dns.TypeCNAME {
 		return dns.RcodeSuccess
 	}
 	for _, rr := range rrs {
