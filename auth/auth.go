@@ -15,8 +15,8 @@
 // alignment, the organizational domain and DNSBLs are ours.
 //
 // Notable divergences:
-//   - SPF checks the HELO identity only for a null reverse-path (RFC 7208
-//     §2.3 recommends it always).
+//   - SPF's HELO identity is checked for every message (RFC 7208 §2.3), but
+//     only a null reverse-path makes it the SPF result DMARC uses.
 //   - DMARC reports temperror, not fail, when no aligned identifier passed
 //     and an aligned SPF or DKIM check failed temporarily, so a retry can
 //     pass; RFC 7489 leaves this case open.
@@ -34,7 +34,9 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -108,9 +110,15 @@ type Input struct {
 
 // Results holds the outcome of every check of one message.
 type Results struct {
-	SPF   SPFResult
-	DKIM  []DKIMResult
-	DMARC DMARCResult
+	// SPF is the result for the MAIL FROM identity, or for the HELO
+	// identity when the reverse-path is null; it is the one DMARC uses.
+	SPF SPFResult
+	// SPFHELO is the result for the HELO identity (RFC 7208 §2.3), which
+	// SpamAssassin's SPF_HELO_* rules read. For a null reverse-path it
+	// equals SPF.
+	SPFHELO SPFResult
+	DKIM    []DKIMResult
+	DMARC   DMARCResult
 	// DNSBL lists the blocklists that list the client IP.
 	DNSBL []DNSBLHit
 	// DNSBLErrors are the lists that failed or timed out; they are not
@@ -118,9 +126,11 @@ type Results struct {
 	DNSBLErrors []string
 }
 
-// Check runs SPF, DKIM and the DNSBL lookups concurrently, then DMARC, all
-// bounded by ctx and cfg.Timeout. It never fails: DNS trouble shows as
-// temperror results. log receives debug detail; nil discards it.
+// Check runs SPF (MAIL FROM and HELO), DKIM and the DNSBL lookups
+// concurrently, then DMARC, all bounded by ctx and cfg.Timeout. It never
+// fails: DNS trouble shows as temperror results. A panic inside one of the
+// concurrent checks is re-raised on the caller's goroutine, for the
+// pipeline's recover. log receives debug detail; nil discards it.
 func Check(ctx context.Context, log *slog.Logger, r Resolver, cfg Config, in Input) Results {
 	cfg = cfg.withDefaults()
 	if log == nil {
@@ -131,13 +141,32 @@ func Check(ctx context.Context, log *slog.Logger, r Resolver, cfg Config, in Inp
 
 	var res Results
 	var wg sync.WaitGroup
-	wg.Go(func() {
+	// A panic in a check is carried back to this goroutine and re-raised,
+	// so that the pipeline's recover sees it instead of the process dying.
+	var panicked atomic.Pointer[any]
+	run := func(f func()) {
+		wg.Go(func() {
+			defer func() {
+				if v := recover(); v != nil {
+					panicked.CompareAndSwap(nil, &v)
+				}
+			}()
+			f()
+		})
+	}
+	run(func() {
 		res.SPF = checkSPF(ctx, r, in.ClientIP, in.HELO, in.MailFrom)
 	})
-	wg.Go(func() {
+	nullSender := !strings.Contains(in.MailFrom, "@")
+	if !nullSender {
+		run(func() {
+			res.SPFHELO = checkSPF(ctx, r, in.ClientIP, in.HELO, "")
+		})
+	}
+	run(func() {
 		res.DKIM = checkDKIM(ctx, r, in.Raw, cfg.DKIMMaxSignatures, cfg.DKIMMinRSABits)
 	})
-	wg.Go(func() {
+	run(func() {
 		bctx, cancel := context.WithTimeout(ctx, cfg.DNSBLTimeout)
 		defer cancel()
 		hits, errs := checkDNSBL(bctx, r, in.ClientIP, cfg.DNSBLs, cfg.DNSBLMaxQueries)
@@ -151,12 +180,19 @@ func Check(ctx context.Context, log *slog.Logger, r Resolver, cfg Config, in Inp
 		from, _ = fromDomain(in.Raw)
 	}
 	wg.Wait()
+	if v := panicked.Load(); v != nil {
+		panic(*v)
+	}
+	if nullSender {
+		res.SPFHELO = res.SPF
+	}
 
 	res.DMARC = checkDMARC(ctx, r, from, res.SPF, res.DKIM, cfg.Sample(100))
 
 	log.DebugContext(ctx, "auth results",
 		slog.String("spf", res.SPF.Result),
 		slog.String("spf_domain", res.SPF.Domain),
+		slog.String("spf_helo", res.SPFHELO.Result),
 		slog.Int("dkim_signatures", len(res.DKIM)),
 		slog.String("dmarc", res.DMARC.Result),
 		slog.String("dmarc_apply", res.DMARC.Apply),

@@ -80,6 +80,9 @@ func TestCheck(t *testing.T) {
 		good.DMARC.Result != DMARCPass || good.DMARC.Apply != PolicyNone {
 		t.Errorf("Check(good) = %+v, want spf, dkim and dmarc pass", good)
 	}
+	if good.SPFHELO.Identity != "helo" || good.SPFHELO.Result != SPFNone || good.SPFHELO.Domain != "mail.example.com" {
+		t.Errorf("Check(good).SPFHELO = %+v, want helo none", good.SPFHELO)
+	}
 	if d := good.DKIM[0]; d.Domain != "example.com" || d.Selector != "sel" || d.Algorithm != "ed25519-sha256" || d.KeyBits != 256 {
 		t.Errorf("Check(good).DKIM[0] = %+v", d)
 	}
@@ -101,6 +104,9 @@ func TestCheck(t *testing.T) {
 	})
 	if bounce.SPF.Identity != "helo" || bounce.SPF.Result != SPFPass || bounce.SPF.Sender != "postmaster@example.com" {
 		t.Errorf("Check(null sender).SPF = %+v, want helo pass", bounce.SPF)
+	}
+	if bounce.SPFHELO != bounce.SPF {
+		t.Errorf("Check(null sender).SPFHELO = %+v, want it equal to SPF %+v", bounce.SPFHELO, bounce.SPF)
 	}
 
 	// DNS down: temperror everywhere, nothing lost.
@@ -216,4 +222,22 @@ func BenchmarkCheck(b *testing.B) {
 		res := Check(ctx, nil, r, cfg, in)
 		_ = res.Header(cfg.AuthServID)
 	}
+}
+
+// panicResolver panics on every lookup, standing in for a bug.
+type panicResolver struct{ Resolver }
+
+func (panicResolver) LookupTXT(context.Context, string) ([]string, error) { panic("boom") }
+
+func TestCheckPanicReachesCaller(t *testing.T) {
+	defer func() {
+		if v := recover(); v != "boom" {
+			t.Errorf("Check with a panicking resolver: recovered %v, want boom", v)
+		}
+	}()
+	Check(context.Background(), nil, panicResolver{}, Config{}, Input{
+		ClientIP: net.ParseIP("192.0.2.1"), HELO: "mail.example.com", MailFrom: "a@example.com",
+		Raw: []byte(plainMessage),
+	})
+	t.Errorf("Check with a panicking resolver returned")
 }

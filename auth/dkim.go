@@ -106,7 +106,11 @@ func checkDKIM(ctx context.Context, r Resolver, raw []byte, max, minBits int) []
 		LookupTXT:        lookup,
 		MaxVerifications: max,
 	})
-	if err != nil && !errors.Is(err, dkim.ErrTooManySignatures) && len(verifs) == 0 {
+	// An error other than ErrTooManySignatures is one go-msgauth could
+	// not classify (reading the message); it then clears the Err of the
+	// signature concerned, so no nil Err can be trusted as a pass.
+	unclassified := err != nil && !errors.Is(err, dkim.ErrTooManySignatures)
+	if unclassified && len(verifs) == 0 {
 		for i := range results {
 			results[i].Result = DKIMPermError
 			results[i].Reason = err.Error()
@@ -128,6 +132,10 @@ func checkDKIM(ctx context.Context, r Resolver, raw []byte, max, minBits int) []
 		ki := keys[strings.ToLower(res.Selector+"._domainkey."+res.Domain)]
 		res.KeyBits = ki.bits
 		switch {
+		case v.Err == nil && unclassified:
+			res.Result = DKIMPermError
+			res.Reason = err.Error()
+			continue
 		case v.Err == nil:
 			res.Result = DKIMPass
 		case dkim.IsTempFail(v.Err):

@@ -164,20 +164,34 @@ func (r *DNSResolver) LookupIP(ctx context.Context, network, host string) ([]net
 	default:
 		return nil, &net.DNSError{Err: "unknown network " + network, Name: host}
 	}
+	// Both families are asked at once: SPF's a and mx mechanisms wait on
+	// the slower of the two.
+	type answer struct {
+		rrs []dns.RR
+		err error
+	}
+	answers := make([]answer, len(qtypes))
+	var wg sync.WaitGroup
+	for i, qt := range qtypes {
+		wg.Go(func() {
+			rrs, err := r.query(ctx, host, qt)
+			answers[i] = answer{rrs, err}
+		})
+	}
+	wg.Wait()
 	var ips []net.IP
 	var firstErr error
-	for _, qt := range qtypes {
-		rrs, err := r.query(ctx, host, qt)
-		if err != nil {
-			if errors.Is(err, ErrNXDomain) {
-				return nil, err
+	for _, a := range answers {
+		if a.err != nil {
+			if errors.Is(a.err, ErrNXDomain) {
+				return nil, a.err
 			}
 			if firstErr == nil || errors.Is(firstErr, ErrNoData) {
-				firstErr = err
+				firstErr = a.err
 			}
 			continue
 		}
-		for _, rr := range rrs {
+		for _, rr := range a.rrs {
 			switch a := rr.(type) {
 			case *dns.A:
 				ips = append(ips, a.A)

@@ -24,7 +24,8 @@ const (
 type SPFResult struct {
 	// Result is one of the seven SPF* constants.
 	Result string
-	// Identity is "mailfrom" or, for a null reverse-path, "helo".
+	// Identity is "mailfrom", or "helo" for the HELO check and for a null
+	// reverse-path.
 	Identity string
 	// Domain is the domain checked: the MAIL FROM domain, or the HELO name.
 	Domain string
@@ -54,9 +55,11 @@ func checkSPF(ctx context.Context, r Resolver, ip net.IP, helo, mailFrom string)
 	}
 	domain = strings.TrimSuffix(domain, ".")
 	res.Domain = domain
-	if domain == "" {
+	if !strings.Contains(domain, ".") || strings.HasPrefix(domain, "[") || net.ParseIP(domain) != nil {
+		// RFC 7208 §4.3: a domain that is not a multi-label domain name
+		// (a bare HELO word, an address literal) gives none.
 		res.Result = SPFNone
-		res.Reason = "no domain to check"
+		res.Reason = "not a domain name"
 		return res
 	}
 	if ip == nil {
