@@ -71,9 +71,10 @@ type DNSResolver struct {
 	cfg     DNSConfig
 	servers []string
 
-	mu    sync.Mutex
-	cache map[cacheKey]*list.Element
-	lru   *list.List
+	mu       sync.Mutex
+	cache    map[cacheKey]*list.Element
+	lru      *list.List
+	inflight map[cacheKey]*call
 }
 
 type cacheKey struct {
@@ -127,10 +128,11 @@ func NewDNSResolver(cfg DNSConfig) (*DNSResolver, error) {
 		}
 	}
 	return &DNSResolver{
-		cfg:     cfg,
-		servers: servers,
-		cache:   map[cacheKey]*list.Element{},
-		lru:     list.New(),
+		cfg:      cfg,
+		servers:  servers,
+		cache:    map[cacheKey]*list.Element{},
+		lru:      list.New(),
+		inflight: map[cacheKey]*call{},
 	}, nil
 }
 
@@ -272,10 +274,37 @@ func (r *DNSResolver) query(ctx context.Context, name string, qtype uint16) ([]d
 	if err := ctx.Err(); err != nil {
 		return nil, dnsError(name, ErrTimeout)
 	}
+	// Concurrent askers of one question share one query.
+	r.mu.Lock()
+	c, waiting := r.inflight[k]
+	if !waiting {
+		c = &call{done: make(chan struct{})}
+		r.inflight[k] = c
+	}
+	r.mu.Unlock()
+	if waiting {
+		select {
+		case <-c.done:
+		case <-ctx.Done():
+			return nil, dnsError(name, ErrTimeout)
+		}
+		if c.err != nil {
+			return nil, dnsError(name, c.err)
+		}
+		return answerOf(name, c.entry)
+	}
+	defer func() {
+		r.mu.Lock()
+		delete(r.inflight, k)
+		r.mu.Unlock()
+		close(c.done)
+	}()
+
 	msg, err := r.exchange(ctx, fqdn, qtype)
 	if err != nil {
 		// RFC 2308 §7.1 allows caching SERVFAIL briefly; we don't, so a
 		// retry by Postfix asks again.
+		c.err = err
 		return nil, dnsError(name, err)
 	}
 	e := &cacheEntry{key: k, rcode: msg.Rcode}
@@ -284,8 +313,16 @@ func (r *DNSResolver) query(ctx context.Context, name string, qtype uint16) ([]d
 			e.answer = append(e.answer, rr)
 		}
 	}
+	c.entry = e
 	r.store(e, msg)
 	return answerOf(name, e)
+}
+
+// call is a query in flight, shared by everyone asking the same question.
+type call struct {
+	done  chan struct{}
+	entry *cacheEntry
+	err   error // a sentinel
 }
 
 func answerOf(name string, e *cacheEntry) ([]dns.RR, error) {
@@ -338,8 +375,11 @@ func (r *DNSResolver) exchangeOne(ctx context.Context, req *dns.Msg, srv string)
 	if err != nil {
 		return nil, err
 	}
-	if msg.Id != req.Id {
-		return nil, fmt.Errorf("auth: DNS answer ID mismatch")
+	// An answer to another question is a spoofing attempt or a broken
+	// server; either way it is not ours.
+	if msg.Id != req.Id || len(msg.Question) != 1 || msg.Question[0].Qtype != req.Question[0].Qtype ||
+		wireName(msg.Question[0].Name) != wireName(req.Question[0].Name) {
+		return nil, fmt.Errorf("auth: DNS answer does not match the question")
 	}
 	return msg, nil
 }
@@ -400,4 +440,20 @@ func (r *DNSResolver) store(e *cacheEntry, msg *dns.Msg) {
 		r.lru.Remove(old)
 		delete(r.cache, old.Value.(*cacheEntry).key)
 	}
+}
+
+// wireName is name in wire form, ASCII lower-cased, so that different
+// escapings of one name ("a\\ b", "a\\032b", "a b") compare equal.
+func wireName(name string) string {
+	buf := make([]byte, 256)
+	n, err := dns.PackDomainName(dns.Fqdn(name), buf, 0, nil, false)
+	if err != nil {
+		return strings.ToLower(name)
+	}
+	for i, c := range buf[:n] {
+		if 'A' <= c && c <= 'Z' {
+			buf[i] = c + 'a' - 'A'
+		}
+	}
+	return string(buf[:n])
 }

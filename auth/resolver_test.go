@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -157,5 +158,23 @@ func TestResolverResolvConf(t *testing.T) {
 	}
 	if _, err := NewDNSResolver(DNSConfig{ResolvConf: filepath.Join(t.TempDir(), "missing")}); err == nil {
 		t.Errorf("NewDNSResolver(missing resolv.conf) succeeded, want an error")
+	}
+}
+
+func TestResolverSharesQueries(t *testing.T) {
+	srv := startZone(t, resolverZone)
+	srv.Delay(100 * time.Millisecond)
+	r := testResolver(t, srv.Addr)
+	var wg sync.WaitGroup
+	for range 10 {
+		wg.Go(func() {
+			if _, err := r.LookupTXT(context.Background(), "a.example.com"); err != nil {
+				t.Errorf("LookupTXT(a) = %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if q := srv.Queries(); q != 1 {
+		t.Errorf("10 concurrent lookups sent %d queries, want 1", q)
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/miekg/dns"
 )
@@ -32,6 +33,7 @@ type Server struct {
 	rrs      map[string][]dns.RR        // key(name) → records
 	timeout  map[string]map[uint16]bool // name → qtypes (0: all)
 	servfail map[string]bool
+	delay    time.Duration
 	queries  atomic.Int64
 }
 
@@ -169,6 +171,13 @@ func (s *Server) ServFail(name string) {
 	s.servfail[key(name)] = true
 }
 
+// Delay makes the server wait d before every answer.
+func (s *Server) Delay(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.delay = d
+}
+
 // Queries reports how many queries the server has received.
 func (s *Server) Queries() int64 { return s.queries.Load() }
 
@@ -180,7 +189,12 @@ func key(name string) string {
 	if err != nil {
 		return strings.ToLower(dns.Fqdn(name))
 	}
-	return strings.ToLower(string(buf[:n]))
+	for i, c := range buf[:n] {
+		if 'A' <= c && c <= 'Z' {
+			buf[i] = c + 'a' - 'A'
+		}
+	}
+	return string(buf[:n])
 }
 
 func (s *Server) serve(w dns.ResponseWriter, req *dns.Msg) {
@@ -195,6 +209,11 @@ func (s *Server) serve(w dns.ResponseWriter, req *dns.Msg) {
 	name := key(q.Name)
 
 	s.mu.Lock()
+	if d := s.delay; d > 0 {
+		s.mu.Unlock()
+		time.Sleep(d)
+		s.mu.Lock()
+	}
 	if t := s.timeout[name]; t[0] || t[q.Qtype] {
 		s.mu.Unlock()
 		return
