@@ -2,6 +2,7 @@ package auth
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/rsa"
 	"crypto/x509"
@@ -174,6 +175,12 @@ func TestDKIMVectorsDetail(t *testing.T) {
 	got = checkDKIM(context.Background(), r, raw, 5, 2048)
 	if got[1].Result != DKIMPermError || got[1].KeyBits != 1024 {
 		t.Errorf("checkDKIM(A.3, min 2048)[1] = %+v, want permerror with KeyBits 1024", got[1])
+	}
+
+	// Pipe delivery hands over LF line endings: signatures still verify.
+	lf := bytes.ReplaceAll(raw, []byte("\r\n"), []byte("\n"))
+	if got := checkDKIM(context.Background(), r, lf, 5, 1024); len(got) != 2 || got[1].Result != DKIMPass {
+		t.Errorf("checkDKIM(A.3 with LF endings) = %+v, want the RSA signature to pass", got)
 	}
 
 	if got := checkDKIM(context.Background(), r, read("rfc6376-unsigned.eml"), 5, 1024); len(got) != 0 {

@@ -137,7 +137,7 @@ func lookupDMARC(ctx context.Context, r Resolver, from, org string) (*dmarc.Reco
 		case 0:
 			continue
 		case 1:
-			rec, err := dmarc.Parse(recs[0])
+			rec, err := parseDMARC(recs[0])
 			if err != nil {
 				return nil, d, fmt.Errorf("%w at _dmarc.%s: %w", errDMARCSyntax, d, err)
 			}
@@ -147,6 +147,49 @@ func lookupDMARC(ctx context.Context, r Resolver, from, org string) (*dmarc.Reco
 		}
 	}
 	return nil, "", nil
+}
+
+// parseDMARC parses a DMARC record leniently, as RFC 7489 §6.3 asks:
+// syntax errors in optional tags are ignored (the tag takes its default),
+// and a record without a valid p (or with an invalid sp) counts as p=none
+// if it names a report address (rua), else it is an error (§6.6.3 step 6).
+func parseDMARC(txt string) (*dmarc.Record, error) {
+	rec, err := dmarc.Parse(txt)
+	if err == nil {
+		return rec, nil
+	}
+	tags := map[string]string{}
+	for _, pair := range strings.Split(txt, ";") {
+		if k, v, ok := strings.Cut(pair, "="); ok {
+			tags[strings.TrimSpace(k)] = strings.TrimSpace(v)
+		}
+	}
+	valid := func(tag string) bool {
+		v, ok := tags[tag]
+		if !ok {
+			return false
+		}
+		_, err := dmarc.Parse("v=DMARC1; p=none; " + tag + "=" + v)
+		return err == nil
+	}
+	kept := []string{"v=DMARC1"}
+	if !valid("p") || (tags["sp"] != "" && !valid("sp")) {
+		if tags["rua"] == "" {
+			return nil, err
+		}
+		kept = append(kept, "p=none")
+	} else {
+		kept = append(kept, "p="+tags["p"])
+		if valid("sp") {
+			kept = append(kept, "sp="+tags["sp"])
+		}
+	}
+	for _, tag := range []string{"adkim", "aspf", "pct"} {
+		if valid(tag) {
+			kept = append(kept, tag+"="+tags[tag])
+		}
+	}
+	return dmarc.Parse(strings.Join(kept, "; "))
 }
 
 // Errors of the DMARC record lookup.

@@ -35,6 +35,8 @@ _dmarc.example.org.      TXT "v=DMARC1; p=quarantine"
 _dmarc.bad.example.net.  TXT "v=DMARC1; p=bogus"
 _dmarc.two.example.net.  TXT "v=DMARC1; p=reject"
 _dmarc.two.example.net.  TXT "v=DMARC1; p=none"
+_dmarc.lax.example.net.  TXT "v=DMARC1; p=reject; ri=soon; fo=x; adkim=q"
+_dmarc.rua.example.net.  TXT "v=DMARC1; p=bogus; rua=mailto:dmarc@example.net"
 _dmarc.other.example.net. TXT "v=spf1 -all"
 _dmarc.other.example.net. TXT "v=DMARC1;p=reject"
 `
@@ -102,6 +104,12 @@ func TestDMARC(t *testing.T) {
 		{name: "aligned spf temperror", from: "example.com", spf: SPFResult{Result: SPFTempError, Domain: "example.com"},
 			want: DMARCTempError, apply: PolicyNone},
 		{name: "syntax permerror", from: "bad.example.net", want: DMARCPermError, apply: PolicyNone},
+		{name: "bad optional tags ignored", from: "lax.example.net", dkim: dkimPass("mail.lax.example.net"),
+			want: DMARCPass, apply: PolicyNone, dkimAlig: true},
+		{name: "bad optional tags ignored fail", from: "lax.example.net",
+			want: DMARCFail, apply: PolicyReject, policy: PolicyReject},
+		{name: "bad p with rua is p=none", from: "rua.example.net",
+			want: DMARCFail, apply: PolicyNone, policy: PolicyNone},
 		{name: "two records", from: "two.example.net", want: DMARCNone, apply: PolicyNone},
 		{name: "non-dmarc txt ignored", from: "other.example.net", want: DMARCFail, apply: PolicyReject},
 	} {

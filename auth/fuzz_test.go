@@ -64,5 +64,8 @@ func FuzzTagList(f *testing.F) {
 		inspectKey(s, 1024)
 		servID(s)
 		MatchSubtest("127.0.0.2", s)
+		if rec, err := parseDMARC(s); err == nil && rec.Policy == "" {
+			t.Fatalf("parseDMARC(%q) = a record without a policy", s)
+		}
 	})
 }
