@@ -93,7 +93,7 @@ func (c Config) withDefaults() Config {
 // Input is what Check needs to know about one message.
 type Input struct {
 	// ClientIP is the address of the SMTP client that handed the message
-	// to our MTA.
+	// to our MTA. If nil, SPF is none and no DNSBL is queried.
 	ClientIP net.IP
 	// HELO is the name the client gave in HELO/EHLO.
 	HELO string

@@ -109,6 +109,12 @@ func TestCheck(t *testing.T) {
 		t.Errorf("Check(null sender).SPFHELO = %+v, want it equal to SPF %+v", bounce.SPFHELO, bounce.SPF)
 	}
 
+	// Unknown client: SPF none, no DNSBL lookups; DKIM still passes.
+	unknown := Check(context.Background(), nil, r, cfg, Input{MailFrom: "alice@example.com", Raw: raw})
+	if unknown.SPF.Result != SPFNone || unknown.DKIM[0].Result != DKIMPass || unknown.DMARC.Result != DMARCPass {
+		t.Errorf("Check(no client IP) = %+v, want spf none, dkim and dmarc pass", unknown)
+	}
+
 	// DNS down: temperror everywhere, nothing lost.
 	srv.ServFail("example.com")
 	srv.ServFail("_dmarc.example.com")

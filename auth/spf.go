@@ -63,7 +63,9 @@ func checkSPF(ctx context.Context, r Resolver, ip net.IP, helo, mailFrom string)
 		return res
 	}
 	if ip == nil {
-		res.Result = SPFPermError
+		// Unknown client (pipe mode without arguments): nothing to check,
+		// and no reason to blame the sender.
+		res.Result = SPFNone
 		res.Reason = "no client IP"
 		return res
 	}
