@@ -201,15 +201,25 @@ func TestFromDomain(t *testing.T) {
 	}
 }
 
-// BenchmarkCheck measures all checks for one message (SPF pass, one
-// RSA-2048 DKIM signature, DMARC, two DNSBLs) with a warm cache.
-func BenchmarkCheck(b *testing.B) {
+// BenchmarkCheck measures all checks for one message (SPF for MAIL FROM
+// and HELO, one RSA-2048 DKIM signature, DMARC, two DNSBLs) with a warm
+// cache.
+func BenchmarkCheck(b *testing.B) { benchmarkCheck(b, 0) }
+
+// BenchmarkCheckNoCache is the same with every lookup sent to the loopback
+// DNS server: the floor of the cold-cache cost.
+func BenchmarkCheckNoCache(b *testing.B) { benchmarkCheck(b, -1) }
+
+func benchmarkCheck(b *testing.B, cacheSize int) {
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		b.Fatal(err)
 	}
 	srv := authZone(b, &key.PublicKey)
-	r := testResolver(b, srv.Addr)
+	r, err := NewDNSResolver(DNSConfig{Servers: []string{srv.Addr}, CacheSize: cacheSize})
+	if err != nil {
+		b.Fatal(err)
+	}
 	raw := signed(b, plainMessage, "example.com", "sel", key)
 	cfg := Config{
 		AuthServID: "mx.example.net",
@@ -228,22 +238,4 @@ func BenchmarkCheck(b *testing.B) {
 		res := Check(ctx, nil, r, cfg, in)
 		_ = res.Header(cfg.AuthServID)
 	}
-}
-
-// panicResolver panics on every lookup, standing in for a bug.
-type panicResolver struct{ Resolver }
-
-func (panicResolver) LookupTXT(context.Context, string) ([]string, error) { panic("boom") }
-
-func TestCheckPanicReachesCaller(t *testing.T) {
-	defer func() {
-		if v := recover(); v != "boom" {
-			t.Errorf("Check with a panicking resolver: recovered %v, want boom", v)
-		}
-	}()
-	Check(context.Background(), nil, panicResolver{}, Config{}, Input{
-		ClientIP: net.ParseIP("192.0.2.1"), HELO: "mail.example.com", MailFrom: "a@example.com",
-		Raw: []byte(plainMessage),
-	})
-	t.Errorf("Check with a panicking resolver returned")
 }
