@@ -178,3 +178,9 @@ func TestResolverSharesQueries(t *testing.T) {
 		t.Errorf("10 concurrent lookups sent %d queries, want 1", q)
 	}
 }
+
+// Both the package's resolver and the standard library's satisfy Resolver.
+var (
+	_ Resolver = (*DNSResolver)(nil)
+	_ Resolver = net.DefaultResolver
+)
