@@ -32,6 +32,33 @@ type Config struct {
 	Delivery Delivery `toml:"delivery"`
 	Metrics  Metrics  `toml:"metrics"`
 	Filter   Filter   `toml:"filter"`
+	Auth     Auth     `toml:"auth"`
+}
+
+// Auth configures SPF, DKIM, DMARC and DNSBL checks and the DNS resolver
+// they share.
+type Auth struct {
+	// Enabled turns the checks on. Default true.
+	Enabled bool `toml:"enabled"`
+	// AuthServID names this host in Authentication-Results; incoming
+	// fields with it are removed as forgeries. Default: lmtp.hostname.
+	AuthServID string `toml:"authserv_id"`
+	// DNS lists resolvers as host:port; empty uses /etc/resolv.conf.
+	DNS []string `toml:"dns"`
+	// DNSTimeout bounds one DNS query. Default 2s.
+	DNSTimeout time.Duration `toml:"dns_timeout"`
+	// Timeout bounds all checks of one message. Default 20s.
+	Timeout time.Duration `toml:"timeout"`
+	// DKIMMaxSignatures verified per message. Default 5.
+	DKIMMaxSignatures int `toml:"dkim_max_signatures"`
+	// DKIMMinRSABits is the smallest RSA key accepted. Default 1024.
+	DKIMMinRSABits int `toml:"dkim_min_rsa_bits"`
+	// EnforceDMARC rejects mail whose DMARC policy is reject (550 5.7.1)
+	// and files quarantine mail into QuarantineFolder. Default false: the
+	// results only feed the score.
+	EnforceDMARC bool `toml:"enforce_dmarc"`
+	// QuarantineFolder receives DMARC-quarantined mail. Default "Spam".
+	QuarantineFolder string `toml:"quarantine_folder"`
 }
 
 // Filter configures the content-filter modes, where Postfix delivers and
@@ -137,6 +164,14 @@ func Default() Config {
 		},
 		Metrics: Metrics{Listen: "127.0.0.1:9425"},
 		Filter:  Filter{Sendmail: "/usr/sbin/sendmail", OnError: "tempfail"},
+		Auth: Auth{
+			Enabled:           true,
+			DNSTimeout:        2 * time.Second,
+			Timeout:           20 * time.Second,
+			DKIMMaxSignatures: 5,
+			DKIMMinRSABits:    1024,
+			QuarantineFolder:  "Spam",
+		},
 	}
 }
 
@@ -245,6 +280,11 @@ func (c *Config) Validate() error {
 	}
 	if len(c.Filter.Listen) > 0 && c.Filter.NextHop == "" {
 		bad("filter.listen is set but filter.next_hop is empty")
+	}
+	for _, a := range c.Auth.DNS {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			bad("auth.dns %q: want host:port", a)
+		}
 	}
 	if _, err := c.LMTP.SocketModeBits(); err != nil {
 		bad("lmtp.socket_mode %q: want an octal mode such as 0660", c.LMTP.SocketMode)

@@ -3,6 +3,9 @@ package config
 import (
 	"errors"
 	"fmt"
+	"os"
+	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -95,5 +98,31 @@ func TestSampleConfig(t *testing.T) {
 	d := Default()
 	if fmt.Sprint(c) != fmt.Sprint(d) {
 		t.Fatalf("contrib/sluice.toml differs from Default():\n got %+v\nwant %+v", c, d)
+	}
+	// Every key is in the sample and in docs/configuration.md.
+	src, _ := os.ReadFile("../contrib/sluice.toml")
+	doc, _ := os.ReadFile("../docs/configuration.md")
+	var walk func(prefix string, t reflect.Type)
+	var keys []string
+	walk = func(prefix string, typ reflect.Type) {
+		for i := 0; i < typ.NumField(); i++ {
+			f := typ.Field(i)
+			tag := f.Tag.Get("toml")
+			if f.Type.Kind() == reflect.Struct && f.Type.PkgPath() == typ.PkgPath() {
+				walk(prefix+tag+".", f.Type)
+				continue
+			}
+			keys = append(keys, prefix+tag)
+		}
+	}
+	walk("", reflect.TypeOf(Config{}))
+	for _, k := range keys {
+		leaf := k[strings.LastIndexByte(k, '.')+1:]
+		if !regexp.MustCompile(`(?m)^#? ?` + leaf + ` = `).Match(src) {
+			t.Errorf("contrib/sluice.toml lacks key %s", k)
+		}
+		if !strings.Contains(string(doc), "`"+leaf+"`") {
+			t.Errorf("docs/configuration.md lacks key %s", k)
+		}
 	}
 }

@@ -23,6 +23,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"github.com/sluice-mail/sluice/auth"
 	"github.com/sluice-mail/sluice/mail"
 	"github.com/sluice-mail/sluice/maildir"
 	"github.com/sluice-mail/sluice/metrics"
@@ -51,6 +52,8 @@ type Message struct {
 	// MessageID and QueueID identify the message in logs.
 	MessageID string
 	QueueID   string
+	// Auth holds the SPF/DKIM/DMARC/DNSBL results when checked.
+	Auth *auth.Results
 }
 
 // Delivery is what happens to one recipient's copy. Per-recipient steps may
@@ -82,6 +85,8 @@ type Config struct {
 	Now func() time.Time
 	// Metrics, when set, receives counts and durations.
 	Metrics *metrics.Metrics
+	// Auth, when set, verifies SPF, DKIM, DMARC and DNSBLs per message.
+	Auth *AuthStage
 }
 
 // Pipeline delivers messages. It is safe for concurrent use.
@@ -208,6 +213,9 @@ func (p *Pipeline) perMessage(ctx context.Context, m *Message) (err error) {
 			err = fmt.Errorf("pipeline: panic: %v\n%s", r, debug.Stack())
 		}
 	}()
+	if p.cfg.Auth != nil {
+		p.runAuth(ctx, m)
+	}
 	for _, step := range p.cfg.MessageSteps {
 		if err := step(ctx, m); err != nil {
 			return err
@@ -279,6 +287,10 @@ func (p *Pipeline) perRecipient(ctx context.Context, m *Message, addr string) (a
 		return "", rcptStatus(err)
 	}
 	d.Rcpt = rcpt
+	if err := p.dmarcPolicy(m, d); err != nil {
+		detail = err
+		return "", err
+	}
 	for _, step := range p.cfg.RecipientSteps {
 		if err := step(ctx, m, d); err != nil {
 			detail = err

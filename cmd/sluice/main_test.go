@@ -31,6 +31,17 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+// offlineConfig writes a configuration for subprocess tests: no DNS
+// (tests never reach the public DNS), no metrics listener.
+func offlineConfig(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "offline.toml")
+	if err := os.WriteFile(path, []byte("[auth]\nenabled = false\n[metrics]\nlisten = \"\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
 // sluiceCommand returns a command running "sluice args...".
 func sluiceCommand(args ...string) *exec.Cmd {
 	cmd := exec.Command(os.Args[0], args...)
@@ -66,6 +77,11 @@ func startInProcess(t *testing.T, cfg config.Config) (string, *syncBuffer) {
 	if cfg.Metrics.Listen == config.Default().Metrics.Listen {
 		cfg.Metrics.Listen = "127.0.0.1:0"
 	}
+	if len(cfg.Auth.DNS) == 0 {
+		// Tests never query the public DNS: auth runs only against a
+		// loopback server the test provides.
+		cfg.Auth.Enabled = false
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	logs := &syncBuffer{}
@@ -92,6 +108,7 @@ func startUnix(t *testing.T, cfg config.Config, sock string) {
 	t.Helper()
 	cfg.LMTP.Listen = []string{"unix:" + sock}
 	cfg.Metrics.Listen = ""
+	cfg.Auth.Enabled = false
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- serve(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), nil, nil) }()
@@ -198,7 +215,7 @@ func TestSIGTERM(t *testing.T) {
 	root := t.TempDir()
 	port := testutil.FreePort(t)
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	cmd := sluiceCommand("serve", "-lmtp", addr, "-mail-root", root, "-metrics", "off")
+	cmd := sluiceCommand("serve", "-config", offlineConfig(t), "-lmtp", addr, "-mail-root", root)
 	var errb bytes.Buffer
 	cmd.Stderr = &errb
 	if err := cmd.Start(); err != nil {

@@ -166,8 +166,9 @@ func TestCrashSafety(t *testing.T) {
 	root := t.TempDir()
 	port := testutil.FreePort(t)
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	cfgFile := offlineConfig(t)
 	start := func() *exec.Cmd {
-		cmd := sluiceCommand("serve", "-lmtp", addr, "-mail-root", root, "-metrics", "off")
+		cmd := sluiceCommand("serve", "-config", cfgFile, "-lmtp", addr, "-mail-root", root)
 		cmd.Stderr = io.Discard
 		if testing.Verbose() {
 			cmd.Stderr = os.Stderr

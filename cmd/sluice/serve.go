@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"syscall"
 
+	"github.com/sluice-mail/sluice/auth"
 	"github.com/sluice-mail/sluice/config"
 	"github.com/sluice-mail/sluice/lmtp"
 	"github.com/sluice-mail/sluice/mail"
@@ -248,6 +249,13 @@ func hostnameOf(cfg config.Config) string {
 // from the configuration and, when it delivers, the recipient directory.
 func newPipeline(cfg config.Config, log *slog.Logger, mt *metrics.Metrics, delivers bool) (*pipeline.Pipeline, error) {
 	pc := pipeline.Config{Hostname: hostnameOf(cfg), Metrics: mt}
+	if cfg.Auth.Enabled {
+		a, err := newAuthStage(cfg)
+		if err != nil {
+			return nil, err
+		}
+		pc.Auth = a
+	}
 	if delivers {
 		dir, err := newDirectory(cfg.Delivery, log)
 		if err != nil {
@@ -256,6 +264,31 @@ func newPipeline(cfg config.Config, log *slog.Logger, mt *metrics.Metrics, deliv
 		pc.Directory = dir
 	}
 	return pipeline.New(pc, log), nil
+}
+
+// newAuthStage builds the resolver and the auth checks from cfg.Auth.
+func newAuthStage(cfg config.Config) (*pipeline.AuthStage, error) {
+	c := cfg.Auth
+	res, err := auth.NewDNSResolver(auth.DNSConfig{Servers: c.DNS, Timeout: c.DNSTimeout})
+	if err != nil {
+		return nil, fmt.Errorf("auth: %w", err)
+	}
+	id := c.AuthServID
+	if id == "" {
+		id = hostnameOf(cfg)
+	}
+	return &pipeline.AuthStage{
+		Resolver:   res,
+		AuthServID: id,
+		Config: auth.Config{
+			AuthServID:        id,
+			DKIMMaxSignatures: c.DKIMMaxSignatures,
+			DKIMMinRSABits:    c.DKIMMinRSABits,
+			Timeout:           c.Timeout,
+		},
+		EnforceDMARC:     c.EnforceDMARC,
+		QuarantineFolder: c.QuarantineFolder,
+	}, nil
 }
 
 // newDirectory builds recipient resolution from the delivery config.
