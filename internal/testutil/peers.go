@@ -32,6 +32,9 @@ type PostfixOptions struct {
 	Domains []string
 	// MainCF and MasterCF lines are appended to the generated files.
 	MainCF, MasterCF []string
+	// BeforeStart, when set, runs after the files are written and before
+	// postfix start, with the instance directory.
+	BeforeStart func(dir string)
 }
 
 // StartPostfix starts a private Postfix, stopped at the end of the test.
@@ -95,6 +98,9 @@ func StartPostfix(t testing.TB, o PostfixOptions) *Postfix {
 	master = append(master, o.MasterCF...)
 	writeLines(t, filepath.Join(p.ConfDir, "main.cf"), main)
 	writeLines(t, filepath.Join(p.ConfDir, "master.cf"), master)
+	if o.BeforeStart != nil {
+		o.BeforeStart(dir)
+	}
 	if out, err := exec.Command("postfix", "-c", p.ConfDir, "start").CombinedOutput(); err != nil {
 		log, _ := os.ReadFile(filepath.Join(dir, "maillog"))
 		t.Fatalf("postfix start: %v\n%s\nmaillog:\n%s", err, out, log)
