@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
-	"regexp"
 	"strings"
 
 	"github.com/sluice-mail/sluice/rules"
@@ -393,11 +392,8 @@ func makeBoundary(raw []byte, t *tagger, r io.Reader) string {
 	return b
 }
 
-// boundaryIn reports whether a line of raw is b or b+"--".
+// boundaryIn reports whether raw holds the delimiter "--"+b anywhere
+// (stricter than SpamAssassin, which looks for lines equal to b).
 func boundaryIn(raw []byte, b string) bool {
-	if !bytes.Contains(raw, []byte(b)) {
-		return false
-	}
-	re := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(b) + `(?:--)?\r?$`)
-	return re.Match(raw)
+	return bytes.Contains(raw, []byte("--"+b))
 }

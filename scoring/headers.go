@@ -30,9 +30,8 @@ var defaultHeaders = []rules.HeaderTemplate{
 
 // templates returns the add_header templates that apply to a spam or a
 // ham, in SpamAssassin's order: Checker-Version first, each add_header
-// replacing an earlier one of the same name and going to the end,
-// remove_header lines applied, and for report_safe 0 a Report field for
-// spam. With no add_header and no clear_headers at all, SpamAssassin's
+// replacing an earlier one of the same name and going to the end, for
+// report_safe 0 a Report field for spam, then remove_header lines. With no add_header and no clear_headers at all, SpamAssassin's
 // default set is used.
 func templates(conf rules.Config, spam bool) []rules.HeaderTemplate {
 	adds := conf.AddHeaders
@@ -58,11 +57,6 @@ func templates(conf rules.Config, spam bool) []rules.HeaderTemplate {
 			list = append(without(h.Name), h)
 		}
 	}
-	for _, h := range conf.RemoveHeaders {
-		if applies(h.When) && h.Name != "Checker-Version" {
-			list = without(h.Name)
-		}
-	}
 	if spam && conf.ReportSafe == 0 {
 		found := false
 		for _, h := range list {
@@ -70,6 +64,12 @@ func templates(conf rules.Config, spam bool) []rules.HeaderTemplate {
 		}
 		if !found {
 			list = append(list, rules.HeaderTemplate{When: "spam", Name: "Report", Template: "_REPORT_"})
+		}
+	}
+	// remove_header after report_safe 0 removes its Report, as documented.
+	for _, h := range conf.RemoveHeaders {
+		if applies(h.When) && h.Name != "Checker-Version" {
+			list = without(h.Name)
 		}
 	}
 	return list
