@@ -1,0 +1,109 @@
+package rules
+
+// acMatcher is an Aho–Corasick automaton over ASCII-case-folded bytes,
+// compiled to a dense DFA over byte classes: one table lookup per byte of
+// text. Bytes that occur in no pattern share one class.
+type acMatcher struct {
+	class  [256]uint8
+	nclass int
+	trans  []int32   // state*nclass + class → next state
+	out    [][]int32 // pattern indices ending at each state (fail chain merged)
+	hasOut []bool
+}
+
+func foldByte(c byte) byte {
+	if c >= 'A' && c <= 'Z' {
+		return c + 32
+	}
+	return c
+}
+
+// buildAC compiles patterns (already lower case, non-empty).
+func buildAC(pats []string) *acMatcher {
+	m := &acMatcher{}
+	used := [256]bool{}
+	for _, p := range pats {
+		for i := 0; i < len(p); i++ {
+			used[p[i]] = true
+		}
+	}
+	n := 1
+	for c := 0; c < 256; c++ {
+		if used[foldByte(byte(c))] {
+			if m.class[foldByte(byte(c))] == 0 {
+				if n == 255 {
+					continue
+				}
+				m.class[foldByte(byte(c))] = uint8(n)
+				n++
+			}
+			m.class[c] = m.class[foldByte(byte(c))]
+		}
+	}
+	m.nclass = n
+	// Trie.
+	children := []map[uint8]int32{{}}
+	var outs [][]int32
+	outs = append(outs, nil)
+	for pi, p := range pats {
+		s := int32(0)
+		for i := 0; i < len(p); i++ {
+			cl := m.class[p[i]]
+			nx, ok := children[s][cl]
+			if !ok {
+				nx = int32(len(children))
+				children = append(children, map[uint8]int32{})
+				outs = append(outs, nil)
+				children[s][cl] = nx
+			}
+			s = nx
+		}
+		outs[s] = append(outs[s], int32(pi))
+	}
+	ns := len(children)
+	m.trans = make([]int32, ns*n)
+	fail := make([]int32, ns)
+	queue := make([]int32, 0, ns)
+	for cl := 0; cl < n; cl++ {
+		if nx, ok := children[0][uint8(cl)]; ok {
+			m.trans[cl] = nx
+			queue = append(queue, nx)
+		}
+	}
+	for len(queue) > 0 {
+		s := queue[0]
+		queue = queue[1:]
+		outs[s] = append(outs[s], outs[fail[s]]...)
+		for cl := 0; cl < n; cl++ {
+			if nx, ok := children[s][uint8(cl)]; ok {
+				fail[nx] = m.trans[int(fail[s])*n+cl]
+				m.trans[int(s)*n+cl] = nx
+				queue = append(queue, nx)
+			} else {
+				m.trans[int(s)*n+cl] = m.trans[int(fail[s])*n+cl]
+			}
+		}
+	}
+	m.out = outs
+	m.hasOut = make([]bool, ns)
+	for i, o := range outs {
+		m.hasOut[i] = len(o) > 0
+	}
+	return m
+}
+
+// scan calls fn for each pattern occurrence in text (a pattern may be
+// reported more than once).
+func (m *acMatcher) scan(text []byte, fn func(pat int32)) {
+	s := int32(0)
+	n := int32(m.nclass)
+	trans, class, hasOut := m.trans, &m.class, m.hasOut
+	for _, c := range text {
+		s = trans[s*n+int32(class[c])]
+		if hasOut[s] {
+			for _, p := range m.out[s] {
+				fn(p)
+			}
+		}
+	}
+}

@@ -1,0 +1,510 @@
+package rules
+
+import (
+	"context"
+	"errors"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/dlclark/regexp2"
+	re2 "github.com/wasilibs/go-re2"
+	"github.com/wasilibs/go-re2/experimental"
+)
+
+// Message is what rules read from a parsed message. The mail package's
+// *mail.Message implements it.
+type Message interface {
+	// Header returns the decoded (or, with raw, undecoded) values of every
+	// field with that name, in order, without the trailing newline. It also
+	// answers the pseudo-headers "ALL" (each field as "Name: value"),
+	// "ToCc", "MESSAGEID" and "EnvelopeFrom".
+	Header(name string, raw bool) []string
+	// HasHeader reports whether a field with that name is present.
+	HasHeader(name string) bool
+	// Body returns SpamAssassin's body paragraphs, the Subject first.
+	Body() [][]byte
+	// RawBody returns the transfer-decoded, unrendered text parts.
+	RawBody() [][]byte
+	// Full returns the whole raw message.
+	Full() []byte
+	// URIs returns the normalised URIs of the message.
+	URIs() []string
+	// MIMEHeader returns the values of a MIME part header across all parts.
+	MIMEHeader(name string, raw bool) []string
+}
+
+// Input is what the caller adds to a message for one evaluation.
+type Input struct {
+	// Rules fixes the outcome of rules decided outside this package (DNS
+	// blocklists, Bayes, …) by rule name: such rules fire when true.
+	Rules map[string]bool
+	// Auth carries SPF, DKIM and DMARC results for their eval functions.
+	Auth Auth
+}
+
+// Auth is the part of the auth package's results the eval functions read.
+// Empty strings mean "not checked".
+type Auth struct {
+	SPF         string // pass, fail, softfail, neutral, none, permerror, temperror
+	SPFHelo     string
+	DKIMDomains []string // d= of valid signatures
+	DKIMAny     bool     // a DKIM-Signature field is present
+	DKIMInvalid bool     // at least one signature failed
+	DMARC       string   // pass, fail, none, ...
+	DMARCPolicy string   // reject, quarantine, none
+}
+
+// Hit is one rule that fired.
+type Hit struct {
+	Rule     string
+	Score    float64
+	Count    int
+	Describe string
+}
+
+// Result is the outcome of one evaluation.
+type Result struct {
+	// Hits are the rules that fired with a non-zero score, by name; __
+	// sub-rules are left out.
+	Hits []Hit
+	// Score is the sum of the hits' scores.
+	Score float64
+	// TimedOut reports that the budget ran out (or ctx ended) and Skipped
+	// regex rules were not evaluated.
+	TimedOut bool
+	Skipped  int
+	// Errors are eval functions that failed (their rules did not fire).
+	Errors []error
+	// Elapsed is the time Eval took.
+	Elapsed time.Duration
+}
+
+// evalState is the per-message state of one Eval.
+type evalState struct {
+	rs       *Ruleset
+	ctx      context.Context
+	deadline time.Time
+	vals     []float64
+	timedOut bool
+	skipped  int
+	runes    []rune
+	hdrCache map[string]string
+	errs     []error
+	stamp    []uint32
+	gen      uint32
+}
+
+func (st *evalState) expired() bool {
+	if st.timedOut {
+		return true
+	}
+	if time.Now().After(st.deadline) || st.ctx.Err() != nil {
+		st.timedOut = true
+	}
+	return st.timedOut
+}
+
+// Eval runs every active rule against msg and returns the hits. It never
+// fails: eval errors are reported in Result.Errors and a spent budget in
+// Result.TimedOut.
+func (rs *Ruleset) Eval(ctx context.Context, msg Message, in Input) Result {
+	start := time.Now()
+	st := &evalState{rs: rs, ctx: ctx, deadline: start.Add(rs.opt.Budget), vals: make([]float64, len(rs.rules)),
+		hdrCache: map[string]string{}, stamp: make([]uint32, len(rs.rules))}
+	if d, ok := ctx.Deadline(); ok && d.Before(st.deadline) {
+		st.deadline = d
+	}
+	for name, v := range in.Rules {
+		if r, ok := rs.byName[name]; ok && v && (r.inactive == "" || r.inactive == "net") {
+			st.vals[r.idx] = 1
+		}
+	}
+	rs.evalHeaders(st, msg)
+	if g := rs.scans[KindBody]; g != nil {
+		g.run(st, msg.Body())
+	}
+	if g := rs.scans[KindRawBody]; g != nil {
+		g.run(st, msg.RawBody())
+	}
+	if g := rs.scans[KindFull]; g != nil {
+		g.run(st, [][]byte{msg.Full()})
+	}
+	if g := rs.scans[KindURI]; g != nil {
+		uris := msg.URIs()
+		texts := make([][]byte, len(uris))
+		for i, u := range uris {
+			texts[i] = []byte(u)
+		}
+		g.run(st, texts)
+	}
+	ec := &EvalContext{Msg: msg, Input: &in, Config: &rs.conf, ctx: ctx, cache: map[string]any{}}
+	for _, r := range rs.evals {
+		if r.inactive != "" {
+			continue
+		}
+		ec.Rule = r.name
+		ok, err := r.eval(ec, r.def.args)
+		if err != nil {
+			st.errs = append(st.errs, err)
+			continue
+		}
+		if ok {
+			st.vals[r.idx] = 1
+		}
+	}
+	for _, r := range rs.metas {
+		if r.inactive != "" {
+			continue
+		}
+		if v := r.meta.eval(st.vals); v != 0 {
+			st.vals[r.idx] = 1
+		}
+	}
+	res := Result{TimedOut: st.timedOut, Skipped: st.skipped, Errors: st.errs}
+	for _, r := range rs.rules {
+		v := st.vals[r.idx]
+		if v == 0 || r.score == 0 || strings.HasPrefix(r.name, "__") || (r.inactive != "" && r.inactive != "net") {
+			continue
+		}
+		n := int(v)
+		if n < 1 {
+			n = 1
+		}
+		// SpamAssassin adds a multiple rule's score once per hit.
+		sc := r.score * float64(n)
+		res.Hits = append(res.Hits, Hit{Rule: r.name, Score: sc, Count: n, Describe: r.describe})
+		res.Score += sc
+	}
+	sort.Slice(res.Hits, func(i, j int) bool { return res.Hits[i].Rule < res.Hits[j].Rule })
+	res.Elapsed = time.Since(start)
+	return res
+}
+
+// evalHeaders runs header, mimeheader and exists: rules.
+func (rs *Ruleset) evalHeaders(st *evalState, msg Message) {
+	for _, r := range rs.header {
+		if r.inactive != "" {
+			continue
+		}
+		d := r.def
+		if d.exists {
+			if msg.HasHeader(d.header) {
+				st.vals[r.idx] = 1
+			}
+			continue
+		}
+		if st.expired() {
+			st.skipped++
+			continue
+		}
+		text, set := st.headerText(msg, d)
+		if !set && d.unset == nil {
+			// SpamAssassin matches an absent header as the empty string.
+			text = ""
+		}
+		matched := false
+		if len(r.lits) == 0 || anyLiteral(text, r.lits) {
+			matched = st.match(r, []byte(text)) > 0
+		}
+		if matched != d.negate {
+			st.vals[r.idx] = 1
+		}
+	}
+}
+
+func anyLiteral(text string, lits []string) bool {
+	for _, l := range lits {
+		if containsFold(text, l) {
+			return true
+		}
+	}
+	return false
+}
+
+// headerText builds the text a header rule matches: every value of the
+// field, each followed by a newline, after the :modifiers.
+func (st *evalState) headerText(msg Message, d *ruleDef) (string, bool) {
+	key := d.header
+	m := d.mods
+	if m.raw || m.addr || m.name || m.host || m.domain || m.first || m.last {
+		key += "\x00" + string([]byte{b(m.raw), b(m.addr), b(m.name), b(m.host), b(m.domain), b(m.first), b(m.last)})
+	}
+	if d.kind == KindMIMEHeader {
+		key = "\x01" + key
+	}
+	if d.unset != nil {
+		key += "\x02" + *d.unset
+	}
+	if v, ok := st.hdrCache[key]; ok {
+		return v, v != "" || d.unset == nil && msg.HasHeader(d.header)
+	}
+	var vals []string
+	if d.kind == KindMIMEHeader {
+		vals = msg.MIMEHeader(d.header, m.raw)
+	} else {
+		vals = msg.Header(d.header, m.raw)
+	}
+	if len(vals) == 0 {
+		v := ""
+		if d.unset != nil {
+			v = *d.unset
+		}
+		st.hdrCache[key] = v
+		return v, false
+	}
+	if m.first {
+		vals = vals[:1]
+	} else if m.last {
+		vals = vals[len(vals)-1:]
+	}
+	var sb strings.Builder
+	for _, v := range vals {
+		switch {
+		case m.addr:
+			for _, a := range HeaderAddresses(v) {
+				sb.WriteString(a.Addr)
+				sb.WriteByte('\n')
+			}
+		case m.name:
+			for _, a := range HeaderAddresses(v) {
+				sb.WriteString(a.Name)
+				sb.WriteByte('\n')
+			}
+		case m.host || m.domain:
+			for _, a := range HeaderAddresses(v) {
+				h := strings.ToLower(a.Addr[strings.LastIndexByte(a.Addr, '@')+1:])
+				if m.domain {
+					h = RegistrableDomain(h, st.rs.conf.TLDs, st.rs.conf.TwoLevelTLDs)
+				}
+				sb.WriteString(h)
+				sb.WriteByte('\n')
+			}
+		default:
+			sb.WriteString(v)
+			sb.WriteByte('\n')
+		}
+	}
+	st.hdrCache[key] = sb.String()
+	return sb.String(), true
+}
+
+func b(v bool) byte {
+	if v {
+		return '1'
+	}
+	return '0'
+}
+
+// match runs one regex rule over text and returns the number of matches
+// (at most one unless the rule is multiple).
+func (st *evalState) match(r *rule, text []byte) int {
+	if r.bt == nil {
+		if !r.multiple {
+			if r.re.Match(text) {
+				return 1
+			}
+			return 0
+		}
+		n := r.maxhits
+		if n == 0 {
+			n = -1
+		}
+		return len(r.re.FindAllIndex(text, n))
+	}
+	if !r.re.Match(text) {
+		return 0
+	}
+	return st.confirm(r, text)
+}
+
+// confirm runs the backtracking pattern over text widened byte to rune.
+func (st *evalState) confirm(r *rule, text []byte) int {
+	if st.expired() {
+		st.skipped++
+		return 0
+	}
+	st.runes = st.runes[:0]
+	for _, c := range text {
+		st.runes = append(st.runes, rune(c))
+	}
+	bt := r.bt
+	if left := time.Until(st.deadline); left < bt.MatchTimeout {
+		// A copy with a shorter limit; regexp2 reads MatchTimeout per match.
+		c := *bt
+		c.MatchTimeout = max(left, time.Millisecond)
+		bt = &c
+	}
+	m, err := bt.FindRunesMatch(st.runes)
+	if err != nil {
+		if errors.Is(err, regexp2ErrTimeout(err)) {
+			st.timedOut = true
+		}
+		st.skipped++
+		return 0
+	}
+	n := 0
+	for m != nil {
+		n++
+		if !r.multiple || (r.maxhits > 0 && n >= r.maxhits) {
+			break
+		}
+		if m, err = bt.FindNextMatch(m); err != nil {
+			break
+		}
+	}
+	return n
+}
+
+// regexp2ErrTimeout returns err itself when it is regexp2's match timeout.
+func regexp2ErrTimeout(err error) error {
+	if err != nil && strings.Contains(err.Error(), "match timeout") {
+		return err
+	}
+	return errTimeoutSentinel
+}
+
+var errTimeoutSentinel = errors.New("rules: not a timeout")
+
+// scanGroup evaluates the regex rules of one kind over a list of texts:
+// an Aho–Corasick scan finds the rules whose required literal occurs in a
+// text, RE2 sets find the literal-less ones, and only those run alone.
+type scanGroup struct {
+	kind    Kind
+	rules   []*rule
+	ac      *acMatcher
+	litRule [][]int32 // literal index → rule positions in rules
+	sets    []*experimental.Set
+	setRule [][]int32 // set → rule positions
+	solo    []int32   // rules without literal that could not join a set
+}
+
+// buildScans groups the regex rules of each text kind.
+func (rs *Ruleset) buildScans() {
+	for k := KindBody; k <= KindURI; k++ {
+		g := &scanGroup{kind: k}
+		var lits []string
+		litIdx := map[string]int{}
+		var noLit []int32
+		for _, r := range rs.rules {
+			if r.kind != k || r.re == nil || r.inactive != "" {
+				continue
+			}
+			pos := int32(len(g.rules))
+			g.rules = append(g.rules, r)
+			if len(r.lits) == 0 {
+				noLit = append(noLit, pos)
+				continue
+			}
+			for _, l := range r.lits {
+				i, ok := litIdx[l]
+				if !ok {
+					i = len(lits)
+					litIdx[l] = i
+					lits = append(lits, l)
+					g.litRule = append(g.litRule, nil)
+				}
+				g.litRule[i] = append(g.litRule[i], pos)
+			}
+		}
+		if len(g.rules) == 0 {
+			continue
+		}
+		if len(lits) > 0 {
+			g.ac = buildAC(lits)
+		}
+		size := rs.opt.SetSize
+		for i := 0; i < len(noLit); i += size {
+			chunk := noLit[i:min(i+size, len(noLit))]
+			exprs := make([]string, len(chunk))
+			for j, pos := range chunk {
+				exprs[j] = g.rules[pos].re.String()
+			}
+			set, err := experimental.CompileSetWithOptions(exprs, experimental.CompileOptions{Latin1: true})
+			if err != nil {
+				g.solo = append(g.solo, chunk...)
+				continue
+			}
+			g.sets = append(g.sets, set)
+			g.setRule = append(g.setRule, chunk)
+		}
+		rs.scans[k] = g
+	}
+}
+
+// run evaluates the group over texts (paragraphs for body rules).
+func (g *scanGroup) run(st *evalState, texts [][]byte) {
+	done := make([]bool, len(g.rules))
+	var cand []int32
+	for ti, text := range texts {
+		if st.expired() {
+			st.skipped += len(g.rules)
+			return
+		}
+		st.gen++
+		gen := st.gen
+		cand = cand[:0]
+		add := func(pos int32) {
+			r := g.rules[pos]
+			if done[pos] || st.stamp[r.idx] == gen {
+				return
+			}
+			st.stamp[r.idx] = gen
+			cand = append(cand, pos)
+		}
+		if g.ac != nil {
+			g.ac.scan(text, func(li int32) {
+				for _, pos := range g.litRule[li] {
+					add(pos)
+				}
+			})
+		}
+		for si, set := range g.sets {
+			ms, err := set.FindAllWithError(text, -1)
+			if err != nil {
+				// Out of DFA memory: test each member alone.
+				for _, pos := range g.setRule[si] {
+					add(pos)
+				}
+				continue
+			}
+			for _, m := range ms {
+				add(g.setRule[si][m])
+			}
+		}
+		for _, pos := range g.solo {
+			add(pos)
+		}
+		sort.Slice(cand, func(i, j int) bool { return cand[i] < cand[j] })
+		for ci, pos := range cand {
+			r := g.rules[pos]
+			if r.nosubject && g.kind == KindBody && ti == 0 {
+				continue
+			}
+			if st.expired() {
+				st.skipped += len(cand) - ci
+				break
+			}
+			n := st.match(r, text)
+			if n == 0 {
+				continue
+			}
+			st.vals[r.idx] += float64(n)
+			if !r.multiple {
+				done[pos] = true
+			} else if r.maxhits > 0 && st.vals[r.idx] >= float64(r.maxhits) {
+				st.vals[r.idx] = float64(r.maxhits)
+				done[pos] = true
+			}
+		}
+	}
+}
+
+// compileCheck is used by tests: whether RE2 accepts a pattern in Latin-1 mode.
+func compileCheck(p string) error {
+	_, err := experimental.CompileLatin1(p)
+	return err
+}
+
+var _ = re2.QuoteMeta
+var _ = regexp2.None

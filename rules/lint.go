@@ -1,0 +1,68 @@
+package rules
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Lint holds the statistics and diagnostics of a load, for `sluice lint`.
+type Lint struct {
+	// Errors are broken rules and directives (each disables only itself).
+	Errors []Diagnostic
+	// Warnings are unknown directives and other oddities.
+	Warnings []Diagnostic
+	// ByKind counts rules by directive (header, body, …, meta).
+	ByKind map[string]int
+	// Total counts every rule; Active the ones that can fire.
+	Total, Active int
+	// RE2 counts regex rules matched by RE2 alone; Backtrack those whose
+	// RE2 matches are confirmed by regexp2, by reason in BacktrackReasons.
+	RE2, Backtrack   int
+	BacktrackReasons map[string]int
+	// WithLiteral counts regex rules gated by the literal prefilter.
+	WithLiteral int
+	// Net counts rules inactive because they need the network (tflags net).
+	Net int
+	// Unsupported counts inactive rules by reason ("eval NAME", "parse
+	// error", a regex construct, "meta dependency cycle").
+	Unsupported map[string]int
+	// UnsupportedEvals counts rules per eval function sluice lacks.
+	UnsupportedEvals map[string]int
+	// LoadTime is how long parsing and compiling took.
+	LoadTime time.Duration
+}
+
+// String renders the summary `sluice lint` prints after the diagnostics.
+func (l Lint) String() string {
+	var b strings.Builder
+	kinds := make([]string, 0, len(l.ByKind))
+	for k := range l.ByKind {
+		kinds = append(kinds, k)
+	}
+	sort.Strings(kinds)
+	fmt.Fprintf(&b, "rules: %d, active: %d (%.1f%%)\n", l.Total, l.Active, 100*float64(l.Active)/float64(max(l.Total, 1)))
+	for _, k := range kinds {
+		fmt.Fprintf(&b, "  %-10s %d\n", k, l.ByKind[k])
+	}
+	fmt.Fprintf(&b, "regex: RE2 %d, backtracking %d, with literal prefilter %d\n", l.RE2, l.Backtrack, l.WithLiteral)
+	for _, k := range sortedKeys(l.BacktrackReasons) {
+		fmt.Fprintf(&b, "  backtracking: %s: %d\n", k, l.BacktrackReasons[k])
+	}
+	fmt.Fprintf(&b, "net rules (inactive without network tests): %d\n", l.Net)
+	for _, k := range sortedKeys(l.Unsupported) {
+		fmt.Fprintf(&b, "  unsupported: %s: %d\n", k, l.Unsupported[k])
+	}
+	fmt.Fprintf(&b, "errors: %d, warnings: %d, load time: %v\n", len(l.Errors), len(l.Warnings), l.LoadTime.Round(time.Millisecond))
+	return b.String()
+}
+
+func sortedKeys(m map[string]int) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}

@@ -1,0 +1,999 @@
+package rules
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// ErrRegex is wrapped by every error about a Perl regular expression that
+// cannot be split, translated or compiled.
+var ErrRegex = errors.New("rules: bad regex")
+
+// ErrUnsupported is wrapped when a Perl construct has no translation
+// (code blocks, recursion, branch reset, \G, \K, case-changing escapes).
+var ErrUnsupported = errors.New("rules: unsupported regex construct")
+
+// SplitPerlRegex splits a Perl match operator as rule files write it —
+// /re/flags, m{re}flags, m!re!flags, m#re#flags or any other m-delimiter —
+// into its pattern, its flags and the text after it.
+func SplitPerlRegex(s string) (pattern, flags, rest string, err error) {
+	if s == "" {
+		return "", "", "", fmt.Errorf("%w: empty pattern", ErrRegex)
+	}
+	i := 0
+	var open, closing byte
+	switch {
+	case s[0] == '/':
+		open, closing = '/', '/'
+		i = 1
+	case s[0] == 'm' && len(s) > 1 && !isAlnum(s[1]) && s[1] != ' ' && s[1] != '\t' && s[1] != '_':
+		open = s[1]
+		switch open {
+		case '{':
+			closing = '}'
+		case '(':
+			closing = ')'
+		case '[':
+			closing = ']'
+		case '<':
+			closing = '>'
+		default:
+			closing = open
+		}
+		i = 2
+	default:
+		return "", "", "", fmt.Errorf("%w: pattern must start with / or m followed by a delimiter", ErrRegex)
+	}
+	depth := 0
+	start := i
+	for ; i < len(s); i++ {
+		c := s[i]
+		if c == '\\' {
+			i++
+			continue
+		}
+		if open != closing && c == open {
+			depth++
+			continue
+		}
+		if c == closing {
+			if depth > 0 {
+				depth--
+				continue
+			}
+			pattern = s[start:i]
+			j := i + 1
+			for j < len(s) && isAlpha(s[j]) {
+				j++
+			}
+			flags = s[i+1 : j]
+			for _, f := range flags {
+				if !strings.ContainsRune("imsxgoadlupn", f) {
+					return "", "", "", fmt.Errorf("%w: unknown flag %q", ErrRegex, f)
+				}
+			}
+			return pattern, flags, s[j:], nil
+		}
+	}
+	return "", "", "", fmt.Errorf("%w: missing closing delimiter %q", ErrRegex, closing)
+}
+
+// Translation is a Perl regular expression rendered for the two engines.
+type Translation struct {
+	// RE2 is the pattern in RE2 syntax for go-re2's Latin-1 mode. When
+	// Confirm is false it matches exactly what Perl matches; when Confirm is
+	// true it is a relaxed superset (lookarounds dropped, backreferences
+	// widened, atomic and possessive groups made ordinary).
+	RE2 string
+	// Backtrack is the pattern in regexp2 (.NET) syntax, exact, for text
+	// whose bytes were widened to runes one to one. Set only when Confirm.
+	Backtrack string
+	// Confirm reports that a match of RE2 must be confirmed with Backtrack.
+	Confirm bool
+	// Reasons names the constructs that required backtracking.
+	Reasons []string
+}
+
+// TranslateOptions tunes TranslatePerl.
+type TranslateOptions struct {
+	// LooseRepeats relaxes every counted repeat {n,m} to + or * in the RE2
+	// pattern (and asks for confirmation), for patterns whose nested counts
+	// exceed RE2's limit.
+	LooseRepeats bool
+}
+
+// TranslatePerl translates a Perl pattern with its flags (i, m, s, x; g and o
+// are ignored) into RE2 and regexp2 syntax. Perl matches byte strings, so
+// every non-ASCII byte of the pattern becomes a \xHH byte escape.
+func TranslatePerl(pattern, flags string, opt TranslateOptions) (Translation, error) {
+	t := translator{p: pattern, opt: opt}
+	st := modeState{}
+	var pre []byte
+	for _, f := range flags {
+		switch f {
+		case 'i', 's':
+			pre = append(pre, byte(f))
+		case 'm':
+			pre = append(pre, 'm')
+			st.m = true
+		case 'x':
+			st.x = true
+		}
+	}
+	if len(pre) > 0 {
+		t.both("(?" + string(pre) + ")")
+	}
+	t.stack = []group{{mode: st}}
+	if err := t.run(); err != nil {
+		return Translation{}, err
+	}
+	tr := Translation{RE2: t.re.String(), Confirm: len(t.reasons) > 0, Reasons: t.reasons}
+	if tr.Confirm {
+		tr.Backtrack = t.bt.String()
+	}
+	return tr, nil
+}
+
+type modeState struct{ x, m bool }
+
+type group struct {
+	mode     modeState
+	suppress bool // lookaround: omitted from the RE2 pattern
+	reStart  int  // output offsets where the group began
+	btStart  int
+}
+
+type translator struct {
+	p       string
+	i       int
+	opt     TranslateOptions
+	re, bt  strings.Builder
+	stack   []group
+	ncap    int
+	reasons []string
+	// offsets of the last atom in each output, for quantifiers; -1 if none
+	reAtom, btAtom int
+	quantOK        bool
+	suppress       int
+}
+
+func (t *translator) mode() *modeState { return &t.stack[len(t.stack)-1].mode }
+
+func (t *translator) need(reason string) {
+	for _, r := range t.reasons {
+		if r == reason {
+			return
+		}
+	}
+	t.reasons = append(t.reasons, reason)
+}
+
+func (t *translator) errf(format string, a ...any) error {
+	return fmt.Errorf("%w: offset %d: %s", ErrRegex, t.i, fmt.Sprintf(format, a...))
+}
+
+func (t *translator) unsupported(what string) error {
+	return fmt.Errorf("%w: %s at offset %d", ErrUnsupported, what, t.i)
+}
+
+// both appends s to both outputs (the RE2 one only outside lookarounds).
+func (t *translator) both(s string) {
+	if t.suppress == 0 {
+		t.re.WriteString(s)
+	}
+	t.bt.WriteString(s)
+}
+
+// atom appends an atom (which a quantifier may follow) to both outputs.
+func (t *translator) atom(re, bt string) {
+	t.reAtom, t.btAtom = t.re.Len(), t.bt.Len()
+	if t.suppress == 0 {
+		t.re.WriteString(re)
+	}
+	t.bt.WriteString(bt)
+	t.quantOK = true
+}
+
+func (t *translator) literal(v rune) {
+	s := litString(v, false)
+	t.atom(litString(v, true), s)
+}
+
+// litString renders one literal character for RE2 (re2=true) or regexp2.
+func litString(v rune, re2 bool) string {
+	switch {
+	case v > 0xff:
+		if re2 {
+			return fmt.Sprintf(`\x{%x}`, v)
+		}
+		return fmt.Sprintf(`\u%04x`, v)
+	case v >= 0x80 || v < 0x20 || v == 0x7f:
+		return fmt.Sprintf(`\x%02x`, v)
+	case strings.ContainsRune(`\.+*?()|[]{}^$#- `, v):
+		return `\` + string(v)
+	}
+	return string(v)
+}
+
+func (t *translator) run() error {
+	for t.i < len(t.p) {
+		c := t.p[t.i]
+		if t.mode().x {
+			if c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v' {
+				t.i++
+				continue
+			}
+			if c == '#' {
+				for t.i < len(t.p) && t.p[t.i] != '\n' {
+					t.i++
+				}
+				continue
+			}
+		}
+		switch c {
+		case '\\':
+			if err := t.escape(); err != nil {
+				return err
+			}
+		case '[':
+			if err := t.class(); err != nil {
+				return err
+			}
+		case '(':
+			if err := t.open(); err != nil {
+				return err
+			}
+		case ')':
+			if len(t.stack) == 1 {
+				return t.errf("unmatched )")
+			}
+			g := t.stack[len(t.stack)-1]
+			t.stack = t.stack[:len(t.stack)-1]
+			t.i++
+			if g.suppress {
+				t.suppress--
+				t.bt.WriteString(")")
+				// A lookaround is an empty string to RE2; keep any quantifier legal.
+				t.reAtom = t.re.Len()
+				if t.suppress == 0 {
+					t.re.WriteString("(?:)")
+				}
+			} else {
+				t.both(")")
+				t.reAtom = g.reStart
+			}
+			t.btAtom = g.btStart
+			t.quantOK = true
+		case '|':
+			t.i++
+			t.both("|")
+			t.quantOK = false
+		case '*', '+', '?':
+			t.i++
+			if err := t.quant(string(c), 0, -1); err != nil {
+				return err
+			}
+		case '{':
+			lo, hi, n, ok := parseCount(t.p[t.i:])
+			if !ok {
+				t.i++
+				t.literal('{')
+				continue
+			}
+			t.i += n
+			if err := t.quant("", lo, hi); err != nil {
+				return err
+			}
+		case '.':
+			t.i++
+			t.atom(".", ".")
+		case '^':
+			t.i++
+			t.both("^")
+			t.quantOK = false
+		case '$':
+			t.i++
+			if t.mode().m {
+				t.both("$")
+			} else {
+				// Perl's $ also matches before a final newline.
+				if t.suppress == 0 {
+					t.re.WriteString(`(?:\n?\z)`)
+				}
+				t.bt.WriteString("$")
+			}
+			t.quantOK = false
+		default:
+			t.i++
+			t.literal(rune(c))
+		}
+	}
+	if len(t.stack) != 1 {
+		return t.errf("missing )")
+	}
+	return nil
+}
+
+// parseCount parses {n}, {n,}, {n,m} or {,m}; ok is false when Perl would
+// take the brace literally.
+func parseCount(s string) (lo, hi, n int, ok bool) {
+	end := strings.IndexByte(s, '}')
+	if end < 0 {
+		return 0, 0, 0, false
+	}
+	body := strings.ReplaceAll(s[1:end], " ", "")
+	a, b, comma := strings.Cut(body, ",")
+	if a == "" && (!comma || b == "") {
+		return 0, 0, 0, false
+	}
+	var err error
+	if a == "" {
+		lo = 0
+	} else if lo, err = strconv.Atoi(a); err != nil || lo < 0 {
+		return 0, 0, 0, false
+	}
+	switch {
+	case !comma:
+		hi = lo
+	case b == "":
+		hi = -1
+	default:
+		if hi, err = strconv.Atoi(b); err != nil || hi < 0 {
+			return 0, 0, 0, false
+		}
+	}
+	for _, r := range a + b {
+		if r < '0' || r > '9' {
+			return 0, 0, 0, false
+		}
+	}
+	return lo, hi, end + 1, true
+}
+
+// quant applies a quantifier (op is *, + or ?, or "" for {lo,hi}) to the last atom.
+func (t *translator) quant(op string, lo, hi int) error {
+	if !t.quantOK {
+		return t.errf("quantifier follows nothing")
+	}
+	var q string
+	if op != "" {
+		q = op
+	} else if hi == lo {
+		q = fmt.Sprintf("{%d}", lo)
+	} else if hi < 0 {
+		q = fmt.Sprintf("{%d,}", lo)
+	} else {
+		if hi < lo {
+			return t.errf("bad repeat {%d,%d}", lo, hi)
+		}
+		q = fmt.Sprintf("{%d,%d}", lo, hi)
+	}
+	reQ := q
+	if op == "" && (lo > 1000 || hi > 1000 || t.opt.LooseRepeats) {
+		switch {
+		case t.opt.LooseRepeats && lo == 0:
+			reQ = "*"
+		case t.opt.LooseRepeats:
+			reQ = "+"
+		default:
+			reQ = fmt.Sprintf("{%d,}", min(lo, 1000))
+		}
+		t.need("repeat count over 1000")
+	}
+	suffix := ""
+	possessive := false
+	if t.i < len(t.p) {
+		switch t.p[t.i] {
+		case '?':
+			suffix = "?"
+			t.i++
+		case '+':
+			possessive = true
+			t.i++
+		}
+	}
+	if t.suppress == 0 {
+		t.re.WriteString(reQ + suffix)
+	}
+	if possessive {
+		t.need("possessive quantifier")
+		s := t.bt.String()
+		t.bt.Reset()
+		t.bt.WriteString(s[:t.btAtom] + "(?>" + s[t.btAtom:] + q + ")")
+	} else {
+		t.bt.WriteString(q + suffix)
+	}
+	t.quantOK = false
+	return nil
+}
+
+func (t *translator) open() error {
+	p := t.p
+	t.i++
+	g := group{mode: *t.mode(), reStart: t.re.Len(), btStart: t.bt.Len()}
+	push := func(re, bt string) {
+		t.stack = append(t.stack, g)
+		if t.suppress == 0 {
+			t.re.WriteString(re)
+		}
+		t.bt.WriteString(bt)
+		t.quantOK = false
+	}
+	if t.i >= len(p) || p[t.i] != '?' {
+		if t.i < len(p) && p[t.i] == '*' {
+			return t.unsupported("backtracking control verb")
+		}
+		t.ncap++
+		push("(", "(")
+		return nil
+	}
+	t.i++
+	if t.i >= len(p) {
+		return t.errf("truncated group")
+	}
+	rest := p[t.i:]
+	switch {
+	case rest[0] == '#':
+		end := strings.IndexByte(rest, ')')
+		if end < 0 {
+			return t.errf("unterminated comment")
+		}
+		t.i += end + 1
+		return nil
+	case rest[0] == ':':
+		t.i++
+		push("(?:", "(?:")
+	case rest[0] == '=' || rest[0] == '!' || strings.HasPrefix(rest, "<=") || strings.HasPrefix(rest, "<!"):
+		n := 1
+		if rest[0] == '<' {
+			n = 2
+		}
+		t.i += n
+		t.need("lookaround")
+		g.suppress = true
+		t.stack = append(t.stack, g)
+		t.suppress++
+		t.bt.WriteString("(?" + rest[:n])
+		t.quantOK = false
+	case rest[0] == '>':
+		t.i++
+		t.need("atomic group")
+		push("(?:", "(?>")
+	case rest[0] == '<' || rest[0] == '\'' || strings.HasPrefix(rest, "P<"):
+		if rest[0] == 'P' {
+			t.i++
+			rest = rest[1:]
+		}
+		closing := byte('>')
+		if rest[0] == '\'' {
+			closing = '\''
+		}
+		end := strings.IndexByte(rest[1:], closing)
+		if end < 1 {
+			return t.errf("bad named group")
+		}
+		name := rest[1 : 1+end]
+		for j := 0; j < len(name); j++ {
+			if !isAlnum(name[j]) && name[j] != '_' {
+				return t.errf("bad group name %q", name)
+			}
+		}
+		t.i += end + 2
+		t.ncap++
+		push("(?P<"+name+">", "(?<"+name+">")
+	case strings.HasPrefix(rest, "P="), strings.HasPrefix(rest, "P>"):
+		end := strings.IndexByte(rest, ')')
+		if end < 0 || rest[1] == '>' {
+			return t.unsupported("named recursion")
+		}
+		t.i += end + 1
+		t.need("backreference")
+		t.atom(`(?s:.*)`, `\k<`+rest[2:end]+`>`)
+	default:
+		// Inline modifiers: (?imsx-imsx) or (?imsx-imsx:...), (?^...).
+		j := 0
+		on := true
+		var reOn, reOff []byte
+		m := g.mode
+		for ; j < len(rest); j++ {
+			c := rest[j]
+			switch c {
+			case '^':
+				m = modeState{}
+				reOff = append(reOff, 'i', 'm', 's')
+				continue
+			case '-':
+				on = false
+				continue
+			case 'i', 's', 'm':
+				if on {
+					reOn = append(reOn, c)
+				} else {
+					reOff = append(reOff, c)
+				}
+				if c == 'm' {
+					m.m = on
+				}
+				continue
+			case 'x':
+				m.x = on
+				continue
+			case 'a', 'u', 'l', 'd', 'n', 'p', 'o', 'g':
+				continue
+			}
+			break
+		}
+		if j >= len(rest) || (rest[j] != ')' && rest[j] != ':') {
+			return t.unsupported("group (?" + string(rest[0]))
+		}
+		flags := ""
+		reOn, reOff = dedupFlags(reOn, reOff)
+		if len(reOn) > 0 || len(reOff) > 0 {
+			flags = string(reOn)
+			if len(reOff) > 0 {
+				flags += "-" + string(reOff)
+			}
+		}
+		t.i += j + 1
+		if rest[j] == ')' {
+			*t.mode() = m
+			if flags != "" {
+				t.both("(?" + flags + ")")
+			}
+			return nil
+		}
+		g.mode = m
+		push("(?"+flags+":", "(?"+flags+":")
+		return nil
+	}
+	return nil
+}
+
+// dedupFlags removes repeated letters and letters both set and cleared
+// (the later one wins in Perl; RE2 rejects the repetition).
+func dedupFlags(on, off []byte) ([]byte, []byte) {
+	final := map[byte]bool{}
+	order := []byte{}
+	for _, c := range off {
+		if _, ok := final[c]; !ok {
+			order = append(order, c)
+		}
+		final[c] = false
+	}
+	for _, c := range on {
+		if _, ok := final[c]; !ok {
+			order = append(order, c)
+		}
+		final[c] = true
+	}
+	var a, b []byte
+	for _, c := range order {
+		if final[c] {
+			a = append(a, c)
+		} else {
+			b = append(b, c)
+		}
+	}
+	return a, b
+}
+
+// escape handles a backslash sequence outside a character class.
+func (t *translator) escape() error {
+	p := t.p
+	t.i++
+	if t.i >= len(p) {
+		return t.errf("trailing backslash")
+	}
+	c := p[t.i]
+	t.i++
+	switch c {
+	case 'd', 'D', 'w', 'W', 's', 'S':
+		t.atom(`\`+string(c), `\`+string(c))
+	case 'b', 'B', 'A', 'z':
+		t.both(`\` + string(c))
+		t.quantOK = false
+	case 'Z':
+		if t.suppress == 0 {
+			t.re.WriteString(`(?:\n?\z)`)
+		}
+		t.bt.WriteString(`\Z`)
+		t.quantOK = false
+	case 'h':
+		t.atom(`[\t \xa0]`, `[\t \xa0]`)
+	case 'H':
+		t.atom(`[^\t \xa0]`, `[^\t \xa0]`)
+	case 'v':
+		t.atom(`[\n\x0b\f\r\x85]`, `[\n\x0b\f\r\x85]`)
+	case 'V':
+		t.atom(`[^\n\x0b\f\r\x85]`, `[^\n\x0b\f\r\x85]`)
+	case 'R':
+		t.atom(`(?:\r\n|[\n\x0b\f\r\x85])`, `(?:\r\n|[\n\x0b\f\r\x85])`)
+	case 'N':
+		if t.i < len(p) && p[t.i] == '{' {
+			return t.unsupported(`\N{name}`)
+		}
+		t.atom(`[^\n]`, `[^\n]`)
+	case 'Q':
+		end := strings.Index(p[t.i:], `\E`)
+		lit := p[t.i:]
+		if end >= 0 {
+			lit = p[t.i : t.i+end]
+			t.i += end + 2
+		} else {
+			t.i = len(p)
+		}
+		for j := 0; j < len(lit); j++ {
+			t.literal(rune(lit[j]))
+		}
+	case 'E':
+	case 'G', 'K', 'X', 'C', 'l', 'u', 'L', 'U':
+		return t.unsupported(`\` + string(c))
+	case 'p', 'P':
+		name := ""
+		if t.i < len(p) && p[t.i] == '{' {
+			end := strings.IndexByte(p[t.i:], '}')
+			if end < 0 {
+				return t.errf(`bad \%c`, c)
+			}
+			name = p[t.i : t.i+end+1]
+			t.i += end + 1
+		} else if t.i < len(p) {
+			name = p[t.i : t.i+1]
+			t.i++
+		}
+		t.atom(`\`+string(c)+name, `\`+string(c)+name)
+	case 'k', 'g':
+		ref, err := t.backrefName(c)
+		if err != nil {
+			return err
+		}
+		t.need("backreference")
+		t.atom(`(?s:.*)`, ref)
+	case '1', '2', '3', '4', '5', '6', '7', '8', '9':
+		j := t.i
+		for j < len(p) && p[j] >= '0' && p[j] <= '9' {
+			j++
+		}
+		n, _ := strconv.Atoi(p[t.i-1 : j])
+		if n < 10 || n <= t.ncap {
+			t.i = j
+			t.need("backreference")
+			t.atom(`(?s:.*)`, `\`+strconv.Itoa(n))
+			return nil
+		}
+		t.i--
+		v, err := t.octal()
+		if err != nil {
+			return err
+		}
+		t.literal(v)
+	default:
+		v, ok, err := t.charEscape(c)
+		if err != nil {
+			return err
+		}
+		if ok {
+			t.literal(v)
+			return nil
+		}
+		// Perl takes any other escaped character literally.
+		t.literal(rune(c))
+	}
+	return nil
+}
+
+func (t *translator) backrefName(c byte) (string, error) {
+	p := t.p
+	if t.i >= len(p) {
+		return "", t.errf(`bad \%c`, c)
+	}
+	open := p[t.i]
+	var closing byte
+	switch open {
+	case '{':
+		closing = '}'
+	case '<':
+		closing = '>'
+	case '\'':
+		closing = '\''
+	default:
+		if c == 'g' {
+			j := t.i
+			if j < len(p) && p[j] == '-' {
+				return "", t.unsupported(`relative backreference`)
+			}
+			for j < len(p) && p[j] >= '0' && p[j] <= '9' {
+				j++
+			}
+			if j == t.i {
+				return "", t.errf(`bad \g`)
+			}
+			n := p[t.i:j]
+			t.i = j
+			return `\` + n, nil
+		}
+		return "", t.errf(`bad \k`)
+	}
+	end := strings.IndexByte(p[t.i+1:], closing)
+	if end < 0 {
+		return "", t.errf(`bad \%c`, c)
+	}
+	name := p[t.i+1 : t.i+1+end]
+	t.i += end + 2
+	if name == "" {
+		return "", t.errf(`empty backreference`)
+	}
+	if name[0] >= '0' && name[0] <= '9' {
+		if _, err := strconv.Atoi(name); err != nil {
+			return "", t.errf(`bad backreference %q`, name)
+		}
+		return `\` + name, nil
+	}
+	if name[0] == '-' {
+		return "", t.unsupported(`relative backreference`)
+	}
+	return `\k<` + name + `>`, nil
+}
+
+// octal reads up to three octal digits at t.i (after the backslash).
+func (t *translator) octal() (rune, error) {
+	j := t.i
+	for j < len(t.p) && j < t.i+3 && t.p[j] >= '0' && t.p[j] <= '7' {
+		j++
+	}
+	if j == t.i {
+		return 0, t.errf("bad octal escape")
+	}
+	v, _ := strconv.ParseUint(t.p[t.i:j], 8, 32)
+	t.i = j
+	return rune(v), nil
+}
+
+// charEscape decodes escapes standing for one character: \n \t \xHH \x{H}
+// \0oo \o{o} \cX \e \a \f \r. ok is false for other characters.
+func (t *translator) charEscape(c byte) (rune, bool, error) {
+	p := t.p
+	switch c {
+	case 'n':
+		return '\n', true, nil
+	case 't':
+		return '\t', true, nil
+	case 'r':
+		return '\r', true, nil
+	case 'f':
+		return '\f', true, nil
+	case 'e':
+		return 0x1b, true, nil
+	case 'a':
+		return 0x07, true, nil
+	case '0':
+		t.i--
+		v, err := t.octal()
+		return v, true, err
+	case 'o':
+		if t.i < len(p) && p[t.i] == '{' {
+			end := strings.IndexByte(p[t.i:], '}')
+			if end < 0 {
+				return 0, false, t.errf(`bad \o`)
+			}
+			v, err := strconv.ParseUint(strings.TrimSpace(p[t.i+1:t.i+end]), 8, 32)
+			if err != nil {
+				return 0, false, t.errf(`bad \o`)
+			}
+			t.i += end + 1
+			return rune(v), true, nil
+		}
+	case 'c':
+		if t.i >= len(p) {
+			return 0, false, t.errf(`bad \c`)
+		}
+		x := p[t.i]
+		t.i++
+		if x >= 'a' && x <= 'z' {
+			x -= 'a' - 'A'
+		}
+		return rune(x ^ 0x40), true, nil
+	case 'x':
+		if t.i < len(p) && p[t.i] == '{' {
+			end := strings.IndexByte(p[t.i:], '}')
+			if end < 0 {
+				return 0, false, t.errf(`bad \x{`)
+			}
+			h := strings.TrimSpace(p[t.i+1 : t.i+end])
+			t.i += end + 1
+			if h == "" {
+				return 0, true, nil
+			}
+			v, err := strconv.ParseUint(h, 16, 32)
+			if err != nil || v > 0x10ffff {
+				return 0, false, t.errf(`bad \x{%s}`, h)
+			}
+			return rune(v), true, nil
+		}
+		j := t.i
+		for j < len(p) && j < t.i+2 && isHex(p[j]) {
+			j++
+		}
+		if j == t.i {
+			return 0, true, nil
+		}
+		v, _ := strconv.ParseUint(p[t.i:j], 16, 32)
+		t.i = j
+		return rune(v), true, nil
+	}
+	if isAlnum(c) {
+		return 0, false, nil
+	}
+	return rune(c), true, nil
+}
+
+var posixClasses = map[string]string{
+	"alpha":  `a-zA-Z`,
+	"digit":  `0-9`,
+	"alnum":  `0-9a-zA-Z`,
+	"upper":  `A-Z`,
+	"lower":  `a-z`,
+	"space":  `\t\n\x0b\f\r `,
+	"blank":  `\t `,
+	"punct":  `!-/:-@\[-` + "`" + `{-~`,
+	"print":  `\x20-\x7e`,
+	"graph":  `\x21-\x7e`,
+	"cntrl":  `\x00-\x1f\x7f`,
+	"xdigit": `0-9A-Fa-f`,
+	"word":   `0-9A-Za-z_`,
+	"ascii":  `\x00-\x7f`,
+}
+
+// class translates a bracketed character class.
+func (t *translator) class() error {
+	p := t.p
+	start := t.i
+	t.i++
+	var re, bt strings.Builder
+	re.WriteByte('[')
+	bt.WriteByte('[')
+	if t.i < len(p) && p[t.i] == '^' {
+		re.WriteByte('^')
+		bt.WriteByte('^')
+		t.i++
+	}
+	first := true
+	prevSet := false // previous item was a set (\w, [:alpha:]), so '-' is literal
+	for {
+		if t.i >= len(p) {
+			t.i = start
+			return t.errf("missing ]")
+		}
+		c := p[t.i]
+		if c == ']' && !first {
+			t.i++
+			break
+		}
+		first = false
+		if c == '[' && t.i+1 < len(p) && p[t.i+1] == ':' {
+			end := strings.Index(p[t.i:], ":]")
+			if end > 0 {
+				name := p[t.i+2 : t.i+end]
+				neg := strings.HasPrefix(name, "^")
+				body, ok := posixClasses[strings.TrimPrefix(name, "^")]
+				if !ok {
+					return t.errf("unknown POSIX class %q", name)
+				}
+				t.i += end + 2
+				if neg {
+					re.WriteString("[:" + name + ":]")
+					bt.WriteString(body)
+					return t.unsupported("negated POSIX class")
+				}
+				re.WriteString(body)
+				bt.WriteString(body)
+				prevSet = true
+				continue
+			}
+		}
+		if c == '-' {
+			t.i++
+			next := byte(']')
+			if t.i < len(p) {
+				next = p[t.i]
+			}
+			if prevSet || next == ']' || re.Len() == 1 || (re.Len() == 2 && strings.HasSuffix(re.String(), "^")) {
+				re.WriteString(`\-`)
+				bt.WriteString(`\-`)
+			} else {
+				re.WriteByte('-')
+				bt.WriteByte('-')
+			}
+			prevSet = false
+			continue
+		}
+		if c == '\\' {
+			t.i++
+			if t.i >= len(p) {
+				return t.errf("trailing backslash")
+			}
+			e := p[t.i]
+			t.i++
+			set := ""
+			switch e {
+			case 'd', 'D', 'w', 'W', 's', 'S':
+				set = `\` + string(e)
+			case 'h':
+				set = `\t \xa0`
+			case 'v':
+				set = `\n\x0b\f\r\x85`
+			case 'p', 'P':
+				return t.unsupported(`\p in class`)
+			case 'H', 'V', 'N', 'R':
+				return t.unsupported(`\` + string(e) + ` in class`)
+			case 'b':
+				re.WriteString(`\x08`)
+				bt.WriteString(`\x08`)
+				prevSet = false
+				continue
+			}
+			if set != "" {
+				if prevSet = true; strings.HasSuffix(re.String(), "-") && !strings.HasSuffix(re.String(), `\-`) {
+					// [a-\w]: Perl takes the dash literally.
+					s := re.String()
+					re.Reset()
+					re.WriteString(s[:len(s)-1] + `\-`)
+					s = bt.String()
+					bt.Reset()
+					bt.WriteString(s[:len(s)-1] + `\-`)
+				}
+				re.WriteString(set)
+				bt.WriteString(set)
+				continue
+			}
+			var v rune
+			if e >= '1' && e <= '7' {
+				t.i--
+				var err error
+				if v, err = t.octal(); err != nil {
+					return err
+				}
+			} else {
+				var ok bool
+				var err error
+				v, ok, err = t.charEscape(e)
+				if err != nil {
+					return err
+				}
+				if !ok {
+					v = rune(e)
+				}
+			}
+			re.WriteString(classLit(v, true))
+			bt.WriteString(classLit(v, false))
+			prevSet = false
+			continue
+		}
+		t.i++
+		re.WriteString(classLit(rune(c), true))
+		bt.WriteString(classLit(rune(c), false))
+		prevSet = false
+	}
+	re.WriteByte(']')
+	bt.WriteByte(']')
+	t.atom(re.String(), bt.String())
+	return nil
+}
+
+func classLit(v rune, re2 bool) string {
+	if v < 0x80 && v >= 0x20 && v != 0x7f {
+		if strings.ContainsRune(`\]^-[`, v) {
+			return `\` + string(v)
+		}
+		return string(v)
+	}
+	return litString(v, re2)
+}
+
+func isAlpha(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
+func isAlnum(c byte) bool { return isAlpha(c) || c >= '0' && c <= '9' }
+func isHex(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
+}

@@ -1,0 +1,452 @@
+package rules
+
+import (
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"regexp/syntax"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/dlclark/regexp2"
+	re2 "github.com/wasilibs/go-re2"
+	"github.com/wasilibs/go-re2/experimental"
+)
+
+// Options configures Load.
+type Options struct {
+	// Plugins is the set of SpamAssassin plugin names (as loadplugin writes
+	// them) that ifplugin and plugin() treat as loaded. If nil,
+	// DefaultPlugins() is used.
+	Plugins map[string]bool
+	// Net and Bayes choose the score set: SpamAssassin's set 0 is neither,
+	// 1 net only, 2 Bayes only, 3 both. Rules with tflags net are inactive
+	// unless Net is set.
+	Net, Bayes bool
+	// Budget bounds the time one Eval spends on regex rules; when it runs
+	// out the remaining regex rules are skipped and Result.TimedOut is set.
+	// If zero, 2 s is used.
+	Budget time.Duration
+	// BacktrackTimeout bounds one regexp2 confirmation. If zero, 250 ms is
+	// used (and never more than what is left of Budget).
+	BacktrackTimeout time.Duration
+	// SetSize is how many literal-less rules share one RE2 set. If zero, 8.
+	SetSize int
+	// Evals holds the eval: functions. If nil, NewEvalRegistry() is used.
+	Evals *EvalRegistry
+	// Logger receives load-time debug messages. If nil, slog.Default().
+	Logger *slog.Logger
+}
+
+// DefaultPlugins returns the SpamAssassin plugins whose rules sluice can
+// run: the local-test plugins whose eval functions it implements, plus the
+// authentication plugins whose results come through Input.Auth.
+func DefaultPlugins() map[string]bool {
+	m := map[string]bool{}
+	for _, n := range []string{"Check", "HeaderEval", "BodyEval", "MIMEEval", "HTMLEval",
+		"ReplaceTags", "MIMEHeader", "WLBLEval", "FreeMail", "RelayEval", "ImageInfo",
+		"WelcomeListSubject", "WhiteListSubject", "URIDetail", "URIEval", "HTTPSMismatch",
+		"VBounce", "FromNameSpoof", "SPF", "DKIM", "DMARC", "DNSEval", "URIDNSBL",
+		"AutoLearnThreshold"} {
+		m["Mail::SpamAssassin::Plugin::"+n] = true
+	}
+	return m
+}
+
+// Config holds the non-rule settings of the rule files, which the scoring
+// package reads.
+type Config struct {
+	// RequiredScore is required_score; 5 by default.
+	RequiredScore float64
+	// RewriteHeader maps a header name (Subject, From, To) to its
+	// rewrite_header template.
+	RewriteHeader map[string]string
+	// AddHeaders are the add_header lines in order (after the last clear_headers).
+	AddHeaders []HeaderTemplate
+	// RemoveHeaders are the remove_header lines in order.
+	RemoveHeaders []HeaderTemplate
+	// ClearHeaders reports that clear_headers was seen.
+	ClearHeaders bool
+	// ReportSafe is report_safe (0, 1 or 2); 1 by default.
+	ReportSafe int
+	// WelcomelistFrom and BlocklistFrom are lower-cased address globs (* and ?).
+	WelcomelistFrom, BlocklistFrom []string
+	// TrustedNetworks and InternalNetworks are trusted_networks and internal_networks.
+	TrustedNetworks, InternalNetworks []netip.Prefix
+	// TLDs and TwoLevelTLDs are util_rb_tld and util_rb_2tld, lower case.
+	TLDs, TwoLevelTLDs map[string]bool
+	// FreemailDomains are freemail_domains globs, lower case.
+	FreemailDomains []string
+}
+
+// HeaderTemplate is one add_header or remove_header line.
+type HeaderTemplate struct {
+	When     string // spam, ham or all
+	Name     string // without the X-Spam- prefix, as SpamAssassin writes it
+	Template string
+}
+
+// Ruleset is a loaded and compiled set of rules. It is safe for concurrent
+// use by multiple goroutines.
+type Ruleset struct {
+	opt    Options
+	conf   Config
+	lint   Lint
+	rules  []*rule
+	byName map[string]*rule
+	header []*rule
+	evals  []*rule
+	metas  []*rule // in dependency order
+	scans  [KindMeta]*scanGroup
+	reg    *EvalRegistry
+}
+
+// rule is one compiled rule.
+type rule struct {
+	def       *ruleDef
+	idx       int
+	name      string
+	kind      Kind
+	score     float64
+	describe  string
+	multiple  bool
+	maxhits   int
+	nosubject bool
+	net       bool
+	priority  int
+	inactive  string // why the rule never fires; "" when active
+	re        *re2.Regexp
+	bt        *regexp2.Regexp
+	lits      []string
+	meta      metaNode
+	metaDeps  []string
+	eval      EvalFunc
+}
+
+// Config returns the settings read from the rule files.
+func (rs *Ruleset) Config() Config { return rs.conf }
+
+// Lint returns load statistics, warnings and errors.
+func (rs *Ruleset) Lint() Lint { return rs.lint }
+
+// Load reads the rule files of dirs (directories, read *.cf in lexical
+// order, or single files) in order — system rules first, then local ones —
+// and compiles them. Broken rules are disabled and reported by Lint; Load
+// fails only when a directory cannot be read.
+func Load(dirs []string, opt Options) (*Ruleset, error) {
+	p, err := newParser(opt)
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	if err := p.loadDirs(dirs); err != nil {
+		return nil, err
+	}
+	p.rs.finish(p)
+	p.rs.lint.LoadTime = time.Since(start)
+	return p.rs, nil
+}
+
+// LoadString compiles rules given as text (for tests and embedded rules);
+// name is the file name diagnostics use.
+func LoadString(name, text string, opt Options) (*Ruleset, error) {
+	p, err := newParser(opt)
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	if err := p.parse(name, []byte(text)); err != nil {
+		return nil, err
+	}
+	p.rs.finish(p)
+	p.rs.lint.LoadTime = time.Since(start)
+	return p.rs, nil
+}
+
+func newParser(opt Options) (*parser, error) {
+	if opt.Plugins == nil {
+		opt.Plugins = DefaultPlugins()
+	}
+	if opt.Budget <= 0 {
+		opt.Budget = 2 * time.Second
+	}
+	if opt.BacktrackTimeout <= 0 {
+		opt.BacktrackTimeout = 250 * time.Millisecond
+	}
+	if opt.SetSize <= 0 {
+		opt.SetSize = 8
+	}
+	if opt.Evals == nil {
+		opt.Evals = NewEvalRegistry()
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.Default()
+	}
+	rs := &Ruleset{opt: opt, byName: map[string]*rule{}, reg: opt.Evals}
+	rs.conf = Config{RequiredScore: 5, ReportSafe: 1, TLDs: map[string]bool{}, TwoLevelTLDs: map[string]bool{}}
+	rs.lint.ByKind = map[string]int{}
+	rs.lint.Unsupported = map[string]int{}
+	rs.lint.UnsupportedEvals = map[string]int{}
+	rs.lint.BacktrackReasons = map[string]int{}
+	return &parser{
+		opt: opt, rs: rs, defs: map[string]*ruleDef{}, scores: map[string][]float64{},
+		describe: map[string]string{}, tflags: map[string]string{}, priority: map[string]int{},
+		replace: map[string]bool{}, tags: map[string]string{}, pre: map[string]string{},
+		inter: map[string]string{}, post: map[string]string{}, start: "<", end: ">",
+	}, nil
+}
+
+// scoreSet is the index into four-value score lines.
+func (o Options) scoreSet() int {
+	s := 0
+	if o.Net {
+		s |= 1
+	}
+	if o.Bayes {
+		s |= 2
+	}
+	return s
+}
+
+// finish compiles every definition once all files are read.
+func (rs *Ruleset) finish(p *parser) {
+	defs := make([]*ruleDef, 0, len(p.defs))
+	for _, d := range p.defs {
+		defs = append(defs, d)
+	}
+	sort.Slice(defs, func(i, j int) bool { return defs[i].order < defs[j].order })
+	set := rs.opt.scoreSet()
+	for _, d := range defs {
+		r := &rule{def: d, idx: len(rs.rules), name: d.name, kind: d.kind, describe: p.describe[d.name], priority: p.priority[d.name]}
+		tf := strings.Fields(p.tflags[d.name])
+		nice := false
+		for _, f := range tf {
+			switch {
+			case f == "multiple":
+				r.multiple = true
+			case strings.HasPrefix(f, "maxhits="):
+				fmt.Sscanf(f, "maxhits=%d", &r.maxhits)
+				r.multiple = true
+			case f == "nice":
+				nice = true
+			case f == "net":
+				r.net = true
+			case f == "nosubject":
+				r.nosubject = true
+			}
+		}
+		switch sc, ok := p.scores[d.name]; {
+		case ok && len(sc) == 4:
+			r.score = sc[set]
+		case ok:
+			r.score = sc[0]
+		case strings.HasPrefix(d.name, "__"):
+			r.score = 0
+		case strings.HasPrefix(d.name, "T_"):
+			r.score = 0.01
+		case nice:
+			r.score = -1
+		default:
+			r.score = 1
+		}
+		rs.rules = append(rs.rules, r)
+		rs.byName[d.name] = r
+		rs.lint.ByKind[d.kind.String()]++
+		rs.lint.Total++
+		rs.compile(p, r)
+	}
+	rs.orderMetas()
+	rs.buildScans()
+	for _, r := range rs.rules {
+		if r.inactive == "" {
+			rs.lint.Active++
+		}
+	}
+}
+
+func (rs *Ruleset) disable(r *rule, reason string) {
+	if r.inactive == "" {
+		r.inactive = reason
+	}
+}
+
+// compile prepares one rule; problems disable it and become diagnostics.
+func (rs *Ruleset) compile(p *parser, r *rule) {
+	d := r.def
+	if d.err != nil {
+		rs.disable(r, "error")
+		p.diag(d.file, d.line, d.errCol, d.name, "%s %s: %v", d.kind, d.name, d.err)
+		rs.lint.Unsupported["parse error"]++
+		return
+	}
+	if r.net && !rs.opt.Net {
+		rs.disable(r, "net")
+		rs.lint.Net++
+	}
+	switch {
+	case d.kind == KindMeta:
+		n, deps, err := parseMeta(d.meta)
+		if err != nil {
+			rs.disable(r, "error")
+			p.diag(d.file, d.line, 1, d.name, "meta %s: %v", d.name, err)
+			rs.lint.Unsupported["parse error"]++
+			return
+		}
+		r.meta, r.metaDeps = n, deps
+	case d.eval != "":
+		fn, ok := rs.reg.Lookup(d.eval)
+		if !ok {
+			rs.lint.UnsupportedEvals[d.eval]++
+			if r.inactive == "" {
+				rs.lint.Unsupported["eval "+d.eval]++
+			}
+			rs.disable(r, "unsupported eval "+d.eval)
+			return
+		}
+		r.eval = fn
+		rs.evals = append(rs.evals, r)
+	case d.exists:
+		rs.header = append(rs.header, r)
+	default:
+		pat := d.re
+		if p.replace[d.name] {
+			pat = p.replaceTags(pat)
+		}
+		if err := rs.compileRegex(r, pat, d.flags); err != nil {
+			rs.disable(r, "error")
+			p.diag(d.file, d.line, d.reCol, d.name, "%s %s: %v", d.kind, d.name, err)
+			rs.lint.Unsupported[unsupportedReason(err)]++
+			return
+		}
+		if d.kind == KindHeader || d.kind == KindMIMEHeader {
+			rs.header = append(rs.header, r)
+		}
+	}
+}
+
+func unsupportedReason(err error) string {
+	s := err.Error()
+	if i := strings.Index(s, " at offset"); i > 0 && strings.Contains(s, "unsupported") {
+		return s[strings.Index(s, "construct: ")+len("construct: ") : i]
+	}
+	return "regex error"
+}
+
+// compileRegex translates and compiles a rule's pattern, recording which
+// engine it needs.
+func (rs *Ruleset) compileRegex(r *rule, pat, flags string) error {
+	tr, err := TranslatePerl(pat, flags, TranslateOptions{})
+	if err != nil {
+		return err
+	}
+	// Go's parser shares RE2's repeat limits; checking first keeps RE2
+	// from logging its own parse errors.
+	_, err = syntax.Parse(tr.RE2, syntax.Perl)
+	var re *re2.Regexp
+	if err == nil {
+		re, err = experimental.CompileLatin1(tr.RE2)
+	}
+	if err != nil {
+		// Nested counted repeats beyond RE2's limits: loosen them and confirm.
+		tr2, err2 := TranslatePerl(pat, flags, TranslateOptions{LooseRepeats: true})
+		if err2 != nil {
+			return err2
+		}
+		re2x, err2 := experimental.CompileLatin1(tr2.RE2)
+		if err2 != nil {
+			return fmt.Errorf("%w: %v", ErrRegex, err)
+		}
+		tr, re = tr2, re2x
+	}
+	if tr.Confirm {
+		bt, err := regexp2.Compile(tr.Backtrack, regexp2.None)
+		if err != nil {
+			return fmt.Errorf("%w: backtracking engine: %v", ErrUnsupported, err)
+		}
+		bt.MatchTimeout = rs.opt.BacktrackTimeout
+		r.bt = bt
+		rs.lint.Backtrack++
+		for _, reason := range tr.Reasons {
+			rs.lint.BacktrackReasons[reason]++
+		}
+	} else {
+		rs.lint.RE2++
+	}
+	r.re = re
+	r.lits = requiredLiterals(tr.RE2)
+	if len(r.lits) > 0 {
+		rs.lint.WithLiteral++
+	}
+	return nil
+}
+
+// replaceTags expands ReplaceTags <TAG>, <inter X>, <pre X>, <post X> in a pattern.
+func (p *parser) replaceTags(pat string) string {
+	st, en := p.start, p.end
+	var pre, inter, post string
+	for _, kv := range []struct {
+		kw  string
+		dst *string
+		m   map[string]string
+	}{{"pre", &pre, p.pre}, {"inter", &inter, p.inter}, {"post", &post, p.post}} {
+		for {
+			i := strings.Index(pat, st+kv.kw+" ")
+			if i < 0 {
+				break
+			}
+			j := strings.Index(pat[i:], en)
+			if j < 0 {
+				break
+			}
+			name := pat[i+len(st)+len(kv.kw)+1 : i+j]
+			*kv.dst = kv.m[name]
+			pat = pat[:i] + pat[i+j+len(en):]
+		}
+	}
+	for round := 0; round < 3; round++ {
+		var b strings.Builder
+		changed := false
+		prevTag := false
+		for i := 0; i < len(pat); {
+			if strings.HasPrefix(pat[i:], st) {
+				j := strings.Index(pat[i+len(st):], en)
+				if j > 0 {
+					name := pat[i+len(st) : i+len(st)+j]
+					if v, ok := p.tags[name]; ok {
+						if prevTag {
+							b.WriteString(inter)
+						}
+						b.WriteString(pre + v + post)
+						i += len(st) + j + len(en)
+						changed, prevTag = true, true
+						continue
+					}
+				}
+			}
+			b.WriteByte(pat[i])
+			i++
+			prevTag = false
+		}
+		pat = b.String()
+		if !changed {
+			break
+		}
+		pre, inter, post = "", "", ""
+	}
+	return pat
+}
+
+// requiredLiterals returns lower-cased strings of at least 3 bytes one of
+// which every match of the RE2 pattern contains, or nil.
+func requiredLiterals(pat string) []string {
+	re, err := syntax.Parse(pat, syntax.Perl)
+	if err != nil {
+		return nil
+	}
+	l := litsOf(re.Simplify())
+	if !l.ok() {
+		return nil
+	}
+	return l.alts
+}
