@@ -181,6 +181,13 @@ func normalizeWhitespace(b []byte, wide bool) []byte {
 			r, size = utf8.DecodeRune(b[i:])
 			isSpace = r != utf8.RuneError && unicode.IsSpace(r)
 		}
+		if c == 0 {
+			// SpamAssassin marks paragraph breaks with NUL and turns every
+			// NUL into a line break afterwards.
+			out = append(out, '\n')
+			i++
+			continue
+		}
 		if !isSpace {
 			out = append(out, b[i:i+size]...)
 			i += size

@@ -44,6 +44,13 @@ func lookupEncoding(label string) encoding.Encoding {
 	if e, err := ianaindex.IANA.Encoding(lc); err == nil && e != nil {
 		return e
 	}
+	// Labels such as "GB2312_CHARSET" or "big5-hkscs_x": try the part
+	// before the first "_".
+	if i := strings.IndexByte(lc, '_'); i > 0 {
+		if e, err := htmlindex.Get(lc[:i]); err == nil && e != nil {
+			return e
+		}
+	}
 	return nil
 }
 

@@ -670,8 +670,8 @@ func (r *htmlRenderer) display(s string, _ bool) {
 	r.chunks = append(r.chunks, chunk{text: s, whitespace: true})
 }
 
-// displayText adds text with runs of white space (and NBSP) collapsed to
-// one space; after a break, a leading space is dropped.
+// displayText adds text with runs of ASCII white space collapsed to one
+// space; after a break, a leading space is dropped.
 func (r *htmlRenderer) displayText(t string, inv bool) {
 	var b strings.Builder
 	b.Grow(len(t))
@@ -680,11 +680,6 @@ func (r *htmlRenderer) displayText(t string, inv bool) {
 		c := t[i]
 		if c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v' {
 			sp = true
-			continue
-		}
-		if c == 0xc2 && i+1 < len(t) && t[i+1] == 0xa0 {
-			sp = true
-			i++
 			continue
 		}
 		if sp {

@@ -157,20 +157,33 @@ func squashBlankLines(b []byte) []byte {
 	if !long {
 		return b
 	}
+	// Like SpamAssassin, keep the first blank line of a long run and the
+	// last 19.
 	out := make([]byte, 0, len(b))
-	run = 0
 	for pos := 0; pos < len(b); {
 		line := nextLine(b, pos)
-		pos += len(line)
-		if len(bytes.TrimSpace(line)) == 0 {
-			run++
-			if run > maxBlankLines {
-				continue
-			}
-		} else {
-			run = 0
+		if len(bytes.TrimSpace(line)) != 0 {
+			out = append(out, line...)
+			pos += len(line)
+			continue
 		}
-		out = append(out, line...)
+		var starts []int
+		q := pos
+		for q < len(b) {
+			l := nextLine(b, q)
+			if len(bytes.TrimSpace(l)) != 0 {
+				break
+			}
+			starts = append(starts, q)
+			q += len(l)
+		}
+		if len(starts) > maxBlankLines {
+			out = append(out, b[pos:starts[1]]...)
+			out = append(out, b[starts[len(starts)-maxBlankLines+1]:q]...)
+		} else {
+			out = append(out, b[pos:q]...)
+		}
+		pos = q
 	}
 	return out
 }
@@ -281,9 +294,6 @@ func (m *Message) addField(p *Part, line []byte, crlf, top bool) {
 	if len(v) > m.opts.MaxHeaderValue {
 		v = v[:m.opts.MaxHeaderValue]
 		m.truncated = true
-	}
-	if len(v) == 0 || v[len(v)-1] != '\n' {
-		v += "\n"
 	}
 	p.fields = append(p.fields, Field{Name: string(name), rawValue: v, line: line})
 }
