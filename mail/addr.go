@@ -498,33 +498,36 @@ func validTLD(label string) bool {
 	return icann && s == l
 }
 
-// isFQDNValid follows SpamAssassin's is_fqdn_valid with a TLD check:
-// at most 253 bytes, labels of letters, digits and hyphens, 1 to 63 bytes,
-// not starting or ending with a hyphen, at least two labels and a valid
-// top-level domain. IP addresses are not FQDNs.
+// isFQDNValid is SpamAssassin's is_fqdn_valid: at most 253 bytes, at
+// least two labels of 1 to 63 letters, digits, "_" and "-" (no hyphen at
+// either end), "_" only below the second level. It does not check the TLD.
 func isFQDNValid(host string) bool {
-	h := strings.TrimSuffix(strings.ToLower(host), ".")
-	if len(h) == 0 || len(h) > 253 {
-		return false
+	h := strings.ToLower(host)
+	for strings.HasSuffix(h, ".") {
+		h = h[:len(h)-1]
 	}
-	if _, err := netip.ParseAddr(h); err == nil {
+	if len(h) == 0 || len(h) > 253 {
 		return false
 	}
 	labels := strings.Split(h, ".")
 	if len(labels) < 2 {
 		return false
 	}
-	for _, l := range labels {
+	for i, l := range labels {
 		if len(l) == 0 || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
 			return false
 		}
-		for i := 0; i < len(l); i++ {
-			if !isLDH(l[i]) && l[i] != '_' {
+		for j := 0; j < len(l); j++ {
+			c := l[j]
+			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+				return false
+			}
+			if c == '_' && i >= len(labels)-2 {
 				return false
 			}
 		}
 	}
-	return validTLD(labels[len(labels)-1])
+	return true
 }
 
 // Domain returns the registrable domain of a host name (one label plus

@@ -186,8 +186,9 @@ func canonicalizeURI(uri string) []string {
 				i += 4 + j
 			}
 		}
-		// SpamAssassin removes user info from the host it tracks.
-		if userinfo != "" {
+		// A host still holding "@" (a second user info) loses it.
+		if at := strings.IndexByte(host, '@'); at >= 0 {
+			host = host[at+1:]
 			addOut(proto + host + rest)
 		}
 		if t := strings.TrimRightFunc(host, func(r rune) bool { return !(r < 0x80 && isLDH(byte(r)) && r != '-') }); t != host {
@@ -378,6 +379,13 @@ func (m *Message) URIs() []string {
 	for _, h := range m.HTML() {
 		for _, u := range h.URIs {
 			add(canonicalizeURI(u.URI))
+		}
+		for _, k := range h.anchorKeys {
+			if k == "" {
+				add([]string{""})
+				continue
+			}
+			add(canonicalizeURI(k))
 		}
 	}
 	return m.uris

@@ -53,6 +53,8 @@ type HTML struct {
 	// FontFaceBad, FormActionMailto, Embeds, FontLowContrast and
 	// FontInvalidColor are SpamAssassin's html_test flags.
 	FontFaceBad, FormActionMailto, Embeds, FontLowContrast, FontInvalidColor bool
+
+	anchorKeys []string
 }
 
 // HTMLURI is one link found in an HTML attribute.
@@ -431,6 +433,13 @@ func (r *htmlRenderer) tests(tag string, attrs map[string]string) {
 	case "a":
 		h.Anchors = append(h.Anchors, "")
 		r.inAnchor++
+		// SpamAssassin keys anchor text by the href as written (trimmed,
+		// not resolved, "" when absent), and that key joins its URI list.
+		href := strings.TrimFunc(attrs["href"], func(c rune) bool { return c == 0xa0 || c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v' })
+		if len(href) > maxURILength {
+			href = href[:maxURILength]
+		}
+		h.anchorKeys = append(h.anchorKeys, href)
 	case "title":
 		h.Title = append(h.Title, "")
 		r.inTitle++

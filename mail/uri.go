@@ -452,10 +452,10 @@ func urlDecode(s string) string {
 			l, ok2 := unhex(s[i+2])
 			if ok1 && ok2 {
 				v := h<<4 | l
-				// SpamAssassin keeps escapes whose hex contains 20, 7f or a
-				// digit 0, 1, 8, 9 or a-f.
+				// SpamAssassin keeps %20, %7f and escapes of control and
+				// 8-bit bytes (first digit 0, 1, 8, 9, a-f).
 				esc := strings.ToLower(s[i+1 : i+3])
-				keep := esc == "20" || esc == "7f" || strings.ContainsAny(esc, "0189abcdef")
+				keep := esc == "20" || esc == "7f" || strings.IndexByte("0189abcdef", esc[0]) >= 0
 				if !keep && v >= 0x20 && v < 0x80 {
 					b.WriteByte(v)
 				} else {
