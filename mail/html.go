@@ -435,7 +435,9 @@ func (r *htmlRenderer) tests(tag string, attrs map[string]string) {
 		r.inAnchor++
 		// SpamAssassin keys anchor text by the href as written (trimmed,
 		// not resolved, "" when absent), and that key joins its URI list.
-		href := strings.TrimFunc(attrs["href"], func(c rune) bool { return c == 0xa0 || c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v' })
+		href := strings.TrimFunc(attrs["href"], func(c rune) bool {
+			return c == 0xa0 || c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'
+		})
 		if len(href) > maxURILength {
 			href = href[:maxURILength]
 		}
