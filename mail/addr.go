@@ -18,6 +18,8 @@ type Address struct {
 	Addr string
 	// User and Host split Addr at its first "@".
 	User, Host string
+
+	hasPhrase bool // Phrase was given, even if empty
 }
 
 // ParseAddresses reads a raw (undecoded) address header value such as
@@ -272,7 +274,7 @@ func parseOneAddress(s string) (Address, string, bool) {
 			continue
 		}
 		if withPhrase {
-			phrase, hasPhrase = strings.TrimRight(ph, " \t\r\n"), true
+			phrase, hasPhrase = ph, true
 		}
 		addr, hasAddr, angle = inner, true, true
 		if hasC {
@@ -293,7 +295,7 @@ func parseOneAddress(s string) (Address, string, bool) {
 	if k > i {
 		c, j2, hasC := scanComment(s, k)
 		if end, ok := scanEnd(s, j2); ok {
-			return finishAddress(strings.TrimRight(s[i:k], " \t\r\n"), true, "", false, false, c, hasC), s[end:], true
+			return finishAddress(s[i:k], true, "", false, false, c, hasC), s[end:], true
 		}
 	}
 	return Address{}, s, false
@@ -348,9 +350,9 @@ func finishAddress(phrase string, hasPhrase bool, addr string, hasAddr, angle bo
 		}
 	}
 	if !hasPhrase && hasComment {
-		phrase = comment
+		phrase, hasPhrase = comment, true
 	}
-	a := Address{Phrase: phrase}
+	a := Address{Phrase: phrase, hasPhrase: hasPhrase}
 	if hasAddr {
 		a.Addr = cutSecondAt(addr)
 		a.User, a.Host, _ = strings.Cut(a.Addr, "@")
@@ -393,14 +395,14 @@ func HeaderName(value string, raw bool) []string {
 	var out []string
 	for _, a := range ParseAddresses(value) {
 		p := a.Phrase
-		if a.Phrase == "" && a.Addr != "" {
+		if !a.hasPhrase {
 			continue
 		}
 		if !raw {
 			p = DecodeHeader(p, "pms:get:name")
 			if strings.TrimSpace(p) != "" {
 				p = strings.Join(strings.Fields(p), " ")
-				if len(p) >= 2 && p[0] == '\'' && p[len(p)-1] == '\'' && strings.IndexByte(p[1:len(p)-1], '\'') < 0 {
+				if len(p) >= 2 && p[0] == '\'' && p[len(p)-1] == '\'' {
 					p = p[1 : len(p)-1]
 				}
 			}
