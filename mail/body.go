@@ -139,7 +139,12 @@ func (m *Message) Body() [][]byte {
 		wide = wide || r.wide
 		rnd := r.rendered
 		if m.opts.MaxBodyScan > 0 {
-			rnd = truncateAt(rnd, m.opts.MaxBodyScan, "\n ")
+			limit := m.opts.MaxBodyScan
+			if r.wide {
+				// Perl counts characters of a decoded string.
+				limit = runeOffset(rnd, limit)
+			}
+			rnd = truncateAt(rnd, limit, "\n ")
 		}
 		text = append(text, rnd...)
 	}
@@ -359,4 +364,21 @@ func latin1(b []byte) []byte {
 		i += sz
 	}
 	return out
+}
+
+// runeOffset returns the byte offset of the n-th rune of b, or len(b).
+func runeOffset(b []byte, n int) int {
+	if n >= len(b) {
+		return len(b)
+	}
+	i := 0
+	for k := 0; k < n && i < len(b); k++ {
+		if b[i] < utf8.RuneSelf {
+			i++
+			continue
+		}
+		_, sz := utf8.DecodeRune(b[i:])
+		i += sz
+	}
+	return i
 }
