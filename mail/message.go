@@ -421,8 +421,8 @@ func (m *Message) allHeaders(raw bool) []string {
 		if raw {
 			s = string(f.line)
 		} else {
-			s = f.Name + ": " + m.root.decoded(f)
-			size += len(s) + 1
+			s = f.Name + ": " + m.root.decoded(f) + "\n"
+			size += len(s)
 			if size > maxAllHeaders {
 				break
 			}
