@@ -187,27 +187,27 @@ func TestMultipart(t *testing.T) {
 			rawBody: []string{"some text\n"},
 		},
 		{
-			name: "part without headers",
-			raw: "Content-Type: multipart/mixed; boundary=b\n\n--b\n\nno headers here\n--b\nbroken: yes\nstill text\n--b--\nepilogue\n",
+			name:     "part without headers",
+			raw:      "Content-Type: multipart/mixed; boundary=b\n\n--b\n\nno headers here\n--b\nbroken: yes\nstill text\n--b--\nepilogue\n",
 			types:    []string{"multipart/mixed", "text/plain", "text/plain"},
 			rawBody:  []string{"no headers here", "still text"},
 			missingH: true,
 		},
 		{
-			name: "digest defaults to message/rfc822",
-			raw: "Content-Type: multipart/digest; boundary=d\n\n--d\n\nSubject: inner one\n\ninner body\n--d--\n",
-			types:   []string{"multipart/digest", "message/rfc822", "text/plain"},
+			name:     "digest defaults to message/rfc822",
+			raw:      "Content-Type: multipart/digest; boundary=d\n\n--d\n\nSubject: inner one\n\ninner body\n--d--\n",
+			types:    []string{"multipart/digest", "message/rfc822", "text/plain"},
 			rawBody:  []string{"inner body"},
 			missingH: true, // the blank line right after the boundary
 		},
 		{
-			name: "nested multipart reusing the boundary",
-			raw: "Content-Type: multipart/mixed; boundary=a\n\n--a\nContent-Type: multipart/alternative; boundary=a\n\n--a\nContent-Type: text/plain\n\ninner\n--a--\n--a--\n",
+			name:  "nested multipart reusing the boundary",
+			raw:   "Content-Type: multipart/mixed; boundary=a\n\n--a\nContent-Type: multipart/alternative; boundary=a\n\n--a\nContent-Type: text/plain\n\ninner\n--a--\n--a--\n",
 			types: []string{"multipart/mixed", "multipart/alternative", "text/plain"},
 		},
 		{
-			name: "attachment skipped by rawbody",
-			raw: "Content-Type: multipart/mixed; boundary=m\n\n--m\nContent-Type: text/plain\n\nhello\n--m\nContent-Type: application/pdf; name=\"x.pdf\"\nContent-Transfer-Encoding: base64\n\nJVBERi0=\n--m\nContent-Type: text/calendar\n\nBEGIN:VCALENDAR\n--m--\n",
+			name:    "attachment skipped by rawbody",
+			raw:     "Content-Type: multipart/mixed; boundary=m\n\n--m\nContent-Type: text/plain\n\nhello\n--m\nContent-Type: application/pdf; name=\"x.pdf\"\nContent-Transfer-Encoding: base64\n\nJVBERi0=\n--m\nContent-Type: text/calendar\n\nBEGIN:VCALENDAR\n--m--\n",
 			types:   []string{"multipart/mixed", "text/plain", "application/pdf", "text/calendar"},
 			rawBody: []string{"hello"},
 		},
@@ -280,8 +280,8 @@ func TestTransferEncodings(t *testing.T) {
 		{"base64", "text/plain", "aGVsbG8gd29y\nbGQ=\n", "hello world"},
 		{"base64", "text/plain", "aGVs*bG8g!!d29y\n\nbGQ=====\n", "hello world"},
 		{"base64", "text/plain", "aGVsbG8=d29ybGQ=", "hello\x00world"}, // "=" inside counts as zero bits
-		{"base64", "text/plain", "aGVsbG8\n", "hello"},                       // missing padding
-		{"base64", "text/plain", "dGV4dA0Kb25l\n", "text\none"},              // CRLF → LF for text
+		{"base64", "text/plain", "aGVsbG8\n", "hello"},                 // missing padding
+		{"base64", "text/plain", "dGV4dA0Kb25l\n", "text\none"},        // CRLF → LF for text
 		{"base64", "application/octet-stream", "dGV4dA0Kb25l\n", "text\r\none"},
 		{"Quoted-Printable", "text/plain", "caf=E9 =\nsoft=3Dbreak   \nx=ZZ=4", "caf\xe9 soft=break\nx=ZZ=4"},
 		{"quoted-printable", "text/plain", "a==\n3D", "a="}, // soft breaks go first, as in SpamAssassin
