@@ -116,6 +116,7 @@ type chunk struct {
 }
 
 type htmlRenderer struct {
+	attrs    map[string]string
 	h        *HTML
 	chunks   []chunk
 	styles   []textStyle
@@ -136,8 +137,10 @@ func renderHTML(src []byte) (all, visible, invisible []byte, h *HTML) {
 	h.Inside = r.inside
 
 	// SpamAssassin: "<tag/>" is "<tag>", curly double quotes are '"'.
-	src = bytes.ReplaceAll(src, []byte("\u201c"), []byte(`"`))
-	src = bytes.ReplaceAll(src, []byte("\u201d"), []byte(`"`))
+	if bytes.Contains(src, []byte("\u201c")) || bytes.Contains(src, []byte("\u201d")) {
+		src = bytes.ReplaceAll(src, []byte("\u201c"), []byte(`"`))
+		src = bytes.ReplaceAll(src, []byte("\u201d"), []byte(`"`))
+	}
 
 	r.run(src, 0)
 	return r.finish(len(src))
@@ -161,7 +164,12 @@ func (r *htmlRenderer) run(src []byte, depth int) {
 			tag := string(name)
 			var attrs map[string]string
 			if hasAttr {
-				attrs = make(map[string]string, 4)
+				// One map serves every tag: tag() does not keep it.
+				if r.attrs == nil {
+					r.attrs = make(map[string]string, 8)
+				}
+				clear(r.attrs)
+				attrs = r.attrs
 				for {
 					k, v, more := z.TagAttr()
 					if _, dup := attrs[string(k)]; !dup {
@@ -311,8 +319,7 @@ func (r *htmlRenderer) push(tag, uri string) {
 	if uri == "" {
 		return
 	}
-	lc := strings.ToLower(uri)
-	if !(strings.HasPrefix(lc, "data:") || strings.HasPrefix(lc, "mailto:") || strings.HasPrefix(lc, "file:") || strings.HasPrefix(lc, "cid:") || strings.HasPrefix(lc, "tel:")) {
+	if !(hasPrefixFoldString(uri, "data:") || hasPrefixFoldString(uri, "mailto:") || hasPrefixFoldString(uri, "file:") || hasPrefixFoldString(uri, "cid:") || hasPrefixFoldString(uri, "tel:")) {
 		uri = targetURI(r.base, uri)
 		if uri == "" {
 			return
