@@ -36,16 +36,23 @@ func (p *Part) render() *rendering {
 	p.rendered = r
 	t := p.EffectiveType()
 	if t != "text/plain" && t != "text/html" {
-		if len(t) > 5 && t[:5] == "text/" {
-			r.text = toUTF8(p.Decoded(), p.Charset, false)
-		}
 		return r
 	}
 	cs := p.Charset
 	if cs == "" {
 		cs = "us-ascii"
 	}
-	d := p.Decoded()
+	// Only what can reach Body is decoded: a plain part's first
+	// MaxBodyScan characters (at most 4 bytes each, plus SpamAssassin's
+	// 1 KB look-ahead), an HTML part's first MaxHTMLScan bytes.
+	o := p.msg.opts
+	limit := -1
+	if t == "text/html" {
+		limit = o.MaxHTMLScan
+	} else if o.MaxBodyScan > 0 {
+		limit = 4 * (o.MaxBodyScan + 1025)
+	}
+	d := p.decodedPrefix(limit)
 	r.wide = !isASCII(d)
 	r.text = toUTF8(d, cs, false)
 	if t == "text/html" && len(r.text) > 0 {
@@ -286,7 +293,11 @@ func (m *Message) RawBody() [][]byte {
 		if !(hasTypePrefix(t, "text") || hasTypePrefix(t, "message")) || p.ContentType == "text/calendar" {
 			continue
 		}
-		d := p.Decoded()
+		limit := -1
+		if m.opts.MaxRawBodyScan > 0 {
+			limit = m.opts.MaxRawBodyScan + 1025
+		}
+		d := p.decodedPrefix(limit)
 		if m.opts.MaxRawBodyScan > 0 {
 			d = truncateAt(d, m.opts.MaxRawBodyScan, "\n> ")
 		}

@@ -787,3 +787,36 @@ func FuzzDecodeHeader(f *testing.F) {
 		HeaderHost(s)
 	})
 }
+
+// TestHugeMessage checks that large parts cost bounded time: only the
+// bytes that can reach Body and RawBody are decoded and rendered.
+func TestHugeMessage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("large allocation")
+	}
+	for _, ct := range []string{"text/plain", "text/html", "multipart/mixed; boundary=x"} {
+		var b strings.Builder
+		b.WriteString("Subject: big\nContent-Type: " + ct + "\n\n")
+		line := "hello <b>world</b> see www.example.com and <a href=\"http://x.example/\">x</a> more text\n"
+		if strings.HasPrefix(ct, "multipart") {
+			b.WriteString("--x\nContent-Type: text/html\nContent-Transfer-Encoding: base64\n\n")
+			line = "PGI+aGVsbG88L2I+IHd3dy5leGFtcGxlLmNvbSA8YSBocmVmPXg+eTwvYT4g\n"
+		}
+		for b.Len() < 30<<20 {
+			b.WriteString(line)
+		}
+		start := time.Now()
+		m := Parse([]byte(b.String()), Options{})
+		body, raw, uris := m.Body(), m.RawBody(), m.URIs()
+		d := time.Since(start)
+		if d > 10*time.Second {
+			t.Errorf("%s: 30 MB message took %v", ct, d)
+		}
+		if len(body) < 2 || len(raw) == 0 || len(uris) == 0 {
+			t.Errorf("%s: Body %d, RawBody %d, URIs %d paragraphs/entries; want some of each", ct, len(body), len(raw), len(uris))
+		}
+		if n := len(bytes.Join(body, nil)); n > 60000 {
+			t.Errorf("%s: Body() holds %d bytes, want about MaxBodyScan", ct, n)
+		}
+	}
+}

@@ -14,6 +14,11 @@ type Options struct {
 	// MaxRawBodyScan is rawbody_part_scan_size: the bytes of each decoded
 	// text part kept for RawBody. Default 500000; negative means no limit.
 	MaxRawBodyScan int
+	// MaxHTMLScan is the bytes of each HTML part's source that are
+	// rendered for Body, URIs and HTML. Default 1 MiB; negative means no
+	// limit (SpamAssassin renders all of it, which costs seconds for
+	// parts of many megabytes).
+	MaxHTMLScan int
 	// MaxHeaders is the number of header fields kept per header section
 	// (the message's and each part's); further fields are skipped and
 	// Message.Truncated reports it. Default 1000.
@@ -40,6 +45,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxRawBodyScan == 0 {
 		o.MaxRawBodyScan = 500000
+	}
+	if o.MaxHTMLScan == 0 {
+		o.MaxHTMLScan = 1 << 20
 	}
 	if o.MaxHeaders <= 0 {
 		o.MaxHeaders = 1000
