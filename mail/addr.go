@@ -18,6 +18,8 @@ type Address struct {
 	Addr string
 	// User and Host split Addr at its first "@".
 	User, Host string
+
+	hasPhrase bool // Phrase was given, even if empty
 }
 
 // ParseAddresses reads a raw (undecoded) address header value such as
@@ -272,7 +274,7 @@ func parseOneAddress(s string) (Address, string, bool) {
 			continue
 		}
 		if withPhrase {
-			phrase, hasPhrase = strings.TrimRight(ph, " \t\r\n"), true
+			phrase, hasPhrase = ph, true
 		}
 		addr, hasAddr, angle = inner, true, true
 		if hasC {
@@ -293,7 +295,7 @@ func parseOneAddress(s string) (Address, string, bool) {
 	if k > i {
 		c, j2, hasC := scanComment(s, k)
 		if end, ok := scanEnd(s, j2); ok {
-			return finishAddress(strings.TrimRight(s[i:k], " \t\r\n"), true, "", false, false, c, hasC), s[end:], true
+			return finishAddress(s[i:k], true, "", false, false, c, hasC), s[end:], true
 		}
 	}
 	return Address{}, s, false
@@ -348,9 +350,9 @@ func finishAddress(phrase string, hasPhrase bool, addr string, hasAddr, angle bo
 		}
 	}
 	if !hasPhrase && hasComment {
-		phrase = comment
+		phrase, hasPhrase = comment, true
 	}
-	a := Address{Phrase: phrase}
+	a := Address{Phrase: phrase, hasPhrase: hasPhrase}
 	if hasAddr {
 		a.Addr = cutSecondAt(addr)
 		a.User, a.Host, _ = strings.Cut(a.Addr, "@")
@@ -393,14 +395,14 @@ func HeaderName(value string, raw bool) []string {
 	var out []string
 	for _, a := range ParseAddresses(value) {
 		p := a.Phrase
-		if a.Phrase == "" && a.Addr != "" {
+		if !a.hasPhrase {
 			continue
 		}
 		if !raw {
 			p = DecodeHeader(p, "pms:get:name")
 			if strings.TrimSpace(p) != "" {
 				p = strings.Join(strings.Fields(p), " ")
-				if len(p) >= 2 && p[0] == '\'' && p[len(p)-1] == '\'' && strings.IndexByte(p[1:len(p)-1], '\'') < 0 {
+				if len(p) >= 2 && p[0] == '\'' && p[len(p)-1] == '\'' {
 					p = p[1 : len(p)-1]
 				}
 			}
@@ -498,33 +500,36 @@ func validTLD(label string) bool {
 	return icann && s == l
 }
 
-// isFQDNValid follows SpamAssassin's is_fqdn_valid with a TLD check:
-// at most 253 bytes, labels of letters, digits and hyphens, 1 to 63 bytes,
-// not starting or ending with a hyphen, at least two labels and a valid
-// top-level domain. IP addresses are not FQDNs.
+// isFQDNValid is SpamAssassin's is_fqdn_valid: at most 253 bytes, at
+// least two labels of 1 to 63 letters, digits, "_" and "-" (no hyphen at
+// either end), "_" only below the second level. It does not check the TLD.
 func isFQDNValid(host string) bool {
-	h := strings.TrimSuffix(strings.ToLower(host), ".")
-	if len(h) == 0 || len(h) > 253 {
-		return false
+	h := strings.ToLower(host)
+	for strings.HasSuffix(h, ".") {
+		h = h[:len(h)-1]
 	}
-	if _, err := netip.ParseAddr(h); err == nil {
+	if len(h) == 0 || len(h) > 253 {
 		return false
 	}
 	labels := strings.Split(h, ".")
 	if len(labels) < 2 {
 		return false
 	}
-	for _, l := range labels {
+	for i, l := range labels {
 		if len(l) == 0 || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
 			return false
 		}
-		for i := 0; i < len(l); i++ {
-			if !isLDH(l[i]) && l[i] != '_' {
+		for j := 0; j < len(l); j++ {
+			c := l[j]
+			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+				return false
+			}
+			if c == '_' && i >= len(labels)-2 {
 				return false
 			}
 		}
 	}
-	return validTLD(labels[len(labels)-1])
+	return true
 }
 
 // Domain returns the registrable domain of a host name (one label plus

@@ -36,16 +36,23 @@ func (p *Part) render() *rendering {
 	p.rendered = r
 	t := p.EffectiveType()
 	if t != "text/plain" && t != "text/html" {
-		if len(t) > 5 && t[:5] == "text/" {
-			r.text = toUTF8(p.Decoded(), p.Charset, false)
-		}
 		return r
 	}
 	cs := p.Charset
 	if cs == "" {
 		cs = "us-ascii"
 	}
-	d := p.Decoded()
+	// Only what can reach Body is decoded: a plain part's first
+	// MaxBodyScan characters (at most 4 bytes each, plus SpamAssassin's
+	// 1 KB look-ahead), an HTML part's first MaxHTMLScan bytes.
+	o := p.msg.opts
+	limit := -1
+	if t == "text/html" {
+		limit = o.MaxHTMLScan
+	} else if o.MaxBodyScan > 0 {
+		limit = 4 * (o.MaxBodyScan + 1025)
+	}
+	d := p.decodedPrefix(limit)
 	r.wide = !isASCII(d)
 	r.text = toUTF8(d, cs, false)
 	if t == "text/html" && len(r.text) > 0 {
@@ -139,7 +146,12 @@ func (m *Message) Body() [][]byte {
 		wide = wide || r.wide
 		rnd := r.rendered
 		if m.opts.MaxBodyScan > 0 {
-			rnd = truncateAt(rnd, m.opts.MaxBodyScan, "\n ")
+			limit := m.opts.MaxBodyScan
+			if r.wide {
+				// Perl counts characters of a decoded string.
+				limit = runeOffset(rnd, limit)
+			}
+			rnd = truncateAt(rnd, limit, "\n ")
 		}
 		text = append(text, rnd...)
 	}
@@ -180,6 +192,13 @@ func normalizeWhitespace(b []byte, wide bool) []byte {
 			var r rune
 			r, size = utf8.DecodeRune(b[i:])
 			isSpace = r != utf8.RuneError && unicode.IsSpace(r)
+		}
+		if c == 0 {
+			// SpamAssassin marks paragraph breaks with NUL and turns every
+			// NUL into a line break afterwards.
+			out = append(out, '\n')
+			i++
+			continue
 		}
 		if !isSpace {
 			out = append(out, b[i:i+size]...)
@@ -274,7 +293,11 @@ func (m *Message) RawBody() [][]byte {
 		if !(hasTypePrefix(t, "text") || hasTypePrefix(t, "message")) || p.ContentType == "text/calendar" {
 			continue
 		}
-		d := p.Decoded()
+		limit := -1
+		if m.opts.MaxRawBodyScan > 0 {
+			limit = m.opts.MaxRawBodyScan + 1025
+		}
+		d := p.decodedPrefix(limit)
 		if m.opts.MaxRawBodyScan > 0 {
 			d = truncateAt(d, m.opts.MaxRawBodyScan, "\n> ")
 		}
@@ -352,4 +375,21 @@ func latin1(b []byte) []byte {
 		i += sz
 	}
 	return out
+}
+
+// runeOffset returns the byte offset of the n-th rune of b, or len(b).
+func runeOffset(b []byte, n int) int {
+	if n >= len(b) {
+		return len(b)
+	}
+	i := 0
+	for k := 0; k < n && i < len(b); k++ {
+		if b[i] < utf8.RuneSelf {
+			i++
+			continue
+		}
+		_, sz := utf8.DecodeRune(b[i:])
+		i += sz
+	}
+	return i
 }

@@ -33,8 +33,8 @@ func canonicalizeURI(uri string) []string {
 		if len(u) <= 1 || u[0] == '#' || u[0] == '?' || u[0] == '&' || (u[0] == '/' && !strings.HasPrefix(u, "//")) {
 			continue
 		}
-		lu := strings.ToLower(u)
-		if strings.HasPrefix(lu, "mailto:") || (strings.IndexByte(u, '@') >= 0 && strings.IndexByte(u[:strings.IndexByte(u, '@')], ':') < 0) {
+		isMailto := hasPrefixFoldString(u, "mailto:")
+		if isMailto || (strings.IndexByte(u, '@') >= 0 && strings.IndexByte(u[:strings.IndexByte(u, '@')], ':') < 0) {
 			// mailto:user@host?subject=... and similar: the bare address.
 			at := strings.IndexByte(u, '@')
 			if at > 0 {
@@ -47,7 +47,7 @@ func canonicalizeURI(uri string) []string {
 			}
 			if strings.Contains(u, "%20") {
 				rest := u
-				if strings.HasPrefix(lu, "mailto:") {
+				if isMailto {
 					rest = rest[7:]
 				}
 				for strings.HasPrefix(rest, "%20") {
@@ -75,7 +75,7 @@ func canonicalizeURI(uri string) []string {
 		}
 		nu := strings.ReplaceAll(u, `\`, "/")
 		// http:/x, http:x → http://x
-		if l := strings.ToLower(nu); strings.HasPrefix(l, "http:") || strings.HasPrefix(l, "https:") {
+		if hasPrefixFoldString(nu, "http:") || hasPrefixFoldString(nu, "https:") {
 			c := strings.IndexByte(nu, ':')
 			rest := nu[c+1:]
 			for k := 0; k < 2 && strings.HasPrefix(rest, "/"); k++ {
@@ -186,8 +186,9 @@ func canonicalizeURI(uri string) []string {
 				i += 4 + j
 			}
 		}
-		// SpamAssassin removes user info from the host it tracks.
-		if userinfo != "" {
+		// A host still holding "@" (a second user info) loses it.
+		if at := strings.IndexByte(host, '@'); at >= 0 {
+			host = host[at+1:]
 			addOut(proto + host + rest)
 		}
 		if t := strings.TrimRightFunc(host, func(r rune) bool { return !(r < 0x80 && isLDH(byte(r)) && r != '-') }); t != host {
@@ -219,12 +220,11 @@ func hasScheme(s string) bool {
 // httpHostEnd returns the length of "http://" or "https://" at the start
 // of s (0 when absent) and where the host name ends.
 func httpHostEnd(s string) (int, int) {
-	l := strings.ToLower(s)
 	p := 0
 	switch {
-	case strings.HasPrefix(l, "http://"):
+	case hasPrefixFoldString(s, "http://"):
 		p = 7
-	case strings.HasPrefix(l, "https://"):
+	case hasPrefixFoldString(s, "https://"):
 		p = 8
 	default:
 		return 0, 0
@@ -379,6 +379,27 @@ func (m *Message) URIs() []string {
 		for _, u := range h.URIs {
 			add(canonicalizeURI(u.URI))
 		}
+		for _, k := range h.anchorKeys {
+			if k == "" {
+				add([]string{""})
+				continue
+			}
+			add(canonicalizeURI(k))
+		}
 	}
 	return m.uris
+}
+
+// hasPrefixFoldString reports whether s starts with the lower-case ASCII
+// prefix p, ignoring ASCII case.
+func hasPrefixFoldString(s, p string) bool {
+	if len(s) < len(p) {
+		return false
+	}
+	for i := 0; i < len(p); i++ {
+		if lowerByte(s[i]) != p[i] {
+			return false
+		}
+	}
+	return true
 }

@@ -44,6 +44,13 @@ func lookupEncoding(label string) encoding.Encoding {
 	if e, err := ianaindex.IANA.Encoding(lc); err == nil && e != nil {
 		return e
 	}
+	// Labels such as "GB2312_CHARSET" or "big5-hkscs_x": try the part
+	// before the first "_".
+	if i := strings.IndexByte(lc, '_'); i > 0 {
+		if e, err := htmlindex.Get(lc[:i]); err == nil && e != nil {
+			return e
+		}
+	}
 	return nil
 }
 
@@ -91,7 +98,7 @@ func decodeWith(e encoding.Encoding, b []byte) ([]byte, bool) {
 // whatever the label says; an unknown or failing charset falls back to
 // Windows-1252. It never fails; the result may contain U+FFFD.
 func toUTF8(b []byte, declared string, insist bool) []byte {
-	if isASCII(b) {
+	if isASCII(b) && asciiCompatible(declared) {
 		return b
 	}
 	if !insist && utf8.Valid(b) {
@@ -160,4 +167,20 @@ func decodeUTF16(b []byte) ([]byte, bool) {
 		return decodeWith(unicode.UTF16(unicode.BigEndian, unicode.IgnoreBOM), b)
 	}
 	return nil, false
+}
+
+// asciiCompatible reports whether 7-bit text in this charset is plain
+// ASCII, so that SpamAssassin skips decoding it: US-ASCII, ISO-8859-*,
+// Windows-*, UTF-8, KOI8-*, EUC-*, Big5, GBK, GB18030, and unknown labels.
+// ISO-2022-*, UTF-7, UTF-16 and HZ are decoded even when 7-bit.
+func asciiCompatible(cs string) bool {
+	lc := strings.ToLower(strings.TrimSpace(cs))
+	switch {
+	case strings.HasPrefix(lc, "iso-2022"), strings.HasPrefix(lc, "iso2022"),
+		strings.HasPrefix(lc, "utf-7"), strings.HasPrefix(lc, "utf7"),
+		strings.HasPrefix(lc, "utf-16"), strings.HasPrefix(lc, "utf16"), strings.HasPrefix(lc, "utf 16"),
+		strings.HasPrefix(lc, "utf-32"), strings.HasPrefix(lc, "hz"):
+		return false
+	}
+	return true
 }

@@ -53,6 +53,8 @@ type HTML struct {
 	// FontFaceBad, FormActionMailto, Embeds, FontLowContrast and
 	// FontInvalidColor are SpamAssassin's html_test flags.
 	FontFaceBad, FormActionMailto, Embeds, FontLowContrast, FontInvalidColor bool
+
+	anchorKeys []string
 }
 
 // HTMLURI is one link found in an HTML attribute.
@@ -114,6 +116,7 @@ type chunk struct {
 }
 
 type htmlRenderer struct {
+	attrs    map[string]string
 	h        *HTML
 	chunks   []chunk
 	styles   []textStyle
@@ -134,8 +137,10 @@ func renderHTML(src []byte) (all, visible, invisible []byte, h *HTML) {
 	h.Inside = r.inside
 
 	// SpamAssassin: "<tag/>" is "<tag>", curly double quotes are '"'.
-	src = bytes.ReplaceAll(src, []byte("\u201c"), []byte(`"`))
-	src = bytes.ReplaceAll(src, []byte("\u201d"), []byte(`"`))
+	if bytes.Contains(src, []byte("\u201c")) || bytes.Contains(src, []byte("\u201d")) {
+		src = bytes.ReplaceAll(src, []byte("\u201c"), []byte(`"`))
+		src = bytes.ReplaceAll(src, []byte("\u201d"), []byte(`"`))
+	}
 
 	r.run(src, 0)
 	return r.finish(len(src))
@@ -159,7 +164,12 @@ func (r *htmlRenderer) run(src []byte, depth int) {
 			tag := string(name)
 			var attrs map[string]string
 			if hasAttr {
-				attrs = make(map[string]string, 4)
+				// One map serves every tag: tag() does not keep it.
+				if r.attrs == nil {
+					r.attrs = make(map[string]string, 8)
+				}
+				clear(r.attrs)
+				attrs = r.attrs
 				for {
 					k, v, more := z.TagAttr()
 					if _, dup := attrs[string(k)]; !dup {
@@ -309,8 +319,7 @@ func (r *htmlRenderer) push(tag, uri string) {
 	if uri == "" {
 		return
 	}
-	lc := strings.ToLower(uri)
-	if !(strings.HasPrefix(lc, "data:") || strings.HasPrefix(lc, "mailto:") || strings.HasPrefix(lc, "file:") || strings.HasPrefix(lc, "cid:") || strings.HasPrefix(lc, "tel:")) {
+	if !(hasPrefixFoldString(uri, "data:") || hasPrefixFoldString(uri, "mailto:") || hasPrefixFoldString(uri, "file:") || hasPrefixFoldString(uri, "cid:") || hasPrefixFoldString(uri, "tel:")) {
 		uri = targetURI(r.base, uri)
 		if uri == "" {
 			return
@@ -431,6 +440,15 @@ func (r *htmlRenderer) tests(tag string, attrs map[string]string) {
 	case "a":
 		h.Anchors = append(h.Anchors, "")
 		r.inAnchor++
+		// SpamAssassin keys anchor text by the href as written (trimmed,
+		// not resolved, "" when absent), and that key joins its URI list.
+		href := strings.TrimFunc(attrs["href"], func(c rune) bool {
+			return c == 0xa0 || c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'
+		})
+		if len(href) > maxURILength {
+			href = href[:maxURILength]
+		}
+		h.anchorKeys = append(h.anchorKeys, href)
 	case "title":
 		h.Title = append(h.Title, "")
 		r.inTitle++
@@ -670,8 +688,8 @@ func (r *htmlRenderer) display(s string, _ bool) {
 	r.chunks = append(r.chunks, chunk{text: s, whitespace: true})
 }
 
-// displayText adds text with runs of white space (and NBSP) collapsed to
-// one space; after a break, a leading space is dropped.
+// displayText adds text with runs of ASCII white space collapsed to one
+// space; after a break, a leading space is dropped.
 func (r *htmlRenderer) displayText(t string, inv bool) {
 	var b strings.Builder
 	b.Grow(len(t))
@@ -680,11 +698,6 @@ func (r *htmlRenderer) displayText(t string, inv bool) {
 		c := t[i]
 		if c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v' {
 			sp = true
-			continue
-		}
-		if c == 0xc2 && i+1 < len(t) && t[i+1] == 0xa0 {
-			sp = true
-			i++
 			continue
 		}
 		if sp {

@@ -14,6 +14,11 @@ type Options struct {
 	// MaxRawBodyScan is rawbody_part_scan_size: the bytes of each decoded
 	// text part kept for RawBody. Default 500000; negative means no limit.
 	MaxRawBodyScan int
+	// MaxHTMLScan is the bytes of each HTML part's source that are
+	// rendered for Body, URIs and HTML. Default 1 MiB; negative means no
+	// limit (SpamAssassin renders all of it, which costs seconds for
+	// parts of many megabytes).
+	MaxHTMLScan int
 	// MaxHeaders is the number of header fields kept per header section
 	// (the message's and each part's); further fields are skipped and
 	// Message.Truncated reports it. Default 1000.
@@ -40,6 +45,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxRawBodyScan == 0 {
 		o.MaxRawBodyScan = 500000
+	}
+	if o.MaxHTMLScan == 0 {
+		o.MaxHTMLScan = 1 << 20
 	}
 	if o.MaxHeaders <= 0 {
 		o.MaxHeaders = 1000
@@ -157,20 +165,33 @@ func squashBlankLines(b []byte) []byte {
 	if !long {
 		return b
 	}
+	// Like SpamAssassin, keep the first blank line of a long run and the
+	// last 19.
 	out := make([]byte, 0, len(b))
-	run = 0
 	for pos := 0; pos < len(b); {
 		line := nextLine(b, pos)
-		pos += len(line)
-		if len(bytes.TrimSpace(line)) == 0 {
-			run++
-			if run > maxBlankLines {
-				continue
-			}
-		} else {
-			run = 0
+		if len(bytes.TrimSpace(line)) != 0 {
+			out = append(out, line...)
+			pos += len(line)
+			continue
 		}
-		out = append(out, line...)
+		var starts []int
+		q := pos
+		for q < len(b) {
+			l := nextLine(b, q)
+			if len(bytes.TrimSpace(l)) != 0 {
+				break
+			}
+			starts = append(starts, q)
+			q += len(l)
+		}
+		if len(starts) > maxBlankLines {
+			out = append(out, b[pos:starts[1]]...)
+			out = append(out, b[starts[len(starts)-maxBlankLines+1]:q]...)
+		} else {
+			out = append(out, b[pos:q]...)
+		}
+		pos = q
 	}
 	return out
 }
@@ -281,9 +302,6 @@ func (m *Message) addField(p *Part, line []byte, crlf, top bool) {
 	if len(v) > m.opts.MaxHeaderValue {
 		v = v[:m.opts.MaxHeaderValue]
 		m.truncated = true
-	}
-	if len(v) == 0 || v[len(v)-1] != '\n' {
-		v += "\n"
 	}
 	p.fields = append(p.fields, Field{Name: string(name), rawValue: v, line: line})
 }
@@ -411,8 +429,8 @@ func (m *Message) allHeaders(raw bool) []string {
 		if raw {
 			s = string(f.line)
 		} else {
-			s = f.Name + ": " + m.root.decoded(f)
-			size += len(s) + 1
+			s = f.Name + ": " + m.root.decoded(f) + "\n"
+			size += len(s)
 			if size > maxAllHeaders {
 				break
 			}

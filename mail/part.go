@@ -261,7 +261,34 @@ func (p *Part) Text() []byte {
 	if !strings.HasPrefix(t, "text/") {
 		return nil
 	}
-	return p.render().text
+	cs := p.Charset
+	if cs == "" {
+		cs = "us-ascii"
+	}
+	return toUTF8(p.Decoded(), cs, false)
+}
+
+// decodedPrefix returns at least the first n bytes of the decoded content
+// (all of it when n < 0 or the content is short), decoding no more of a
+// large part than needed.
+func (p *Part) decodedPrefix(n int) []byte {
+	if n < 0 || p.decodedDone || !p.hasBody {
+		return p.Decoded()
+	}
+	// Raw bytes needed for n decoded bytes: base64 takes 4 per 3 plus line
+	// breaks, quoted-printable at most 3 per byte.
+	need := n + 4096
+	switch strings.ToLower(strings.TrimSpace(p.Get("Content-Transfer-Encoding"))) {
+	case "base64":
+		need = 2*n + 4096
+	case "quoted-printable":
+		need = 3*n + 4096
+	}
+	if need >= len(p.body) {
+		return p.Decoded()
+	}
+	q := &Part{ContentType: p.ContentType, msg: p.msg, fields: p.fields, body: p.body[:need], hasBody: true}
+	return q.Decoded()
 }
 
 // parseContentType follows SpamAssassin's Util::parse_content_type: it

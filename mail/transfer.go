@@ -72,11 +72,11 @@ func unhex(c byte) (byte, bool) {
 }
 
 // decodeQP decodes RFC 2045 §6.7 quoted-printable tolerantly, as
-// SpamAssassin's Util::qp_decode: trailing white space on a line is
-// dropped, "=" before a line break is a soft break, "=XX" becomes the
-// byte, and any other "=" is kept literally.
+// SpamAssassin's Util::qp_decode: first trailing white space on each line
+// and soft line breaks ("=" before a line break) are removed, then every
+// "=XX" becomes its byte; any other "=" is kept literally.
 func decodeQP(in []byte) []byte {
-	out := make([]byte, 0, len(in))
+	tmp := make([]byte, 0, len(in))
 	for i := 0; i < len(in); i++ {
 		c := in[i]
 		switch c {
@@ -85,16 +85,12 @@ func decodeQP(in []byte) []byte {
 			for j < len(in) && (in[j] == ' ' || in[j] == '\t') {
 				j++
 			}
-			if j == len(in) || in[j] == '\n' || (in[j] == '\r' && j+1 < len(in) && in[j+1] == '\n') {
-				// Transport padding before a line break (RFC 2045 §6.7 rule 3).
-				if j < len(in) {
-					i = j - 1
-					continue
-				}
-				// Keep white space at the very end of the input: SA's
-				// regex only strips it before a newline.
+			if j < len(in) && (in[j] == '\n' || (in[j] == '\r' && j+1 < len(in) && in[j+1] == '\n')) {
+				// Transport padding before a line break (rule 3).
+				i = j - 1
+				continue
 			}
-			out = append(out, in[i:j]...)
+			tmp = append(tmp, in[i:j]...)
 			i = j - 1
 		case '=':
 			if i+1 < len(in) && in[i+1] == '\n' {
@@ -105,19 +101,24 @@ func decodeQP(in []byte) []byte {
 				i += 2
 				continue
 			}
-			if i+2 < len(in) {
-				if h, ok := unhex(in[i+1]); ok {
-					if l, ok := unhex(in[i+2]); ok {
-						out = append(out, h<<4|l)
-						i += 2
-						continue
-					}
+			tmp = append(tmp, c)
+		default:
+			tmp = append(tmp, c)
+		}
+	}
+	out := tmp[:0]
+	for i := 0; i < len(tmp); i++ {
+		c := tmp[i]
+		if c == '=' && i+2 < len(tmp) {
+			if h, ok := unhex(tmp[i+1]); ok {
+				if l, ok := unhex(tmp[i+2]); ok {
+					out = append(out, h<<4|l)
+					i += 2
+					continue
 				}
 			}
-			out = append(out, '=')
-		default:
-			out = append(out, c)
 		}
+		out = append(out, c)
 	}
 	return out
 }

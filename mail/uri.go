@@ -179,19 +179,33 @@ func isPerlSpace(c byte) bool {
 }
 
 func isEndDelim(c byte) bool {
-	return isPerlSpace(c) || c == 0x1b || c == 0xa0 || strings.IndexByte("><\"`}]{[|", c) >= 0
+	switch c {
+	case ' ', '\t', '\n', '\r', '\f', '\v', 0x1b, 0xa0, '>', '<', '"', '`', '}', ']', '{', '[', '|':
+		return true
+	}
+	return false
 }
 
 func isStartDelim(c byte) bool {
-	return isPerlSpace(c) || c == 0x1b || c == 0xa0 || strings.IndexByte("><\"'`,{[(|", c) >= 0
+	switch c {
+	case ' ', '\t', '\n', '\r', '\f', '\v', 0x1b, 0xa0, '>', '<', '"', '\'', '`', ',', '{', '[', '(', '|':
+		return true
+	}
+	return false
 }
 
 func isEndDelimEmail(c byte) bool {
-	return isEndDelim(c) || c == ',' || c == '(' || c == '\'' || c >= 0x80
+	return c >= 0x80 || isEndDelim(c) || c == ',' || c == '(' || c == '\''
 }
 
 func isSchemelessStart(c byte) bool {
-	return isPerlSpace(c) || c == 0x1b || c == 0xa0 || strings.IndexByte("!\"#$&'()*+,/:;<=>?@[\\]^`{|}~", c) >= 0
+	switch c {
+	case ' ', '\t', '\n', '\r', '\f', '\v', 0x1b, 0xa0,
+		'!', '"', '#', '$', '&', '\'', '(', ')', '*', '+', ',', '/', ':', ';', '<', '=', '>', '?', '@',
+		'[', '\\', ']', '^', '`', '{', '|', '}', '~':
+		return true
+	}
+	return false
 }
 
 func isWordByte(c byte) bool {
@@ -232,10 +246,12 @@ func runEnd(s []byte, i, max int, stop func(byte) bool) int {
 
 // textURIMatch tries the three alternatives of SpamAssassin's text URI
 // regex at i; it returns the match end and its kind.
-func textURIMatch(s []byte, i int) (int, byte) {
+// mailEnd is where the run of local-part bytes containing i ends.
+func textURIMatch(s []byte, i, mailEnd int) (int, byte) {
 	// Known scheme or www./ftp. prefix.
 	pl := 0
-	switch {
+	switch c0 := lowerByte(s[i]); {
+	case c0 != 'h' && c0 != 'f' && c0 != 'w':
 	case hasPrefixFold(s, i, "http://"):
 		pl = 7
 	case hasPrefixFold(s, i, "https://"):
@@ -259,12 +275,12 @@ func textURIMatch(s []byte, i int) (int, byte) {
 		}
 	}
 	// mailto: or local@domain.
-	if hasPrefixFold(s, i, "mailto:") {
+	if lowerByte(s[i]) == 'm' && hasPrefixFold(s, i, "mailto:") {
 		if e := runEnd(s, i+7, 2048, isEndDelimEmail); e > i+7 {
 			return e, 'm'
 		}
 	}
-	if at := runEnd(s, i, 251, func(c byte) bool { return isEndDelimEmail(c) || c == '@' }); at > i && at < len(s) && s[at] == '@' {
+	if at := mailEnd; at > i && at-i <= 251 && at < len(s) && s[at] == '@' {
 		if e := runEnd(s, at+1, 251, isEndDelimEmail); e > at+1 {
 			return e, 'm'
 		}
@@ -321,14 +337,23 @@ func textURIMatch(s []byte, i int) (int, byte) {
 // _process_text_uri_list does and returns them with a scheme added.
 func textURIs(paras [][]byte, seen map[string]bool, add func(string)) {
 	for _, s := range paras {
+		mailEnd := -1
 		for i := 0; i < len(s); {
+			if i >= mailEnd {
+				// Local parts run to a delimiter or "@"; every start inside
+				// one run shares its end.
+				mailEnd = i
+				for mailEnd < len(s) && !isEndDelimEmail(s[mailEnd]) && s[mailEnd] != '@' {
+					mailEnd++
+				}
+			}
 			ok := i == 0 || isStartDelim(s[i-1]) || isWordByte(s[i-1]) != isWordByte(s[i]) ||
 				(i >= 3 && s[i-3] == 0x1b && s[i-2] == '(')
 			if !ok {
 				i++
 				continue
 			}
-			end, kind := textURIMatch(s, i)
+			end, kind := textURIMatch(s, i, mailEnd)
 			if end <= i {
 				i++
 				continue
@@ -452,10 +477,10 @@ func urlDecode(s string) string {
 			l, ok2 := unhex(s[i+2])
 			if ok1 && ok2 {
 				v := h<<4 | l
-				// SpamAssassin keeps escapes whose hex contains 20, 7f or a
-				// digit 0, 1, 8, 9 or a-f.
+				// SpamAssassin keeps %20, %7f and escapes of control and
+				// 8-bit bytes (first digit 0, 1, 8, 9, a-f).
 				esc := strings.ToLower(s[i+1 : i+3])
-				keep := esc == "20" || esc == "7f" || strings.ContainsAny(esc, "0189abcdef")
+				keep := esc == "20" || esc == "7f" || strings.IndexByte("0189abcdef", esc[0]) >= 0
 				if !keep && v >= 0x20 && v < 0x80 {
 					b.WriteByte(v)
 				} else {
