@@ -33,6 +33,23 @@ type Config struct {
 	Metrics  Metrics  `toml:"metrics"`
 	Filter   Filter   `toml:"filter"`
 	Auth     Auth     `toml:"auth"`
+	Rules    Rules    `toml:"rules"`
+}
+
+// Rules configures the SpamAssassin-compatible rule engine.
+type Rules struct {
+	// Mode is where rules come from: "auto" (default: SpamAssassin's
+	// installed rules if any, see AutoRuleDirs, else the built-in set),
+	// "builtin" (sluice's small built-in set), "dirs" (Dirs only) or
+	// "off" (no scoring, no X-Spam headers).
+	Mode string `toml:"mode"`
+	// Dirs are rule directories or files read in order (system rules
+	// first, then local ones) when Mode is "dirs".
+	Dirs []string `toml:"dirs"`
+	// Budget bounds the time rule evaluation may take per message; past
+	// it the remaining regex rules are skipped, the message is delivered
+	// and the event logged and counted. Default 2s.
+	Budget time.Duration `toml:"budget"`
 }
 
 // Auth configures SPF, DKIM, DMARC and DNSBL checks and the DNS resolver
@@ -164,6 +181,7 @@ func Default() Config {
 		},
 		Metrics: Metrics{Listen: "127.0.0.1:9425"},
 		Filter:  Filter{Sendmail: "/usr/sbin/sendmail", OnError: "tempfail"},
+		Rules: Rules{Mode: "auto", Budget: 2 * time.Second},
 		Auth: Auth{
 			Enabled:           true,
 			DNSTimeout:        2 * time.Second,
@@ -280,6 +298,15 @@ func (c *Config) Validate() error {
 	}
 	if len(c.Filter.Listen) > 0 && c.Filter.NextHop == "" {
 		bad("filter.listen is set but filter.next_hop is empty")
+	}
+	switch c.Rules.Mode {
+	case "auto", "builtin", "off":
+	case "dirs":
+		if len(c.Rules.Dirs) == 0 {
+			bad("rules.mode is \"dirs\" but rules.dirs is empty")
+		}
+	default:
+		bad("rules.mode %q: want auto, builtin, dirs or off", c.Rules.Mode)
 	}
 	for _, a := range c.Auth.DNS {
 		if _, _, err := net.SplitHostPort(a); err != nil {

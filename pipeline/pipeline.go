@@ -27,6 +27,7 @@ import (
 	"github.com/sluice-mail/sluice/mail"
 	"github.com/sluice-mail/sluice/maildir"
 	"github.com/sluice-mail/sluice/metrics"
+	"github.com/sluice-mail/sluice/scoring"
 )
 
 // Statuses sent back to the MTA. The peer sees only this short text; the
@@ -54,6 +55,10 @@ type Message struct {
 	QueueID   string
 	// Auth holds the SPF/DKIM/DMARC/DNSBL results when checked.
 	Auth *auth.Results
+	// Parsed is the parsed message and Verdict the spam decision, when the
+	// spam stage ran.
+	Parsed  *mail.Message
+	Verdict *scoring.Verdict
 }
 
 // Delivery is what happens to one recipient's copy. Per-recipient steps may
@@ -87,6 +92,8 @@ type Config struct {
 	Metrics *metrics.Metrics
 	// Auth, when set, verifies SPF, DKIM, DMARC and DNSBLs per message.
 	Auth *AuthStage
+	// Spam, when set, scores every message with the rule engine.
+	Spam *SpamStage
 }
 
 // Pipeline delivers messages. It is safe for concurrent use.
@@ -149,7 +156,7 @@ func (p *Pipeline) Deliver(ctx context.Context, env *mail.Envelope, raw []byte) 
 	for i, rcpt := range env.Recipients {
 		actions[i], statuses[i] = p.perRecipient(ctx, m, rcpt)
 	}
-	result := "ham"
+	result := m.spamResult()
 	rejected := 0
 	for _, a := range actions {
 		switch a {
@@ -164,6 +171,27 @@ func (p *Pipeline) Deliver(ctx context.Context, env *mail.Envelope, raw []byte) 
 	}
 	p.count(result, actions, "")
 	return statuses
+}
+
+// spamResult is "spam" or "ham" for metrics.
+func (m *Message) spamResult() string {
+	if m.Verdict != nil && m.Verdict.Spam {
+		return "spam"
+	}
+	return "ham"
+}
+
+// verdictAttrs are the log attributes of the spam decision, if any.
+func (m *Message) verdictAttrs() []any {
+	if m.Verdict == nil {
+		return nil
+	}
+	v := m.Verdict
+	names := make([]string, len(v.Hits))
+	for i, h := range v.Hits {
+		names[i] = h.Rule
+	}
+	return []any{"spam", v.Spam, "score", fmt.Sprintf("%.1f", v.Score), "tests", strings.Join(names, ",")}
 }
 
 func newMessage(env *mail.Envelope, raw []byte) *Message {
@@ -186,8 +214,9 @@ func (p *Pipeline) Filter(ctx context.Context, env *mail.Envelope, raw []byte) (
 		p.count("tempfail", nil, "panic")
 		return nil, err
 	}
-	p.count("ham", nil, "")
-	p.log.InfoContext(ctx, "filtered", "msgid", m.MessageID, "queue_id", m.QueueID, "from", env.MailFrom, "rcpts", len(env.Recipients), "size", len(m.Out))
+	p.count(m.spamResult(), nil, "")
+	attrs := []any{"msgid", m.MessageID, "queue_id", m.QueueID, "from", env.MailFrom, "rcpts", len(env.Recipients), "size", len(m.Out)}
+	p.log.InfoContext(ctx, "filtered", append(attrs, m.verdictAttrs()...)...)
 	return m.Out, nil
 }
 
@@ -215,6 +244,9 @@ func (p *Pipeline) perMessage(ctx context.Context, m *Message) (err error) {
 	}()
 	if p.cfg.Auth != nil {
 		p.runAuth(ctx, m)
+	}
+	if p.cfg.Spam != nil {
+		p.runSpam(ctx, m)
 	}
 	for _, step := range p.cfg.MessageSteps {
 		if err := step(ctx, m); err != nil {
@@ -267,6 +299,7 @@ func (p *Pipeline) perRecipient(ctx context.Context, m *Message, addr string) (a
 			"result", result, "folder", folderName(d.Folder), "size", size,
 			"duration", p.cfg.Now().Sub(start).Round(time.Microsecond),
 		}
+		attrs = append(attrs, m.verdictAttrs()...)
 		if env := m.Env; env.ClientIP != nil {
 			attrs = append(attrs, "client", env.ClientIP.String(), "helo", env.ClientHelo)
 		}

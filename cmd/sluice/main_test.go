@@ -36,7 +36,7 @@ func TestMain(m *testing.M) {
 func offlineConfig(t *testing.T) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "offline.toml")
-	if err := os.WriteFile(path, []byte("[auth]\nenabled = false\n[metrics]\nlisten = \"\"\n"), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte("[auth]\nenabled = false\n[metrics]\nlisten = \"\"\n[rules]\nmode = \"builtin\"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return path
@@ -77,6 +77,11 @@ func startInProcess(t *testing.T, cfg config.Config) (string, *syncBuffer) {
 	if cfg.Metrics.Listen == config.Default().Metrics.Listen {
 		cfg.Metrics.Listen = "127.0.0.1:0"
 	}
+	if cfg.Rules.Mode == "auto" {
+		// The stock SpamAssassin rules take seconds to compile; tests that
+		// need them ask for them.
+		cfg.Rules.Mode = "builtin"
+	}
 	if len(cfg.Auth.DNS) == 0 {
 		// Tests never query the public DNS: auth runs only against a
 		// loopback server the test provides.
@@ -109,6 +114,7 @@ func startUnix(t *testing.T, cfg config.Config, sock string) {
 	cfg.LMTP.Listen = []string{"unix:" + sock}
 	cfg.Metrics.Listen = ""
 	cfg.Auth.Enabled = false
+	cfg.Rules.Mode = "builtin"
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- serve(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), nil, nil) }()

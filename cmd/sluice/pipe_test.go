@@ -45,7 +45,7 @@ func TestPipe(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			sm := fakeSendmail(t, dir, tc.sendmail)
-			cfg := writeConfig(t, dir, "[auth]\nenabled = false\n[filter]\nsendmail = \""+sm+"\"\n"+tc.config)
+			cfg := writeConfig(t, dir, "[auth]\nenabled = false\n[rules]\nmode = \"builtin\"\n[filter]\nsendmail = \""+sm+"\"\n"+tc.config)
 			var errb bytes.Buffer
 			code := runPipe(t, []string{"-config", cfg, "-f", "a@client.test", "--", "x@example.test", "y@example.test"}, msg, &errb)
 			if code != tc.wantCode {

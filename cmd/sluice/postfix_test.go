@@ -53,12 +53,15 @@ func finalLMTP(t *testing.T, root string) string {
 	return addr
 }
 
-// swaksTo sends one message through the private Postfix.
+// gtube is SpamAssassin's test string, which every configuration flags.
+const gtube = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
+
+// swaksTo sends one GTUBE message through the private Postfix.
 func swaksTo(t *testing.T, pf *testutil.Postfix, rcpt, subject string) {
 	t.Helper()
 	out, err := exec.Command("swaks", "--server", fmt.Sprintf("127.0.0.1:%d", pf.SMTPPort),
 		"--helo", "swaks.client.test", "--from", "sender@client.test", "--to", rcpt,
-		"--header", "Subject: "+subject, "--body", "filtered body").CombinedOutput()
+		"--header", "Subject: "+subject, "--body", "filtered body\n"+gtube).CombinedOutput()
 	if err != nil {
 		t.Fatalf("swaks: %v\n%s", err, out)
 	}
@@ -100,9 +103,7 @@ func TestPostfixSMTPFilter(t *testing.T) {
 	swaksTo(t, pf, "alice@example.test", "through the smtp filter")
 	pf.WaitEmpty(30 * time.Second)
 	msg := onlyMessage(t, filepath.Join(root, "example.test/alice/Maildir"), pf)
-	if strings.Count(msg, "Authentication-Results: filter.test;") != 1 || !strings.Contains(msg, "spf=pass") {
-		t.Fatalf("delivered message lacks the filter's Authentication-Results with spf=pass:\n%s", msg)
-	}
+	checkFiltered(t, msg, "through the smtp filter")
 	// The second smtpd saw the original client through XFORWARD.
 	if !strings.Contains(pf.Log(), "orig_client=localhost[127.0.0.1]") {
 		t.Fatalf("re-injection lost the original client:\n%s", pf.Log())
@@ -126,7 +127,7 @@ func TestPostfixPipeFilter(t *testing.T) {
 	wrapper := filepath.Join(dir, "sluice")
 	os.WriteFile(wrapper, []byte("#!/bin/sh\nSLUICE_TEST_EXEC=1 exec "+bin+" \"$@\"\n"), 0o755)
 	cfgFile := filepath.Join(dir, "sluice.toml")
-	good := fmt.Sprintf("[lmtp]\nhostname = \"filter.test\"\n[metrics]\nlisten = \"\"\n[auth]\ndns = [%q]\n", offlineDNS(t))
+	good := fmt.Sprintf("[rules]\nmode = \"builtin\"\n[lmtp]\nhostname = \"filter.test\"\n[metrics]\nlisten = \"\"\n[auth]\ndns = [%q]\n", offlineDNS(t))
 	os.WriteFile(cfgFile, []byte("[broken\n"), 0o644)
 
 	pf := testutil.StartPostfix(t, testutil.PostfixOptions{
@@ -170,8 +171,27 @@ func TestPostfixPipeFilter(t *testing.T) {
 	pf.Flush()
 	pf.WaitEmpty(30 * time.Second)
 	msg := onlyMessage(t, filepath.Join(root, "example.test/alice/Maildir"), pf)
-	if strings.Count(msg, "Authentication-Results: filter.test;") != 1 || !strings.Contains(msg, "spf=pass") {
-		t.Fatalf("delivered message lacks the filter's Authentication-Results with spf=pass:\n%s", msg)
+	checkFiltered(t, msg, "through the pipe filter")
+}
+
+// checkFiltered asserts the filter's marks on a delivered GTUBE message:
+// one Authentication-Results of the filter's with spf=pass, the X-Spam
+// headers of spam, and the rewritten Subject.
+func checkFiltered(t *testing.T, msg, subject string) {
+	t.Helper()
+	for _, want := range []string{
+		"X-Spam-Flag: YES\n",
+		"\nSubject: *****SPAM***** " + subject + "\n",
+		"X-Spam-Status: Yes, score=10",
+		"tests=GTUBE",
+		"spf=pass",
+	} {
+		if !strings.Contains(msg, want) {
+			t.Fatalf("delivered message lacks %q:\n%s", want, msg)
+		}
+	}
+	if strings.Count(msg, "Authentication-Results: filter.test;") != 1 {
+		t.Fatalf("delivered message lacks the filter's one Authentication-Results:\n%s", msg)
 	}
 }
 

@@ -256,6 +256,14 @@ func newPipeline(cfg config.Config, log *slog.Logger, mt *metrics.Metrics, deliv
 		}
 		pc.Auth = a
 	}
+	spam, err := newSpamStage(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	pc.Spam = spam
+	if mt != nil && spam != nil {
+		mt.RulesLoaded.Set(float64(spam.Rules.Lint().Active))
+	}
 	if delivers {
 		dir, err := newDirectory(cfg.Delivery, log)
 		if err != nil {
