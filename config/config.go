@@ -181,7 +181,7 @@ func Default() Config {
 		},
 		Metrics: Metrics{Listen: "127.0.0.1:9425"},
 		Filter:  Filter{Sendmail: "/usr/sbin/sendmail", OnError: "tempfail"},
-		Rules: Rules{Mode: "auto", Budget: 2 * time.Second},
+		Rules:   Rules{Mode: "auto", Budget: 2 * time.Second},
 		Auth: Auth{
 			Enabled:           true,
 			DNSTimeout:        2 * time.Second,
