@@ -220,6 +220,16 @@ func (p *Pipeline) Filter(ctx context.Context, env *mail.Envelope, raw []byte) (
 	return m.Out, nil
 }
 
+// Check runs the per-message steps and returns the message with its
+// results (Auth, Verdict, Out), for `sluice check`. Nothing is counted.
+func (p *Pipeline) Check(ctx context.Context, env *mail.Envelope, raw []byte) (*Message, error) {
+	m := newMessage(env, raw)
+	if err := p.perMessage(ctx, m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
 // count records one message's outcome in the metrics, if any.
 func (p *Pipeline) count(result string, actions []string, reason string) {
 	mt := p.cfg.Metrics

@@ -4,6 +4,8 @@
 //
 //	sluice serve [-config FILE] [-lmtp ADDR] [-mail-root DIR] [-metrics ADDR]
 //	sluice pipe [-config FILE] -f SENDER [-client-ip IP] [-helo NAME] -- RECIPIENT...
+//	sluice check [-config FILE] [-rules DIR]... [-json] [-client-ip IP] [-helo NAME] [-mail-from ADDR] [-rcpt ADDR] [-dns HOST:PORT] [FILE]
+//	sluice lint [-config FILE] [-rules DIR]... [-json]
 //	sluice version
 //
 // With no -config, serve runs on the embedded defaults: LMTP on
@@ -34,6 +36,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdServe(args[1:], stderr)
 	case "pipe":
 		return cmdPipe(args[1:], os.Stdin, stderr)
+	case "check":
+		return cmdCheck(args[1:], os.Stdin, stdout, stderr)
+	case "lint":
+		return cmdLint(args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintf(stdout, "sluice %s\n", version)
 		return 0
@@ -52,6 +58,8 @@ func usage(w io.Writer) {
 commands:
   serve     run the LMTP delivery service (and the SMTP filter, if configured)
   pipe      content_filter mode: filter stdin and re-inject it with sendmail
+  check     score one message (stdin or FILE) and print the report
+  lint      check rule files (and Sieve scripts) and print statistics
   version   print the version
 
 Run "sluice <command> -h" for a command's flags.
