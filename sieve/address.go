@@ -47,7 +47,7 @@ func parseAddressList(v string) []string {
 				cur.WriteString(v[i : j+1])
 			}
 			i = j
-		case c == '(' && !inAngle:
+		case c == '(':
 			depth := 1
 			j := i + 1
 			for j < len(v) && depth > 0 {
@@ -156,4 +156,60 @@ func addressPart(addr, part, sep string) (string, bool) {
 		return local[i+1:], true
 	}
 	return addr, true
+}
+
+// validAddrSpec reports whether a is a plausible RFC 5322 addr-spec:
+// non-empty ASCII local part and domain.
+func validAddrSpec(a string) bool {
+	l, d, ok := splitAddress(a)
+	if !ok || l == "" || d == "" || !isASCII(a) {
+		return false
+	}
+	return !strings.ContainsAny(d, " \t<>()[],;:@\"")
+}
+
+// headerAddresses parses an address header the way Pigeonhole does: when
+// any entry is not a valid address, the whole (trimmed) value stands as a
+// single invalid entry that only :all can match.
+func headerAddresses(v string) (addrs []string, valid bool) {
+	list := parseAddressList(v)
+	if len(list) == 0 {
+		if strings.Contains(v, ":") && strings.TrimSpace(v) != "" {
+			return nil, true // an empty group
+		}
+		return []string{strings.TrimSpace(v)}, false
+	}
+	for _, a := range list {
+		if !validAddrSpec(a) {
+			return []string{strings.TrimSpace(v)}, false
+		}
+	}
+	return list, true
+}
+
+// canonicalAddrSpec removes needless quoting from a local part
+// (RFC 5321 §4.1.2: "Sirius"@x is Sirius@x).
+func canonicalAddrSpec(a string) string {
+	i := strings.LastIndexByte(a, '@')
+	if i < 0 || !strings.HasPrefix(a, "\"") {
+		return a
+	}
+	local := unquoteLocal(a[:i])
+	if isDotAtom(local) {
+		return local + a[i:]
+	}
+	return a
+}
+
+func isDotAtom(s string) bool {
+	if s == "" || s[0] == '.' || s[len(s)-1] == '.' || strings.Contains(s, "..") {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(isIdentChar(c) || c == '.' || strings.IndexByte("!#$%&'*+-/=?^`{|}~", c) >= 0) {
+			return false
+		}
+	}
+	return true
 }

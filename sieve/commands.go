@@ -112,7 +112,7 @@ func execRedirect(r *run, n *node) error {
 		return rtErr(n, "specified redirect address '%s' is invalid", addr)
 	}
 	list := parseAddressList(addr)
-	return r.addAction(n, Action{Kind: Redirect, Address: list[0], Copy: n.has("copy")})
+	return r.addAction(n, Action{Kind: Redirect, Address: canonicalAddrSpec(list[0]), Copy: n.has("copy")})
 }
 
 func checkFileinto(v *validator, n *node) bool {
@@ -193,7 +193,7 @@ func checkHeader(v *validator, n *node) bool {
 		v.errorf(n.tags["last"].pos, "the :last tag for the %s test requires the :index tag", n.name)
 		return false
 	}
-	return checkHeaderNames(v, n, 0, "header") && checkMime(v, n) && checkKeys(v, n, 1)
+	return checkMime(v, n) && checkKeys(v, n, 1)
 }
 
 // checkKeys compiles constant :regex keys so bad patterns fail at compile time.
@@ -287,8 +287,12 @@ func (r *run) addressTest(n *node, h []HeaderField, names, keys []string) (bool,
 	}
 	for _, name := range names {
 		for _, fv := range selectIndex(n, headerValues(h, name, false)) {
-			for _, a := range parseAddressList(fv) {
-				part, ok := addressPart(decodeHeader(a), n.part, r.opts.RecipientDelimiter)
+			addrs, valid := headerAddresses(fv)
+			if !valid && n.part != "all" {
+				continue
+			}
+			for _, a := range addrs {
+				part, ok := addressPart(a, n.part, r.opts.RecipientDelimiter)
 				if !ok {
 					continue
 				}

@@ -63,8 +63,8 @@ func addExtensionSpecs(add func(*spec)) {
 		pos: []posDef{{typ: argString, name: "value"}}, eval: evalSpamtest("virustest")})
 
 	// RFC 5260 date and currentdate.
-	zoneTags := []tagDef{{name: "zone", group: "zone", param: argString, paramName: "time-zone offset"},
-		{name: "originalzone", group: "zone", param: noParam}}
+	zoneTags := []tagDef{{name: "zone", group: "zonegroup", param: argString, paramName: "time-zone offset"},
+		{name: "originalzone", group: "zonegroup", param: noParam}}
 	add(&spec{name: "date", test: true, ext: "date", tags: append(matchingTags(indexTags()...), zoneTags...),
 		pos: []posDef{{typ: argString, name: "header name"}, {typ: argString, name: "date part"}, {typ: argStringList, name: "key list"}},
 		check: checkDate, eval: evalDate})
@@ -421,30 +421,62 @@ func evalBody(r *run, n *node) (bool, error) {
 		return string(b)
 	}
 	switch {
+	case r.msg.RawBody() == nil:
+		// RFC 5173 §5: a message without a body has no body to match.
 	case n.has("raw"):
 		vals = []string{clip(r.msg.RawBody())}
 	case n.has("content"):
 		types := r.strs(n.tags["content"].strs)
 		for _, p := range r.allParts() {
-			if contentTypeMatches(p.ContentType, types) {
-				if strings.HasPrefix(p.ContentType, "multipart/") {
-					continue
+			if !contentTypeMatches(p.ContentType, types) {
+				continue
+			}
+			switch {
+			case strings.HasPrefix(p.ContentType, "multipart/"):
+				// RFC 5173 §5.2: the prologue and epilogue of a multipart.
+				for _, b := range [][]byte{p.Prologue, p.Epilogue} {
+					if len(bytesTrimSpace(b)) > 0 {
+						vals = append(vals, clip(b))
+					}
 				}
-				vals = append(vals, clip(p.Body))
+			case p.ContentType == "message/rfc822":
+				// RFC 5173 §5.2: the header of the enclosed message.
+				vals = append(vals, clip(headerBlock(p.Body)))
+			default:
+				if len(p.Body) > 0 {
+					vals = append(vals, clip(p.Body))
+				}
 			}
 		}
 	default:
 		for _, p := range r.allParts() {
-			if strings.HasPrefix(p.ContentType, "text/") {
+			if (strings.HasPrefix(p.ContentType, "text/") || p.ContentType == "application/xhtml+xml") && len(p.Body) > 0 {
 				body := p.Body
-				if p.ContentType == "text/html" {
+				if p.ContentType == "text/html" || p.ContentType == "application/xhtml+xml" {
 					body = []byte(htmlToText(string(body)))
 				}
 				vals = append(vals, clip(body))
 			}
 		}
 	}
-	return r.matchValues(n, vals, keys)
+	saved := r.match
+	ok, err := r.matchValues(n, vals, keys)
+	// RFC 5173 §6: body does not set match variables.
+	r.match = saved
+	return ok, err
+}
+
+func bytesTrimSpace(b []byte) []byte { return []byte(strings.TrimSpace(string(b))) }
+
+// headerBlock returns the header of a message including its last CRLF.
+func headerBlock(msg []byte) []byte {
+	s := string(msg)
+	for _, sep := range []string{"\r\n\r\n", "\n\n"} {
+		if i := strings.Index(s, sep); i >= 0 {
+			return msg[:i+len(sep)/2]
+		}
+	}
+	return msg
 }
 
 // contentTypeMatches implements RFC 5173 §5.2's content type list.
@@ -454,6 +486,7 @@ func contentTypeMatches(ct string, types []string) bool {
 		switch {
 		case t == "":
 			return true
+		case strings.Count(t, "/") > 1:
 		case strings.Contains(t, "/"):
 			if ct == t {
 				return true

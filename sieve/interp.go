@@ -51,6 +51,7 @@ type run struct {
 	explicitKeep bool
 	redirects    int
 	steps        int
+	start        time.Time
 	dupMarks     []dupMark
 	inInclude    map[*Script]bool
 	onceDone     map[*Script]bool
@@ -80,6 +81,7 @@ func (s *Script) newRun(ctx context.Context, msg Message, env Env) *run {
 		vars: map[string]string{}, globals: map[string]string{}, implicitKeep: true,
 		inInclude: map[*Script]bool{}, onceDone: map[*Script]bool{}, curPart: -1, regexes: regexCache{}}
 	r.header = msg.HeaderFields()
+	r.start = time.Now()
 	return r
 }
 
@@ -168,6 +170,9 @@ func rtErr(n *node, format string, args ...any) error {
 func (r *run) step(n *node) error {
 	r.steps++
 	if r.steps > r.opts.Limits.MaxSteps {
+		return rtErr(n, "execution exceeded CPU time limit")
+	}
+	if time.Since(r.start) > r.opts.Limits.MaxCPUTime {
 		return rtErr(n, "execution exceeded CPU time limit")
 	}
 	if r.steps&1023 == 0 {

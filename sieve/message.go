@@ -31,6 +31,9 @@ type Part struct {
 	// Body is the content with transfer encoding removed; for text/* parts it
 	// is converted to UTF-8. Multipart containers have a nil Body.
 	Body []byte
+	// Prologue and Epilogue are the texts before the first and after the
+	// last boundary of a multipart (RFC 5173 §5.2 matches them).
+	Prologue, Epilogue []byte
 	// Parent is the index of the enclosing part, -1 for the message itself.
 	Parent int
 	// Children lists the indexes of the direct sub-parts.
@@ -114,7 +117,9 @@ func fieldValue(h []HeaderField, name string) (string, bool) {
 func (m *parsedMessage) addPart(h []HeaderField, body []byte, parent, depth int, defType string) int {
 	p := Part{Header: h, ContentType: defType, Params: map[string]string{}, Parent: parent}
 	if v, ok := fieldValue(h, "Content-Type"); ok {
-		if mt, params, err := mime.ParseMediaType(v); err == nil && strings.Contains(mt, "/") {
+		if mt, params, err := mime.ParseMediaType(v); err == nil && strings.Count(mt, "/") > 1 {
+			p.ContentType = "application/octet-stream"
+		} else if err == nil && strings.Contains(mt, "/") {
 			p.ContentType = strings.ToLower(mt)
 			p.Params = params
 		} else if i := strings.IndexByte(v, ';'); i > 0 || (err != nil && strings.Contains(v, "/")) {
@@ -122,6 +127,9 @@ func (m *parsedMessage) addPart(h []HeaderField, body []byte, parent, depth int,
 				i = len(v)
 			}
 			p.ContentType = strings.ToLower(strings.TrimSpace(v[:i]))
+			if strings.Count(p.ContentType, "/") != 1 {
+				p.ContentType = "application/octet-stream"
+			}
 		}
 	}
 	idx := len(m.parts)
@@ -135,7 +143,9 @@ func (m *parsedMessage) addPart(h []HeaderField, body []byte, parent, depth int,
 		if p.ContentType == "multipart/digest" {
 			def = "message/rfc822"
 		}
-		for _, sub := range splitMultipart(body, p.Params["boundary"]) {
+		subs, pro, epi := splitMultipart(body, p.Params["boundary"])
+		m.parts[idx].Prologue, m.parts[idx].Epilogue = pro, epi
+		for _, sub := range subs {
 			sh, sb := splitHeader(sub)
 			m.addPart(sh, sb, idx, depth+1, def)
 		}
@@ -150,9 +160,8 @@ func (m *parsedMessage) addPart(h []HeaderField, body []byte, parent, depth int,
 }
 
 // splitMultipart returns the body parts between RFC 2046 §5.1.1 boundary lines.
-func splitMultipart(body []byte, boundary string) [][]byte {
+func splitMultipart(body []byte, boundary string) (parts [][]byte, prologue, epilogue []byte) {
 	delim := []byte("--" + boundary)
-	var parts [][]byte
 	start := -1
 	i := 0
 	for i <= len(body) {
@@ -167,6 +176,9 @@ func splitMultipart(body []byte, boundary string) [][]byte {
 		if bytes.HasPrefix(line, delim) {
 			rest := line[len(delim):]
 			if len(rest) == 0 || bytes.Equal(rest, []byte("--")) {
+				if start < 0 {
+					prologue = body[:i]
+				}
 				if start >= 0 {
 					// The CRLF before the boundary belongs to the boundary.
 					p := body[start:i]
@@ -175,7 +187,10 @@ func splitMultipart(body []byte, boundary string) [][]byte {
 					parts = append(parts, p)
 				}
 				if len(rest) == 2 {
-					return parts
+					if next < len(body) {
+						epilogue = body[next:]
+					}
+					return parts, prologue, epilogue
 				}
 				start = next
 				if start > len(body) {
@@ -188,7 +203,10 @@ func splitMultipart(body []byte, boundary string) [][]byte {
 	if start >= 0 && start < len(body) {
 		parts = append(parts, body[start:])
 	}
-	return parts
+	if start < 0 {
+		prologue = body
+	}
+	return parts, prologue, epilogue
 }
 
 func decodeBody(h []HeaderField, body []byte, ctype, cs string) []byte {
@@ -201,6 +219,8 @@ func decodeBody(h []HeaderField, body []byte, ctype, cs string) []byte {
 			b = body
 		}
 		out = b
+	case "", "7bit", "8bit", "binary":
+		out = body
 	case "base64":
 		clean := bytes.Map(func(r rune) rune {
 			if r == '\r' || r == '\n' || r == ' ' || r == '\t' {
@@ -218,7 +238,8 @@ func decodeBody(h []HeaderField, body []byte, ctype, cs string) []byte {
 		}
 		out = b[:n]
 	default:
-		out = body
+		// An unknown transfer encoding cannot be decoded; the content is unavailable.
+		return nil
 	}
 	if strings.HasPrefix(ctype, "text/") && cs != "" && !strings.EqualFold(cs, "utf-8") && !strings.EqualFold(cs, "us-ascii") {
 		if r, err := charset.Reader(cs, bytes.NewReader(out)); err == nil {

@@ -63,6 +63,9 @@ type Limits struct {
 	MaxSteps int
 	// MaxErrors is the most diagnostics Compile reports. Default 100.
 	MaxErrors int
+	// MaxCPUTime bounds the wall-clock time of one run, checked between
+	// commands and tests (Pigeonhole's sieve_max_cpu_time). Default 30s.
+	MaxCPUTime time.Duration
 }
 
 func (l Limits) withDefaults() Limits {
@@ -82,6 +85,9 @@ func (l Limits) withDefaults() Limits {
 	def(&l.MaxNesting, 64)
 	def(&l.MaxSteps, 100000)
 	def(&l.MaxErrors, 100)
+	if l.MaxCPUTime <= 0 {
+		l.MaxCPUTime = 30 * time.Second
+	}
 	return l
 }
 
