@@ -213,3 +213,77 @@ func isDotAtom(s string) bool {
 	}
 	return true
 }
+
+// parsePath parses an SMTP reverse or forward path (RFC 5321 §4.1.2):
+// optional angle brackets, an ignored source route, then a mailbox. The
+// null path "<>" yields "". ok is false for a syntax error.
+func parsePath(s string) (string, bool) {
+	s = strings.TrimSpace(s)
+	if s == "" || s == "<>" {
+		return "", true
+	}
+	if strings.HasPrefix(s, "<") {
+		if !strings.HasSuffix(s, ">") {
+			return "", false
+		}
+		s = s[1 : len(s)-1]
+	}
+	if strings.ContainsAny(s, "<>") {
+		return "", false
+	}
+	if strings.HasPrefix(s, "@") {
+		colon := strings.IndexByte(s, ':')
+		if colon < 0 {
+			return "", false
+		}
+		for _, hop := range strings.Split(s[:colon], ",") {
+			if !strings.HasPrefix(hop, "@") || !validDomain(hop[1:]) {
+				return "", false
+			}
+		}
+		s = s[colon+1:]
+	}
+	at := strings.LastIndexByte(s, '@')
+	if at < 0 {
+		// A bare local part such as <MAILER-DAEMON> is accepted, as Pigeonhole does.
+		return s, s != "" && looseLocal(s)
+	}
+	if at == 0 {
+		return "", false
+	}
+	local, domain := s[:at], s[at+1:]
+	if !validDomain(domain) {
+		return "", false
+	}
+	if !looseLocal(local) && !(len(local) >= 2 && local[0] == '"' && local[len(local)-1] == '"') {
+		return "", false
+	}
+	return s, true
+}
+
+func validDomain(d string) bool {
+	if strings.HasPrefix(d, "[") && strings.HasSuffix(d, "]") {
+		return len(d) > 2
+	}
+	if d == "" {
+		return false
+	}
+	for _, label := range strings.Split(d, ".") {
+		if label == "" {
+			return false
+		}
+		for i := 0; i < len(label); i++ {
+			c := label[i]
+			if !(c == '-' || c == '_' || c >= 0x80 || (c >= '0' && c <= '9') || (c|0x20 >= 'a' && c|0x20 <= 'z')) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// looseLocal accepts dot-atom local parts with stray dots, which Japanese
+// mobile carriers are known for and Pigeonhole tolerates.
+func looseLocal(s string) bool {
+	return strings.Trim(s, ".") != "" && isDotAtom(strings.ReplaceAll(s, ".", ""))
+}

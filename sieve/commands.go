@@ -131,8 +131,11 @@ func execFileinto(r *run, n *node) error {
 	}
 	a := Action{Kind: FileInto, Mailbox: m, Copy: n.has("copy"), Create: n.has("create")}
 	a.Flags = r.actionFlags(n)
+	// Dovecot treats the INBOX prefix case-insensitively.
 	if isInbox(m) {
 		a.Mailbox = "INBOX"
+	} else if len(m) > 6 && isInbox(m[:5]) && (m[5] == '.' || m[5] == '/') {
+		a.Mailbox = "INBOX" + m[5:]
 	}
 	if r.opts.hooks != nil && r.opts.hooks.mailboxErr != nil {
 		if err := r.opts.hooks.mailboxErr(m); err != nil && !a.Create {
@@ -159,6 +162,10 @@ func checkSize(v *validator, n *node) bool {
 func evalSize(r *run, n *node) (bool, error) {
 	limit := n.pargs[0].num
 	size := r.msg.Size()
+	if r.edited {
+		// RFC 5293 §3: tests see the edited message.
+		size += headerSize(r.header) - headerSize(r.msg.HeaderFields())
+	}
 	if n.has("over") {
 		return size > limit, nil
 	}
@@ -339,12 +346,23 @@ func evalEnvelope(r *run, n *node) (bool, error) {
 		default:
 			continue
 		}
-		val = strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(val), "<"), ">")
-		// RFC 5228 §5.4: the null reverse-path matches "" with :all only.
-		if val == "" {
-			if n.part != "all" || p == "auth" && r.env.Auth == "" {
+		if strings.ToLower(p) == "auth" {
+			if val == "" {
 				continue
 			}
+		} else {
+			var ok bool
+			val, ok = parsePath(val)
+			if !ok {
+				continue
+			}
+		}
+		if val == "" {
+			// RFC 5228 §5.4: the null reverse-path is "" for every address part.
+			if ok, err := m.value(""); err != nil || ok {
+				return ok, err
+			}
+			continue
 		}
 		part, ok := addressPart(val, n.part, r.opts.RecipientDelimiter)
 		if !ok {
@@ -355,4 +373,12 @@ func evalEnvelope(r *run, n *node) (bool, error) {
 		}
 	}
 	return m.done(false), nil
+}
+
+func headerSize(h []HeaderField) int64 {
+	var n int64
+	for _, f := range h {
+		n += int64(len(f.Name) + len(f.Value) + 4)
+	}
+	return n
 }

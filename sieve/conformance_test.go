@@ -121,6 +121,7 @@ type suite struct {
 	failures  []string
 	env       Env
 	dup       *memDup
+	executedN int
 }
 
 type testFailure struct{ reason string }
@@ -224,6 +225,11 @@ func (s *suite) options() Options {
 	if v, ok := s.config["sieve_editheader_protected"]; ok {
 		opts.ProtectedHeaders = strings.Fields(v)
 	}
+	opts.ForbidAddHeaders = strings.Fields(s.config["sieve_editheader_forbid_add"])
+	opts.ForbidDeleteHeaders = strings.Fields(s.config["sieve_editheader_forbid_delete"])
+	if v, ok := s.config["sieve_editheader_max_header_size"]; ok {
+		opts.MaxHeaderSize, _ = strconv.Atoi(v)
+	}
 	if v, ok := s.config["sieve_vacation_min_period"]; ok {
 		if d, err := parseDuration(v); err == nil {
 			opts.VacationMinPeriod = d
@@ -249,6 +255,7 @@ func (s *suite) setMessage(r *run, raw []byte) {
 	r.header = r.msg.HeaderFields()
 	r.parts = nil
 	r.edited = false
+	r.flags = nil
 }
 
 func (s *suite) specs(cmds, tests map[string]*spec) {
@@ -333,7 +340,9 @@ func (s *suite) specs(cmds, tests map[string]*spec) {
 	add(&spec{name: "test_binary_load", pos: []posDef{str("name")}, exec: func(*run, *node) error { return nil }})
 	add(&spec{name: "test_result_reset", exec: func(r *run, n *node) error {
 		s.result = nil
+		s.executedN = 0
 		r.actions = nil
+		r.flags = nil
 		r.implicitKeep = true
 		r.redirects = 0
 		s.env = r.env
@@ -383,12 +392,13 @@ func (s *suite) specs(cmds, tests map[string]*spec) {
 			if s.compiled == nil {
 				return false, nil
 			}
-			var prior []Action
+			var st seqState
 			if n.has("append_result") && s.result != nil {
-				prior = s.result.Actions
+				st.prior = s.result.Actions
+				st.executed = s.executedN
 			}
 			env := r.env
-			res, err := s.compiled.runAfter(r.ctx, r.msg, env, prior, nil, false)
+			res, err := s.compiled.runAfter(r.ctx, r.msg, env, st)
 			s.errs = nil
 			if err != nil {
 				s.errs = []string{runtimeMessage(err)}
@@ -430,6 +440,8 @@ func (s *suite) specs(cmds, tests map[string]*spec) {
 		if res == nil {
 			// The test script's own actions form the result.
 			res = r.result()
+		} else {
+			s.executedN = len(res.Actions)
 		}
 		return s.execute(r, res), nil
 	}})
@@ -488,6 +500,10 @@ func (s *suite) applyConfig(r *run) {
 		r.opts.RecipientDelimiter = "+"
 	}
 	r.opts.ProtectedHeaders = o.ProtectedHeaders
+	r.opts.ForbidAddHeaders, r.opts.ForbidDeleteHeaders = o.ForbidAddHeaders, o.ForbidDeleteHeaders
+	if o.MaxHeaderSize > 0 {
+		r.opts.MaxHeaderSize = o.MaxHeaderSize
+	}
 }
 
 func (s *suite) testMessage(r *run, n *node) (bool, error) {
@@ -512,11 +528,14 @@ func (s *suite) testMessage(r *run, n *node) (bool, error) {
 
 // execute performs a result against the in-memory mail store and SMTP capture.
 func (s *suite) execute(r *run, res *Result) bool {
-	msg := s.msgRaw
+	// Each execution starts a fresh SMTP capture, as the testsuite does.
+	s.smtp = nil
+	final := s.msgRaw
 	if res.HeaderEdited {
-		msg = rebuild(res.Header, msg)
+		final = rebuild(res.Header, final)
 	}
 	ok := true
+	var msg []byte
 	store := func(box string, flags []string) {
 		if strings.Contains(box, "//") || strings.HasPrefix(box, "/") || strings.HasSuffix(box, "/") {
 			s.errs = append(s.errs, fmt.Sprintf("failed to store into mailbox '%s': Invalid mailbox name", box))
@@ -531,6 +550,10 @@ func (s *suite) execute(r *run, res *Result) bool {
 		s.mailboxes[box] = append(s.mailboxes[box], storedMsg{msg: msg, flags: flags})
 	}
 	for _, a := range res.Actions {
+		msg = final
+		if a.Header != nil {
+			msg = rebuild(a.Header, s.msgRaw)
+		}
 		switch a.Kind {
 		case Keep:
 			store("INBOX", a.Flags)
@@ -571,7 +594,12 @@ func (s *suite) execute(r *run, res *Result) bool {
 		}
 	}
 	if res.ImplicitKeep {
+		msg = final
 		store("INBOX", res.ImplicitKeepFlags)
+	} else if !ok {
+		// A failed result falls back to an implicit keep of the original message.
+		msg = s.msgRaw
+		s.mailboxes["INBOX"] = append(s.mailboxes["INBOX"], storedMsg{msg: msg})
 	}
 	return ok
 }

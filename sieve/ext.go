@@ -22,7 +22,8 @@ func addExtensionSpecs(add func(*spec)) {
 		{name: "quoteregex", group: "quote", param: noParam, ext: "regex"},
 		{name: "length", group: "length", param: noParam},
 	}, pos: []posDef{{typ: argString, name: "name"}, {typ: argString, name: "value"}}, check: checkSet, exec: execSet})
-	add(&spec{name: "string", test: true, ext: "variables", tags: matchingTags(),
+	// Pigeonhole compares string test values with i;octet unless told otherwise.
+	add(&spec{name: "string", test: true, ext: "variables", defCmp: "i;octet", tags: matchingTags(),
 		pos: []posDef{{typ: argStringList, name: "source"}, {typ: argStringList, name: "key list"}},
 		check: func(v *validator, n *node) bool { return checkKeys(v, n, 1) }, eval: evalString})
 
@@ -141,7 +142,7 @@ func checkSet(v *validator, n *node) bool {
 }
 
 // applyModifiers applies RFC 5229 §4.1 modifiers in precedence order.
-func applyModifiers(n *node, val string) string {
+func applyModifiers(n *node, val string, limit int) string {
 	switch {
 	case n.has("lower"):
 		val = strings.ToLower(val)
@@ -156,7 +157,7 @@ func applyModifiers(n *node, val string) string {
 	}
 	switch {
 	case n.has("quotewildcard"):
-		val = quoteWildcard(val)
+		val = quoteWildcard(val, limit)
 	case n.has("quoteregex"):
 		val = quoteRegex(val)
 	}
@@ -186,7 +187,7 @@ func quoteRegex(s string) string {
 }
 
 func execSet(r *run, n *node) error {
-	return r.setVar(n, r.arg1(n, 0), applyModifiers(n, r.arg1(n, 1)))
+	return r.setVar(n, r.arg1(n, 0), applyModifiers(n, r.arg1(n, 1), r.opts.Limits.MaxVariableSize))
 }
 
 func evalString(r *run, n *node) (bool, error) {
@@ -261,6 +262,9 @@ func decodeEncoded(s string) string {
 }
 
 func decodeHexSeq(body string) (string, bool) {
+	if strings.TrimSpace(body) == "" {
+		return "", false
+	}
 	var b []byte
 	for _, f := range strings.Fields(body) {
 		if len(f) > 2 && strings.Trim(f[:len(f)-2], "0") != "" {
@@ -279,6 +283,9 @@ func decodeHexSeq(body string) (string, bool) {
 }
 
 func decodeUnicodeSeq(body string) (string, bool) {
+	if strings.TrimSpace(body) == "" {
+		return "", false
+	}
 	var b strings.Builder
 	for _, f := range strings.Fields(body) {
 		v, err := strconv.ParseUint(f, 16, 32)
@@ -402,7 +409,7 @@ func (r *run) actionFlags(n *node) []string {
 		}
 		return f
 	}
-	if r.cur.caps["imap4flags"] && len(r.flags) > 0 {
+	if len(r.flags) > 0 {
 		return append([]string(nil), r.flags...)
 	}
 	return nil
@@ -723,14 +730,24 @@ func datePart(t time.Time, part string) string {
 
 // --- editheader (RFC 5293) ---
 
-func (r *run) protected(name string) bool {
+func (r *run) protected(name string, add bool) bool {
 	l := strings.ToLower(name)
-	if l == "received" || l == "auto-submitted" {
+	// RFC 5293 §6: Received and Auto-Submitted must not be removed.
+	if !add && (l == "received" || l == "auto-submitted") {
 		return true
 	}
-	for _, p := range r.opts.ProtectedHeaders {
-		if strings.EqualFold(p, name) {
-			return true
+	if l == "subject" {
+		return false
+	}
+	lists := [][]string{r.opts.ProtectedHeaders, r.opts.ForbidDeleteHeaders}
+	if add {
+		lists[1] = r.opts.ForbidAddHeaders
+	}
+	for _, list := range lists {
+		for _, p := range list {
+			if strings.EqualFold(p, name) {
+				return true
+			}
 		}
 	}
 	return false
@@ -747,30 +764,15 @@ func checkAddheader(v *validator, n *node) bool {
 		v.errorf(n.pargs[1].pos, "addheader command: specified value '%s' is invalid", val)
 		return false
 	}
-	return true
-}
-
-func validFieldValue(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] == 0 {
-			return false
-		}
-		// Bare CR or LF not part of a fold is not allowed.
-		if s[i] == '\n' || s[i] == '\r' {
-			j := i
-			if s[j] == '\r' {
-				if j+1 >= len(s) || s[j+1] != '\n' {
-					return false
-				}
-				j++
-			}
-			if j+1 >= len(s) || (s[j+1] != ' ' && s[j+1] != '\t') {
-				return false
-			}
-		}
+	if v.isConstant(val) && v.isConstant(name) && len(name)+2+len(unfold(val)) > v.opts.MaxHeaderSize {
+		v.errorf(n.pargs[1].pos, "addheader command: specified header field is too large (max %d bytes)", v.opts.MaxHeaderSize)
+		return false
 	}
 	return true
 }
+
+// validFieldValue refuses NUL; line breaks are folded when the field is added.
+func validFieldValue(s string) bool { return !strings.ContainsRune(s, 0) }
 
 func (r *run) editHeader() {
 	if !r.edited {
@@ -787,11 +789,14 @@ func execAddheader(r *run, n *node) error {
 	if !validFieldValue(val) {
 		return rtErr(n, "addheader action: specified value '%s' is invalid", val)
 	}
-	if r.protected(name) {
+	if r.protected(name, true) {
 		r.warnings = append(r.warnings, fmt.Sprintf("addheader action: adding protected header '%s' is not allowed", name))
 		return nil
 	}
 	val = unfold(val)
+	if len(name)+2+len(val) > r.opts.MaxHeaderSize {
+		return rtErr(n, "addheader action: specified header field is too large (max %d bytes)", r.opts.MaxHeaderSize)
+	}
 	if !isASCII(val) {
 		val = mime.QEncoding.Encode("utf-8", val)
 	}
@@ -805,9 +810,23 @@ func execAddheader(r *run, n *node) error {
 	return nil
 }
 
+// unfold joins the lines of a value to add: a line break followed by
+// white space is a fold, any other becomes a space; trailing breaks go.
 func unfold(s string) string {
-	s = strings.ReplaceAll(s, "\r\n", "")
-	return strings.ReplaceAll(s, "\n", "")
+	s = strings.ReplaceAll(s, "\r\n", "\n")
+	s = strings.TrimRight(s, "\n")
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\n' {
+			if i+1 < len(s) && (s[i+1] == ' ' || s[i+1] == '\t') {
+				continue
+			}
+			b.WriteByte(' ')
+			continue
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
 }
 
 func isASCII(s string) bool {
@@ -840,7 +859,7 @@ func execDeleteheader(r *run, n *node) error {
 	if !validFieldName(name) {
 		return rtErr(n, "deleteheader action: specified field name '%s' is invalid", name)
 	}
-	if r.protected(name) {
+	if r.protected(name, false) {
 		r.warnings = append(r.warnings, fmt.Sprintf("deleteheader action: deleting protected header '%s' is not allowed", name))
 		return nil
 	}

@@ -51,6 +51,7 @@ type run struct {
 	explicitKeep bool
 	redirects    int
 	steps        int
+	executed     int
 	start        time.Time
 	dupMarks     []dupMark
 	inInclude    map[*Script]bool
@@ -96,16 +97,29 @@ func (s *Script) Run(ctx context.Context, msg Message, env Env) (*Result, error)
 
 // runAfter runs s as a later script of a sequence: prior actions take part
 // in duplicate merging and conflict checks, and header edits carry over.
-func (s *Script) runAfter(ctx context.Context, msg Message, env Env, prior []Action, header []HeaderField, edited bool) (*Result, error) {
+// seqState is what one script of a sequence hands to the next.
+type seqState struct {
+	prior []Action
+	// executed counts the leading prior actions already carried out; they
+	// no longer conflict with what follows (Pigeonhole's multiscript).
+	executed int
+	header   []HeaderField
+	edited   bool
+	flags    []string
+}
+
+func (s *Script) runAfter(ctx context.Context, msg Message, env Env, st seqState) (*Result, error) {
 	r := s.newRun(ctx, msg, env)
-	r.actions = append([]Action(nil), prior...)
-	for _, a := range prior {
+	r.flags = st.flags
+	r.executed = st.executed
+	r.actions = append([]Action(nil), st.prior...)
+	for _, a := range st.prior {
 		if a.Kind == Redirect {
 			r.redirects++
 		}
 	}
-	if header != nil {
-		r.header, r.edited = header, edited
+	if st.header != nil {
+		r.header, r.edited = st.header, st.edited
 	}
 	return r.finish(r.exec(s.cmds))
 }
@@ -143,8 +157,10 @@ func (r *run) wrapRuntime(err error) error {
 func (r *run) result() *Result {
 	res := &Result{Actions: r.actions, ImplicitKeep: r.implicitKeep, dupMarks: r.dupMarks}
 	res.keepNext = r.implicitKeep || r.explicitKeep
-	if r.implicitKeep {
-		res.ImplicitKeepFlags = append([]string(nil), r.flags...)
+	res.ImplicitKeepFlags = append([]string(nil), r.flags...)
+	if !r.implicitKeep {
+		res.nextFlags = res.ImplicitKeepFlags
+		res.ImplicitKeepFlags = nil
 	}
 	if r.edited {
 		res.HeaderEdited = true
@@ -469,9 +485,6 @@ func (m *matcher) value(v string) (bool, error) {
 			if ok {
 				if m.r.cur.usesVars {
 					m.r.match = append([]string{v}, caps...)
-					if len(m.r.match) > 10 {
-						m.r.match = m.r.match[:10]
-					}
 				}
 				return true, nil
 			}
@@ -482,9 +495,6 @@ func (m *matcher) value(v string) (bool, error) {
 			}
 			if sub := re.FindStringSubmatch(v); sub != nil {
 				if m.r.cur.usesVars {
-					if len(sub) > 10 {
-						sub = sub[:10]
-					}
 					m.r.match = sub
 				}
 				return true, nil
@@ -571,7 +581,13 @@ func selectIndex(n *node, vals []string) []string {
 
 func (r *run) addAction(n *node, a Action) error {
 	// RFC 5429 §2.1 and Pigeonhole: reject conflicts with actions that deliver or respond.
-	for _, o := range r.actions {
+	for i, o := range r.actions {
+		if i < r.executed {
+			if (a.Kind == Reject || a.Kind == EReject) && (o.Kind == Reject || o.Kind == EReject) {
+				return nil // already rejected: the duplicate is dropped
+			}
+			continue
+		}
 		if (a.Kind == Reject || a.Kind == EReject) && (o.Kind == Keep || o.Kind == FileInto || o.Kind == Redirect || o.Kind == VacationAction) {
 			return rtErr(n, "%s action conflicts with other action: the %s action tries to deliver the message", a.Kind, o.Kind)
 		}
@@ -610,6 +626,9 @@ func (r *run) addAction(n *node, a Action) error {
 			return rtErr(n, "number of redirect actions exceeds policy limit (%d > %d)", r.redirects+1, r.opts.Limits.MaxRedirects)
 		}
 		r.redirects++
+	}
+	if r.edited {
+		a.Header = r.header
 	}
 	r.actions = append(r.actions, a)
 	r.cancelKeep(a)
@@ -684,7 +703,7 @@ func (r *run) environment(name string) (string, bool) {
 	case "host":
 		return "localhost", true
 	case "location":
-		return "MDA", true
+		return "MS", true
 	}
 	return "", false
 }

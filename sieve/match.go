@@ -205,11 +205,12 @@ func globMatch(toks []globToken, s string, fold bool, wantCaps bool) (bool, []st
 			stars++
 			k++
 		}
+		// In a run of stars the earlier ones match as little as possible ("").
+		for x := 1; x < stars; x++ {
+			caps = append(caps, "")
+		}
 		if k+1 == n {
 			caps = append(caps, s[i:])
-			for ; stars > 1; stars-- {
-				caps = append(caps, "")
-			}
 			return true, caps
 		}
 		next := &toks[k+1]
@@ -222,9 +223,6 @@ func globMatch(toks []globToken, s string, fold bool, wantCaps bool) (bool, []st
 				}
 				mark := len(caps)
 				caps = append(caps, s[i:j])
-				for x := 1; x < stars; x++ {
-					caps = append(caps, "")
-				}
 				end, ok := matchSegment(next, s, j, fold, &caps)
 				if ok && end == len(s) {
 					return true, caps
@@ -240,9 +238,6 @@ func globMatch(toks []globToken, s string, fold bool, wantCaps bool) (bool, []st
 			}
 			mark := len(caps)
 			caps = append(caps, s[i:j])
-			for x := 1; x < stars; x++ {
-				caps = append(caps, "")
-			}
 			end, ok := matchSegment(next, s, j, fold, &caps)
 			if ok {
 				i = end
@@ -279,10 +274,15 @@ func compileRegex(pat string, fold bool) (*regexp.Regexp, error) {
 }
 
 // quoteWildcard escapes the :matches metacharacters (RFC 5229 §4.1 :quotewildcard).
-func quoteWildcard(s string) string {
+// The result stops short of limit bytes rather than split an escape.
+func quoteWildcard(s string, limit int) string {
 	var b strings.Builder
 	for i := 0; i < len(s); i++ {
-		if s[i] == '*' || s[i] == '?' || s[i] == '\\' {
+		esc := s[i] == '*' || s[i] == '?' || s[i] == '\\'
+		if limit > 0 && (b.Len()+1 > limit || (esc && b.Len()+2 > limit)) {
+			break
+		}
+		if esc {
 			b.WriteByte('\\')
 		}
 		b.WriteByte(s[i])

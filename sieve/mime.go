@@ -222,5 +222,5 @@ func execExtracttext(r *run, n *node) error {
 			text = string(rs[:first])
 		}
 	}
-	return r.setVar(n, r.arg1(n, 0), applyModifiers(n, text))
+	return r.setVar(n, r.arg1(n, 0), applyModifiers(n, text, r.opts.Limits.MaxVariableSize))
 }

@@ -57,9 +57,10 @@ func (q *Sequence) Run(ctx context.Context, msg Message, env Env) (*Result, erro
 		header []HeaderField
 		edited bool
 		marks  []dupMark
+		flags  []string
 	)
 	for i, s := range scripts {
-		res, err := s.runAfter(ctx, msg, env, prior, header, edited)
+		res, err := s.runAfter(ctx, msg, env, seqState{prior: prior, executed: len(prior), header: header, edited: edited, flags: flags})
 		if err != nil {
 			out := &Result{Actions: prior, ImplicitKeep: true, Err: err, HeaderEdited: edited, Header: header}
 			return out, err
@@ -72,6 +73,11 @@ func (q *Sequence) Run(ctx context.Context, msg Message, env Env) (*Result, erro
 		if last {
 			res.dupMarks = marks
 			return res, nil
+		}
+		// RFC 5232 flags set by one script stay on the message for the next.
+		flags = res.ImplicitKeepFlags
+		if flags == nil {
+			flags = res.nextFlags
 		}
 		// keep only continues the sequence; it does not store yet.
 		prior = prior[:0:0]

@@ -139,9 +139,15 @@ type Options struct {
 	// ProtectedHeaders may not be changed by editheader (RFC 5293 §6); Received
 	// and Auto-Submitted are always protected.
 	ProtectedHeaders []string
+	// ForbidAddHeaders and ForbidDeleteHeaders protect fields against only
+	// addheader or only deleteheader. Subject can never be protected.
+	ForbidAddHeaders, ForbidDeleteHeaders []string
 	// VacationMinPeriod, VacationMaxPeriod and VacationDefaultPeriod bound
 	// :days/:seconds. Defaults 1 day, 90 days and 7 days.
 	VacationMinPeriod, VacationMaxPeriod, VacationDefaultPeriod time.Duration
+	// MaxHeaderSize bounds one header field added by editheader (name, colon,
+	// value), in bytes. Default 2048, Pigeonhole's sieve_editheader_max_header_size.
+	MaxHeaderSize int
 	// Logger receives debug detail; nil discards it.
 	Logger *slog.Logger
 
@@ -208,6 +214,9 @@ func CompileContext(ctx context.Context, name string, src []byte, opts Options) 
 	opts.Limits = opts.Limits.withDefaults()
 	if opts.RecipientDelimiter == "" {
 		opts.RecipientDelimiter = "+"
+	}
+	if opts.MaxHeaderSize <= 0 {
+		opts.MaxHeaderSize = 2048
 	}
 	if opts.VacationMinPeriod == 0 {
 		opts.VacationMinPeriod = 24 * time.Hour
@@ -361,6 +370,10 @@ type Action struct {
 	Reason string
 	// Vacation holds the auto-reply for VacationAction.
 	Vacation *Vacation
+	// Header is the message header as editheader had left it when the
+	// action ran (RFC 5293 §5: later edits do not affect it); nil when the
+	// header was not edited by then.
+	Header []HeaderField
 }
 
 // Vacation is an auto-reply (RFC 5230) ready for an outbound sender.
@@ -400,6 +413,8 @@ type Result struct {
 	// are then dropped and ImplicitKeep is true.
 	Err error
 
+	// nextFlags are the internal flags handed to the next script of a sequence.
+	nextFlags []string
 	// keepNext tells Sequence whether the script kept (implicitly or explicitly).
 	keepNext bool
 	// dupMarks are committed when the result stands.

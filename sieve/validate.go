@@ -45,6 +45,8 @@ type spec struct {
 	exec   func(r *run, n *node) error
 	eval   func(r *run, n *node) (bool, error)
 	parent []string // commands that must enclose this one (e.g. "foreverypart" for break)
+	// defCmp overrides the default comparator i;ascii-casemap.
+	defCmp string
 }
 
 func (s *spec) kind() string {
@@ -64,6 +66,7 @@ type validator struct {
 	c        *compiler
 	known    map[string]bool // capabilities the implementation supports
 	usesVars bool
+	declared map[string]bool
 }
 
 // Standard tag sets shared by many tests (RFC 5228 §2.7).
@@ -414,7 +417,72 @@ func (v *validator) validateArgs(n *node, s *spec) bool {
 		v.errorf(n.pos, "the %s %s requires %d positional argument(s), but %d %s specified", n.name, kind, min, len(n.pargs), were)
 		return false
 	}
+	if !v.checkVarRefs(n) {
+		return false
+	}
 	return v.checkMatching(n)
+}
+
+// Pigeonhole's compile-time variable limits (RFC 5229 §6 leaves them open).
+const (
+	maxVariableNameLen = 64
+	maxMatchIndex      = 32
+)
+
+// checkVarRefs validates "${...}" references in the node's strings (RFC 5229 §3).
+func (v *validator) checkVarRefs(n *node) bool {
+	if !v.has("variables") {
+		return true
+	}
+	for _, a := range n.args {
+		for _, s := range a.strs {
+			for {
+				i := strings.Index(s, "${")
+				if i < 0 {
+					break
+				}
+				s = s[i+2:]
+				j := strings.IndexByte(s, '}')
+				if j < 0 {
+					break
+				}
+				name := s[:j]
+				if !validVarRef(name) {
+					continue
+				}
+				s = s[j+1:]
+				if name[0] >= '0' && name[0] <= '9' {
+					if idx, err := strconv.Atoi(name); err != nil || idx > maxMatchIndex {
+						v.errorf(a.pos, "variable name '%s' exceeds the maximum match value index (%d)", name, maxMatchIndex)
+						return false
+					}
+					continue
+				}
+				if !v.knownNamespace(a.pos, name) {
+					return false
+				}
+			}
+		}
+	}
+	return true
+}
+
+func (v *validator) knownNamespace(p Position, name string) bool {
+	dot := strings.IndexByte(name, '.')
+	if dot < 0 {
+		return true
+	}
+	ns := strings.ToLower(name[:dot])
+	switch {
+	case ns == "env" && v.has("environment"):
+		return true
+	case ns == "global" && v.has("include"):
+		return true
+	case ns == "tst" && v.has("vnd.dovecot.testsuite"):
+		return true
+	}
+	v.errorf(p, "variable '%s' refers to an unknown namespace '%s'", name, name[:dot])
+	return false
 }
 
 func typeFits(have, want argType) bool {
@@ -430,6 +498,9 @@ func typeFits(have, want argType) bool {
 // (RFC 5228 §2.7) and validates their combinations.
 func (v *validator) checkMatching(n *node) bool {
 	n.cmp = "i;ascii-casemap"
+	if n.spec != nil && n.spec.defCmp != "" {
+		n.cmp = n.spec.defCmp
+	}
 	n.match = "is"
 	n.part = "all"
 	if t := n.tags["comparator"]; t != nil {
@@ -508,6 +579,10 @@ func (v *validator) checkVariableName(p Position, name string) bool {
 		v.errorf(p, "invalid variable name ''")
 		return false
 	}
+	if len(name) > maxVariableNameLen {
+		v.errorf(p, "variable name '%s' is too long (max %d characters)", name, maxVariableNameLen)
+		return false
+	}
 	parts := strings.Split(name, ".")
 	for _, part := range parts {
 		if part == "" {
@@ -526,9 +601,16 @@ func (v *validator) checkVariableName(p Position, name string) bool {
 		}
 	}
 	if len(parts) > 1 {
-		ns := strings.ToLower(parts[0])
-		if ns != "env" || !v.has("environment") {
-			v.errorf(p, "variable namespace '%s' is unknown or not assignable", parts[0])
+		return v.knownNamespace(p, name)
+	}
+	if v.declared == nil {
+		v.declared = map[string]bool{}
+	}
+	l := strings.ToLower(name)
+	if !v.declared[l] {
+		v.declared[l] = true
+		if len(v.declared) == v.opts.Limits.MaxVariables+1 {
+			v.errorf(p, "declaration of variable '%s' exceeds the limit (max %d variables)", name, v.opts.Limits.MaxVariables)
 			return false
 		}
 	}
