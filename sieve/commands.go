@@ -63,18 +63,18 @@ func builtinSpecs() (cmds, tests map[string]*spec) {
 	add(&spec{name: "size", test: true, tags: []tagDef{
 		{name: "over", group: "size", param: noParam}, {name: "under", group: "size", param: noParam}},
 		pos: []posDef{{typ: argNumber, name: "limit"}}, check: checkSize, eval: evalSize})
-	add(&spec{name: "exists", test: true, tags: mimeTags(), pos: []posDef{{typ: argStringList, name: "header names"}},
+	add(&spec{name: "exists", test: true, tags: mimeTags()[:2], pos: []posDef{{typ: argStringList, name: "header names"}},
 		check: checkMime, eval: evalExists})
 	hdrTags := append(matchingTags(indexTags()...), mimeTags()...)
 	add(&spec{name: "header", test: true, tags: hdrTags,
-		pos: []posDef{{typ: argStringList, name: "header names"}, {typ: argStringList, name: "key list"}},
+		pos:   []posDef{{typ: argStringList, name: "header names"}, {typ: argStringList, name: "key list"}},
 		check: checkHeader, eval: evalHeader})
 	addrTags := append(append(matchingTags(addressPartTags()...), indexTags()...), mimeTags()[:2]...)
 	add(&spec{name: "address", test: true, tags: addrTags,
-		pos: []posDef{{typ: argStringList, name: "header list"}, {typ: argStringList, name: "key list"}},
+		pos:   []posDef{{typ: argStringList, name: "header list"}, {typ: argStringList, name: "key list"}},
 		check: checkAddress, eval: evalAddress})
 	add(&spec{name: "envelope", test: true, ext: "envelope", tags: matchingTags(addressPartTags()...),
-		pos: []posDef{{typ: argStringList, name: "envelope part"}, {typ: argStringList, name: "key list"}},
+		pos:   []posDef{{typ: argStringList, name: "envelope part"}, {typ: argStringList, name: "key list"}},
 		check: checkEnvelope, eval: evalEnvelope})
 
 	addExtensionSpecs(add)
@@ -258,6 +258,9 @@ var addressHeaders = map[string]bool{
 }
 
 func checkAddress(v *validator, n *node) bool {
+	if !checkMime(v, n) {
+		return false
+	}
 	if n.has("last") && !n.has("index") {
 		v.errorf(n.tags["last"].pos, "the :last tag for the %s test requires the :index tag", n.name)
 		return false

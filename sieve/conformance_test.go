@@ -216,6 +216,12 @@ func (s *suite) options() Options {
 	if v, ok := s.config["sieve_max_redirects"]; ok {
 		opts.Limits.MaxRedirects, _ = strconv.Atoi(v)
 	}
+	if v, ok := s.config["sieve_include_max_includes"]; ok {
+		opts.Limits.MaxIncludes, _ = strconv.Atoi(v)
+	}
+	if v, ok := s.config["sieve_include_max_nesting_depth"]; ok {
+		opts.Limits.MaxIncludeDepth, _ = strconv.Atoi(v)
+	}
 	if v, ok := s.config["sieve_max_cpu_time"]; ok {
 		opts.Limits.MaxCPUTime, _ = parseDuration(v)
 	}
@@ -406,6 +412,7 @@ func (s *suite) specs(cmds, tests map[string]*spec) {
 				return false, nil
 			}
 			s.result = res
+			s.errs = res.Warnings
 			return true, nil
 		}})
 	add(&spec{name: "test_multiscript", test: true, pos: []posDef{list("scripts")}, eval: func(r *run, n *node) (bool, error) {
@@ -567,7 +574,7 @@ func (s *suite) execute(r *run, res *Result) bool {
 		case Redirect:
 			s.smtp = append(s.smtp, smtpMsg{from: r.env.From, to: a.Address, msg: msg})
 		case Reject:
-			if r.env.From != "" {
+			if from, _ := parsePath(r.env.From); from != "" {
 				s.smtp = append(s.smtp, smtpMsg{from: "", to: r.env.From, msg: []byte(
 					"From: Postmaster <postmaster@example.com>\r\nTo: <" + r.env.From + ">\r\nSubject: Automatically rejected mail\r\nAuto-Submitted: auto-replied (rejected)\r\n\r\n" + a.Reason + "\r\n")})
 			}
@@ -669,7 +676,7 @@ func (s *suite) spamValue(r *run, which string, percent bool) (string, error) {
 		if percent {
 			return strconv.Itoa(int(ratio*100 + 0.5)), nil
 		}
-		return strconv.Itoa(1 + int(ratio*(maxVal-1)+0.5)), nil
+		return strconv.Itoa(1 + int(ratio*(maxVal-1))), nil
 	case "text":
 		n := int(maxVal)
 		for i := 0; i <= n; i++ {
@@ -694,7 +701,7 @@ func headerRegex(h []HeaderField, spec string) (string, bool) {
 	if !hasPat {
 		return vals[0], true
 	}
-	re, err := regexp.Compile(pat)
+	re, err := regexp.Compile(strings.TrimLeft(pat, " \t"))
 	if err != nil {
 		return "", false
 	}

@@ -24,12 +24,12 @@ func addExtensionSpecs(add func(*spec)) {
 	}, pos: []posDef{{typ: argString, name: "name"}, {typ: argString, name: "value"}}, check: checkSet, exec: execSet})
 	// Pigeonhole compares string test values with i;octet unless told otherwise.
 	add(&spec{name: "string", test: true, ext: "variables", defCmp: "i;octet", tags: matchingTags(),
-		pos: []posDef{{typ: argStringList, name: "source"}, {typ: argStringList, name: "key list"}},
+		pos:   []posDef{{typ: argStringList, name: "source"}, {typ: argStringList, name: "key list"}},
 		check: func(v *validator, n *node) bool { return checkKeys(v, n, 1) }, eval: evalString})
 
 	// RFC 5183 environment.
 	add(&spec{name: "environment", test: true, ext: "environment", tags: matchingTags(),
-		pos: []posDef{{typ: argString, name: "name"}, {typ: argStringList, name: "key list"}},
+		pos:   []posDef{{typ: argString, name: "name"}, {typ: argStringList, name: "key list"}},
 		check: func(v *validator, n *node) bool { return checkKeys(v, n, 1) },
 		eval: func(r *run, n *node) (bool, error) {
 			v, ok := r.environment(r.arg1(n, 0))
@@ -45,7 +45,7 @@ func addExtensionSpecs(add func(*spec)) {
 			{typ: argStringList, name: "list of flags", optional: true}}, check: checkFlagCmd, exec: execFlagCmd})
 	}
 	add(&spec{name: "hasflag", test: true, ext: "imap4flags", tags: matchingTags(),
-		pos: []posDef{{typ: argStringList, name: "variable list"}, {typ: argStringList, name: "list of flags", optional: true}},
+		pos:  []posDef{{typ: argStringList, name: "variable list"}, {typ: argStringList, name: "list of flags", optional: true}},
 		eval: evalHasflag})
 
 	// RFC 5173 body.
@@ -53,7 +53,7 @@ func addExtensionSpecs(add func(*spec)) {
 		tagDef{name: "raw", group: "transform", param: noParam},
 		tagDef{name: "content", group: "transform", param: argStringList, paramName: "content types"},
 		tagDef{name: "text", group: "transform", param: noParam}),
-		pos: []posDef{{typ: argStringList, name: "key list"}},
+		pos:   []posDef{{typ: argStringList, name: "key list"}},
 		check: func(v *validator, n *node) bool { return checkKeys(v, n, 0) }, eval: evalBody})
 
 	// RFC 5235 spamtest, spamtestplus and virustest.
@@ -67,10 +67,10 @@ func addExtensionSpecs(add func(*spec)) {
 	zoneTags := []tagDef{{name: "zone", group: "zonegroup", param: argString, paramName: "time-zone offset"},
 		{name: "originalzone", group: "zonegroup", param: noParam}}
 	add(&spec{name: "date", test: true, ext: "date", tags: append(matchingTags(indexTags()...), zoneTags...),
-		pos: []posDef{{typ: argString, name: "header name"}, {typ: argString, name: "date part"}, {typ: argStringList, name: "key list"}},
+		pos:   []posDef{{typ: argString, name: "header name"}, {typ: argString, name: "date part"}, {typ: argStringList, name: "key list"}},
 		check: checkDate, eval: evalDate})
 	add(&spec{name: "currentdate", test: true, ext: "date", tags: append(matchingTags(), zoneTags[0]),
-		pos: []posDef{{typ: argString, name: "date part"}, {typ: argStringList, name: "key list"}},
+		pos:   []posDef{{typ: argString, name: "date part"}, {typ: argStringList, name: "key list"}},
 		check: checkDate, eval: evalDate})
 
 	// RFC 5293 editheader.
@@ -78,7 +78,7 @@ func addExtensionSpecs(add func(*spec)) {
 		pos: []posDef{{typ: argString, name: "field name"}, {typ: argString, name: "value"}}, check: checkAddheader, exec: execAddheader})
 	add(&spec{name: "deleteheader", ext: "editheader", tags: append(matchingTags(), tagDef{name: "index", param: argNumber, paramName: "field index"},
 		tagDef{name: "last", param: noParam}),
-		pos: []posDef{{typ: argString, name: "field name"}, {typ: argStringList, name: "value patterns", optional: true}},
+		pos:   []posDef{{typ: argString, name: "field name"}, {typ: argStringList, name: "value patterns", optional: true}},
 		check: checkDeleteheader, exec: execDeleteheader})
 
 	// RFC 5230 vacation, RFC 6131 vacation-seconds.
@@ -121,7 +121,7 @@ func addExtensionSpecs(add func(*spec)) {
 
 	// RFC 5703 foreverypart, break, extracttext.
 	add(&spec{name: "foreverypart", ext: "foreverypart", tags: []tagDef{{name: "name", param: argString, paramName: "name"}},
-		block: needBlock, exec: execForeverypart})
+		block: needBlock, check: checkForeverypart, exec: execForeverypart})
 	add(&spec{name: "break", ext: "foreverypart", tags: []tagDef{{name: "name", param: argString, paramName: "name"}},
 		parent: []string{"foreverypart"}, check: checkBreak, exec: execBreak})
 	add(&spec{name: "extracttext", ext: "extracttext", tags: []tagDef{
@@ -577,7 +577,7 @@ func (r *run) spamValue(which string, percent bool) string {
 	if percent {
 		return strconv.Itoa(int(ratio*100 + 0.5))
 	}
-	return strconv.Itoa(1 + int(ratio*9+0.5))
+	return strconv.Itoa(1 + int(ratio*9))
 }
 
 // --- date (RFC 5260) ---
@@ -1072,6 +1072,11 @@ func checkInclude(v *validator, n *node) bool {
 	key := includeKey{scope, name}
 	n.ext = key
 	c := v.c
+	if c.inFlight[key] && !n.has("once") {
+		// RFC 6609 §3.2: a script must not include itself, directly or not.
+		v.errorf(n.pos, "circular include of %s script '%s'", scopeName(scope), name)
+		return false
+	}
 	if _, ok := c.scripts[key]; ok || c.inFlight[key] {
 		return true
 	}
@@ -1095,7 +1100,7 @@ func checkInclude(v *validator, n *node) bool {
 		v.errorf(n.pos, "include: too many included scripts (max %d)", c.opts.Limits.MaxIncludes)
 		return false
 	}
-	if len(c.inFlight) >= c.opts.Limits.MaxIncludeDepth {
+	if len(c.inFlight)+1 > c.opts.Limits.MaxIncludeDepth {
 		v.errorf(n.pos, "cannot nest includes deeper than %d levels", c.opts.Limits.MaxIncludeDepth)
 		return false
 	}
@@ -1103,7 +1108,11 @@ func checkInclude(v *validator, n *node) bool {
 	s, errs := c.compile(path, src, false)
 	delete(c.inFlight, key)
 	if s == nil {
-		v.errs.diags = append(v.errs.diags, errs.diags...)
+		for _, d := range errs.diags {
+			if d.Pos.Line > 0 {
+				v.errs.add(d.Pos, d.Message)
+			}
+		}
 		v.errorf(n.pos, "failed to compile included %s script '%s'", scopeName(scope), name)
 		return false
 	}

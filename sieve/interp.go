@@ -43,8 +43,8 @@ type run struct {
 	globals map[string]string // include :global (RFC 6609 §3.3)
 	// globalScope lists, per script, the names its global commands declared.
 	globalScope map[*Script]map[string]bool
-	match   []string          // match variables ${0}..${9}
-	flags   []string          // imap4flags internal variable
+	match       []string // match variables ${0}..${9}
+	flags       []string // imap4flags internal variable
 
 	actions      []Action
 	implicitKeep bool
@@ -59,6 +59,7 @@ type run struct {
 	depth        int
 	// foreverypart iteration: current part index, -1 for the message.
 	curPart   int
+	loopDepth int
 	partStack []int
 	regexes   regexCache
 	// cur is the script being executed (differs from script inside include).
@@ -155,7 +156,7 @@ func (r *run) wrapRuntime(err error) error {
 }
 
 func (r *run) result() *Result {
-	res := &Result{Actions: r.actions, ImplicitKeep: r.implicitKeep, dupMarks: r.dupMarks}
+	res := &Result{Actions: r.actions, ImplicitKeep: r.implicitKeep, dupMarks: r.dupMarks, Warnings: r.warnings}
 	res.keepNext = r.implicitKeep || r.explicitKeep
 	res.ImplicitKeepFlags = append([]string(nil), r.flags...)
 	if !r.implicitKeep {
@@ -431,7 +432,8 @@ func (r *run) newMatcher(n *node, keys []string) (*matcher, error) {
 	case "regex":
 		for _, k := range keys {
 			if _, err := r.regex(n, k); err != nil {
-				return nil, err
+				// Pigeonhole reports a bad runtime regex and treats it as not matching.
+				r.warnings = append(r.warnings, runtimeText(err))
 			}
 		}
 	}
@@ -445,10 +447,14 @@ func (r *run) regex(n *node, k string) (*regexpT, error) {
 		key = "\x00i" + k
 	}
 	if re, ok := r.regexes[key]; ok {
+		if re == nil {
+			return nil, rtErr(n, "invalid regular expression '%s'", k)
+		}
 		return re, nil
 	}
 	re, err := compileRegex(k, fold)
 	if err != nil {
+		r.regexes[key] = nil
 		return nil, rtErr(n, "invalid regular expression '%s': %v", k, err)
 	}
 	r.regexes[key] = re
@@ -491,7 +497,7 @@ func (m *matcher) value(v string) (bool, error) {
 		case "regex":
 			re, err := m.r.regex(n, k)
 			if err != nil {
-				return false, err
+				continue
 			}
 			if sub := re.FindStringSubmatch(v); sub != nil {
 				if m.r.cur.usesVars {
@@ -710,4 +716,12 @@ func (r *run) environment(name string) (string, bool) {
 
 func (r *run) isGlobal(name string) bool {
 	return r.globalScope != nil && r.globalScope[r.cur][name]
+}
+
+func runtimeText(err error) string {
+	var re *runtimeError
+	if errors.As(err, &re) {
+		return re.msg
+	}
+	return err.Error()
 }

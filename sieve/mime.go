@@ -118,21 +118,22 @@ func mimeOption(opt *argument, v string, params []string) []string {
 	return nil
 }
 
+// mimeExists: every named field must exist in some examined part.
 func (r *run) mimeExists(n *node, names []string) (bool, error) {
-	for _, p := range r.mimeParts(n) {
-		h := r.partHeader(p)
-		all := true
-		for _, name := range names {
-			if len(headerValues(h, name, false)) == 0 {
-				all = false
+	parts := r.mimeParts(n)
+	for _, name := range names {
+		found := false
+		for _, p := range parts {
+			if len(headerValues(r.partHeader(p), name, false)) > 0 {
+				found = true
 				break
 			}
 		}
-		if all {
-			return true, nil
+		if !found {
+			return false, nil
 		}
 	}
-	return false, nil
+	return true, nil
 }
 
 func (r *run) mimeAddressTest(n *node, names, keys []string) (bool, error) {
@@ -158,8 +159,12 @@ func execForeverypart(r *run, n *node) error {
 	} else {
 		list = r.descendants(r.curPart)
 	}
+	if r.loopDepth >= maxLoopDepth {
+		return rtErr(n, "foreverypart loops nested too deeply (max %d)", maxLoopDepth)
+	}
+	r.loopDepth++
 	saved := r.curPart
-	defer func() { r.curPart = saved }()
+	defer func() { r.curPart = saved; r.loopDepth-- }()
 	for _, p := range list {
 		r.curPart = p
 		err := r.exec(n.block)
@@ -174,6 +179,23 @@ func execForeverypart(r *run, n *node) error {
 		}
 	}
 	return nil
+}
+
+// maxLoopDepth is Pigeonhole's limit on nested foreverypart loops.
+const maxLoopDepth = 4
+
+func checkForeverypart(v *validator, n *node) bool {
+	depth := 1
+	for p := n.parent; p != nil; p = p.parent {
+		if p.name == "foreverypart" {
+			depth++
+		}
+	}
+	if depth > maxLoopDepth {
+		v.errorf(n.pos, "the foreverypart command is nested too deeply (max %d levels)", maxLoopDepth)
+		return false
+	}
+	return true
 }
 
 func checkBreak(v *validator, n *node) bool {

@@ -280,6 +280,10 @@ func (c *compiler) compile(name string, src []byte, top bool) (*Script, *errorLi
 		}
 	}
 	v.validateBlock(cmds, nil, true)
+	// RFC 5703 §7: extracttext is only usable with foreverypart.
+	if v.caps["extracttext"] && !v.caps["foreverypart"] {
+		errs.add(Position{name, 1, 1}, "the extracttext extension cannot be used without the foreverypart extension")
+	}
 	s.usesVars = v.caps["variables"]
 	if len(errs.diags) > 0 {
 		errs.add(Position{name, 0, 0}, "validation failed")
@@ -409,6 +413,9 @@ type Result struct {
 	// holds the recipient's edited header block.
 	HeaderEdited bool
 	Header       []HeaderField
+	// Warnings are non-fatal problems met while running (a bad :regex built
+	// from variables, a refused edit of a protected header); log them.
+	Warnings []string
 	// Err is the runtime error that aborted the script, if any; the actions
 	// are then dropped and ImplicitKeep is true.
 	Err error

@@ -307,6 +307,7 @@ func (v *validator) validateTest(n *node, parent *node) {
 	n.spec = s
 	ok := v.validateArgs(n, s)
 	switch {
+	case !ok:
 	case s.tests == 0 && len(n.tests) > 0:
 		v.errorf(n.pos, "the %s test accepts no sub-tests, but tests are specified", n.name)
 		ok = false
@@ -537,6 +538,10 @@ func (v *validator) checkMatching(n *node) bool {
 	}
 	if t := n.tags["part"]; t != nil {
 		n.part = t.tag
+	}
+	if t := n.tags["index"]; t != nil && t.typ == argNumber && t.num < 1 {
+		v.errorf(t.pos, "the :index tag for the %s %s requires a non-zero positive integer", n.name, n.spec.kind())
+		return false
 	}
 	return true
 }
