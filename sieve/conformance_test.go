@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"mime"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -122,6 +123,8 @@ type suite struct {
 	env       Env
 	dup       *memDup
 	executedN int
+	// fromSet and toSet record explicit envelope settings.
+	fromSet, toSet bool
 }
 
 type testFailure struct{ reason string }
@@ -236,6 +239,16 @@ func (s *suite) options() Options {
 	if v, ok := s.config["sieve_editheader_max_header_size"]; ok {
 		opts.MaxHeaderSize, _ = strconv.Atoi(v)
 	}
+	yes := func(k string) bool { return s.config[k] == "yes" }
+	opts.VacationDefaultSubject = s.config["sieve_vacation_default_subject"]
+	opts.VacationSubjectTemplate = s.config["sieve_vacation_default_subject_template"]
+	if v, ok := s.config["sieve_vacation_max_subject_codepoints"]; ok {
+		opts.VacationMaxSubjectCodepoints, _ = strconv.Atoi(v)
+	}
+	opts.VacationDontCheckRecipient = yes("sieve_vacation_dont_check_recipient")
+	opts.VacationUseOriginalRecipient = yes("sieve_vacation_use_original_recipient")
+	opts.VacationSendFromRecipient = yes("sieve_vacation_send_from_recipient")
+	opts.VacationToHeaderIgnoreEnvelope = yes("sieve_vacation_to_header_ignore_envelope")
 	if v, ok := s.config["sieve_vacation_min_period"]; ok {
 		if d, err := parseDuration(v); err == nil {
 			opts.VacationMinPeriod = d
@@ -301,11 +314,20 @@ func (s *suite) specs(cmds, tests map[string]*spec) {
 		switch name {
 		case "message":
 			s.setMessage(r, []byte(val))
-			// The envelope defaults follow the message.
+			// The envelope defaults follow the message's From and To.
+			r.env.From, r.env.To = s.env.From, s.env.To
+			if !s.fromSet {
+				r.env.From = firstAddress(r.header, "from", "sender@example.com")
+			}
+			if !s.toSet {
+				r.env.To = firstAddress(r.header, "to", "recipient@example.com")
+			}
 		case "envelope.from":
+			s.fromSet = true
 			s.env.From = val
 			r.env.From = val
 		case "envelope.to":
+			s.toSet = true
 			s.env.To = val
 			r.env.To = val
 		case "envelope.orig_to":
@@ -351,7 +373,6 @@ func (s *suite) specs(cmds, tests map[string]*spec) {
 		r.flags = nil
 		r.implicitKeep = true
 		r.redirects = 0
-		s.env = r.env
 		return nil
 	}})
 	add(&spec{name: "test_result_print", exec: func(*run, *node) error { return nil }})
@@ -507,6 +528,14 @@ func (s *suite) applyConfig(r *run) {
 		r.opts.RecipientDelimiter = "+"
 	}
 	r.opts.ProtectedHeaders = o.ProtectedHeaders
+	r.env.UserEmail = s.config["sieve_user_email"]
+	r.opts.VacationDefaultSubject, r.opts.VacationSubjectTemplate = o.VacationDefaultSubject, o.VacationSubjectTemplate
+	r.opts.VacationMaxSubjectCodepoints = o.VacationMaxSubjectCodepoints
+	if r.opts.VacationMaxSubjectCodepoints <= 0 {
+		r.opts.VacationMaxSubjectCodepoints = 256
+	}
+	r.opts.VacationDontCheckRecipient, r.opts.VacationUseOriginalRecipient = o.VacationDontCheckRecipient, o.VacationUseOriginalRecipient
+	r.opts.VacationSendFromRecipient, r.opts.VacationToHeaderIgnoreEnvelope = o.VacationSendFromRecipient, o.VacationToHeaderIgnoreEnvelope
 	r.opts.ForbidAddHeaders, r.opts.ForbidDeleteHeaders = o.ForbidAddHeaders, o.ForbidDeleteHeaders
 	if o.MaxHeaderSize > 0 {
 		r.opts.MaxHeaderSize = o.MaxHeaderSize
@@ -581,14 +610,20 @@ func (s *suite) execute(r *run, res *Result) bool {
 		case VacationAction:
 			v := a.Vacation
 			if v.Suppressed != "" {
+				if os.Getenv("SIEVE_DEBUG") != "" {
+					fmt.Printf("VACATION suppressed: %s\n", v.Suppressed)
+				}
 				continue
 			}
 			from := v.From
 			if from == "" {
-				from = "<" + r.env.To + ">"
+				from = r.env.To
+			}
+			if !strings.Contains(from, "<") {
+				from = "<" + from + ">"
 			}
 			var b strings.Builder
-			fmt.Fprintf(&b, "From: %s\r\nTo: <%s>\r\nSubject: %s\r\n", from, r.env.From, v.Subject)
+			fmt.Fprintf(&b, "From: %s\r\nTo: %s\r\nSubject: %s\r\n", from, v.ToHeader, mime.QEncoding.Encode("utf-8", v.Subject))
 			if v.InReplyTo != "" {
 				fmt.Fprintf(&b, "In-Reply-To: %s\r\nReferences: %s\r\n", v.InReplyTo, v.References)
 			}
@@ -597,7 +632,12 @@ func (s *suite) execute(r *run, res *Result) bool {
 				b.WriteString("Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n")
 			}
 			b.WriteString(v.Reason)
-			s.smtp = append(s.smtp, smtpMsg{from: "", to: r.env.From, msg: []byte(b.String())})
+			s.smtp = append(s.smtp, smtpMsg{from: v.EnvelopeFrom, to: v.To, msg: []byte(b.String())})
+		}
+	}
+	if os.Getenv("SIEVE_DEBUG") != "" {
+		for _, m := range s.smtp {
+			fmt.Printf("SMTP from=%q to=%q\n%s\n----\n", m.from, m.to, m.msg)
 		}
 	}
 	if res.ImplicitKeep {
@@ -710,4 +750,13 @@ func headerRegex(h []HeaderField, spec string) (string, bool) {
 		return "", false
 	}
 	return m[1], true
+}
+
+func firstAddress(h []HeaderField, name, def string) string {
+	for _, v := range headerValues(h, name, false) {
+		if addrs, ok := headerAddresses(v); ok && len(addrs) > 0 {
+			return addrs[0]
+		}
+	}
+	return def
 }

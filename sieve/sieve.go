@@ -148,6 +148,24 @@ type Options struct {
 	// MaxHeaderSize bounds one header field added by editheader (name, colon,
 	// value), in bytes. Default 2048, Pigeonhole's sieve_editheader_max_header_size.
 	MaxHeaderSize int
+	// VacationDefaultSubject is the subject when the script gives none and
+	// the message has none; VacationSubjectTemplate, when set, builds the
+	// default subject with "%$" (or "%{subject}") standing for the original
+	// subject. Otherwise the subject is "Auto: " + the original subject.
+	VacationDefaultSubject, VacationSubjectTemplate string
+	// VacationMaxSubjectCodepoints shortens long subjects (with "…"). Default 256.
+	VacationMaxSubjectCodepoints int
+	// VacationDontCheckRecipient replies even when none of the user's
+	// addresses is in To/Cc/Bcc (RFC 5230 §4.5 check off).
+	VacationDontCheckRecipient bool
+	// VacationUseOriginalRecipient counts Env.OrigTo as the user's address.
+	VacationUseOriginalRecipient bool
+	// VacationSendFromRecipient sends the reply with the recipient as
+	// envelope sender instead of the null sender.
+	VacationSendFromRecipient bool
+	// VacationToHeaderIgnoreEnvelope addresses the reply to the Sender/From
+	// header even when it differs from the envelope sender.
+	VacationToHeaderIgnoreEnvelope bool
 	// Logger receives debug detail; nil discards it.
 	Logger *slog.Logger
 
@@ -217,6 +235,9 @@ func CompileContext(ctx context.Context, name string, src []byte, opts Options) 
 	}
 	if opts.MaxHeaderSize <= 0 {
 		opts.MaxHeaderSize = 2048
+	}
+	if opts.VacationMaxSubjectCodepoints <= 0 {
+		opts.VacationMaxSubjectCodepoints = 256
 	}
 	if opts.VacationMinPeriod == 0 {
 		opts.VacationMinPeriod = 24 * time.Hour
@@ -302,6 +323,9 @@ type Env struct {
 	OrigTo string
 	// Auth is the authenticated submitter, if any (Pigeonhole's envelope "auth").
 	Auth string
+	// UserEmail is the user's primary address (Pigeonhole's sieve_user_email);
+	// vacation counts it as the user's.
+	UserEmail string
 	// SpamTested says a spam verdict exists; SpamScore and SpamRequired map
 	// it to spamtest's 1–10 scale and percentage (RFC 5235).
 	SpamTested   bool
@@ -385,8 +409,19 @@ type Vacation struct {
 	// Reason is the body text, or a MIME entity when MIME is set.
 	Reason string
 	MIME   bool
-	// Subject of the reply, From of the reply ("" means the recipient), To = the envelope sender.
-	Subject, From, To string
+	// Subject is the reply's subject (from :subject or derived from the message).
+	Subject string
+	// From is the reply's From header: :from, or the user address the
+	// message was sent to ("" if none is known).
+	From string
+	// To is the reply's envelope recipient: the original sender.
+	To string
+	// ToHeader is the reply's To header: the sender's mailbox as written in
+	// the message when it matches To, else "<To>".
+	ToHeader string
+	// EnvelopeFrom is the reply's envelope sender: "" (the null sender)
+	// unless Options.VacationSendFromRecipient is set.
+	EnvelopeFrom string
 	// Addresses are the extra addresses of the user (:addresses).
 	Addresses []string
 	// Handle identifies the reply for response tracking.
