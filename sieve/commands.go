@@ -96,14 +96,32 @@ func checkRedirect(v *validator, n *node) bool {
 	return true
 }
 
-// validAddress is a lenient RFC 5321 mailbox check for redirect and vacation.
+// validAddress checks a redirect or vacation address: one RFC 5322
+// mailbox, "addr-spec" or "phrase <addr-spec>", with an ASCII local part.
 func validAddress(a string) bool {
-	list := parseAddressList(a)
-	if len(list) != 1 {
-		return false
+	_, ok := mailboxAddress(a)
+	return ok
+}
+
+// mailboxAddress returns the addr-spec of a single mailbox.
+func mailboxAddress(a string) (string, bool) {
+	a = strings.TrimSpace(a)
+	if i := strings.IndexByte(a, '<'); i >= 0 {
+		if !strings.HasSuffix(a, ">") || strings.Count(a, "<") != 1 {
+			return "", false
+		}
+		a = a[i+1 : len(a)-1]
 	}
-	l, d, ok := splitAddress(list[0])
-	return ok && l != "" && d != "" && !strings.ContainsAny(d, " \t<>")
+	at := strings.LastIndexByte(a, '@')
+	if at < 0 {
+		return "", false
+	}
+	local, domain := strings.TrimSpace(a[:at]), strings.TrimSpace(a[at+1:])
+	quoted := len(local) >= 2 && local[0] == '"' && local[len(local)-1] == '"'
+	if local == "" || !isASCII(local) || (!quoted && !looseLocal(local)) || !validDomain(domain) {
+		return "", false
+	}
+	return local + "@" + domain, true
 }
 
 func execRedirect(r *run, n *node) error {
@@ -111,8 +129,8 @@ func execRedirect(r *run, n *node) error {
 	if !validAddress(addr) {
 		return rtErr(n, "specified redirect address '%s' is invalid", addr)
 	}
-	list := parseAddressList(addr)
-	return r.addAction(n, Action{Kind: Redirect, Address: canonicalAddrSpec(list[0]), Copy: n.has("copy")})
+	spec, _ := mailboxAddress(addr)
+	return r.addAction(n, Action{Kind: Redirect, Address: canonicalAddrSpec(spec), Copy: n.has("copy")})
 }
 
 func checkFileinto(v *validator, n *node) bool {

@@ -205,14 +205,19 @@ func evalString(r *run, n *node) (bool, error) {
 	return r.matchValues(n, src, r.arg(n, 1))
 }
 
-// decodeEncodedCharacters implements RFC 5228 §2.4.2.4 in every string of the script.
-func decodeEncodedCharacters(cmds []*node) {
+// decodeEncodedCharacters implements RFC 5228 §2.4.2.4 in every string of
+// the script; a code point outside Unicode is an error.
+func decodeEncodedCharacters(cmds []*node, errs *errorList) {
 	var walk func(ns []*node)
 	walk = func(ns []*node) {
 		for _, n := range ns {
 			for _, a := range n.args {
 				for i, s := range a.strs {
-					a.strs[i] = decodeEncoded(s)
+					var bad string
+					a.strs[i], bad = decodeEncoded(s)
+					if bad != "" {
+						errs.addf(a.pos, "invalid unicode character 0x%s in encoded character substitution", bad)
+					}
 				}
 			}
 			walk(n.tests)
@@ -222,16 +227,17 @@ func decodeEncodedCharacters(cmds []*node) {
 	walk(cmds)
 }
 
-func decodeEncoded(s string) string {
+func decodeEncoded(s string) (string, string) {
 	if !strings.Contains(s, "${") {
-		return s
+		return s, ""
 	}
 	var b strings.Builder
+	bad := ""
 	for {
 		i := strings.Index(s, "${")
 		if i < 0 {
 			b.WriteString(s)
-			return b.String()
+			return b.String(), bad
 		}
 		b.WriteString(s[:i])
 		rest := s[i+2:]
@@ -249,7 +255,11 @@ func decodeEncoded(s string) string {
 		case "hex":
 			out, ok = decodeHexSeq(body)
 		case "unicode":
-			out, ok = decodeUnicodeSeq(body)
+			var badCP string
+			out, ok, badCP = decodeUnicodeSeq(body)
+			if badCP != "" && bad == "" {
+				bad = badCP
+			}
 		}
 		if !ok {
 			b.WriteString("${")
@@ -282,22 +292,22 @@ func decodeHexSeq(body string) (string, bool) {
 	return string(b), true
 }
 
-func decodeUnicodeSeq(body string) (string, bool) {
+func decodeUnicodeSeq(body string) (string, bool, string) {
 	if strings.TrimSpace(body) == "" {
-		return "", false
+		return "", false, ""
 	}
 	var b strings.Builder
 	for _, f := range strings.Fields(body) {
 		v, err := strconv.ParseUint(f, 16, 32)
 		if err != nil {
-			return "", false
+			return "", false, ""
 		}
 		if v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF) {
-			return "", false
+			return "", false, f
 		}
 		b.WriteRune(rune(v))
 	}
-	return b.String(), true
+	return b.String(), true, ""
 }
 
 // --- imap4flags (RFC 5232) ---

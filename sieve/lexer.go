@@ -31,6 +31,8 @@ const (
 	tokRBrace
 	tokComma
 	tokSemicolon
+	// tokError is garbage the lexer already reported.
+	tokError
 )
 
 func (k tokenKind) String() string {
@@ -61,6 +63,8 @@ func (k tokenKind) String() string {
 		return "','"
 	case tokSemicolon:
 		return "';'"
+	case tokError:
+		return "invalid characters"
 	}
 	return "?"
 }
@@ -79,6 +83,8 @@ type lexer struct {
 	off       int
 	line, col int
 	errs      *errorList
+	// quiet suppresses reports while the parser skips a broken command.
+	quiet bool
 }
 
 func newLexer(file string, src []byte, errs *errorList) *lexer {
@@ -207,8 +213,10 @@ func (l *lexer) next() token {
 		return token{kind: tokIdent, pos: p, text: id}
 	}
 	l.advance()
-	l.errs.add(p, fmt.Sprintf("unexpected character '%s'", printableByte(c)))
-	return l.next()
+	if !l.quiet {
+		l.errs.add(p, fmt.Sprintf("unexpected character '%s'", printableByte(c)))
+	}
+	return token{kind: tokError, pos: p}
 }
 
 func printableByte(c byte) string {

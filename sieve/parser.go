@@ -113,9 +113,11 @@ type parser struct {
 	lx   *lexer
 	tok  token
 	errs *errorList
-	// depth guards against stack exhaustion on hostile input.
-	depth    int
-	maxDepth int
+	// blocks and tests count the current nesting; Pigeonhole allows 32 of each.
+	blocks, tests int
+	maxDepth      int
+	// braces counts '{' minus '}' consumed, for recovery.
+	braces int
 }
 
 func parse(file string, src []byte, errs *errorList, maxDepth int) []*node {
@@ -125,9 +127,7 @@ func parse(file string, src []byte, errs *errorList, maxDepth int) []*node {
 	for p.tok.kind != tokEOF {
 		n := p.command()
 		if n == nil {
-			if !p.recover(true) {
-				break
-			}
+			p.recover()
 			continue
 		}
 		cmds = append(cmds, n)
@@ -135,44 +135,37 @@ func parse(file string, src []byte, errs *errorList, maxDepth int) []*node {
 	return cmds
 }
 
-func (p *parser) advance() { p.tok = p.lx.next() }
+func (p *parser) advance() {
+	switch p.tok.kind {
+	case tokLBrace:
+		p.braces++
+	case tokRBrace:
+		p.braces--
+	}
+	p.tok = p.lx.next()
+}
 
-// recover skips to the end of the current command after a syntax error.
-func (p *parser) recover(top bool) bool {
-	depth := 0
-	for {
-		switch p.tok.kind {
-		case tokEOF:
-			return false
-		case tokSemicolon:
-			p.advance()
-			if depth == 0 {
-				return true
-			}
-		case tokLBrace:
-			depth++
-			p.advance()
-		case tokRBrace:
-			if depth == 0 {
-				if top {
-					p.advance()
-				}
-				return true
-			}
-			depth--
-			p.advance()
-			if depth == 0 {
-				return true
-			}
-		default:
-			p.advance()
+// recover skips the rest of a broken top-level command: up to a ';' or a
+// '}' at the top level. Errors found on the way are not reported again.
+func (p *parser) recover() {
+	p.lx.quiet = true
+	defer func() { p.lx.quiet = false }()
+	for p.tok.kind != tokEOF {
+		k := p.tok.kind
+		p.advance()
+		if p.braces <= 0 && (k == tokSemicolon || k == tokRBrace) {
+			p.braces = 0
+			return
 		}
 	}
+	p.braces = 0
 }
 
 func (p *parser) command() *node {
 	if p.tok.kind != tokIdent {
-		p.errs.addf(p.tok.pos, "expected identifier but found %s", p.tok.kind)
+		if p.tok.kind != tokError {
+			p.errs.addf(p.tok.pos, "expected identifier but found %s", p.tok.kind)
+		}
 		return nil
 	}
 	n := &node{name: strings.ToLower(p.tok.text), pos: p.tok.pos}
@@ -185,9 +178,10 @@ func (p *parser) command() *node {
 		p.advance()
 		return n
 	case tokLBrace:
-		p.depth++
-		if p.maxDepth > 0 && p.depth > p.maxDepth {
-			p.errs.add(p.tok.pos, "block nesting too deep")
+		p.blocks++
+		defer func() { p.blocks-- }()
+		if p.maxDepth > 0 && p.blocks > p.maxDepth {
+			p.errs.addf(p.tok.pos, "the nesting of command blocks is too deep (max %d levels)", p.maxDepth)
 			return nil
 		}
 		p.advance()
@@ -199,18 +193,18 @@ func (p *parser) command() *node {
 			}
 			c := p.command()
 			if c == nil {
-				if !p.recover(false) {
-					return nil
-				}
-				continue
+				return nil
 			}
 			n.block = append(n.block, c)
 		}
-		p.depth--
 		p.advance()
 		return n
 	}
-	p.errs.addf(p.tok.pos, "expected ';' or '{' after command '%s' but found %s", n.name, p.tok.kind)
+	if p.tok.kind != tokError {
+		p.errs.addf(p.tok.pos, "expected ';' or '{' after command '%s' but found %s", n.name, p.tok.kind)
+	} else {
+		p.errs.addf(p.tok.pos, "invalid arguments for command '%s'", n.name)
+	}
 	return nil
 }
 
@@ -252,14 +246,13 @@ func (p *parser) arguments(n *node) bool {
 		default:
 			goto tests
 		}
+		// Pigeonhole refuses more than 32 arguments to one command.
+		if len(n.args) > 32 {
+			p.errs.addf(n.args[32].pos, "too many arguments for '%s' (max 32)", n.name)
+			return false
+		}
 	}
 tests:
-	p.depth++
-	defer func() { p.depth-- }()
-	if p.maxDepth > 0 && p.depth > p.maxDepth {
-		p.errs.add(p.tok.pos, "test nesting too deep")
-		return false
-	}
 	switch p.tok.kind {
 	case tokIdent:
 		t := p.test()
@@ -294,6 +287,12 @@ tests:
 func (p *parser) test() *node {
 	if p.tok.kind != tokIdent {
 		p.errs.addf(p.tok.pos, "expected test name but found %s", p.tok.kind)
+		return nil
+	}
+	p.tests++
+	defer func() { p.tests-- }()
+	if p.maxDepth > 0 && p.tests > p.maxDepth {
+		p.errs.addf(p.tok.pos, "the nesting of tests is too deep (max %d levels)", p.maxDepth)
 		return nil
 	}
 	n := &node{name: strings.ToLower(p.tok.text), pos: p.tok.pos}

@@ -57,7 +57,7 @@ type Limits struct {
 	// MaxMatchBytes is the most bytes of one value :matches, :regex and body
 	// tests examine. Default 1 MiB.
 	MaxMatchBytes int
-	// MaxNesting is the deepest block and test nesting. Default 64.
+	// MaxNesting is the deepest block nesting and, separately, test nesting. Default 32.
 	MaxNesting int
 	// MaxSteps bounds the commands and tests evaluated in one run (a CPU limit). Default 100000.
 	MaxSteps int
@@ -82,7 +82,7 @@ func (l Limits) withDefaults() Limits {
 	def(&l.MaxVariableSize, 4096)
 	def(&l.MaxVariables, 255)
 	def(&l.MaxMatchBytes, 1<<20)
-	def(&l.MaxNesting, 64)
+	def(&l.MaxNesting, 32)
 	def(&l.MaxSteps, 100000)
 	def(&l.MaxErrors, 100)
 	if l.MaxCPUTime <= 0 {
@@ -295,7 +295,7 @@ func (c *compiler) compile(name string, src []byte, top bool) (*Script, *errorLi
 		for _, a := range n.args {
 			for _, str := range a.strs {
 				if str == "encoded-character" && known[str] {
-					decodeEncodedCharacters(cmds)
+					decodeEncodedCharacters(cmds, errs)
 				}
 			}
 		}

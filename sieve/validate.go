@@ -67,6 +67,7 @@ type validator struct {
 	known    map[string]bool // capabilities the implementation supports
 	usesVars bool
 	declared map[string]bool
+	tooMany  bool
 }
 
 // Standard tag sets shared by many tests (RFC 5228 §2.7).
@@ -205,9 +206,9 @@ func (v *validator) lookup(n *node, test bool) *spec {
 	if s == nil {
 		if o := other[n.name]; o != nil {
 			if test {
-				v.errorf(n.pos, "%s '%s' used as test", o.kind(), n.name)
+				v.errorf(n.pos, "attempted to use command '%s' as test", n.name)
 			} else {
-				v.errorf(n.pos, "%s '%s' used as command", o.kind(), n.name)
+				v.errorf(n.pos, "attempted to use test '%s' as command", n.name)
 			}
 			return nil
 		}
@@ -244,39 +245,48 @@ func (v *validator) validateCommand(n *node, prev *node) {
 		return
 	}
 	n.spec = s
+	v.tooMany = false
 	ok := v.validateArgs(n, s)
+	testsOK := true
+	// Only the first problem of a command is reported, as Pigeonhole does
+	// (surplus arguments excepted).
 	switch {
+	case !ok && !v.tooMany:
 	case s.tests == 0 && len(n.tests) > 0:
-		v.errorf(n.pos, "the %s command accepts no tests, but tests are specified", n.name)
-		ok = false
+		t := n.tests[0]
+		if v.tests[t.name] == nil || v.cmds[t.name] != nil {
+			// "fileinto "x" keep;": the test is really the next command.
+			v.errorf(n.pos, "missing semicolon ';' after %s command", n.name)
+		} else {
+			v.errorf(n.pos, "the %s command accepts no tests, but tests are specified", n.name)
+		}
+		ok, testsOK = false, false
 	case s.tests == 1 && len(n.tests) == 0:
 		v.errorf(n.pos, "the %s command requires one test, but none is specified", n.name)
 		ok = false
 	case s.tests == 1 && (len(n.tests) > 1 || n.testList):
 		v.errorf(n.pos, "the %s command requires one test, but a test list is specified", n.name)
-		ok = false
+		ok, testsOK = false, false
 	case s.tests == -1 && !n.testList:
 		v.errorf(n.pos, "the %s command requires a test list", n.name)
 		ok = false
-	}
-	if s.block == needBlock && !n.hasBlock {
+	case s.block == needBlock && !n.hasBlock:
 		v.errorf(n.pos, "the %s command requires a command block, but it is missing", n.name)
 		ok = false
-	}
-	if s.block == noBlock && n.hasBlock {
+	case s.block == noBlock && n.hasBlock:
 		v.errorf(n.pos, "the %s command does not accept a command block, but one is specified", n.name)
 		ok = false
-	}
-	if len(s.parent) > 0 && !v.enclosedBy(n, s.parent) {
+	case len(s.parent) > 0 && !v.enclosedBy(n, s.parent):
 		v.errorf(n.pos, "the %s command is not allowed outside a %s block", n.name, strings.Join(s.parent, " or "))
 		ok = false
-	}
-	if (n.name == "elsif" || n.name == "else") && (prev == nil || (prev.name != "if" && prev.name != "elsif")) {
+	case (n.name == "elsif" || n.name == "else") && (prev == nil || (prev.name != "if" && prev.name != "elsif")):
 		v.errorf(n.pos, "the %s command must follow an if or elseif command", n.name)
 		ok = false
 	}
-	for _, t := range n.tests {
-		v.validateTest(t, n)
+	if testsOK {
+		for _, t := range n.tests {
+			v.validateTest(t, n)
+		}
 	}
 	if ok && s.check != nil {
 		s.check(v, n)
@@ -297,6 +307,14 @@ func (v *validator) enclosedBy(n *node, names []string) bool {
 
 func (v *validator) validateTest(n *node, parent *node) {
 	n.parent = parent
+	if v.tests[n.name] == nil && parent.spec != nil {
+		for _, t := range parent.spec.tags {
+			if t.name == n.name {
+				v.errorf(n.pos, "missing colon ':' before ':%s' tag in %s %s", n.name, parent.name, parent.spec.kind())
+				return
+			}
+		}
+	}
 	s := v.lookup(n, true)
 	if s == nil {
 		for _, t := range n.tests {
@@ -348,12 +366,13 @@ func (v *validator) validateArgs(n *node, s *spec) bool {
 			}
 		}
 		if def == nil {
-			v.errorf(a.pos, "unknown tagged argument ':%s' for the %s %s", a.tag, n.name, kind)
+			v.errorf(a.pos, "unknown tagged argument ':%s' for the %s %s (reported only once at first occurrence)", a.tag, n.name, kind)
 			return false
 		}
-		if len(n.pargs) > 0 && s.name != "test_set" {
-			// RFC 5228 §2.6.2: tagged arguments precede positional ones. Pigeonhole
-			// accepts them anywhere before the end; so do we.
+		if len(n.pargs) > 0 {
+			// RFC 5228 §2.6.2: tagged arguments precede positional ones.
+			v.errorf(a.pos, "unexpected tagged argument ':%s' while validating positional arguments for the %s %s", a.tag, n.name, kind)
+			return false
 		}
 		group := def.group
 		if group == "" {
@@ -398,6 +417,7 @@ func (v *validator) validateArgs(n *node, s *spec) bool {
 	}
 	for i, a := range n.pargs {
 		if i >= len(s.pos) {
+			v.tooMany = true
 			if len(s.pos) == 0 {
 				v.errorf(a.pos, "the %s %s accepts no positional arguments, but %d are specified", n.name, kind, len(n.pargs))
 			} else {
