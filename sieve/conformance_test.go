@@ -14,6 +14,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // sharedDir locates the shared data: $SLUICE_SHARED or ../../shared.
@@ -74,15 +75,15 @@ func TestConformance(t *testing.T) {
 	for _, rel := range files {
 		ok := t.Run(rel, func(t *testing.T) {
 			failures := runSvtest(filepath.Join(root, rel))
-			_, excepted := exceptions[rel]
-			// Failure tests (tests/failures) must make the run fail.
-			if strings.HasPrefix(rel, "failures/") {
-				if len(failures) == 0 {
+			// Files in failures/ are run with "testsuite -F": they must fail.
+			if strings.HasPrefix(rel, "failures"+string(filepath.Separator)) {
+				if len(failures) > 0 {
 					failures = nil
 				} else {
-					failures = nil
+					failures = []string{"expected the test file to fail, but it passed"}
 				}
 			}
+			_, excepted := exceptions[rel]
 			switch {
 			case len(failures) > 0 && !excepted:
 				t.Errorf("%s failed:\n%s", rel, strings.Join(failures, "\n"))
@@ -204,7 +205,7 @@ func (s *suite) options() Options {
 	opts := Options{
 		Loader: dirLoader{personal: filepath.Join(s.dir, "included"), global: filepath.Join(s.dir, "included-global")},
 		hooks: &hooks{
-			extensions: []string{"vnd.dovecot.testsuite"},
+			extensions: []string{"vnd.dovecot.testsuite", "vnd.dovecot.debug"},
 			specs:      s.specs,
 			state:      s,
 			spamValue:  s.spamValue,
@@ -306,6 +307,8 @@ func (s *suite) specs(cmds, tests map[string]*spec) {
 		}
 		return nil
 	}})
+	cmds["debug_log"] = &spec{name: "debug_log", ext: "vnd.dovecot.debug", pos: []posDef{str("message")},
+		exec: func(*run, *node) error { return nil }}
 	add(&spec{name: "test_fail", pos: []posDef{str("reason")}, exec: func(r *run, n *node) error {
 		return &testFailure{reason: r.arg1(n, 0)}
 	}})
@@ -383,7 +386,10 @@ func (s *suite) specs(cmds, tests map[string]*spec) {
 			{name: "folder", group: "source", param: argString, paramName: "folder"}},
 			pos: []posDef{{typ: argNumber, name: "index"}},
 			exec: func(r *run, n *node) error {
-				_, err := s.testMessage(r, n)
+				ok, err := s.testMessage(r, n)
+				if err == nil && !ok {
+					err = rtErr(n, "test_message: no such message")
+				}
 				return err
 			},
 			eval: s.testMessage}
@@ -399,9 +405,7 @@ func (s *suite) specs(cmds, tests map[string]*spec) {
 			s.errs = []string{err.Error()}
 			return false, nil
 		}
-		opts := s.options()
-		opts.hooks = nil
-		sc, err := Compile(p, src, opts)
+		sc, err := Compile(p, src, s.options())
 		if err != nil {
 			var ce *CompileError
 			if errors.As(err, &ce) {
@@ -545,6 +549,9 @@ func (s *suite) applyConfig(r *run) {
 func (s *suite) testMessage(r *run, n *node) (bool, error) {
 	i := int(n.pargs[0].num)
 	if f, ok := r.tag(n, "folder"); ok {
+		if !utf8.ValidString(f) {
+			return false, rtErr(n, "test_message: invalid mailbox name")
+		}
 		msgs := s.mailboxes[f]
 		if i < 0 || i >= len(msgs) {
 			return false, nil
