@@ -34,6 +34,33 @@ type Config struct {
 	Filter   Filter   `toml:"filter"`
 	Auth     Auth     `toml:"auth"`
 	Rules    Rules    `toml:"rules"`
+	Sieve    Sieve    `toml:"sieve"`
+}
+
+// Sieve configures the Sieve scripts run for each recipient, in
+// Pigeonhole's order: before, the user's script (or default), after.
+type Sieve struct {
+	// Enabled runs Sieve. Default true.
+	Enabled bool `toml:"enabled"`
+	// SpamFolder is where the built-in before script files mail flagged
+	// X-Spam-Flag: YES (created on demand). Empty turns that script off.
+	// Default "Spam".
+	SpamFolder string `toml:"spam_folder"`
+	// Before and After are the administrator's script paths
+	// (Pigeonhole's sieve_before, sieve_after).
+	Before []string `toml:"before"`
+	After  []string `toml:"after"`
+	// Default runs for users without a script (sieve_default).
+	Default string `toml:"default"`
+	// UserScript is the path of a user's active script: %h home (the
+	// users file's, else the directory holding the Maildir), %u, %n, %d.
+	// Default "%h/.dovecot.sieve", where Dovecot keeps it. Empty: no user
+	// scripts.
+	UserScript string `toml:"user_script"`
+	// MaxRedirects per message and recipient. Default 4.
+	MaxRedirects int `toml:"max_redirects"`
+	// MaxActions per script run. Default 32.
+	MaxActions int `toml:"max_actions"`
 }
 
 // Rules configures the SpamAssassin-compatible rule engine.
@@ -182,6 +209,7 @@ func Default() Config {
 		Metrics: Metrics{Listen: "127.0.0.1:9425"},
 		Filter:  Filter{Sendmail: "/usr/sbin/sendmail", OnError: "tempfail"},
 		Rules:   Rules{Mode: "auto", Budget: 2 * time.Second},
+		Sieve:   Sieve{Enabled: true, SpamFolder: "Spam", UserScript: "%h/.dovecot.sieve", MaxRedirects: 4, MaxActions: 32},
 		Auth: Auth{
 			Enabled:           true,
 			DNSTimeout:        2 * time.Second,

@@ -2,12 +2,23 @@ package config
 
 import (
 	_ "embed"
+	"strings"
 	"path/filepath"
 	"sort"
 )
 
 //go:embed builtin/sluice.cf
 var builtinRules string
+
+//go:embed builtin/spam.sieve
+var builtinSpamSieve string
+
+// BuiltinSpamSieve returns the built-in sieve_before script that files
+// mail flagged X-Spam-Flag: YES into folder.
+func BuiltinSpamSieve(folder string) (name, text string) {
+	q := strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(folder)
+	return "builtin/spam.sieve", strings.ReplaceAll(builtinSpamSieve, "${spam_folder}", q)
+}
 
 // BuiltinRules returns sluice's own small rule set (GTUBE, header sanity
 // checks, SPF results) and the name it is reported under.

@@ -58,7 +58,7 @@ func (p *Pipeline) dmarcPolicy(m *Message, d *Delivery) error {
 	case auth.PolicyReject:
 		return StatusDMARCReject
 	case auth.PolicyQuarantine:
-		d.Folder, d.Create = a.QuarantineFolder, true
+		d.FileOnly(a.QuarantineFolder, true)
 	}
 	return nil
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/sluice-mail/sluice/maildir"
 	"github.com/sluice-mail/sluice/metrics"
 	"github.com/sluice-mail/sluice/scoring"
+	"github.com/sluice-mail/sluice/sieve"
 )
 
 // Statuses sent back to the MTA. The peer sees only this short text; the
@@ -59,16 +60,35 @@ type Message struct {
 	// spam stage ran.
 	Parsed  *mail.Message
 	Verdict *scoring.Verdict
+
+	sieveMsg sieve.Message // m.Out as Sieve sees it, parsed on first use
 }
 
-// Delivery is what happens to one recipient's copy. Per-recipient steps may
-// change Folder and Flags, or set Discard.
+// Delivery is what happens to one recipient's copy. Per-recipient steps
+// (DMARC quarantine, Sieve) change it.
 type Delivery struct {
-	Rcpt    Recipient
-	Folder  string // "" is INBOX
-	Create  bool   // create Folder if missing
-	Flags   maildir.Flags
+	Rcpt Recipient
+	// Stores are the copies to file, INBOX alone by default; empty with
+	// Discard set, nothing is stored.
+	Stores  []Store
 	Discard bool
+	// Header, when set, replaces the message's header block in this
+	// recipient's copies (Sieve editheader), CRLF line ends.
+	Header []byte
+	// Redirected counts forwards sent for this recipient.
+	Redirected int
+}
+
+// Store is one copy filed into a folder.
+type Store struct {
+	Folder string // "" is INBOX
+	Create bool   // create Folder if missing
+	Flags  maildir.Flags
+}
+
+// FileOnly replaces every copy with one in folder.
+func (d *Delivery) FileOnly(folder string, create bool) {
+	d.Stores = []Store{{Folder: folder, Create: create}}
 }
 
 // MessageStep runs once per message, before any recipient is handled.
@@ -94,6 +114,8 @@ type Config struct {
 	Auth *AuthStage
 	// Spam, when set, scores every message with the rule engine.
 	Spam *SpamStage
+	// Sieve, when set, runs the admin and user scripts per recipient.
+	Sieve *SieveStage
 }
 
 // Pipeline delivers messages. It is safe for concurrent use.
@@ -272,7 +294,7 @@ func (p *Pipeline) perMessage(ctx context.Context, m *Message) (err error) {
 // discard, reject or tempfail.
 func (p *Pipeline) perRecipient(ctx context.Context, m *Message, addr string) (action string, status error) {
 	start := p.cfg.Now()
-	d := &Delivery{}
+	d := &Delivery{Stores: []Store{{}}}
 	var size int64
 	var detail error
 	var reason string // why a delivery failed, for metrics
@@ -290,9 +312,11 @@ func (p *Pipeline) perRecipient(ctx context.Context, m *Message, addr string) (a
 			if !errors.As(status, &se) || se.Code/100 == 4 {
 				result, action = "tempfail", "tempfail"
 			}
-		case d.Discard:
+		case len(d.Stores) == 0 && d.Redirected > 0:
+			action = "redirect"
+		case len(d.Stores) == 0:
 			result, action = "discarded", "discard"
-		case d.Folder != "":
+		case d.Stores[0].Folder != "":
 			action = "folder"
 		}
 		if mt := p.cfg.Metrics; mt != nil {
@@ -306,7 +330,7 @@ func (p *Pipeline) perRecipient(ctx context.Context, m *Message, addr string) (a
 		}
 		attrs := []any{
 			"msgid", m.MessageID, "queue_id", m.QueueID, "rcpt", addr,
-			"result", result, "folder", folderName(d.Folder), "size", size,
+			"result", result, "folder", folderNames(d.Stores), "size", size,
 			"duration", p.cfg.Now().Sub(start).Round(time.Microsecond),
 		}
 		attrs = append(attrs, m.verdictAttrs()...)
@@ -334,6 +358,17 @@ func (p *Pipeline) perRecipient(ctx context.Context, m *Message, addr string) (a
 		detail = err
 		return "", err
 	}
+	if p.cfg.Sieve != nil {
+		if err := p.runSieve(ctx, m, d); err != nil {
+			detail = err
+			var se *smtp.SMTPError
+			if errors.As(err, &se) {
+				return "", se
+			}
+			reason = "outbound"
+			return "", StatusTempFail
+		}
+	}
 	for _, step := range p.cfg.RecipientSteps {
 		if err := step(ctx, m, d); err != nil {
 			detail = err
@@ -344,7 +379,8 @@ func (p *Pipeline) perRecipient(ctx context.Context, m *Message, addr string) (a
 			return "", StatusTempFail
 		}
 	}
-	if d.Discard {
+	if d.Discard || len(d.Stores) == 0 {
+		d.Stores = nil
 		return "", nil
 	}
 	store, err := p.stores.open(rcpt)
@@ -353,23 +389,41 @@ func (p *Pipeline) perRecipient(ctx context.Context, m *Message, addr string) (a
 		reason, status = storageStatus(err)
 		return "", status
 	}
-	hdr := p.traceHeaders(m, rcpt)
-	body := [][]byte{hdr, m.Out}
-	got, err := store.Deliver(ctx, d.Folder, d.Flags, d.Create, newMultiReader(body))
-	if err != nil && d.Folder != "" && (errors.Is(err, maildir.ErrBadFolder) || errors.Is(err, maildir.ErrNoFolder)) {
-		// A folder that cannot be used must not lose the mail: keep it in
-		// INBOX, as Dovecot's LDA does when fileinto fails.
-		p.log.WarnContext(ctx, "folder unusable, delivering to INBOX", "rcpt", addr, "folder", d.Folder, "err", err)
-		d.Folder = ""
-		got, err = store.Deliver(ctx, "", d.Flags, false, newMultiReader(body))
+	out := m.Out
+	if d.Header != nil {
+		out = replaceHeader(out, d.Header)
 	}
-	if err != nil {
-		detail = err
-		reason, status = storageStatus(err)
-		return "", status
+	body := [][]byte{p.traceHeaders(m, rcpt), out}
+	for i := range d.Stores {
+		st := &d.Stores[i]
+		got, err := store.Deliver(ctx, st.Folder, st.Flags, st.Create, newMultiReader(body))
+		if err != nil && st.Folder != "" && (errors.Is(err, maildir.ErrBadFolder) || errors.Is(err, maildir.ErrNoFolder)) {
+			// A folder that cannot be used must not lose the mail: keep it
+			// in INBOX, as Dovecot's LDA does when fileinto fails.
+			p.log.WarnContext(ctx, "folder unusable, delivering to INBOX", "rcpt", addr, "folder", st.Folder, "err", err)
+			st.Folder = ""
+			got, err = store.Deliver(ctx, "", st.Flags, false, newMultiReader(body))
+		}
+		if err != nil {
+			detail = err
+			reason, status = storageStatus(err)
+			return "", status
+		}
+		size = got.Size
 	}
-	size = got.Size
 	return "", nil
+}
+
+// folderNames lists the folders of stores for the log line.
+func folderNames(stores []Store) string {
+	if len(stores) == 0 {
+		return "-"
+	}
+	names := make([]string, len(stores))
+	for i, s := range stores {
+		names[i] = folderName(s.Folder)
+	}
+	return strings.Join(names, ",")
 }
 
 // storageStatus maps a storage error to a temporary status and a metrics

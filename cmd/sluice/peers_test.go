@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,9 +17,6 @@ import (
 
 	"github.com/sluice-mail/sluice/config"
 	"github.com/sluice-mail/sluice/internal/testutil"
-	"github.com/sluice-mail/sluice/mail"
-	"github.com/sluice-mail/sluice/maildir"
-	"github.com/sluice-mail/sluice/pipeline"
 )
 
 // TestPostfixDeliversOverLMTP: a private Postfix receives a message over
@@ -85,24 +81,31 @@ func postfixTwoRecipients(t *testing.T, root, target string) {
 	}
 }
 
-// TestDovecotReadsMaildir: a private Dovecot IMAP server, running as an
-// unprivileged user, lists INBOX and the Spam folder sluice created, and
-// returns sluice's messages with their flags.
+// TestDovecotReadsMaildir: mail delivered over LMTP, one message to INBOX
+// and a GTUBE message that the user's Sieve script flags and files into
+// Spam; a private Dovecot IMAP server, running as an unprivileged user,
+// lists both folders and returns the messages with the script's flags.
 func TestDovecotReadsMaildir(t *testing.T) {
 	testutil.RequireRoot(t)
 	root := testutil.PeerDir(t)
 	cfg := config.Default()
 	cfg.Delivery.MailRoot = root
 	cfg.Delivery.Owner = "65534:65534"
+	cfg.Sieve.SpamFolder = "" // the user's script does the filing
+	home := filepath.Join(root, "example.test", "alice")
+	os.MkdirAll(home, 0o755)
+	os.WriteFile(filepath.Join(home, ".dovecot.sieve"), []byte(`require ["fileinto", "imap4flags", "mailbox"];
+if header :is "X-Spam-Flag" "YES" {
+	addflag ["\\Seen", "\\Flagged"];
+	fileinto :create "Spam";
+}
+`), 0o644)
 	addr, _ := startInProcess(t, cfg)
 
-	st := lmtpSend(t, addr, "sender@client.test", []string{"alice@example.test"}, testMessage("inbox mail", "for the inbox"))
-	if st["alice@example.test"] != nil {
-		t.Fatalf("LMTP status = %v", st)
-	}
-	// sluice creates the folder the way a Sieve fileinto :create does.
-	if err := deliverToFolder(root, "alice@example.test", "Spam", []string{`\Seen`}, testMessage("spam mail", "for the spam folder")); err != nil {
-		t.Fatal(err)
+	for _, msg := range []string{testMessage("inbox mail", "for the inbox"), testMessage("spam mail", "for the spam folder "+gtube)} {
+		if st := lmtpSend(t, addr, "sender@client.test", []string{"alice@example.test"}, msg); st["alice@example.test"] != nil {
+			t.Fatalf("LMTP status = %v", st)
+		}
 	}
 
 	dc := testutil.StartDovecot(t, testutil.DovecotOptions{MailRoot: root})
@@ -130,7 +133,7 @@ func TestDovecotReadsMaildir(t *testing.T) {
 		seen      bool
 	}{
 		{"INBOX", "for the inbox", false},
-		{"Spam", "for the spam folder", true},
+		{"Spam", "X-Spam-Flag: YES", true},
 	} {
 		if _, err := c.Select(tc.box, nil).Wait(); err != nil {
 			t.Fatalf("SELECT %s: %v", tc.box, err)
@@ -149,12 +152,13 @@ func TestDovecotReadsMaildir(t *testing.T) {
 		if !strings.Contains(body, tc.want) || !strings.Contains(body, "Delivered-To: alice@example.test") {
 			t.Fatalf("FETCH %s body = %q, want %q and Delivered-To", tc.box, body, tc.want)
 		}
-		seen := false
+		seen, flagged := false, false
 		for _, f := range msgs[0].Flags {
 			seen = seen || f == imap.FlagSeen
+			flagged = flagged || f == imap.FlagFlagged
 		}
-		if seen != tc.seen {
-			t.Fatalf("FETCH %s flags = %v, want \\Seen %v", tc.box, msgs[0].Flags, tc.seen)
+		if seen != tc.seen || flagged != tc.seen {
+			t.Fatalf("FETCH %s flags = %v, want \\Seen and \\Flagged %v", tc.box, msgs[0].Flags, tc.seen)
 		}
 	}
 }
@@ -274,21 +278,4 @@ func crashSend(addr string, n int, body string) bool {
 	case <-time.After(10 * time.Second):
 		return false
 	}
-}
-
-// deliverToFolder delivers msg for rcpt into folder (created on demand)
-// with flags, through the pipeline with a recipient step standing in for
-// Sieve's fileinto :create.
-func deliverToFolder(root, rcpt, folder string, flags []string, msg string) error {
-	dir := pipeline.NewDirectory(pipeline.DirectoryConfig{
-		MailRoot: root, MailLocation: "%d/%n/Maildir", RecipientDelimiter: "+",
-		Owner: &maildir.Owner{UID: 65534, GID: 65534},
-	})
-	fileinto := func(_ context.Context, _ *pipeline.Message, d *pipeline.Delivery) error {
-		d.Folder, d.Create, d.Flags = folder, true, maildir.ParseFlags(flags)
-		return nil
-	}
-	p := pipeline.New(pipeline.Config{Hostname: "mx.test", Directory: dir, RecipientSteps: []pipeline.RecipientStep{fileinto}}, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	env := &mail.Envelope{MailFrom: "sender@client.test", Recipients: []string{rcpt}}
-	return p.Deliver(context.Background(), env, []byte(msg))[0]
 }

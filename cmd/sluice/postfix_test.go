@@ -44,11 +44,13 @@ func offlineDNS(t *testing.T) string {
 	return dnstest.Start(t, `client.test. TXT "v=spf1 ip4:127.0.0.1 -all"`).Addr
 }
 
-// finalLMTP is the delivering sluice behind the filter: auth off, so the
-// only Authentication-Results in a delivered message is the filter's.
+// finalLMTP is the delivering sluice behind the filter: auth, rules and
+// Sieve off, so a delivered message shows exactly what the filter did.
 func finalLMTP(t *testing.T, root string) string {
 	cfg := config.Default()
 	cfg.Delivery.MailRoot = root
+	cfg.Rules.Mode = "off"
+	cfg.Sieve.Enabled = false
 	addr, _ := startInProcess(t, cfg)
 	return addr
 }

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -9,6 +11,7 @@ import (
 	"github.com/sluice-mail/sluice/pipeline"
 	"github.com/sluice-mail/sluice/rules"
 	"github.com/sluice-mail/sluice/scoring"
+	"github.com/sluice-mail/sluice/sieve"
 )
 
 // loadRules loads the rule set cfg.Rules selects; dirs, when not empty,
@@ -57,4 +60,44 @@ func newSpamStage(cfg config.Config, log *slog.Logger) (*pipeline.SpamStage, err
 		Rules:   rs,
 		Scoring: scoring.Options{Hostname: hostnameOf(cfg), Version: version, Product: "sluice"},
 	}, nil
+}
+
+// newSieveStage compiles the built-in script and sets up the script cache;
+// nil when Sieve is off.
+func newSieveStage(cfg config.Config, log *slog.Logger) (*pipeline.SieveStage, error) {
+	c := cfg.Sieve
+	if !c.Enabled {
+		return nil, nil
+	}
+	opts := sieve.Options{
+		Limits:             sieve.Limits{MaxRedirects: c.MaxRedirects, MaxActions: c.MaxActions},
+		RecipientDelimiter: cfg.Delivery.RecipientDelimiter,
+		Logger:             log,
+	}
+	st := &pipeline.SieveStage{
+		Cache:      sieve.NewCache(opts),
+		Before:     c.Before,
+		After:      c.After,
+		Default:    c.Default,
+		UserScript: c.UserScript,
+	}
+	if c.SpamFolder != "" {
+		name, text := config.BuiltinSpamSieve(c.SpamFolder)
+		sc, err := sieve.Compile(name, []byte(text), opts)
+		if err != nil {
+			return nil, fmt.Errorf("sieve: %w", err)
+		}
+		st.Builtin = append(st.Builtin, sc)
+	}
+	// Admin scripts are checked now, so that a broken one stops a start or
+	// a reload instead of being found per message.
+	for _, path := range append(append(append([]string{}, c.Before...), c.After...), c.Default) {
+		if path == "" {
+			continue
+		}
+		if _, err := st.Cache.Load(context.Background(), path); err != nil && !errors.Is(err, sieve.ErrNoScript) {
+			return nil, fmt.Errorf("sieve: %w", err)
+		}
+	}
+	return st, nil
 }

@@ -270,6 +270,9 @@ func newPipeline(cfg config.Config, log *slog.Logger, mt *metrics.Metrics, deliv
 			return nil, err
 		}
 		pc.Directory = dir
+		if pc.Sieve, err = newSieveStage(cfg, log); err != nil {
+			return nil, err
+		}
 	}
 	return pipeline.New(pc, log), nil
 }

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/emersion/go-smtp"
+
+	"github.com/sluice-mail/sluice/config"
+)
+
+// TestSieveDelivery covers the per-recipient Sieve stage over LMTP: the
+// built-in spam script, a user's reject, a broken user script (kept), and
+// editheader changing one recipient's copy only.
+func TestSieveDelivery(t *testing.T) {
+	root := t.TempDir()
+	cfg := config.Default()
+	cfg.Delivery.MailRoot = root
+	script := func(user, src string) {
+		home := filepath.Join(root, "example.test", user)
+		os.MkdirAll(home, 0o755)
+		os.WriteFile(filepath.Join(home, ".dovecot.sieve"), []byte(src), 0o644)
+	}
+	script("rejecter", "require \"reject\";\nreject \"I do not want this\";\n")
+	script("broken", "require \"fileinto\";\nfileinto \"Lists\"\nthis is not sieve;\n")
+	script("editor", "require \"editheader\";\naddheader \"X-Edited\" \"yes\";\n")
+	addr, _ := startInProcess(t, cfg)
+
+	st := lmtpSend(t, addr, "s@client.test", []string{"alice@example.test", "rejecter@example.test", "broken@example.test", "editor@example.test"},
+		testMessage("hello", "a normal message"))
+	for _, rc := range []string{"alice@example.test", "broken@example.test", "editor@example.test"} {
+		if st[rc] != nil {
+			t.Fatalf("%s: status %v, want 250", rc, st[rc])
+		}
+	}
+	var se *smtp.SMTPError
+	if e, ok := st["rejecter@example.test"].(*smtp.SMTPError); ok {
+		se = e
+	}
+	if se == nil || se.Code != 550 || se.EnhancedCode != (smtp.EnhancedCode{5, 7, 1}) || !strings.Contains(se.Message, "I do not want this") {
+		t.Fatalf("rejecter: status %v, want 550 5.7.1 with the script's reason", st["rejecter@example.test"])
+	}
+	inbox := func(user string) []string {
+		return maildirFiles(t, filepath.Join(root, "example.test", user, "Maildir"))
+	}
+	if n := len(inbox("rejecter")); n != 0 {
+		t.Fatalf("rejecter has %d messages, want 0", n)
+	}
+	if n := len(inbox("broken")); n != 1 {
+		t.Fatalf("broken script: %d messages in INBOX, want 1 (implicit keep)", n)
+	}
+	ed, _ := os.ReadFile(inbox("editor")[0])
+	al, _ := os.ReadFile(inbox("alice")[0])
+	if !strings.Contains(string(ed), "X-Edited: yes") || strings.Contains(string(al), "X-Edited") {
+		t.Fatalf("editheader must change the editor's copy only:\neditor:\n%s\nalice:\n%s", ed, al)
+	}
+
+	// GTUBE is spam under the built-in rules; the built-in script files it.
+	if st := lmtpSend(t, addr, "s@client.test", []string{"alice@example.test"}, testMessage("gtube", gtube)); st["alice@example.test"] != nil {
+		t.Fatalf("GTUBE delivery: %v", st)
+	}
+	spam := maildirFiles(t, filepath.Join(root, "example.test", "alice", "Maildir", ".Spam"))
+	if len(spam) != 1 {
+		t.Fatalf("GTUBE: %d messages in .Spam, want 1", len(spam))
+	}
+	if n := len(inbox("alice")); n != 1 {
+		t.Fatalf("alice's INBOX holds %d messages after GTUBE, want 1", n)
+	}
+}
