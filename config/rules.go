@@ -2,9 +2,9 @@ package config
 
 import (
 	_ "embed"
-	"strings"
 	"path/filepath"
 	"sort"
+	"strings"
 )
 
 //go:embed builtin/sluice.cf
