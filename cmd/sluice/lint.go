@@ -18,8 +18,16 @@ func cmdLint(args []string, stdout, stderr io.Writer) int {
 	var ruleDirs stringList
 	fs.Var(&ruleDirs, "rules", "rules `dir`ectory or file (repeatable; replaces [rules])")
 	asJSON := fs.Bool("json", false, "print one JSON object")
+	var scripts stringList
+	fs.Var(&scripts, "sieve", "Sieve `script` to check instead of the rules (repeatable)")
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	if len(scripts) > 0 {
+		if !lintSieve(scripts, stdout) {
+			return 1
+		}
+		return 0
 	}
 	cfg := config.Default()
 	if *cfgPath != "" {

@@ -5,7 +5,8 @@
 //	sluice serve [-config FILE] [-lmtp ADDR] [-mail-root DIR] [-metrics ADDR]
 //	sluice pipe [-config FILE] -f SENDER [-client-ip IP] [-helo NAME] -- RECIPIENT...
 //	sluice check [-config FILE] [-rules DIR]... [-json] [-client-ip IP] [-helo NAME] [-mail-from ADDR] [-rcpt ADDR] [-dns HOST:PORT] [FILE]
-//	sluice lint [-config FILE] [-rules DIR]... [-json]
+//	sluice lint [-config FILE] [-rules DIR]... [-json] [-sieve SCRIPT]...
+//	sluice sieve-test [-from ADDR] [-rcpt ADDR] [-spam-score N] SCRIPT MESSAGE
 //	sluice version
 //
 // With no -config, serve runs on the embedded defaults: LMTP on
@@ -40,6 +41,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdCheck(args[1:], os.Stdin, stdout, stderr)
 	case "lint":
 		return cmdLint(args[1:], stdout, stderr)
+	case "sieve-test":
+		return cmdSieveTest(args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintf(stdout, "sluice %s\n", version)
 		return 0
@@ -60,6 +63,7 @@ commands:
   pipe      content_filter mode: filter stdin and re-inject it with sendmail
   check     score one message (stdin or FILE) and print the report
   lint      check rule files (and Sieve scripts) and print statistics
+  sieve-test  run a Sieve script against a message and print its actions
   version   print the version
 
 Run "sluice <command> -h" for a command's flags.

@@ -69,3 +69,30 @@ func TestSieveDelivery(t *testing.T) {
 		t.Fatalf("alice's INBOX holds %d messages after GTUBE, want 1", n)
 	}
 }
+
+func TestSieveTestCommand(t *testing.T) {
+	dir := t.TempDir()
+	script := filepath.Join(dir, "s.sieve")
+	msg := filepath.Join(dir, "m.eml")
+	os.WriteFile(script, []byte("require [\"fileinto\", \"imap4flags\", \"spamtest\", \"relational\", \"comparator-i;ascii-numeric\"];\n"+
+		"if spamtest :value \"ge\" :comparator \"i;ascii-numeric\" \"5\" { addflag \"\\\\Seen\"; fileinto \"Spam\"; }\n"), 0o644)
+	os.WriteFile(msg, []byte("Subject: hi\r\n\r\nbody\r\n"), 0o644)
+	for _, tc := range []struct{ score, want string }{
+		{"9", "fileinto Spam flags=\\Seen\n"},
+		{"1", "implicit_keep\n"},
+	} {
+		var out, errb strings.Builder
+		if code := run([]string{"sieve-test", "-spam-score", tc.score, script, msg}, &out, &errb); code != 0 {
+			t.Fatalf("sieve-test = %d: %s", code, errb.String())
+		}
+		if out.String() != tc.want {
+			t.Fatalf("sieve-test -spam-score %s printed %q, want %q", tc.score, out.String(), tc.want)
+		}
+	}
+	bad := filepath.Join(dir, "bad.sieve")
+	os.WriteFile(bad, []byte("require \"fileinto\";\nfileinto \"x\"\nkeep;\n"), 0o644)
+	var out strings.Builder
+	if code := run([]string{"lint", "-sieve", bad}, &out, &out); code != 1 || !strings.Contains(out.String(), bad+":2:1: missing semicolon") {
+		t.Fatalf("lint -sieve of a broken script = %d %q, want 1 and %s:2:1: missing semicolon", code, out.String(), bad)
+	}
+}
