@@ -4,7 +4,7 @@ SHARED   ?= $(abspath ../shared)
 FUZZTIME ?= 30s
 export SLUICE_SHARED ?= $(SHARED)
 
-.PHONY: build test peers vet race fuzz bench bench-lmtp clean
+.PHONY: build test peers vet race fuzz bench bench-lmtp bench-rules clean
 
 build:
 	$(GO) build -o bin/sluice ./cmd/sluice
@@ -27,6 +27,10 @@ bench:
 # Drives sluice and a private Dovecot LMTP with Postfix's smtp-source -L.
 bench-lmtp: peers build
 	./scripts/bench-lmtp.sh
+
+# sluice vs spamd on 1000 corpus messages with SpamAssassin's stock rules.
+bench-rules: peers
+	./scripts/bench-rules.sh
 
 clean:
 	rm -rf bin

@@ -77,7 +77,7 @@ func cmdCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 1
 	}
 	log := newLogger(config.Log{Level: "warn", Format: "text"}, stderr)
-	p, err := newPipeline(cfg, log, nil, false)
+	p, err := newPipeline(cfg, log, nil, buildOpts{})
 	if err != nil {
 		fmt.Fprintf(stderr, "sluice: %v\n", err)
 		return 1

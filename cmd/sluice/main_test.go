@@ -262,6 +262,8 @@ func TestServeBadConfig(t *testing.T) {
 	}
 }
 
+type smtpClient = smtp.Client
+
 func smtpDial(addr string) (*smtp.Client, error) {
 	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {

@@ -82,7 +82,7 @@ func cmdPipe(args []string, stdin io.Reader, stderr io.Writer) int {
 
 // filterMessage builds the pipeline from cfg and runs its per-message steps.
 func filterMessage(ctx context.Context, cfg config.Config, log *slog.Logger, env *mail.Envelope, raw []byte) ([]byte, error) {
-	p, err := newPipeline(cfg, log, nil, false)
+	p, err := newPipeline(cfg, log, nil, buildOpts{})
 	if err != nil {
 		return nil, err
 	}

@@ -47,13 +47,20 @@ func loadRules(cfg config.Config, dirs []string, log *slog.Logger) (*rules.Rules
 	return rs, fmt.Sprint(dirs), nil
 }
 
-// newSpamStage loads the rules and scoring options; nil when rules are off.
-func newSpamStage(cfg config.Config, log *slog.Logger) (*pipeline.SpamStage, error) {
+// newSpamStage loads the rules and scoring options; nil when rules are
+// off. With strict, a rule that does not compile fails the whole load.
+func newSpamStage(cfg config.Config, log *slog.Logger, strict bool) (*pipeline.SpamStage, error) {
 	rs, source, err := loadRules(cfg, nil, log)
 	if err != nil || rs == nil {
 		return nil, err
 	}
 	l := rs.Lint()
+	for _, d := range l.Errors {
+		log.Error("rule error", "where", d.String())
+	}
+	if strict && len(l.Errors) > 0 {
+		return nil, fmt.Errorf("rules: %d errors, first %s", len(l.Errors), l.Errors[0])
+	}
 	log.Info("rules loaded", "source", source, "rules", l.Total, "active", l.Active,
 		"errors", len(l.Errors), "warnings", len(l.Warnings), "load_time", l.LoadTime.Round(time.Millisecond))
 	return &pipeline.SpamStage{

@@ -107,7 +107,7 @@ func reload(cur *current, load func() (config.Config, error), old config.Config,
 	cfg, err := load()
 	if err == nil {
 		var p *pipeline.Pipeline
-		if p, err = newPipeline(cfg, log, mt, true); err == nil {
+		if p, err = newPipeline(cfg, log, mt, buildOpts{delivers: true, strict: true}); err == nil {
 			if !slices.Equal(cfg.LMTP.Listen, old.LMTP.Listen) || !slices.Equal(cfg.Filter.Listen, old.Filter.Listen) || cfg.Metrics.Listen != old.Metrics.Listen {
 				log.Warn("reload: listen addresses changed; they take effect at the next restart")
 			}
@@ -125,7 +125,7 @@ func reload(cur *current, load func() (config.Config, error), old config.Config,
 // Each value received on hup reloads the configuration with load.
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger, hup <-chan os.Signal, load func() (config.Config, error)) error {
 	mt := metrics.New(version)
-	p, err := newPipeline(cfg, log, mt, true)
+	p, err := newPipeline(cfg, log, mt, buildOpts{delivers: true})
 	if err != nil {
 		return err
 	}
@@ -245,9 +245,20 @@ func hostnameOf(cfg config.Config) string {
 	return h
 }
 
+// buildOpts say what newPipeline builds.
+type buildOpts struct {
+	// delivers adds recipient resolution and Sieve (serve); the filter
+	// modes and check only run the per-message steps.
+	delivers bool
+	// strict refuses rules with errors (a reload keeps the old set then);
+	// otherwise a broken rule is disabled alone and reported.
+	strict bool
+}
+
 // newPipeline builds the pipeline every mode runs: the per-message steps
-// from the configuration and, when it delivers, the recipient directory.
-func newPipeline(cfg config.Config, log *slog.Logger, mt *metrics.Metrics, delivers bool) (*pipeline.Pipeline, error) {
+// from the configuration and, when it delivers, the recipient directory
+// and Sieve.
+func newPipeline(cfg config.Config, log *slog.Logger, mt *metrics.Metrics, o buildOpts) (*pipeline.Pipeline, error) {
 	pc := pipeline.Config{Hostname: hostnameOf(cfg), Metrics: mt}
 	if cfg.Auth.Enabled {
 		a, err := newAuthStage(cfg)
@@ -256,7 +267,7 @@ func newPipeline(cfg config.Config, log *slog.Logger, mt *metrics.Metrics, deliv
 		}
 		pc.Auth = a
 	}
-	spam, err := newSpamStage(cfg, log)
+	spam, err := newSpamStage(cfg, log, o.strict)
 	if err != nil {
 		return nil, err
 	}
@@ -264,7 +275,7 @@ func newPipeline(cfg config.Config, log *slog.Logger, mt *metrics.Metrics, deliv
 	if mt != nil && spam != nil {
 		mt.RulesLoaded.Set(float64(spam.Rules.Lint().Active))
 	}
-	if delivers {
+	if o.delivers {
 		dir, err := newDirectory(cfg.Delivery, log)
 		if err != nil {
 			return nil, err
