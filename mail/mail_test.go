@@ -509,6 +509,32 @@ func TestURIs(t *testing.T) {
 	}
 }
 
+func TestTargetURI(t *testing.T) {
+	tests := []struct{ base, ref, want string }{
+		{"", "http://a.example/x", "http://a.example/x"},
+		{"http://b.example/dir/", "page.html", "http://b.example/dir/page.html"},
+		{"http://b.example/dir/", "../up/./x", "http://b.example/up/x"},
+		{"http://b.example/dir/", "/abs?q=1#f", "http://b.example/abs?q=1#f"},
+		{"http://b.example/dir/", "//other.example/p", "http://other.example/p"},
+		{"http://b.example/dir/", "http:rel", "http://b.example/dir/rel"}, // same scheme is dropped
+		{"", "//www.example.com/", "http://www.example.com/"},
+		{"", "rel/path", "rel/path"},
+	}
+	for _, tt := range tests {
+		if got := targetURI(tt.base, tt.ref); got != tt.want {
+			t.Errorf("targetURI(%q, %q) = %q, want %q", tt.base, tt.ref, got, tt.want)
+		}
+	}
+	deep := "http://a.example" + strings.Repeat("/./..", 5000) + "/x"
+	start := time.Now()
+	if got := targetURI("", deep); got != "http://a.example/x" {
+		t.Errorf("targetURI(deep) = %q", got)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("targetURI of 10000 dot segments took %v", d)
+	}
+}
+
 func TestAddressModifiers(t *testing.T) {
 	tests := []struct {
 		in    string

@@ -508,6 +508,7 @@ func (m *Message) MIMEHeader(name string, raw bool) []string {
 					b.WriteString(unfoldRaw(f.rawValue))
 				} else {
 					b.WriteString(p.decoded(f))
+					b.WriteByte('\n')
 				}
 			}
 			out = append(out, b.String())

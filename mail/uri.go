@@ -1,6 +1,7 @@
 package mail
 
 import (
+	"bytes"
 	"strconv"
 	"strings"
 
@@ -47,18 +48,26 @@ func removeDotSegments(in string) string {
 	if strings.HasPrefix(in, "./") || strings.HasPrefix(in, "../") {
 		in = "/" + in[strings.IndexByte(in, '/')+1:]
 	}
-	var out strings.Builder
-	res := ""
-	for n := 0; in != "" && n < 10000; n++ {
+	if !strings.Contains(in, "/.") {
+		return in
+	}
+	res := make([]byte, 0, len(in))
+	for in != "" {
 		switch {
-		case in == "/." || strings.HasPrefix(in, "/./"):
-			in = "/" + strings.TrimPrefix(strings.TrimPrefix(in, "/."), "/")
+		case in == "/.":
+			in = "/"
+		case strings.HasPrefix(in, "/./"):
+			in = in[2:]
 		case in == "/.." || strings.HasPrefix(in, "/../"):
-			in = "/" + strings.TrimPrefix(strings.TrimPrefix(in, "/.."), "/")
-			if i := strings.LastIndexByte(res, '/'); i >= 0 {
+			if in == "/.." {
+				in = "/"
+			} else {
+				in = in[3:]
+			}
+			if i := bytes.LastIndexByte(res, '/'); i >= 0 {
 				res = res[:i]
 			} else {
-				res = ""
+				res = res[:0]
 			}
 		default:
 			j := 0
@@ -71,12 +80,11 @@ func removeDotSegments(in string) string {
 			} else {
 				k += j
 			}
-			res += in[:k]
+			res = append(res, in[:k]...)
 			in = in[k:]
 		}
 	}
-	out.WriteString(res)
-	return out.String()
+	return string(res)
 }
 
 // targetURI resolves r against base (RFC 3986 §5.2.2, non-strict, as
