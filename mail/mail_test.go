@@ -744,6 +744,34 @@ func BenchmarkParseAllViews(b *testing.B) {
 	b.ReportMetric(float64(cpuTime()-cpu0)/float64(i), "cpu-ns/op")
 }
 
+// BenchmarkParseAllViews5K is BenchmarkParseAllViews over the corpus
+// messages of 4 to 6 KB, the typical size.
+func BenchmarkParseAllViews5K(b *testing.B) {
+	var msgs [][]byte
+	for _, m := range corpusSample(b, 6046) {
+		if len(m) >= 4<<10 && len(m) <= 6<<10 {
+			msgs = append(msgs, m)
+		}
+	}
+	b.ReportAllocs()
+	cpu0 := cpuTime()
+	i := 0
+	for b.Loop() {
+		m := Parse(msgs[i%len(msgs)], Options{})
+		m.Body()
+		m.RawBody()
+		m.URIs()
+		m.HTML()
+		m.Header("Subject", false)
+		m.Header("From", true)
+		m.Header("ALL", false)
+		m.MIMEHeader("Content-Type", false)
+		i++
+	}
+	b.ReportMetric(float64(cpuTime()-cpu0)/float64(i), "cpu-ns/op")
+	b.ReportMetric(float64(len(msgs)), "msgs")
+}
+
 func fuzzSeeds(f *testing.F) {
 	files, _ := filepath.Glob(filepath.Join("testdata", "fuzz", "*.eml"))
 	for _, name := range files {

@@ -112,7 +112,7 @@ func (p *Part) Get(name string) string {
 // decoded returns f's value unfolded, trimmed and RFC 2047-decoded.
 func (p *Part) decoded(f *Field) string {
 	if !f.decDone {
-		f.dec = DecodeHeader(unfoldTrim(f.rawValue), strings.ToLower(f.Name))
+		f.dec = decodeHeader(unfoldTrim(f.rawValue), f.Name)
 		f.decDone = true
 	}
 	return f.dec

@@ -345,8 +345,28 @@ func textURIMatch(s []byte, i, mailEnd int) (int, byte) {
 // _process_text_uri_list does and returns them with a scheme added.
 func textURIs(paras [][]byte, seen map[string]bool, add func(string)) {
 	for _, s := range paras {
+		if bytes.IndexByte(s, '.') < 0 && bytes.IndexByte(s, '@') < 0 && bytes.IndexByte(s, ':') < 0 {
+			continue
+		}
 		mailEnd := -1
+		tokEnd := -1
 		for i := 0; i < len(s); {
+			if i > tokEnd {
+				// Every URI form holds ".", "@" or ":" and no white space:
+				// skip words without them.
+				tokEnd = i
+				hit := false
+				for tokEnd < len(s) && !isPerlSpace(s[tokEnd]) {
+					if c := s[tokEnd]; c == '.' || c == '@' || c == ':' {
+						hit = true
+					}
+					tokEnd++
+				}
+				if !hit {
+					i = tokEnd + 1
+					continue
+				}
+			}
 			if i >= mailEnd {
 				// Local parts run to a delimiter or "@"; every start inside
 				// one run shares its end.
