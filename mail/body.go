@@ -53,8 +53,10 @@ func (p *Part) render() *rendering {
 		limit = 4 * (o.MaxBodyScan + 1025)
 	}
 	d := p.decodedPrefix(limit)
-	r.wide = !isASCII(d)
 	r.text = toUTF8(d, cs, false)
+	// Perl's string is a character string once decoded: 8-bit input, or
+	// 7-bit input in ISO-2022-JP, UTF-7 and the like.
+	r.wide = !isASCII(d) || !asciiCompatible(cs)
 	if t == "text/html" && len(r.text) > 0 {
 		// SpamAssassin turns "&nbsp;" into a plain space before parsing.
 		src := r.text

@@ -101,7 +101,7 @@ func toUTF8(b []byte, declared string, insist bool) []byte {
 	if isASCII(b) && asciiCompatible(declared) {
 		return b
 	}
-	if !insist && utf8.Valid(b) {
+	if !insist && !isASCII(b) && utf8.Valid(b) {
 		return b
 	}
 	lc := strings.ToLower(strings.TrimSpace(declared))

@@ -116,6 +116,7 @@ type chunk struct {
 }
 
 type htmlRenderer struct {
+	basefont int
 	attrs    map[string]string
 	h        *HTML
 	chunks   []chunk
@@ -134,6 +135,7 @@ func renderHTML(src []byte) (all, visible, invisible []byte, h *HTML) {
 	h = &HTML{}
 	r := &htmlRenderer{h: h, inside: map[string]int{}}
 	r.styles = []textStyle{{tag: "default", fg: "#000000", bg: "#ffffff", size: 3}}
+	r.basefont = 3
 	h.Inside = r.inside
 
 	// SpamAssassin: "<tag/>" is "<tag>", curly double quotes are '"'.
@@ -501,142 +503,260 @@ func goodFontFace(f string) bool {
 	return true
 }
 
+// textStyle tracks colours, size and CSS display/visibility per element,
+// as SpamAssassin's HTML::text_style does (including its quirks: a
+// bgcolor attribute is ignored, only background-color in a style counts).
 func (r *htmlRenderer) textStyle(tag string, attrs map[string]string, num int) {
 	if tag == "th" {
 		tag = "td"
 	}
 	if num != 1 {
-		// Pop back to the matching element, if it is open.
-		for i := len(r.styles) - 1; i > 0; i-- {
-			if r.styles[i].tag == tag {
-				r.styles = r.styles[:i]
-				return
+		if tag != "body" {
+			// Pop back to the matching element, if it is open.
+			for i := len(r.styles) - 1; i > 0; i-- {
+				if r.styles[i].tag == tag {
+					r.styles = r.styles[:i]
+					break
+				}
 			}
 		}
 		return
 	}
-	top := r.styles[len(r.styles)-1]
-	ns := top
+	if tag == "basefont" {
+		if n, ok := leadingInt(attrs["size"]); ok {
+			r.basefont = n
+		}
+		return
+	}
+	if tag == "td" || tag == "tr" {
+		r.closeTableTag(tag)
+	}
+	ns := r.styles[len(r.styles)-1]
 	ns.tag = tag
-	ns.display, ns.visible = top.display, top.visible
+	switch tag {
+	case "big":
+		ns.size++
+		r.pushStyle(ns)
+		return
+	case "small":
+		ns.size--
+		r.pushStyle(ns)
+		return
+	}
 	for k, v := range attrs {
-		switch k {
-		case "color", "text":
-			if tag == "font" || tag == "basefont" || (tag == "body" && k == "text") {
-				ns.fg = normColor(v, r)
+		switch {
+		case (k == "text" && tag == "body") || (k == "color" && (tag == "font" || tag == "basefont")):
+			ns.fg = nameToRGB(v)
+		case k == "size" && (tag == "font" || tag == "basefont"):
+			t := strings.TrimLeft(v, " \t\r\n")
+			if len(t) > 1 && (t[0] == '+' || t[0] == '-') {
+				if n, ok := leadingInt(t[1:]); ok {
+					if t[0] == '-' {
+						n = -n
+					}
+					ns.size = r.basefont + n
+				}
+			} else if n, ok := leadingInt(t); ok {
+				ns.size = n
 			}
-		case "bgcolor":
-			ns.bg = normColor(v, r)
-		case "size":
-			if tag == "font" || tag == "basefont" {
-				ns.size = fontSize(v, top.size)
-			}
-		case "style":
+		case k == "style" && styleAllowed(tag):
 			r.applyStyle(&ns, v)
 		}
 	}
-	if len(r.styles) < 256 {
+	r.pushStyle(ns)
+}
+
+func (r *htmlRenderer) pushStyle(ns textStyle) {
+	if len(r.styles) < 1024 {
 		r.styles = append(r.styles, ns)
 	}
 }
 
+// closeTableTag pops font and cell styles left open by a new <td> or <tr>.
+func (r *htmlRenderer) closeTableTag(tag string) {
+	open := false
+	for _, s := range r.styles[1:] {
+		if s.tag == tag {
+			open = true
+			break
+		}
+	}
+	if !open {
+		return
+	}
+	for len(r.styles) > 1 {
+		top := r.styles[len(r.styles)-1].tag
+		if (tag == "td" && (top == "font" || top == "td")) || (tag == "tr" && (top == "font" || top == "td" || top == "tr")) {
+			r.styles = r.styles[:len(r.styles)-1]
+			continue
+		}
+		break
+	}
+}
+
+func styleAllowed(tag string) bool {
+	switch tag {
+	case "table", "td", "tr", "span", "p", "div", "a":
+		return true
+	}
+	return false
+}
+
+// leadingInt parses /^\s*(\d+)/.
+func leadingInt(s string) (int, bool) {
+	s = strings.TrimLeft(s, " \t\r\n")
+	i := 0
+	for i < len(s) && i < 9 && s[i] >= '0' && s[i] <= '9' {
+		i++
+	}
+	if i == 0 {
+		return 0, false
+	}
+	n, _ := strconv.Atoi(s[:i])
+	return n, true
+}
+
 func (r *htmlRenderer) applyStyle(ns *textStyle, style string) {
+	parentBG := r.styles[len(r.styles)-1].bg
 	for _, decl := range strings.Split(style, ";") {
 		k, v, ok := strings.Cut(decl, ":")
 		if !ok {
 			continue
 		}
 		k = strings.ToLower(strings.TrimSpace(k))
-		v = strings.ToLower(strings.TrimSpace(v))
-		v = strings.TrimSpace(strings.TrimSuffix(v, "!important"))
+		v = strings.TrimSpace(v)
 		switch k {
-		case "color":
-			ns.fg = normColor(v, r)
-		case "background-color":
-			ns.bg = normColor(v, r)
+		case "color", "background-color":
+			v = strings.ToLower(v)
+			if i := strings.Index(v, "!"); i >= 0 && strings.TrimSpace(v[i+1:]) == "important" {
+				v = strings.TrimSpace(v[:i])
+			}
+			var c string
+			switch {
+			case strings.Contains(v, "rgb"):
+				c = cssRGB(v)
+			case v == "inherit":
+				continue
+			case v == "transparent":
+				c = v
+			default:
+				c = nameToRGB(v)
+			}
+			if k == "color" {
+				ns.fg = c
+			} else {
+				ns.bg = c
+			}
 		case "background":
-			for _, w := range strings.Fields(v) {
-				if c := normColor(w, nil); c != "invalid" {
+			for _, w := range strings.Fields(strings.ToLower(v)) {
+				if c := nameToRGB(w); c != "invalid" {
 					ns.bg = c
-					break
 				}
 			}
 		case "display":
-			ns.display = v
+			ns.display = strings.ToLower(v)
 		case "visibility":
-			ns.visible = v
-		case "font-size":
-			switch {
-			case strings.HasSuffix(v, "px"), strings.HasSuffix(v, "pt"):
-				if f, err := strconv.ParseFloat(strings.TrimSpace(v[:len(v)-2]), 64); err == nil && f <= 1 {
-					ns.size = 1
-				}
-			case v == "0":
-				ns.size = 0
-			}
+			ns.visible = strings.ToLower(v)
 		}
 	}
+	if ns.bg == "transparent" {
+		ns.bg = parentBG
+	}
+	if ns.fg == "transparent" {
+		ns.fg = ns.bg
+	}
 }
 
-func fontSize(v string, cur int) int {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return cur
+// cssRGB turns "rgb(1, 2, 3)" into "#010203", as SpamAssassin does.
+func cssRGB(v string) string {
+	var digits strings.Builder
+	for i := 0; i < len(v); i++ {
+		if v[i] >= '0' && v[i] <= '9' || v[i] == ',' {
+			digits.WriteByte(v[i])
+		}
 	}
-	n, err := strconv.Atoi(strings.TrimPrefix(v, "+"))
-	if err != nil {
-		return cur
+	parts := strings.Split(digits.String(), ",")
+	var out [3]int
+	for i := 0; i < 3 && i < len(parts); i++ {
+		n, _ := strconv.Atoi(parts[i])
+		out[i] = min(max(n, 0), 255)
 	}
-	if v[0] == '+' || v[0] == '-' {
-		n = 3 + n
-	}
-	return max(n, 1)
+	return "#" + hex2(out[0]) + hex2(out[1]) + hex2(out[2])
 }
 
-// normColor normalises a colour to "#rrggbb", or "invalid". r, when not
-// nil, records an invalid colour.
-func normColor(c string, r *htmlRenderer) string {
+func hex2(n int) string {
+	const h = "0123456789abcdef"
+	return string([]byte{h[n>>4&0xf], h[n&0xf]})
+}
+
+// nameToRGB is SpamAssassin's name_to_rgb: a colour name or "#hex" (or
+// rgb()) becomes "#rrggbb"; anything else, including hex without "#", is
+// "invalid".
+func nameToRGB(c string) string {
 	c = strings.ToLower(strings.TrimSpace(c))
 	if v := namedColor(c); v != "" {
 		return v
 	}
-	h := strings.TrimPrefix(c, "#")
-	if len(h) == 3 && isHex(h) {
-		return "#" + string([]byte{h[0], h[0], h[1], h[1], h[2], h[2]})
-	}
-	if len(h) == 6 && isHex(h) {
-		return "#" + h
-	}
-	if strings.HasPrefix(c, "rgb(") || strings.HasPrefix(c, "transparent") || strings.HasPrefix(c, "inherit") || strings.HasPrefix(c, "url(") {
-		return "#000001" // unknown but not invalid: never matches
-	}
-	if r != nil && c != "" {
-		r.h.FontInvalidColor = true
-	}
-	return "invalid"
-}
-
-func isHex(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if _, ok := unhex(s[i]); !ok {
-			return false
+	isHexish := true
+	for i := 0; i < len(c); i++ {
+		if !(c[i] == '#' || c[i] >= 'a' && c[i] <= 'f' || c[i] >= '0' && c[i] <= '9') {
+			isHexish = false
+			break
 		}
 	}
-	return true
+	if strings.HasPrefix(c, "rgb(") {
+		if strings.Contains(c, "%") {
+			var digits []int
+			for _, p := range strings.Split(strings.TrimSuffix(c[4:], ")"), ",") {
+				n, err := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(p), "%")))
+				if err != nil {
+					return "invalid"
+				}
+				digits = append(digits, n*255/100)
+			}
+			if len(digits) == 3 {
+				return "#" + hex2(min(digits[0], 255)) + hex2(min(digits[1], 255)) + hex2(min(digits[2], 255))
+			}
+			return "invalid"
+		}
+		return cssRGB(c)
+	}
+	if !isHexish || !strings.HasPrefix(c, "#") {
+		return "invalid"
+	}
+	h := strings.ReplaceAll(c, "#", "")
+	if len(h) > 6 {
+		h = h[:6]
+	}
+	if len(h) > 3 && len(h) < 6 {
+		h = h[:3]
+	}
+	if m := len(h) % 3; m != 0 {
+		h += strings.Repeat("0", 3-m)
+	}
+	if len(h) == 3 {
+		h = string([]byte{h[0], h[0], h[1], h[1], h[2], h[2]})
+	}
+	return "#" + h
 }
 
 // invisible reports whether text under the current style is hidden, as
-// SpamAssassin's html_font_invisible decides.
+// SpamAssassin's html_font_invisible decides: same or nearly the same
+// colour as the background, an invalid colour, size 1 or less,
+// display:none or visibility:hidden.
 func (r *htmlRenderer) invisible() bool {
 	s := r.styles[len(r.styles)-1]
-	if s.fg == "invalid" || s.bg == "invalid" {
-		return false
+	last6 := func(x string) string {
+		if len(x) > 6 {
+			return x[len(x)-6:]
+		}
+		return x
 	}
-	if s.fg == s.bg {
+	if last6(s.fg) == last6(s.bg) {
 		r.h.FontLowContrast = true
 		return true
 	}
-	if len(s.fg) == 7 && len(s.bg) == 7 {
+	if len(s.fg) == 7 && len(s.bg) == 7 && s.fg[0] == '#' && s.bg[0] == '#' && isHex(s.fg[1:]) && isHex(s.bg[1:]) {
 		p := func(x string) float64 { v, _ := strconv.ParseUint(x, 16, 8); return float64(v) }
 		dr := 0.2126 * (p(s.fg[1:3]) - p(s.bg[1:3]))
 		dg := 0.7152 * (p(s.fg[3:5]) - p(s.bg[3:5]))
@@ -646,7 +766,11 @@ func (r *htmlRenderer) invisible() bool {
 			return true
 		}
 	}
-	return s.size <= 1 || s.display == "none" || s.visible == "hidden"
+	if s.fg == "invalid" || s.bg == "invalid" {
+		r.h.FontInvalidColor = true
+		return true
+	}
+	return s.size <= 1 || strings.EqualFold(s.display, "none") || strings.EqualFold(s.visible, "hidden")
 }
 
 func isPunctOrSpace(c byte) bool {
@@ -716,51 +840,297 @@ func (r *htmlRenderer) displayText(t string, inv bool) {
 	r.chunks = append(r.chunks, chunk{text: s, invisible: inv})
 }
 
-// namedColor returns the hex value of a common colour name, or "".
+// namedColor returns the "#rrggbb" value of an HTML/CSS colour name as
+// SpamAssassin's %html_color table lists them, or "".
 func namedColor(c string) string {
 	switch c {
-	case "black":
-		return "#000000"
-	case "white":
-		return "#ffffff"
-	case "red":
-		return "#ff0000"
-	case "lime":
-		return "#00ff00"
-	case "blue":
-		return "#0000ff"
-	case "yellow":
-		return "#ffff00"
 	case "aqua", "cyan":
 		return "#00ffff"
+	case "black":
+		return "#000000"
+	case "blue":
+		return "#0000ff"
 	case "fuchsia", "magenta":
 		return "#ff00ff"
-	case "silver":
-		return "#c0c0c0"
 	case "gray", "grey":
 		return "#808080"
-	case "maroon":
-		return "#800000"
-	case "olive":
-		return "#808000"
 	case "green":
 		return "#008000"
-	case "purple":
-		return "#800080"
-	case "teal":
-		return "#008080"
+	case "lime":
+		return "#00ff00"
+	case "maroon":
+		return "#800000"
 	case "navy":
 		return "#000080"
-	case "orange":
-		return "#ffa500"
-	case "snow":
-		return "#fffafa"
+	case "olive":
+		return "#808000"
+	case "purple":
+		return "#800080"
+	case "red":
+		return "#ff0000"
+	case "silver":
+		return "#c0c0c0"
+	case "teal":
+		return "#008080"
+	case "white":
+		return "#ffffff"
+	case "yellow":
+		return "#ffff00"
+	case "aliceblue":
+		return "#f0f8ff"
+	case "antiquewhite":
+		return "#faebd7"
+	case "aquamarine":
+		return "#7fffd4"
+	case "azure":
+		return "#f0ffff"
+	case "beige":
+		return "#f5f5dc"
+	case "bisque":
+		return "#ffe4c4"
+	case "blanchedalmond":
+		return "#ffebcd"
+	case "blueviolet":
+		return "#8a2be2"
+	case "brown":
+		return "#a52a2a"
+	case "burlywood":
+		return "#deb887"
+	case "cadetblue":
+		return "#5f9ea0"
+	case "chartreuse":
+		return "#7fff00"
+	case "chocolate":
+		return "#d2691e"
+	case "coral":
+		return "#ff7f50"
+	case "cornflowerblue":
+		return "#6495ed"
+	case "cornsilk":
+		return "#fff8dc"
+	case "crimson":
+		return "#dc143c"
+	case "darkblue":
+		return "#00008b"
+	case "darkcyan":
+		return "#008b8b"
+	case "darkgoldenrod":
+		return "#b8860b"
+	case "darkgray", "darkgrey":
+		return "#a9a9a9"
+	case "darkgreen":
+		return "#006400"
+	case "darkkhaki":
+		return "#bdb76b"
+	case "darkmagenta":
+		return "#8b008b"
+	case "darkolivegreen":
+		return "#556b2f"
+	case "darkorange":
+		return "#ff8c00"
+	case "darkorchid":
+		return "#9932cc"
+	case "darkred":
+		return "#8b0000"
+	case "darksalmon":
+		return "#e9967a"
+	case "darkseagreen":
+		return "#8fbc8f"
+	case "darkslateblue":
+		return "#483d8b"
+	case "darkslategray", "darkslategrey":
+		return "#2f4f4f"
+	case "darkturquoise":
+		return "#00ced1"
+	case "darkviolet":
+		return "#9400d3"
+	case "deeppink":
+		return "#ff1493"
+	case "deepskyblue":
+		return "#00bfff"
+	case "dimgray", "dimgrey":
+		return "#696969"
+	case "dodgerblue":
+		return "#1e90ff"
+	case "firebrick":
+		return "#b22222"
+	case "floralwhite":
+		return "#fffaf0"
+	case "forestgreen":
+		return "#228b22"
+	case "gainsboro":
+		return "#dcdcdc"
+	case "ghostwhite":
+		return "#f8f8ff"
+	case "gold":
+		return "#ffd700"
+	case "goldenrod":
+		return "#daa520"
+	case "greenyellow":
+		return "#adff2f"
+	case "honeydew":
+		return "#f0fff0"
+	case "hotpink":
+		return "#ff69b4"
+	case "indianred":
+		return "#cd5c5c"
+	case "indigo":
+		return "#4b0082"
 	case "ivory":
 		return "#fffff0"
+	case "khaki":
+		return "#f0e68c"
+	case "lavender":
+		return "#e6e6fa"
+	case "lavenderblush":
+		return "#fff0f5"
+	case "lawngreen":
+		return "#7cfc00"
+	case "lemonchiffon":
+		return "#fffacd"
+	case "lightblue":
+		return "#add8e6"
+	case "lightcoral":
+		return "#f08080"
+	case "lightcyan":
+		return "#e0ffff"
+	case "lightgoldenrodyellow":
+		return "#fafad2"
+	case "lightgray", "lightgrey":
+		return "#d3d3d3"
+	case "lightgreen":
+		return "#90ee90"
+	case "lightpink":
+		return "#ffb6c1"
+	case "lightsalmon":
+		return "#ffa07a"
+	case "lightseagreen":
+		return "#20b2aa"
+	case "lightskyblue":
+		return "#87cefa"
+	case "lightslategray", "lightslategrey":
+		return "#778899"
+	case "lightsteelblue":
+		return "#b0c4de"
+	case "lightyellow":
+		return "#ffffe0"
+	case "limegreen":
+		return "#32cd32"
+	case "linen":
+		return "#faf0e6"
+	case "mediumaquamarine":
+		return "#66cdaa"
+	case "mediumblue":
+		return "#0000cd"
+	case "mediumorchid":
+		return "#ba55d3"
+	case "mediumpurple":
+		return "#9370db"
+	case "mediumseagreen":
+		return "#3cb371"
+	case "mediumslateblue":
+		return "#7b68ee"
+	case "mediumspringgreen":
+		return "#00fa9a"
+	case "mediumturquoise":
+		return "#48d1cc"
+	case "mediumvioletred":
+		return "#c71585"
+	case "midnightblue":
+		return "#191970"
+	case "mintcream":
+		return "#f5fffa"
+	case "mistyrose":
+		return "#ffe4e1"
+	case "moccasin":
+		return "#ffe4b5"
+	case "navajowhite":
+		return "#ffdead"
+	case "oldlace":
+		return "#fdf5e6"
+	case "olivedrab":
+		return "#6b8e23"
+	case "orange":
+		return "#ffa500"
+	case "orangered":
+		return "#ff4500"
+	case "orchid":
+		return "#da70d6"
+	case "palegoldenrod":
+		return "#eee8aa"
+	case "palegreen":
+		return "#98fb98"
+	case "paleturquoise":
+		return "#afeeee"
+	case "palevioletred":
+		return "#db7093"
+	case "papayawhip":
+		return "#ffefd5"
+	case "peachpuff":
+		return "#ffdab9"
+	case "peru":
+		return "#cd853f"
+	case "pink":
+		return "#ffc0cb"
+	case "plum":
+		return "#dda0dd"
+	case "powderblue":
+		return "#b0e0e6"
+	case "rosybrown":
+		return "#bc8f8f"
+	case "royalblue":
+		return "#4169e1"
+	case "saddlebrown":
+		return "#8b4513"
+	case "salmon":
+		return "#fa8072"
+	case "sandybrown":
+		return "#f4a460"
+	case "seagreen":
+		return "#2e8b57"
+	case "seashell":
+		return "#fff5ee"
+	case "sienna":
+		return "#a0522d"
+	case "skyblue":
+		return "#87ceeb"
+	case "slateblue":
+		return "#6a5acd"
+	case "slategray", "slategrey":
+		return "#708090"
+	case "snow":
+		return "#fffafa"
+	case "springgreen":
+		return "#00ff7f"
+	case "steelblue":
+		return "#4682b4"
+	case "tan":
+		return "#d2b48c"
+	case "thistle":
+		return "#d8bfd8"
+	case "tomato":
+		return "#ff6347"
+	case "turquoise":
+		return "#40e0d0"
+	case "violet":
+		return "#ee82ee"
+	case "wheat":
+		return "#f5deb3"
 	case "whitesmoke":
 		return "#f5f5f5"
+	case "yellowgreen":
+		return "#9acd32"
 	}
 	return ""
+}
+
+func isHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if _, ok := unhex(s[i]); !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // unescapeEntities decodes character references the way HTML::Parser
