@@ -220,6 +220,13 @@ func (r *htmlRenderer) run(src []byte, depth int) {
 			r.tag(string(name), nil, -1)
 		case html.CommentToken:
 			h.Comments++
+			// An unterminated "<!--" runs to the end for the HTML5
+			// tokenizer; HTML::Parser ends it at the next ">".
+			if raw := z.Raw(); !bytes.HasSuffix(raw, []byte("-->")) && bytes.HasPrefix(raw, []byte("<!--")) {
+				if gt := bytes.IndexByte(raw[4:], '>'); gt >= 0 && depth < 8 {
+					r.run(append([]byte(nil), raw[4+gt+1:]...), depth+1)
+				}
+			}
 		case html.DoctypeToken:
 			h.Elements++
 			h.Tags++
@@ -378,13 +385,7 @@ func (r *htmlRenderer) uri(tag string, attrs map[string]string) {
 		r.push(tag, v)
 		lc := strings.ToLower(v)
 		if strings.HasPrefix(lc, "http:") || strings.HasPrefix(lc, "https:") || strings.HasPrefix(lc, "ftp:") {
-			// Drop a trailing file name, keep the directory.
-			if i := strings.LastIndexByte(v, '/'); i >= 0 {
-				last := v[i+1:]
-				if d := strings.LastIndexByte(last, '.'); d > 0 && len(last)-d-1 >= 2 && len(last)-d-1 <= 4 && strings.Count(v[:i], "/") >= 3 {
-					v = v[:i+1]
-				}
-			}
+			v = baseDir(v)
 			if !strings.HasSuffix(v, "/") {
 				v += "/"
 			}
@@ -1202,4 +1203,34 @@ func unescapeEntities(b []byte) string {
 			return out.String()
 		}
 	}
+}
+
+// baseDir drops a trailing "name.ext" from a base URL as SpamAssassin's
+// s@^([a-z]+:/{0,2}[^/]+/.*?)[^/\.]+\.[^/\.]{2,4}$@$1@i does.
+func baseDir(v string) string {
+	c := strings.IndexByte(v, ':')
+	if c <= 0 {
+		return v
+	}
+	p := c + 1
+	for k := 0; k < 2 && p < len(v) && v[p] == '/'; k++ {
+		p++
+	}
+	slash := strings.IndexByte(v[p:], '/')
+	if slash <= 0 {
+		return v
+	}
+	minStart := p + slash + 1 // the file name starts after the host's "/"
+	d := strings.LastIndexByte(v, '.')
+	if d < minStart || len(v)-d-1 < 2 || len(v)-d-1 > 4 || strings.IndexByte(v[d+1:], '/') >= 0 {
+		return v
+	}
+	n := d
+	for n > minStart && v[n-1] != '/' && v[n-1] != '.' {
+		n--
+	}
+	if n == d {
+		return v
+	}
+	return v[:n]
 }
