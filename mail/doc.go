@@ -38,6 +38,17 @@
 // (Options.MaxHeaders), header value length, MIME parts, nesting depth,
 // and the bytes of each part scanned for body and rawbody.
 //
+// SpamAssassin's header modifiers compose from the pieces here the way
+// PerMsgStatus::_get applies them:
+//
+//   - values: Header(name, raw) with raw for ":raw", ":addr" and ":name";
+//   - ":first" / ":last" keep the first or last value;
+//   - ":addr" maps each value through HeaderAddr, ":name" through
+//     HeaderName(v, raw);
+//   - ":host" takes AddrHost of each address after ":addr", else
+//     HeaderHost of each value; ":domain" is Domain of that host;
+//   - ":ip" is HeaderIP of each value, ":revip" ReverseIP of that.
+//
 // A Message computes its views lazily and caches them; it is not safe for
 // concurrent use. One goroutine at a time may use a Message (the pipeline
 // handles one message per goroutine); the raw bytes given to Parse must not

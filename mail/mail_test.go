@@ -585,6 +585,23 @@ func TestAddressModifiers(t *testing.T) {
 	if got := AddrHost("user@Host.Example.com"); got != "Host.Example.com" {
 		t.Errorf("AddrHost = %q, want %q", got, "Host.Example.com")
 	}
+	ips := []struct{ in, ip, rev string }{
+		{"from x ([192.0.2.1]) by y", "192.0.2.1", "1.2.0.192"},
+		{"version 1.2.3.4.5 and 10.0.0.1", "10.0.0.1", "1.0.0.10"},
+		{"from [2001:db8::1]", "2001:db8::1", "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2"},
+		{"no address", "", ""},
+	}
+	for _, tt := range ips {
+		ip := HeaderIP(tt.in)
+		if ip != tt.ip {
+			t.Errorf("HeaderIP(%q) = %q, want %q", tt.in, ip, tt.ip)
+		}
+		if ip != "" {
+			if rev := ReverseIP(ip); rev != tt.rev {
+				t.Errorf("ReverseIP(%q) = %q, want %q", ip, rev, tt.rev)
+			}
+		}
+	}
 	if got := Domain("192.0.2.1"); got != "192.0.2.1" {
 		t.Errorf("Domain(IP) = %q, want it unchanged", got)
 	}

@@ -25,6 +25,11 @@ type saDump struct {
 	ToRaw    []string `json:"to_raw"`
 	MsgID    []string `json:"msgid"`
 	Types    []string `json:"types"`
+
+	FromHost       []string `json:"from_host"`
+	FromAddrDomain []string `json:"from_addr_domain"`
+	RcvdIP         []string `json:"rcvd_ip"`
+	ToCcAddr       []string `json:"tocc_addr"`
 }
 
 // latin1Bytes turns a string of runes U+0000..U+00FF back into bytes.
@@ -109,7 +114,7 @@ func TestSpamAssassinOracle(t *testing.T) {
 	}
 	dumps := oracleDumps(t, files)
 	verbose := os.Getenv("SA_ORACLE_VERBOSE") != ""
-	var n, body, raw, uris, subj, faddr, fname, toraw, msgid, types int
+	var n, body, raw, uris, subj, faddr, fname, toraw, msgid, types, fhost, fdom, rip, tocc int
 	for _, d := range dumps {
 		rawMsg, err := os.ReadFile(d.File)
 		if err != nil {
@@ -143,6 +148,35 @@ func TestSpamAssassinOracle(t *testing.T) {
 		check("from:name", gn, latin1All(d.FromName), &fname)
 		check("to:raw", m.Header("To", true), latin1All(d.ToRaw), &toraw)
 		check("MESSAGEID", m.Header("MESSAGEID", false), latin1All(d.MsgID), &msgid)
+		if d.FromHost != nil {
+			var gh, gd []string
+			for _, v := range m.Header("From", false) {
+				if h := HeaderHost(v); h != "" {
+					gh = append(gh, h)
+				}
+			}
+			for _, v := range m.Header("From", true) {
+				for _, a := range HeaderAddr(v) {
+					if h := AddrHost(a); h != "" {
+						gd = append(gd, Domain(h))
+					}
+				}
+			}
+			check("From:host", gh, latin1All(d.FromHost), &fhost)
+			check("From:addr:domain", gd, latin1All(d.FromAddrDomain), &fdom)
+			var gi []string
+			if r := m.Header("Received", false); len(r) > 0 {
+				if ip := HeaderIP(r[0]); ip != "" {
+					gi = append(gi, ip)
+				}
+			}
+			check("Received:first:ip", gi, latin1All(d.RcvdIP), &rip)
+			var gc []string
+			for _, v := range m.Header("ToCc", true) {
+				gc = append(gc, HeaderAddr(v)...)
+			}
+			check("ToCc:addr", gc, latin1All(d.ToCcAddr), &tocc)
+		}
 		var gt []string
 		for _, p := range m.Parts() {
 			gt = append(gt, p.ContentType)
@@ -155,6 +189,7 @@ func TestSpamAssassinOracle(t *testing.T) {
 	pct := func(c int) float64 { return 100 * float64(c) / float64(n) }
 	t.Logf("compared %d messages with SpamAssassin: body %.1f%%, rawbody %.1f%%, uris %.1f%%, subject %.1f%%, from:addr %.1f%%, from:name %.1f%%, to:raw %.1f%%, MESSAGEID %.1f%%, part types %.1f%%",
 		n, pct(body), pct(raw), pct(uris), pct(subj), pct(faddr), pct(fname), pct(toraw), pct(msgid), pct(types))
+	t.Logf("modifiers: From:host %.1f%%, From:addr:domain %.1f%%, Received:first:ip %.1f%%, ToCc:addr %.1f%%", pct(fhost), pct(fdom), pct(rip), pct(tocc))
 	for what, c := range map[string]int{"body": body, "rawbody": raw, "subject": subj, "types": types, "to:raw": toraw, "MESSAGEID": msgid} {
 		if pct(c) < 90 {
 			t.Errorf("%s agrees with SpamAssassin on %.1f%% of messages, want >= 90%%", what, pct(c))

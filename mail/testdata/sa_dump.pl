@@ -19,6 +19,10 @@ for my $f (@ARGV) {
   $o{from_name} = [ $pms->get('From:name') ];
   $o{to_raw} = [ $pms->get('To:raw') ];
   $o{msgid} = [ $pms->get('MESSAGEID') ];
+  $o{from_host} = [ $pms->get('From:host') ];
+  $o{from_addr_domain} = [ $pms->get('From:addr:domain') ];
+  $o{rcvd_ip} = [ $pms->get('Received:first:ip') ];
+  $o{tocc_addr} = [ $pms->get('ToCc:addr') ];
   $o{types} = [ map { $_->{type} } $msg->find_parts(qr/./) ];
   print $json->encode(\%o), "\n";
   $pms->finish; $msg->finish;
