@@ -130,10 +130,40 @@ func truncateAt(b []byte, limit int, seps string) []byte {
 // "\n" and is at most 2048 bytes; longer ones are split at a space.
 // Each part contributes at most Options.MaxBodyScan bytes.
 func (m *Message) Body() [][]byte {
-	if m.bodyDone {
-		return m.body
+	if !m.bodyDone {
+		m.bodyDone = true
+		m.body = m.bodyText(renderAll)
 	}
-	m.bodyDone = true
+	return m.body
+}
+
+// VisibleBody is Body with only the HTML text SpamAssassin considers
+// visible (get_visible_rendered_body_text_array).
+func (m *Message) VisibleBody() [][]byte {
+	if m.visible == nil {
+		m.visible = m.bodyText(renderVisible)
+	}
+	return m.visible
+}
+
+// InvisibleBody holds only the HTML text SpamAssassin considers hidden
+// (get_invisible_rendered_body_text_array); its first line is empty
+// instead of the Subject.
+func (m *Message) InvisibleBody() [][]byte {
+	if m.invisible == nil {
+		m.invisible = m.bodyText(renderInvisible)
+	}
+	return m.invisible
+}
+
+const (
+	renderAll = iota
+	renderVisible
+	renderInvisible
+)
+
+// bodyText is SpamAssassin's get_body_text_array_common.
+func (m *Message) bodyText(kind int) [][]byte {
 	var text []byte
 	wide := false
 	for i, p := range m.leaves {
@@ -146,7 +176,15 @@ func (m *Message) Body() [][]byte {
 		}
 		r := p.render()
 		wide = wide || r.wide
-		rnd := r.rendered
+		var rnd []byte
+		switch kind {
+		case renderAll:
+			rnd = r.rendered
+		case renderVisible:
+			rnd = r.visible
+		default:
+			rnd = r.invisible
+		}
 		if m.opts.MaxBodyScan > 0 {
 			limit := m.opts.MaxBodyScan
 			if r.wide {
@@ -163,18 +201,21 @@ func (m *Message) Body() [][]byte {
 		text = latin1(text)
 	}
 	norm := normalizeWhitespace(text, wide)
-	subj := m.root.Get("Subject")
 	var all []byte
-	if len(m.root.lookup("Subject")) > 0 {
+	if kind != renderInvisible && len(m.root.lookup("Subject")) > 0 {
+		subj := m.root.Get("Subject")
 		all = make([]byte, 0, len(subj)+1+len(norm))
 		all = append(all, subj...)
-	} else {
+		all = append(all, '\n')
+	} else if kind != renderInvisible {
 		all = make([]byte, 0, 1+len(norm))
+		all = append(all, '\n')
 	}
-	all = append(all, '\n')
 	all = append(all, norm...)
-	m.body = splitShortLines(all)
-	return m.body
+	if len(all) == 0 {
+		return [][]byte{}
+	}
+	return splitShortLines(all)
 }
 
 // normalizeWhitespace applies SpamAssassin's body white-space rules: a run

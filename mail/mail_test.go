@@ -231,6 +231,12 @@ func TestMultipart(t *testing.T) {
 			if tt.bodyHas != "" && !bytes.Contains(bytes.Join(m.Body(), nil), []byte(tt.bodyHas)) {
 				t.Errorf("Body() = %q, want it to contain %q", m.Body(), tt.bodyHas)
 			}
+			if tt.name == "part without headers" {
+				f := m.ParseFlags()
+				if !f.MissingMIMEHeadBodySeparator || !f.MIMEEpilogueExists {
+					t.Errorf("ParseFlags() = %+v, want MissingMIMEHeadBodySeparator and MIMEEpilogueExists", f)
+				}
+			}
 			if m.MissingMIMEHeaders() != tt.missingH {
 				t.Errorf("MissingMIMEHeaders() = %v, want %v", m.MissingMIMEHeaders(), tt.missingH)
 			}

@@ -84,19 +84,23 @@ type Message struct {
 	truncated bool
 
 	// Flags SpamAssassin's eval tests read.
-	missingHeadBodySeparator bool
-	missingMIMEHeaders       bool
-	mimePartLimitExceeded    bool
-	mboxSep                  string
+	missingHeadBodySeparator     bool
+	missingMIMEHeaders           bool
+	missingMIMEHeadBodySeparator bool
+	mimeEpilogueExists           bool
+	mimePartLimitExceeded        bool
+	mboxSep                      string
 
-	bodyDone bool
-	body     [][]byte
-	rawDone  bool
-	rawBody  [][]byte
-	urisDone bool
-	uris     []string
-	htmlDone bool
-	html     []*HTML
+	bodyDone  bool
+	body      [][]byte
+	visible   [][]byte
+	invisible [][]byte
+	rawDone   bool
+	rawBody   [][]byte
+	urisDone  bool
+	uris      []string
+	htmlDone  bool
+	html      []*HTML
 }
 
 // Parse parses raw, a message as received (CRLF or LF line ends, an
@@ -325,6 +329,36 @@ func (m *Message) Full() []byte { return m.raw }
 // Truncated reports whether a limit of Options cut anything: header fields,
 // header values or MIME parts.
 func (m *Message) Truncated() bool { return m.truncated || m.mimePartLimitExceeded }
+
+// ParseFlags are the irregularities SpamAssassin's check_msg_parse_flags
+// eval tests.
+type ParseFlags struct {
+	// MissingHeadBodySeparator: the header section did not end with a
+	// blank line.
+	MissingHeadBodySeparator bool
+	// MissingMIMEHeaders: a line right after a boundary is not a field.
+	MissingMIMEHeaders bool
+	// MissingMIMEHeadBodySeparator: a part's fields run straight into text.
+	MissingMIMEHeadBodySeparator bool
+	// TruncatedHeader: a field was dropped or cut (Options limits).
+	TruncatedHeader bool
+	// MIMEPartLimitExceeded: more parts than Options.MaxMIMEParts.
+	MIMEPartLimitExceeded bool
+	// MIMEEpilogueExists: text after a closing boundary.
+	MIMEEpilogueExists bool
+}
+
+// ParseFlags returns what went irregular while parsing.
+func (m *Message) ParseFlags() ParseFlags {
+	return ParseFlags{
+		MissingHeadBodySeparator:     m.missingHeadBodySeparator,
+		MissingMIMEHeaders:           m.missingMIMEHeaders,
+		MissingMIMEHeadBodySeparator: m.missingMIMEHeadBodySeparator,
+		TruncatedHeader:              m.truncated,
+		MIMEPartLimitExceeded:        m.mimePartLimitExceeded,
+		MIMEEpilogueExists:           m.mimeEpilogueExists,
+	}
+}
 
 // MissingHeadBodySeparator reports that the header section did not end
 // with a blank line (SpamAssassin's missing_head_body_separator).

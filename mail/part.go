@@ -626,6 +626,14 @@ func (m *Message) walkMultipart(p *Part, body []byte, boundary string, depth int
 			cur = nil
 			pos += len(line)
 			if isLast {
+				// SpamAssassin flags an epilogue holding more than dots
+				// and white space.
+				for _, c := range body[pos:] {
+					if !isSpaceByte(c) && c != '.' {
+						m.mimeEpilogueExists = true
+						break
+					}
+				}
 				return
 			}
 			if pos < len(body) && !isFieldNameLine(nextLine(body, pos)) {
@@ -655,6 +663,7 @@ func (m *Message) walkMultipart(p *Part, body []byte, boundary string, depth int
 					bodyStart = pos + len(line)
 				} else {
 					bodyStart = pos
+					m.missingMIMEHeadBodySeparator = true
 				}
 			}
 			pos += len(line)
