@@ -41,12 +41,17 @@
 // SpamAssassin's header modifiers compose from the pieces here the way
 // PerMsgStatus::_get applies them:
 //
-//   - values: Header(name, raw) with raw for ":raw", ":addr" and ":name";
+//   - values: Header(name, raw) with raw for ":raw", ":addr" and ":name"
+//     (for the pseudo-headers ToCc and MESSAGEID only ":raw" selects raw
+//     values: SpamAssassin feeds ":addr" and ":name" their decoded values);
 //   - ":first" / ":last" keep the first or last value;
 //   - ":addr" maps each value through HeaderAddr, ":name" through
 //     HeaderName(v, raw);
 //   - ":host" takes AddrHost of each address after ":addr", else
-//     HeaderHost of each value; ":domain" is Domain of that host;
+//     HeaderHost of each value; ":domain" is Domain of that host
+//     (SpamAssassin's trim_domain uses its util_rb_tld/2tld/3tld lists
+//     where Domain uses the public suffix list: a rule engine holding
+//     those lists should apply them first);
 //   - ":ip" is HeaderIP of each value, ":revip" ReverseIP of that.
 //
 // A Message computes its views lazily and caches them; it is not safe for
