@@ -313,7 +313,7 @@ func (m *Message) addField(p *Part, line []byte, crlf, top bool) {
 // collect records every part in pre-order and the leaves.
 func (m *Message) collect(p *Part) {
 	m.parts = append(m.parts, p)
-	if len(p.Children) == 0 {
+	if p.IsLeaf() {
 		m.leaves = append(m.leaves, p)
 		return
 	}

@@ -97,11 +97,53 @@ func oracleDumps(t *testing.T, files []string) []saDump {
 // with SpamAssassin 4.0's own parser on a deterministic sample of the
 // corpus (every 50th message; SA_ORACLE_STEP changes the step).
 func TestSpamAssassinOracle(t *testing.T) {
-	dir := corpusDir(t)
 	step := 50
 	if s := os.Getenv("SA_ORACLE_STEP"); s != "" {
 		step = atoiOr(s, step)
 	}
+	files := corpusEvery(t, step)
+	dumps := oracleDumps(t, files)
+	compareWithOracle(t, dumps)
+}
+
+// TestSpamAssassinOracleCRLF repeats the comparison on CRLF copies of
+// every 100th message: mail arrives over LMTP with CRLF line ends.
+func TestSpamAssassinOracleCRLF(t *testing.T) {
+	if os.Getenv("SA_ORACLE_JSONL") != "" {
+		t.Skip("oracle output given for LF files")
+	}
+	files := corpusEvery(t, 100)
+	tmp := t.TempDir()
+	var crlf []string
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b = bytes.ReplaceAll(b, []byte("\n"), []byte("\r\n"))
+		name := filepath.Join(tmp, filepath.Base(f))
+		if err := os.WriteFile(name, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		crlf = append(crlf, name)
+	}
+	compareWithOracle(t, oracleDumps(t, crlf))
+}
+
+// TestSpamAssassinOracleFixtures compares the fixtures of testdata/msgs
+// (modern newsletters, charsets, forwards) and the hostile fuzz seeds.
+func TestSpamAssassinOracleFixtures(t *testing.T) {
+	if os.Getenv("SA_ORACLE_JSONL") != "" {
+		t.Skip("oracle output given for corpus files")
+	}
+	a, _ := filepath.Glob(filepath.Join("testdata", "msgs", "*.eml"))
+	b, _ := filepath.Glob(filepath.Join("testdata", "fuzz", "*.eml"))
+	compareWithOracle(t, oracleDumps(t, append(a, b...)))
+}
+
+// corpusEvery returns every step-th message of ham and spam, sorted.
+func corpusEvery(t *testing.T, step int) []string {
+	dir := corpusDir(t)
 	var files []string
 	for _, sub := range []string{"ham", "spam"} {
 		names, _ := filepath.Glob(filepath.Join(dir, sub, "*"))
@@ -112,7 +154,11 @@ func TestSpamAssassinOracle(t *testing.T) {
 			}
 		}
 	}
-	dumps := oracleDumps(t, files)
+	return files
+}
+
+func compareWithOracle(t *testing.T, dumps []saDump) {
+	t.Helper()
 	verbose := os.Getenv("SA_ORACLE_VERBOSE") != ""
 	var n, body, raw, uris, subj, faddr, fname, toraw, msgid, types, fhost, fdom, rip, tocc int
 	for _, d := range dumps {
