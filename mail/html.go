@@ -35,18 +35,23 @@ type HTML struct {
 	// that held them (href of a/area/link, src of img/frame/iframe/embed/
 	// script/bgsound, action of form, background, base href, meta refresh).
 	URIs []HTMLURI
-	// Length is the length in characters of the rendered text;
-	// NonSpaceLength leaves out white space. VisibleLength and
-	// InvisibleLength split the rendered text by whether SpamAssassin
+	// Length is the length in characters of the HTML source (SpamAssassin's
+	// "length"); HTMLLength that of the rendered text ("html_length"),
+	// NonSpaceLength without white space ("non_space_len"). VisibleLength
+	// and InvisibleLength split the rendered text by whether SpamAssassin
 	// considers it shown (colour, size, display, visibility).
-	Length, NonSpaceLength         int
-	VisibleLength, InvisibleLength int
+	Length, HTMLLength, NonSpaceLength int
+	VisibleLength, InvisibleLength     int
 	// Ratio is (source length − rendered length) / source length.
 	Ratio float64
+	// MinSize and MaxSize are the smallest and largest font sizes set
+	// (3 is the default).
+	MinSize, MaxSize int
 	// Charsets lists charsets named by <meta http-equiv=Content-Type>.
 	Charsets []string
-	// Scripts and Comments count script bodies and comments.
-	Scripts, Comments int
+	// Comments holds each comment as written ("<!-- ... -->"); Scripts
+	// the content of each <script>.
+	Comments, Scripts []string
 	// Obfuscation counts words split across tags (SpamAssassin's
 	// "obfuscation" counter).
 	Obfuscation int
@@ -55,6 +60,88 @@ type HTML struct {
 	FontFaceBad, FormActionMailto, Embeds, FontLowContrast, FontInvalidColor bool
 
 	anchorKeys []string
+}
+
+// Test reports the html_test flags: "html" (always true), "font_face_bad",
+// "form_action_mailto", "embeds", "font_low_contrast",
+// "font_invalid_color". Unknown names are false.
+func (h *HTML) Test(name string) bool {
+	switch name {
+	case "html":
+		return true
+	case "font_face_bad":
+		return h.FontFaceBad
+	case "form_action_mailto":
+		return h.FormActionMailto
+	case "embeds":
+		return h.Embeds
+	case "font_low_contrast":
+		return h.FontLowContrast
+	case "font_invalid_color":
+		return h.FontInvalidColor
+	}
+	return false
+}
+
+// Value returns a numeric fact by SpamAssassin's name, for html_range and
+// html_eval: "length", "html_length", "non_space_len", "ratio",
+// "image_area", "min_size", "max_size", "closed_extra_ratio",
+// "bad_tag_ratio", "non_element_ratio", "obfuscation_ratio". The ratios
+// over tags are absent (false) when the part has no tags.
+func (h *HTML) Value(name string) (float64, bool) {
+	ratio := func(n, d int) (float64, bool) {
+		if d == 0 {
+			return 0, false
+		}
+		return float64(n) / float64(d), true
+	}
+	switch name {
+	case "length":
+		return float64(h.Length), true
+	case "html_length":
+		return float64(h.HTMLLength), true
+	case "non_space_len":
+		return float64(h.NonSpaceLength), true
+	case "ratio":
+		return h.Ratio, h.Length > 0
+	case "image_area":
+		return float64(h.ImageArea), true
+	case "min_size":
+		return float64(h.MinSize), true
+	case "max_size":
+		return float64(h.MaxSize), true
+	case "closed_extra_ratio":
+		return ratio(h.ClosedExtra, h.Tags)
+	case "bad_tag_ratio":
+		return ratio(h.Tags-h.Elements, h.Tags)
+	case "non_element_ratio":
+		return ratio(h.TagsSeen-h.ElementsSeen, h.TagsSeen)
+	case "obfuscation_ratio":
+		return ratio(h.Obfuscation, h.Tags)
+	}
+	return 0, false
+}
+
+// Texts returns the strings html_text_match searches: "title",
+// "comment", "anchor", "script" or "uri" (the attribute links).
+func (h *HTML) Texts(name string) []string {
+	switch name {
+	case "title":
+		return h.Title
+	case "comment":
+		return h.Comments
+	case "anchor":
+		return h.Anchors
+	case "script":
+		return h.Scripts
+	case "uri":
+		out := make([]string, len(h.URIs))
+		for i, u := range h.URIs {
+			out[i] = u.URI
+		}
+		return out
+	}
+	return nil
 }
 
 // HTMLURI is one link found in an HTML attribute.
@@ -144,8 +231,9 @@ func renderHTML(src []byte) (all, visible, invisible []byte, h *HTML) {
 		src = bytes.ReplaceAll(src, []byte("\u201d"), []byte(`"`))
 	}
 
+	h.MinSize, h.MaxSize = 3, 3
 	r.run(src, 0)
-	return r.finish(len(src))
+	return r.finish(utf8.RuneCount(src))
 }
 
 // run tokenizes src. The tokenizer reads the content of iframe, noembed,
@@ -190,7 +278,7 @@ func (r *htmlRenderer) run(src []byte, depth int) {
 			case "script", "style":
 				if z.Next() == html.TextToken {
 					if tag == "script" {
-						h.Scripts++
+						h.Scripts = append(h.Scripts, string(z.Raw()))
 					}
 				} else if name, _ := z.TagName(); len(name) > 0 {
 					r.tag(string(name), nil, -1)
@@ -219,7 +307,9 @@ func (r *htmlRenderer) run(src []byte, depth int) {
 			name, _ := z.TagName()
 			r.tag(string(name), nil, -1)
 		case html.CommentToken:
-			h.Comments++
+			if len(h.Comments) < 10000 {
+				h.Comments = append(h.Comments, string(z.Raw()))
+			}
 			// An unterminated "<!--" runs to the end for the HTML5
 			// tokenizer; HTML::Parser ends it at the next ">".
 			if raw := z.Raw(); !bytes.HasSuffix(raw, []byte("-->")) && bytes.HasPrefix(raw, []byte("<!--")) {
@@ -247,18 +337,19 @@ func (r *htmlRenderer) finish(srcLen int) (all, visible, invisible []byte, h *HT
 	}
 	h = r.h
 	all, visible, invisible = a.Bytes(), v.Bytes(), inv.Bytes()
-	h.Length = utf8.RuneCount(all)
+	h.Length = srcLen
+	h.HTMLLength = utf8.RuneCount(all)
 	space := 0
 	for _, c := range all {
 		if c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' {
 			space++
 		}
 	}
-	h.NonSpaceLength = h.Length - space
+	h.NonSpaceLength = h.HTMLLength - space
 	h.VisibleLength = utf8.RuneCount(visible)
 	h.InvisibleLength = utf8.RuneCount(invisible)
 	if srcLen > 0 {
-		h.Ratio = float64(srcLen-h.Length) / float64(srcLen)
+		h.Ratio = float64(srcLen-h.HTMLLength) / float64(srcLen)
 	}
 	return all, visible, invisible, h
 }
@@ -568,6 +659,11 @@ func (r *htmlRenderer) textStyle(tag string, attrs map[string]string, num int) {
 }
 
 func (r *htmlRenderer) pushStyle(ns textStyle) {
+	if ns.size > r.h.MaxSize {
+		r.h.MaxSize = ns.size
+	} else if ns.size < r.h.MinSize {
+		r.h.MinSize = ns.size
+	}
 	if len(r.styles) < 1024 {
 		r.styles = append(r.styles, ns)
 	}

@@ -454,8 +454,17 @@ func TestHTMLFacts(t *testing.T) {
 	if h.InvisibleLength != len("invisible")+len("hidden") {
 		t.Errorf("InvisibleLength = %d, want %d", h.InvisibleLength, len("invisiblehidden"))
 	}
-	if h.Length == 0 || h.NonSpaceLength >= h.Length || h.Ratio <= 0 {
-		t.Errorf("Length, NonSpaceLength, Ratio = %d, %d, %v", h.Length, h.NonSpaceLength, h.Ratio)
+	if h.HTMLLength == 0 || h.NonSpaceLength >= h.HTMLLength || h.Ratio <= 0 || h.Length != len(src) {
+		t.Errorf("Length, HTMLLength, NonSpaceLength, Ratio = %d, %d, %d, %v", h.Length, h.HTMLLength, h.NonSpaceLength, h.Ratio)
+	}
+	if v, ok := h.Value("bad_tag_ratio"); !ok || v != 0 {
+		t.Errorf(`Value("bad_tag_ratio") = %v, %v; want 0, true`, v, ok)
+	}
+	if !h.Test("form_action_mailto") || !h.Test("html") || h.Test("embeds") {
+		t.Errorf("Test() flags wrong: %+v", h)
+	}
+	if got := h.Texts("title"); !slices.Equal(got, []string{"My Title"}) {
+		t.Errorf(`Texts("title") = %q`, got)
 	}
 	if h.Inside["img"] != 2 || h.Tags == 0 || h.Elements == 0 {
 		t.Errorf("Inside[img], Tags, Elements = %d, %d, %d", h.Inside["img"], h.Tags, h.Elements)

@@ -30,6 +30,24 @@ type saDump struct {
 	FromAddrDomain []string `json:"from_addr_domain"`
 	RcvdIP         []string `json:"rcvd_ip"`
 	ToCcAddr       []string `json:"tocc_addr"`
+
+	HTML []saHTML `json:"html"`
+}
+
+// saHTML is SpamAssassin's html metadata for one part.
+type saHTML struct {
+	Length           *float64 `json:"length"`
+	HTMLLength       *float64 `json:"html_length"`
+	NonSpaceLen      *float64 `json:"non_space_len"`
+	ImageArea        *float64 `json:"image_area"`
+	MaxSize          *float64 `json:"max_size"`
+	MinSize          *float64 `json:"min_size"`
+	ClosedExtraRatio *float64 `json:"closed_extra_ratio"`
+	BadTagRatio      *float64 `json:"bad_tag_ratio"`
+	NonElementRatio  *float64 `json:"non_element_ratio"`
+	ObfuscationRatio *float64 `json:"obfuscation_ratio"`
+	Title            []string `json:"title"`
+	Inside           string   `json:"inside"`
 }
 
 // latin1Bytes turns a string of runes U+0000..U+00FF back into bytes.
@@ -160,7 +178,7 @@ func corpusEvery(t *testing.T, step int) []string {
 func compareWithOracle(t *testing.T, dumps []saDump) {
 	t.Helper()
 	verbose := os.Getenv("SA_ORACLE_VERBOSE") != ""
-	var n, body, raw, uris, subj, faddr, fname, toraw, msgid, types, fhost, fdom, rip, tocc int
+	var n, body, raw, uris, subj, faddr, fname, toraw, msgid, types, fhost, fdom, rip, tocc, htmlOK int
 	for _, d := range dumps {
 		rawMsg, err := os.ReadFile(d.File)
 		if err != nil {
@@ -223,6 +241,41 @@ func compareWithOracle(t *testing.T, dumps []saDump) {
 			}
 			check("ToCc:addr", gc, latin1All(d.ToCcAddr), &tocc)
 		}
+		if d.HTML != nil {
+			hs := m.HTML()
+			ok := len(hs) == len(d.HTML)
+			for i := 0; ok && i < len(hs); i++ {
+				w, g := d.HTML[i], hs[i]
+				for name, want := range map[string]*float64{"html_length": w.HTMLLength, "non_space_len": w.NonSpaceLen,
+					"image_area": w.ImageArea, "max_size": w.MaxSize, "min_size": w.MinSize, "closed_extra_ratio": w.ClosedExtraRatio,
+					"bad_tag_ratio": w.BadTagRatio, "non_element_ratio": w.NonElementRatio, "obfuscation_ratio": w.ObfuscationRatio} {
+					got, has := g.Value(name)
+					if want == nil || !has {
+						continue
+					}
+					if diff := got - *want; diff > 0.01 || diff < -0.01 {
+						if verbose {
+							t.Logf("%s: html %s = %v, SpamAssassin %v", filepath.Base(d.File), name, got, *want)
+						}
+						ok = false
+					}
+				}
+				keys := make([]string, 0, len(g.Inside))
+				for k := range g.Inside {
+					keys = append(keys, k)
+				}
+				slices.Sort(keys)
+				if strings.Join(keys, ",") != w.Inside {
+					if verbose {
+						t.Logf("%s: html tags %q, SpamAssassin %q", filepath.Base(d.File), strings.Join(keys, ","), w.Inside)
+					}
+					ok = false
+				}
+			}
+			if ok {
+				htmlOK++
+			}
+		}
 		var gt []string
 		for _, p := range m.Parts() {
 			gt = append(gt, p.ContentType)
@@ -235,7 +288,7 @@ func compareWithOracle(t *testing.T, dumps []saDump) {
 	pct := func(c int) float64 { return 100 * float64(c) / float64(n) }
 	t.Logf("compared %d messages with SpamAssassin: body %.1f%%, rawbody %.1f%%, uris %.1f%%, subject %.1f%%, from:addr %.1f%%, from:name %.1f%%, to:raw %.1f%%, MESSAGEID %.1f%%, part types %.1f%%",
 		n, pct(body), pct(raw), pct(uris), pct(subj), pct(faddr), pct(fname), pct(toraw), pct(msgid), pct(types))
-	t.Logf("modifiers: From:host %.1f%%, From:addr:domain %.1f%%, Received:first:ip %.1f%%, ToCc:addr %.1f%%", pct(fhost), pct(fdom), pct(rip), pct(tocc))
+	t.Logf("modifiers: From:host %.1f%%, From:addr:domain %.1f%%, Received:first:ip %.1f%%, ToCc:addr %.1f%%; HTML facts %.1f%%", pct(fhost), pct(fdom), pct(rip), pct(tocc), pct(htmlOK))
 	for what, c := range map[string]int{"body": body, "rawbody": raw, "subject": subj, "types": types, "to:raw": toraw, "MESSAGEID": msgid} {
 		if pct(c) < 90 {
 			t.Errorf("%s agrees with SpamAssassin on %.1f%% of messages, want >= 90%%", what, pct(c))
