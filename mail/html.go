@@ -152,8 +152,8 @@ type HTMLURI struct {
 	Tag string
 }
 
-// knownElement lists SpamAssassin's %elements and %tricks: tags whose
-// events affect rendering.
+// knownElement lists SpamAssassin's %elements; with isTrick's tags they
+// are the tags whose events affect rendering.
 func knownElement(tag string) bool {
 	switch tag {
 	case "a", "abbr", "acronym", "address", "area", "b", "base", "bdo", "big", "blockquote", "body", "br",
@@ -163,8 +163,7 @@ func knownElement(tag string) bool {
 		"option", "p", "param", "pre", "q", "samp", "script", "select", "small", "span", "strong", "style",
 		"sub", "sup", "table", "tbody", "td", "textarea", "tfoot", "th", "thead", "title", "tr", "tt", "ul", "var",
 		"applet", "basefont", "center", "dir", "font", "frame", "frameset", "iframe", "isindex", "menu",
-		"noframes", "s", "strike", "u", "nobr", "x-sigsep", "x-tab",
-		"bgsound", "embed", "listing", "plaintext", "xmp":
+		"noframes", "s", "strike", "u", "nobr", "x-sigsep", "x-tab":
 		return true
 	}
 	return false

@@ -294,7 +294,7 @@ func compareWithOracle(t *testing.T, dumps []saDump) {
 			t.Errorf("%s agrees with SpamAssassin on %.1f%% of messages, want >= 90%%", what, pct(c))
 		}
 	}
-	if fhost+fdom+rip+tocc > 0 && (pct(fhost) < 95 || pct(fdom) < 90 || pct(rip) < 95 || pct(tocc) < 95) {
+	if fhost+fdom+rip+tocc > 0 && (pct(fhost) < 95 || pct(fdom) < 90 || pct(rip) < 95 || pct(tocc) < 95 || pct(htmlOK) < 90) {
 		t.Errorf("header modifiers below the agreed floor")
 	}
 	if pct(uris) < 75 || pct(faddr) < 90 || pct(fname) < 80 {
