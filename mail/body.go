@@ -67,6 +67,16 @@ func (p *Part) render() *rendering {
 		if !r.wide {
 			r.wide = hasRuneAbove(r.rendered, 0xff)
 		}
+		if r.wide {
+			// Perl counts Unicode white space in a character string.
+			space := 0
+			for _, c := range string(r.rendered) {
+				if unicode.IsSpace(c) {
+					space++
+				}
+			}
+			r.html.NonSpaceLength = r.html.HTMLLength - space
+		}
 		return r
 	}
 	r.rendered, r.visible = r.text, r.text

@@ -259,10 +259,16 @@ func (r *htmlRenderer) run(src []byte, depth int) {
 				}
 				clear(r.attrs)
 				attrs = r.attrs
+				raw := z.Raw()
 				for {
 					k, v, more := z.TagAttr()
 					if _, dup := attrs[string(k)]; !dup {
-						attrs[string(k)] = string(v)
+						val := string(v)
+						if val == "" && bareAttr(raw, k) {
+							// HTML::Parser gives a bare attribute its own name.
+							val = string(k)
+						}
+						attrs[string(k)] = val
 					}
 					if !more {
 						break
@@ -305,6 +311,12 @@ func (r *htmlRenderer) run(src []byte, depth int) {
 		case html.EndTagToken:
 			name, _ := z.TagName()
 			r.tag(string(name), nil, -1)
+		case html.DoctypeToken:
+			// HTML::Parser reports <!DOCTYPE ...> as a declaration, which
+			// SpamAssassin counts as a tag and an element.
+			h.Elements++
+			h.Tags++
+			r.inside["!doctype"] = 0
 		case html.CommentToken:
 			if len(h.Comments) < 10000 {
 				h.Comments = append(h.Comments, string(z.Raw()))
@@ -316,10 +328,6 @@ func (r *htmlRenderer) run(src []byte, depth int) {
 					r.run(append([]byte(nil), raw[4+gt+1:]...), depth+1)
 				}
 			}
-		case html.DoctypeToken:
-			h.Elements++
-			h.Tags++
-			r.inside["!doctype"] = 0
 		}
 	}
 }
@@ -652,17 +660,22 @@ func (r *htmlRenderer) textStyle(tag string, attrs map[string]string, num int) {
 			}
 		case k == "style" && styleAllowed(tag):
 			r.applyStyle(&ns, v)
+		default:
+			if !okAttribute(tag, k) {
+				continue
+			}
+		}
+		// SpamAssassin tracks sizes after each attribute it accepts.
+		if ns.size > r.h.MaxSize {
+			r.h.MaxSize = ns.size
+		} else if ns.size < r.h.MinSize {
+			r.h.MinSize = ns.size
 		}
 	}
 	r.pushStyle(ns)
 }
 
 func (r *htmlRenderer) pushStyle(ns textStyle) {
-	if ns.size > r.h.MaxSize {
-		r.h.MaxSize = ns.size
-	} else if ns.size < r.h.MinSize {
-		r.h.MinSize = ns.size
-	}
 	if len(r.styles) < 1024 {
 		r.styles = append(r.styles, ns)
 	}
@@ -688,6 +701,23 @@ func (r *htmlRenderer) closeTableTag(tag string) {
 		}
 		break
 	}
+}
+
+// okAttribute is SpamAssassin's %ok_attributes.
+func okAttribute(tag, attr string) bool {
+	switch tag {
+	case "basefont", "font":
+		return attr == "color" || attr == "face" || attr == "size"
+	case "body":
+		return attr == "text" || attr == "bgcolor" || attr == "link" || attr == "alink" || attr == "vlink" || attr == "background"
+	case "marquee":
+		return attr == "bgcolor" || attr == "background"
+	case "table", "td", "th", "tr":
+		return attr == "bgcolor" || attr == "style"
+	case "span", "p", "div", "a":
+		return attr == "style"
+	}
+	return false
 }
 
 func styleAllowed(tag string) bool {
@@ -1328,4 +1358,26 @@ func baseDir(v string) string {
 		return v
 	}
 	return v[:n]
+}
+
+// bareAttr reports whether attribute key (lower case) appears in the raw
+// tag without "=".
+func bareAttr(raw, key []byte) bool {
+	low := bytes.ToLower(raw)
+	for from := 0; ; {
+		i := bytes.Index(low[from:], key)
+		if i < 0 {
+			return false
+		}
+		i += from
+		from = i + len(key)
+		if i == 0 || !isSpaceByte(low[i-1]) {
+			continue
+		}
+		j := from
+		for j < len(low) && isSpaceByte(low[j]) {
+			j++
+		}
+		return j >= len(low) || low[j] != '='
+	}
 }
