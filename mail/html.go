@@ -202,6 +202,9 @@ type chunk struct {
 }
 
 type htmlRenderer struct {
+	// Open counts of the tags text() asks about, mirrored from inside.
+	inScript, inStyle, inA, inTitleN int
+
 	basefont int
 	attrs    map[string]string
 	h        *HTML
@@ -209,8 +212,6 @@ type htmlRenderer struct {
 	styles   []textStyle
 	inside   map[string]int
 	base     string
-	inAnchor int
-	inTitle  int
 }
 
 // renderHTML renders src, UTF-8 HTML, to text the way SpamAssassin's
@@ -365,7 +366,7 @@ func (r *htmlRenderer) tag(tag string, attrs map[string]string, num int) {
 	h := r.h
 	known := knownElement(tag)
 	namespace := strings.HasPrefix(tag, "o:") || (strings.HasPrefix(tag, "st") && strings.Contains(tag, ":"))
-	_, open := r.inside[tag]
+	n, open := r.inside[tag]
 	if known || namespace {
 		h.Elements++
 		if !open {
@@ -376,10 +377,21 @@ func (r *htmlRenderer) tag(tag string, attrs map[string]string, num int) {
 	if !open {
 		h.TagsSeen++
 	}
-	r.inside[tag] += num
-	if r.inside[tag] < 0 {
-		r.inside[tag] = 0
+	n += num
+	if n < 0 {
+		n = 0
 		h.ClosedExtra++
+	}
+	r.inside[tag] = n
+	switch tag {
+	case "script":
+		r.inScript = n
+	case "style":
+		r.inStyle = n
+	case "a":
+		r.inA = n
+	case "title":
+		r.inTitleN = n
 	}
 	if namespace || !(known || isTrick(tag)) {
 		return
@@ -404,14 +416,6 @@ func (r *htmlRenderer) tag(tag string, attrs map[string]string, num int) {
 			h.ClosedHTML = true
 		case "body":
 			h.ClosedBody = true
-		case "a":
-			if r.inAnchor > 0 {
-				r.inAnchor--
-			}
-		case "title":
-			if r.inTitle > 0 {
-				r.inTitle--
-			}
 		}
 	}
 }
@@ -516,7 +520,7 @@ func (r *htmlRenderer) tests(tag string, attrs map[string]string) {
 		}
 	case "img":
 		h.Images++
-		if r.inside["a"] > 0 && len(h.Anchors) > 0 {
+		if r.inA > 0 && len(h.Anchors) > 0 {
 			h.Anchors[len(h.Anchors)-1] += "<img>\n"
 		}
 		w, okw := attrs["width"]
@@ -540,7 +544,6 @@ func (r *htmlRenderer) tests(tag string, attrs map[string]string) {
 		h.Embeds = true
 	case "a":
 		h.Anchors = append(h.Anchors, "")
-		r.inAnchor++
 		// SpamAssassin keys anchor text by the href as written (trimmed,
 		// not resolved, "" when absent), and that key joins its URI list.
 		href := strings.TrimFunc(attrs["href"], func(c rune) bool {
@@ -552,7 +555,6 @@ func (r *htmlRenderer) tests(tag string, attrs map[string]string) {
 		h.anchorKeys = append(h.anchorKeys, href)
 	case "title":
 		h.Title = append(h.Title, "")
-		r.inTitle++
 	case "meta":
 		if strings.Contains(strings.ToLower(attrs["http-equiv"]), "content-type") {
 			c := attrs["content"]
@@ -904,14 +906,14 @@ func isPunctOrSpace(c byte) bool {
 }
 
 func (r *htmlRenderer) text(t string) {
-	if r.inside["script"] > 0 || r.inside["style"] > 0 {
+	if r.inScript > 0 || r.inStyle > 0 {
 		return
 	}
 	h := r.h
-	if r.inside["a"] > 0 && len(h.Anchors) > 0 {
+	if r.inA > 0 && len(h.Anchors) > 0 {
 		h.Anchors[len(h.Anchors)-1] += t
 	}
-	if r.inside["title"] > 0 && len(h.Title) > 0 {
+	if r.inTitleN > 0 && len(h.Title) > 0 {
 		h.Title[len(h.Title)-1] += t
 	}
 	inv := false

@@ -74,6 +74,9 @@ func TestHeaderFolding(t *testing.T) {
 	if !m.HasHeader("x-empty") || m.HasHeader("X-Missing") {
 		t.Errorf("HasHeader(x-empty), HasHeader(X-Missing) = %v, %v; want true, false", m.HasHeader("x-empty"), m.HasHeader("X-Missing"))
 	}
+	if got, want := m.HeaderValues("SUBJECT"), []string{"first second third", "again"}; !slices.Equal(got, want) {
+		t.Errorf("HeaderValues(SUBJECT) = %q, want %q", got, want)
+	}
 	if got := m.Header("X-Missing", false); got != nil {
 		t.Errorf("Header(X-Missing) = %q, want nil", got)
 	}

@@ -454,6 +454,21 @@ func (m *Message) Header(name string, raw bool) []string {
 	return m.root.Header(name, raw)
 }
 
+// HeaderValues returns the decoded values of every field with that name,
+// in message order, without SpamAssassin's trailing newline: the form
+// Sieve's header test (RFC 5228 §5.7) and most Go callers want.
+func (m *Message) HeaderValues(name string) []string {
+	idx := m.root.lookup(name)
+	if len(idx) == 0 {
+		return nil
+	}
+	out := make([]string, len(idx))
+	for j, i := range idx {
+		out[j] = m.root.decoded(&m.root.fields[i])
+	}
+	return out
+}
+
 func (m *Message) allHeaders(raw bool) []string {
 	out := make([]string, 0, len(m.root.fields))
 	size := 0
