@@ -97,6 +97,7 @@ type Message struct {
 	invisible [][]byte
 	rawDone   bool
 	rawBody   [][]byte
+	hcache    map[string][]string // Header results by name ("\x00" prefix: raw)
 	urisDone  bool
 	uris      []string
 	htmlDone  bool
@@ -422,6 +423,22 @@ func (m *Message) HasHeader(name string) bool {
 // X-Envelope-From, Envelope-Sender or Return-Path that does not follow a
 // Received field).
 func (m *Message) Header(name string, raw bool) []string {
+	key := name
+	if raw {
+		key = "\x00" + name
+	}
+	if v, ok := m.hcache[key]; ok {
+		return v
+	}
+	v := m.header(name, raw)
+	if m.hcache == nil {
+		m.hcache = make(map[string][]string, 16)
+	}
+	m.hcache[key] = v
+	return v
+}
+
+func (m *Message) header(name string, raw bool) []string {
 	switch name {
 	case "ALL":
 		return m.allHeaders(raw)
