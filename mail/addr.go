@@ -550,3 +550,59 @@ func Domain(host string) string {
 	}
 	return d
 }
+
+// HeaderIP returns the first IP address in a header value, as
+// SpamAssassin's ":ip" modifier finds it: a dotted-quad IPv4 address not
+// touching another dot, or an IPv6 address; "" when there is none.
+func HeaderIP(value string) string {
+	for i := 0; i < len(value); i++ {
+		c := value[i]
+		isHexDigit := c >= '0' && c <= '9' || (c|0x20) >= 'a' && (c|0x20) <= 'f' || c == ':'
+		if !isHexDigit || (i > 0 && (isWordByte(value[i-1]) || value[i-1] == '.' || value[i-1] == ':')) {
+			continue
+		}
+		j := i
+		for j < len(value) && (value[j] >= '0' && value[j] <= '9' || (value[j]|0x20) >= 'a' && (value[j]|0x20) <= 'f' || value[j] == '.' || value[j] == ':') {
+			j++
+		}
+		tok := value[i:j]
+		if j < len(value) && isWordByte(value[j]) {
+			i = j
+			continue
+		}
+		if isIPv4(tok) {
+			return tok
+		}
+		if strings.Count(tok, ":") >= 2 {
+			if a, err := netip.ParseAddr(tok); err == nil && a.Is6() {
+				return tok
+			}
+		}
+		i = j
+	}
+	return ""
+}
+
+// ReverseIP returns the address in reverse-lookup order, as ":revip" does:
+// "192.0.2.1" becomes "1.2.0.192"; IPv6 addresses become their reversed
+// nibbles. Anything else is returned unchanged.
+func ReverseIP(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	if a.Is4() {
+		b := a.As4()
+		return itoa(int(b[3])) + "." + itoa(int(b[2])) + "." + itoa(int(b[1])) + "." + itoa(int(b[0]))
+	}
+	b := a.As16()
+	const hx = "0123456789abcdef"
+	out := make([]byte, 0, 63)
+	for i := 15; i >= 0; i-- {
+		if len(out) > 0 {
+			out = append(out, '.')
+		}
+		out = append(out, hx[b[i]&0xf], '.', hx[b[i]>>4])
+	}
+	return string(out)
+}

@@ -53,8 +53,10 @@ func (p *Part) render() *rendering {
 		limit = 4 * (o.MaxBodyScan + 1025)
 	}
 	d := p.decodedPrefix(limit)
-	r.wide = !isASCII(d)
 	r.text = toUTF8(d, cs, false)
+	// Perl's string is a character string once decoded: 8-bit input, or
+	// 7-bit input in ISO-2022-JP, UTF-7 and the like.
+	r.wide = !isASCII(d) || !asciiCompatible(cs)
 	if t == "text/html" && len(r.text) > 0 {
 		// SpamAssassin turns "&nbsp;" into a plain space before parsing.
 		src := r.text
@@ -64,6 +66,16 @@ func (p *Part) render() *rendering {
 		r.rendered, r.visible, r.invisible, r.html = renderHTML(src)
 		if !r.wide {
 			r.wide = hasRuneAbove(r.rendered, 0xff)
+		}
+		if r.wide {
+			// Perl counts Unicode white space in a character string.
+			space := 0
+			for _, c := range string(r.rendered) {
+				if unicode.IsSpace(c) {
+					space++
+				}
+			}
+			r.html.NonSpaceLength = r.html.HTMLLength - space
 		}
 		return r
 	}
@@ -128,10 +140,40 @@ func truncateAt(b []byte, limit int, seps string) []byte {
 // "\n" and is at most 2048 bytes; longer ones are split at a space.
 // Each part contributes at most Options.MaxBodyScan bytes.
 func (m *Message) Body() [][]byte {
-	if m.bodyDone {
-		return m.body
+	if !m.bodyDone {
+		m.bodyDone = true
+		m.body = m.bodyText(renderAll)
 	}
-	m.bodyDone = true
+	return m.body
+}
+
+// VisibleBody is Body with only the HTML text SpamAssassin considers
+// visible (get_visible_rendered_body_text_array).
+func (m *Message) VisibleBody() [][]byte {
+	if m.visible == nil {
+		m.visible = m.bodyText(renderVisible)
+	}
+	return m.visible
+}
+
+// InvisibleBody holds only the HTML text SpamAssassin considers hidden
+// (get_invisible_rendered_body_text_array); its first line is empty
+// instead of the Subject.
+func (m *Message) InvisibleBody() [][]byte {
+	if m.invisible == nil {
+		m.invisible = m.bodyText(renderInvisible)
+	}
+	return m.invisible
+}
+
+const (
+	renderAll = iota
+	renderVisible
+	renderInvisible
+)
+
+// bodyText is SpamAssassin's get_body_text_array_common.
+func (m *Message) bodyText(kind int) [][]byte {
 	var text []byte
 	wide := false
 	for i, p := range m.leaves {
@@ -144,7 +186,15 @@ func (m *Message) Body() [][]byte {
 		}
 		r := p.render()
 		wide = wide || r.wide
-		rnd := r.rendered
+		var rnd []byte
+		switch kind {
+		case renderAll:
+			rnd = r.rendered
+		case renderVisible:
+			rnd = r.visible
+		default:
+			rnd = r.invisible
+		}
 		if m.opts.MaxBodyScan > 0 {
 			limit := m.opts.MaxBodyScan
 			if r.wide {
@@ -161,18 +211,21 @@ func (m *Message) Body() [][]byte {
 		text = latin1(text)
 	}
 	norm := normalizeWhitespace(text, wide)
-	subj := m.root.Get("Subject")
 	var all []byte
-	if len(m.root.lookup("Subject")) > 0 {
+	if kind != renderInvisible && len(m.root.lookup("Subject")) > 0 {
+		subj := m.root.Get("Subject")
 		all = make([]byte, 0, len(subj)+1+len(norm))
 		all = append(all, subj...)
-	} else {
+		all = append(all, '\n')
+	} else if kind != renderInvisible {
 		all = make([]byte, 0, 1+len(norm))
+		all = append(all, '\n')
 	}
-	all = append(all, '\n')
 	all = append(all, norm...)
-	m.body = splitShortLines(all)
-	return m.body
+	if len(all) == 0 {
+		return [][]byte{}
+	}
+	return splitShortLines(all)
 }
 
 // normalizeWhitespace applies SpamAssassin's body white-space rules: a run

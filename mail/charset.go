@@ -35,13 +35,16 @@ func lookupEncoding(label string) encoding.Encoding {
 	case "gb18030", "gb-18030", "gb 18030":
 		return simplifiedchinese.GB18030
 	}
-	if e, err := htmlindex.Get(lc); err == nil && e != nil {
+	if lc == "x-user-defined" {
+		return nil // a WHATWG invention Perl's Encode does not know
+	}
+	if e, err := htmlindex.Get(lc); err == nil && e != nil && e != encoding.Replacement {
 		return e
 	}
-	if e, err := ianaindex.MIME.Encoding(lc); err == nil && e != nil {
+	if e, err := ianaindex.MIME.Encoding(lc); err == nil && e != nil && e != encoding.Replacement {
 		return e
 	}
-	if e, err := ianaindex.IANA.Encoding(lc); err == nil && e != nil {
+	if e, err := ianaindex.IANA.Encoding(lc); err == nil && e != nil && e != encoding.Replacement {
 		return e
 	}
 	// Labels such as "GB2312_CHARSET" or "big5-hkscs_x": try the part
@@ -101,7 +104,7 @@ func toUTF8(b []byte, declared string, insist bool) []byte {
 	if isASCII(b) && asciiCompatible(declared) {
 		return b
 	}
-	if !insist && utf8.Valid(b) {
+	if !insist && !isASCII(b) && utf8.Valid(b) {
 		return b
 	}
 	lc := strings.ToLower(strings.TrimSpace(declared))
@@ -139,6 +142,17 @@ func toUTF8(b []byte, declared string, insist bool) []byte {
 // decodeUTF16 decodes UTF-16 text, guessing endianness from a BOM or from
 // where the NUL bytes of spaces sit (SpamAssassin's detect_utf16).
 func decodeUTF16(b []byte) ([]byte, bool) {
+	out, ok := decodeUTF16Guess(b)
+	if !ok || bytes.Contains(out, []byte("\uFFFD")) {
+		return nil, false // Encode croaks on partial or broken characters
+	}
+	return out, true
+}
+
+func decodeUTF16Guess(b []byte) ([]byte, bool) {
+	if len(b)%2 != 0 {
+		return nil, false
+	}
 	if len(b) >= 2 && ((b[0] == 0xff && b[1] == 0xfe) || (b[0] == 0xfe && b[1] == 0xff)) {
 		return decodeWith(unicode.UTF16(unicode.BigEndian, unicode.ExpectBOM), b)
 	}

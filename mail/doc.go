@@ -34,9 +34,40 @@
 //   - after three lines that are not header fields the header section is
 //     taken to have ended (a missing blank line), as is a line starting "--".
 //
+// Where SpamAssassin's output depends on Perl itself, the Perl result is
+// kept: numeric character references in an all-ASCII HTML part give
+// Latin-1 bytes (Perl's byte string), not UTF-8; white space is Unicode
+// white space only where Perl had a character string. HTML is tokenized
+// with golang.org/x/net/html, adjusted to HTML::Parser's behaviour
+// (iframe, xmp and plaintext content is text, noscript content is
+// markup, an unterminated "<!--" ends at the next ">", references decode
+// to their code point). Charsets are decoded with golang.org/x/text.
+// github.com/emersion/go-message is not used: its reader rejects the
+// broken MIME this package must accept, and its charset package installs
+// a global hook.
+//
 // Limits bound work on hostile input: header fields kept per section
 // (Options.MaxHeaders), header value length, MIME parts, nesting depth,
-// and the bytes of each part scanned for body and rawbody.
+// and the bytes of each part scanned for body and rawbody; only the
+// prefix of a text part those views can reach is decoded, and an HTML
+// part is rendered up to Options.MaxHTMLScan bytes (SpamAssassin renders
+// it all, at a cost of seconds for multi-megabyte parts).
+//
+// SpamAssassin's header modifiers compose from the pieces here the way
+// PerMsgStatus::_get applies them:
+//
+//   - values: Header(name, raw) with raw for ":raw", ":addr" and ":name"
+//     (for the pseudo-headers ToCc and MESSAGEID only ":raw" selects raw
+//     values: SpamAssassin feeds ":addr" and ":name" their decoded values);
+//   - ":first" / ":last" keep the first or last value;
+//   - ":addr" maps each value through HeaderAddr, ":name" through
+//     HeaderName(v, raw);
+//   - ":host" takes AddrHost of each address after ":addr", else
+//     HeaderHost of each value; ":domain" is Domain of that host
+//     (SpamAssassin's trim_domain uses its util_rb_tld/2tld/3tld lists
+//     where Domain uses the public suffix list: a rule engine holding
+//     those lists should apply them first);
+//   - ":ip" is HeaderIP of each value, ":revip" ReverseIP of that.
 //
 // A Message computes its views lazily and caches them; it is not safe for
 // concurrent use. One goroutine at a time may use a Message (the pipeline

@@ -35,18 +35,23 @@ type HTML struct {
 	// that held them (href of a/area/link, src of img/frame/iframe/embed/
 	// script/bgsound, action of form, background, base href, meta refresh).
 	URIs []HTMLURI
-	// Length is the length in characters of the rendered text;
-	// NonSpaceLength leaves out white space. VisibleLength and
-	// InvisibleLength split the rendered text by whether SpamAssassin
+	// Length is the length in characters of the HTML source (SpamAssassin's
+	// "length"); HTMLLength that of the rendered text ("html_length"),
+	// NonSpaceLength without white space ("non_space_len"). VisibleLength
+	// and InvisibleLength split the rendered text by whether SpamAssassin
 	// considers it shown (colour, size, display, visibility).
-	Length, NonSpaceLength         int
-	VisibleLength, InvisibleLength int
+	Length, HTMLLength, NonSpaceLength int
+	VisibleLength, InvisibleLength     int
 	// Ratio is (source length − rendered length) / source length.
 	Ratio float64
+	// MinSize and MaxSize are the smallest and largest font sizes set
+	// (3 is the default).
+	MinSize, MaxSize int
 	// Charsets lists charsets named by <meta http-equiv=Content-Type>.
 	Charsets []string
-	// Scripts and Comments count script bodies and comments.
-	Scripts, Comments int
+	// Comments holds each comment as written ("<!-- ... -->"); Scripts
+	// the content of each <script>.
+	Comments, Scripts []string
 	// Obfuscation counts words split across tags (SpamAssassin's
 	// "obfuscation" counter).
 	Obfuscation int
@@ -57,6 +62,88 @@ type HTML struct {
 	anchorKeys []string
 }
 
+// Test reports the html_test flags: "html" (always true), "font_face_bad",
+// "form_action_mailto", "embeds", "font_low_contrast",
+// "font_invalid_color". Unknown names are false.
+func (h *HTML) Test(name string) bool {
+	switch name {
+	case "html":
+		return true
+	case "font_face_bad":
+		return h.FontFaceBad
+	case "form_action_mailto":
+		return h.FormActionMailto
+	case "embeds":
+		return h.Embeds
+	case "font_low_contrast":
+		return h.FontLowContrast
+	case "font_invalid_color":
+		return h.FontInvalidColor
+	}
+	return false
+}
+
+// Value returns a numeric fact by SpamAssassin's name, for html_range and
+// html_eval: "length", "html_length", "non_space_len", "ratio",
+// "image_area", "min_size", "max_size", "closed_extra_ratio",
+// "bad_tag_ratio", "non_element_ratio", "obfuscation_ratio". The ratios
+// over tags are absent (false) when the part has no tags.
+func (h *HTML) Value(name string) (float64, bool) {
+	ratio := func(n, d int) (float64, bool) {
+		if d == 0 {
+			return 0, false
+		}
+		return float64(n) / float64(d), true
+	}
+	switch name {
+	case "length":
+		return float64(h.Length), true
+	case "html_length":
+		return float64(h.HTMLLength), true
+	case "non_space_len":
+		return float64(h.NonSpaceLength), true
+	case "ratio":
+		return h.Ratio, h.Length > 0
+	case "image_area":
+		return float64(h.ImageArea), true
+	case "min_size":
+		return float64(h.MinSize), true
+	case "max_size":
+		return float64(h.MaxSize), true
+	case "closed_extra_ratio":
+		return ratio(h.ClosedExtra, h.Tags)
+	case "bad_tag_ratio":
+		return ratio(h.Tags-h.Elements, h.Tags)
+	case "non_element_ratio":
+		return ratio(h.TagsSeen-h.ElementsSeen, h.TagsSeen)
+	case "obfuscation_ratio":
+		return ratio(h.Obfuscation, h.Tags)
+	}
+	return 0, false
+}
+
+// Texts returns the strings html_text_match searches: "title",
+// "comment", "anchor", "script" or "uri" (the attribute links).
+func (h *HTML) Texts(name string) []string {
+	switch name {
+	case "title":
+		return h.Title
+	case "comment":
+		return h.Comments
+	case "anchor":
+		return h.Anchors
+	case "script":
+		return h.Scripts
+	case "uri":
+		out := make([]string, len(h.URIs))
+		for i, u := range h.URIs {
+			out[i] = u.URI
+		}
+		return out
+	}
+	return nil
+}
+
 // HTMLURI is one link found in an HTML attribute.
 type HTMLURI struct {
 	// URI is the attribute value trimmed and resolved against <base>.
@@ -65,8 +152,8 @@ type HTMLURI struct {
 	Tag string
 }
 
-// knownElement lists SpamAssassin's %elements and %tricks: tags whose
-// events affect rendering.
+// knownElement lists SpamAssassin's %elements; with isTrick's tags they
+// are the tags whose events affect rendering.
 func knownElement(tag string) bool {
 	switch tag {
 	case "a", "abbr", "acronym", "address", "area", "b", "base", "bdo", "big", "blockquote", "body", "br",
@@ -76,8 +163,7 @@ func knownElement(tag string) bool {
 		"option", "p", "param", "pre", "q", "samp", "script", "select", "small", "span", "strong", "style",
 		"sub", "sup", "table", "tbody", "td", "textarea", "tfoot", "th", "thead", "title", "tr", "tt", "ul", "var",
 		"applet", "basefont", "center", "dir", "font", "frame", "frameset", "iframe", "isindex", "menu",
-		"noframes", "s", "strike", "u", "nobr", "x-sigsep", "x-tab",
-		"bgsound", "embed", "listing", "plaintext", "xmp":
+		"noframes", "s", "strike", "u", "nobr", "x-sigsep", "x-tab":
 		return true
 	}
 	return false
@@ -116,14 +202,16 @@ type chunk struct {
 }
 
 type htmlRenderer struct {
+	// Open counts of the tags text() asks about, mirrored from inside.
+	inScript, inStyle, inA, inTitleN int
+
+	basefont int
 	attrs    map[string]string
 	h        *HTML
 	chunks   []chunk
 	styles   []textStyle
 	inside   map[string]int
 	base     string
-	inAnchor int
-	inTitle  int
 }
 
 // renderHTML renders src, UTF-8 HTML, to text the way SpamAssassin's
@@ -134,6 +222,7 @@ func renderHTML(src []byte) (all, visible, invisible []byte, h *HTML) {
 	h = &HTML{}
 	r := &htmlRenderer{h: h, inside: map[string]int{}}
 	r.styles = []textStyle{{tag: "default", fg: "#000000", bg: "#ffffff", size: 3}}
+	r.basefont = 3
 	h.Inside = r.inside
 
 	// SpamAssassin: "<tag/>" is "<tag>", curly double quotes are '"'.
@@ -142,8 +231,9 @@ func renderHTML(src []byte) (all, visible, invisible []byte, h *HTML) {
 		src = bytes.ReplaceAll(src, []byte("\u201d"), []byte(`"`))
 	}
 
+	h.MinSize, h.MaxSize = 3, 3
 	r.run(src, 0)
-	return r.finish(len(src))
+	return r.finish(utf8.RuneCount(src))
 }
 
 // run tokenizes src. The tokenizer reads the content of iframe, noembed,
@@ -170,10 +260,16 @@ func (r *htmlRenderer) run(src []byte, depth int) {
 				}
 				clear(r.attrs)
 				attrs = r.attrs
+				raw := z.Raw()
 				for {
 					k, v, more := z.TagAttr()
 					if _, dup := attrs[string(k)]; !dup {
-						attrs[string(k)] = string(v)
+						val := string(v)
+						if val == "" && bareAttr(raw, k) {
+							// HTML::Parser gives a bare attribute its own name.
+							val = string(k)
+						}
+						attrs[string(k)] = val
 					}
 					if !more {
 						break
@@ -188,7 +284,7 @@ func (r *htmlRenderer) run(src []byte, depth int) {
 			case "script", "style":
 				if z.Next() == html.TextToken {
 					if tag == "script" {
-						h.Scripts++
+						h.Scripts = append(h.Scripts, string(z.Raw()))
 					}
 				} else if name, _ := z.TagName(); len(name) > 0 {
 					r.tag(string(name), nil, -1)
@@ -216,12 +312,23 @@ func (r *htmlRenderer) run(src []byte, depth int) {
 		case html.EndTagToken:
 			name, _ := z.TagName()
 			r.tag(string(name), nil, -1)
-		case html.CommentToken:
-			h.Comments++
 		case html.DoctypeToken:
+			// HTML::Parser reports <!DOCTYPE ...> as a declaration, which
+			// SpamAssassin counts as a tag and an element.
 			h.Elements++
 			h.Tags++
 			r.inside["!doctype"] = 0
+		case html.CommentToken:
+			if len(h.Comments) < 10000 {
+				h.Comments = append(h.Comments, string(z.Raw()))
+			}
+			// An unterminated "<!--" runs to the end for the HTML5
+			// tokenizer; HTML::Parser ends it at the next ">".
+			if raw := z.Raw(); !bytes.HasSuffix(raw, []byte("-->")) && bytes.HasPrefix(raw, []byte("<!--")) {
+				if gt := bytes.IndexByte(raw[4:], '>'); gt >= 0 && depth < 8 {
+					r.run(append([]byte(nil), raw[4+gt+1:]...), depth+1)
+				}
+			}
 		}
 	}
 }
@@ -238,18 +345,19 @@ func (r *htmlRenderer) finish(srcLen int) (all, visible, invisible []byte, h *HT
 	}
 	h = r.h
 	all, visible, invisible = a.Bytes(), v.Bytes(), inv.Bytes()
-	h.Length = utf8.RuneCount(all)
+	h.Length = srcLen
+	h.HTMLLength = utf8.RuneCount(all)
 	space := 0
 	for _, c := range all {
 		if c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' {
 			space++
 		}
 	}
-	h.NonSpaceLength = h.Length - space
+	h.NonSpaceLength = h.HTMLLength - space
 	h.VisibleLength = utf8.RuneCount(visible)
 	h.InvisibleLength = utf8.RuneCount(invisible)
 	if srcLen > 0 {
-		h.Ratio = float64(srcLen-h.Length) / float64(srcLen)
+		h.Ratio = float64(srcLen-h.HTMLLength) / float64(srcLen)
 	}
 	return all, visible, invisible, h
 }
@@ -258,7 +366,7 @@ func (r *htmlRenderer) tag(tag string, attrs map[string]string, num int) {
 	h := r.h
 	known := knownElement(tag)
 	namespace := strings.HasPrefix(tag, "o:") || (strings.HasPrefix(tag, "st") && strings.Contains(tag, ":"))
-	_, open := r.inside[tag]
+	n, open := r.inside[tag]
 	if known || namespace {
 		h.Elements++
 		if !open {
@@ -269,10 +377,21 @@ func (r *htmlRenderer) tag(tag string, attrs map[string]string, num int) {
 	if !open {
 		h.TagsSeen++
 	}
-	r.inside[tag] += num
-	if r.inside[tag] < 0 {
-		r.inside[tag] = 0
+	n += num
+	if n < 0 {
+		n = 0
 		h.ClosedExtra++
+	}
+	r.inside[tag] = n
+	switch tag {
+	case "script":
+		r.inScript = n
+	case "style":
+		r.inStyle = n
+	case "a":
+		r.inA = n
+	case "title":
+		r.inTitleN = n
 	}
 	if namespace || !(known || isTrick(tag)) {
 		return
@@ -297,14 +416,6 @@ func (r *htmlRenderer) tag(tag string, attrs map[string]string, num int) {
 			h.ClosedHTML = true
 		case "body":
 			h.ClosedBody = true
-		case "a":
-			if r.inAnchor > 0 {
-				r.inAnchor--
-			}
-		case "title":
-			if r.inTitle > 0 {
-				r.inTitle--
-			}
 		}
 	}
 }
@@ -376,13 +487,7 @@ func (r *htmlRenderer) uri(tag string, attrs map[string]string) {
 		r.push(tag, v)
 		lc := strings.ToLower(v)
 		if strings.HasPrefix(lc, "http:") || strings.HasPrefix(lc, "https:") || strings.HasPrefix(lc, "ftp:") {
-			// Drop a trailing file name, keep the directory.
-			if i := strings.LastIndexByte(v, '/'); i >= 0 {
-				last := v[i+1:]
-				if d := strings.LastIndexByte(last, '.'); d > 0 && len(last)-d-1 >= 2 && len(last)-d-1 <= 4 && strings.Count(v[:i], "/") >= 3 {
-					v = v[:i+1]
-				}
-			}
+			v = baseDir(v)
 			if !strings.HasSuffix(v, "/") {
 				v += "/"
 			}
@@ -415,7 +520,7 @@ func (r *htmlRenderer) tests(tag string, attrs map[string]string) {
 		}
 	case "img":
 		h.Images++
-		if r.inside["a"] > 0 && len(h.Anchors) > 0 {
+		if r.inA > 0 && len(h.Anchors) > 0 {
 			h.Anchors[len(h.Anchors)-1] += "<img>\n"
 		}
 		w, okw := attrs["width"]
@@ -439,7 +544,6 @@ func (r *htmlRenderer) tests(tag string, attrs map[string]string) {
 		h.Embeds = true
 	case "a":
 		h.Anchors = append(h.Anchors, "")
-		r.inAnchor++
 		// SpamAssassin keys anchor text by the href as written (trimmed,
 		// not resolved, "" when absent), and that key joins its URI list.
 		href := strings.TrimFunc(attrs["href"], func(c rune) bool {
@@ -451,7 +555,6 @@ func (r *htmlRenderer) tests(tag string, attrs map[string]string) {
 		h.anchorKeys = append(h.anchorKeys, href)
 	case "title":
 		h.Title = append(h.Title, "")
-		r.inTitle++
 	case "meta":
 		if strings.Contains(strings.ToLower(attrs["http-equiv"]), "content-type") {
 			c := attrs["content"]
@@ -501,142 +604,287 @@ func goodFontFace(f string) bool {
 	return true
 }
 
+// textStyle tracks colours, size and CSS display/visibility per element,
+// as SpamAssassin's HTML::text_style does (including its quirks: a
+// bgcolor attribute is ignored, only background-color in a style counts).
 func (r *htmlRenderer) textStyle(tag string, attrs map[string]string, num int) {
 	if tag == "th" {
 		tag = "td"
 	}
 	if num != 1 {
-		// Pop back to the matching element, if it is open.
-		for i := len(r.styles) - 1; i > 0; i-- {
-			if r.styles[i].tag == tag {
-				r.styles = r.styles[:i]
-				return
+		if tag != "body" {
+			// Pop back to the matching element, if it is open.
+			for i := len(r.styles) - 1; i > 0; i-- {
+				if r.styles[i].tag == tag {
+					r.styles = r.styles[:i]
+					break
+				}
 			}
 		}
 		return
 	}
-	top := r.styles[len(r.styles)-1]
-	ns := top
+	if tag == "basefont" {
+		if n, ok := leadingInt(attrs["size"]); ok {
+			r.basefont = n
+		}
+		return
+	}
+	if tag == "td" || tag == "tr" {
+		r.closeTableTag(tag)
+	}
+	ns := r.styles[len(r.styles)-1]
 	ns.tag = tag
-	ns.display, ns.visible = top.display, top.visible
+	switch tag {
+	case "big":
+		ns.size++
+		r.pushStyle(ns)
+		return
+	case "small":
+		ns.size--
+		r.pushStyle(ns)
+		return
+	}
 	for k, v := range attrs {
-		switch k {
-		case "color", "text":
-			if tag == "font" || tag == "basefont" || (tag == "body" && k == "text") {
-				ns.fg = normColor(v, r)
+		switch {
+		case (k == "text" && tag == "body") || (k == "color" && (tag == "font" || tag == "basefont")):
+			ns.fg = nameToRGB(v)
+		case k == "size" && (tag == "font" || tag == "basefont"):
+			t := strings.TrimLeft(v, " \t\r\n")
+			if len(t) > 1 && (t[0] == '+' || t[0] == '-') {
+				if n, ok := leadingInt(t[1:]); ok {
+					if t[0] == '-' {
+						n = -n
+					}
+					ns.size = r.basefont + n
+				}
+			} else if n, ok := leadingInt(t); ok {
+				ns.size = n
 			}
-		case "bgcolor":
-			ns.bg = normColor(v, r)
-		case "size":
-			if tag == "font" || tag == "basefont" {
-				ns.size = fontSize(v, top.size)
-			}
-		case "style":
+		case k == "style" && styleAllowed(tag):
 			r.applyStyle(&ns, v)
+		default:
+			if !okAttribute(tag, k) {
+				continue
+			}
+		}
+		// SpamAssassin tracks sizes after each attribute it accepts.
+		if ns.size > r.h.MaxSize {
+			r.h.MaxSize = ns.size
+		} else if ns.size < r.h.MinSize {
+			r.h.MinSize = ns.size
 		}
 	}
-	if len(r.styles) < 256 {
+	r.pushStyle(ns)
+}
+
+func (r *htmlRenderer) pushStyle(ns textStyle) {
+	if len(r.styles) < 1024 {
 		r.styles = append(r.styles, ns)
 	}
 }
 
+// closeTableTag pops font and cell styles left open by a new <td> or <tr>.
+func (r *htmlRenderer) closeTableTag(tag string) {
+	open := false
+	for _, s := range r.styles[1:] {
+		if s.tag == tag {
+			open = true
+			break
+		}
+	}
+	if !open {
+		return
+	}
+	for len(r.styles) > 1 {
+		top := r.styles[len(r.styles)-1].tag
+		if (tag == "td" && (top == "font" || top == "td")) || (tag == "tr" && (top == "font" || top == "td" || top == "tr")) {
+			r.styles = r.styles[:len(r.styles)-1]
+			continue
+		}
+		break
+	}
+}
+
+// okAttribute is SpamAssassin's %ok_attributes.
+func okAttribute(tag, attr string) bool {
+	switch tag {
+	case "basefont", "font":
+		return attr == "color" || attr == "face" || attr == "size"
+	case "body":
+		return attr == "text" || attr == "bgcolor" || attr == "link" || attr == "alink" || attr == "vlink" || attr == "background"
+	case "marquee":
+		return attr == "bgcolor" || attr == "background"
+	case "table", "td", "th", "tr":
+		return attr == "bgcolor" || attr == "style"
+	case "span", "p", "div", "a":
+		return attr == "style"
+	}
+	return false
+}
+
+func styleAllowed(tag string) bool {
+	switch tag {
+	case "table", "td", "tr", "span", "p", "div", "a":
+		return true
+	}
+	return false
+}
+
+// leadingInt parses /^\s*(\d+)/.
+func leadingInt(s string) (int, bool) {
+	s = strings.TrimLeft(s, " \t\r\n")
+	i := 0
+	for i < len(s) && i < 9 && s[i] >= '0' && s[i] <= '9' {
+		i++
+	}
+	if i == 0 {
+		return 0, false
+	}
+	n, _ := strconv.Atoi(s[:i])
+	return n, true
+}
+
 func (r *htmlRenderer) applyStyle(ns *textStyle, style string) {
+	parentBG := r.styles[len(r.styles)-1].bg
 	for _, decl := range strings.Split(style, ";") {
 		k, v, ok := strings.Cut(decl, ":")
 		if !ok {
 			continue
 		}
 		k = strings.ToLower(strings.TrimSpace(k))
-		v = strings.ToLower(strings.TrimSpace(v))
-		v = strings.TrimSpace(strings.TrimSuffix(v, "!important"))
+		v = strings.TrimSpace(v)
 		switch k {
-		case "color":
-			ns.fg = normColor(v, r)
-		case "background-color":
-			ns.bg = normColor(v, r)
+		case "color", "background-color":
+			v = strings.ToLower(v)
+			if i := strings.Index(v, "!"); i >= 0 && strings.TrimSpace(v[i+1:]) == "important" {
+				v = strings.TrimSpace(v[:i])
+			}
+			var c string
+			switch {
+			case strings.Contains(v, "rgb"):
+				c = cssRGB(v)
+			case v == "inherit":
+				continue
+			case v == "transparent":
+				c = v
+			default:
+				c = nameToRGB(v)
+			}
+			if k == "color" {
+				ns.fg = c
+			} else {
+				ns.bg = c
+			}
 		case "background":
-			for _, w := range strings.Fields(v) {
-				if c := normColor(w, nil); c != "invalid" {
+			for _, w := range strings.Fields(strings.ToLower(v)) {
+				if c := nameToRGB(w); c != "invalid" {
 					ns.bg = c
-					break
 				}
 			}
 		case "display":
-			ns.display = v
+			ns.display = strings.ToLower(v)
 		case "visibility":
-			ns.visible = v
-		case "font-size":
-			switch {
-			case strings.HasSuffix(v, "px"), strings.HasSuffix(v, "pt"):
-				if f, err := strconv.ParseFloat(strings.TrimSpace(v[:len(v)-2]), 64); err == nil && f <= 1 {
-					ns.size = 1
-				}
-			case v == "0":
-				ns.size = 0
-			}
+			ns.visible = strings.ToLower(v)
 		}
 	}
+	if ns.bg == "transparent" {
+		ns.bg = parentBG
+	}
+	if ns.fg == "transparent" {
+		ns.fg = ns.bg
+	}
 }
 
-func fontSize(v string, cur int) int {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return cur
+// cssRGB turns "rgb(1, 2, 3)" into "#010203", as SpamAssassin does.
+func cssRGB(v string) string {
+	var digits strings.Builder
+	for i := 0; i < len(v); i++ {
+		if v[i] >= '0' && v[i] <= '9' || v[i] == ',' {
+			digits.WriteByte(v[i])
+		}
 	}
-	n, err := strconv.Atoi(strings.TrimPrefix(v, "+"))
-	if err != nil {
-		return cur
+	parts := strings.Split(digits.String(), ",")
+	var out [3]int
+	for i := 0; i < 3 && i < len(parts); i++ {
+		n, _ := strconv.Atoi(parts[i])
+		out[i] = min(max(n, 0), 255)
 	}
-	if v[0] == '+' || v[0] == '-' {
-		n = 3 + n
-	}
-	return max(n, 1)
+	return "#" + hex2(out[0]) + hex2(out[1]) + hex2(out[2])
 }
 
-// normColor normalises a colour to "#rrggbb", or "invalid". r, when not
-// nil, records an invalid colour.
-func normColor(c string, r *htmlRenderer) string {
+func hex2(n int) string {
+	const h = "0123456789abcdef"
+	return string([]byte{h[n>>4&0xf], h[n&0xf]})
+}
+
+// nameToRGB is SpamAssassin's name_to_rgb: a colour name or "#hex" (or
+// rgb()) becomes "#rrggbb"; anything else, including hex without "#", is
+// "invalid".
+func nameToRGB(c string) string {
 	c = strings.ToLower(strings.TrimSpace(c))
 	if v := namedColor(c); v != "" {
 		return v
 	}
-	h := strings.TrimPrefix(c, "#")
-	if len(h) == 3 && isHex(h) {
-		return "#" + string([]byte{h[0], h[0], h[1], h[1], h[2], h[2]})
-	}
-	if len(h) == 6 && isHex(h) {
-		return "#" + h
-	}
-	if strings.HasPrefix(c, "rgb(") || strings.HasPrefix(c, "transparent") || strings.HasPrefix(c, "inherit") || strings.HasPrefix(c, "url(") {
-		return "#000001" // unknown but not invalid: never matches
-	}
-	if r != nil && c != "" {
-		r.h.FontInvalidColor = true
-	}
-	return "invalid"
-}
-
-func isHex(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if _, ok := unhex(s[i]); !ok {
-			return false
+	isHexish := true
+	for i := 0; i < len(c); i++ {
+		if !(c[i] == '#' || c[i] >= 'a' && c[i] <= 'f' || c[i] >= '0' && c[i] <= '9') {
+			isHexish = false
+			break
 		}
 	}
-	return true
+	if strings.HasPrefix(c, "rgb(") {
+		if strings.Contains(c, "%") {
+			var digits []int
+			for _, p := range strings.Split(strings.TrimSuffix(c[4:], ")"), ",") {
+				n, err := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(p), "%")))
+				if err != nil {
+					return "invalid"
+				}
+				digits = append(digits, n*255/100)
+			}
+			if len(digits) == 3 {
+				return "#" + hex2(min(digits[0], 255)) + hex2(min(digits[1], 255)) + hex2(min(digits[2], 255))
+			}
+			return "invalid"
+		}
+		return cssRGB(c)
+	}
+	if !isHexish || !strings.HasPrefix(c, "#") {
+		return "invalid"
+	}
+	h := strings.ReplaceAll(c, "#", "")
+	if len(h) > 6 {
+		h = h[:6]
+	}
+	if len(h) > 3 && len(h) < 6 {
+		h = h[:3]
+	}
+	if m := len(h) % 3; m != 0 {
+		h += strings.Repeat("0", 3-m)
+	}
+	if len(h) == 3 {
+		h = string([]byte{h[0], h[0], h[1], h[1], h[2], h[2]})
+	}
+	return "#" + h
 }
 
 // invisible reports whether text under the current style is hidden, as
-// SpamAssassin's html_font_invisible decides.
+// SpamAssassin's html_font_invisible decides: same or nearly the same
+// colour as the background, an invalid colour, size 1 or less,
+// display:none or visibility:hidden.
 func (r *htmlRenderer) invisible() bool {
 	s := r.styles[len(r.styles)-1]
-	if s.fg == "invalid" || s.bg == "invalid" {
-		return false
+	last6 := func(x string) string {
+		if len(x) > 6 {
+			return x[len(x)-6:]
+		}
+		return x
 	}
-	if s.fg == s.bg {
+	if last6(s.fg) == last6(s.bg) {
 		r.h.FontLowContrast = true
 		return true
 	}
-	if len(s.fg) == 7 && len(s.bg) == 7 {
+	if len(s.fg) == 7 && len(s.bg) == 7 && s.fg[0] == '#' && s.bg[0] == '#' && isHex(s.fg[1:]) && isHex(s.bg[1:]) {
 		p := func(x string) float64 { v, _ := strconv.ParseUint(x, 16, 8); return float64(v) }
 		dr := 0.2126 * (p(s.fg[1:3]) - p(s.bg[1:3]))
 		dg := 0.7152 * (p(s.fg[3:5]) - p(s.bg[3:5]))
@@ -646,7 +894,11 @@ func (r *htmlRenderer) invisible() bool {
 			return true
 		}
 	}
-	return s.size <= 1 || s.display == "none" || s.visible == "hidden"
+	if s.fg == "invalid" || s.bg == "invalid" {
+		r.h.FontInvalidColor = true
+		return true
+	}
+	return s.size <= 1 || strings.EqualFold(s.display, "none") || strings.EqualFold(s.visible, "hidden")
 }
 
 func isPunctOrSpace(c byte) bool {
@@ -654,14 +906,14 @@ func isPunctOrSpace(c byte) bool {
 }
 
 func (r *htmlRenderer) text(t string) {
-	if r.inside["script"] > 0 || r.inside["style"] > 0 {
+	if r.inScript > 0 || r.inStyle > 0 {
 		return
 	}
 	h := r.h
-	if r.inside["a"] > 0 && len(h.Anchors) > 0 {
+	if r.inA > 0 && len(h.Anchors) > 0 {
 		h.Anchors[len(h.Anchors)-1] += t
 	}
-	if r.inside["title"] > 0 && len(h.Title) > 0 {
+	if r.inTitleN > 0 && len(h.Title) > 0 {
 		h.Title[len(h.Title)-1] += t
 	}
 	inv := false
@@ -716,51 +968,297 @@ func (r *htmlRenderer) displayText(t string, inv bool) {
 	r.chunks = append(r.chunks, chunk{text: s, invisible: inv})
 }
 
-// namedColor returns the hex value of a common colour name, or "".
+// namedColor returns the "#rrggbb" value of an HTML/CSS colour name as
+// SpamAssassin's %html_color table lists them, or "".
 func namedColor(c string) string {
 	switch c {
-	case "black":
-		return "#000000"
-	case "white":
-		return "#ffffff"
-	case "red":
-		return "#ff0000"
-	case "lime":
-		return "#00ff00"
-	case "blue":
-		return "#0000ff"
-	case "yellow":
-		return "#ffff00"
 	case "aqua", "cyan":
 		return "#00ffff"
+	case "black":
+		return "#000000"
+	case "blue":
+		return "#0000ff"
 	case "fuchsia", "magenta":
 		return "#ff00ff"
-	case "silver":
-		return "#c0c0c0"
 	case "gray", "grey":
 		return "#808080"
-	case "maroon":
-		return "#800000"
-	case "olive":
-		return "#808000"
 	case "green":
 		return "#008000"
-	case "purple":
-		return "#800080"
-	case "teal":
-		return "#008080"
+	case "lime":
+		return "#00ff00"
+	case "maroon":
+		return "#800000"
 	case "navy":
 		return "#000080"
-	case "orange":
-		return "#ffa500"
-	case "snow":
-		return "#fffafa"
+	case "olive":
+		return "#808000"
+	case "purple":
+		return "#800080"
+	case "red":
+		return "#ff0000"
+	case "silver":
+		return "#c0c0c0"
+	case "teal":
+		return "#008080"
+	case "white":
+		return "#ffffff"
+	case "yellow":
+		return "#ffff00"
+	case "aliceblue":
+		return "#f0f8ff"
+	case "antiquewhite":
+		return "#faebd7"
+	case "aquamarine":
+		return "#7fffd4"
+	case "azure":
+		return "#f0ffff"
+	case "beige":
+		return "#f5f5dc"
+	case "bisque":
+		return "#ffe4c4"
+	case "blanchedalmond":
+		return "#ffebcd"
+	case "blueviolet":
+		return "#8a2be2"
+	case "brown":
+		return "#a52a2a"
+	case "burlywood":
+		return "#deb887"
+	case "cadetblue":
+		return "#5f9ea0"
+	case "chartreuse":
+		return "#7fff00"
+	case "chocolate":
+		return "#d2691e"
+	case "coral":
+		return "#ff7f50"
+	case "cornflowerblue":
+		return "#6495ed"
+	case "cornsilk":
+		return "#fff8dc"
+	case "crimson":
+		return "#dc143c"
+	case "darkblue":
+		return "#00008b"
+	case "darkcyan":
+		return "#008b8b"
+	case "darkgoldenrod":
+		return "#b8860b"
+	case "darkgray", "darkgrey":
+		return "#a9a9a9"
+	case "darkgreen":
+		return "#006400"
+	case "darkkhaki":
+		return "#bdb76b"
+	case "darkmagenta":
+		return "#8b008b"
+	case "darkolivegreen":
+		return "#556b2f"
+	case "darkorange":
+		return "#ff8c00"
+	case "darkorchid":
+		return "#9932cc"
+	case "darkred":
+		return "#8b0000"
+	case "darksalmon":
+		return "#e9967a"
+	case "darkseagreen":
+		return "#8fbc8f"
+	case "darkslateblue":
+		return "#483d8b"
+	case "darkslategray", "darkslategrey":
+		return "#2f4f4f"
+	case "darkturquoise":
+		return "#00ced1"
+	case "darkviolet":
+		return "#9400d3"
+	case "deeppink":
+		return "#ff1493"
+	case "deepskyblue":
+		return "#00bfff"
+	case "dimgray", "dimgrey":
+		return "#696969"
+	case "dodgerblue":
+		return "#1e90ff"
+	case "firebrick":
+		return "#b22222"
+	case "floralwhite":
+		return "#fffaf0"
+	case "forestgreen":
+		return "#228b22"
+	case "gainsboro":
+		return "#dcdcdc"
+	case "ghostwhite":
+		return "#f8f8ff"
+	case "gold":
+		return "#ffd700"
+	case "goldenrod":
+		return "#daa520"
+	case "greenyellow":
+		return "#adff2f"
+	case "honeydew":
+		return "#f0fff0"
+	case "hotpink":
+		return "#ff69b4"
+	case "indianred":
+		return "#cd5c5c"
+	case "indigo":
+		return "#4b0082"
 	case "ivory":
 		return "#fffff0"
+	case "khaki":
+		return "#f0e68c"
+	case "lavender":
+		return "#e6e6fa"
+	case "lavenderblush":
+		return "#fff0f5"
+	case "lawngreen":
+		return "#7cfc00"
+	case "lemonchiffon":
+		return "#fffacd"
+	case "lightblue":
+		return "#add8e6"
+	case "lightcoral":
+		return "#f08080"
+	case "lightcyan":
+		return "#e0ffff"
+	case "lightgoldenrodyellow":
+		return "#fafad2"
+	case "lightgray", "lightgrey":
+		return "#d3d3d3"
+	case "lightgreen":
+		return "#90ee90"
+	case "lightpink":
+		return "#ffb6c1"
+	case "lightsalmon":
+		return "#ffa07a"
+	case "lightseagreen":
+		return "#20b2aa"
+	case "lightskyblue":
+		return "#87cefa"
+	case "lightslategray", "lightslategrey":
+		return "#778899"
+	case "lightsteelblue":
+		return "#b0c4de"
+	case "lightyellow":
+		return "#ffffe0"
+	case "limegreen":
+		return "#32cd32"
+	case "linen":
+		return "#faf0e6"
+	case "mediumaquamarine":
+		return "#66cdaa"
+	case "mediumblue":
+		return "#0000cd"
+	case "mediumorchid":
+		return "#ba55d3"
+	case "mediumpurple":
+		return "#9370db"
+	case "mediumseagreen":
+		return "#3cb371"
+	case "mediumslateblue":
+		return "#7b68ee"
+	case "mediumspringgreen":
+		return "#00fa9a"
+	case "mediumturquoise":
+		return "#48d1cc"
+	case "mediumvioletred":
+		return "#c71585"
+	case "midnightblue":
+		return "#191970"
+	case "mintcream":
+		return "#f5fffa"
+	case "mistyrose":
+		return "#ffe4e1"
+	case "moccasin":
+		return "#ffe4b5"
+	case "navajowhite":
+		return "#ffdead"
+	case "oldlace":
+		return "#fdf5e6"
+	case "olivedrab":
+		return "#6b8e23"
+	case "orange":
+		return "#ffa500"
+	case "orangered":
+		return "#ff4500"
+	case "orchid":
+		return "#da70d6"
+	case "palegoldenrod":
+		return "#eee8aa"
+	case "palegreen":
+		return "#98fb98"
+	case "paleturquoise":
+		return "#afeeee"
+	case "palevioletred":
+		return "#db7093"
+	case "papayawhip":
+		return "#ffefd5"
+	case "peachpuff":
+		return "#ffdab9"
+	case "peru":
+		return "#cd853f"
+	case "pink":
+		return "#ffc0cb"
+	case "plum":
+		return "#dda0dd"
+	case "powderblue":
+		return "#b0e0e6"
+	case "rosybrown":
+		return "#bc8f8f"
+	case "royalblue":
+		return "#4169e1"
+	case "saddlebrown":
+		return "#8b4513"
+	case "salmon":
+		return "#fa8072"
+	case "sandybrown":
+		return "#f4a460"
+	case "seagreen":
+		return "#2e8b57"
+	case "seashell":
+		return "#fff5ee"
+	case "sienna":
+		return "#a0522d"
+	case "skyblue":
+		return "#87ceeb"
+	case "slateblue":
+		return "#6a5acd"
+	case "slategray", "slategrey":
+		return "#708090"
+	case "snow":
+		return "#fffafa"
+	case "springgreen":
+		return "#00ff7f"
+	case "steelblue":
+		return "#4682b4"
+	case "tan":
+		return "#d2b48c"
+	case "thistle":
+		return "#d8bfd8"
+	case "tomato":
+		return "#ff6347"
+	case "turquoise":
+		return "#40e0d0"
+	case "violet":
+		return "#ee82ee"
+	case "wheat":
+		return "#f5deb3"
 	case "whitesmoke":
 		return "#f5f5f5"
+	case "yellowgreen":
+		return "#9acd32"
 	}
 	return ""
+}
+
+func isHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if _, ok := unhex(s[i]); !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // unescapeEntities decodes character references the way HTML::Parser
@@ -831,5 +1329,57 @@ func unescapeEntities(b []byte) string {
 			out.Write(b)
 			return out.String()
 		}
+	}
+}
+
+// baseDir drops a trailing "name.ext" from a base URL as SpamAssassin's
+// s@^([a-z]+:/{0,2}[^/]+/.*?)[^/\.]+\.[^/\.]{2,4}$@$1@i does.
+func baseDir(v string) string {
+	c := strings.IndexByte(v, ':')
+	if c <= 0 {
+		return v
+	}
+	p := c + 1
+	for k := 0; k < 2 && p < len(v) && v[p] == '/'; k++ {
+		p++
+	}
+	slash := strings.IndexByte(v[p:], '/')
+	if slash <= 0 {
+		return v
+	}
+	minStart := p + slash + 1 // the file name starts after the host's "/"
+	d := strings.LastIndexByte(v, '.')
+	if d < minStart || len(v)-d-1 < 2 || len(v)-d-1 > 4 || strings.IndexByte(v[d+1:], '/') >= 0 {
+		return v
+	}
+	n := d
+	for n > minStart && v[n-1] != '/' && v[n-1] != '.' {
+		n--
+	}
+	if n == d {
+		return v
+	}
+	return v[:n]
+}
+
+// bareAttr reports whether attribute key (lower case) appears in the raw
+// tag without "=".
+func bareAttr(raw, key []byte) bool {
+	low := bytes.ToLower(raw)
+	for from := 0; ; {
+		i := bytes.Index(low[from:], key)
+		if i < 0 {
+			return false
+		}
+		i += from
+		from = i + len(key)
+		if i == 0 || !isSpaceByte(low[i-1]) {
+			continue
+		}
+		j := from
+		for j < len(low) && isSpaceByte(low[j]) {
+			j++
+		}
+		return j >= len(low) || low[j] != '='
 	}
 }

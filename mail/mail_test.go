@@ -74,6 +74,9 @@ func TestHeaderFolding(t *testing.T) {
 	if !m.HasHeader("x-empty") || m.HasHeader("X-Missing") {
 		t.Errorf("HasHeader(x-empty), HasHeader(X-Missing) = %v, %v; want true, false", m.HasHeader("x-empty"), m.HasHeader("X-Missing"))
 	}
+	if got, want := m.HeaderValues("SUBJECT"), []string{"first second third", "again"}; !slices.Equal(got, want) {
+		t.Errorf("HeaderValues(SUBJECT) = %q, want %q", got, want)
+	}
 	if got := m.Header("X-Missing", false); got != nil {
 		t.Errorf("Header(X-Missing) = %q, want nil", got)
 	}
@@ -230,6 +233,12 @@ func TestMultipart(t *testing.T) {
 			}
 			if tt.bodyHas != "" && !bytes.Contains(bytes.Join(m.Body(), nil), []byte(tt.bodyHas)) {
 				t.Errorf("Body() = %q, want it to contain %q", m.Body(), tt.bodyHas)
+			}
+			if tt.name == "part without headers" {
+				f := m.ParseFlags()
+				if !f.MissingMIMEHeadBodySeparator || !f.MIMEEpilogueExists {
+					t.Errorf("ParseFlags() = %+v, want MissingMIMEHeadBodySeparator and MIMEEpilogueExists", f)
+				}
 			}
 			if m.MissingMIMEHeaders() != tt.missingH {
 				t.Errorf("MissingMIMEHeaders() = %v, want %v", m.MissingMIMEHeaders(), tt.missingH)
@@ -448,8 +457,17 @@ func TestHTMLFacts(t *testing.T) {
 	if h.InvisibleLength != len("invisible")+len("hidden") {
 		t.Errorf("InvisibleLength = %d, want %d", h.InvisibleLength, len("invisiblehidden"))
 	}
-	if h.Length == 0 || h.NonSpaceLength >= h.Length || h.Ratio <= 0 {
-		t.Errorf("Length, NonSpaceLength, Ratio = %d, %d, %v", h.Length, h.NonSpaceLength, h.Ratio)
+	if h.HTMLLength == 0 || h.NonSpaceLength >= h.HTMLLength || h.Ratio <= 0 || h.Length != len(src) {
+		t.Errorf("Length, HTMLLength, NonSpaceLength, Ratio = %d, %d, %d, %v", h.Length, h.HTMLLength, h.NonSpaceLength, h.Ratio)
+	}
+	if v, ok := h.Value("bad_tag_ratio"); !ok || v != 0 {
+		t.Errorf(`Value("bad_tag_ratio") = %v, %v; want 0, true`, v, ok)
+	}
+	if !h.Test("form_action_mailto") || !h.Test("html") || h.Test("embeds") {
+		t.Errorf("Test() flags wrong: %+v", h)
+	}
+	if got := h.Texts("title"); !slices.Equal(got, []string{"My Title"}) {
+		t.Errorf(`Texts("title") = %q`, got)
 	}
 	if h.Inside["img"] != 2 || h.Tags == 0 || h.Elements == 0 {
 		t.Errorf("Inside[img], Tags, Elements = %d, %d, %d", h.Inside["img"], h.Tags, h.Elements)
@@ -509,6 +527,32 @@ func TestURIs(t *testing.T) {
 	}
 }
 
+func TestTargetURI(t *testing.T) {
+	tests := []struct{ base, ref, want string }{
+		{"", "http://a.example/x", "http://a.example/x"},
+		{"http://b.example/dir/", "page.html", "http://b.example/dir/page.html"},
+		{"http://b.example/dir/", "../up/./x", "http://b.example/up/x"},
+		{"http://b.example/dir/", "/abs?q=1#f", "http://b.example/abs?q=1#f"},
+		{"http://b.example/dir/", "//other.example/p", "http://other.example/p"},
+		{"http://b.example/dir/", "http:rel", "http://b.example/dir/rel"}, // same scheme is dropped
+		{"", "//www.example.com/", "http://www.example.com/"},
+		{"", "rel/path", "rel/path"},
+	}
+	for _, tt := range tests {
+		if got := targetURI(tt.base, tt.ref); got != tt.want {
+			t.Errorf("targetURI(%q, %q) = %q, want %q", tt.base, tt.ref, got, tt.want)
+		}
+	}
+	deep := "http://a.example" + strings.Repeat("/./..", 5000) + "/x"
+	start := time.Now()
+	if got := targetURI("", deep); got != "http://a.example/x" {
+		t.Errorf("targetURI(deep) = %q", got)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("targetURI of 10000 dot segments took %v", d)
+	}
+}
+
 func TestAddressModifiers(t *testing.T) {
 	tests := []struct {
 		in    string
@@ -558,6 +602,23 @@ func TestAddressModifiers(t *testing.T) {
 	}
 	if got := AddrHost("user@Host.Example.com"); got != "Host.Example.com" {
 		t.Errorf("AddrHost = %q, want %q", got, "Host.Example.com")
+	}
+	ips := []struct{ in, ip, rev string }{
+		{"from x ([192.0.2.1]) by y", "192.0.2.1", "1.2.0.192"},
+		{"version 1.2.3.4.5 and 10.0.0.1", "10.0.0.1", "1.0.0.10"},
+		{"from [2001:db8::1]", "2001:db8::1", "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2"},
+		{"no address", "", ""},
+	}
+	for _, tt := range ips {
+		ip := HeaderIP(tt.in)
+		if ip != tt.ip {
+			t.Errorf("HeaderIP(%q) = %q, want %q", tt.in, ip, tt.ip)
+		}
+		if ip != "" {
+			if rev := ReverseIP(ip); rev != tt.rev {
+				t.Errorf("ReverseIP(%q) = %q, want %q", ip, rev, tt.rev)
+			}
+		}
 	}
 	if got := Domain("192.0.2.1"); got != "192.0.2.1" {
 		t.Errorf("Domain(IP) = %q, want it unchanged", got)
@@ -716,6 +777,34 @@ func BenchmarkParseAllViews(b *testing.B) {
 		i++
 	}
 	b.ReportMetric(float64(cpuTime()-cpu0)/float64(i), "cpu-ns/op")
+}
+
+// BenchmarkParseAllViews5K is BenchmarkParseAllViews over the corpus
+// messages of 4 to 6 KB, the typical size.
+func BenchmarkParseAllViews5K(b *testing.B) {
+	var msgs [][]byte
+	for _, m := range corpusSample(b, 6046) {
+		if len(m) >= 4<<10 && len(m) <= 6<<10 {
+			msgs = append(msgs, m)
+		}
+	}
+	b.ReportAllocs()
+	cpu0 := cpuTime()
+	i := 0
+	for b.Loop() {
+		m := Parse(msgs[i%len(msgs)], Options{})
+		m.Body()
+		m.RawBody()
+		m.URIs()
+		m.HTML()
+		m.Header("Subject", false)
+		m.Header("From", true)
+		m.Header("ALL", false)
+		m.MIMEHeader("Content-Type", false)
+		i++
+	}
+	b.ReportMetric(float64(cpuTime()-cpu0)/float64(i), "cpu-ns/op")
+	b.ReportMetric(float64(len(msgs)), "msgs")
 }
 
 func fuzzSeeds(f *testing.F) {

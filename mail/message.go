@@ -84,19 +84,24 @@ type Message struct {
 	truncated bool
 
 	// Flags SpamAssassin's eval tests read.
-	missingHeadBodySeparator bool
-	missingMIMEHeaders       bool
-	mimePartLimitExceeded    bool
-	mboxSep                  string
+	missingHeadBodySeparator     bool
+	missingMIMEHeaders           bool
+	missingMIMEHeadBodySeparator bool
+	mimeEpilogueExists           bool
+	mimePartLimitExceeded        bool
+	mboxSep                      string
 
-	bodyDone bool
-	body     [][]byte
-	rawDone  bool
-	rawBody  [][]byte
-	urisDone bool
-	uris     []string
-	htmlDone bool
-	html     []*HTML
+	bodyDone  bool
+	body      [][]byte
+	visible   [][]byte
+	invisible [][]byte
+	rawDone   bool
+	rawBody   [][]byte
+	hcache    map[string][]string // Header results by name ("\x00" prefix: raw)
+	urisDone  bool
+	uris      []string
+	htmlDone  bool
+	html      []*HTML
 }
 
 // Parse parses raw, a message as received (CRLF or LF line ends, an
@@ -309,7 +314,7 @@ func (m *Message) addField(p *Part, line []byte, crlf, top bool) {
 // collect records every part in pre-order and the leaves.
 func (m *Message) collect(p *Part) {
 	m.parts = append(m.parts, p)
-	if len(p.Children) == 0 {
+	if p.IsLeaf() {
 		m.leaves = append(m.leaves, p)
 		return
 	}
@@ -325,6 +330,36 @@ func (m *Message) Full() []byte { return m.raw }
 // Truncated reports whether a limit of Options cut anything: header fields,
 // header values or MIME parts.
 func (m *Message) Truncated() bool { return m.truncated || m.mimePartLimitExceeded }
+
+// ParseFlags are the irregularities SpamAssassin's check_msg_parse_flags
+// eval tests.
+type ParseFlags struct {
+	// MissingHeadBodySeparator: the header section did not end with a
+	// blank line.
+	MissingHeadBodySeparator bool
+	// MissingMIMEHeaders: a line right after a boundary is not a field.
+	MissingMIMEHeaders bool
+	// MissingMIMEHeadBodySeparator: a part's fields run straight into text.
+	MissingMIMEHeadBodySeparator bool
+	// TruncatedHeader: a field was dropped or cut (Options limits).
+	TruncatedHeader bool
+	// MIMEPartLimitExceeded: more parts than Options.MaxMIMEParts.
+	MIMEPartLimitExceeded bool
+	// MIMEEpilogueExists: text after a closing boundary.
+	MIMEEpilogueExists bool
+}
+
+// ParseFlags returns what went irregular while parsing.
+func (m *Message) ParseFlags() ParseFlags {
+	return ParseFlags{
+		MissingHeadBodySeparator:     m.missingHeadBodySeparator,
+		MissingMIMEHeaders:           m.missingMIMEHeaders,
+		MissingMIMEHeadBodySeparator: m.missingMIMEHeadBodySeparator,
+		TruncatedHeader:              m.truncated,
+		MIMEPartLimitExceeded:        m.mimePartLimitExceeded,
+		MIMEEpilogueExists:           m.mimeEpilogueExists,
+	}
+}
 
 // MissingHeadBodySeparator reports that the header section did not end
 // with a blank line (SpamAssassin's missing_head_body_separator).
@@ -388,6 +423,22 @@ func (m *Message) HasHeader(name string) bool {
 // X-Envelope-From, Envelope-Sender or Return-Path that does not follow a
 // Received field).
 func (m *Message) Header(name string, raw bool) []string {
+	key := name
+	if raw {
+		key = "\x00" + name
+	}
+	if v, ok := m.hcache[key]; ok {
+		return v
+	}
+	v := m.header(name, raw)
+	if m.hcache == nil {
+		m.hcache = make(map[string][]string, 16)
+	}
+	m.hcache[key] = v
+	return v
+}
+
+func (m *Message) header(name string, raw bool) []string {
 	switch name {
 	case "ALL":
 		return m.allHeaders(raw)
@@ -418,6 +469,21 @@ func (m *Message) Header(name string, raw bool) []string {
 		return nil
 	}
 	return m.root.Header(name, raw)
+}
+
+// HeaderValues returns the decoded values of every field with that name,
+// in message order, without SpamAssassin's trailing newline: the form
+// Sieve's header test (RFC 5228 §5.7) and most Go callers want.
+func (m *Message) HeaderValues(name string) []string {
+	idx := m.root.lookup(name)
+	if len(idx) == 0 {
+		return nil
+	}
+	out := make([]string, len(idx))
+	for j, i := range idx {
+		out[j] = m.root.decoded(&m.root.fields[i])
+	}
+	return out
 }
 
 func (m *Message) allHeaders(raw bool) []string {
@@ -508,6 +574,7 @@ func (m *Message) MIMEHeader(name string, raw bool) []string {
 					b.WriteString(unfoldRaw(f.rawValue))
 				} else {
 					b.WriteString(p.decoded(f))
+					b.WriteByte('\n')
 				}
 			}
 			out = append(out, b.String())

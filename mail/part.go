@@ -39,6 +39,7 @@ type Part struct {
 	Children []*Part
 
 	msg         *Message
+	container   bool // read as a multipart or message/rfc822: never a leaf
 	fields      []Field
 	index       map[string][]int
 	headerBytes []byte
@@ -112,7 +113,7 @@ func (p *Part) Get(name string) string {
 // decoded returns f's value unfolded, trimmed and RFC 2047-decoded.
 func (p *Part) decoded(f *Field) string {
 	if !f.decDone {
-		f.dec = DecodeHeader(unfoldTrim(f.rawValue), strings.ToLower(f.Name))
+		f.dec = decodeHeader(unfoldTrim(f.rawValue), f.Name)
 		f.decDone = true
 	}
 	return f.dec
@@ -170,8 +171,9 @@ func isSpaceByte(c byte) bool {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'
 }
 
-// IsLeaf reports whether the part has no children.
-func (p *Part) IsLeaf() bool { return len(p.Children) == 0 }
+// IsLeaf reports whether the part holds content rather than other parts.
+// A multipart with no parts at all is not a leaf (as in SpamAssassin).
+func (p *Part) IsLeaf() bool { return !p.container && len(p.Children) == 0 }
 
 // Params returns the Content-Type parameters (lower-case names), RFC 2231
 // continuations joined when the field is well formed.
@@ -466,6 +468,7 @@ func (m *Message) walk(p *Part, body []byte, depth int, top bool, inherited stri
 	}
 	if strings.HasPrefix(p.ContentType, "multipart/") && boundary != "" && depth > 0 && len(m.parts)+len(p.Children) < m.opts.MaxMIMEParts {
 		p.Boundary = boundary
+		p.container = true
 		if top && len(body) > 0 {
 			// SpamAssassin: a multipart body not starting with its boundary
 			// gets a blank line in front, so text before any boundary never
@@ -515,6 +518,7 @@ func (m *Message) leaf(p *Part, body []byte, boundary string, depth int) {
 			cbody = squashCRLF(cbody)
 		}
 		p.Children = append(p.Children, child)
+		p.container = true
 		p.hasBody = false
 		p.body = nil
 		p.decoded_ = nil
@@ -626,6 +630,14 @@ func (m *Message) walkMultipart(p *Part, body []byte, boundary string, depth int
 			cur = nil
 			pos += len(line)
 			if isLast {
+				// SpamAssassin flags an epilogue holding more than dots
+				// and white space.
+				for _, c := range body[pos:] {
+					if !isSpaceByte(c) && c != '.' {
+						m.mimeEpilogueExists = true
+						break
+					}
+				}
 				return
 			}
 			if pos < len(body) && !isFieldNameLine(nextLine(body, pos)) {
@@ -655,6 +667,7 @@ func (m *Message) walkMultipart(p *Part, body []byte, boundary string, depth int
 					bodyStart = pos + len(line)
 				} else {
 					bodyStart = pos
+					m.missingMIMEHeadBodySeparator = true
 				}
 			}
 			pos += len(line)
@@ -687,6 +700,7 @@ func (m *Message) walkMultipart(p *Part, body []byte, boundary string, depth int
 func (m *Message) walkChild(p *Part, content []byte, boundary string, depth int) {
 	if strings.HasPrefix(p.ContentType, "multipart/") && boundary != "" && depth > 0 {
 		p.Boundary = boundary
+		p.container = true
 		m.walkMultipart(p, content, boundary, depth-1)
 		return
 	}

@@ -6,25 +6,32 @@ import (
 
 // noEncodedWords lists the fields whose values SpamAssassin never
 // RFC 2047-decodes (Node::_decode_header): structured fields where an
-// "=?" is data, not an encoded-word.
-func noEncodedWords(lcName string) bool {
-	switch lcName {
-	case "received", "message-id", "resent-message-id", "date", "resent-date",
-		"mime-version", "references", "in-reply-to":
-		return true
+// "=?" is data, not an encoded-word. name is compared case-insensitively.
+func noEncodedWords(name string) bool {
+	for _, n := range []string{"received", "message-id", "resent-message-id", "date", "resent-date",
+		"mime-version", "references", "in-reply-to"} {
+		if len(n) == len(name) && hasPrefixFoldString(name, n) {
+			return true
+		}
 	}
-	return strings.HasPrefix(lcName, "list-")
+	return hasPrefixFoldString(name, "list-")
 }
 
 // DecodeHeader decodes an unfolded header field value to UTF-8 the way
 // SpamAssassin does: remaining line breaks are removed, raw 8-bit bytes
 // are taken as UTF-8 when valid and as Windows-1252 otherwise, and RFC 2047
 // encoded-words are decoded (RFC 2047 §6.2: white space between adjacent
-// encoded-words is dropped). lcName is the lower-case field name; fields
+// encoded-words is dropped). lcName is the field name; fields
 // such as Received and Message-ID are not searched for encoded-words.
 // Broken encoded-words are left as they are; unknown charsets fall back to
 // Windows-1252. It never fails.
 func DecodeHeader(value, lcName string) string {
+	return decodeHeader(value, lcName)
+}
+
+// decodeHeader is DecodeHeader with the field name in any case.
+func decodeHeader(value, name string) string {
+	lcName := name
 	if value == "" {
 		return ""
 	}

@@ -17,31 +17,54 @@ func b64val(c byte) byte {
 	return 0xff
 }
 
-// decodeBase64 decodes RFC 2045 §6.8 base64 tolerantly, as SpamAssassin's
-// Util::base64_decode: characters outside the alphabet are skipped, a "="
-// inside the data counts as zero bits, trailing padding ends nothing early,
-// and a dangling partial group yields the bytes it holds.
+// decodeBase64 decodes RFC 2045 §6.8 base64 tolerantly, exactly as
+// SpamAssassin's Util::base64_decode: white space is dropped; clean input
+// (a multiple of 4 alphabet characters) treats a "=" inside as zero bits;
+// anything else loses its non-alphabet characters and trailing "=", reads
+// a "=" inside as 63 (Perl's tr quirk) and drops a lone last character.
+// A partial final group yields the bytes it holds.
 func decodeBase64(in []byte) []byte {
-	// Trailing "=" (and white space around it) is padding.
-	end := len(in)
-	for end > 0 {
-		c := in[end-1]
-		if c == '=' || c == ' ' || c == '\t' || c == '\r' || c == '\n' {
-			end--
+	buf := make([]byte, 0, len(in))
+	clean := true
+	for _, c := range in {
+		if isSpaceByte(c) {
 			continue
 		}
-		break
+		if c != '=' && b64val(c) == 0xff {
+			clean = false
+		}
+		buf = append(buf, c)
 	}
-	out := make([]byte, 0, end*3/4+3)
+	if len(buf)%4 != 0 || len(buf) < 2 {
+		clean = false
+	}
+	eq := byte(0)
+	if !clean {
+		k := 0
+		for _, c := range buf {
+			if c == '=' || b64val(c) != 0xff {
+				buf[k] = c
+				k++
+			}
+		}
+		buf = buf[:k]
+		eq = 63
+	}
+	end := len(buf)
+	for end > 0 && buf[end-1] == '=' {
+		end--
+	}
+	buf = buf[:end]
+	if !clean && len(buf)%4 == 1 {
+		buf = buf[:len(buf)-1]
+	}
+	out := make([]byte, 0, len(buf)*3/4+3)
 	var acc uint32
 	n := 0
-	for _, c := range in[:end] {
+	for _, c := range buf {
 		v := b64val(c)
 		if v == 0xff {
-			if c != '=' {
-				continue
-			}
-			v = 0
+			v = eq // "=" inside the data
 		}
 		acc = acc<<6 | uint32(v)
 		n++

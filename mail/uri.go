@@ -1,6 +1,7 @@
 package mail
 
 import (
+	"bytes"
 	"strconv"
 	"strings"
 
@@ -47,18 +48,26 @@ func removeDotSegments(in string) string {
 	if strings.HasPrefix(in, "./") || strings.HasPrefix(in, "../") {
 		in = "/" + in[strings.IndexByte(in, '/')+1:]
 	}
-	var out strings.Builder
-	res := ""
-	for n := 0; in != "" && n < 10000; n++ {
+	if !strings.Contains(in, "/.") {
+		return in
+	}
+	res := make([]byte, 0, len(in))
+	for in != "" {
 		switch {
-		case in == "/." || strings.HasPrefix(in, "/./"):
-			in = "/" + strings.TrimPrefix(strings.TrimPrefix(in, "/."), "/")
+		case in == "/.":
+			in = "/"
+		case strings.HasPrefix(in, "/./"):
+			in = in[2:]
 		case in == "/.." || strings.HasPrefix(in, "/../"):
-			in = "/" + strings.TrimPrefix(strings.TrimPrefix(in, "/.."), "/")
-			if i := strings.LastIndexByte(res, '/'); i >= 0 {
+			if in == "/.." {
+				in = "/"
+			} else {
+				in = in[3:]
+			}
+			if i := bytes.LastIndexByte(res, '/'); i >= 0 {
 				res = res[:i]
 			} else {
-				res = ""
+				res = res[:0]
 			}
 		default:
 			j := 0
@@ -71,12 +80,11 @@ func removeDotSegments(in string) string {
 			} else {
 				k += j
 			}
-			res += in[:k]
+			res = append(res, in[:k]...)
 			in = in[k:]
 		}
 	}
-	out.WriteString(res)
-	return out.String()
+	return string(res)
 }
 
 // targetURI resolves r against base (RFC 3986 §5.2.2, non-strict, as
@@ -337,8 +345,28 @@ func textURIMatch(s []byte, i, mailEnd int) (int, byte) {
 // _process_text_uri_list does and returns them with a scheme added.
 func textURIs(paras [][]byte, seen map[string]bool, add func(string)) {
 	for _, s := range paras {
+		if bytes.IndexByte(s, '.') < 0 && bytes.IndexByte(s, '@') < 0 && bytes.IndexByte(s, ':') < 0 {
+			continue
+		}
 		mailEnd := -1
+		tokEnd := -1
 		for i := 0; i < len(s); {
+			if i > tokEnd {
+				// Every URI form holds ".", "@" or ":" and no white space:
+				// skip words without them.
+				tokEnd = i
+				hit := false
+				for tokEnd < len(s) && !isPerlSpace(s[tokEnd]) {
+					if c := s[tokEnd]; c == '.' || c == '@' || c == ':' {
+						hit = true
+					}
+					tokEnd++
+				}
+				if !hit {
+					i = tokEnd + 1
+					continue
+				}
+			}
 			if i >= mailEnd {
 				// Local parts run to a delimiter or "@"; every start inside
 				// one run shares its end.

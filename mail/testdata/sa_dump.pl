@@ -19,6 +19,18 @@ for my $f (@ARGV) {
   $o{from_name} = [ $pms->get('From:name') ];
   $o{to_raw} = [ $pms->get('To:raw') ];
   $o{msgid} = [ $pms->get('MESSAGEID') ];
+  $o{from_host} = [ $pms->get('From:host') ];
+  $o{from_addr_domain} = [ $pms->get('From:addr:domain') ];
+  $o{rcvd_ip} = [ $pms->get('Received:first:ip') ];
+  $o{tocc_addr} = [ $pms->get('ToCc:addr') ];
+  $pms->get_decoded_stripped_body_text_array();
+  my @h;
+  for my $r (@{ $msg->{metadata}->{html_all} || [] }) {
+    push @h, { map { ($_ => (defined $r->{$_} ? $r->{$_} + 0 : undef)) } qw(length html_length non_space_len image_area max_size min_size closed_extra_ratio bad_tag_ratio non_element_ratio obfuscation_ratio) };
+    $h[-1]{title} = $r->{title} || [];
+    $h[-1]{inside} = join(',', sort keys %{ $r->{inside} || {} });
+  }
+  $o{html} = \@h;
   $o{types} = [ map { $_->{type} } $msg->find_parts(qr/./) ];
   print $json->encode(\%o), "\n";
   $pms->finish; $msg->finish;
