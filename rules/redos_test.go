@@ -30,7 +30,9 @@ body SANE   /aaaa/
 	t.Logf("1 MB of a: %v, hits %v, timed out %v, skipped %d", elapsed, res.Hits, res.TimedOut, res.Skipped)
 	// The budget stops new work; one running confirmation may overrun it
 	// by its own timeout check interval.
-	if elapsed > budget+500*time.Millisecond {
+	// Under -race go-re2's WebAssembly (compiled to Go) is instrumented and
+	// one uninterruptible RE2 call on 1 MB overruns any small budget.
+	if !raceEnabled && elapsed > budget+500*time.Millisecond {
 		t.Errorf("Eval took %v, want within the %v budget", elapsed, budget)
 	}
 	hit := map[string]bool{}
