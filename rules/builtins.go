@@ -13,7 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"unicode"
+	"time"
 )
 
 // PartsMessage is an optional capability of a Message: its MIME leaf
@@ -242,7 +242,7 @@ func (ec *EvalContext) addrs(name string) []string {
 // senders returns the addresses SpamAssassin's welcomelist checks consult.
 func (ec *EvalContext) senders() []string {
 	var out []string
-	for _, h := range []string{"From", "Envelope-Sender", "Resent-From", "EnvelopeFrom"} {
+	for _, h := range []string{"From", "Envelope-Sender", "Resent-Sender", "X-Envelope-From", "EnvelopeFrom"} {
 		out = append(out, ec.addrs(h)...)
 	}
 	return out
@@ -289,8 +289,10 @@ func anyGlob(globs []string, addrs []string) bool {
 	return false
 }
 
-// check_for_shifted_date(min, max): hours between the Date header and the
-// time the first Received header records, in [min, max).
+// check_for_shifted_date(min, max): the Date header minus the time a
+// Received header records, in hours, in [min, max). Of all Received
+// headers SpamAssassin takes the smallest absolute difference, leaving out
+// a zero difference of the oldest one.
 func evalShiftedDate(ec *EvalContext, args []string) (bool, error) {
 	type dd struct {
 		diff float64
@@ -301,34 +303,53 @@ func evalShiftedDate(ec *EvalContext, args []string) (bool, error) {
 		if len(d) == 0 {
 			return dd{}
 		}
-		dt, err := mail.ParseDate(strings.TrimSpace(d[0]))
+		dt, err := parseDate(strings.TrimSpace(d[0]))
 		if err != nil {
 			return dd{}
 		}
+		var diffs []float64
 		for _, r := range ec.Msg.Header("Received", false) {
-			i := strings.LastIndexByte(r, ';')
-			if i < 0 {
+			m := receivedDateRE.FindString(strings.ReplaceAll(r, "\n", " "))
+			if m == "" {
 				continue
 			}
-			rt, err := mail.ParseDate(strings.TrimSpace(r[i+1:]))
+			rt, err := parseDate(strings.TrimSpace(m))
 			if err != nil {
 				continue
 			}
-			return dd{dt.Sub(rt).Hours(), true}
+			diffs = append(diffs, dt.Sub(rt).Seconds())
 		}
-		return dd{}
+		if len(diffs) == 0 {
+			return dd{}
+		}
+		if len(diffs) > 1 && diffs[len(diffs)-1] == 0 {
+			diffs = diffs[:len(diffs)-1]
+		}
+		best := diffs[0]
+		for _, x := range diffs[1:] {
+			if math.Abs(x) < math.Abs(best) {
+				best = x
+			}
+		}
+		return dd{best, true}
 	})
-	diff := v.diff
 	if !v.ok {
 		return false, nil
 	}
 	lo, hi := argFloat(args, 0, math.Inf(-1)), argFloat(args, 1, math.Inf(1))
-	return diff >= lo && diff < hi, nil
+	return v.diff >= lo*3600 && v.diff < hi*3600, nil
 }
 
-// check_header_count_range(header, min, max)
+// receivedDateRE finds the date of a Received header ("Wed, 21 Aug 2002 08:33:03 -0400").
+var receivedDateRE = regexp.MustCompile(`(?:\w{3},\s+)?\d{1,2}\s+\w{3}\s+\d{2,4}\s+\d{1,2}:\d\d(?::\d\d)?(?:\s+[-+\w]+)?`)
+
+// check_header_count_range(header, min, max): distinct values of the field.
 func evalHeaderCountRange(ec *EvalContext, args []string) (bool, error) {
-	n := float64(len(ec.Msg.Header(arg(args, 0), true)))
+	seen := map[string]bool{}
+	for _, v := range ec.Msg.Header(arg(args, 0), true) {
+		seen[v] = true
+	}
+	n := float64(len(seen))
 	return n >= argFloat(args, 1, 0) && n <= argFloat(args, 2, math.Inf(1)), nil
 }
 
@@ -363,39 +384,52 @@ func evalIllegalChars(ec *EvalContext, args []string) (bool, error) {
 	return illegal > 0 && ratio >= argFloat(args, 1, 0) && float64(illegal) >= argFloat(args, 2, 0), nil
 }
 
-// subject_is_all_caps: a Subject of several words with letters, all upper case.
+// subject_is_all_caps: a Subject (less Re:/Fwd: prefixes) of several
+// words and at least 10 characters whose letters are all upper case, unless
+// it is encoded in a charset that has no case.
 func evalSubjectAllCaps(ec *EvalContext, _ []string) (bool, error) {
 	s := strings.TrimSpace(ec.header("Subject"))
-	s = regexp.MustCompile(`^(?i)(?:re|fw|fwd|aw|wg)\s*:\s*`).ReplaceAllString(s, "")
-	if len(strings.Fields(s)) < 2 || !strings.ContainsFunc(s, unicode.IsLetter) {
+	s = subjPrefixRE.ReplaceAllString(s, "")
+	if !strings.ContainsAny(s, " \t") || len(s) < 10 {
 		return false, nil
 	}
-	return s == strings.ToUpper(s), nil
+	raw := strings.ToLower(strings.Join(ec.Msg.Header("Subject", true), " "))
+	for _, cs := range []string{"=?big5", "=?euc-", "=?gb", "=?iso-2022-", "=?ks_c", "=?koi8", "=?shift_jis", "=?windows-1251", "=?utf-8", "=?iso-8859-5"} {
+		if strings.Contains(raw, cs) {
+			return false, nil
+		}
+	}
+	letters := strings.Map(func(r rune) rune {
+		if r < 0x80 && isAlpha(byte(r)) {
+			return r
+		}
+		return -1
+	}, s)
+	return letters != "" && letters == strings.ToUpper(letters), nil
 }
+
+var subjPrefixRE = regexp.MustCompile(`(?i)^(?:(?:re|fwd|fw|aw|antwort|wg|sv|vb|vs|vl):\s*)+`)
 
 func evalMissingTo(ec *EvalContext, _ []string) (bool, error) {
 	return !ec.Msg.HasHeader("To") && !ec.Msg.HasHeader("Apparently-To"), nil
 }
 
-// check_for_to_in_subject(test): the To address (or its user part) in the Subject.
+// check_for_to_in_subject(test): the To address ("address") or its local
+// part ("user", at the start or end of the Subject, as a salutation) in the
+// Subject.
 func evalToInSubject(ec *EvalContext, args []string) (bool, error) {
-	subj := strings.ToLower(ec.header("Subject"))
-	for _, a := range ec.addrs("To") {
-		user, _, _ := strings.Cut(a, "@")
-		switch arg(args, 0) {
-		case "address":
-			if strings.Contains(subj, a) {
-				return true, nil
-			}
-		case "user", "user_uri":
-			if len(user) > 3 && regexp.MustCompile(`(?:^|\W)`+regexp.QuoteMeta(user)+`(?:\W|$)`).MatchString(subj) {
-				return true, nil
-			}
-		case "full":
-			if strings.TrimSpace(subj) == a {
-				return true, nil
-			}
-		}
+	to := ec.addrs("To")
+	if len(to) == 0 {
+		return false, nil
+	}
+	subj := ec.header("Subject")
+	switch arg(args, 0) {
+	case "address":
+		return regexp.MustCompile(`(?i)\b` + regexp.QuoteMeta(to[0]) + `\b`).MatchString(subj), nil
+	case "user":
+		u := regexp.QuoteMeta(to[0][:strings.IndexByte(to[0]+"@", '@')])
+		re := regexp.MustCompile(`(?i)^(?:(?:re|fw):\s*(?:\w+\s+)?` + u + `$|(?-i:` + u + `)\s*[,:;!?-](?:$|\s)|` + u + `$|,\s*` + u + `[,:;!?-]$)`)
+		return re.MatchString(strings.TrimRight(subj, "\n")), nil
 	}
 	return false, nil
 }
@@ -406,19 +440,90 @@ func evalEnvFromMatches(ec *EvalContext, _ []string) (bool, error) {
 	return len(env) > 0 && len(from) > 0 && env[0] == from[0], nil
 }
 
-var unresolvedRE = regexp.MustCompile(`%[A-Z][A-Z_-]{2,}%`)
+var unresolvedRE = regexp.MustCompile(`%[A-Z][A-Z_-]`)
+var unresolvedExemptRE = regexp.MustCompile(`(?i)^(?:X-UIDL|X-Face|To|Cc|From|Subject|References|In-Reply-To|(?:X-|Resent-|X-Original-)?Message-Id):`)
 
+// check_unresolved_template: a header holds an unexpanded %TEMPLATE% tag.
 func evalUnresolvedTemplate(ec *EvalContext, _ []string) (bool, error) {
-	for _, f := range ec.Msg.Header("ALL", true) {
-		name, _, _ := strings.Cut(f, ":")
-		if strings.EqualFold(name, "Received") || strings.HasPrefix(strings.ToLower(name), "x-") {
-			continue
-		}
-		if unresolvedRE.MatchString(f) {
+	for _, f := range ec.Msg.Header("ALL", false) {
+		if unresolvedRE.MatchString(f) && !unresolvedExemptRE.MatchString(f) {
 			return true, nil
 		}
 	}
 	return false, nil
+}
+
+// check_ratware_name_id: a Message-ID of 28 capitals and the From address
+// after it, with a quoted display name.
+func evalRatwareNameID(ec *EvalContext, _ []string) (bool, error) {
+	m := regexp.MustCompile(`<[A-Z]{28}\.([^>]+?)>`).FindStringSubmatch(ec.header("MESSAGEID"))
+	if m == nil {
+		return false, nil
+	}
+	return regexp.MustCompile(`"[^"]+"\s*<` + regexp.QuoteMeta(m[1]) + `>`).MatchString(ec.header("From")), nil
+}
+
+// check_ratware_envelope_from: the envelope sender is built from the
+// recipient's domain and user ("domain.user@...").
+func evalRatwareEnvelopeFrom(ec *EvalContext, _ []string) (bool, error) {
+	to, env := ec.addrs("To"), ec.addrs("EnvelopeFrom")
+	if len(to) == 0 || len(env) == 0 || strings.HasPrefix(env[0], "srs") {
+		return false, nil
+	}
+	user, dom, ok := strings.Cut(to[0], "@")
+	if !ok || !strings.Contains(dom, ".") {
+		return false, nil
+	}
+	dom = RegistrableDomain(dom, ec.Config.TLDs, ec.Config.TwoLevelTLDs)
+	return regexp.MustCompile(`(?i)\b` + regexp.QuoteMeta(dom) + `.` + regexp.QuoteMeta(user) + `@`).MatchString(env[0]), nil
+}
+
+// check_outlook_message_id: an Outlook-style Message-ID whose embedded
+// timestamp matches neither the Date header nor the first Received date.
+func evalOutlookMessageID(ec *EvalContext, _ []string) (bool, error) {
+	m := regexp.MustCompile(`^<[0-9a-f]{4}([0-9a-f]{8})\$[0-9a-f]{8}\$[0-9a-f]{8}@`).FindStringSubmatch(strings.TrimSpace(ec.header("MESSAGEID")))
+	if m == nil {
+		return false, nil
+	}
+	token, _ := strconv.ParseUint(m[1], 16, 64)
+	const x, y, fudge = 0.0023283064365387, 27111902.8329849, 250
+	off := func(s string) float64 {
+		t, err := parseDate(strings.TrimSpace(s))
+		var sec float64
+		if err == nil {
+			sec = float64(t.Unix())
+		}
+		return math.Abs(float64(token) - math.Trunc(sec*x+y))
+	}
+	if off(ec.header("Date")) < fudge {
+		return false, nil
+	}
+	rd := ""
+	if r := ec.Msg.Header("Received", false); len(r) > 0 {
+		rd = receivedDateRE.FindString(r[0])
+	}
+	return off(rd) >= fudge, nil
+}
+
+// tvdRatio is the largest percentage of spaces to other characters over
+// the body paragraphs longer than 5 bytes (100 when spaces dominate).
+func tvdRatio(ec *EvalContext) float64 {
+	return memo(ec, "tvd", func() float64 {
+		best := 0.0
+		for _, p := range ec.Msg.Body() {
+			if len(p) <= 5 {
+				continue
+			}
+			spaces := float64(bytes.Count(p, []byte(" ")))
+			non := float64(len(p)) - spaces
+			pct := 100.0
+			if spaces <= non && non > 0 {
+				pct = math.Trunc(100 * spaces / non)
+			}
+			best = max(best, pct)
+		}
+		return best
+	})
 }
 
 // recipients returns To and Cc addresses (SpamAssassin needs at least 5 to judge).
@@ -549,23 +654,35 @@ func evalBodyLength(ec *EvalContext, args []string) (bool, error) {
 	return float64(n) < argFloat(args, 0, 0), nil
 }
 
-// tvd_vertical_words(min, max): percentage of body words that are a single
-// letter, as in words written vertically.
+// tvd_vertical_words(min, max): tvdRatio in [min, max).
 func evalVerticalWords(ec *EvalContext, args []string) (bool, error) {
-	words, singles := 0, 0
-	for _, p := range bodyText(ec) {
-		for _, w := range bytes.Fields(p) {
-			words++
-			if len(w) == 1 && isAlpha(w[0]) {
-				singles++
-			}
-		}
+	hi := argFloat(args, 1, 101)
+	if hi >= 100 {
+		hi = 101
 	}
-	if words < 30 {
+	r := tvdRatio(ec)
+	return r >= argFloat(args, 0, 0) && r < hi, nil
+}
+
+// check_blank_line_ratio(min, max [, minlines]): percentage of blank lines
+// in the decoded body text.
+func evalBlankLineRatio(ec *EvalContext, args []string) (bool, error) {
+	var lines [][]byte
+	for _, p := range ec.Msg.RawBody() {
+		lines = append(lines, bytes.Split(p, []byte("\n"))...)
+	}
+	if len(lines) == 0 || float64(len(lines)) < max(argFloat(args, 2, 1), 1) {
 		return false, nil
 	}
-	pct := 100 * float64(singles) / float64(words)
-	return pct >= argFloat(args, 0, 0) && pct <= argFloat(args, 1, 100), nil
+	blank := 0
+	for _, l := range lines {
+		if len(bytes.TrimSpace(l)) == 0 {
+			blank++
+		}
+	}
+	r := 100 * float64(blank) / float64(len(lines))
+	lo, hi := argFloat(args, 0, 0), argFloat(args, 1, 100)
+	return (lo == 0 && r <= hi) || (r > lo && r <= hi), nil
 }
 
 func evalFromInList(list func(*Config) []string) EvalFunc {
@@ -659,13 +776,38 @@ func evalURIHostListed(ec *EvalContext, args []string) (bool, error) {
 	return false, nil
 }
 
-func isFreemail(c *Config, addr string) bool {
+// freemailIndex splits freemail_domains into exact names and globs.
+type freemailIndex struct {
+	exact map[string]bool
+	globs []string
+}
+
+func newFreemailIndex(domains []string) *freemailIndex {
+	x := &freemailIndex{exact: map[string]bool{}}
+	for _, g := range domains {
+		if strings.ContainsAny(g, "*?") {
+			x.globs = append(x.globs, g)
+		} else {
+			x.exact[g] = true
+		}
+	}
+	return x
+}
+
+func isFreemail(ec *EvalContext, addr string) bool {
 	i := strings.LastIndexByte(addr, '@')
 	if i < 0 {
 		return false
 	}
-	dom := addr[i+1:]
-	for _, g := range c.FreemailDomains {
+	dom := strings.ToLower(addr[i+1:])
+	idx := ec.Config.freemail
+	if idx == nil {
+		idx = newFreemailIndex(ec.Config.FreemailDomains)
+	}
+	if idx.exact[dom] {
+		return true
+	}
+	for _, g := range idx.globs {
 		if globMatch(g, dom) {
 			return true
 		}
@@ -691,7 +833,7 @@ func evalFreemailHeader(ec *EvalContext, args []string) (bool, error) {
 		addrs = ec.addrs(h)
 	}
 	for _, a := range addrs {
-		if isFreemail(ec.Config, a) && (re == nil || re.MatchString(a)) {
+		if isFreemail(ec, a) && (re == nil || re.MatchString(a)) {
 			return true, nil
 		}
 	}
@@ -699,8 +841,8 @@ func evalFreemailHeader(ec *EvalContext, args []string) (bool, error) {
 }
 
 func evalFreemailFrom(ec *EvalContext, _ []string) (bool, error) {
-	for _, a := range ec.addrs("From") {
-		if isFreemail(ec.Config, a) {
+	for _, a := range ec.senders() {
+		if isFreemail(ec, a) {
 			return true, nil
 		}
 	}
@@ -721,7 +863,7 @@ func evalFreemailReplyTo(ec *EvalContext, args []string) (bool, error) {
 		return false, nil
 	}
 	for _, r := range reply {
-		if isFreemail(ec.Config, r) && r != from[0] && (isFreemail(ec.Config, from[0]) || arg(args, 0) == "replyto") {
+		if isFreemail(ec, r) && r != from[0] && (isFreemail(ec, from[0]) || arg(args, 0) == "replyto") {
 			return true, nil
 		}
 	}
@@ -1190,4 +1332,22 @@ func dmarcIs(result, policy string) EvalFunc {
 		a := ec.Input.Auth
 		return a.DMARC == result && (policy == "" || a.DMARCPolicy == policy), nil
 	}
+}
+
+// parseDate parses a Date or Received date leniently, as SpamAssassin's
+// parse_rfc822_date does: extra spaces, a missing zone (taken as UTC),
+// a trailing comment.
+func parseDate(s string) (time.Time, error) {
+	s = strings.Join(strings.Fields(s), " ")
+	if i := strings.IndexByte(s, '('); i > 0 {
+		s = strings.TrimSpace(s[:i])
+	}
+	t, err := mail.ParseDate(s)
+	if err == nil {
+		return t, nil
+	}
+	if t2, err2 := mail.ParseDate(s + " +0000"); err2 == nil {
+		return t2, nil
+	}
+	return t, err
 }

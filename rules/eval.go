@@ -2,7 +2,6 @@ package rules
 
 import (
 	"context"
-	"errors"
 	"sort"
 	"strings"
 	"time"
@@ -375,18 +374,12 @@ func (st *evalState) confirm(r *rule, text []byte, from int) int {
 	for _, c := range text {
 		st.runes = append(st.runes, rune(c))
 	}
+	// The match may overrun the budget by up to BacktrackTimeout: the
+	// compiled regexp2 is shared between goroutines and keeps its limit.
 	bt := r.bt
-	if left := time.Until(st.deadline); left < bt.MatchTimeout {
-		// A copy with a shorter limit; regexp2 reads MatchTimeout per match.
-		c := *bt
-		c.MatchTimeout = max(left, time.Millisecond)
-		bt = &c
-	}
 	m, err := bt.FindRunesMatchStartingAt(st.runes, from)
 	if err != nil {
-		if errors.Is(err, regexp2ErrTimeout(err)) {
-			st.timedOut = true
-		}
+		// regexp2's only match error is its timeout.
 		st.skipped++
 		return 0
 	}
@@ -402,16 +395,6 @@ func (st *evalState) confirm(r *rule, text []byte, from int) int {
 	}
 	return n
 }
-
-// regexp2ErrTimeout returns err itself when it is regexp2's match timeout.
-func regexp2ErrTimeout(err error) error {
-	if err != nil && strings.Contains(err.Error(), "match timeout") {
-		return err
-	}
-	return errTimeoutSentinel
-}
-
-var errTimeoutSentinel = errors.New("rules: not a timeout")
 
 // scanGroup evaluates the regex rules of one kind over a list of texts:
 // an Aho–Corasick scan finds the rules whose required literal occurs in a

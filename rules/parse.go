@@ -610,7 +610,9 @@ func parseEvalCall(s string) (string, []string, error) {
 			j := i + 1
 			var b strings.Builder
 			for j < len(body) && body[j] != q {
-				if body[j] == '\\' && j+1 < len(body) {
+				// Perl quoting: only the quote and the backslash itself are
+				// escaped; \d stays \d for the regexes eval arguments carry.
+				if body[j] == '\\' && j+1 < len(body) && (body[j+1] == q || body[j+1] == '\\') {
 					j++
 				}
 				b.WriteByte(body[j])

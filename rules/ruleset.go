@@ -89,6 +89,8 @@ type Config struct {
 	// AddrLists are enlist_addrlist lists by name; URIHostLists are
 	// enlist_uri_host lists by name (a leading ! excludes).
 	AddrLists, URIHostLists map[string][]string
+
+	freemail *freemailIndex
 }
 
 // HeaderTemplate is one add_header or remove_header line.
@@ -267,6 +269,7 @@ func (rs *Ruleset) finish(p *parser) {
 		rs.lint.Total++
 		rs.compile(p, r)
 	}
+	rs.conf.freemail = newFreemailIndex(rs.conf.FreemailDomains)
 	rs.orderMetas()
 	rs.buildScans()
 	for _, r := range rs.rules {

@@ -192,3 +192,32 @@ func (m *testMessage) MIMEHeader(name string, raw bool) []string {
 	}
 	return out
 }
+
+var htmlTagRE = regexp.MustCompile(`<(/?)([a-zA-Z][a-zA-Z0-9]*)`)
+
+// HTMLFacts gives the few HTML facts the test message can tell cheaply.
+func (m *testMessage) HTMLFacts() HTMLFacts {
+	f := HTMLFacts{Values: map[string]float64{}, Tags: map[string]int{}, Balance: map[string]int{}, Text: map[string][]string{}}
+	for _, p := range m.parts {
+		if p.ctype != "text/html" {
+			continue
+		}
+		f.Values["html"] = 1
+		for _, t := range htmlTagRE.FindAllStringSubmatch(string(p.text), -1) {
+			name := strings.ToLower(t[2])
+			if t[1] == "" {
+				f.Tags[name]++
+				f.Balance[name]++
+			} else {
+				f.Balance[name]--
+			}
+		}
+		text := html.UnescapeString(tagRE.ReplaceAllString(string(p.text), " "))
+		f.Values["length"] += float64(len(text))
+		f.Values["non_space_len"] += float64(len(strings.Join(strings.Fields(text), "")))
+	}
+	if f.Values["html"] == 0 {
+		return HTMLFacts{}
+	}
+	return f
+}
