@@ -101,6 +101,10 @@ func registerBuiltins(r *EvalRegistry) {
 		"check_no_relays":                           evalNoRelays,
 		"check_header_count":                        evalHeaderCountRange,
 		"check_equal_from_domains":                  evalEqualFromDomains,
+		"check_ratware_name_id":                     evalRatwareNameID,
+		"check_ratware_envelope_from":               evalRatwareEnvelopeFrom,
+		"check_outlook_message_id":                  evalOutlookMessageID,
+		"check_blank_line_ratio":                    evalBlankLineRatio,
 		"check_for_forged_hotmail_received_headers": nil,
 		// BodyEval
 		"check_for_uppercase": evalUppercase,
