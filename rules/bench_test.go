@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"sync"
 	"syscall"
 	"testing"
@@ -63,7 +64,11 @@ func loadStock(b testing.TB) *Ruleset {
 	dir := stockRules(b)
 	stockOnce.Do(func() {
 		start := time.Now()
-		stockOnce.rs, stockOnce.err = Load([]string{dir}, Options{})
+		opt := Options{}
+		if n, err := strconv.Atoi(os.Getenv("SLUICE_SETSIZE")); err == nil {
+			opt.SetSize = n
+		}
+		stockOnce.rs, stockOnce.err = Load([]string{dir}, opt)
 		stockOnce.load = time.Since(start)
 	})
 	if stockOnce.err != nil {

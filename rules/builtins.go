@@ -412,6 +412,11 @@ func evalSubjectAllCaps(ec *EvalContext, _ []string) (bool, error) {
 	return letters != "" && letters == strings.ToUpper(letters), nil
 }
 
+var (
+	emailRE   = regexp.MustCompile(`[\w.+-]+@[\w-]+(?:\.[\w-]+)+`)
+	charRefRE = regexp.MustCompile(`&#(?:x[0-9a-fA-F]{2,6}|\d{3,7});`)
+)
+
 var subjPrefixRE = regexp.MustCompile(`(?i)^(?:(?:re|fwd|fw|aw|antwort|wg|sv|vb|vs|vl):\s*)+`)
 
 func evalMissingTo(ec *EvalContext, _ []string) (bool, error) {
@@ -832,7 +837,7 @@ func evalFreemailHeader(ec *EvalContext, args []string) (bool, error) {
 	}
 	var addrs []string
 	if h == "Subject" {
-		addrs = regexp.MustCompile(`[\w.+-]+@[\w-]+(?:\.[\w-]+)+`).FindAllString(strings.ToLower(ec.header(h)), -1)
+		addrs = emailRE.FindAllString(strings.ToLower(ec.header(h)), -1)
 	} else {
 		addrs = ec.addrs(h)
 	}
@@ -860,7 +865,9 @@ func evalFreemailReplyTo(ec *EvalContext, args []string) (bool, error) {
 	reply := ec.addrs("Reply-To")
 	if arg(args, 0) == "reply" && len(reply) == 0 {
 		for _, p := range bodyText(ec) {
-			reply = append(reply, regexp.MustCompile(`[\w.+-]+@[\w-]+(?:\.[\w-]+)+`).FindAllString(strings.ToLower(string(p)), -1)...)
+			if bytes.IndexByte(p, '@') >= 0 {
+				reply = append(reply, emailRE.FindAllString(strings.ToLower(string(p)), -1)...)
+			}
 		}
 	}
 	if len(from) == 0 {
@@ -1045,10 +1052,11 @@ func evalBase64Length(ec *EvalContext, args []string) (bool, error) {
 // (&#NNN;) per byte of the raw text parts.
 func evalUnicodeRatio(ec *EvalContext, args []string) (bool, error) {
 	refs, total := 0, 0
-	re := regexp.MustCompile(`&#(?:x[0-9a-fA-F]{2,6}|\d{3,7});`)
 	for _, p := range ec.Msg.RawBody() {
 		total += len(p)
-		refs += len(re.FindAllIndex(p, -1))
+		if bytes.Contains(p, []byte("&#")) {
+			refs += len(charRefRE.FindAllIndex(p, -1))
+		}
 	}
 	if total == 0 || refs < 10 {
 		return false, nil

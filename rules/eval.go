@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"bytes"
 	"context"
 	"sort"
 	"strings"
@@ -423,7 +424,11 @@ func (rs *Ruleset) buildScans() {
 			pos := int32(len(g.rules))
 			g.rules = append(g.rules, r)
 			if len(r.lits) == 0 {
-				noLit = append(noLit, pos)
+				if r.setPat == "" {
+					g.solo = append(g.solo, pos)
+				} else {
+					noLit = append(noLit, pos)
+				}
 				continue
 			}
 			for _, l := range r.lits {
@@ -448,7 +453,7 @@ func (rs *Ruleset) buildScans() {
 			chunk := noLit[i:min(i+size, len(noLit))]
 			exprs := make([]string, len(chunk))
 			for j, pos := range chunk {
-				exprs[j] = g.rules[pos].re.String()
+				exprs[j] = g.rules[pos].setPat
 			}
 			set, err := experimental.CompileSetWithOptions(exprs, experimental.CompileOptions{Latin1: true})
 			if err != nil {
@@ -467,6 +472,27 @@ func (g *scanGroup) run(st *evalState, texts [][]byte) {
 	done := make([]bool, len(g.rules))
 	var cand []int32
 	var deferred []confirmJob
+	// The sets hold line-anchored supersets of their rules, so one scan of
+	// the texts joined by newlines finds every rule that may match one of
+	// them; only those are then tried text by text.
+	var setHits []int32
+	if len(g.sets) > 0 && len(texts) > 0 {
+		joined := bytes.Join(texts, []byte("\n"))
+		for si, set := range g.sets {
+			if st.expired() {
+				break
+			}
+			ms, err := set.FindAllWithError(joined, -1)
+			if err != nil {
+				// Out of DFA memory: test each member alone.
+				setHits = append(setHits, g.setRule[si]...)
+				continue
+			}
+			for _, m := range ms {
+				setHits = append(setHits, g.setRule[si][m])
+			}
+		}
+	}
 	for ti, text := range texts {
 		if st.expired() {
 			st.skipped += len(g.rules)
@@ -490,18 +516,8 @@ func (g *scanGroup) run(st *evalState, texts [][]byte) {
 				}
 			})
 		}
-		for si, set := range g.sets {
-			ms, err := set.FindAllWithError(text, -1)
-			if err != nil {
-				// Out of DFA memory: test each member alone.
-				for _, pos := range g.setRule[si] {
-					add(pos)
-				}
-				continue
-			}
-			for _, m := range ms {
-				add(g.setRule[si][m])
-			}
+		for _, pos := range setHits {
+			add(pos)
 		}
 		for _, pos := range g.solo {
 			add(pos)

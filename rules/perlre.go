@@ -106,6 +106,10 @@ type TranslateOptions struct {
 	// LooseBig relaxes counts above 64 to + or * in the RE2 pattern; used
 	// when a pattern needs confirmation anyway, to spare RE2 big counters.
 	LooseBig bool
+	// LineAnchors turns ^, $, \A, \z and \Z into line anchors in the RE2
+	// pattern: a superset that lets one RE2 set scan paragraphs joined by
+	// newlines.
+	LineAnchors bool
 }
 
 // TranslatePerl translates a Perl pattern with its flags (i, m, s, x; g and o
@@ -307,11 +311,21 @@ func (t *translator) run() error {
 			t.atom(".", ".")
 		case '^':
 			t.i++
-			t.both("^")
+			if t.opt.LineAnchors && t.suppress == 0 {
+				t.re.WriteString("(?m:^)")
+				t.bt.WriteString("^")
+			} else {
+				t.both("^")
+			}
 			t.quantOK = false
 		case '$':
 			t.i++
-			if t.mode().m {
+			if t.opt.LineAnchors {
+				if t.suppress == 0 {
+					t.re.WriteString("(?m:$)")
+				}
+				t.bt.WriteString("$")
+			} else if t.mode().m {
 				t.both("$")
 			} else {
 				// Perl's $ also matches before a final newline.
@@ -634,10 +648,23 @@ func (t *translator) escape() error {
 	switch c {
 	case 'd', 'D', 'w', 'W', 's', 'S':
 		t.atom(`\`+string(c), `\`+string(c))
-	case 'b', 'B', 'A', 'z':
+	case 'b', 'B':
 		t.both(`\` + string(c))
 		t.quantOK = false
-	case 'Z':
+	case 'A', 'z', 'Z':
+		if t.opt.LineAnchors {
+			if t.suppress == 0 {
+				t.re.WriteString(map[byte]string{'A': "(?m:^)", 'z': "(?m:$)", 'Z': "(?m:$)"}[c])
+			}
+			t.bt.WriteString(`\` + string(c))
+			t.quantOK = false
+			return nil
+		}
+		if c != 'Z' {
+			t.both(`\` + string(c))
+			t.quantOK = false
+			return nil
+		}
 		if t.suppress == 0 {
 			t.re.WriteString(`(?:\n?\z)`)
 		}

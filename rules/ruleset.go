@@ -132,6 +132,7 @@ type rule struct {
 	re        *re2.Regexp
 	bt        *regexp2.Regexp
 	lits      []string
+	setPat    string // RE2 superset with line anchors, for sets over joined texts
 	meta      metaNode
 	metaDeps  []string
 	eval      EvalFunc
@@ -401,6 +402,10 @@ func (rs *Ruleset) compileRegex(r *rule, pat, flags string) error {
 	}
 	r.re = re
 	r.lits = requiredLiterals(tr.RE2)
+	lo := TranslateOptions{LineAnchors: true, LooseRepeats: tr.Confirm, LooseBig: tr.Confirm}
+	if tl, err := TranslatePerl(pat, flags, lo); err == nil && re2Parses(tl.RE2) == nil {
+		r.setPat = tl.RE2
+	}
 	if len(r.lits) > 0 {
 		rs.lint.WithLiteral++
 	}
