@@ -680,26 +680,86 @@ func evalDate(r *run, n *node) (bool, error) {
 	return r.matchValues(n, vals, r.arg(n, pi+1))
 }
 
+// parseDate reads an RFC 5322 §3.3 date-time tolerantly, the way Dovecot
+// does: obsolete zone names, two-digit years and missing seconds are
+// accepted, and an unknown zone counts as +0000.
 func parseDate(v string) (time.Time, error) {
-	v = strings.TrimSpace(v)
-	// Drop a trailing comment such as "(CEST)".
+	bad := fmt.Errorf("sieve: bad date %q", v)
 	if i := strings.IndexByte(v, '('); i > 0 {
-		v = strings.TrimSpace(v[:i])
+		v = v[:i]
 	}
-	layouts := []string{
-		"Mon, 2 Jan 2006 15:04:05 -0700", "2 Jan 2006 15:04:05 -0700",
-		"Mon, 2 Jan 2006 15:04 -0700", "2 Jan 2006 15:04 -0700",
-		"Mon, 2 Jan 06 15:04:05 -0700", "2 Jan 06 15:04:05 -0700",
-		"Mon, 2 Jan 2006 15:04:05 MST", "2 Jan 2006 15:04:05 MST",
-		"Mon, 2 Jan 06 15:04:05 MST",
+	f := strings.Fields(strings.ReplaceAll(v, ",", " "))
+	if len(f) > 0 && len(f[0]) >= 3 && !isDigits(f[0]) {
+		f = f[1:] // day of week
 	}
-	fields := strings.Join(strings.Fields(v), " ")
-	for _, l := range layouts {
-		if t, err := time.Parse(l, fields); err == nil {
-			return t, nil
+	if len(f) < 4 {
+		return time.Time{}, bad
+	}
+	day, err := strconv.Atoi(f[0])
+	if err != nil || day < 1 || day > 31 {
+		return time.Time{}, bad
+	}
+	month := 0
+	for i, m := range []string{"jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"} {
+		if len(f[1]) >= 3 && strings.EqualFold(f[1][:3], m) {
+			month = i + 1
 		}
 	}
-	return time.Time{}, fmt.Errorf("sieve: bad date %q", v)
+	if month == 0 {
+		return time.Time{}, bad
+	}
+	year, err := strconv.Atoi(f[2])
+	if err != nil {
+		return time.Time{}, bad
+	}
+	switch {
+	case len(f[2]) <= 2 && year < 50:
+		year += 2000
+	case len(f[2]) <= 3:
+		year += 1900
+	}
+	hms := strings.Split(f[3], ":")
+	if len(hms) < 2 || len(hms) > 3 {
+		return time.Time{}, bad
+	}
+	var tv [3]int
+	for i, x := range hms {
+		n, err := strconv.Atoi(x)
+		if err != nil {
+			return time.Time{}, bad
+		}
+		tv[i] = n
+	}
+	if tv[0] > 23 || tv[1] > 59 || tv[2] > 60 {
+		return time.Time{}, bad
+	}
+	off := 0
+	name := "+0000"
+	if len(f) > 4 {
+		z := f[4]
+		if l, ok := parseZone(z); ok {
+			_, off = time.Date(2000, 1, 1, 0, 0, 0, 0, l).Zone()
+			name = z
+		} else if o, ok := zoneNames[strings.ToUpper(z)]; ok {
+			off = o * 3600
+			name = fmt.Sprintf("%+03d00", o)
+		}
+	}
+	loc := time.FixedZone(name, off)
+	return time.Date(year, time.Month(month), day, tv[0], tv[1], tv[2], 0, loc), nil
+}
+
+// RFC 5322 §4.3 obsolete zone names.
+var zoneNames = map[string]int{"UT": 0, "GMT": 0, "Z": 0, "EST": -5, "EDT": -4, "CST": -6, "CDT": -5,
+	"MST": -7, "MDT": -6, "PST": -8, "PDT": -7}
+
+func isDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
 }
 
 func datePart(t time.Time, part string) string {

@@ -1,0 +1,359 @@
+package sieve
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"hash/fnv"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// The differential test runs Pigeonhole's sieve-test and this package on
+// every script of testdata/diff × 50 messages of the SpamAssassin corpus
+// and compares the actions in a normal form.
+
+const (
+	diffFrom = "sender@example.net"
+	diffTo   = "user+lists@example.org"
+	// Extensions Debian's Pigeonhole does not enable by default.
+	diffExtra = "+editheader +spamtest +spamtestplus +virustest +vacation-seconds"
+)
+
+func requirePeer(t *testing.T, bin string) string {
+	t.Helper()
+	p, err := exec.LookPath(bin)
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("peer missing: %s", bin)
+		}
+		t.Skipf("peer missing: %s", bin)
+	}
+	return p
+}
+
+// diffMessages picks 25 ham and 25 spam messages deterministically and
+// prepends the verdict headers the spamtest/virustest configuration reads.
+func diffMessages(t *testing.T, dir string) []string {
+	corpus := filepath.Join(sharedDir(t), "corpus", "spamassassin")
+	var out []string
+	for _, label := range []string{"ham", "spam"} {
+		ents, err := os.ReadDir(filepath.Join(corpus, label))
+		if err != nil {
+			t.Fatalf("read corpus: %v", err)
+		}
+		var names []string
+		for _, e := range ents {
+			names = append(names, e.Name())
+		}
+		sort.Strings(names)
+		for i := 0; i < 25; i++ {
+			name := names[i*len(names)/25]
+			raw, err := os.ReadFile(filepath.Join(corpus, label, name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			h := fnv.New32a()
+			h.Write([]byte(name))
+			n := h.Sum32()
+			score := float64(n%100) / 10
+			if label == "spam" {
+				score = 5 + float64(n%50)/10
+			}
+			virus := "clean"
+			if n%7 == 0 {
+				virus = "infected"
+			}
+			hdr := fmt.Sprintf("X-Spam-Score: %.1f\nX-Virus-Scan: %s\n", score, virus)
+			if label == "spam" && n%3 == 0 {
+				hdr += "X-Spam-Flag: YES\n"
+			}
+			p := filepath.Join(dir, label+"-"+name+".eml")
+			if err := os.WriteFile(p, append([]byte(hdr), raw...), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func TestDifferentialPigeonhole(t *testing.T) {
+	if testing.Short() {
+		t.Skip("differential test spawns sieve-test 1750 times")
+	}
+	bin := requirePeer(t, "sieve-test")
+	dir, err := os.MkdirTemp("", "sluice-sieve-diff-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	// sieve-test drops privileges to 65534: everything must be readable by it.
+	for _, d := range []string{dir, filepath.Join(dir, "sieve"), filepath.Join(dir, "home"), filepath.Join(dir, "personal"), filepath.Join(dir, "global"), filepath.Join(dir, "msg")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		os.Chmod(d, 0o777)
+	}
+	conf := fmt.Sprintf(`mail_uid = 65534
+mail_gid = 65534
+first_valid_uid = 0
+first_valid_gid = 0
+mail_home = %[1]s/home
+mail_location = maildir:~/Maildir
+plugin {
+  sieve = file:%[1]s/personal
+  sieve_global = %[1]s/global
+  sieve_spamtest_status_type = score
+  sieve_spamtest_status_header = X-Spam-Score
+  sieve_spamtest_max_value = 10.0
+  sieve_virustest_status_type = text
+  sieve_virustest_status_header = X-Virus-Scan
+  sieve_virustest_text_value1 = clean
+  sieve_virustest_text_value5 = infected
+}
+`, dir)
+	if err := os.WriteFile(filepath.Join(dir, "sieve.conf"), []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, sub := range []string{"personal", "global"} {
+		files, _ := filepath.Glob(filepath.Join("testdata", "diff", sub, "*.sieve"))
+		for _, f := range files {
+			b, _ := os.ReadFile(f)
+			os.WriteFile(filepath.Join(dir, sub, filepath.Base(f)), b, 0o644)
+		}
+	}
+	scripts, _ := filepath.Glob(filepath.Join("testdata", "diff", "*.sieve"))
+	if len(scripts) < 30 {
+		t.Fatalf("want at least 30 scripts in testdata/diff, have %d", len(scripts))
+	}
+	msgs := diffMessages(t, filepath.Join(dir, "msg"))
+
+	type job struct{ script, msg string }
+	type outcome struct {
+		job
+		want, got string
+	}
+	jobs := make(chan job)
+	results := make(chan outcome)
+	var wg sync.WaitGroup
+	loader := dirLoader{personal: filepath.Join("testdata", "diff", "personal"), global: filepath.Join("testdata", "diff", "global")}
+	compiled := map[string]*Script{}
+	for _, sc := range scripts {
+		src, _ := os.ReadFile(sc)
+		s, err := Compile(filepath.Base(sc), src, Options{Loader: loader})
+		if err != nil {
+			t.Fatalf("Compile(%s) = %v", sc, err)
+		}
+		compiled[sc] = s
+		os.WriteFile(filepath.Join(dir, "sieve", filepath.Base(sc)), src, 0o644)
+	}
+	for w := 0; w < 2; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				want := runPigeonhole(bin, dir, filepath.Join(dir, "sieve", filepath.Base(j.script)), j.msg)
+				raw, _ := os.ReadFile(j.msg)
+				got := ourNormalForm(compiled[j.script], raw)
+				results <- outcome{j, want, got}
+			}
+		}()
+	}
+	go func() {
+		for _, sc := range scripts {
+			for _, m := range msgs {
+				jobs <- job{sc, m}
+			}
+		}
+		close(jobs)
+		wg.Wait()
+		close(results)
+	}()
+	start := time.Now()
+	total, bad := 0, 0
+	perScript := map[string]int{}
+	for o := range results {
+		total++
+		if o.want != o.got {
+			bad++
+			perScript[filepath.Base(o.script)]++
+			if perScript[filepath.Base(o.script)] <= 2 {
+				t.Errorf("%s × %s:\nsieve-test:\n%s\nours:\n%s", filepath.Base(o.script), filepath.Base(o.msg), o.want, o.got)
+			}
+		}
+	}
+	t.Logf("differential: %d/%d script×message runs agree (%d scripts × %d messages) in %v", total-bad, total, len(scripts), len(msgs), time.Since(start).Round(time.Millisecond))
+}
+
+// runPigeonhole runs sieve-test and returns its actions in normal form.
+func runPigeonhole(bin, dir, script, msg string) string {
+	cmd := exec.Command(bin, "-c", filepath.Join(dir, "sieve.conf"), "-x", diffExtra, "-C",
+		"-f", diffFrom, "-r", diffTo, script, msg)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); ok && ee.ExitCode() == 89 {
+		return "compile-error\n" + stderr.String()
+	}
+	var lines []string
+	if strings.Contains(stderr.String(), "final result: failed") {
+		return "error\nimplicit_keep\n"
+	}
+	section := ""
+	inMsg := false
+	var cur *normAction
+	var acts []*normAction
+	for _, l := range strings.Split(stdout.String(), "\n") {
+		tl := strings.TrimSpace(l)
+		switch {
+		case inMsg:
+			if tl == "END MESSAGE" {
+				inMsg = false
+				cur.reason = strings.TrimSuffix(cur.reason, "\n")
+				continue
+			}
+			cur.reason += l + "\n"
+			continue
+		case tl == "Performed actions:":
+			section = "performed"
+			continue
+		case tl == "Implicit keep:":
+			section = "implicit"
+			continue
+		case tl == "START MESSAGE":
+			inMsg = true
+			continue
+		}
+		switch {
+		case strings.HasPrefix(tl, "* store message in folder: "):
+			cur = &normAction{kind: "store", arg: strings.TrimPrefix(tl, "* store message in folder: ")}
+			if section == "implicit" {
+				cur.kind = "implicit_keep"
+				cur.arg = ""
+			}
+			acts = append(acts, cur)
+		case strings.HasPrefix(tl, "* redirect message to: "):
+			cur = &normAction{kind: "redirect", arg: strings.Trim(strings.TrimPrefix(tl, "* redirect message to: "), "<>")}
+			acts = append(acts, cur)
+		case tl == "* discard":
+			cur = &normAction{kind: "discard"}
+			acts = append(acts, cur)
+		case strings.HasPrefix(tl, "* reject message with reason: "):
+			cur = &normAction{kind: "reject", arg: strings.TrimPrefix(tl, "* reject message with reason: ")}
+			acts = append(acts, cur)
+		case tl == "* send vacation message:":
+			cur = &normAction{kind: "vacation"}
+			acts = append(acts, cur)
+		case strings.HasPrefix(tl, "=> seconds : ") && cur != nil:
+			cur.arg = "seconds=" + strings.TrimPrefix(tl, "=> seconds : ")
+		case tl == "+ create mailbox if it does not exist" && cur != nil:
+			cur.create = true
+		case strings.HasPrefix(tl, "+ add IMAP flags: ") && cur != nil:
+			cur.flags = strings.Fields(strings.TrimPrefix(tl, "+ add IMAP flags: "))
+		case tl == "* track duplicate":
+			// duplicate's bookkeeping, not a delivery action.
+		case strings.HasPrefix(tl, "* "):
+			acts = append(acts, &normAction{kind: "unknown:" + tl})
+		}
+	}
+	for _, a := range acts {
+		lines = append(lines, a.String())
+	}
+	return strings.Join(lines, "\n") + "\n"
+}
+
+type normAction struct {
+	kind, arg, reason string
+	create            bool
+	flags             []string
+}
+
+func (a *normAction) String() string {
+	s := a.kind
+	if a.arg != "" {
+		s += " " + a.arg
+	}
+	if a.create {
+		s += " create"
+	}
+	if len(a.flags) > 0 {
+		f := make([]string, len(a.flags))
+		for i, x := range a.flags {
+			if strings.HasPrefix(x, "\\") {
+				x = strings.ToLower(x)
+			}
+			f[i] = x
+		}
+		sort.Strings(f)
+		s += " flags=" + strings.Join(f, ",")
+	}
+	if a.reason != "" {
+		s += " reason=" + strconv.Quote(strings.ReplaceAll(a.reason, "\r\n", "\n"))
+	}
+	return s
+}
+
+// ourNormalForm runs the script the way the differential test's sieve-test does.
+func ourNormalForm(s *Script, raw []byte) string {
+	// sieve-test's mail store is empty: no mailbox exists.
+	env := Env{From: diffFrom, To: diffTo, Vars: map[string]string{"phase": "post"}, Mailboxes: noMailboxes{}}
+	msg := ParseMessage(raw)
+	for _, f := range msg.HeaderFields() {
+		switch strings.ToLower(f.Name) {
+		case "x-spam-score":
+			env.SpamTested = true
+			env.SpamScore, _ = strconv.ParseFloat(strings.TrimSpace(f.Value), 64)
+			env.SpamRequired = 10
+		case "x-virus-scan":
+			env.VirusTested = true
+			env.VirusValue = 1
+			if strings.TrimSpace(f.Value) == "infected" {
+				env.VirusValue = 5
+			}
+		}
+	}
+	res, err := s.Run(context.Background(), msg, env)
+	if err != nil {
+		return "error\nimplicit_keep\n"
+	}
+	var acts []*normAction
+	for _, a := range res.Actions {
+		var n *normAction
+		switch a.Kind {
+		case Keep:
+			n = &normAction{kind: "store", arg: "INBOX", flags: a.Flags}
+		case FileInto:
+			n = &normAction{kind: "store", arg: a.Mailbox, create: a.Create, flags: a.Flags}
+		case Redirect:
+			n = &normAction{kind: "redirect", arg: a.Address}
+		case Discard:
+			n = &normAction{kind: "discard"}
+		case Reject, EReject:
+			r := strings.NewReplacer("\r", "?", "\n", "?").Replace(a.Reason)
+			n = &normAction{kind: "reject", arg: r}
+		case VacationAction:
+			n = &normAction{kind: "vacation", arg: "seconds=" + strconv.FormatInt(int64(a.Vacation.Period/time.Second), 10), reason: a.Vacation.Reason}
+		}
+		acts = append(acts, n)
+	}
+	if res.ImplicitKeep {
+		acts = append(acts, &normAction{kind: "implicit_keep", flags: res.ImplicitKeepFlags})
+	}
+	var lines []string
+	for _, a := range acts {
+		lines = append(lines, a.String())
+	}
+	return strings.Join(lines, "\n") + "\n"
+}
+
+type noMailboxes struct{}
+
+func (noMailboxes) MailboxExists(context.Context, string) bool { return false }
