@@ -230,10 +230,12 @@ func checkKeys(v *validator, n *node, i int) bool {
 		if !v.isConstant(k) {
 			continue
 		}
-		if _, err := compileRegex(k, false); err != nil {
+		re, err := compileRegex(k, n.cmp != "i;octet")
+		if err != nil {
 			v.errorf(n.pargs[i].pos, "invalid regular expression '%s' for regex match: %v", k, err)
 			return false
 		}
+		v.c.regexes[regexKey(k, n.cmp != "i;octet")] = re
 	}
 	return true
 }

@@ -192,6 +192,8 @@ type Script struct {
 	includes map[includeKey]*Script
 	// usesVars is set when the script requires variables.
 	usesVars bool
+	// regexes holds the :regex keys compiled at compile time; read-only after.
+	regexes regexCache
 }
 
 type includeKey struct {
@@ -218,6 +220,7 @@ type compiler struct {
 	scripts  map[includeKey]*Script
 	count    int
 	inFlight map[includeKey]bool
+	regexes  regexCache
 }
 
 // Compile parses and validates a script. name prefixes every diagnostic. A
@@ -248,7 +251,7 @@ func CompileContext(ctx context.Context, name string, src []byte, opts Options) 
 	if opts.VacationDefaultPeriod == 0 {
 		opts.VacationDefaultPeriod = 7 * 24 * time.Hour
 	}
-	c := &compiler{ctx: ctx, opts: opts, scripts: map[includeKey]*Script{}, inFlight: map[includeKey]bool{}}
+	c := &compiler{ctx: ctx, opts: opts, scripts: map[includeKey]*Script{}, inFlight: map[includeKey]bool{}, regexes: regexCache{}}
 	s, errs := c.compile(name, src, true)
 	if len(errs.diags) > 0 {
 		return nil, &CompileError{Diagnostics: errs.diags}
@@ -285,7 +288,7 @@ func (c *compiler) compile(name string, src []byte, top bool) (*Script, *errorLi
 	if c.opts.hooks != nil && c.opts.hooks.specs != nil {
 		c.opts.hooks.specs(v.cmds, v.tests)
 	}
-	s := &Script{name: name, cmds: cmds, caps: v.caps, opts: c.opts, includes: c.scripts}
+	s := &Script{name: name, cmds: cmds, caps: v.caps, opts: c.opts, includes: c.scripts, regexes: c.regexes}
 	// RFC 5228 §2.4.2.4: encoded-character is decoded at compile time; the
 	// require must therefore be seen first.
 	for _, n := range cmds {
