@@ -203,15 +203,27 @@ func runPigeonhole(bin, dir, script, msg string) string {
 	if ee, ok := err.(*exec.ExitError); ok && ee.ExitCode() == 89 {
 		return "compile-error\n" + stderr.String()
 	}
-	var lines []string
 	if strings.Contains(stderr.String(), "final result: failed") {
 		return "error\nimplicit_keep\n"
 	}
+	return parseSieveTest(stdout.String())
+}
+
+// parseSieveTest turns sieve-test's report into the normal form. With
+// several scripts (-s) each prints its own sections; "* keep" in all but
+// the last only lets the sequence continue.
+func parseSieveTest(out string) string {
+	var lines []string
+	last := strings.LastIndex(out, "Performed actions:")
 	section := ""
+	final := false
 	inMsg := false
 	var cur *normAction
 	var acts []*normAction
-	for _, l := range strings.Split(stdout.String(), "\n") {
+	off := 0
+	for _, l := range strings.Split(out, "\n") {
+		final = off >= last
+		off += len(l) + 1
 		tl := strings.TrimSpace(l)
 		switch {
 		case inMsg:
@@ -233,6 +245,8 @@ func runPigeonhole(bin, dir, script, msg string) string {
 			continue
 		}
 		switch {
+		case strings.HasPrefix(tl, "* store message in folder: ") && section == "implicit" && !final:
+			cur = &normAction{kind: "ignore"}
 		case strings.HasPrefix(tl, "* store message in folder: "):
 			cur = &normAction{kind: "store", arg: strings.TrimPrefix(tl, "* store message in folder: ")}
 			if section == "implicit" {
@@ -258,6 +272,16 @@ func runPigeonhole(bin, dir, script, msg string) string {
 			cur.create = true
 		case strings.HasPrefix(tl, "+ add IMAP flags: ") && cur != nil:
 			cur.flags = strings.Fields(strings.TrimPrefix(tl, "+ add IMAP flags: "))
+		case tl == "* keep":
+			if !final {
+				cur = &normAction{kind: "ignore"}
+				continue
+			}
+			cur = &normAction{kind: "store", arg: "INBOX"}
+			if section == "implicit" {
+				cur = &normAction{kind: "implicit_keep"}
+			}
+			acts = append(acts, cur)
 		case tl == "* track duplicate":
 			// duplicate's bookkeeping, not a delivery action.
 		case strings.HasPrefix(tl, "* "):
@@ -303,6 +327,10 @@ func (a *normAction) String() string {
 
 // ourNormalForm runs the script the way the differential test's sieve-test does.
 func ourNormalForm(s *Script, raw []byte) string {
+	return ourSequenceForm(&Sequence{User: s}, raw)
+}
+
+func ourSequenceForm(q *Sequence, raw []byte) string {
 	// sieve-test's mail store is empty: no mailbox exists.
 	env := Env{From: diffFrom, To: diffTo, Vars: map[string]string{"phase": "post"}, Mailboxes: noMailboxes{}}
 	msg := ParseMessage(raw)
@@ -320,7 +348,7 @@ func ourNormalForm(s *Script, raw []byte) string {
 			}
 		}
 	}
-	res, err := s.Run(context.Background(), msg, env)
+	res, err := q.Run(context.Background(), msg, env)
 	if err != nil {
 		return "error\nimplicit_keep\n"
 	}
@@ -357,3 +385,87 @@ func ourNormalForm(s *Script, raw []byte) string {
 type noMailboxes struct{}
 
 func (noMailboxes) MailboxExists(context.Context, string) bool { return false }
+
+// TestDifferentialSequence checks Sequence against sieve-test's multiscript
+// mode (-s before scripts, then the main script).
+func TestDifferentialSequence(t *testing.T) {
+	if testing.Short() {
+		t.Skip("spawns sieve-test")
+	}
+	bin := requirePeer(t, "sieve-test")
+	dir, err := os.MkdirTemp("", "sluice-sieve-seq-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	for _, d := range []string{dir, filepath.Join(dir, "sieve"), filepath.Join(dir, "home"), filepath.Join(dir, "msg")} {
+		os.MkdirAll(d, 0o755)
+		os.Chmod(d, 0o777)
+	}
+	conf := fmt.Sprintf("mail_uid = 65534\nmail_gid = 65534\nfirst_valid_uid = 0\nfirst_valid_gid = 0\nmail_home = %[1]s/home\nmail_location = maildir:~/Maildir\n", dir)
+	os.WriteFile(filepath.Join(dir, "sieve.conf"), []byte(conf), 0o644)
+	combos := [][]string{
+		{"01-spamflag", "02-lists"},
+		{"01-spamflag", "35-flags-keep"},
+		{"24-editheader", "03-address"},
+		{"24-editheader", "14-reject"},
+		{"35-flags-keep", "10-imap4flags"},
+		{"12-copy-redirect", "15-discard"},
+		{"35-flags-keep", "01-spamflag", "04-subject-variables"},
+		{"13-redirect", "12-copy-redirect"},
+	}
+	all := diffMessages(t, filepath.Join(dir, "msg"))
+	var msgs []string
+	for i := 0; i < len(all); i += 3 {
+		msgs = append(msgs, all[i])
+	}
+	compiled := map[string]*Script{}
+	for _, c := range combos {
+		for _, name := range c {
+			if compiled[name] != nil {
+				continue
+			}
+			src, err := os.ReadFile(filepath.Join("testdata", "diff", name+".sieve"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := Compile(name, src, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			compiled[name] = s
+			os.WriteFile(filepath.Join(dir, "sieve", name+".sieve"), src, 0o644)
+		}
+	}
+	total, bad := 0, 0
+	for _, c := range combos {
+		var q Sequence
+		// sieve-test -s with -C fails to open the extra scripts; compile once instead.
+		args := []string{"-c", filepath.Join(dir, "sieve.conf"), "-x", diffExtra, "-f", diffFrom, "-r", diffTo}
+		for _, name := range c[:len(c)-1] {
+			q.Before = append(q.Before, compiled[name])
+			args = append(args, "-s", filepath.Join(dir, "sieve", name+".sieve"))
+		}
+		q.User = compiled[c[len(c)-1]]
+		for _, m := range msgs {
+			cmd := exec.Command(bin, append(args, filepath.Join(dir, "sieve", c[len(c)-1]+".sieve"), m)...)
+			var stdout, stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			cmd.Run()
+			want := "error\nimplicit_keep\n"
+			if !strings.Contains(stderr.String(), "final result: failed") {
+				want = parseSieveTest(stdout.String())
+			}
+			raw, _ := os.ReadFile(m)
+			got := ourSequenceForm(&q, raw)
+			total++
+			if got != want {
+				bad++
+				if bad <= 5 {
+					t.Errorf("%v × %s:\nsieve-test:\n%s\nours:\n%s", c, filepath.Base(m), want, got)
+				}
+			}
+		}
+	}
+	t.Logf("sequence differential: %d/%d runs agree", total-bad, total)
+}

@@ -366,6 +366,7 @@ const (
 	VacationAction
 )
 
+// String returns the action name as Sieve spells it.
 func (k ActionKind) String() string {
 	switch k {
 	case Keep:
