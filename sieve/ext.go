@@ -119,6 +119,19 @@ func addExtensionSpecs(add func(*spec)) {
 			return true, nil
 		}})
 
+	// RFC 5463 ihave and error.
+	add(&spec{name: "ihave", test: true, ext: "ihave", pos: []posDef{{typ: argStringList, name: "capabilities"}},
+		eval: func(r *run, n *node) (bool, error) {
+			for _, c := range r.arg(n, 0) {
+				if !r.opts.knownCapability(c) || ihaveRestricted[c] {
+					return false, nil
+				}
+			}
+			return true, nil
+		}})
+	add(&spec{name: "error", ext: "ihave", pos: []posDef{{typ: argString, name: "message"}},
+		exec: func(r *run, n *node) error { return rtErr(n, "%s", r.arg1(n, 0)) }})
+
 	// RFC 5703 foreverypart, break, extracttext.
 	add(&spec{name: "foreverypart", ext: "foreverypart", tags: []tagDef{{name: "name", param: argString, paramName: "name"}},
 		block: needBlock, check: checkForeverypart, exec: execForeverypart})
@@ -1390,4 +1403,22 @@ func (r *run) mailboxExists(name string) bool {
 		return r.env.Mailboxes.MailboxExists(r.ctx, name)
 	}
 	return isInbox(name)
+}
+
+// ihaveRestricted lists capabilities ihave never grants: they change how
+// the script is read before ihave could run (RFC 5463 §4).
+var ihaveRestricted = map[string]bool{"encoded-character": true, "variables": true}
+
+// knownCapability reports whether a script may require c.
+func (o *Options) knownCapability(c string) bool {
+	exts := o.Extensions
+	if exts == nil {
+		exts = DefaultExtensions
+	}
+	for _, e := range exts {
+		if e == c {
+			return true
+		}
+	}
+	return false
 }

@@ -8,8 +8,8 @@
 // relational (RFC 5231), imap4flags (RFC 5232), subaddress (RFC 5233),
 // spamtest, spamtestplus and virustest (RFC 5235), date and index
 // (RFC 5260), editheader (RFC 5293), mailbox (RFC 5490), include
-// (RFC 6609), duplicate (RFC 7352), regex (draft-ietf-sieve-regex-01), mime
-// and foreverypart (RFC 5703).
+// (RFC 6609), duplicate (RFC 7352), regex (draft-ietf-sieve-regex-01), mime,
+// foreverypart and extracttext (RFC 5703), and ihave (RFC 5463).
 //
 // The package knows nothing of Maildir or SMTP: Compile turns a script into
 // a *Script, and Script.Run evaluates it against a Message and an Env,
@@ -180,7 +180,7 @@ var DefaultExtensions = []string{
 	"copy", "body", "environment", "variables", "vacation", "vacation-seconds",
 	"relational", "imap4flags", "subaddress", "spamtest", "spamtestplus", "virustest",
 	"date", "index", "editheader", "mailbox", "include", "duplicate", "regex",
-	"mime", "foreverypart", "extracttext",
+	"mime", "foreverypart", "extracttext", "ihave",
 }
 
 // Script is a compiled script, safe for concurrent runs.
