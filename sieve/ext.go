@@ -20,6 +20,7 @@ func addExtensionSpecs(add func(*spec)) {
 		{name: "lowerfirst", group: "casefirst", param: noParam}, {name: "upperfirst", group: "casefirst", param: noParam},
 		{name: "quotewildcard", group: "quote", param: noParam},
 		{name: "quoteregex", group: "quote", param: noParam, ext: "regex"},
+		{name: "encodeurl", group: "encodeurl", param: noParam, ext: "enotify"},
 		{name: "length", group: "length", param: noParam},
 	}, pos: []posDef{{typ: argString, name: "name"}, {typ: argString, name: "value"}}, check: checkSet, exec: execSet})
 	// Pigeonhole compares string test values with i;octet unless told otherwise.
@@ -119,6 +120,26 @@ func addExtensionSpecs(add func(*spec)) {
 			return true, nil
 		}})
 
+	// RFC 5435 enotify with the RFC 5436 mailto method.
+	add(&spec{name: "notify", ext: "enotify", tags: []tagDef{
+		{name: "from", param: argString, paramName: "from address"},
+		{name: "importance", param: argString, paramName: "importance"},
+		{name: "options", param: argStringList, paramName: "options"},
+		{name: "message", param: argString, paramName: "message"}},
+		pos: []posDef{{typ: argString, name: "method"}}, check: checkNotify, exec: execNotify})
+	add(&spec{name: "valid_notify_method", test: true, ext: "enotify",
+		pos: []posDef{{typ: argStringList, name: "notification-uris"}}, eval: evalValidNotifyMethod})
+	add(&spec{name: "notify_method_capability", test: true, ext: "enotify", tags: matchingTags(),
+		pos: []posDef{{typ: argString, name: "notification-uri"}, {typ: argString, name: "notification-capability"},
+			{typ: argStringList, name: "key-list"}}, eval: evalNotifyMethodCapability})
+
+	// Pigeonhole's vnd.dovecot.debug: debug_log writes to the debug log.
+	add(&spec{name: "debug_log", ext: "vnd.dovecot.debug", pos: []posDef{{typ: argString, name: "message"}},
+		exec: func(r *run, n *node) error {
+			r.log.Debug("sieve: debug_log", "script", r.cur.name, "message", r.arg1(n, 0))
+			return nil
+		}})
+
 	// RFC 5463 ihave and error.
 	add(&spec{name: "ihave", test: true, ext: "ihave", pos: []posDef{{typ: argStringList, name: "capabilities"}},
 		eval: func(r *run, n *node) (bool, error) {
@@ -173,6 +194,10 @@ func applyModifiers(n *node, val string, limit int) string {
 		val = quoteWildcard(val, limit)
 	case n.has("quoteregex"):
 		val = quoteRegex(val)
+	}
+	// RFC 5435 §6: :encodeurl has precedence 15.
+	if n.has("encodeurl") {
+		val = encodeURL(val, limit)
 	}
 	if n.has("length") {
 		val = strconv.Itoa(utf8.RuneCountInString(val))

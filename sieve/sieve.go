@@ -9,7 +9,8 @@
 // spamtest, spamtestplus and virustest (RFC 5235), date and index
 // (RFC 5260), editheader (RFC 5293), mailbox (RFC 5490), include
 // (RFC 6609), duplicate (RFC 7352), regex (draft-ietf-sieve-regex-01), mime,
-// foreverypart and extracttext (RFC 5703), and ihave (RFC 5463).
+// foreverypart and extracttext (RFC 5703), ihave (RFC 5463), enotify with
+// mailto (RFC 5435, RFC 5436) and Pigeonhole's vnd.dovecot.debug.
 //
 // The package knows nothing of Maildir or SMTP: Compile turns a script into
 // a *Script, and Script.Run evaluates it against a Message and an Env,
@@ -23,8 +24,8 @@
 //     of each value.
 //   - Header values are decoded from RFC 2047 by this package; i;unicode-casemap
 //     is not offered (Pigeonhole neither).
-//   - Notifications (enotify), IMAP METADATA, extprograms and the
-//     vnd.dovecot extensions are not implemented.
+//   - IMAP METADATA, special-use, extprograms and the other vnd.dovecot
+//     extensions are not implemented; enotify knows only mailto.
 package sieve
 
 import (
@@ -180,7 +181,7 @@ var DefaultExtensions = []string{
 	"copy", "body", "environment", "variables", "vacation", "vacation-seconds",
 	"relational", "imap4flags", "subaddress", "spamtest", "spamtestplus", "virustest",
 	"date", "index", "editheader", "mailbox", "include", "duplicate", "regex",
-	"mime", "foreverypart", "extracttext", "ihave",
+	"mime", "foreverypart", "extracttext", "ihave", "enotify", "vnd.dovecot.debug",
 }
 
 // Script is a compiled script, safe for concurrent runs.
@@ -364,6 +365,7 @@ const (
 	Reject
 	EReject
 	VacationAction
+	NotifyAction
 )
 
 // String returns the action name as Sieve spells it.
@@ -383,6 +385,8 @@ func (k ActionKind) String() string {
 		return "ereject"
 	case VacationAction:
 		return "vacation"
+	case NotifyAction:
+		return "notify"
 	}
 	return "unknown"
 }
@@ -402,6 +406,8 @@ type Action struct {
 	Reason string
 	// Vacation holds the auto-reply for VacationAction.
 	Vacation *Vacation
+	// Notify holds the notification for NotifyAction (RFC 5435).
+	Notify *Notification
 	// Header is the message header as editheader had left it when the
 	// action ran (RFC 5293 §5: later edits do not affect it); nil when the
 	// header was not edited by then.
@@ -523,6 +529,18 @@ func FormatActions(r *Result) string {
 				fmt.Fprintf(&b, " suppressed=%s", strconv.Quote(v.Suppressed))
 			}
 			fmt.Fprintf(&b, " reason=%s", strconv.Quote(v.Reason))
+		case NotifyAction:
+			nt := a.Notify
+			fmt.Fprintf(&b, "notify %s importance=%s", nt.Method, nt.Importance)
+			if nt.From != "" {
+				fmt.Fprintf(&b, " from=%s", nt.From)
+			}
+			if nt.Message != "" {
+				fmt.Fprintf(&b, " message=%s", strconv.Quote(nt.Message))
+			}
+			if nt.Suppressed != "" {
+				fmt.Fprintf(&b, " suppressed=%s", strconv.Quote(nt.Suppressed))
+			}
 		}
 		b.WriteByte('\n')
 	}
