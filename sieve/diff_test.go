@@ -263,6 +263,13 @@ func parseSieveTest(out string) string {
 		case strings.HasPrefix(tl, "* reject message with reason: "):
 			cur = &normAction{kind: "reject", arg: strings.TrimPrefix(tl, "* reject message with reason: ")}
 			acts = append(acts, cur)
+		case strings.HasPrefix(tl, "* send notification with method "):
+			cur = &normAction{kind: "notify"}
+			acts = append(acts, cur)
+		case strings.HasPrefix(tl, "=> importance") && cur != nil && cur.kind == "notify":
+			cur.arg = "importance=" + strings.TrimSpace(strings.SplitN(tl, ":", 2)[1])
+		case (strings.HasPrefix(tl, "+ To: ") || strings.HasPrefix(tl, "+ Cc: ")) && cur != nil && cur.kind == "notify":
+			cur.flags = append(cur.flags, strings.TrimPrefix(tl, "+ "))
 		case tl == "* send vacation message:":
 			cur = &normAction{kind: "vacation"}
 			acts = append(acts, cur)
@@ -307,6 +314,9 @@ func (a *normAction) String() string {
 	}
 	if a.create {
 		s += " create"
+	}
+	if a.kind == "notify" {
+		return s + " recipients=" + strings.Join(a.flags, ",")
 	}
 	if len(a.flags) > 0 {
 		f := make([]string, len(a.flags))
@@ -367,6 +377,16 @@ func ourSequenceForm(q *Sequence, raw []byte) string {
 		case Reject, EReject:
 			r := strings.NewReplacer("\r", "?", "\n", "?").Replace(a.Reason)
 			n = &normAction{kind: "reject", arg: r}
+		case NotifyAction:
+			n = &normAction{kind: "notify", arg: "importance=" + a.Notify.Importance}
+			for _, x := range a.Notify.To {
+				spec, _ := mailboxAddress(x)
+				n.flags = append(n.flags, "To: "+spec)
+			}
+			for _, x := range a.Notify.Cc {
+				spec, _ := mailboxAddress(x)
+				n.flags = append(n.flags, "Cc: "+spec)
+			}
 		case VacationAction:
 			n = &normAction{kind: "vacation", arg: "seconds=" + strconv.FormatInt(int64(a.Vacation.Period/time.Second), 10), reason: a.Vacation.Reason}
 		}
