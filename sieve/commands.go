@@ -139,7 +139,7 @@ func checkFileinto(v *validator, n *node) bool {
 		v.errorf(n.pargs[0].pos, "invalid folder name '%s' specified for fileinto command: mailbox name is not valid utf-8", m)
 		return false
 	}
-	return checkFlagsTag(v, n)
+	return true
 }
 
 func execFileinto(r *run, n *node) error {
@@ -154,11 +154,6 @@ func execFileinto(r *run, n *node) error {
 		a.Mailbox = "INBOX"
 	} else if len(m) > 6 && isInbox(m[:5]) && (m[5] == '.' || m[5] == '/') {
 		a.Mailbox = "INBOX" + m[5:]
-	}
-	if r.opts.hooks != nil && r.opts.hooks.mailboxErr != nil {
-		if err := r.opts.hooks.mailboxErr(m); err != nil && !a.Create {
-			_ = err
-		}
 	}
 	return r.addAction(n, a)
 }
@@ -188,17 +183,6 @@ func evalSize(r *run, n *node) (bool, error) {
 		return size > limit, nil
 	}
 	return size < limit, nil
-}
-
-// checkHeaderNames validates RFC 5322 field names when constant.
-func checkHeaderNames(v *validator, n *node, i int, what string) bool {
-	for _, h := range n.pargs[i].strs {
-		if v.isConstant(h) && !validFieldName(h) {
-			v.errorf(n.pargs[i].pos, "specified header field name '%s' is invalid", h)
-			return false
-		}
-	}
-	return true
 }
 
 func validFieldName(h string) bool {

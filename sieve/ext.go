@@ -350,8 +350,6 @@ func decodeUnicodeSeq(body string) (string, bool, string) {
 
 // --- imap4flags (RFC 5232) ---
 
-func checkFlagsTag(v *validator, n *node) bool { return true }
-
 func checkFlagCmd(v *validator, n *node) bool {
 	if len(n.pargs) == 2 {
 		if n.pargs[0].typ != argString {

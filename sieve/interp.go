@@ -22,9 +22,8 @@ type hooks struct {
 	extensions []string
 	specs      func(cmds, tests map[string]*spec)
 	// spamValue overrides the spamtest/virustest values.
-	spamValue  func(r *run, test string, percent bool) (string, error)
-	state      any
-	mailboxErr func(name string) error
+	spamValue func(r *run, test string, percent bool) (string, error)
+	state     any
 }
 
 // run is the state of one script run (and of the scripts it includes).

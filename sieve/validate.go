@@ -1,7 +1,6 @@
 package sieve
 
 import (
-	"fmt"
 	"strconv"
 	"strings"
 )
@@ -656,5 +655,3 @@ func (v *validator) checkVariableName(p Position, name string) bool {
 	}
 	return true
 }
-
-func describeNode(n *node) string { return fmt.Sprintf("%s %s", n.name, n.spec.kind()) }
