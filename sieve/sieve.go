@@ -1,31 +1,39 @@
 // Package sieve compiles and runs Sieve mail filtering scripts.
 //
-// It implements RFC 5228 (Sieve) with the extensions Pigeonhole, the Sieve
-// implementation of Dovecot, offers by default: fileinto, reject and
-// ereject (RFC 5429), envelope, encoded-character, comparator-i;ascii-numeric
-// (RFC 4790), copy (RFC 3894), body (RFC 5173), environment (RFC 5183),
-// variables (RFC 5229), vacation (RFC 5230) and vacation-seconds (RFC 6131),
-// relational (RFC 5231), imap4flags (RFC 5232), subaddress (RFC 5233),
-// spamtest, spamtestplus and virustest (RFC 5235), date and index
-// (RFC 5260), editheader (RFC 5293), mailbox (RFC 5490), include
-// (RFC 6609), duplicate (RFC 7352), regex (draft-ietf-sieve-regex-01), mime,
-// foreverypart and extracttext (RFC 5703), ihave (RFC 5463), enotify with
-// mailto (RFC 5435, RFC 5436) and Pigeonhole's vnd.dovecot.debug.
+// It implements RFC 5228 (Sieve) with every extension Pigeonhole, Dovecot's
+// Sieve implementation, enables by default — fileinto, reject (RFC 5429),
+// envelope, encoded-character, comparator-i;ascii-numeric (RFC 4790), copy
+// (RFC 3894), body (RFC 5173), environment (RFC 5183), variables
+// (RFC 5229), vacation (RFC 5230), relational (RFC 5231), imap4flags
+// (RFC 5232), subaddress (RFC 5233), date and index (RFC 5260), mailbox
+// (RFC 5490), include (RFC 6609), duplicate (RFC 7352), regex
+// (draft-ietf-sieve-regex-01), mime, foreverypart and extracttext
+// (RFC 5703), ihave (RFC 5463), enotify with mailto (RFC 5435, RFC 5436)
+// and vnd.dovecot.debug — plus those Pigeonhole offers when configured:
+// editheader (RFC 5293), spamtest, spamtestplus and virustest (RFC 5235),
+// vacation-seconds (RFC 6131), and ereject (RFC 5429).
 //
 // The package knows nothing of Maildir or SMTP: Compile turns a script into
 // a *Script, and Script.Run evaluates it against a Message and an Env,
-// returning the actions to take. Sequence runs admin scripts before and
-// after the user's script with Pigeonhole's multiscript semantics.
+// returning the actions to take; redirect, vacation and notify are handed
+// back as data for an outbound sender (with the reason when a reply must not
+// be sent). Sequence runs admin scripts before and after the user's script
+// with Pigeonhole's multiscript semantics; Cache keeps compiled scripts.
+//
+// Where RFCs leave room, the package does what Pigeonhole 0.5.19 does, e.g.
+// the string test compares with i;octet by default, a runtime error drops
+// the script's actions and keeps the message, compile errors are reported
+// one per command, and the limits follow Pigeonhole's defaults.
 //
 // Divergences, knowingly:
 //   - :regex uses Go's RE2 (linear time): POSIX back-references are refused
 //     at compile time, and POSIX bracket classes follow RE2's syntax.
 //   - :matches, :regex and body tests look at no more than Limits.MaxMatchBytes
-//     of each value.
-//   - Header values are decoded from RFC 2047 by this package; i;unicode-casemap
-//     is not offered (Pigeonhole neither).
-//   - IMAP METADATA, special-use, extprograms and the other vnd.dovecot
-//     extensions are not implemented; enotify knows only mailto.
+//     of each value; on invalid UTF-8, "?" in :matches may miss a match.
+//   - body :text renders HTML by stripping tags, a rougher rendering than
+//     Pigeonhole's.
+//   - IMAP METADATA, special-use, extprograms, the deprecated imapflags and
+//     notify drafts and the other vnd.dovecot extensions are not implemented.
 package sieve
 
 import (
