@@ -130,7 +130,43 @@ func execRedirect(r *run, n *node) error {
 		return rtErr(n, "specified redirect address '%s' is invalid", addr)
 	}
 	spec, _ := mailboxAddress(addr)
-	return r.addAction(n, Action{Kind: Redirect, Address: canonicalAddrSpec(spec), Copy: n.has("copy")})
+	a := Action{Kind: Redirect, Address: canonicalAddrSpec(spec), Copy: n.has("copy")}
+	r.redirectEnvelope(&a)
+	return r.addAction(n, a)
+}
+
+// redirectEnvelope fills in the redirect's envelope sender, its
+// X-Sieve-Redirected-From value and Pigeonhole's loop check.
+func (r *run) redirectEnvelope(a *Action) {
+	sender, _ := parsePath(r.env.From)
+	rcpt, _ := parsePath(r.env.To)
+	user := r.env.UserEmail
+	if user == "" {
+		user = rcpt
+	}
+	a.RedirectedFrom = user
+	a.EnvelopeFrom = sender
+	if sender != "" {
+		switch cfg := strings.ToLower(strings.TrimSpace(r.opts.RedirectEnvelopeFrom)); {
+		case cfg == "recipient":
+			a.EnvelopeFrom = rcpt
+		case cfg == "orig_recipient":
+			a.EnvelopeFrom, _ = parsePath(r.env.OrigTo)
+			if a.EnvelopeFrom == "" {
+				a.EnvelopeFrom = rcpt
+			}
+		case cfg == "user_email":
+			a.EnvelopeFrom = user
+		case strings.HasPrefix(cfg, "<"):
+			a.EnvelopeFrom, _ = parsePath(strings.TrimSpace(r.opts.RedirectEnvelopeFrom))
+		}
+	}
+	for _, v := range headerValues(r.header, "x-sieve-redirected-from", false) {
+		v = strings.TrimSpace(v)
+		if (user != "" && strings.EqualFold(v, user)) || (rcpt != "" && strings.EqualFold(v, rcpt)) {
+			a.Suppressed = "mail loop: the message was redirected by this user before"
+		}
+	}
 }
 
 func checkFileinto(v *validator, n *node) bool {

@@ -237,6 +237,7 @@ func (s *suite) options() Options {
 	}
 	opts.ForbidAddHeaders = strings.Fields(s.config["sieve_editheader_forbid_add"])
 	opts.ForbidDeleteHeaders = strings.Fields(s.config["sieve_editheader_forbid_delete"])
+	opts.RedirectEnvelopeFrom = s.config["sieve_redirect_envelope_from"]
 	if v, ok := s.config["sieve_editheader_max_header_size"]; ok {
 		opts.MaxHeaderSize, _ = strconv.Atoi(v)
 	}
@@ -530,6 +531,7 @@ func (s *suite) applyConfig(r *run) {
 		r.opts.RecipientDelimiter = "+"
 	}
 	r.opts.ProtectedHeaders = o.ProtectedHeaders
+	r.opts.RedirectEnvelopeFrom = o.RedirectEnvelopeFrom
 	r.env.UserEmail = s.config["sieve_user_email"]
 	r.opts.VacationDefaultSubject, r.opts.VacationSubjectTemplate = o.VacationDefaultSubject, o.VacationSubjectTemplate
 	r.opts.VacationMaxSubjectCodepoints = o.VacationMaxSubjectCodepoints
@@ -606,7 +608,11 @@ func (s *suite) execute(r *run, res *Result) bool {
 			}
 			store(a.Mailbox, a.Flags)
 		case Redirect:
-			s.smtp = append(s.smtp, smtpMsg{from: r.env.From, to: a.Address, msg: msg})
+			if a.Suppressed != "" {
+				continue
+			}
+			m := append([]byte("X-Sieve-Redirected-From: "+a.RedirectedFrom+"\r\n"), msg...)
+			s.smtp = append(s.smtp, smtpMsg{from: a.EnvelopeFrom, to: a.Address, msg: m})
 		case Reject:
 			if from, _ := parsePath(r.env.From); from != "" {
 				s.smtp = append(s.smtp, smtpMsg{from: "", to: r.env.From, msg: []byte(

@@ -175,6 +175,11 @@ type Options struct {
 	// VacationToHeaderIgnoreEnvelope addresses the reply to the Sender/From
 	// header even when it differs from the envelope sender.
 	VacationToHeaderIgnoreEnvelope bool
+	// RedirectEnvelopeFrom chooses the envelope sender of redirected mail, as
+	// Pigeonhole's sieve_redirect_envelope_from: "sender" (default: the
+	// original sender), "recipient", "orig_recipient", "user_email" or an
+	// explicit "<address>". A null original sender always stays null.
+	RedirectEnvelopeFrom string
 	// Logger receives debug detail; nil discards it.
 	Logger *slog.Logger
 
@@ -416,6 +421,13 @@ type Action struct {
 	Vacation *Vacation
 	// Notify holds the notification for NotifyAction (RFC 5435).
 	Notify *Notification
+	// EnvelopeFrom is the envelope sender for a redirect (see
+	// Options.RedirectEnvelopeFrom); RedirectedFrom is the value of the
+	// X-Sieve-Redirected-From header to add to the redirected copy.
+	EnvelopeFrom, RedirectedFrom string
+	// Suppressed, for a redirect, says why it must not be sent ("" to send):
+	// the message already passed through this user (a mail loop).
+	Suppressed string
 	// Header is the message header as editheader had left it when the
 	// action ran (RFC 5293 §5: later edits do not affect it); nil when the
 	// header was not edited by then.
@@ -513,6 +525,9 @@ func FormatActions(r *Result) string {
 			b.WriteString("redirect " + a.Address)
 			if a.Copy {
 				b.WriteString(" copy")
+			}
+			if a.Suppressed != "" {
+				fmt.Fprintf(&b, " suppressed=%s", strconv.Quote(a.Suppressed))
 			}
 		case Discard:
 			b.WriteString("discard")
