@@ -130,7 +130,43 @@ func execRedirect(r *run, n *node) error {
 		return rtErr(n, "specified redirect address '%s' is invalid", addr)
 	}
 	spec, _ := mailboxAddress(addr)
-	return r.addAction(n, Action{Kind: Redirect, Address: canonicalAddrSpec(spec), Copy: n.has("copy")})
+	a := Action{Kind: Redirect, Address: canonicalAddrSpec(spec), Copy: n.has("copy")}
+	r.redirectEnvelope(&a)
+	return r.addAction(n, a)
+}
+
+// redirectEnvelope fills in the redirect's envelope sender, its
+// X-Sieve-Redirected-From value and Pigeonhole's loop check.
+func (r *run) redirectEnvelope(a *Action) {
+	sender, _ := parsePath(r.env.From)
+	rcpt, _ := parsePath(r.env.To)
+	user := r.env.UserEmail
+	if user == "" {
+		user = rcpt
+	}
+	a.RedirectedFrom = user
+	a.EnvelopeFrom = sender
+	if sender != "" {
+		switch cfg := strings.ToLower(strings.TrimSpace(r.opts.RedirectEnvelopeFrom)); {
+		case cfg == "recipient":
+			a.EnvelopeFrom = rcpt
+		case cfg == "orig_recipient":
+			a.EnvelopeFrom, _ = parsePath(r.env.OrigTo)
+			if a.EnvelopeFrom == "" {
+				a.EnvelopeFrom = rcpt
+			}
+		case cfg == "user_email":
+			a.EnvelopeFrom = user
+		case strings.HasPrefix(cfg, "<"):
+			a.EnvelopeFrom, _ = parsePath(strings.TrimSpace(r.opts.RedirectEnvelopeFrom))
+		}
+	}
+	for _, v := range headerValues(r.header, "x-sieve-redirected-from", false) {
+		v = strings.TrimSpace(v)
+		if (user != "" && strings.EqualFold(v, user)) || (rcpt != "" && strings.EqualFold(v, rcpt)) {
+			a.Suppressed = "mail loop: the message was redirected by this user before"
+		}
+	}
 }
 
 func checkFileinto(v *validator, n *node) bool {
@@ -139,7 +175,7 @@ func checkFileinto(v *validator, n *node) bool {
 		v.errorf(n.pargs[0].pos, "invalid folder name '%s' specified for fileinto command: mailbox name is not valid utf-8", m)
 		return false
 	}
-	return checkFlagsTag(v, n)
+	return true
 }
 
 func execFileinto(r *run, n *node) error {
@@ -154,11 +190,6 @@ func execFileinto(r *run, n *node) error {
 		a.Mailbox = "INBOX"
 	} else if len(m) > 6 && isInbox(m[:5]) && (m[5] == '.' || m[5] == '/') {
 		a.Mailbox = "INBOX" + m[5:]
-	}
-	if r.opts.hooks != nil && r.opts.hooks.mailboxErr != nil {
-		if err := r.opts.hooks.mailboxErr(m); err != nil && !a.Create {
-			_ = err
-		}
 	}
 	return r.addAction(n, a)
 }
@@ -190,17 +221,6 @@ func evalSize(r *run, n *node) (bool, error) {
 	return size < limit, nil
 }
 
-// checkHeaderNames validates RFC 5322 field names when constant.
-func checkHeaderNames(v *validator, n *node, i int, what string) bool {
-	for _, h := range n.pargs[i].strs {
-		if v.isConstant(h) && !validFieldName(h) {
-			v.errorf(n.pargs[i].pos, "specified header field name '%s' is invalid", h)
-			return false
-		}
-	}
-	return true
-}
-
 func validFieldName(h string) bool {
 	if h == "" {
 		return false
@@ -230,10 +250,12 @@ func checkKeys(v *validator, n *node, i int) bool {
 		if !v.isConstant(k) {
 			continue
 		}
-		if _, err := compileRegex(k, false); err != nil {
+		re, err := compileRegex(k, n.cmp != "i;octet")
+		if err != nil {
 			v.errorf(n.pargs[i].pos, "invalid regular expression '%s' for regex match: %v", k, err)
 			return false
 		}
+		v.c.regexes[regexKey(k, n.cmp != "i;octet")] = re
 	}
 	return true
 }

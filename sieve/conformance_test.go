@@ -205,7 +205,7 @@ func (s *suite) options() Options {
 	opts := Options{
 		Loader: dirLoader{personal: filepath.Join(s.dir, "included"), global: filepath.Join(s.dir, "included-global")},
 		hooks: &hooks{
-			extensions: []string{"vnd.dovecot.testsuite", "vnd.dovecot.debug"},
+			extensions: []string{"vnd.dovecot.testsuite"},
 			specs:      s.specs,
 			state:      s,
 			spamValue:  s.spamValue,
@@ -237,6 +237,7 @@ func (s *suite) options() Options {
 	}
 	opts.ForbidAddHeaders = strings.Fields(s.config["sieve_editheader_forbid_add"])
 	opts.ForbidDeleteHeaders = strings.Fields(s.config["sieve_editheader_forbid_delete"])
+	opts.RedirectEnvelopeFrom = s.config["sieve_redirect_envelope_from"]
 	if v, ok := s.config["sieve_editheader_max_header_size"]; ok {
 		opts.MaxHeaderSize, _ = strconv.Atoi(v)
 	}
@@ -307,8 +308,6 @@ func (s *suite) specs(cmds, tests map[string]*spec) {
 		}
 		return nil
 	}})
-	cmds["debug_log"] = &spec{name: "debug_log", ext: "vnd.dovecot.debug", pos: []posDef{str("message")},
-		exec: func(*run, *node) error { return nil }}
 	add(&spec{name: "test_fail", pos: []posDef{str("reason")}, exec: func(r *run, n *node) error {
 		return &testFailure{reason: r.arg1(n, 0)}
 	}})
@@ -532,6 +531,7 @@ func (s *suite) applyConfig(r *run) {
 		r.opts.RecipientDelimiter = "+"
 	}
 	r.opts.ProtectedHeaders = o.ProtectedHeaders
+	r.opts.RedirectEnvelopeFrom = o.RedirectEnvelopeFrom
 	r.env.UserEmail = s.config["sieve_user_email"]
 	r.opts.VacationDefaultSubject, r.opts.VacationSubjectTemplate = o.VacationDefaultSubject, o.VacationSubjectTemplate
 	r.opts.VacationMaxSubjectCodepoints = o.VacationMaxSubjectCodepoints
@@ -608,12 +608,18 @@ func (s *suite) execute(r *run, res *Result) bool {
 			}
 			store(a.Mailbox, a.Flags)
 		case Redirect:
-			s.smtp = append(s.smtp, smtpMsg{from: r.env.From, to: a.Address, msg: msg})
+			if a.Suppressed != "" {
+				continue
+			}
+			m := append([]byte("X-Sieve-Redirected-From: "+a.RedirectedFrom+"\r\n"), msg...)
+			s.smtp = append(s.smtp, smtpMsg{from: a.EnvelopeFrom, to: a.Address, msg: m})
 		case Reject:
 			if from, _ := parsePath(r.env.From); from != "" {
 				s.smtp = append(s.smtp, smtpMsg{from: "", to: r.env.From, msg: []byte(
 					"From: Postmaster <postmaster@example.com>\r\nTo: <" + r.env.From + ">\r\nSubject: Automatically rejected mail\r\nAuto-Submitted: auto-replied (rejected)\r\n\r\n" + a.Reason + "\r\n")})
 			}
+		case NotifyAction:
+			s.sendNotify(r, a.Notify)
 		case VacationAction:
 			v := a.Vacation
 			if v.Suppressed != "" {
@@ -766,4 +772,73 @@ func firstAddress(h []HeaderField, name, def string) string {
 		}
 	}
 	return def
+}
+
+// sendNotify emulates Pigeonhole's mailto notification sender: one message
+// per recipient, with the envelope sender its configuration selects.
+func (s *suite) sendNotify(r *run, nt *Notification) {
+	if nt.Suppressed != "" {
+		return
+	}
+	from, _ := parsePath(r.env.From)
+	envFrom := "postmaster@example.com"
+	switch s.config["sieve_notify_mailto_envelope_from"] {
+	case "sender":
+		envFrom = from
+	case "recipient":
+		envFrom, _ = parsePath(r.env.To)
+	case "user_email":
+		envFrom = s.config["sieve_user_email"]
+	default:
+		if nt.From != "" {
+			envFrom, _ = mailboxAddress(nt.From)
+		}
+	}
+	if from == "" {
+		envFrom = ""
+	}
+	hdrFrom := nt.From
+	if hdrFrom == "" {
+		hdrFrom = "Postmaster <postmaster@example.com>"
+	}
+	subject := nt.Subject
+	if subject == "" {
+		subject = nt.Message
+	}
+	if subject == "" {
+		subject = "[SIEVE] New mail notification"
+	}
+	prio := map[string]string{"1": "1 (Highest)", "2": "3 (Normal)", "3": "5 (Lowest)"}[nt.Importance]
+	imp := map[string]string{"1": "High", "2": "Normal", "3": "Low"}[nt.Importance]
+	var b strings.Builder
+	enc := func(list []string) string {
+		out := make([]string, len(list))
+		for i, a := range list {
+			out[i] = mime.QEncoding.Encode("utf-8", decodeHeader(a))
+			if isASCII(decodeHeader(a)) {
+				out[i] = a
+			}
+		}
+		return strings.Join(out, ", ")
+	}
+	fmt.Fprintf(&b, "X-Sieve: Pigeonhole Sieve\r\nX-Priority: %s\r\nImportance: %s\r\nFrom: %s\r\n", prio, imp, hdrFrom)
+	if len(nt.To) > 0 {
+		fmt.Fprintf(&b, "To: %s\r\n", enc(nt.To))
+	}
+	if len(nt.Cc) > 0 {
+		fmt.Fprintf(&b, "Cc: %s\r\n", enc(nt.Cc))
+	}
+	fmt.Fprintf(&b, "Subject: %s\r\nAuto-Submitted: auto-notified; owner-email=\"%s\"\r\n", mime.QEncoding.Encode("utf-8", subject), r.env.To)
+	for _, h := range nt.Headers {
+		fmt.Fprintf(&b, "%s: %s\r\n", h.Name, h.Value)
+	}
+	body := nt.Body
+	if body == "" {
+		body = nt.Message
+	}
+	b.WriteString("\r\n" + body + "\r\n")
+	for _, rc := range append(append([]string(nil), nt.To...), nt.Cc...) {
+		to, _ := mailboxAddress(rc)
+		s.smtp = append(s.smtp, smtpMsg{from: envFrom, to: to, msg: []byte(b.String())})
+	}
 }

@@ -20,6 +20,7 @@ func addExtensionSpecs(add func(*spec)) {
 		{name: "lowerfirst", group: "casefirst", param: noParam}, {name: "upperfirst", group: "casefirst", param: noParam},
 		{name: "quotewildcard", group: "quote", param: noParam},
 		{name: "quoteregex", group: "quote", param: noParam, ext: "regex"},
+		{name: "encodeurl", group: "encodeurl", param: noParam, ext: "enotify"},
 		{name: "length", group: "length", param: noParam},
 	}, pos: []posDef{{typ: argString, name: "name"}, {typ: argString, name: "value"}}, check: checkSet, exec: execSet})
 	// Pigeonhole compares string test values with i;octet unless told otherwise.
@@ -119,6 +120,39 @@ func addExtensionSpecs(add func(*spec)) {
 			return true, nil
 		}})
 
+	// RFC 5435 enotify with the RFC 5436 mailto method.
+	add(&spec{name: "notify", ext: "enotify", tags: []tagDef{
+		{name: "from", param: argString, paramName: "from address"},
+		{name: "importance", param: argString, paramName: "importance"},
+		{name: "options", param: argStringList, paramName: "options"},
+		{name: "message", param: argString, paramName: "message"}},
+		pos: []posDef{{typ: argString, name: "method"}}, check: checkNotify, exec: execNotify})
+	add(&spec{name: "valid_notify_method", test: true, ext: "enotify",
+		pos: []posDef{{typ: argStringList, name: "notification-uris"}}, eval: evalValidNotifyMethod})
+	add(&spec{name: "notify_method_capability", test: true, ext: "enotify", tags: matchingTags(),
+		pos: []posDef{{typ: argString, name: "notification-uri"}, {typ: argString, name: "notification-capability"},
+			{typ: argStringList, name: "key-list"}}, eval: evalNotifyMethodCapability})
+
+	// Pigeonhole's vnd.dovecot.debug: debug_log writes to the debug log.
+	add(&spec{name: "debug_log", ext: "vnd.dovecot.debug", pos: []posDef{{typ: argString, name: "message"}},
+		exec: func(r *run, n *node) error {
+			r.log.Debug("sieve: debug_log", "script", r.cur.name, "message", r.arg1(n, 0))
+			return nil
+		}})
+
+	// RFC 5463 ihave and error.
+	add(&spec{name: "ihave", test: true, ext: "ihave", pos: []posDef{{typ: argStringList, name: "capabilities"}},
+		eval: func(r *run, n *node) (bool, error) {
+			for _, c := range r.arg(n, 0) {
+				if !r.opts.knownCapability(c) || ihaveRestricted[c] {
+					return false, nil
+				}
+			}
+			return true, nil
+		}})
+	add(&spec{name: "error", ext: "ihave", pos: []posDef{{typ: argString, name: "message"}},
+		exec: func(r *run, n *node) error { return rtErr(n, "%s", r.arg1(n, 0)) }})
+
 	// RFC 5703 foreverypart, break, extracttext.
 	add(&spec{name: "foreverypart", ext: "foreverypart", tags: []tagDef{{name: "name", param: argString, paramName: "name"}},
 		block: needBlock, check: checkForeverypart, exec: execForeverypart})
@@ -160,6 +194,10 @@ func applyModifiers(n *node, val string, limit int) string {
 		val = quoteWildcard(val, limit)
 	case n.has("quoteregex"):
 		val = quoteRegex(val)
+	}
+	// RFC 5435 §6: :encodeurl has precedence 15.
+	if n.has("encodeurl") {
+		val = encodeURL(val, limit)
 	}
 	if n.has("length") {
 		val = strconv.Itoa(utf8.RuneCountInString(val))
@@ -311,8 +349,6 @@ func decodeUnicodeSeq(body string) (string, bool, string) {
 }
 
 // --- imap4flags (RFC 5232) ---
-
-func checkFlagsTag(v *validator, n *node) bool { return true }
 
 func checkFlagCmd(v *validator, n *node) bool {
 	if len(n.pargs) == 2 {
@@ -680,26 +716,86 @@ func evalDate(r *run, n *node) (bool, error) {
 	return r.matchValues(n, vals, r.arg(n, pi+1))
 }
 
+// parseDate reads an RFC 5322 §3.3 date-time tolerantly, the way Dovecot
+// does: obsolete zone names, two-digit years and missing seconds are
+// accepted, and an unknown zone counts as +0000.
 func parseDate(v string) (time.Time, error) {
-	v = strings.TrimSpace(v)
-	// Drop a trailing comment such as "(CEST)".
+	bad := fmt.Errorf("sieve: bad date %q", v)
 	if i := strings.IndexByte(v, '('); i > 0 {
-		v = strings.TrimSpace(v[:i])
+		v = v[:i]
 	}
-	layouts := []string{
-		"Mon, 2 Jan 2006 15:04:05 -0700", "2 Jan 2006 15:04:05 -0700",
-		"Mon, 2 Jan 2006 15:04 -0700", "2 Jan 2006 15:04 -0700",
-		"Mon, 2 Jan 06 15:04:05 -0700", "2 Jan 06 15:04:05 -0700",
-		"Mon, 2 Jan 2006 15:04:05 MST", "2 Jan 2006 15:04:05 MST",
-		"Mon, 2 Jan 06 15:04:05 MST",
+	f := strings.Fields(strings.ReplaceAll(v, ",", " "))
+	if len(f) > 0 && len(f[0]) >= 3 && !isDigits(f[0]) {
+		f = f[1:] // day of week
 	}
-	fields := strings.Join(strings.Fields(v), " ")
-	for _, l := range layouts {
-		if t, err := time.Parse(l, fields); err == nil {
-			return t, nil
+	if len(f) < 4 {
+		return time.Time{}, bad
+	}
+	day, err := strconv.Atoi(f[0])
+	if err != nil || day < 1 || day > 31 {
+		return time.Time{}, bad
+	}
+	month := 0
+	for i, m := range []string{"jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"} {
+		if len(f[1]) >= 3 && strings.EqualFold(f[1][:3], m) {
+			month = i + 1
 		}
 	}
-	return time.Time{}, fmt.Errorf("sieve: bad date %q", v)
+	if month == 0 {
+		return time.Time{}, bad
+	}
+	year, err := strconv.Atoi(f[2])
+	if err != nil {
+		return time.Time{}, bad
+	}
+	switch {
+	case len(f[2]) <= 2 && year < 50:
+		year += 2000
+	case len(f[2]) <= 3:
+		year += 1900
+	}
+	hms := strings.Split(f[3], ":")
+	if len(hms) < 2 || len(hms) > 3 {
+		return time.Time{}, bad
+	}
+	var tv [3]int
+	for i, x := range hms {
+		n, err := strconv.Atoi(x)
+		if err != nil {
+			return time.Time{}, bad
+		}
+		tv[i] = n
+	}
+	if tv[0] > 23 || tv[1] > 59 || tv[2] > 60 {
+		return time.Time{}, bad
+	}
+	off := 0
+	name := "+0000"
+	if len(f) > 4 {
+		z := f[4]
+		if l, ok := parseZone(z); ok {
+			_, off = time.Date(2000, 1, 1, 0, 0, 0, 0, l).Zone()
+			name = z
+		} else if o, ok := zoneNames[strings.ToUpper(z)]; ok {
+			off = o * 3600
+			name = fmt.Sprintf("%+03d00", o)
+		}
+	}
+	loc := time.FixedZone(name, off)
+	return time.Date(year, time.Month(month), day, tv[0], tv[1], tv[2], 0, loc), nil
+}
+
+// RFC 5322 §4.3 obsolete zone names.
+var zoneNames = map[string]int{"UT": 0, "GMT": 0, "Z": 0, "EST": -5, "EDT": -4, "CST": -6, "CDT": -5,
+	"MST": -7, "MDT": -6, "PST": -8, "PDT": -7}
+
+func isDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
 }
 
 func datePart(t time.Time, part string) string {
@@ -1330,4 +1426,22 @@ func (r *run) mailboxExists(name string) bool {
 		return r.env.Mailboxes.MailboxExists(r.ctx, name)
 	}
 	return isInbox(name)
+}
+
+// ihaveRestricted lists capabilities ihave never grants: they change how
+// the script is read before ihave could run (RFC 5463 §4).
+var ihaveRestricted = map[string]bool{"encoded-character": true, "variables": true}
+
+// knownCapability reports whether a script may require c.
+func (o *Options) knownCapability(c string) bool {
+	exts := o.Extensions
+	if exts == nil {
+		exts = DefaultExtensions
+	}
+	for _, e := range exts {
+		if e == c {
+			return true
+		}
+	}
+	return false
 }

@@ -22,9 +22,8 @@ type hooks struct {
 	extensions []string
 	specs      func(cmds, tests map[string]*spec)
 	// spamValue overrides the spamtest/virustest values.
-	spamValue  func(r *run, test string, percent bool) (string, error)
-	state      any
-	mailboxErr func(name string) error
+	spamValue func(r *run, test string, percent bool) (string, error)
+	state     any
 }
 
 // run is the state of one script run (and of the scripts it includes).
@@ -442,9 +441,9 @@ func (r *run) newMatcher(n *node, keys []string) (*matcher, error) {
 
 func (r *run) regex(n *node, k string) (*regexpT, error) {
 	fold := n.cmp != "i;octet"
-	key := k
-	if fold {
-		key = "\x00i" + k
+	key := regexKey(k, fold)
+	if re, ok := r.cur.regexes[key]; ok && re != nil {
+		return re, nil
 	}
 	if re, ok := r.regexes[key]; ok {
 		if re == nil {
@@ -724,4 +723,11 @@ func runtimeText(err error) string {
 		return re.msg
 	}
 	return err.Error()
+}
+
+func regexKey(k string, fold bool) string {
+	if fold {
+		return "\x00i" + k
+	}
+	return k
 }

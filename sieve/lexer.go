@@ -12,8 +12,14 @@ type Position struct {
 	Col  int
 }
 
-// String formats the position as file:line:col.
-func (p Position) String() string { return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Col) }
+// String formats the position as file:line:col, or just file for a
+// whole-script diagnostic (line 0).
+func (p Position) String() string {
+	if p.Line == 0 {
+		return p.File
+	}
+	return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Col)
+}
 
 type tokenKind int
 

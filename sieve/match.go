@@ -2,7 +2,6 @@ package sieve
 
 import (
 	"regexp"
-	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -289,7 +288,5 @@ func quoteWildcard(s string, limit int) string {
 	}
 	return b.String()
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }
 
 type regexpT = regexp.Regexp

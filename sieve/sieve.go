@@ -1,30 +1,39 @@
 // Package sieve compiles and runs Sieve mail filtering scripts.
 //
-// It implements RFC 5228 (Sieve) with the extensions Pigeonhole, the Sieve
-// implementation of Dovecot, offers by default: fileinto, reject and
-// ereject (RFC 5429), envelope, encoded-character, comparator-i;ascii-numeric
-// (RFC 4790), copy (RFC 3894), body (RFC 5173), environment (RFC 5183),
-// variables (RFC 5229), vacation (RFC 5230) and vacation-seconds (RFC 6131),
-// relational (RFC 5231), imap4flags (RFC 5232), subaddress (RFC 5233),
-// spamtest, spamtestplus and virustest (RFC 5235), date and index
-// (RFC 5260), editheader (RFC 5293), mailbox (RFC 5490), include
-// (RFC 6609), duplicate (RFC 7352), regex (draft-ietf-sieve-regex-01), mime
-// and foreverypart (RFC 5703).
+// It implements RFC 5228 (Sieve) with every extension Pigeonhole, Dovecot's
+// Sieve implementation, enables by default — fileinto, reject (RFC 5429),
+// envelope, encoded-character, comparator-i;ascii-numeric (RFC 4790), copy
+// (RFC 3894), body (RFC 5173), environment (RFC 5183), variables
+// (RFC 5229), vacation (RFC 5230), relational (RFC 5231), imap4flags
+// (RFC 5232), subaddress (RFC 5233), date and index (RFC 5260), mailbox
+// (RFC 5490), include (RFC 6609), duplicate (RFC 7352), regex
+// (draft-ietf-sieve-regex-01), mime, foreverypart and extracttext
+// (RFC 5703), ihave (RFC 5463), enotify with mailto (RFC 5435, RFC 5436)
+// and vnd.dovecot.debug — plus those Pigeonhole offers when configured:
+// editheader (RFC 5293), spamtest, spamtestplus and virustest (RFC 5235),
+// vacation-seconds (RFC 6131), and ereject (RFC 5429).
 //
 // The package knows nothing of Maildir or SMTP: Compile turns a script into
 // a *Script, and Script.Run evaluates it against a Message and an Env,
-// returning the actions to take. Sequence runs admin scripts before and
-// after the user's script with Pigeonhole's multiscript semantics.
+// returning the actions to take; redirect, vacation and notify are handed
+// back as data for an outbound sender (with the reason when a reply must not
+// be sent). Sequence runs admin scripts before and after the user's script
+// with Pigeonhole's multiscript semantics; Cache keeps compiled scripts.
+//
+// Where RFCs leave room, the package does what Pigeonhole 0.5.19 does, e.g.
+// the string test compares with i;octet by default, a runtime error drops
+// the script's actions and keeps the message, compile errors are reported
+// one per command, and the limits follow Pigeonhole's defaults.
 //
 // Divergences, knowingly:
 //   - :regex uses Go's RE2 (linear time): POSIX back-references are refused
 //     at compile time, and POSIX bracket classes follow RE2's syntax.
 //   - :matches, :regex and body tests look at no more than Limits.MaxMatchBytes
-//     of each value.
-//   - Header values are decoded from RFC 2047 by this package; i;unicode-casemap
-//     is not offered (Pigeonhole neither).
-//   - Notifications (enotify), IMAP METADATA, extprograms and the
-//     vnd.dovecot extensions are not implemented.
+//     of each value; on invalid UTF-8, "?" in :matches may miss a match.
+//   - body :text renders HTML by stripping tags, a rougher rendering than
+//     Pigeonhole's.
+//   - IMAP METADATA, special-use, extprograms, the deprecated imapflags and
+//     notify drafts and the other vnd.dovecot extensions are not implemented.
 package sieve
 
 import (
@@ -166,6 +175,11 @@ type Options struct {
 	// VacationToHeaderIgnoreEnvelope addresses the reply to the Sender/From
 	// header even when it differs from the envelope sender.
 	VacationToHeaderIgnoreEnvelope bool
+	// RedirectEnvelopeFrom chooses the envelope sender of redirected mail, as
+	// Pigeonhole's sieve_redirect_envelope_from: "sender" (default: the
+	// original sender), "recipient", "orig_recipient", "user_email" or an
+	// explicit "<address>". A null original sender always stays null.
+	RedirectEnvelopeFrom string
 	// Logger receives debug detail; nil discards it.
 	Logger *slog.Logger
 
@@ -180,7 +194,7 @@ var DefaultExtensions = []string{
 	"copy", "body", "environment", "variables", "vacation", "vacation-seconds",
 	"relational", "imap4flags", "subaddress", "spamtest", "spamtestplus", "virustest",
 	"date", "index", "editheader", "mailbox", "include", "duplicate", "regex",
-	"mime", "foreverypart", "extracttext",
+	"mime", "foreverypart", "extracttext", "ihave", "enotify", "vnd.dovecot.debug",
 }
 
 // Script is a compiled script, safe for concurrent runs.
@@ -192,6 +206,8 @@ type Script struct {
 	includes map[includeKey]*Script
 	// usesVars is set when the script requires variables.
 	usesVars bool
+	// regexes holds the :regex keys compiled at compile time; read-only after.
+	regexes regexCache
 }
 
 type includeKey struct {
@@ -218,6 +234,7 @@ type compiler struct {
 	scripts  map[includeKey]*Script
 	count    int
 	inFlight map[includeKey]bool
+	regexes  regexCache
 }
 
 // Compile parses and validates a script. name prefixes every diagnostic. A
@@ -248,7 +265,7 @@ func CompileContext(ctx context.Context, name string, src []byte, opts Options) 
 	if opts.VacationDefaultPeriod == 0 {
 		opts.VacationDefaultPeriod = 7 * 24 * time.Hour
 	}
-	c := &compiler{ctx: ctx, opts: opts, scripts: map[includeKey]*Script{}, inFlight: map[includeKey]bool{}}
+	c := &compiler{ctx: ctx, opts: opts, scripts: map[includeKey]*Script{}, inFlight: map[includeKey]bool{}, regexes: regexCache{}}
 	s, errs := c.compile(name, src, true)
 	if len(errs.diags) > 0 {
 		return nil, &CompileError{Diagnostics: errs.diags}
@@ -285,7 +302,7 @@ func (c *compiler) compile(name string, src []byte, top bool) (*Script, *errorLi
 	if c.opts.hooks != nil && c.opts.hooks.specs != nil {
 		c.opts.hooks.specs(v.cmds, v.tests)
 	}
-	s := &Script{name: name, cmds: cmds, caps: v.caps, opts: c.opts, includes: c.scripts}
+	s := &Script{name: name, cmds: cmds, caps: v.caps, opts: c.opts, includes: c.scripts, regexes: c.regexes}
 	// RFC 5228 §2.4.2.4: encoded-character is decoded at compile time; the
 	// require must therefore be seen first.
 	for _, n := range cmds {
@@ -361,8 +378,10 @@ const (
 	Reject
 	EReject
 	VacationAction
+	NotifyAction
 )
 
+// String returns the action name as Sieve spells it.
 func (k ActionKind) String() string {
 	switch k {
 	case Keep:
@@ -379,6 +398,8 @@ func (k ActionKind) String() string {
 		return "ereject"
 	case VacationAction:
 		return "vacation"
+	case NotifyAction:
+		return "notify"
 	}
 	return "unknown"
 }
@@ -398,6 +419,15 @@ type Action struct {
 	Reason string
 	// Vacation holds the auto-reply for VacationAction.
 	Vacation *Vacation
+	// Notify holds the notification for NotifyAction (RFC 5435).
+	Notify *Notification
+	// EnvelopeFrom is the envelope sender for a redirect (see
+	// Options.RedirectEnvelopeFrom); RedirectedFrom is the value of the
+	// X-Sieve-Redirected-From header to add to the redirected copy.
+	EnvelopeFrom, RedirectedFrom string
+	// Suppressed, for a redirect, says why it must not be sent ("" to send):
+	// the message already passed through this user (a mail loop).
+	Suppressed string
 	// Header is the message header as editheader had left it when the
 	// action ran (RFC 5293 §5: later edits do not affect it); nil when the
 	// header was not edited by then.
@@ -496,6 +526,9 @@ func FormatActions(r *Result) string {
 			if a.Copy {
 				b.WriteString(" copy")
 			}
+			if a.Suppressed != "" {
+				fmt.Fprintf(&b, " suppressed=%s", strconv.Quote(a.Suppressed))
+			}
 		case Discard:
 			b.WriteString("discard")
 		case Reject, EReject:
@@ -519,6 +552,18 @@ func FormatActions(r *Result) string {
 				fmt.Fprintf(&b, " suppressed=%s", strconv.Quote(v.Suppressed))
 			}
 			fmt.Fprintf(&b, " reason=%s", strconv.Quote(v.Reason))
+		case NotifyAction:
+			nt := a.Notify
+			fmt.Fprintf(&b, "notify %s importance=%s", nt.Method, nt.Importance)
+			if nt.From != "" {
+				fmt.Fprintf(&b, " from=%s", nt.From)
+			}
+			if nt.Message != "" {
+				fmt.Fprintf(&b, " message=%s", strconv.Quote(nt.Message))
+			}
+			if nt.Suppressed != "" {
+				fmt.Fprintf(&b, " suppressed=%s", strconv.Quote(nt.Suppressed))
+			}
 		}
 		b.WriteByte('\n')
 	}

@@ -1,7 +1,6 @@
 package sieve
 
 import (
-	"fmt"
 	"strconv"
 	"strings"
 )
@@ -290,6 +289,21 @@ func (v *validator) validateCommand(n *node, prev *node) {
 	}
 	if ok && s.check != nil {
 		s.check(v, n)
+	}
+	// RFC 5463 §3: the block of "if ihave [...]" may use the extensions it
+	// names; when one is missing the block is never run, so it is not checked.
+	if len(n.tests) == 1 && n.tests[0].name == "ihave" && v.has("ihave") && len(n.tests[0].pargs) == 1 {
+		all := true
+		for _, c := range n.tests[0].pargs[0].strs {
+			if !v.known[c] || ihaveRestricted[c] {
+				all = false
+				continue
+			}
+			v.caps[c] = true
+		}
+		if !all {
+			return
+		}
 	}
 	v.validateBlock(n.block, n, false)
 }
@@ -641,5 +655,3 @@ func (v *validator) checkVariableName(p Position, name string) bool {
 	}
 	return true
 }
-
-func describeNode(n *node) string { return fmt.Sprintf("%s %s", n.name, n.spec.kind()) }

@@ -1,0 +1,5 @@
+if header :contains "To" "zzzz" {
+	redirect "archive@example.org";
+	redirect "archive@example.org";
+	redirect "backup@example.org";
+}

@@ -1,0 +1,6 @@
+require ["spamtest", "relational", "comparator-i;ascii-numeric", "fileinto", "variables"];
+if spamtest :value "ge" :comparator "i;ascii-numeric" "6" {
+	fileinto "Junk";
+} elsif spamtest :matches "*" {
+	fileinto "Score${1}";
+}

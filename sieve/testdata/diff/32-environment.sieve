@@ -1,0 +1,6 @@
+require ["environment", "variables", "fileinto"];
+if environment :matches "name" "*" {
+	if environment :is "location" "MS" {
+		fileinto "Env.${1}";
+	}
+}

@@ -1,0 +1,4 @@
+require ["fileinto"];
+if exists "X-Spam-Flag" {
+	fileinto "GlobalSpam";
+}
