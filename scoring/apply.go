@@ -19,6 +19,7 @@ type message struct {
 	body   []byte   // everything after the header
 	crlf   bool     // the message uses CRLF line endings
 	header []byte   // the raw header block (lines and sep)
+	orig   []byte   // the message after the mbox line
 }
 
 // parseMessage splits raw into header lines and body. The header ends at
@@ -33,6 +34,9 @@ func parseMessage(raw []byte) *message {
 			i = len(rest) - 1
 		}
 		m.mbox, rest = string(rest[:i+1]), rest[i+1:]
+		if !strings.HasSuffix(m.mbox, "\n") {
+			m.mbox += "\n"
+		}
 	}
 	// SpamAssassin bug 4363: CRLF when the first or the last line has one.
 	first := rest
@@ -71,9 +75,13 @@ func parseMessage(raw []byte) *message {
 				}
 			}
 		}
+		if !strings.HasSuffix(line, "\n") {
+			line += "\n" // the last field of a message without a body
+		}
 		m.lines = append(m.lines, line)
 		off = end
 	}
+	m.orig = rest
 	m.header = rest[:off]
 	m.body = rest[off:]
 	return m
@@ -198,9 +206,6 @@ func rewriteHeaders(m *message, t *tagger, conf rules.Config) []byte {
 		b.WriteString(f.Name + ": " + f.Value + "\n")
 	}
 	for _, l := range lines[i:] {
-		if !strings.HasSuffix(l, "\n") {
-			l += "\n" // the last field of a message without a body
-		}
 		b.WriteString(l)
 	}
 	b.WriteString(m.sep)
@@ -214,7 +219,7 @@ func rewriteHeaders(m *message, t *tagger, conf rules.Config) []byte {
 // of a spam, creating a Subject when there is none.
 func rewriteLines(lines []string, m *message, t *tagger, conf rules.Config) []string {
 	created := false
-	if _, ok := conf.RewriteHeader["Subject"]; ok && m.fields("Subject") == nil {
+	if _, ok := rewriteTmpl(conf, "Subject"); ok && m.fields("Subject") == nil {
 		lines = append(lines, "Subject: \n")
 		created = true
 	}
@@ -227,8 +232,8 @@ func rewriteLines(lines []string, m *message, t *tagger, conf rules.Config) []st
 				name = h[:len(h)-1]
 			}
 		}
-		tmpl, ok := conf.RewriteHeader[name]
-		if name == "" || !ok || strings.TrimSpace(tmpl) == "" {
+		tmpl, ok := rewriteTmpl(conf, name)
+		if name == "" || !ok {
 			continue
 		}
 		if created {
@@ -243,6 +248,13 @@ func rewriteLines(lines []string, m *message, t *tagger, conf rules.Config) []st
 		lines[i] = prependTag(l, tag)
 	}
 	return lines
+}
+
+// rewriteTmpl returns the rewrite_header template for a field; an empty
+// one means no rewrite, as in SpamAssassin.
+func rewriteTmpl(conf rules.Config, name string) (string, bool) {
+	tmpl, ok := conf.RewriteHeader[name]
+	return tmpl, ok && strings.TrimSpace(tmpl) != ""
 }
 
 // rewriteTemplate applies rewrite_header's rule that From and To tags are
@@ -284,7 +296,7 @@ func reportSafe(raw []byte, m *message, t *tagger, conf rules.Config, opt Option
 	date, hasDate := last("Date")
 	msgid, hasMsgid := last("Message-Id")
 
-	if tmpl, ok := conf.RewriteHeader["Subject"]; ok && strings.TrimSpace(tmpl) != "" {
+	if tmpl, ok := rewriteTmpl(conf, "Subject"); ok {
 		if !hasSubject {
 			subject, hasSubject = "\n", true
 		}
@@ -292,8 +304,8 @@ func reportSafe(raw []byte, m *message, t *tagger, conf rules.Config, opt Option
 		subject = tag + " " + strings.TrimPrefix(subject, tag+" ")
 	}
 	comment := func(val string, has bool, name string, drop string) (string, bool) {
-		tmpl, ok := conf.RewriteHeader[name]
-		if !ok || strings.TrimSpace(tmpl) == "" {
+		tmpl, ok := rewriteTmpl(conf, name)
+		if !ok {
 			return val, has
 		}
 		if !has {
@@ -356,7 +368,7 @@ func reportSafe(raw []byte, m *message, t *tagger, conf rules.Config, opt Option
 	out := make([]byte, 0, len(m.mbox)+h.Len()+len(raw)+len(trailer)+64)
 	out = append(out, m.mbox...)
 	out = append(out, m.eol(h.String())...)
-	out = append(out, raw[len(m.mbox):]...)
+	out = append(out, m.orig...)
 	return append(out, trailer...)
 }
 
