@@ -113,3 +113,35 @@ func BenchmarkApply(b *testing.B) {
 		})
 	}
 }
+
+// FuzzTemplate checks that any add_header template expands, folds and
+// encodes into a valid field value: printable ASCII, every line after the
+// first starting with a tab (RFC 5322 §2.2.3).
+func FuzzTemplate(f *testing.F) {
+	for _, s := range []string{
+		`"_YESNO_, score=_SCORE_ required=_REQD_ tests=_TESTS_ autolearn=_AUTOLEARN_ version=_VERSION_"`,
+		`_STARS(*)_`, `_SCORE(00)_ _YESNO(a,b)_ _TESTSSCORES(, )_`, `_REPORT_`, `Grüße\n\t\\x _SUMMARY_`,
+		`_TESTS(\n)_ _HEADER(Subject)_ _UNKNOWN_`,
+	} {
+		f.Add(s, true)
+	}
+	opt := Options{Hostname: "mx.example.test", Version: "1.0", SubVersion: "test",
+		Now: func() time.Time { return time.Unix(1700000000, 0) }}
+	f.Fuzz(func(t *testing.T, tmpl string, spam bool) {
+		v := Verdict{Score: 12.5, Required: 5, Spam: spam, Preview: "a preview\n   line two",
+			Hits: []rules.Hit{{Rule: "A_RULE", Score: 12.5, Describe: tmpl}},
+			Details: map[string]HitDetail{"A_RULE": {Area: "BODY: ", Log: []string{tmpl}}}}
+		conf := rules.Config{RequiredScore: 5, ClearHeaders: true,
+			AddHeaders: []rules.HeaderTemplate{{When: "all", Name: "Test", Template: tmpl}}}
+		for _, fl := range Headers(v, conf, opt) {
+			for i, line := range strings.Split(fl.Value, "\n") {
+				if i > 0 && !strings.HasPrefix(line, "\t") {
+					t.Fatalf("Headers(%q): %s line %d not folded: %q", tmpl, fl.Name, i, fl.Value)
+				}
+				if !printable(line) {
+					t.Fatalf("Headers(%q): %s not ASCII: %q", tmpl, fl.Name, fl.Value)
+				}
+			}
+		}
+	})
+}
