@@ -129,7 +129,7 @@ func FuzzTemplate(f *testing.F) {
 		Now: func() time.Time { return time.Unix(1700000000, 0) }}
 	f.Fuzz(func(t *testing.T, tmpl string, spam bool) {
 		v := Verdict{Score: 12.5, Required: 5, Spam: spam, Preview: "a preview\n   line two",
-			Hits: []rules.Hit{{Rule: "A_RULE", Score: 12.5, Describe: tmpl}},
+			Hits:    []rules.Hit{{Rule: "A_RULE", Score: 12.5, Describe: tmpl}},
 			Details: map[string]HitDetail{"A_RULE": {Area: "BODY: ", Log: []string{tmpl}}}}
 		conf := rules.Config{RequiredScore: 5, ClearHeaders: true,
 			AddHeaders: []rules.HeaderTemplate{{When: "all", Name: "Test", Template: tmpl}}}
