@@ -28,7 +28,7 @@ type message struct {
 func parseMessage(raw []byte) *message {
 	m := &message{}
 	rest := raw
-	if bytes.HasPrefix(rest, []byte("From ")) {
+	if mboxLine(rest) {
 		i := bytes.IndexByte(rest, '\n')
 		if i < 0 {
 			i = len(rest) - 1
@@ -85,6 +85,20 @@ func parseMessage(raw []byte) *message {
 	m.header = rest[:off]
 	m.body = rest[off:]
 	return m
+}
+
+// mboxLine reports whether raw starts with an mbox "From " separator
+// rather than a From field written with blanks before its colon
+// (SpamAssassin's /^From\s+(?!:)/).
+func mboxLine(raw []byte) bool {
+	if !bytes.HasPrefix(raw, []byte("From")) {
+		return false
+	}
+	n := 4
+	for n < len(raw) && isSpace(raw[n]) {
+		n++
+	}
+	return n > 5 || (n == 5 && (n == len(raw) || raw[n] != ':'))
 }
 
 // fieldLine reports whether line starts with a field name and a colon

@@ -252,6 +252,20 @@ func TestApplyEdges(t *testing.T) {
 	}
 }
 
+func TestMboxLine(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want bool
+	}{
+		{"From a@b Mon Jan  1 00:00:00 2001\n", true}, {"From\ta@b\n", true}, {"From : a@b\n", false},
+		{"From  : a@b\n", true}, {"From: a@b\n", false}, {"From ", true}, {"Fromage: x\n", false}, {"From", false},
+	} {
+		if got := mboxLine([]byte(tc.in)); got != tc.want {
+			t.Errorf("mboxLine(%q) = %v, want %v", tc.in, got, tc.want)
+		}
+	}
+}
+
 func TestReportSafeBoundary(t *testing.T) {
 	now := time.Unix(0x6B0476CE, 0)
 	zero := bytes.NewReader(make([]byte, 64))
