@@ -204,8 +204,18 @@ func rewriteHeaders(m *message, t *tagger, conf rules.Config) []byte {
 		}
 		lines = append(lines, m.lines[i])
 	}
+	sep := m.sep
+	if n := len(lines); sep == "" && n > 0 && strings.TrimSpace(lines[n-1]) == "" {
+		// A header that runs into a MIME boundary may end in a blank
+		// continuation line; SpamAssassin takes it for the separator.
+		sep, lines = lines[n-1], lines[:n-1]
+	}
 	if t.v.Spam {
 		lines = rewriteLines(lines, m, t, conf)
+	} else if _, ok := rewriteTmpl(conf, "Subject"); ok && m.fields("Subject") == nil {
+		// SpamAssassin creates an empty Subject for ham too when it would
+		// rewrite one.
+		lines = append(lines, "Subject: \n")
 	}
 	var b strings.Builder
 	b.Grow(len(m.header) + 1024)
@@ -222,7 +232,7 @@ func rewriteHeaders(m *message, t *tagger, conf rules.Config) []byte {
 	for _, l := range lines[i:] {
 		b.WriteString(l)
 	}
-	b.WriteString(m.sep)
+	b.WriteString(sep)
 	out := make([]byte, 0, len(m.mbox)+b.Len()+len(m.body)+64)
 	out = append(out, m.mbox...)
 	out = append(out, m.eol(b.String())...)

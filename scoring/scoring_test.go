@@ -193,11 +193,11 @@ func bodyArray(raw []byte) [][]byte {
 
 func TestPreview(t *testing.T) {
 	for _, name := range []string{"gtube_crlf_rs1", "spam_rs1_retag"} {
-		raw, err := os.ReadFile(filepath.Join("testdata", "golden", name+".eml"))
+		raw, err := os.ReadFile(filepath.Join(goldenDir, name+".eml"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		g := loadGolden(t, name)
+		g := loadGolden(t, goldenDir, name)
 		if got := Preview(bodyArray(raw)); got != g.verdict.Preview {
 			t.Errorf("Preview(%s) = %q, want %q", name, got, g.verdict.Preview)
 		}
