@@ -19,6 +19,7 @@ type message struct {
 	body   []byte   // everything after the header
 	crlf   bool     // the message uses CRLF line endings
 	header []byte   // the raw header block (lines and sep)
+	orig   []byte   // the message after the mbox line
 }
 
 // parseMessage splits raw into header lines and body. The header ends at
@@ -27,12 +28,15 @@ type message struct {
 func parseMessage(raw []byte) *message {
 	m := &message{}
 	rest := raw
-	if bytes.HasPrefix(rest, []byte("From ")) {
+	if mboxLine(rest) {
 		i := bytes.IndexByte(rest, '\n')
 		if i < 0 {
 			i = len(rest) - 1
 		}
 		m.mbox, rest = string(rest[:i+1]), rest[i+1:]
+		if !strings.HasSuffix(m.mbox, "\n") {
+			m.mbox += "\n"
+		}
 	}
 	// SpamAssassin bug 4363: CRLF when the first or the last line has one.
 	first := rest
@@ -71,12 +75,30 @@ func parseMessage(raw []byte) *message {
 				}
 			}
 		}
+		if !strings.HasSuffix(line, "\n") {
+			line += "\n" // the last field of a message without a body
+		}
 		m.lines = append(m.lines, line)
 		off = end
 	}
+	m.orig = rest
 	m.header = rest[:off]
 	m.body = rest[off:]
 	return m
+}
+
+// mboxLine reports whether raw starts with an mbox "From " separator
+// rather than a From field written with blanks before its colon
+// (SpamAssassin's /^From\s+(?!:)/).
+func mboxLine(raw []byte) bool {
+	if !bytes.HasPrefix(raw, []byte("From")) {
+		return false
+	}
+	n := 4
+	for n < len(raw) && isSpace(raw[n]) {
+		n++
+	}
+	return n > 5 || (n == 5 && (n == len(raw) || raw[n] != ':'))
 }
 
 // fieldLine reports whether line starts with a field name and a colon
@@ -182,8 +204,18 @@ func rewriteHeaders(m *message, t *tagger, conf rules.Config) []byte {
 		}
 		lines = append(lines, m.lines[i])
 	}
+	sep := m.sep
+	if n := len(lines); sep == "" && n > 0 && strings.TrimSpace(lines[n-1]) == "" {
+		// A header that runs into a MIME boundary may end in a blank
+		// continuation line; SpamAssassin takes it for the separator.
+		sep, lines = lines[n-1], lines[:n-1]
+	}
 	if t.v.Spam {
 		lines = rewriteLines(lines, m, t, conf)
+	} else if _, ok := rewriteTmpl(conf, "Subject"); ok && m.fields("Subject") == nil {
+		// SpamAssassin creates an empty Subject for ham too when it would
+		// rewrite one.
+		lines = append(lines, "Subject: \n")
 	}
 	var b strings.Builder
 	b.Grow(len(m.header) + 1024)
@@ -198,12 +230,9 @@ func rewriteHeaders(m *message, t *tagger, conf rules.Config) []byte {
 		b.WriteString(f.Name + ": " + f.Value + "\n")
 	}
 	for _, l := range lines[i:] {
-		if !strings.HasSuffix(l, "\n") {
-			l += "\n" // the last field of a message without a body
-		}
 		b.WriteString(l)
 	}
-	b.WriteString(m.sep)
+	b.WriteString(sep)
 	out := make([]byte, 0, len(m.mbox)+b.Len()+len(m.body)+64)
 	out = append(out, m.mbox...)
 	out = append(out, m.eol(b.String())...)
@@ -214,7 +243,7 @@ func rewriteHeaders(m *message, t *tagger, conf rules.Config) []byte {
 // of a spam, creating a Subject when there is none.
 func rewriteLines(lines []string, m *message, t *tagger, conf rules.Config) []string {
 	created := false
-	if _, ok := conf.RewriteHeader["Subject"]; ok && m.fields("Subject") == nil {
+	if _, ok := rewriteTmpl(conf, "Subject"); ok && m.fields("Subject") == nil {
 		lines = append(lines, "Subject: \n")
 		created = true
 	}
@@ -227,8 +256,8 @@ func rewriteLines(lines []string, m *message, t *tagger, conf rules.Config) []st
 				name = h[:len(h)-1]
 			}
 		}
-		tmpl, ok := conf.RewriteHeader[name]
-		if name == "" || !ok || strings.TrimSpace(tmpl) == "" {
+		tmpl, ok := rewriteTmpl(conf, name)
+		if name == "" || !ok {
 			continue
 		}
 		if created {
@@ -243,6 +272,13 @@ func rewriteLines(lines []string, m *message, t *tagger, conf rules.Config) []st
 		lines[i] = prependTag(l, tag)
 	}
 	return lines
+}
+
+// rewriteTmpl returns the rewrite_header template for a field; an empty
+// one means no rewrite, as in SpamAssassin.
+func rewriteTmpl(conf rules.Config, name string) (string, bool) {
+	tmpl, ok := conf.RewriteHeader[name]
+	return tmpl, ok && strings.TrimSpace(tmpl) != ""
 }
 
 // rewriteTemplate applies rewrite_header's rule that From and To tags are
@@ -284,7 +320,7 @@ func reportSafe(raw []byte, m *message, t *tagger, conf rules.Config, opt Option
 	date, hasDate := last("Date")
 	msgid, hasMsgid := last("Message-Id")
 
-	if tmpl, ok := conf.RewriteHeader["Subject"]; ok && strings.TrimSpace(tmpl) != "" {
+	if tmpl, ok := rewriteTmpl(conf, "Subject"); ok {
 		if !hasSubject {
 			subject, hasSubject = "\n", true
 		}
@@ -292,8 +328,8 @@ func reportSafe(raw []byte, m *message, t *tagger, conf rules.Config, opt Option
 		subject = tag + " " + strings.TrimPrefix(subject, tag+" ")
 	}
 	comment := func(val string, has bool, name string, drop string) (string, bool) {
-		tmpl, ok := conf.RewriteHeader[name]
-		if !ok || strings.TrimSpace(tmpl) == "" {
+		tmpl, ok := rewriteTmpl(conf, name)
+		if !ok {
 			return val, has
 		}
 		if !has {
@@ -356,7 +392,7 @@ func reportSafe(raw []byte, m *message, t *tagger, conf rules.Config, opt Option
 	out := make([]byte, 0, len(m.mbox)+h.Len()+len(raw)+len(trailer)+64)
 	out = append(out, m.mbox...)
 	out = append(out, m.eol(h.String())...)
-	out = append(out, raw[len(m.mbox):]...)
+	out = append(out, m.orig...)
 	return append(out, trailer...)
 }
 

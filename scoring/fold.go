@@ -15,30 +15,40 @@ import (
 // next piece's length is checked before joining it (except for the first
 // piece of a line, which is always taken).
 func wrap(text, prefix, first string, width int, overflow bool, pieces []string) string {
-	arr := make([]string, 0, len(pieces)+1)
 	if first != "" && first != "0" {
-		arr = append(arr, first)
+		pieces = append([]string{first}, pieces...)
 	}
-	arr = append(arr, pieces...)
+	if len(pieces) == 0 {
+		return ""
+	}
 	cols := func(s string) int { return len(s) + strings.Count(s, "\t")*7 }
-	pos, mod := 0, false
-	for len(arr)-1 > pos {
-		n := cols(arr[pos])
-		if mod && !overflow {
-			n += cols(arr[pos+1])
+	var out strings.Builder
+	cur := []byte(pieces[0])
+	curCols := cols(pieces[0])
+	mod, fresh := false, false
+	for _, next := range pieces[1:] {
+		for {
+			n := curCols
+			if mod && !overflow {
+				n += cols(next)
+			}
+			// A line holding only the prefix always takes a piece, or a
+			// prefix wider than width would never end.
+			if n <= width || fresh {
+				cur = append(cur, next...)
+				curCols += cols(next)
+				mod, fresh = true, false
+				break
+			}
+			out.WriteString(strings.TrimRight(string(cur), " \t\n\r\f\v"))
+			out.WriteByte('\n')
+			cur = append(cur[:0], prefix...)
+			curCols = cols(prefix)
+			mod, fresh = false, true
 		}
-		if n <= width {
-			arr[pos] += arr[pos+1]
-			arr = append(arr[:pos+1], arr[pos+2:]...)
-			mod = true
-			continue
-		}
-		arr[pos] = strings.TrimRight(arr[pos], " \t\n\r\f\v")
-		pos++
-		mod = false
-		arr = append(arr[:pos], append([]string{prefix}, arr[pos:]...)...)
 	}
-	return strings.Join(arr, "\n")
+	out.Write(cur)
+	return out.String()
 }
 
 // splitAfter splits s after every byte for which isBreak is true, as
@@ -165,12 +175,15 @@ func mimeEncode(text string) string {
 		} else if strings.HasSuffix(body, "\n") {
 			body, nl = body[:len(body)-1], "\n"
 		}
+		p := len(body)
+		for p > 0 && isPrint(body[p-1]) {
+			p--
+		}
 		cut := -1
-		for i := 0; i < len(body) || i == 0; i++ {
-			if (i == 0 || body[i] == ' ' || body[i] == '\t') && printable(body[i:]) {
-				cut = i
-				break
-			}
+		if p == 0 {
+			cut = 0
+		} else if k := strings.IndexAny(body[p:], " \t"); k >= 0 {
+			cut = p + k
 		}
 		if cut >= 0 {
 			body, suffix = body[:cut], body[cut:]+nl

@@ -41,9 +41,9 @@ add_header all Level _STARS(*)_
 add_header all Status "_YESNO_, score=_SCORE_ required=_REQD_ tests=_TESTS_ autolearn=_AUTOLEARN_ version=_VERSION_"
 `
 
-func goldenNames(t *testing.T) []string {
+func goldenNames(t *testing.T, dir string) []string {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join("testdata", "golden", "*.eml"))
+	files, err := filepath.Glob(filepath.Join(dir, "*.eml"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no fixtures: %v", err)
 	}
@@ -53,42 +53,43 @@ func goldenNames(t *testing.T) []string {
 	return files
 }
 
-// runOracle runs spamassassin -L on one fixture with a private site
-// configuration and writes its output as NAME.golden.
-func runOracle(t *testing.T, name string) {
+// runOracle runs spamassassin -L on one fixture (dir/NAME.eml, with its
+// settings in dir/NAME.cf) with a private site configuration and writes its
+// output as dir/NAME.golden.
+func runOracle(t *testing.T, dir, name string) {
 	t.Helper()
 	bin, err := exec.LookPath("spamassassin")
 	if err != nil {
 		t.Fatalf("peer missing: spamassassin")
 	}
-	dir := t.TempDir()
+	site := t.TempDir()
 	pres, _ := filepath.Glob("/etc/spamassassin/*.pre")
 	for _, p := range pres {
 		b, err := os.ReadFile(p)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(filepath.Join(dir, filepath.Base(p)), b, 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(site, filepath.Base(p)), b, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	extra, err := os.ReadFile(filepath.Join("testdata", "golden", name+".cf"))
+	extra, err := os.ReadFile(filepath.Join(dir, name+".cf"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "local.cf"), append([]byte(oracleConf), extra...), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(site, "local.cf"), append([]byte(oracleConf), extra...), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	prefs := filepath.Join(dir, "user_prefs")
+	prefs := filepath.Join(site, "user_prefs")
 	if err := os.WriteFile(prefs, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	in, err := os.Open(filepath.Join("testdata", "golden", name+".eml"))
+	in, err := os.Open(filepath.Join(dir, name+".eml"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer in.Close()
-	cmd := exec.Command(bin, "-L", "--siteconfigpath="+dir, "-p", prefs)
+	cmd := exec.Command(bin, "-L", "--siteconfigpath="+site, "-p", prefs)
 	cmd.Stdin = in
 	cmd.Env = append(os.Environ(), "TZ=UTC")
 	var out, errb bytes.Buffer
@@ -96,7 +97,7 @@ func runOracle(t *testing.T, name string) {
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("spamassassin on %s: %v\n%s", name, err, errb.String())
 	}
-	if err := os.WriteFile(filepath.Join("testdata", "golden", name+".golden"), out.Bytes(), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, name+".golden"), out.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -153,9 +154,9 @@ func fieldValue(fs []Field, name string) string {
 // loadGolden reads a fixture, SpamAssassin's output for it, and rebuilds
 // from that output the verdict SpamAssassin reached, so that the test
 // checks formatting alone.
-func loadGolden(t *testing.T, name string) *golden {
+func loadGolden(t *testing.T, dir, name string) *golden {
 	t.Helper()
-	base := filepath.Join("testdata", "golden", name)
+	base := filepath.Join(dir, name)
 	out, err := os.ReadFile(base + ".golden")
 	if err != nil {
 		t.Fatalf("%v (run go test -run TestGolden -update)", err)
@@ -280,35 +281,95 @@ func loadGolden(t *testing.T, name string) *golden {
 	return g
 }
 
+const goldenDir = "testdata/golden"
+
 // TestGolden compares Headers and Apply with SpamAssassin's own output for
 // each fixture in testdata/golden, given the hits SpamAssassin found.
 func TestGolden(t *testing.T) {
-	for _, name := range goldenNames(t) {
+	for _, name := range goldenNames(t, goldenDir) {
 		t.Run(name, func(t *testing.T) {
 			if *update {
-				runOracle(t, name)
+				runOracle(t, goldenDir, name)
 			}
-			g := loadGolden(t, name)
-			raw, err := os.ReadFile(filepath.Join("testdata", "golden", name+".eml"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			fields := Headers(g.verdict, g.conf, g.opt)
-			{
-				want := g.fields
-				if len(fields) != len(want) {
-					t.Errorf("Headers: %d fields, want %d:\n got %q\nwant %q", len(fields), len(want), fields, want)
-				}
-				for i := 0; i < len(fields) && i < len(want); i++ {
-					if fields[i] != want[i] {
-						t.Errorf("Headers field %d = %q, want %q", i, fields[i], want[i])
-					}
-				}
-			}
-			got := Apply(raw, g.verdict, g.conf, g.opt)
-			if !bytes.Equal(got, g.raw) {
-				t.Errorf("Apply differs from SpamAssassin:\n%s", firstDiff(got, g.raw))
-			}
+			compareGolden(t, goldenDir, name)
+		})
+	}
+}
+
+// compareGolden checks Headers and Apply against dir/NAME.golden.
+func compareGolden(t *testing.T, dir, name string) {
+	t.Helper()
+	g := loadGolden(t, dir, name)
+	raw, err := os.ReadFile(filepath.Join(dir, name+".eml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fields := Headers(g.verdict, g.conf, g.opt)
+	if len(fields) != len(g.fields) {
+		t.Errorf("Headers: %d fields, want %d:\n got %q\nwant %q", len(fields), len(g.fields), fields, g.fields)
+	}
+	for i := 0; i < len(fields) && i < len(g.fields); i++ {
+		if fields[i] != g.fields[i] {
+			t.Errorf("Headers field %d = %q, want %q", i, fields[i], g.fields[i])
+		}
+	}
+	if got := Apply(raw, g.verdict, g.conf, g.opt); !bytes.Equal(got, g.raw) {
+		t.Errorf("Apply differs from SpamAssassin:\n%s", firstDiff(got, g.raw))
+	}
+}
+
+var (
+	parity     = flag.Int("parity", 0, "compare with spamassassin on this many messages of $SLUICE_SHARED/conformance/spamassassin/t-data (slow: about 2 s each)")
+	parityFlip = flag.Bool("parityflip", false, "with -parity, use report_safe 0 on odd messages instead of even ones")
+)
+
+// TestParity runs SpamAssassin on messages of its own test corpus,
+// alternating report_safe 0 and 1 with a Subject rewrite, and compares our
+// output given its hits. It runs only with -parity N.
+func TestParity(t *testing.T) {
+	if *parity == 0 {
+		t.Skip("run with -parity N")
+	}
+	shared := os.Getenv("SLUICE_SHARED")
+	if shared == "" {
+		shared = filepath.Join("..", "..", "shared")
+	}
+	all, _ := filepath.Glob(filepath.Join(shared, "conformance", "spamassassin", "t-data", "*", "*"))
+	var files []string
+	for _, f := range all {
+		if fi, err := os.Stat(f); err == nil && fi.Mode().IsRegular() {
+			files = append(files, f)
+		}
+	}
+	if len(files) == 0 {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("no corpus under %s", shared)
+		}
+		t.Skip("corpus missing: set SLUICE_SHARED")
+	}
+	dir := t.TempDir()
+	for i, f := range files {
+		if i >= *parity {
+			break
+		}
+		name := strings.ReplaceAll(strings.TrimPrefix(f, filepath.Join(shared, "conformance", "spamassassin", "t-data")+"/"), "/", "_")
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cf := "rewrite_header Subject *****SPAM*****\nadd_header all Tests _TESTSSCORES(,)_\n"
+		if (i%2 == 0) != *parityFlip {
+			cf += "report_safe 0\n"
+		}
+		if err := os.WriteFile(filepath.Join(dir, name+".eml"), raw, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name+".cf"), []byte(cf), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Run(name, func(t *testing.T) {
+			runOracle(t, dir, name)
+			compareGolden(t, dir, name)
 		})
 	}
 }

@@ -31,8 +31,9 @@ var defaultHeaders = []rules.HeaderTemplate{
 // templates returns the add_header templates that apply to a spam or a
 // ham, in SpamAssassin's order: Checker-Version first, each add_header
 // replacing an earlier one of the same name and going to the end, for
-// report_safe 0 a Report field for spam, then remove_header lines. With no add_header and no clear_headers at all, SpamAssassin's
-// default set is used.
+// report_safe 0 a Report field for spam, then remove_header lines. With no
+// add_header and no clear_headers at all, SpamAssassin's default set is
+// used.
 func templates(conf rules.Config, spam bool) []rules.HeaderTemplate {
 	adds := conf.AddHeaders
 	if len(adds) == 0 && !conf.ClearHeaders {

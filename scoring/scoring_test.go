@@ -193,11 +193,11 @@ func bodyArray(raw []byte) [][]byte {
 
 func TestPreview(t *testing.T) {
 	for _, name := range []string{"gtube_crlf_rs1", "spam_rs1_retag"} {
-		raw, err := os.ReadFile(filepath.Join("testdata", "golden", name+".eml"))
+		raw, err := os.ReadFile(filepath.Join(goldenDir, name+".eml"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		g := loadGolden(t, name)
+		g := loadGolden(t, goldenDir, name)
 		if got := Preview(bodyArray(raw)); got != g.verdict.Preview {
 			t.Errorf("Preview(%s) = %q, want %q", name, got, g.verdict.Preview)
 		}
@@ -248,6 +248,20 @@ func TestApplyEdges(t *testing.T) {
 		got := string(Apply([]byte(tc.in), tc.v, conf, opt))
 		if got != tc.want {
 			t.Errorf("%s: Apply(%q) =\n%q\nwant\n%q", tc.name, tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestMboxLine(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want bool
+	}{
+		{"From a@b Mon Jan  1 00:00:00 2001\n", true}, {"From\ta@b\n", true}, {"From : a@b\n", false},
+		{"From  : a@b\n", true}, {"From: a@b\n", false}, {"From ", true}, {"Fromage: x\n", false}, {"From", false},
+	} {
+		if got := mboxLine([]byte(tc.in)); got != tc.want {
+			t.Errorf("mboxLine(%q) = %v, want %v", tc.in, got, tc.want)
 		}
 	}
 }

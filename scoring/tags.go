@@ -212,7 +212,7 @@ func scoreString(score, required float64, spam bool, pad string, hasPad bool) st
 // tests implements _TESTS(sep)_ and _TESTSSCORES(sep)_: names sorted as
 // Perl's sort does (bytewise), "none" when nothing hit.
 func (t *tagger) tests(sep string, withScores bool) string {
-	hits := append([]int(nil), make([]int, len(t.v.Hits))...)
+	hits := make([]int, len(t.v.Hits))
 	for i := range hits {
 		hits[i] = i
 	}
