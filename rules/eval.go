@@ -1,8 +1,8 @@
 package rules
 
 import (
+	"bytes"
 	"context"
-	"errors"
 	"sort"
 	"strings"
 	"time"
@@ -93,6 +93,13 @@ type evalState struct {
 	errs     []error
 	stamp    []uint32
 	gen      uint32
+	prof     map[string]*ruleProf // per-rule cost, for profiling tests only
+}
+
+// ruleProf accumulates the matching cost of one rule.
+type ruleProf struct {
+	calls, confirms int
+	re, bt          time.Duration
 }
 
 func (st *evalState) expired() bool {
@@ -109,8 +116,12 @@ func (st *evalState) expired() bool {
 // fails: eval errors are reported in Result.Errors and a spent budget in
 // Result.TimedOut.
 func (rs *Ruleset) Eval(ctx context.Context, msg Message, in Input) Result {
+	return rs.eval(ctx, msg, in, nil)
+}
+
+func (rs *Ruleset) eval(ctx context.Context, msg Message, in Input, prof map[string]*ruleProf) Result {
 	start := time.Now()
-	st := &evalState{rs: rs, ctx: ctx, deadline: start.Add(rs.opt.Budget), vals: make([]float64, len(rs.rules)),
+	st := &evalState{prof: prof, rs: rs, ctx: ctx, deadline: start.Add(rs.opt.Budget), vals: make([]float64, len(rs.rules)),
 		hdrCache: map[string]string{}, stamp: make([]uint32, len(rs.rules))}
 	if d, ok := ctx.Deadline(); ok && d.Before(st.deadline) {
 		st.deadline = d
@@ -285,8 +296,13 @@ func (st *evalState) headerText(msg Message, d *ruleDef) (string, bool) {
 			sb.WriteByte('\n')
 		}
 	}
-	st.hdrCache[key] = sb.String()
-	return sb.String(), true
+	v := sb.String()
+	if m.addr || m.name || m.host || m.domain {
+		// Only field values keep their newline; :addr and friends do not.
+		v = strings.TrimSuffix(v, "\n")
+	}
+	st.hdrCache[key] = v
+	return v, true
 }
 
 func b(v bool) byte {
@@ -299,6 +315,34 @@ func b(v bool) byte {
 // match runs one regex rule over text and returns the number of matches
 // (at most one unless the rule is multiple).
 func (st *evalState) match(r *rule, text []byte) int {
+	if st.prof != nil {
+		return st.profMatch(r, text)
+	}
+	return st.match1(r, text)
+}
+
+func (st *evalState) profMatch(r *rule, text []byte) int {
+	p := st.prof[r.name]
+	if p == nil {
+		p = &ruleProf{}
+		st.prof[r.name] = p
+	}
+	start := time.Now()
+	p.calls++
+	if loc := r.re.FindIndex(text); r.bt != nil && loc != nil {
+		p.re += time.Since(start)
+		start = time.Now()
+		p.confirms++
+		n := st.confirm(r, text, loc[0])
+		p.bt += time.Since(start)
+		return n
+	}
+	n := st.match1(r, text)
+	p.re += time.Since(start)
+	return n
+}
+
+func (st *evalState) match1(r *rule, text []byte) int {
 	if r.bt == nil {
 		if !r.multiple {
 			if r.re.Match(text) {
@@ -312,14 +356,17 @@ func (st *evalState) match(r *rule, text []byte) int {
 		}
 		return len(r.re.FindAllIndex(text, n))
 	}
-	if !r.re.Match(text) {
+	loc := r.re.FindIndex(text)
+	if loc == nil {
 		return 0
 	}
-	return st.confirm(r, text)
+	// A backtracking match is also a match of the relaxed pattern at the
+	// same start, so it cannot start before RE2's leftmost match.
+	return st.confirm(r, text, loc[0])
 }
 
 // confirm runs the backtracking pattern over text widened byte to rune.
-func (st *evalState) confirm(r *rule, text []byte) int {
+func (st *evalState) confirm(r *rule, text []byte, from int) int {
 	if st.expired() {
 		st.skipped++
 		return 0
@@ -328,18 +375,12 @@ func (st *evalState) confirm(r *rule, text []byte) int {
 	for _, c := range text {
 		st.runes = append(st.runes, rune(c))
 	}
+	// The match may overrun the budget by up to BacktrackTimeout: the
+	// compiled regexp2 is shared between goroutines and keeps its limit.
 	bt := r.bt
-	if left := time.Until(st.deadline); left < bt.MatchTimeout {
-		// A copy with a shorter limit; regexp2 reads MatchTimeout per match.
-		c := *bt
-		c.MatchTimeout = max(left, time.Millisecond)
-		bt = &c
-	}
-	m, err := bt.FindRunesMatch(st.runes)
+	m, err := bt.FindRunesMatchStartingAt(st.runes, from)
 	if err != nil {
-		if errors.Is(err, regexp2ErrTimeout(err)) {
-			st.timedOut = true
-		}
+		// regexp2's only match error is its timeout.
 		st.skipped++
 		return 0
 	}
@@ -355,16 +396,6 @@ func (st *evalState) confirm(r *rule, text []byte) int {
 	}
 	return n
 }
-
-// regexp2ErrTimeout returns err itself when it is regexp2's match timeout.
-func regexp2ErrTimeout(err error) error {
-	if err != nil && strings.Contains(err.Error(), "match timeout") {
-		return err
-	}
-	return errTimeoutSentinel
-}
-
-var errTimeoutSentinel = errors.New("rules: not a timeout")
 
 // scanGroup evaluates the regex rules of one kind over a list of texts:
 // an Aho–Corasick scan finds the rules whose required literal occurs in a
@@ -393,7 +424,11 @@ func (rs *Ruleset) buildScans() {
 			pos := int32(len(g.rules))
 			g.rules = append(g.rules, r)
 			if len(r.lits) == 0 {
-				noLit = append(noLit, pos)
+				if r.setPat == "" {
+					g.solo = append(g.solo, pos)
+				} else {
+					noLit = append(noLit, pos)
+				}
 				continue
 			}
 			for _, l := range r.lits {
@@ -418,7 +453,7 @@ func (rs *Ruleset) buildScans() {
 			chunk := noLit[i:min(i+size, len(noLit))]
 			exprs := make([]string, len(chunk))
 			for j, pos := range chunk {
-				exprs[j] = g.rules[pos].re.String()
+				exprs[j] = g.rules[pos].setPat
 			}
 			set, err := experimental.CompileSetWithOptions(exprs, experimental.CompileOptions{Latin1: true})
 			if err != nil {
@@ -436,6 +471,28 @@ func (rs *Ruleset) buildScans() {
 func (g *scanGroup) run(st *evalState, texts [][]byte) {
 	done := make([]bool, len(g.rules))
 	var cand []int32
+	var deferred []confirmJob
+	// The sets hold line-anchored supersets of their rules, so one scan of
+	// the texts joined by newlines finds every rule that may match one of
+	// them; only those are then tried text by text.
+	var setHits []int32
+	if len(g.sets) > 0 && len(texts) > 0 {
+		joined := bytes.Join(texts, []byte("\n"))
+		for si, set := range g.sets {
+			if st.expired() {
+				break
+			}
+			ms, err := set.FindAllWithError(joined, -1)
+			if err != nil {
+				// Out of DFA memory: test each member alone.
+				setHits = append(setHits, g.setRule[si]...)
+				continue
+			}
+			for _, m := range ms {
+				setHits = append(setHits, g.setRule[si][m])
+			}
+		}
+	}
 	for ti, text := range texts {
 		if st.expired() {
 			st.skipped += len(g.rules)
@@ -459,18 +516,8 @@ func (g *scanGroup) run(st *evalState, texts [][]byte) {
 				}
 			})
 		}
-		for si, set := range g.sets {
-			ms, err := set.FindAllWithError(text, -1)
-			if err != nil {
-				// Out of DFA memory: test each member alone.
-				for _, pos := range g.setRule[si] {
-					add(pos)
-				}
-				continue
-			}
-			for _, m := range ms {
-				add(g.setRule[si][m])
-			}
+		for _, pos := range setHits {
+			add(pos)
 		}
 		for _, pos := range g.solo {
 			add(pos)
@@ -485,23 +532,71 @@ func (g *scanGroup) run(st *evalState, texts [][]byte) {
 				st.skipped += len(cand) - ci
 				break
 			}
-			n := st.match(r, text)
-			if n == 0 {
+			if r.bt != nil {
+				// Confirmations run after every RE2-only rule, so a slow
+				// one cannot starve the cheap ones of the budget.
+				if loc := r.re.FindIndex(text); loc != nil {
+					deferred = append(deferred, confirmJob{pos: pos, text: ti, from: loc[0]})
+				}
 				continue
 			}
-			st.vals[r.idx] += float64(n)
-			if !r.multiple {
-				done[pos] = true
-			} else if r.maxhits > 0 && st.vals[r.idx] >= float64(r.maxhits) {
-				st.vals[r.idx] = float64(r.maxhits)
-				done[pos] = true
-			}
+			g.record(st, done, pos, st.match(r, text))
 		}
+	}
+	for i, j := range deferred {
+		if done[j.pos] {
+			continue
+		}
+		if st.expired() {
+			st.skipped += len(deferred) - i
+			return
+		}
+		r := g.rules[j.pos]
+		var n int
+		if st.prof != nil {
+			start := time.Now()
+			n = st.confirm(r, texts[j.text], j.from)
+			p := st.prof[r.name]
+			if p == nil {
+				p = &ruleProf{}
+				st.prof[r.name] = p
+			}
+			p.confirms++
+			p.bt += time.Since(start)
+		} else {
+			n = st.confirm(r, texts[j.text], j.from)
+		}
+		g.record(st, done, j.pos, n)
+	}
+}
+
+// confirmJob is a backtracking confirmation waiting for its turn.
+type confirmJob struct {
+	pos  int32
+	text int
+	from int
+}
+
+// record adds n matches of the rule at pos.
+func (g *scanGroup) record(st *evalState, done []bool, pos int32, n int) {
+	if n == 0 {
+		return
+	}
+	r := g.rules[pos]
+	st.vals[r.idx] += float64(n)
+	if !r.multiple {
+		done[pos] = true
+	} else if r.maxhits > 0 && st.vals[r.idx] >= float64(r.maxhits) {
+		st.vals[r.idx] = float64(r.maxhits)
+		done[pos] = true
 	}
 }
 
 // compileCheck is used by tests: whether RE2 accepts a pattern in Latin-1 mode.
 func compileCheck(p string) error {
+	if err := re2Parses(p); err != nil {
+		return err
+	}
 	_, err := experimental.CompileLatin1(p)
 	return err
 }

@@ -62,5 +62,3 @@ func (r *EvalRegistry) Names() []string {
 	sort.Strings(ns)
 	return ns
 }
-
-func registerBuiltins(r *EvalRegistry) {}

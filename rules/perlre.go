@@ -98,10 +98,18 @@ type Translation struct {
 
 // TranslateOptions tunes TranslatePerl.
 type TranslateOptions struct {
-	// LooseRepeats relaxes every counted repeat {n,m} to + or * in the RE2
-	// pattern (and asks for confirmation), for patterns whose nested counts
-	// exceed RE2's limit.
+	// LooseRepeats rewrites counted repeats of groups that themselves hold
+	// counted repeats, for patterns whose nested counts exceed RE2's limit:
+	// up to 10 the group is unrolled (exact), beyond it the count becomes
+	// + or * (a superset, so confirmation is asked for).
 	LooseRepeats bool
+	// LooseBig relaxes counts above 64 to + or * in the RE2 pattern; used
+	// when a pattern needs confirmation anyway, to spare RE2 big counters.
+	LooseBig bool
+	// LineAnchors turns ^, $, \A, \z and \Z into line anchors in the RE2
+	// pattern: a superset that lets one RE2 set scan paragraphs joined by
+	// newlines.
+	LineAnchors bool
 }
 
 // TranslatePerl translates a Perl pattern with its flags (i, m, s, x; g and o
@@ -140,6 +148,8 @@ type modeState struct{ x, m bool }
 
 type group struct {
 	mode     modeState
+	counted  bool // holds a counted repeat
+	named    bool // holds a named group
 	suppress bool // lookaround: omitted from the RE2 pattern
 	reStart  int  // output offsets where the group began
 	btStart  int
@@ -156,6 +166,8 @@ type translator struct {
 	// offsets of the last atom in each output, for quantifiers; -1 if none
 	reAtom, btAtom int
 	quantOK        bool
+	atomCounted    bool // the last atom is a group holding counted repeats
+	atomNamed      bool
 	suppress       int
 }
 
@@ -189,6 +201,7 @@ func (t *translator) both(s string) {
 // atom appends an atom (which a quantifier may follow) to both outputs.
 func (t *translator) atom(re, bt string) {
 	t.reAtom, t.btAtom = t.re.Len(), t.bt.Len()
+	t.atomCounted, t.atomNamed = false, false
 	if t.suppress == 0 {
 		t.re.WriteString(re)
 	}
@@ -252,6 +265,13 @@ func (t *translator) run() error {
 			g := t.stack[len(t.stack)-1]
 			t.stack = t.stack[:len(t.stack)-1]
 			t.i++
+			t.atomCounted, t.atomNamed = g.counted, g.named
+			if g.counted {
+				t.stack[len(t.stack)-1].counted = true
+			}
+			if g.named {
+				t.stack[len(t.stack)-1].named = true
+			}
 			if g.suppress {
 				t.suppress--
 				t.bt.WriteString(")")
@@ -291,11 +311,21 @@ func (t *translator) run() error {
 			t.atom(".", ".")
 		case '^':
 			t.i++
-			t.both("^")
+			if t.opt.LineAnchors && t.suppress == 0 {
+				t.re.WriteString("(?m:^)")
+				t.bt.WriteString("^")
+			} else {
+				t.both("^")
+			}
 			t.quantOK = false
 		case '$':
 			t.i++
-			if t.mode().m {
+			if t.opt.LineAnchors {
+				if t.suppress == 0 {
+					t.re.WriteString("(?m:$)")
+				}
+				t.bt.WriteString("$")
+			} else if t.mode().m {
 				t.both("$")
 			} else {
 				// Perl's $ also matches before a final newline.
@@ -371,16 +401,43 @@ func (t *translator) quant(op string, lo, hi int) error {
 		q = fmt.Sprintf("{%d,%d}", lo, hi)
 	}
 	reQ := q
-	if op == "" && (lo > 1000 || hi > 1000 || t.opt.LooseRepeats) {
-		switch {
-		case t.opt.LooseRepeats && lo == 0:
-			reQ = "*"
-		case t.opt.LooseRepeats:
-			reQ = "+"
-		default:
-			reQ = fmt.Sprintf("{%d,}", min(lo, 1000))
+	if op == "" {
+		t.stack[len(t.stack)-1].counted = true
+		big := lo > 1000 || hi > 1000
+		loose := func() {
+			switch {
+			case lo == 0:
+				reQ = "*"
+			default:
+				reQ = "+"
+			}
+			t.need("repeat count beyond RE2's limits")
 		}
-		t.need("repeat count over 1000")
+		switch {
+		case t.opt.LooseRepeats && t.atomCounted && hi >= 0 && hi <= 10 && !t.atomNamed && t.suppress == 0:
+			// Unroll: X{2,4} = XX(?:X(?:X)?)?, exact.
+			s := t.re.String()
+			a := s[t.reAtom:]
+			var u strings.Builder
+			u.WriteString(s[:t.reAtom])
+			for k := 0; k < lo; k++ {
+				u.WriteString("(?:" + a + ")")
+			}
+			for k := lo; k < hi; k++ {
+				u.WriteString("(?:" + a)
+			}
+			for k := lo; k < hi; k++ {
+				u.WriteString(")?")
+			}
+			t.re.Reset()
+			t.re.WriteString(u.String())
+			reQ = ""
+		case t.opt.LooseRepeats && t.atomCounted, t.opt.LooseBig && (lo > 64 || hi > 64):
+			loose()
+		case big:
+			reQ = fmt.Sprintf("{%d,}", min(lo, 1000))
+			t.need("repeat count beyond RE2's limits")
+		}
 	}
 	suffix := ""
 	possessive := false
@@ -591,10 +648,23 @@ func (t *translator) escape() error {
 	switch c {
 	case 'd', 'D', 'w', 'W', 's', 'S':
 		t.atom(`\`+string(c), `\`+string(c))
-	case 'b', 'B', 'A', 'z':
+	case 'b', 'B':
 		t.both(`\` + string(c))
 		t.quantOK = false
-	case 'Z':
+	case 'A', 'z', 'Z':
+		if t.opt.LineAnchors {
+			if t.suppress == 0 {
+				t.re.WriteString(map[byte]string{'A': "(?m:^)", 'z': "(?m:$)", 'Z': "(?m:$)"}[c])
+			}
+			t.bt.WriteString(`\` + string(c))
+			t.quantOK = false
+			return nil
+		}
+		if c != 'Z' {
+			t.both(`\` + string(c))
+			t.quantOK = false
+			return nil
+		}
 		if t.suppress == 0 {
 			t.re.WriteString(`(?:\n?\z)`)
 		}

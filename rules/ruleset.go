@@ -78,6 +78,19 @@ type Config struct {
 	TLDs, TwoLevelTLDs map[string]bool
 	// FreemailDomains are freemail_domains globs, lower case.
 	FreemailDomains []string
+	// WelcomelistTo, MoreSpamTo, AllSpamTo and BlocklistTo are the
+	// recipient lists of the same names, lower-cased globs.
+	WelcomelistTo, MoreSpamTo, AllSpamTo, BlocklistTo []string
+	// WelcomelistSubject and BlocklistSubject are lower-cased subject globs.
+	WelcomelistSubject, BlocklistSubject []string
+	// WelcomelistURIHost and BlocklistURIHost are host names (a listed
+	// domain covers its subdomains).
+	WelcomelistURIHost, BlocklistURIHost []string
+	// AddrLists are enlist_addrlist lists by name; URIHostLists are
+	// enlist_uri_host lists by name (a leading ! excludes).
+	AddrLists, URIHostLists map[string][]string
+
+	freemail *freemailIndex
 }
 
 // HeaderTemplate is one add_header or remove_header line.
@@ -119,6 +132,7 @@ type rule struct {
 	re        *re2.Regexp
 	bt        *regexp2.Regexp
 	lits      []string
+	setPat    string // RE2 superset with line anchors, for sets over joined texts
 	meta      metaNode
 	metaDeps  []string
 	eval      EvalFunc
@@ -256,6 +270,7 @@ func (rs *Ruleset) finish(p *parser) {
 		rs.lint.Total++
 		rs.compile(p, r)
 	}
+	rs.conf.freemail = newFreemailIndex(rs.conf.FreemailDomains)
 	rs.orderMetas()
 	rs.buildScans()
 	for _, r := range rs.rules {
@@ -280,7 +295,11 @@ func (rs *Ruleset) compile(p *parser, r *rule) {
 		rs.lint.Unsupported["parse error"]++
 		return
 	}
-	if r.net && !rs.opt.Net {
+	// SPF, DKIM and DMARC results come from the auth package through
+	// Input.Auth on every message, so their rules run without Options.Net.
+	// tflags net only stops eval rules: a meta or regex rule marked net
+	// reads no network itself.
+	if r.net && !rs.opt.Net && d.eval != "" && !isAuthEval(d.eval) {
 		rs.disable(r, "net")
 		rs.lint.Net++
 	}
@@ -342,7 +361,7 @@ func (rs *Ruleset) compileRegex(r *rule, pat, flags string) error {
 	}
 	// Go's parser shares RE2's repeat limits; checking first keeps RE2
 	// from logging its own parse errors.
-	_, err = syntax.Parse(tr.RE2, syntax.Perl)
+	err = re2Parses(tr.RE2)
 	var re *re2.Regexp
 	if err == nil {
 		re, err = experimental.CompileLatin1(tr.RE2)
@@ -360,6 +379,14 @@ func (rs *Ruleset) compileRegex(r *rule, pat, flags string) error {
 		tr, re = tr2, re2x
 	}
 	if tr.Confirm {
+		// RE2 only pre-screens this pattern: spare it big counters.
+		if tr2, err := TranslatePerl(pat, flags, TranslateOptions{LooseRepeats: true, LooseBig: true}); err == nil {
+			if err := re2Parses(tr2.RE2); err == nil {
+				if re2x, err := experimental.CompileLatin1(tr2.RE2); err == nil {
+					tr.RE2, re = tr2.RE2, re2x
+				}
+			}
+		}
 		bt, err := regexp2.Compile(tr.Backtrack, regexp2.None)
 		if err != nil {
 			return fmt.Errorf("%w: backtracking engine: %v", ErrUnsupported, err)
@@ -375,6 +402,10 @@ func (rs *Ruleset) compileRegex(r *rule, pat, flags string) error {
 	}
 	r.re = re
 	r.lits = requiredLiterals(tr.RE2)
+	lo := TranslateOptions{LineAnchors: true, LooseRepeats: tr.Confirm, LooseBig: tr.Confirm}
+	if tl, err := TranslatePerl(pat, flags, lo); err == nil && re2Parses(tl.RE2) == nil {
+		r.setPat = tl.RE2
+	}
 	if len(r.lits) > 0 {
 		rs.lint.WithLiteral++
 	}
@@ -449,4 +480,38 @@ func requiredLiterals(pat string) []string {
 		return nil
 	}
 	return l.alts
+}
+
+// re2Parses checks a pattern against RE2's limits before RE2 sees it (RE2
+// logs its parse errors to stderr): Go's parser, and the product of nested
+// repeat counts, which RE2 caps at 1000.
+func re2Parses(pat string) error {
+	re, err := syntax.Parse(pat, syntax.Perl)
+	if err != nil {
+		return err
+	}
+	if repeatProduct(re) > 1000 {
+		return fmt.Errorf("%w: nested repeat counts over 1000", ErrRegex)
+	}
+	return nil
+}
+
+func repeatProduct(re *syntax.Regexp) int {
+	inner := 1
+	for _, s := range re.Sub {
+		inner = max(inner, repeatProduct(s))
+	}
+	if re.Op == syntax.OpRepeat {
+		n := re.Max
+		if n < 0 {
+			n = re.Min
+		}
+		return max(n, 1) * inner
+	}
+	return inner
+}
+
+// isAuthEval reports the eval functions answered from Input.Auth.
+func isAuthEval(fn string) bool {
+	return strings.HasPrefix(fn, "check_for_spf_") || strings.HasPrefix(fn, "check_dkim_") || strings.HasPrefix(fn, "check_dmarc_")
 }
