@@ -18,12 +18,26 @@
 // multipart/mixed message (RFC 2046 §5.1.3) holding a text/plain report and
 // the original as message/rfc822 (RFC 2046 §5.2.1) or text/plain.
 //
+// SpamAssassin's quirks are kept where they show in the output: a folded
+// Subject's X-Spam-Prev-Subject copy holds only its first line, a ham gets
+// an empty Subject when rewrite_header Subject is set and there is none,
+// and X-Spam-Level is present but empty below one point.
+//
 // Divergences from SpamAssassin:
 //   - _VERSION_ expands to Options.Version (the sluice version), so the
 //     stock template "SpamAssassin _VERSION_" reads "SpamAssassin 1.2.3";
 //     the report_safe Received line names Options.Product.
 //   - Incoming X-Spam-Prev-* fields are removed too: every X-Spam-* field
 //     arriving from outside is untrusted. SpamAssassin keeps X-Spam-Prev-*.
+//     With report_safe the attached original keeps all its fields, as in
+//     SpamAssassin.
+//   - rules.Config keeps add_header and remove_header in two lists, so
+//     their interleaving is lost: remove_header applies after every
+//     add_header, and report_safe 0 adds its Report field after the last
+//     add_header (SpamAssassin adds it where report_safe 0 appears).
+//   - Report texts, report_contact and report_wrap_width come from Options
+//     (rules.Config does not read them yet); fold_headers is always 1 and
+//     the report charset always UTF-8.
 //   - The report lists hits in the order the caller gives them (the rules
 //     package sorts them by name); SpamAssassin lists them in the order its
 //     rules happened to run. The X-Spam-Status test list is sorted by both.

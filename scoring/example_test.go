@@ -58,3 +58,17 @@ func ExampleApply() {
 	//
 	// Buy now.
 }
+
+func ExamplePreview() {
+	body := [][]byte{
+		[]byte("Cheap pills\n"), // the Subject comes first and is skipped
+		[]byte("Dear friend, we offer the best prices on the market for everything you need, shipped worldwide in discreet packaging within days.\n"),
+		[]byte("-------------------------------\n"),
+		[]byte("Click here to unsubscribe.\n"),
+	}
+	fmt.Println(scoring.Preview(body))
+	// Output:
+	// Dear friend, we offer the best prices on the market for everything
+	//    you need, shipped worldwide in discreet packaging within days. Click here
+	//    to unsubscribe.
+}

@@ -59,6 +59,9 @@ func newTagger(v *Verdict, opt *Options) *tagger {
 // expand replaces the known tags of text; unknown tags stay as they are
 // (SpamAssassin bug 4793).
 func (t *tagger) expand(text string) string {
+	if strings.Count(text, "_") < 2 {
+		return text
+	}
 	return tagRE.ReplaceAllStringFunc(text, func(m string) string {
 		tag := m[1 : len(m)-1]
 		if val, ok := t.value(tag); ok {
