@@ -341,7 +341,7 @@ type Env struct {
 	// Auth is the authenticated submitter, if any (Pigeonhole's envelope "auth").
 	Auth string
 	// UserEmail is the user's primary address (Pigeonhole's sieve_user_email);
-	// vacation counts it as the user's.
+	// vacation and redirect (loop check, X-Sieve-Redirected-From) use it.
 	UserEmail string
 	// SpamTested says a spam verdict exists; SpamScore and SpamRequired map
 	// it to spamtest's 1–10 scale and percentage (RFC 5235).
