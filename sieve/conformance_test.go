@@ -575,7 +575,7 @@ func (s *suite) execute(r *run, res *Result) bool {
 	s.smtp = nil
 	final := s.msgRaw
 	if res.HeaderEdited {
-		final = rebuild(res.Header, final)
+		final = rebuild(res.EditedHeaders, final)
 	}
 	ok := true
 	var msg []byte

@@ -164,7 +164,7 @@ func (r *run) result() *Result {
 	}
 	if r.edited {
 		res.HeaderEdited = true
-		res.Header = r.header
+		res.EditedHeaders = r.header
 	}
 	r.finishVacation(res)
 	return res

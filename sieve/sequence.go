@@ -62,12 +62,12 @@ func (q *Sequence) Run(ctx context.Context, msg Message, env Env) (*Result, erro
 	for i, s := range scripts {
 		res, err := s.runAfter(ctx, msg, env, seqState{prior: prior, executed: len(prior), header: header, edited: edited, flags: flags})
 		if err != nil {
-			out := &Result{Actions: prior, ImplicitKeep: true, Err: err, HeaderEdited: edited, Header: header}
+			out := &Result{Actions: prior, ImplicitKeep: true, Err: err, HeaderEdited: edited, EditedHeaders: header}
 			return out, err
 		}
 		marks = append(marks, res.dupMarks...)
 		if res.HeaderEdited {
-			header, edited = res.Header, true
+			header, edited = res.EditedHeaders, true
 		}
 		last := i == len(scripts)-1 || !res.keepNext
 		if last {

@@ -341,7 +341,7 @@ type Env struct {
 	// Auth is the authenticated submitter, if any (Pigeonhole's envelope "auth").
 	Auth string
 	// UserEmail is the user's primary address (Pigeonhole's sieve_user_email);
-	// vacation counts it as the user's.
+	// vacation and redirect (loop check, X-Sieve-Redirected-From) use it.
 	UserEmail string
 	// SpamTested says a spam verdict exists; SpamScore and SpamRequired map
 	// it to spamtest's 1–10 scale and percentage (RFC 5235).
@@ -474,10 +474,13 @@ type Result struct {
 	ImplicitKeep bool
 	// ImplicitKeepFlags are the flags for the implicit keep (RFC 5232 §3).
 	ImplicitKeepFlags []string
-	// HeaderEdited is true when editheader changed the header; Header then
-	// holds the recipient's edited header block.
-	HeaderEdited bool
-	Header       []HeaderField
+	// HeaderEdited is true when editheader changed the header; EditedHeaders
+	// then holds the recipient's whole edited header block, in order, values
+	// unfolded (added non-ASCII values are RFC 2047 encoded). The caller's
+	// Message is never changed. Actions also carry the header as it was when
+	// each ran (Action.Header).
+	HeaderEdited  bool
+	EditedHeaders []HeaderField
 	// Warnings are non-fatal problems met while running (a bad :regex built
 	// from variables, a refused edit of a protected header); log them.
 	Warnings []string

@@ -157,8 +157,8 @@ func TestEditheaderCopy(t *testing.T) {
 	if len(msg.HeaderFields()) != before {
 		t.Fatalf("Run mutated the caller's message header")
 	}
-	if !res.HeaderEdited || res.Header[0].Name != "X-A" || len(res.Header) != before {
-		t.Fatalf("Result.Header = %v, want X-A added and Subject removed", res.Header)
+	if !res.HeaderEdited || res.EditedHeaders[0].Name != "X-A" || len(res.EditedHeaders) != before {
+		t.Fatalf("Result.EditedHeaders = %v, want X-A added and Subject removed", res.EditedHeaders)
 	}
 	if h := res.Actions[0].Header; len(h) != before+1 {
 		t.Fatalf("fileinto Header has %d fields, want %d (the state when it ran)", len(h), before+1)
