@@ -322,3 +322,5 @@ func bg() context.Context { return context.Background() }
 func contextWithTimeout(d time.Duration) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), d)
 }
+
+var smtpErr451 = smtp.SMTPError{Code: 451, Message: "try later"}

@@ -50,7 +50,7 @@ func VacationHandle(p VacationParams) string {
 // envelope sender to the envelope recipient rcpt, is allowed. It returns
 // false and the reason when RFC 5230 §4.5 or RFC 3834 §2 says not to reply:
 // the null sender, a sender that is a mailer daemon or list address, a
-// sender that is the recipient itself, a List-* field, an Auto-Submitted
+// sender that is the recipient itself, a List-* field, a multipart/report, an Auto-Submitted
 // field other than "no", Precedence bulk, list or junk, or a message that
 // does not name the recipient (or one of addresses) in To, Cc, Bcc or their
 // Resent- forms.
@@ -89,6 +89,12 @@ func ShouldReply(raw []byte, sender, rcpt string, addresses []string) (reply boo
 			v := strings.ToLower(strings.TrimSpace(strings.SplitN(f.value(), ";", 2)[0]))
 			if v != "no" {
 				return false, "Auto-Submitted: " + v
+			}
+		case "content-type":
+			// A delivery report (RFC 6522) is machine mail even without
+			// Auto-Submitted.
+			if strings.HasPrefix(strings.ToLower(f.value()), "multipart/report") {
+				return false, "delivery report"
 			}
 		case "precedence":
 			switch strings.ToLower(f.value()) {
