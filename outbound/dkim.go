@@ -9,8 +9,10 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -49,6 +51,9 @@ func ParseKeyTable(r io.Reader) ([]KeyTableEntry, error) {
 	var out []KeyTableEntry
 	err := eachTableLine(r, func(n int, key, value string) error {
 		parts := strings.SplitN(value, ":", 3)
+		for i := range parts {
+			parts[i] = strings.TrimSpace(parts[i])
+		}
 		if len(parts) != 3 || parts[0] == "" || parts[1] == "" || parts[2] == "" {
 			return fmt.Errorf("line %d: want keyname domain:selector:keypath", n)
 		}
@@ -215,6 +220,9 @@ func LoadDKIM(cfg DKIMConfig) (*DKIM, error) {
 			continue
 		}
 		if _, err := d.signer(k, ""); err != nil {
+			if !errors.Is(err, ErrPermanent) {
+				err = fmt.Errorf("%w: %w", ErrPermanent, err)
+			}
 			return nil, err
 		}
 	}
@@ -287,6 +295,10 @@ func (d *DKIM) keysFor(addr string) ([]signingKey, error) {
 		k := d.keys[s.KeyName]
 		signer, err := d.signer(k, domain)
 		if err != nil {
+			// A "%" key path names a file per domain: no file, no key.
+			if strings.Contains(k.Key, "%") && errors.Is(err, fs.ErrNotExist) {
+				continue
+			}
 			return nil, err
 		}
 		kd := k.Domain
@@ -298,18 +310,10 @@ func (d *DKIM) keysFor(addr string) ([]signingKey, error) {
 	return out, nil
 }
 
-// HasKey reports whether the SigningTable selects a key for addr.
+// HasKey reports whether the SigningTable selects a usable key for addr.
 func (d *DKIM) HasKey(addr string) bool {
-	addr = strings.ToLower(strings.Trim(addr, "<> "))
-	if !strings.Contains(addr, "@") {
-		return false
-	}
-	for _, s := range d.signing {
-		if matchPattern(s.Pattern, addr) {
-			return true
-		}
-	}
-	return false
+	keys, err := d.keysFor(addr)
+	return err == nil && len(keys) > 0
 }
 
 func (d *DKIM) signer(k KeyTableEntry, domain string) (crypto.Signer, error) {
@@ -327,7 +331,7 @@ func (d *DKIM) signer(k KeyTableEntry, domain string) (crypto.Signer, error) {
 		}
 		b, err := os.ReadFile(p)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %w: key %s: %w", ErrPermanent, ErrConfig, k.Name, err)
+			return nil, fmt.Errorf("%w: key %s: %w", ErrConfig, k.Name, err)
 		}
 		data = b
 	} else {
@@ -376,11 +380,15 @@ func ParsePrivateKey(data []byte) (crypto.Signer, error) {
 // SigningTable selects for addr (normally the header From address, or the
 // forwarding recipient's address for a redirect). Existing fields, earlier
 // DKIM-Signatures included, are left untouched. If no key matches, raw is
-// returned unchanged and signed is false.
+// returned unchanged and signed is false. A key that cannot be loaded is
+// our fault, so errors are temporary.
 func (d *DKIM) Sign(raw []byte, addr string) (out []byte, signed bool, err error) {
 	keys, err := d.keysFor(addr)
-	if err != nil || len(keys) == 0 {
-		return raw, false, err
+	if err != nil {
+		return raw, false, fmt.Errorf("%w: dkim key for %s: %v", ErrTemporary, addr, err)
+	}
+	if len(keys) == 0 {
+		return raw, false, nil
 	}
 	hdr, _ := splitMessage(raw)
 	headerKeys := d.headerKeys(hdr)
@@ -395,14 +403,14 @@ func (d *DKIM) Sign(raw []byte, addr string) (out []byte, signed bool, err error
 			HeaderKeys:             headerKeys,
 		})
 		if err != nil {
-			return nil, false, fmt.Errorf("%w: dkim: %w", ErrPermanent, err)
+			return nil, false, fmt.Errorf("%w: dkim: %w", ErrTemporary, err)
 		}
 		if _, err := s.Write(raw); err != nil {
 			s.Close()
-			return nil, false, fmt.Errorf("%w: dkim: %w", ErrPermanent, err)
+			return nil, false, fmt.Errorf("%w: dkim: %w", ErrTemporary, err)
 		}
 		if err := s.Close(); err != nil {
-			return nil, false, fmt.Errorf("%w: dkim: %w", ErrPermanent, err)
+			return nil, false, fmt.Errorf("%w: dkim: %w", ErrTemporary, err)
 		}
 		sigs = append(sigs, s.Signature()...)
 	}

@@ -3,6 +3,7 @@ package outbound
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"crypto"
 	"fmt"
 	"io"
@@ -17,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 )
 
@@ -55,6 +57,8 @@ type sinkMsg struct {
 	From string
 	To   []string
 	Data []byte
+	TLS  bool   // the session ran STARTTLS
+	User string // the AUTH PLAIN user, if any
 }
 
 // sink is an SMTP server on loopback recording what it receives. While
@@ -64,9 +68,13 @@ type sink struct {
 	mu   sync.Mutex
 	msgs []sinkMsg
 	fail *smtp.SMTPError
+	// user and pass, when user is set, are required through AUTH PLAIN.
+	user, pass string
 }
 
-func (s *sink) NewSession(*smtp.Conn) (smtp.Session, error) { return &sinkSession{s: s}, nil }
+func (s *sink) NewSession(c *smtp.Conn) (smtp.Session, error) {
+	return &sinkSession{s: s, conn: c}, nil
+}
 
 func (s *sink) received() []sinkMsg {
 	s.mu.Lock()
@@ -81,8 +89,27 @@ func (s *sink) setFail(e *smtp.SMTPError) {
 }
 
 type sinkSession struct {
-	s   *sink
-	cur sinkMsg
+	s     *sink
+	conn  *smtp.Conn
+	cur   sinkMsg
+	authd string
+}
+
+func (ss *sinkSession) AuthMechanisms() []string {
+	if ss.s.user == "" {
+		return nil
+	}
+	return []string{sasl.Plain}
+}
+
+func (ss *sinkSession) Auth(mech string) (sasl.Server, error) {
+	return sasl.NewPlainServer(func(identity, user, pass string) error {
+		if user != ss.s.user || pass != ss.s.pass {
+			return &smtp.SMTPError{Code: 535, EnhancedCode: smtp.EnhancedCode{5, 7, 8}, Message: "bad credentials"}
+		}
+		ss.authd = user
+		return nil
+	}), nil
 }
 
 func (ss *sinkSession) Reset()        { ss.cur = sinkMsg{} }
@@ -93,6 +120,11 @@ func (ss *sinkSession) Mail(from string, _ *smtp.MailOptions) error {
 	if ss.s.fail != nil {
 		return ss.s.fail
 	}
+	if ss.s.user != "" && ss.authd == "" {
+		return &smtp.SMTPError{Code: 530, Message: "authentication required"}
+	}
+	_, ss.cur.TLS = ss.conn.TLSConnectionState()
+	ss.cur.User = ss.authd
 	ss.cur.From = from
 	return nil
 }
@@ -112,10 +144,12 @@ func (ss *sinkSession) Data(r io.Reader) error {
 	return nil
 }
 
-func startSink(t *testing.T) *sink {
+func startSink(t *testing.T) *sink { return startSinkWith(t, &sink{}, nil) }
+
+func startSinkWith(t *testing.T, s *sink, tc *tls.Config) *sink {
 	t.Helper()
-	s := &sink{}
 	srv := smtp.NewServer(s)
+	srv.TLSConfig = tc
 	srv.Domain = "sink.test"
 	srv.AllowInsecureAuth = true
 	srv.ReadTimeout = 10 * time.Second

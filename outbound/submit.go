@@ -17,7 +17,8 @@ import (
 
 // Submitter hands a finished message to the mail system. Submit returns nil
 // only once the message is accepted for every recipient; errors wrap
-// [ErrTemporary] or [ErrPermanent].
+// [ErrTemporary] or [ErrPermanent]. The go-smtp *smtp.SMTPError of a relay
+// reply stays in the chain for errors.As.
 type Submitter interface {
 	Submit(ctx context.Context, from string, to []string, raw []byte) error
 }
@@ -130,7 +131,7 @@ func (r *Relay) Submit(ctx context.Context, from string, to []string, raw []byte
 		step = "AUTH"
 		_, isTLS := c.TLSConnectionState()
 		if !isTLS && !isLoopback(conn.RemoteAddr()) {
-			return fmt.Errorf("%w: %w: refusing AUTH without TLS to %s", ErrPermanent, ErrConfig, r.cfg.Addr)
+			return fmt.Errorf("%w: %w: refusing AUTH without TLS to %s", ErrTemporary, ErrConfig, r.cfg.Addr)
 		}
 		if err := c.Auth(sasl.NewPlainClient("", r.cfg.Username, r.cfg.Password)); err != nil {
 			return err
@@ -170,14 +171,17 @@ func isLoopback(a net.Addr) bool {
 	return ok && ta.IP.IsLoopback()
 }
 
-// classifySMTP wraps err with ErrPermanent for an SMTP 5xx reply and with
-// ErrTemporary for anything else: 4xx, network errors, timeouts.
+// classifySMTP wraps err with ErrPermanent for an SMTP 5xx reply to MAIL,
+// RCPT or the message, and with ErrTemporary for anything else: 4xx,
+// network errors, timeouts, and a 5xx to EHLO, STARTTLS or AUTH, which
+// means our configuration is wrong: never a bounce for our own fault.
 func classifySMTP(addr, step string, err error) error {
 	if errors.Is(err, ErrTemporary) || errors.Is(err, ErrPermanent) {
 		return err
 	}
 	var se *smtp.SMTPError
-	if errors.As(err, &se) && se.Code >= 500 && se.Code < 600 {
+	session := step == "EHLO" || step == "STARTTLS" || step == "AUTH"
+	if errors.As(err, &se) && se.Code >= 500 && se.Code < 600 && !session {
 		return fmt.Errorf("%w: relay %s: %s: %w", ErrPermanent, addr, step, err)
 	}
 	return fmt.Errorf("%w: relay %s: %s: %w", ErrTemporary, addr, step, err)

@@ -178,3 +178,21 @@ func TestVacationWindow(t *testing.T) {
 		t.Error("retry after relay failure: no reply")
 	}
 }
+
+func FuzzShouldReply(f *testing.F) {
+	f.Add([]byte(vacationOrig), "carol@remote.example")
+	f.Add([]byte("List-Id: x\n To: y\n\n"), "")
+	f.Add([]byte("To: \"odd, name\" <dave@forward.example>\r\nAuto-Submitted: no; x\r\n\r\n"), "a@b")
+	f.Fuzz(func(t *testing.T, raw []byte, sender string) {
+		ok, why := ShouldReply(raw, sender, "dave@forward.example", nil)
+		if ok == (why != "") {
+			t.Fatalf("ShouldReply = %v, %q: reason must be given exactly when refusing", ok, why)
+		}
+		if ok {
+			if _, err := BuildVacation(raw, sender, "dave@forward.example", VacationParams{Reason: "away"}, "h", postsrsdTime); err != nil {
+				t.Fatalf("BuildVacation after ShouldReply = %v", err)
+			}
+		}
+		MessageIdentity(raw)
+	})
+}
