@@ -3,8 +3,8 @@ package outbound
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"crypto"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
