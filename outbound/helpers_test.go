@@ -70,6 +70,8 @@ type sink struct {
 	fail *smtp.SMTPError
 	// user and pass, when user is set, are required through AUTH PLAIN.
 	user, pass string
+	// rejectRcpt is refused with 550 at RCPT TO.
+	rejectRcpt string
 }
 
 func (s *sink) NewSession(c *smtp.Conn) (smtp.Session, error) {
@@ -129,6 +131,9 @@ func (ss *sinkSession) Mail(from string, _ *smtp.MailOptions) error {
 	return nil
 }
 func (ss *sinkSession) Rcpt(to string, _ *smtp.RcptOptions) error {
+	if to == ss.s.rejectRcpt {
+		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such user"}
+	}
 	ss.cur.To = append(ss.cur.To, to)
 	return nil
 }
