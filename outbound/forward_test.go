@@ -3,10 +3,13 @@ package outbound
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -300,4 +303,40 @@ func TestStoreExpiryAndReopen(t *testing.T) {
 		t.Errorf("Expire at 7 days = %d, %v, want 1", n, err)
 	}
 	store.Close()
+}
+
+// TestStoreConcurrent races many goroutines for one vacation window and
+// marks many actions at once: exactly one claim wins, every mark is seen.
+func TestStoreConcurrent(t *testing.T) {
+	store, err := OpenStore(StoreConfig{Path: filepath.Join(t.TempDir(), "outbound.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	var wg sync.WaitGroup
+	var won atomic.Int32
+	for i := 0; i < 16; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			ok, err := store.ClaimVacation(VacationKey{Recipient: "r@x", Sender: "s@y", Handle: "h"}, time.Hour)
+			if err != nil {
+				t.Errorf("ClaimVacation = %v", err)
+			}
+			if ok {
+				won.Add(1)
+			}
+			k := DeliveryKey{Message: "m", Recipient: "r@x", Action: fmt.Sprint("redirect:", i)}
+			if err := store.Mark(k); err != nil {
+				t.Errorf("Mark = %v", err)
+			}
+			if done, err := store.Done(k); !done || err != nil {
+				t.Errorf("Done after Mark = %v, %v", done, err)
+			}
+		}(i)
+	}
+	wg.Wait()
+	if n := won.Load(); n != 1 {
+		t.Errorf("%d goroutines claimed the window, want 1", n)
+	}
 }

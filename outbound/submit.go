@@ -138,7 +138,13 @@ func (r *Relay) Submit(ctx context.Context, from string, to []string, raw []byte
 		}
 	}
 	step = "MAIL FROM"
-	if err := c.Mail(from, nil); err != nil {
+	// go-smtp adds BODY=8BITMIME itself when offered; RFC 6531 SMTPUTF8 is
+	// asked for only when an address needs it.
+	opts := &smtp.MailOptions{Size: int64(len(raw))}
+	for _, a := range append([]string{from}, to...) {
+		opts.UTF8 = opts.UTF8 || !isASCII(a)
+	}
+	if err := c.Mail(from, opts); err != nil {
 		return err
 	}
 	for _, rcpt := range to {
@@ -164,6 +170,15 @@ func (r *Relay) Submit(ctx context.Context, from string, to []string, raw []byte
 	// failed delivery.
 	c.Quit()
 	return nil
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 func isLoopback(a net.Addr) bool {
