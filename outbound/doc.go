@@ -31,7 +31,8 @@
 //   - SRS: like postsrsd, reversing an SRS1 address yields the SRS0 address
 //     at the first forwarder; it is not unwrapped further.
 //   - Vacation replies are sent with the null envelope sender (RFC 3834
-//     §3.3) and carry no Precedence header: RFC 3834 §3.1.8 discourages it.
+//     §3.3) and carry no Precedence header, which is not standardized;
+//     Auto-Submitted (RFC 3834 §5) marks them instead.
 //   - Submission is all or nothing: if the relay refuses any recipient, the
 //     message is not sent to the others.
 package outbound

@@ -149,3 +149,33 @@ func ParseDNSRecord(rec string) string {
 	}
 	return b.String()
 }
+
+// GenerateKeyFiles does what opendkim-genkey does: it generates a key and
+// writes dir/SELECTOR.private (PKCS#8 PEM, mode 0600) and dir/SELECTOR.txt
+// (the [DNSRecord]), and returns the key's path and the record. It refuses
+// to overwrite either file.
+func GenerateKeyFiles(dir, selector, domain, alg string, bits int) (keyPath, record string, err error) {
+	if selector == "" || domain == "" || strings.ContainsAny(selector, "/\\") {
+		return "", "", fmt.Errorf("%w: %w: bad selector %q or domain %q", ErrPermanent, ErrConfig, selector, domain)
+	}
+	key, err := GenerateKey(alg, bits)
+	if err != nil {
+		return "", "", err
+	}
+	record, err = DNSRecord(selector, domain, key.Public())
+	if err != nil {
+		return "", "", err
+	}
+	keyPath = filepath.Join(dir, selector+".private")
+	txtPath := filepath.Join(dir, selector+".txt")
+	if _, err := os.Lstat(txtPath); err == nil {
+		return "", "", fmt.Errorf("%w: %w: %s exists", ErrPermanent, ErrConfig, txtPath)
+	}
+	if err := WritePrivateKey(keyPath, key); err != nil {
+		return "", "", err
+	}
+	if err := os.WriteFile(txtPath, []byte(record), 0o644); err != nil {
+		return "", "", fmt.Errorf("%w: %w", ErrTemporary, err)
+	}
+	return keyPath, record, nil
+}

@@ -1,6 +1,7 @@
 package outbound
 
 import (
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -105,5 +106,29 @@ func TestParsePrivateKeyForms(t *testing.T) {
 	}
 	if _, err := ParsePrivateKey([]byte("not a key!")); err == nil {
 		t.Errorf("ParsePrivateKey(garbage) = nil error")
+	}
+}
+
+func TestGenerateKeyFiles(t *testing.T) {
+	dir := t.TempDir()
+	keyPath, rec, err := GenerateKeyFiles(dir, "s1", "files.example", "ed25519", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(keyPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ParsePrivateKey(b); err != nil {
+		t.Errorf("ParsePrivateKey(%s) = %v", keyPath, err)
+	}
+	if txt, _ := os.ReadFile(filepath.Join(dir, "s1.txt")); string(txt) != rec || !strings.Contains(rec, "k=ed25519") {
+		t.Errorf("s1.txt = %q, want the record %q", txt, rec)
+	}
+	if _, _, err := GenerateKeyFiles(dir, "s1", "files.example", "ed25519", 0); err == nil {
+		t.Errorf("GenerateKeyFiles over existing files = nil error")
+	}
+	if _, _, err := GenerateKeyFiles(dir, "../x", "files.example", "ed25519", 0); !errors.Is(err, ErrConfig) {
+		t.Errorf("GenerateKeyFiles(selector ../x) = %v, want ErrConfig", err)
 	}
 }

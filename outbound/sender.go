@@ -24,6 +24,7 @@ const (
 	Bounce
 )
 
+// String returns the kind's name, as used in logs and action keys.
 func (k Kind) String() string {
 	switch k {
 	case Redirect:
