@@ -159,23 +159,25 @@ type DKIMConfig struct {
 	// same way (see ParseSigningTable).
 	KeyTable, SigningTable string
 	// HeaderKeys lists the header fields to sign, in addition to From which
-	// is always signed and oversigned. Default [DefaultSignedHeaders].
+	// is always signed and oversigned. Default [DefaultSignedHeaders]().
 	HeaderKeys []string
 	// Simple selects simple/simple canonicalization instead of the default
 	// relaxed/relaxed.
 	Simple bool
 }
 
-// DefaultSignedHeaders are the fields signed when present, after RFC 6376
-// §5.4.1's recommendation and OpenDKIM's defaults.
-var DefaultSignedHeaders = []string{
-	"From", "Reply-To", "Subject", "Date", "To", "Cc", "Message-ID",
-	"In-Reply-To", "References", "MIME-Version", "Content-Type",
-	"Content-Transfer-Encoding", "Content-Disposition", "Resent-Date",
-	"Resent-From", "Resent-To", "Resent-Cc", "Resent-Message-ID", "Sender",
-	"List-Id", "List-Help", "List-Unsubscribe", "List-Unsubscribe-Post",
-	"List-Subscribe", "List-Post", "List-Owner", "List-Archive",
-	"Auto-Submitted",
+// DefaultSignedHeaders returns the fields signed when present, after RFC
+// 6376 §5.4.1's recommendation and OpenDKIM's defaults.
+func DefaultSignedHeaders() []string {
+	return []string{
+		"From", "Reply-To", "Subject", "Date", "To", "Cc", "Message-ID",
+		"In-Reply-To", "References", "MIME-Version", "Content-Type",
+		"Content-Transfer-Encoding", "Content-Disposition", "Resent-Date",
+		"Resent-From", "Resent-To", "Resent-Cc", "Resent-Message-ID", "Sender",
+		"List-Id", "List-Help", "List-Unsubscribe", "List-Unsubscribe-Post",
+		"List-Subscribe", "List-Post", "List-Owner", "List-Archive",
+		"Auto-Submitted",
+	}
 }
 
 // DKIM signs messages with the keys of an OpenDKIM KeyTable, chosen by a
@@ -241,7 +243,7 @@ func NewDKIM(keys []KeyTableEntry, signing []SigningTableEntry, cfg DKIMConfig) 
 		loaded:  make(map[string]crypto.Signer),
 	}
 	if d.headers == nil {
-		d.headers = DefaultSignedHeaders
+		d.headers = DefaultSignedHeaders()
 	}
 	if cfg.Simple {
 		d.canon = dkim.CanonicalizationSimple

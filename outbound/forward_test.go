@@ -259,6 +259,18 @@ func TestDeliveryLogExactlyOnce(t *testing.T) {
 	if MessageIdentity(again) != key.Message {
 		t.Errorf("MessageIdentity changed with new trace headers")
 	}
+	for _, other := range []string{
+		strings.Replace(string(raw), "<m1@", "<m2@", 1),
+		"Subject: other\r\n" + string(raw),
+		strings.Replace(string(raw), "hello", "hello!", 1),
+	} {
+		if MessageIdentity([]byte(other)) == key.Message {
+			t.Errorf("MessageIdentity(%q) = that of %q", other, raw)
+		}
+	}
+	if lf := strings.ReplaceAll(string(raw), "\r\n", "\n"); MessageIdentity([]byte(lf)) != key.Message {
+		t.Errorf("MessageIdentity changed with LF line endings")
+	}
 	// Another action of the same recipient is independent.
 	other := key
 	other.Action = "redirect:1:joe@elsewhere.example"

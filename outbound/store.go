@@ -220,15 +220,17 @@ func decodeTime(b []byte) time.Time {
 }
 
 // MessageIdentity returns a stable identity of a raw message for the
-// delivery log: a digest of its Message-ID and its body. Headers are left
-// out otherwise because a retried message may come back with different
-// trace and result headers; the body and Message-ID do not change.
+// delivery log: a digest of its Message-ID, From, To, Date and Subject
+// fields and of its body. Other fields are left out because a retried
+// message may come back with different trace and result fields.
 func MessageIdentity(raw []byte) string {
 	hdr, body := splitMessage(raw)
 	h := sha256.New()
-	h.Write([]byte(strings.TrimSpace(headerValue(hdr, "Message-Id"))))
-	h.Write([]byte{0})
-	bd := sha256.Sum256(body)
+	for _, name := range []string{"Message-Id", "From", "To", "Date", "Subject"} {
+		h.Write([]byte(strings.Join(headerValues(hdr, name), "\x01")))
+		h.Write([]byte{0})
+	}
+	bd := sha256.Sum256(toCRLF(body))
 	h.Write(bd[:])
 	return hex.EncodeToString(h.Sum(nil)[:16])
 }
