@@ -1,11 +1,13 @@
 package outbound
 
 import (
+	"bufio"
 	"crypto/hmac"
 	"crypto/sha1"
 	"crypto/subtle"
 	"encoding/base64"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 )
@@ -273,4 +275,26 @@ func asciiLower(s string) string {
 		}
 	}
 	return string(b)
+}
+
+// ParseSRSSecrets reads a postsrsd secrets file: one secret per line, the
+// first signing, blank lines and lines starting with "#" ignored. Errors
+// wrap [ErrConfig].
+func ParseSRSSecrets(r io.Reader) ([]string, error) {
+	var secrets []string
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		secrets = append(secrets, line)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%w: %w: SRS secrets: %w", ErrPermanent, ErrConfig, err)
+	}
+	if len(secrets) == 0 {
+		return nil, fmt.Errorf("%w: %w: no SRS secret", ErrPermanent, ErrConfig)
+	}
+	return secrets, nil
 }

@@ -180,3 +180,13 @@ func FuzzSRSReverse(f *testing.F) {
 		}
 	})
 }
+
+func TestParseSRSSecrets(t *testing.T) {
+	got, err := ParseSRSSecrets(strings.NewReader("# rotated 2026-11\nnew-secret\n\n  old-secret  \n"))
+	if err != nil || strings.Join(got, ",") != "new-secret,old-secret" {
+		t.Errorf("ParseSRSSecrets = %q, %v", got, err)
+	}
+	if _, err := ParseSRSSecrets(strings.NewReader("# none\n")); !errors.Is(err, ErrConfig) {
+		t.Errorf("ParseSRSSecrets(empty) = %v, want ErrConfig", err)
+	}
+}
