@@ -197,6 +197,10 @@ func (p *Pipeline) applySieve(ctx context.Context, m *Message, d *Delivery, res 
 		case sieve.Reject, sieve.EReject:
 			return StatusSieveReject(a.Reason)
 		case sieve.Redirect:
+			if a.Suppressed != "" {
+				p.log.InfoContext(ctx, "sieve redirect suppressed", "rcpt", d.Rcpt.Address, "to", a.Address, "why", a.Suppressed)
+				continue
+			}
 			raw := m.Out
 			if a.Header != nil {
 				raw = replaceHeader(raw, headerBytes(a.Header))
@@ -231,7 +235,7 @@ func (p *Pipeline) applySieve(ctx context.Context, m *Message, d *Delivery, res 
 	d.Stores = stores
 	d.Discard = len(stores) == 0
 	if res.HeaderEdited {
-		d.Header = headerBytes(res.Header)
+		d.Header = headerBytes(res.EditedHeaders)
 	}
 	return nil
 }

@@ -5,7 +5,7 @@
 # SpamAssassin's stock rules, local tests only, no Bayes, 2 workers
 # (spamd: 2 children; spamc: 2 concurrent clients). Incoming X-Spam-*
 # headers and the mbox From line are stripped first, for both.
-set -euo pipefail
+set -eu
 SHARED=${SLUICE_SHARED:-$(cd "$(dirname "$0")/../.." && pwd)/shared}
 N=${N:-500}
 RULES=${RULES:-/usr/share/spamassassin}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -105,10 +106,34 @@ func StartPostfix(t testing.TB, o PostfixOptions) *Postfix {
 		log, _ := os.ReadFile(filepath.Join(dir, "maillog"))
 		t.Fatalf("postfix start: %v\n%s\nmaillog:\n%s", err, out, log)
 	}
-	t.Cleanup(func() {
-		exec.Command("postfix", "-c", p.ConfDir, "stop").Run()
-	})
+	t.Cleanup(p.stop)
 	return p
+}
+
+// stop stops the instance. Under heavy load postlogd has been seen to
+// wedge and `postfix stop` with it; after 15 s the master's process group
+// (master runs setsid) is killed instead.
+func (p *Postfix) stop() {
+	cmd := exec.Command("postfix", "-c", p.ConfDir, "stop")
+	if err := cmd.Start(); err != nil {
+		return
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+		return
+	case <-time.After(15 * time.Second):
+	}
+	cmd.Process.Kill()
+	b, err := os.ReadFile(filepath.Join(p.Dir, "queue", "pid", "master.pid"))
+	if err != nil {
+		return
+	}
+	if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 1 {
+		syscall.Kill(-pid, syscall.SIGKILL)
+		syscall.Kill(pid, syscall.SIGKILL)
+	}
 }
 
 // Log returns the instance's mail log so far.
