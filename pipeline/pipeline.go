@@ -27,6 +27,7 @@ import (
 	"github.com/sluice-mail/sluice/mail"
 	"github.com/sluice-mail/sluice/maildir"
 	"github.com/sluice-mail/sluice/metrics"
+	"github.com/sluice-mail/sluice/outbound"
 	"github.com/sluice-mail/sluice/scoring"
 	"github.com/sluice-mail/sluice/sieve"
 )
@@ -39,6 +40,7 @@ var (
 	StatusNoUser   = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "No such user here"}
 	StatusNoDomain = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 2}, Message: "Domain not accepted here"}
 	StatusBadAddr  = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 3}, Message: "Bad recipient address syntax"}
+	StatusBadSRS   = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "Invalid or expired SRS address"}
 )
 
 // Message is one message on its way through the pipeline. Per-message steps
@@ -62,21 +64,29 @@ type Message struct {
 	Verdict *scoring.Verdict
 
 	sieveMsg sieve.Message // m.Out as Sieve sees it, parsed on first use
+	identity string        // for the delivery log, computed on first use
 }
 
 // Delivery is what happens to one recipient's copy. Per-recipient steps
 // (DMARC quarantine, Sieve) change it.
 type Delivery struct {
 	Rcpt Recipient
-	// Stores are the copies to file, INBOX alone by default; empty with
-	// Discard set, nothing is stored.
-	Stores  []Store
-	Discard bool
+	// Stores are the copies to file, INBOX alone by default; empty (and
+	// no redirects) means the message is discarded for this recipient.
+	Stores []Store
 	// Header, when set, replaces the message's header block in this
 	// recipient's copies (Sieve editheader), CRLF line ends.
 	Header []byte
+	// Redirects are the forwards to send after the copies are filed.
+	Redirects []Redirect
 	// Redirected counts forwards sent for this recipient.
 	Redirected int
+}
+
+// Redirect is one forward of this recipient's copy (Sieve redirect).
+type Redirect struct {
+	Addr string
+	Raw  []byte // the message as forwarded (editheader applied)
 }
 
 // Store is one copy filed into a folder.
@@ -84,6 +94,7 @@ type Store struct {
 	Folder string // "" is INBOX
 	Create bool   // create Folder if missing
 	Flags  maildir.Flags
+	size   int64 // bytes stored, once filed
 }
 
 // FileOnly replaces every copy with one in folder.
@@ -116,6 +127,14 @@ type Config struct {
 	Spam *SpamStage
 	// Sieve, when set, runs the admin and user scripts per recipient.
 	Sieve *SieveStage
+	// Outbound sends Sieve redirects and vacation replies; nil refuses
+	// them (the message is kept, and the refusal logged).
+	Outbound Outbound
+	// Log, when set, records filed copies of recipients that also have
+	// redirects, so a retry after a failed redirect files nothing twice.
+	Log DeliveryLog
+	// Bouncer, when set, forwards bounces sent to our SRS addresses.
+	Bouncer Bouncer
 }
 
 // Pipeline delivers messages. It is safe for concurrent use.
@@ -139,6 +158,9 @@ func New(cfg Config, log *slog.Logger) *Pipeline {
 // Recipient checks one RCPT TO address and returns the status to answer
 // when it is refused.
 func (p *Pipeline) Recipient(ctx context.Context, addr string) error {
+	if b := p.cfg.Bouncer; b != nil && b.IsSRS(addr) {
+		return nil
+	}
 	_, err := p.cfg.Directory.Resolve(addr)
 	if err != nil {
 		p.log.InfoContext(ctx, "recipient refused", "rcpt", addr, "reason", err)
@@ -193,6 +215,14 @@ func (p *Pipeline) Deliver(ctx context.Context, env *mail.Envelope, raw []byte) 
 	}
 	p.count(result, actions, "")
 	return statuses
+}
+
+// logIdentity is the message's key in the delivery log.
+func (m *Message) logIdentity() string {
+	if m.identity == "" {
+		m.identity = outbound.MessageIdentity(m.Raw)
+	}
+	return m.identity
 }
 
 // spamResult is "spam" or "ham" for metrics.
@@ -348,6 +378,18 @@ func (p *Pipeline) perRecipient(ctx context.Context, m *Message, addr string) (a
 		p.log.InfoContext(ctx, "delivery", attrs...)
 	}()
 
+	if b := p.cfg.Bouncer; b != nil && b.IsSRS(addr) {
+		d.Stores, d.Redirected = nil, 1
+		if err := b.Bounce(ctx, m, addr); err != nil {
+			detail = err
+			if errors.Is(err, outbound.ErrTemporary) || !errors.Is(err, outbound.ErrPermanent) {
+				reason = "outbound"
+				return "", StatusTempFail
+			}
+			return "", StatusBadSRS
+		}
+		return "", nil
+	}
 	rcpt, err := p.cfg.Directory.Resolve(addr)
 	if err != nil {
 		detail = err
@@ -379,39 +421,107 @@ func (p *Pipeline) perRecipient(ctx context.Context, m *Message, addr string) (a
 			return "", StatusTempFail
 		}
 	}
-	if d.Discard || len(d.Stores) == 0 {
+	if len(d.Stores) == 0 && len(d.Redirects) == 0 {
 		d.Stores = nil
 		return "", nil
 	}
-	store, err := p.stores.open(rcpt)
-	if err != nil {
+	if err := p.file(ctx, m, d); err != nil {
 		detail = err
 		reason, status = storageStatus(err)
 		return "", status
+	}
+	for _, s := range d.Stores {
+		size = s.size
+	}
+	if err := p.redirect(ctx, m, d); err != nil {
+		detail = err
+		reason = "outbound"
+		return "", StatusTempFail
+	}
+	return "", nil
+}
+
+// file stores d's copies. With redirects to follow and a delivery log, a
+// copy already filed by an earlier attempt is not filed again.
+func (p *Pipeline) file(ctx context.Context, m *Message, d *Delivery) error {
+	if len(d.Stores) == 0 {
+		return nil
+	}
+	store, err := p.stores.open(d.Rcpt)
+	if err != nil {
+		return err
 	}
 	out := m.Out
 	if d.Header != nil {
 		out = replaceHeader(out, d.Header)
 	}
-	body := [][]byte{p.traceHeaders(m, rcpt), out}
+	body := [][]byte{p.traceHeaders(m, d.Rcpt), out}
+	logged := p.cfg.Log != nil && len(d.Redirects) > 0
 	for i := range d.Stores {
 		st := &d.Stores[i]
+		action := "store:" + folderName(st.Folder)
+		if logged {
+			if done, err := p.cfg.Log.Done(m.logIdentity(), d.Rcpt.Address, action); err == nil && done {
+				continue
+			}
+		}
 		got, err := store.Deliver(ctx, st.Folder, st.Flags, st.Create, newMultiReader(body))
 		if err != nil && st.Folder != "" && (errors.Is(err, maildir.ErrBadFolder) || errors.Is(err, maildir.ErrNoFolder)) {
 			// A folder that cannot be used must not lose the mail: keep it
 			// in INBOX, as Dovecot's LDA does when fileinto fails.
-			p.log.WarnContext(ctx, "folder unusable, delivering to INBOX", "rcpt", addr, "folder", st.Folder, "err", err)
+			p.log.WarnContext(ctx, "folder unusable, delivering to INBOX", "rcpt", d.Rcpt.Address, "folder", st.Folder, "err", err)
 			st.Folder = ""
 			got, err = store.Deliver(ctx, "", st.Flags, false, newMultiReader(body))
 		}
 		if err != nil {
-			detail = err
-			reason, status = storageStatus(err)
-			return "", status
+			return err
 		}
-		size = got.Size
+		st.size = got.Size
+		if logged {
+			if err := p.cfg.Log.Mark(m.logIdentity(), d.Rcpt.Address, action); err != nil {
+				p.log.WarnContext(ctx, "delivery log", "err", err)
+			}
+		}
 	}
-	return "", nil
+	return nil
+}
+
+// redirect sends d's forwards. A relay that refuses one for good (or a
+// loop) keeps the message in INBOX instead; a temporary failure is the
+// recipient's 4xx, and the retry redoes only what is not done.
+func (p *Pipeline) redirect(ctx context.Context, m *Message, d *Delivery) error {
+	for _, r := range d.Redirects {
+		if p.cfg.Outbound == nil {
+			p.log.WarnContext(ctx, "redirect not sent, keeping the message", "rcpt", d.Rcpt.Address, "to", r.Addr, "err", ErrNoOutbound)
+			return p.keepInstead(ctx, m, d)
+		}
+		err := p.cfg.Outbound.Redirect(ctx, m, d.Rcpt, r.Addr, r.Raw)
+		if errors.Is(err, ErrRedirectRefused) {
+			p.log.WarnContext(ctx, "redirect refused, keeping the message", "rcpt", d.Rcpt.Address, "to", r.Addr, "err", err)
+			if err := p.keepInstead(ctx, m, d); err != nil {
+				return err
+			}
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("redirect to %s: %w", r.Addr, err)
+		}
+		d.Redirected++
+	}
+	return nil
+}
+
+// keepInstead files the message into INBOX when a redirect could not
+// happen and no copy was filed yet.
+func (p *Pipeline) keepInstead(ctx context.Context, m *Message, d *Delivery) error {
+	for _, s := range d.Stores {
+		if s.Folder == "" {
+			return nil
+		}
+	}
+	d.Stores = append(d.Stores, Store{})
+	kept := &Delivery{Rcpt: d.Rcpt, Stores: []Store{{}}, Header: d.Header}
+	return p.file(ctx, m, kept)
 }
 
 // folderNames lists the folders of stores for the log line.

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"path/filepath"
 	"strings"
 
@@ -31,15 +30,12 @@ type SieveStage struct {
 	// UserScript is the path template of a user's active script: %h home
 	// (the users file's, else the directory above the Maildir), %u, %n, %d.
 	UserScript string
-	// Outbound sends redirects and vacation replies; nil refuses them
-	// (logged), and the message is kept instead.
-	Outbound Outbound
 	// Duplicates backs the duplicate extension and vacation tracking.
 	Duplicates sieve.DuplicateTracker
 }
 
-// Outbound sends what Sieve asks to send. The outbound package's Sender
-// implements it behind an adapter in cmd.
+// Outbound sends what Sieve asks to send; Sender implements it with the
+// outbound package.
 type Outbound interface {
 	// Redirect forwards raw to addr on behalf of rcpt (RFC 5228 §4.2).
 	Redirect(ctx context.Context, m *Message, rcpt Recipient, addr string, raw []byte) error
@@ -180,7 +176,6 @@ func StatusSieveReject(reason string) *smtp.SMTPError {
 // vacation replies. A redirect that cannot be sent is a temporary failure
 // for this recipient; a missing relay keeps the message instead.
 func (p *Pipeline) applySieve(ctx context.Context, m *Message, d *Delivery, res *sieve.Result) error {
-	s := p.cfg.Sieve
 	var stores []Store
 	keep := res.ImplicitKeep
 	keepFlags := res.ImplicitKeepFlags
@@ -205,25 +200,17 @@ func (p *Pipeline) applySieve(ctx context.Context, m *Message, d *Delivery, res 
 			if a.Header != nil {
 				raw = replaceHeader(raw, headerBytes(a.Header))
 			}
-			if s.Outbound == nil {
-				p.log.WarnContext(ctx, "sieve redirect not sent; keeping the message", "rcpt", d.Rcpt.Address, "to", a.Address, "err", ErrNoOutbound)
-				keep = true
-				continue
-			}
-			if err := s.Outbound.Redirect(ctx, m, d.Rcpt, a.Address, raw); err != nil {
-				return fmt.Errorf("redirect to %s: %w", a.Address, err)
-			}
-			d.Redirected++
+			d.Redirects = append(d.Redirects, Redirect{Addr: a.Address, Raw: raw})
 		case sieve.VacationAction:
 			if a.Vacation == nil || a.Vacation.Suppressed != "" {
 				continue
 			}
-			if s.Outbound == nil {
+			if p.cfg.Outbound == nil {
 				p.log.WarnContext(ctx, "sieve vacation reply not sent", "rcpt", d.Rcpt.Address, "err", ErrNoOutbound)
 				continue
 			}
 			// A failed auto-reply must not hold up delivery.
-			if err := s.Outbound.Vacation(ctx, m, d.Rcpt, a.Vacation); err != nil {
+			if err := p.cfg.Outbound.Vacation(ctx, m, d.Rcpt, a.Vacation); err != nil {
 				p.log.WarnContext(ctx, "sieve vacation reply failed", "rcpt", d.Rcpt.Address, "err", err)
 			}
 		case sieve.Discard:
@@ -233,7 +220,6 @@ func (p *Pipeline) applySieve(ctx context.Context, m *Message, d *Delivery, res 
 		stores = append([]Store{{Flags: maildir.ParseFlags(keepFlags)}}, stores...)
 	}
 	d.Stores = stores
-	d.Discard = len(stores) == 0
 	if res.HeaderEdited {
 		d.Header = headerBytes(res.EditedHeaders)
 	}

@@ -1,0 +1,87 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/sluice-mail/sluice/outbound"
+	"github.com/sluice-mail/sluice/sieve"
+)
+
+// ErrRedirectRefused means the relay refused a redirect for good (5xx); the
+// message is kept instead, so that it is not lost.
+var ErrRedirectRefused = errors.New("pipeline: redirect refused by the relay")
+
+// DeliveryLog remembers which actions of a message were done for a
+// recipient, so that when Postfix retries a recipient after a partial
+// failure (a copy filed, then a redirect failed) only the rest is redone.
+type DeliveryLog interface {
+	Done(msgIdentity, rcpt, action string) (bool, error)
+	Mark(msgIdentity, rcpt, action string) error
+}
+
+// Bouncer forwards bounces sent to our SRS addresses back to the original
+// sender (the reverse path of a forward).
+type Bouncer interface {
+	IsSRS(addr string) bool
+	Bounce(ctx context.Context, m *Message, addr string) error
+}
+
+// Sender adapts an outbound.Sender and its store to what the pipeline
+// needs: Outbound, DeliveryLog and Bouncer.
+type Sender struct {
+	Out   *outbound.Sender
+	Store *outbound.Store
+	// SRS enables bounce forwarding; nil leaves SRS addresses to the
+	// directory (usually unknown users).
+	SRS *outbound.SRS
+}
+
+// Redirect implements Outbound: SRS, loop checks and DKIM happen in
+// outbound; the delivery log makes a retried redirect a no-op.
+func (s *Sender) Redirect(ctx context.Context, m *Message, rcpt Recipient, addr string, raw []byte) error {
+	key := &outbound.DeliveryKey{Message: m.logIdentity(), Recipient: rcpt.Address, Action: "redirect:" + addr}
+	// Our Delivered-To lets the next hop (and we, on a loop) see the chain.
+	raw = append([]byte("Delivered-To: "+rcpt.Address+"\r\n"), raw...)
+	err := s.Out.Send(ctx, outbound.Msg{
+		Kind: outbound.Redirect, From: m.Env.MailFrom, To: []string{addr}, Raw: raw, Rcpt: rcpt.Address, Key: key,
+	})
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, outbound.ErrLoop):
+		return fmt.Errorf("%w: %w", ErrRedirectRefused, err)
+	case outbound.IsTemporary(err):
+		return err
+	}
+	return fmt.Errorf("%w: %w", ErrRedirectRefused, err)
+}
+
+// Vacation implements Outbound.
+func (s *Sender) Vacation(ctx context.Context, m *Message, rcpt Recipient, v *sieve.Vacation) error {
+	_, _, err := s.Out.Vacation(ctx, m.Raw, m.Env.MailFrom, rcpt.Address, outbound.VacationParams{
+		Reason: v.Reason, MIME: v.MIME, Subject: v.Subject, From: v.From,
+		Addresses: v.Addresses, Handle: v.Handle, Window: v.Period,
+	})
+	return err
+}
+
+// Done implements DeliveryLog.
+func (s *Sender) Done(msgIdentity, rcpt, action string) (bool, error) {
+	return s.Store.Done(outbound.DeliveryKey{Message: msgIdentity, Recipient: rcpt, Action: action})
+}
+
+// Mark implements DeliveryLog.
+func (s *Sender) Mark(msgIdentity, rcpt, action string) error {
+	return s.Store.Mark(outbound.DeliveryKey{Message: msgIdentity, Recipient: rcpt, Action: action})
+}
+
+// IsSRS implements Bouncer.
+func (s *Sender) IsSRS(addr string) bool { return s.SRS != nil && outbound.IsSRS(addr) }
+
+// Bounce implements Bouncer: the bounce goes on to the address the SRS
+// address stands for.
+func (s *Sender) Bounce(ctx context.Context, m *Message, addr string) error {
+	return s.Out.Send(ctx, outbound.Msg{Kind: outbound.Bounce, From: m.Env.MailFrom, To: []string{addr}, Raw: m.Raw})
+}
