@@ -35,6 +35,32 @@ type Config struct {
 	Auth     Auth     `toml:"auth"`
 	Rules    Rules    `toml:"rules"`
 	Sieve    Sieve    `toml:"sieve"`
+	Outbound Outbound `toml:"outbound"`
+}
+
+// Outbound configures what sluice sends out: Sieve redirects, vacation
+// replies and forwarded bounces, DKIM-signed and SRS-rewritten.
+type Outbound struct {
+	// Relay is the host:port mail is submitted to. Default
+	// "127.0.0.1:25", the local Postfix.
+	Relay string `toml:"relay"`
+	// Sendmail, when set, submits through this sendmail binary instead.
+	Sendmail string `toml:"sendmail"`
+	// StartTLS, Username and PasswordFile configure a smart host.
+	StartTLS     bool   `toml:"starttls"`
+	Username     string `toml:"username"`
+	PasswordFile string `toml:"password_file"`
+	// State is the database of done actions and vacation windows.
+	// Default: .sluice-state.db in delivery.mail_root.
+	State string `toml:"state"`
+	// DKIMKeyTable and DKIMSigningTable are OpenDKIM-style tables; with
+	// both set, outgoing mail from our domains is signed.
+	DKIMKeyTable     string `toml:"dkim_key_table"`
+	DKIMSigningTable string `toml:"dkim_signing_table"`
+	// SRSSecretsFile holds SRS secrets, one per line, the first signing
+	// (postsrsd's format). Set, forwards get SRS0/SRS1 senders and
+	// bounces to them are forwarded back.
+	SRSSecretsFile string `toml:"srs_secrets_file"`
 }
 
 // Sieve configures the Sieve scripts run for each recipient, in
@@ -206,10 +232,11 @@ func Default() Config {
 			MailLocation:       "%d/%n/Maildir",
 			RecipientDelimiter: "+",
 		},
-		Metrics: Metrics{Listen: "127.0.0.1:9425"},
-		Filter:  Filter{Sendmail: "/usr/sbin/sendmail", OnError: "tempfail"},
-		Rules:   Rules{Mode: "auto", Budget: 2 * time.Second},
-		Sieve:   Sieve{Enabled: true, SpamFolder: "Spam", UserScript: "%h/.dovecot.sieve", MaxRedirects: 4, MaxActions: 32},
+		Metrics:  Metrics{Listen: "127.0.0.1:9425"},
+		Filter:   Filter{Sendmail: "/usr/sbin/sendmail", OnError: "tempfail"},
+		Rules:    Rules{Mode: "auto", Budget: 2 * time.Second},
+		Outbound: Outbound{Relay: "127.0.0.1:25"},
+		Sieve:    Sieve{Enabled: true, SpamFolder: "Spam", UserScript: "%h/.dovecot.sieve", MaxRedirects: 4, MaxActions: 32},
 		Auth: Auth{
 			Enabled:           true,
 			DNSTimeout:        2 * time.Second,

@@ -7,6 +7,7 @@
 //	sluice check [-config FILE] [-rules DIR]... [-json] [-client-ip IP] [-helo NAME] [-mail-from ADDR] [-rcpt ADDR] [-dns HOST:PORT] [FILE]
 //	sluice lint [-config FILE] [-rules DIR]... [-json] [-sieve SCRIPT]...
 //	sluice sieve-test [-from ADDR] [-rcpt ADDR] [-spam-score N] SCRIPT MESSAGE
+//	sluice dkim-keygen -d DOMAIN -s SELECTOR [-a rsa|ed25519] [-b BITS] [-dir DIR]
 //	sluice version
 //
 // With no -config, serve runs on the embedded defaults: LMTP on
@@ -43,6 +44,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdLint(args[1:], stdout, stderr)
 	case "sieve-test":
 		return cmdSieveTest(args[1:], stdout, stderr)
+	case "dkim-keygen":
+		return cmdDKIMKeygen(args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintf(stdout, "sluice %s\n", version)
 		return 0
@@ -64,6 +67,7 @@ commands:
   check     score one message (stdin or FILE) and print the report
   lint      check rule files (and Sieve scripts) and print statistics
   sieve-test  run a Sieve script against a message and print its actions
+  dkim-keygen generate a DKIM key and print its DNS record
   version   print the version
 
 Run "sluice <command> -h" for a command's flags.

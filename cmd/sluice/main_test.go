@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -71,8 +72,14 @@ func (s *syncBuffer) String() string {
 // the address and the server's log; the server stops at the end of the test.
 func startInProcess(t *testing.T, cfg config.Config) (string, *syncBuffer) {
 	t.Helper()
-	port := testutil.FreePort(t)
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	// A test may have reserved the LMTP address itself (Postfix needs it
+	// first); otherwise take a free port.
+	addr := cfg.LMTP.Listen[0]
+	if addr == config.Default().LMTP.Listen[0] {
+		addr = fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
+	}
+	_, portStr, _ := net.SplitHostPort(addr)
+	port, _ := strconv.Atoi(portStr)
 	cfg.LMTP.Listen = []string{addr}
 	if cfg.Metrics.Listen == config.Default().Metrics.Listen {
 		cfg.Metrics.Listen = "127.0.0.1:0"

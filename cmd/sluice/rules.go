@@ -5,9 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/sluice-mail/sluice/config"
+	"github.com/sluice-mail/sluice/outbound"
 	"github.com/sluice-mail/sluice/pipeline"
 	"github.com/sluice-mail/sluice/rules"
 	"github.com/sluice-mail/sluice/scoring"
@@ -107,4 +111,62 @@ func newSieveStage(cfg config.Config, log *slog.Logger) (*pipeline.SieveStage, e
 		}
 	}
 	return st, nil
+}
+
+// newSender builds the outbound side: relay or sendmail submission, the
+// state database, DKIM signing and SRS. The database is opened once per
+// process and shared across reloads (bbolt allows one opener).
+func newSender(cfg config.Config, st *outbound.Store, log *slog.Logger) (*pipeline.Sender, error) {
+	c := cfg.Outbound
+	var sub outbound.Submitter
+	if c.Sendmail != "" {
+		sub = outbound.Sendmail{Path: c.Sendmail}
+	} else {
+		rc := outbound.RelayConfig{Addr: c.Relay, HeloName: hostnameOf(cfg), StartTLS: c.StartTLS, Username: c.Username}
+		if c.PasswordFile != "" {
+			b, err := os.ReadFile(c.PasswordFile)
+			if err != nil {
+				return nil, fmt.Errorf("outbound: %w", err)
+			}
+			rc.Password = strings.TrimSpace(string(b))
+		}
+		sub = outbound.NewRelay(rc)
+	}
+	sc := outbound.SenderConfig{Submitter: sub, Store: st, Hostname: hostnameOf(cfg), Logger: log}
+	if c.DKIMKeyTable != "" && c.DKIMSigningTable != "" {
+		d, err := outbound.LoadDKIM(outbound.DKIMConfig{KeyTable: c.DKIMKeyTable, SigningTable: c.DKIMSigningTable})
+		if err != nil {
+			return nil, fmt.Errorf("outbound: %w", err)
+		}
+		sc.DKIM = d
+	}
+	if c.SRSSecretsFile != "" {
+		f, err := os.Open(c.SRSSecretsFile)
+		if err != nil {
+			return nil, fmt.Errorf("outbound: %w", err)
+		}
+		secrets, err := outbound.ParseSRSSecrets(f)
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("outbound: %w", err)
+		}
+		srs, err := outbound.NewSRS(outbound.SRSConfig{Secrets: secrets, LocalDomains: cfg.Delivery.Domains})
+		if err != nil {
+			return nil, fmt.Errorf("outbound: %w", err)
+		}
+		sc.SRS = srs
+	}
+	s, err := outbound.NewSender(sc)
+	if err != nil {
+		return nil, fmt.Errorf("outbound: %w", err)
+	}
+	return &pipeline.Sender{Out: s, Store: st, SRS: sc.SRS}, nil
+}
+
+// statePath is where the outbound state database lives.
+func statePath(cfg config.Config) string {
+	if cfg.Outbound.State != "" {
+		return cfg.Outbound.State
+	}
+	return filepath.Join(cfg.Delivery.MailRoot, ".sluice-state.db")
 }

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/sluice-mail/sluice/auth"
 	"github.com/sluice-mail/sluice/config"
@@ -22,6 +23,7 @@ import (
 	"github.com/sluice-mail/sluice/mail"
 	"github.com/sluice-mail/sluice/maildir"
 	"github.com/sluice-mail/sluice/metrics"
+	"github.com/sluice-mail/sluice/outbound"
 	"github.com/sluice-mail/sluice/pipeline"
 )
 
@@ -103,11 +105,11 @@ func (c *current) Relay(ctx context.Context, env *mail.Envelope, data []byte) er
 // reload builds a new pipeline from a fresh configuration and puts it in
 // force; on any error the old one stays. Listener addresses, the metrics
 // address and logging need a restart.
-func reload(cur *current, load func() (config.Config, error), old config.Config, log *slog.Logger, mt *metrics.Metrics) {
+func reload(cur *current, load func() (config.Config, error), old config.Config, state *outbound.Store, log *slog.Logger, mt *metrics.Metrics) {
 	cfg, err := load()
 	if err == nil {
 		var p *pipeline.Pipeline
-		if p, err = newPipeline(cfg, log, mt, buildOpts{delivers: true, strict: true}); err == nil {
+		if p, err = newPipeline(cfg, log, mt, buildOpts{delivers: true, strict: true, state: state}); err == nil {
 			if !slices.Equal(cfg.LMTP.Listen, old.LMTP.Listen) || !slices.Equal(cfg.Filter.Listen, old.Filter.Listen) || cfg.Metrics.Listen != old.Metrics.Listen {
 				log.Warn("reload: listen addresses changed; they take effect at the next restart")
 			}
@@ -125,7 +127,16 @@ func reload(cur *current, load func() (config.Config, error), old config.Config,
 // Each value received on hup reloads the configuration with load.
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger, hup <-chan os.Signal, load func() (config.Config, error)) error {
 	mt := metrics.New(version)
-	p, err := newPipeline(cfg, log, mt, buildOpts{delivers: true})
+	if err := os.MkdirAll(filepath.Dir(statePath(cfg)), 0o755); err != nil {
+		return fmt.Errorf("outbound state: %w", err)
+	}
+	state, err := outbound.OpenStore(outbound.StoreConfig{Path: statePath(cfg), OpenTimeout: 5 * time.Second})
+	if err != nil {
+		return fmt.Errorf("outbound state %s: %w", statePath(cfg), err)
+	}
+	defer state.Close()
+	go expireState(ctx, state, log)
+	p, err := newPipeline(cfg, log, mt, buildOpts{delivers: true, state: state})
 	if err != nil {
 		return err
 	}
@@ -210,7 +221,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, hup <-chan 
 				return err
 			}
 		case <-hup:
-			reload(cur, load, cfg, log, mt)
+			reload(cur, load, cfg, state, log, mt)
 		case <-ctx.Done():
 			done = true
 		}
@@ -236,6 +247,24 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, hup <-chan 
 	return nil
 }
 
+// expireState drops old delivery-log entries and vacation windows hourly.
+func expireState(ctx context.Context, st *outbound.Store, log *slog.Logger) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if n, err := st.Expire(); err != nil {
+				log.Warn("outbound state expiry", "err", err)
+			} else if n > 0 {
+				log.Debug("outbound state expiry", "removed", n)
+			}
+		}
+	}
+}
+
 // hostnameOf returns the name sluice gives itself.
 func hostnameOf(cfg config.Config) string {
 	if cfg.LMTP.Hostname != "" {
@@ -253,6 +282,8 @@ type buildOpts struct {
 	// strict refuses rules with errors (a reload keeps the old set then);
 	// otherwise a broken rule is disabled alone and reported.
 	strict bool
+	// state is the outbound state database; nil: no outbound side.
+	state *outbound.Store
 }
 
 // newPipeline builds the pipeline every mode runs: the per-message steps
@@ -283,6 +314,16 @@ func newPipeline(cfg config.Config, log *slog.Logger, mt *metrics.Metrics, o bui
 		pc.Directory = dir
 		if pc.Sieve, err = newSieveStage(cfg, log); err != nil {
 			return nil, err
+		}
+		if o.state != nil {
+			snd, err := newSender(cfg, o.state, log)
+			if err != nil {
+				return nil, err
+			}
+			pc.Outbound, pc.Log = snd, snd
+			if snd.SRS != nil {
+				pc.Bouncer = snd
+			}
 		}
 	}
 	return pipeline.New(pc, log), nil
