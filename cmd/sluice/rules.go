@@ -22,7 +22,13 @@ import (
 // override it (the -rules flag of check and lint). A nil Ruleset means
 // scoring is off.
 func loadRules(cfg config.Config, dirs []string, log *slog.Logger) (*rules.Ruleset, string, error) {
-	opt := rules.Options{Budget: cfg.Rules.Budget, Logger: log}
+	// Network rules (SPF, DKIM, DMARC, DNSBL evals) and SpamAssassin's
+	// network score set apply when sluice runs the checks that feed them.
+	opt := rules.Options{Budget: cfg.Rules.Budget, Logger: log, Net: cfg.Auth.Enabled, Plugins: rules.DefaultPlugins()}
+	// SpamAssassin 4.0.1's packaged 25_dmarc.cf wraps its rules in
+	// "ifplugin ...::Dmarc", the plugin's pre-4.0 name, which its own
+	// v400.pre no longer loads; sluice checks DMARC, so it answers to both.
+	opt.Plugins["Mail::SpamAssassin::Plugin::Dmarc"] = true
 	mode := cfg.Rules.Mode
 	if len(dirs) > 0 {
 		mode = "dirs"
