@@ -129,6 +129,19 @@ type Auth struct {
 	EnforceDMARC bool `toml:"enforce_dmarc"`
 	// QuarantineFolder receives DMARC-quarantined mail. Default "Spam".
 	QuarantineFolder string `toml:"quarantine_folder"`
+	// DNSBLs are the blocklists the client IP is looked up in.
+	DNSBLs []DNSBL `toml:"dnsbl"`
+}
+
+// DNSBL is one blocklist zone ([[auth.dnsbl]]) and what its answers mean.
+type DNSBL struct {
+	// Zone is queried as <reversed IP>.<zone>, e.g. "zen.spamhaus.org".
+	Zone string `toml:"zone"`
+	// Rules maps an answer test to the rule it fires, as SpamAssassin's
+	// check_rbl_sub: "127.0.0.2" (exact), "127.0.0.[45]" (regexp) or a
+	// bitmask "8". The rule is usually one of the stock RCVD_IN_* names,
+	// or one defined in local rules as "header NAME eval:check_rbl(...)".
+	Rules map[string]string `toml:"rules"`
 }
 
 // Filter configures the content-filter modes, where Postfix delivers and
@@ -362,6 +375,11 @@ func (c *Config) Validate() error {
 		}
 	default:
 		bad("rules.mode %q: want auto, builtin, dirs or off", c.Rules.Mode)
+	}
+	for _, b := range c.Auth.DNSBLs {
+		if b.Zone == "" || len(b.Rules) == 0 {
+			bad("auth.dnsbl: zone and rules are required")
+		}
 	}
 	for _, a := range c.Auth.DNS {
 		if _, _, err := net.SplitHostPort(a); err != nil {

@@ -118,7 +118,7 @@ func TestSampleConfig(t *testing.T) {
 	walk("", reflect.TypeOf(Config{}))
 	for _, k := range keys {
 		leaf := k[strings.LastIndexByte(k, '.')+1:]
-		if !regexp.MustCompile(`(?m)^#? ?` + leaf + ` = `).Match(src) {
+		if !regexp.MustCompile(`(?m)^#? ?(` + leaf + ` = |\[\[[a-z.]*\b` + leaf + `\]\])`).Match(src) {
 			t.Errorf("contrib/sluice.toml lacks key %s", k)
 		}
 		if !strings.Contains(string(doc), "`"+leaf+"`") {

@@ -11,6 +11,7 @@ import (
 	"github.com/sluice-mail/sluice/auth"
 	"github.com/sluice-mail/sluice/internal/dnstest"
 	"github.com/sluice-mail/sluice/mail"
+	"github.com/sluice-mail/sluice/rules"
 )
 
 const authZone = `
@@ -83,5 +84,47 @@ func TestDMARCEnforced(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(root, "example.test/bob/Maildir/new")); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestDNSBLFiresRules: a DNSBL answer mapped to a rule name fires that
+// (net) rule in the rule engine; a listed-but-unmatched code does not.
+func TestDNSBLFiresRules(t *testing.T) {
+	srv := dnstest.Start(t, "1.2.0.192.bl.test. A 127.0.0.2\n")
+	res, err := auth.NewDNSResolver(auth.DNSConfig{Servers: []string{srv.Addr}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err := rules.LoadString("local.cf", `
+header RCVD_IN_TEST eval:check_rbl('bl', 'bl.test.')
+tflags RCVD_IN_TEST net
+score RCVD_IN_TEST 3
+header RCVD_IN_OTHER eval:check_rbl_sub('bl', '127.0.0.4')
+tflags RCVD_IN_OTHER net
+score RCVD_IN_OTHER 4
+`, rules.Options{Net: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := New(Config{
+		Hostname: "mx.test",
+		Auth: &AuthStage{Resolver: res, AuthServID: "mx.test", Config: auth.Config{DNSBLs: []auth.DNSBL{{
+			Set: "bl", Zone: "bl.test",
+			Subtests: []auth.DNSBLSubtest{{Name: "RCVD_IN_TEST", Test: "127.0.0.2"}, {Name: "RCVD_IN_OTHER", Test: "127.0.0.4"}},
+		}}}},
+		Spam: &SpamStage{Rules: rs},
+	}, quietLog())
+	for _, tc := range []struct {
+		ip   string
+		want float64
+	}{{"192.0.2.1", 3}, {"192.0.2.9", 0}} {
+		env := &mail.Envelope{MailFrom: "a@client.test", Recipients: []string{"b@example.test"}, ClientIP: net.ParseIP(tc.ip)}
+		m, err := p.Check(context.Background(), env, []byte("From: a@client.test\r\nSubject: x\r\n\r\nbody\r\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Verdict.Score != tc.want {
+			t.Fatalf("client %s: score %v (hits %v), want %v", tc.ip, m.Verdict.Score, m.Verdict.Hits, tc.want)
+		}
 	}
 }

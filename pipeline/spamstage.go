@@ -31,7 +31,7 @@ func (p *Pipeline) runSpam(ctx context.Context, m *Message) {
 	}
 	m.Parsed = mail.Parse(m.Raw, opts)
 	parsed := p.cfg.Now()
-	res := s.Rules.Eval(ctx, m.Parsed, rules.Input{Auth: rulesAuth(m.Auth)})
+	res := s.Rules.Eval(ctx, m.Parsed, rules.Input{Auth: rulesAuth(m.Auth), Rules: dnsblRules(m.Auth)})
 	conf := s.Rules.Config()
 	v := scoring.Decide(res, conf)
 	v.Preview = scoring.Preview(m.Parsed.Body())
@@ -55,6 +55,22 @@ func (p *Pipeline) runSpam(ctx context.Context, m *Message) {
 			mt.RuleTimeouts.Inc()
 		}
 	}
+}
+
+// dnsblRules names the rules the DNSBL answers fire (SpamAssassin's
+// check_rbl/check_rbl_sub rules are net rules whose outcome comes from
+// outside the rule engine).
+func dnsblRules(a *auth.Results) map[string]bool {
+	if a == nil || len(a.DNSBL) == 0 {
+		return nil
+	}
+	fired := map[string]bool{}
+	for _, h := range a.DNSBL {
+		for _, name := range h.Subtests {
+			fired[name] = true
+		}
+	}
+	return fired
 }
 
 // rulesAuth turns auth results into what the rule engine's SPF, DKIM and

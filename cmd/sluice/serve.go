@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"slices"
+	"sort"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -340,6 +341,19 @@ func newAuthStage(cfg config.Config) (*pipeline.AuthStage, error) {
 	if id == "" {
 		id = hostnameOf(cfg)
 	}
+	var bls []auth.DNSBL
+	for _, b := range c.DNSBLs {
+		bl := auth.DNSBL{Set: b.Zone, Zone: b.Zone}
+		tests := make([]string, 0, len(b.Rules))
+		for test := range b.Rules {
+			tests = append(tests, test)
+		}
+		sort.Strings(tests)
+		for _, test := range tests {
+			bl.Subtests = append(bl.Subtests, auth.DNSBLSubtest{Name: b.Rules[test], Test: test})
+		}
+		bls = append(bls, bl)
+	}
 	return &pipeline.AuthStage{
 		Resolver:   res,
 		AuthServID: id,
@@ -348,6 +362,7 @@ func newAuthStage(cfg config.Config) (*pipeline.AuthStage, error) {
 			DKIMMaxSignatures: c.DKIMMaxSignatures,
 			DKIMMinRSABits:    c.DKIMMinRSABits,
 			Timeout:           c.Timeout,
+			DNSBLs:            bls,
 		},
 		EnforceDMARC:     c.EnforceDMARC,
 		QuarantineFolder: c.QuarantineFolder,
