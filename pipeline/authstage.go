@@ -3,12 +3,14 @@ package pipeline
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net"
 	"strings"
 
 	"github.com/emersion/go-smtp"
 
 	"github.com/sluice-mail/sluice/auth"
+	"github.com/sluice-mail/sluice/metrics"
 )
 
 // AuthStage configures the SPF/DKIM/DMARC/DNSBL checks.
@@ -102,4 +104,60 @@ func receivedClient(raw []byte) (net.IP, string) {
 	}
 	addr := strings.TrimPrefix(strings.TrimPrefix(v[lb+1:rb], "IPv6:"), "ipv6:")
 	return net.ParseIP(addr), helo
+}
+
+// CountLookups wraps r so that every lookup is counted in mt by result
+// (ok, nxdomain, nodata, servfail, timeout, error).
+func CountLookups(r auth.Resolver, mt *metrics.Metrics) auth.Resolver {
+	if mt == nil {
+		return r
+	}
+	return countingResolver{r: r, mt: mt}
+}
+
+type countingResolver struct {
+	r  auth.Resolver
+	mt *metrics.Metrics
+}
+
+func (c countingResolver) count(err error) {
+	result := "ok"
+	switch {
+	case err == nil:
+	case errors.Is(err, auth.ErrNXDomain):
+		result = "nxdomain"
+	case errors.Is(err, auth.ErrNoData):
+		result = "nodata"
+	case errors.Is(err, auth.ErrServFail):
+		result = "servfail"
+	case errors.Is(err, auth.ErrTimeout):
+		result = "timeout"
+	default:
+		result = "error"
+	}
+	c.mt.DNSLookups.WithLabelValues(result).Inc()
+}
+
+func (c countingResolver) LookupTXT(ctx context.Context, name string) ([]string, error) {
+	v, err := c.r.LookupTXT(ctx, name)
+	c.count(err)
+	return v, err
+}
+
+func (c countingResolver) LookupIP(ctx context.Context, network, host string) ([]net.IP, error) {
+	v, err := c.r.LookupIP(ctx, network, host)
+	c.count(err)
+	return v, err
+}
+
+func (c countingResolver) LookupMX(ctx context.Context, name string) ([]*net.MX, error) {
+	v, err := c.r.LookupMX(ctx, name)
+	c.count(err)
+	return v, err
+}
+
+func (c countingResolver) LookupAddr(ctx context.Context, addr string) ([]string, error) {
+	v, err := c.r.LookupAddr(ctx, addr)
+	c.count(err)
+	return v, err
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sluice-mail/sluice/config"
+	"github.com/sluice-mail/sluice/internal/dnstest"
 	"github.com/sluice-mail/sluice/internal/testutil"
 )
 
@@ -20,6 +21,7 @@ func TestMetricsScrape(t *testing.T) {
 	cfg.Delivery.Domains = []string{"example.test"}
 	mport := testutil.FreePort(t)
 	cfg.Metrics.Listen = fmt.Sprintf("127.0.0.1:%d", mport)
+	cfg.Auth.DNS = []string{dnstest.Start(t, `client.test. TXT "v=spf1 -all"`).Addr}
 	addr, _ := startInProcess(t, cfg)
 
 	lmtpSend(t, addr, "s@client.test", []string{"alice@example.test", "bob@example.test"}, testMessage("one", "x"))
@@ -47,6 +49,14 @@ func TestMetricsScrape(t *testing.T) {
 		`sluice_recipients_total{action="inbox"} 3`,
 		`sluice_recipients_total{action="reject"} 0`,
 		`sluice_stage_duration_seconds_count{stage="delivery"} 3`,
+		`sluice_stage_duration_seconds_count{stage="parse"} 2`,
+		`sluice_stage_duration_seconds_count{stage="auth"} 2`,
+		`sluice_stage_duration_seconds_count{stage="rules"} 2`,
+		`sluice_stage_duration_seconds_count{stage="sieve"} 3`,
+		`sluice_score_count 2`,
+		`sluice_rule_hits_total{rule="MISSING_DATE"} 2`,
+		`sluice_dns_lookups_total{result="nxdomain"}`,
+		`sluice_rules_loaded `,
 		`sluice_sessions_open{proto="lmtp"} 0`,
 		`sluice_reloads_total{result="error"} 0`,
 		`sluice_build_info{goversion="go`,

@@ -293,7 +293,7 @@ type buildOpts struct {
 func newPipeline(cfg config.Config, log *slog.Logger, mt *metrics.Metrics, o buildOpts) (*pipeline.Pipeline, error) {
 	pc := pipeline.Config{Hostname: hostnameOf(cfg), Metrics: mt}
 	if cfg.Auth.Enabled {
-		a, err := newAuthStage(cfg)
+		a, err := newAuthStage(cfg, mt)
 		if err != nil {
 			return nil, err
 		}
@@ -331,7 +331,7 @@ func newPipeline(cfg config.Config, log *slog.Logger, mt *metrics.Metrics, o bui
 }
 
 // newAuthStage builds the resolver and the auth checks from cfg.Auth.
-func newAuthStage(cfg config.Config) (*pipeline.AuthStage, error) {
+func newAuthStage(cfg config.Config, mt *metrics.Metrics) (*pipeline.AuthStage, error) {
 	c := cfg.Auth
 	res, err := auth.NewDNSResolver(auth.DNSConfig{Servers: c.DNS, Timeout: c.DNSTimeout})
 	if err != nil {
@@ -355,7 +355,7 @@ func newAuthStage(cfg config.Config) (*pipeline.AuthStage, error) {
 		bls = append(bls, bl)
 	}
 	return &pipeline.AuthStage{
-		Resolver:   res,
+		Resolver:   pipeline.CountLookups(res, mt),
 		AuthServID: id,
 		Config: auth.Config{
 			AuthServID:        id,
