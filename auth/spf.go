@@ -84,9 +84,31 @@ func checkSPF(ctx context.Context, r Resolver, ip net.IP, helo, mailFrom string)
 // failures only as a bare *net.DNSError.
 type spfResolver struct{ r Resolver }
 
+// LookupTXT checks the SPF record among the answers against the full ABNF
+// before the library evaluates any of it (RFC 7208 §4.6: a syntax error
+// anywhere in the record is a permerror, even after a match). A bad record
+// becomes an error that is not a *net.DNSError, which the library turns
+// into permerror.
 func (s spfResolver) LookupTXT(ctx context.Context, name string) ([]string, error) {
 	v, err := s.r.LookupTXT(ctx, name)
-	return v, bareDNSError(name, err)
+	if err != nil {
+		return v, bareDNSError(name, err)
+	}
+	n, rec := 0, ""
+	for _, txt := range v {
+		if spfRecordVersion(txt) {
+			n++
+			rec = txt
+		}
+	}
+	if n != 1 {
+		// None, or several: the library gives none or permerror.
+		return v, nil
+	}
+	if _, err := parseSPFRecord(rec); err != nil {
+		return nil, err
+	}
+	return v, nil
 }
 
 func (s spfResolver) LookupMX(ctx context.Context, name string) ([]*net.MX, error) {
