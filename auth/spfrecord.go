@@ -16,6 +16,8 @@ var ErrSPFSyntax = errors.New("auth: SPF record syntax error")
 // spfTerm is one term of an SPF record (RFC 7208 §4.6.1): a directive
 // (qualifier and mechanism) or a modifier.
 type spfTerm struct {
+	// Raw is the term as written.
+	Raw string
 	// Qualifier is '+', '-', '?' or '~', or 0 when absent or a modifier.
 	Qualifier byte
 	// Name is the mechanism or modifier name, lower-cased.
@@ -97,7 +99,7 @@ func parseSPFRecord(rec string) ([]spfTerm, error) {
 
 // parseSPFTerm parses one directive or modifier (RFC 7208 §4.6.1, §12).
 func parseSPFTerm(raw string) (spfTerm, error) {
-	t := spfTerm{CIDR4: -1, CIDR6: -1}
+	t := spfTerm{Raw: raw, CIDR4: -1, CIDR6: -1}
 	bad := func(why string) (spfTerm, error) {
 		return spfTerm{}, fmt.Errorf("%w: %s in %q", ErrSPFSyntax, why, raw)
 	}
