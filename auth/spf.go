@@ -97,6 +97,9 @@ type spfResolver struct {
 	mu sync.Mutex
 	// aliases maps the stand-in names of rewritten domain-specs to them.
 	aliases map[string]spfAlias
+	// validated caches the p macro's value per <domain>: it costs a PTR
+	// query and up to 10 address queries (RFC 7208 §4.6.4).
+	validated map[string]string
 }
 
 // spfAlias is a domain-spec the library cannot expand, with the <domain>
@@ -194,8 +197,26 @@ func (s *spfResolver) unalias(ctx context.Context, name string) string {
 		return name
 	}
 	env := macroEnv{sender: s.sender, domain: a.domain, ip: s.ip, helo: s.helo,
-		validated: func() string { return validatedName(ctx, s.r, s.ip, a.domain) }}
+		validated: func() string { return s.pMacro(ctx, a.domain) }}
 	return env.expandDomain(a.macro)
+}
+
+// pMacro returns the p macro's value for domain, looked up once per run.
+func (s *spfResolver) pMacro(ctx context.Context, domain string) string {
+	s.mu.Lock()
+	v, ok := s.validated[domain]
+	s.mu.Unlock()
+	if ok {
+		return v
+	}
+	v = validatedName(ctx, s.r, s.ip, domain)
+	s.mu.Lock()
+	if s.validated == nil {
+		s.validated = map[string]string{}
+	}
+	s.validated[domain] = v
+	s.mu.Unlock()
+	return v
 }
 
 func (s *spfResolver) LookupMX(ctx context.Context, name string) ([]*net.MX, error) {
