@@ -369,8 +369,8 @@ func parseMacroString(s string, exp bool) ([]macroToken, error) {
 		case '%', '_', '-':
 			// RFC 7208 §7.1: "%%" is "%", "%_" a space, "%-" a
 			// URL-encoded space.
-			lit := map[byte]string{'%': "%", '_': " ", '-': "%20"}[s[i]]
-			toks = append(toks, macroToken{Literal: lit, Escape: true})
+			esc := map[byte]string{'%': "%", '_': " ", '-': "%20"}[s[i]]
+			toks = append(toks, macroToken{Literal: esc, Escape: true})
 			continue
 		case '{':
 		default:
