@@ -15,6 +15,14 @@
 // alignment, the organizational domain and DNSBLs are ours.
 //
 // Notable divergences:
+//   - SPF records (the top one and those reached by include and redirect)
+//     are checked against the full ABNF of RFC 7208 §12 before
+//     blitiri.com.ar/go/spf evaluates them, so a syntax error anywhere is a
+//     permerror, even after a match (§4.6). The a, mx and exists
+//     mechanisms whose domain-spec has a "/" or the p macro are expanded by
+//     sluice (§7.1, §7.3); in include, redirect and ptr the library's
+//     handling remains: "/" there is a permerror and %{p} expands to
+//     "unknown". exp= is checked but no explanation is fetched.
 //   - SPF's HELO identity is checked for every message (RFC 7208 §2.3), but
 //     only a null reverse-path makes it the SPF result DMARC uses.
 //   - DMARC reports temperror, not fail, when no aligned identifier passed

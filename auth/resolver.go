@@ -136,7 +136,8 @@ func NewDNSResolver(cfg DNSConfig) (*DNSResolver, error) {
 	}, nil
 }
 
-// LookupTXT returns name's TXT records, the strings of each concatenated.
+// LookupTXT returns name's TXT records, the strings of each concatenated,
+// as the bytes on the wire (like net.Resolver).
 func (r *DNSResolver) LookupTXT(ctx context.Context, name string) ([]string, error) {
 	rrs, err := r.query(ctx, name, dns.TypeTXT)
 	if err != nil {
@@ -145,10 +146,38 @@ func (r *DNSResolver) LookupTXT(ctx context.Context, name string) ([]string, err
 	var out []string
 	for _, rr := range rrs {
 		if t, ok := rr.(*dns.TXT); ok {
-			out = append(out, strings.Join(t.Txt, ""))
+			var b strings.Builder
+			for _, s := range t.Txt {
+				txtUnescape(&b, s)
+			}
+			out = append(out, b.String())
 		}
 	}
 	return out, nil
+}
+
+// txtUnescape writes s, a TXT character-string in miekg/dns's
+// presentation form ("\DDD" for bytes outside printable ASCII, "\X" for
+// quote and backslash), to b as the raw bytes: an SPF record with a byte
+// over 0x7E must reach the SPF syntax check as that byte (RFC 7208 §3.1).
+func txtUnescape(b *strings.Builder, s string) {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c != '\\' || i+1 >= len(s) {
+			b.WriteByte(c)
+			continue
+		}
+		if i+3 < len(s) && isDigit(s[i+1]) && isDigit(s[i+2]) && isDigit(s[i+3]) {
+			n := int(s[i+1]-'0')*100 + int(s[i+2]-'0')*10 + int(s[i+3]-'0')
+			if n <= 255 {
+				b.WriteByte(byte(n))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i+1])
+		i++
+	}
 }
 
 // LookupIP returns host's A ("ip4"), AAAA ("ip6") or both ("ip") records.
