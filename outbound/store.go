@@ -15,6 +15,7 @@ import (
 var (
 	bucketDelivered = []byte("delivered")
 	bucketVacation  = []byte("vacation")
+	bucketSeen      = []byte("seen")
 )
 
 // StoreConfig configures a [Store].
@@ -91,7 +92,7 @@ func OpenStore(cfg StoreConfig) (*Store, error) {
 		s.now = time.Now
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketDelivered, bucketVacation} {
+		for _, b := range [][]byte{bucketDelivered, bucketVacation, bucketSeen} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -134,6 +135,32 @@ func (s *Store) Mark(k DeliveryKey) error {
 	})
 	if err != nil {
 		return fmt.Errorf("%w: delivery log: %w", ErrTemporary, err)
+	}
+	return nil
+}
+
+// Seen reports whether key was recorded with MarkSeen and has not expired
+// (Sieve's duplicate extension, RFC 7352).
+func (s *Store) Seen(key string) (bool, error) {
+	var seen bool
+	err := s.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketSeen).Get([]byte(key))
+		seen = len(v) == 8 && s.now().Before(decodeTime(v))
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("%w: duplicate store: %w", ErrTemporary, err)
+	}
+	return seen, nil
+}
+
+// MarkSeen records key until expiry.
+func (s *Store) MarkSeen(key string, expiry time.Time) error {
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketSeen).Put([]byte(key), encodeTime(expiry))
+	})
+	if err != nil {
+		return fmt.Errorf("%w: duplicate store: %w", ErrTemporary, err)
 	}
 	return nil
 }
@@ -184,6 +211,7 @@ func (s *Store) Expire() (int, error) {
 		}{
 			{bucketDelivered, func(t time.Time) bool { return now.Sub(t) >= s.ttl }},
 			{bucketVacation, func(t time.Time) bool { return !now.Before(t) }},
+			{bucketSeen, func(t time.Time) bool { return !now.Before(t) }},
 		} {
 			bk := tx.Bucket(b.name)
 			var dead [][]byte

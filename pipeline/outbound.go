@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/sluice-mail/sluice/outbound"
 	"github.com/sluice-mail/sluice/sieve"
@@ -84,4 +85,23 @@ func (s *Sender) IsSRS(addr string) bool { return s.SRS != nil && outbound.IsSRS
 // address stands for.
 func (s *Sender) Bounce(ctx context.Context, m *Message, addr string) error {
 	return s.Out.Send(ctx, outbound.Msg{Kind: outbound.Bounce, From: m.Env.MailFrom, To: []string{addr}, Raw: m.Raw})
+}
+
+// Duplicates returns Sieve's duplicate tracker (RFC 7352) for one user:
+// the user's keys live in the state database, apart from other users'.
+func (s *Sender) Duplicates(user string) sieve.DuplicateTracker {
+	return userDuplicates{st: s.Store, prefix: user + "\x00"}
+}
+
+type userDuplicates struct {
+	st     *outbound.Store
+	prefix string
+}
+
+func (u userDuplicates) Seen(_ context.Context, key string) (bool, error) {
+	return u.st.Seen(u.prefix + key)
+}
+
+func (u userDuplicates) Mark(_ context.Context, key string, expiry time.Time) error {
+	return u.st.MarkSeen(u.prefix+key, expiry)
 }

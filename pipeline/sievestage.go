@@ -30,8 +30,9 @@ type SieveStage struct {
 	// UserScript is the path template of a user's active script: %h home
 	// (the users file's, else the directory above the Maildir), %u, %n, %d.
 	UserScript string
-	// Duplicates backs the duplicate extension and vacation tracking.
-	Duplicates sieve.DuplicateTracker
+	// Duplicates returns the duplicate extension's tracker for a user;
+	// nil remembers nothing.
+	Duplicates func(user string) sieve.DuplicateTracker
 }
 
 // Outbound sends what Sieve asks to send; Sender implements it with the
@@ -149,7 +150,9 @@ func (p *Pipeline) sieveEnv(m *Message, d *Delivery) sieve.Env {
 			"host":   p.cfg.Hostname,
 			"phase":  "during",
 		},
-		Duplicate: p.cfg.Sieve.Duplicates,
+	}
+	if dup := p.cfg.Sieve.Duplicates; dup != nil {
+		env.Duplicate = dup(d.Rcpt.User)
 	}
 	if ip := m.Env.ClientIP; ip != nil {
 		env.Vars["remote-ip"] = ip.String()

@@ -322,6 +322,9 @@ func newPipeline(cfg config.Config, log *slog.Logger, mt *metrics.Metrics, o bui
 				return nil, err
 			}
 			pc.Outbound, pc.Log = snd, snd
+			if pc.Sieve != nil {
+				pc.Sieve.Duplicates = snd.Duplicates
+			}
 			if snd.SRS != nil {
 				pc.Bouncer = snd
 			}

@@ -96,3 +96,26 @@ func TestSieveTestCommand(t *testing.T) {
 		t.Fatalf("lint -sieve of a broken script = %d %q, want 1 and %s:2:1: missing semicolon", code, out.String(), bad)
 	}
 }
+
+// TestSieveDuplicate: the duplicate extension remembers Message-IDs per
+// user across deliveries (in the state database).
+func TestSieveDuplicate(t *testing.T) {
+	root := t.TempDir()
+	cfg := config.Default()
+	cfg.Delivery.MailRoot = root
+	home := filepath.Join(root, "example.test", "carol")
+	os.MkdirAll(home, 0o755)
+	os.WriteFile(filepath.Join(home, ".dovecot.sieve"), []byte("require \"duplicate\";\nif duplicate { discard; stop; }\n"), 0o644)
+	addr, _ := startInProcess(t, cfg)
+	for i := 0; i < 3; i++ {
+		if st := lmtpSend(t, addr, "s@client.test", []string{"carol@example.test", "dave@example.test"}, testMessage("same id", "x")); st["carol@example.test"] != nil {
+			t.Fatalf("delivery %d: %v", i, st)
+		}
+	}
+	if n := len(maildirFiles(t, filepath.Join(root, "example.test", "carol", "Maildir"))); n != 1 {
+		t.Fatalf("carol holds %d copies of one Message-ID, want 1", n)
+	}
+	if n := len(maildirFiles(t, filepath.Join(root, "example.test", "dave", "Maildir"))); n != 3 {
+		t.Fatalf("dave (no script) holds %d copies, want 3", n)
+	}
+}
