@@ -448,9 +448,22 @@ func (rs *Ruleset) buildScans() {
 		if len(lits) > 0 {
 			g.ac = buildAC(lits)
 		}
-		size := rs.opt.SetSize
-		for i := 0; i < len(noLit); i += size {
-			chunk := noLit[i:min(i+size, len(noLit))]
+		// Big patterns (ReplaceTags expansions run to 100 KB) blow up a
+		// shared DFA: a set holds at most SetSize rules and about 16 KB of
+		// pattern, smallest first.
+		sort.SliceStable(noLit, func(i, j int) bool { return len(g.rules[noLit[i]].setPat) < len(g.rules[noLit[j]].setPat) })
+		var chunks [][]int32
+		weight := 0
+		for _, pos := range noLit {
+			w := len(g.rules[pos].setPat)
+			if n := len(chunks); n == 0 || len(chunks[n-1]) >= rs.opt.SetSize || weight+w > 16<<10 {
+				chunks = append(chunks, nil)
+				weight = 0
+			}
+			chunks[len(chunks)-1] = append(chunks[len(chunks)-1], pos)
+			weight += w
+		}
+		for _, chunk := range chunks {
 			exprs := make([]string, len(chunk))
 			for j, pos := range chunk {
 				exprs[j] = g.rules[pos].setPat
