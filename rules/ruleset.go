@@ -103,16 +103,17 @@ type HeaderTemplate struct {
 // Ruleset is a loaded and compiled set of rules. It is safe for concurrent
 // use by multiple goroutines.
 type Ruleset struct {
-	opt    Options
-	conf   Config
-	lint   Lint
-	rules  []*rule
-	byName map[string]*rule
-	header []*rule
-	evals  []*rule
-	metas  []*rule // in dependency order
-	scans  [KindMeta]*scanGroup
-	reg    *EvalRegistry
+	opt       Options
+	conf      Config
+	lint      Lint
+	rules     []*rule
+	byName    map[string]*rule
+	header    []*rule
+	evals     []*rule
+	metas     []*rule // in dependency order
+	scans     [KindMeta]*scanGroup
+	hdrGroups []*hdrGroup
+	reg       *EvalRegistry
 }
 
 // rule is one compiled rule.
@@ -133,6 +134,7 @@ type rule struct {
 	bt        *regexp2.Regexp
 	lits      []string
 	setPat    string // RE2 superset with line anchors, for sets over joined texts
+	grouped   bool   // a header rule run through its hdrGroup's sets
 	meta      metaNode
 	metaDeps  []string
 	eval      EvalFunc
@@ -273,6 +275,7 @@ func (rs *Ruleset) finish(p *parser) {
 	rs.conf.freemail = newFreemailIndex(rs.conf.FreemailDomains)
 	rs.orderMetas()
 	rs.buildScans()
+	rs.buildHeaderGroups()
 	for _, r := range rs.rules {
 		if r.inactive == "" {
 			rs.lint.Active++
