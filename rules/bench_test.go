@@ -107,12 +107,14 @@ func BenchmarkEvalCorpus(b *testing.B) {
 	}
 	b.ResetTimer()
 	var worst time.Duration
+	var all []time.Duration
 	timedOut := 0
 	cpu0 := cpuTime()
 	for b.Loop() {
 		for _, m := range msgs {
 			r := rs.Eval(context.Background(), m, Input{})
 			worst = max(worst, r.Elapsed)
+			all = append(all, r.Elapsed)
 			if r.TimedOut {
 				timedOut++
 			}
@@ -121,7 +123,9 @@ func BenchmarkEvalCorpus(b *testing.B) {
 	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*len(msgs)), "µs/msg")
 	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N*len(msgs)), "cpu-µs/msg")
 	b.ReportMetric(float64(maxRSS())/(1<<20), "maxRSS-MiB")
-	b.Logf("startup %v wall, %v CPU; %d messages, worst %v, timed out %d", stockOnce.load, stockOnce.loadCPU, len(msgs), worst, timedOut)
+	sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
+	b.Logf("startup %v wall, %v CPU; %d messages, p50 %v, p99 %v, worst %v, timed out %d", stockOnce.load, stockOnce.loadCPU,
+		len(msgs), all[len(all)/2], all[len(all)*99/100], worst, timedOut)
 }
 
 // cpuTime returns the process's user plus system CPU time: on a machine
