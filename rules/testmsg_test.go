@@ -221,3 +221,22 @@ func (m *testMessage) HTMLFacts() HTMLFacts {
 	}
 	return f
 }
+
+// Parts gives the leaf parts the test message found.
+func (m *testMessage) Parts() []Part {
+	var out []Part
+	for _, p := range m.parts {
+		enc := ""
+		if v := fieldValues(p.fields, "Content-Transfer-Encoding", false); len(v) > 0 {
+			enc = strings.ToLower(strings.TrimSpace(v[0]))
+		}
+		cs, fn := "", ""
+		if v := fieldValues(p.fields, "Content-Type", false); len(v) > 0 {
+			if _, params, err := mime.ParseMediaType(v[0]); err == nil {
+				cs, fn = strings.ToLower(params["charset"]), params["name"]
+			}
+		}
+		out = append(out, Part{ContentType: p.ctype, Charset: cs, Encoding: enc, Filename: fn, Decoded: p.text, Raw: p.text})
+	}
+	return out
+}
