@@ -153,3 +153,13 @@ func maxRSS() int64 {
 	}
 	return ru.Maxrss * 1024
 }
+
+// BenchmarkLoadStock measures startup: parsing and compiling the stock rules.
+func BenchmarkLoadStock(b *testing.B) {
+	dir := stockRules(b)
+	for b.Loop() {
+		if _, err := Load([]string{dir}, Options{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -100,6 +100,7 @@ type parser struct {
 	start    string
 	end      string
 	depth    int
+	jobs     []*regexJob
 }
 
 type condFrame struct {

@@ -5,8 +5,10 @@ import (
 	"log/slog"
 	"net/netip"
 	"regexp/syntax"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/dlclark/regexp2"
@@ -272,6 +274,7 @@ func (rs *Ruleset) finish(p *parser) {
 		rs.lint.Total++
 		rs.compile(p, r)
 	}
+	rs.compileJobs(p)
 	rs.conf.freemail = newFreemailIndex(rs.conf.FreemailDomains)
 	rs.orderMetas()
 	rs.buildScans()
@@ -335,11 +338,57 @@ func (rs *Ruleset) compile(p *parser, r *rule) {
 		if p.replace[d.name] {
 			pat = p.replaceTags(pat)
 		}
-		if err := rs.compileRegex(r, pat, d.flags); err != nil {
+		p.jobs = append(p.jobs, &regexJob{r: r, pat: pat, flags: d.flags})
+	}
+}
+
+// regexJob is one rule's pattern to translate and compile; jobs run in
+// parallel, their outcome is recorded afterwards in load order.
+type regexJob struct {
+	r          *rule
+	pat, flags string
+	confirm    bool
+	reasons    []string
+	err        error
+}
+
+// compileJobs compiles the regex rules on every CPU (RE2 compilation is
+// most of the startup time) and then records the results in order.
+func (rs *Ruleset) compileJobs(p *parser) {
+	jobs := make(chan *regexJob)
+	var wg sync.WaitGroup
+	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				j.err = rs.compileRegex(j)
+			}
+		}()
+	}
+	for _, j := range p.jobs {
+		jobs <- j
+	}
+	close(jobs)
+	wg.Wait()
+	for _, j := range p.jobs {
+		r, d := j.r, j.r.def
+		if j.err != nil {
 			rs.disable(r, "error")
-			p.diag(d.file, d.line, d.reCol, d.name, "%s %s: %v", d.kind, d.name, err)
-			rs.lint.Unsupported[unsupportedReason(err)]++
-			return
+			p.diag(d.file, d.line, d.reCol, d.name, "%s %s: %v", d.kind, d.name, j.err)
+			rs.lint.Unsupported[unsupportedReason(j.err)]++
+			continue
+		}
+		if j.confirm {
+			rs.lint.Backtrack++
+			for _, reason := range j.reasons {
+				rs.lint.BacktrackReasons[reason]++
+			}
+		} else {
+			rs.lint.RE2++
+		}
+		if len(r.lits) > 0 {
+			rs.lint.WithLiteral++
 		}
 		if d.kind == KindHeader || d.kind == KindMIMEHeader {
 			rs.header = append(rs.header, r)
@@ -357,7 +406,8 @@ func unsupportedReason(err error) string {
 
 // compileRegex translates and compiles a rule's pattern, recording which
 // engine it needs.
-func (rs *Ruleset) compileRegex(r *rule, pat, flags string) error {
+func (rs *Ruleset) compileRegex(j *regexJob) error {
+	r, pat, flags := j.r, j.pat, j.flags
 	tr, err := TranslatePerl(pat, flags, TranslateOptions{})
 	if err != nil {
 		return err
@@ -396,21 +446,13 @@ func (rs *Ruleset) compileRegex(r *rule, pat, flags string) error {
 		}
 		bt.MatchTimeout = rs.opt.BacktrackTimeout
 		r.bt = bt
-		rs.lint.Backtrack++
-		for _, reason := range tr.Reasons {
-			rs.lint.BacktrackReasons[reason]++
-		}
-	} else {
-		rs.lint.RE2++
+		j.confirm, j.reasons = true, tr.Reasons
 	}
 	r.re = re
 	r.lits = requiredLiterals(tr.RE2)
 	lo := TranslateOptions{LineAnchors: true, LooseRepeats: tr.Confirm, LooseBig: tr.Confirm}
 	if tl, err := TranslatePerl(pat, flags, lo); err == nil && re2Parses(tl.RE2) == nil {
 		r.setPat = tl.RE2
-	}
-	if len(r.lits) > 0 {
-		rs.lint.WithLiteral++
 	}
 	return nil
 }
