@@ -35,6 +35,10 @@ type Options struct {
 	BacktrackTimeout time.Duration
 	// SetSize is how many literal-less rules share one RE2 set. If zero, 8.
 	SetSize int
+	// WarnUndefined adds a warning for every meta rule reference to a rule
+	// that is not defined (stock rule files have many, for plugins left
+	// out); Lint.UndefinedRefs counts them either way.
+	WarnUndefined bool
 	// Evals holds the eval: functions. If nil, NewEvalRegistry() is used.
 	Evals *EvalRegistry
 	// Logger receives load-time debug messages. If nil, slog.Default().
@@ -72,6 +76,11 @@ type Config struct {
 	ClearHeaders bool
 	// ReportSafe is report_safe (0, 1 or 2); 1 by default.
 	ReportSafe int
+	// ReportTemplate holds the report lines (after the last
+	// clear_report_template), with their _TAGS_ unexpanded.
+	ReportTemplate []string
+	// ReportContact is report_contact.
+	ReportContact string
 	// WelcomelistFrom and BlocklistFrom are lower-cased address globs (* and ?).
 	WelcomelistFrom, BlocklistFrom []string
 	// TrustedNetworks and InternalNetworks are trusted_networks and internal_networks.
