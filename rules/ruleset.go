@@ -100,8 +100,20 @@ type Config struct {
 	// AddrLists are enlist_addrlist lists by name; URIHostLists are
 	// enlist_uri_host lists by name (a leading ! excludes).
 	AddrLists, URIHostLists map[string][]string
+	// WelcomelistDKIM and WelcomelistSPF (and their SpamAssassin default
+	// Def variants) welcome a sender only when DKIM (by Signer, or the
+	// address's own domain) or SPF vouches for it.
+	WelcomelistDKIM, DefWelcomelistDKIM, WelcomelistSPF, DefWelcomelistSPF []AuthListEntry
+	// OKLocales is ok_locales ("all" by default: no charset is far away).
+	OKLocales string
 
 	freemail *freemailIndex
+}
+
+// AuthListEntry is one welcomelist_from_dkim/_spf/_auth entry.
+type AuthListEntry struct {
+	Addr   string // lower-cased address glob
+	Signer string // DKIM signing domain; "" for the address's domain
 }
 
 // HeaderTemplate is one add_header or remove_header line.
@@ -211,7 +223,7 @@ func newParser(opt Options) (*parser, error) {
 		opt.Logger = slog.Default()
 	}
 	rs := &Ruleset{opt: opt, byName: map[string]*rule{}, reg: opt.Evals}
-	rs.conf = Config{RequiredScore: 5, ReportSafe: 1, TLDs: map[string]bool{}, TwoLevelTLDs: map[string]bool{}}
+	rs.conf = Config{RequiredScore: 5, ReportSafe: 1, OKLocales: "all", TLDs: map[string]bool{}, TwoLevelTLDs: map[string]bool{}}
 	rs.lint.ByKind = map[string]int{}
 	rs.lint.Unsupported = map[string]int{}
 	rs.lint.UnsupportedEvals = map[string]int{}

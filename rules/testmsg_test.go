@@ -193,7 +193,7 @@ func (m *testMessage) MIMEHeader(name string, raw bool) []string {
 	return out
 }
 
-var htmlTagRE = regexp.MustCompile(`<(/?)([a-zA-Z][a-zA-Z0-9]*)`)
+var testHTMLTagRE = regexp.MustCompile(`<(/?)([a-zA-Z][a-zA-Z0-9]*)`)
 
 // HTMLFacts gives the few HTML facts the test message can tell cheaply.
 func (m *testMessage) HTMLFacts() HTMLFacts {
@@ -203,7 +203,7 @@ func (m *testMessage) HTMLFacts() HTMLFacts {
 			continue
 		}
 		f.Values["html"] = 1
-		for _, t := range htmlTagRE.FindAllStringSubmatch(string(p.text), -1) {
+		for _, t := range testHTMLTagRE.FindAllStringSubmatch(string(p.text), -1) {
 			name := strings.ToLower(t[2])
 			if t[1] == "" {
 				f.Tags[name]++
