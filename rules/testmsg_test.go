@@ -27,6 +27,7 @@ type testField struct{ name, raw string }
 
 type testPart struct {
 	fields []testField
+	parent string
 	ctype  string
 	text   []byte
 }
@@ -85,7 +86,7 @@ func newTestMessage(full []byte) *testMessage {
 	m := &testMessage{full: full}
 	var body []byte
 	m.fields, body = splitHeader(full)
-	m.walk(m.fields, body, 0)
+	m.walk(m.fields, body, 0, "")
 	m.body = append(m.body, []byte(strings.Join(m.Header("Subject", false), " ")))
 	for _, p := range m.parts {
 		if !strings.HasPrefix(p.ctype, "text/") {
@@ -109,7 +110,7 @@ func newTestMessage(full []byte) *testMessage {
 	return m
 }
 
-func (m *testMessage) walk(fields []testField, body []byte, depth int) {
+func (m *testMessage) walk(fields []testField, body []byte, depth int, parent string) {
 	ct := "text/plain"
 	if v := fieldValues(fields, "Content-Type", false); len(v) > 0 {
 		ct = v[0]
@@ -127,7 +128,7 @@ func (m *testMessage) walk(fields []testField, body []byte, depth int) {
 			}
 			c = bytes.TrimLeft(c, "\r\n")
 			f, b := splitHeader(c)
-			m.walk(f, b, depth+1)
+			m.walk(f, b, depth+1, mt)
 		}
 		return
 	}
@@ -151,7 +152,7 @@ func (m *testMessage) walk(fields []testField, body []byte, depth int) {
 			body = d
 		}
 	}
-	m.parts = append(m.parts, testPart{fields: fields, ctype: mt, text: body})
+	m.parts = append(m.parts, testPart{fields: fields, parent: parent, ctype: mt, text: body})
 }
 
 func (m *testMessage) Header(name string, raw bool) []string {
@@ -236,7 +237,7 @@ func (m *testMessage) Parts() []Part {
 				cs, fn = strings.ToLower(params["charset"]), params["name"]
 			}
 		}
-		out = append(out, Part{ContentType: p.ctype, Charset: cs, Encoding: enc, Filename: fn, Decoded: p.text, Raw: p.text})
+		out = append(out, Part{ContentType: p.ctype, Charset: cs, Encoding: enc, Filename: fn, Parent: p.parent, Decoded: p.text, Raw: p.text})
 	}
 	return out
 }
