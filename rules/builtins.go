@@ -875,28 +875,91 @@ func evalFreemailFrom(ec *EvalContext, _ []string) (bool, error) {
 	return false, nil
 }
 
-// check_freemail_replyto('replyto'|'reply'): Reply-To (or, for 'reply',
-// also an address in the body) is freemail and differs from From.
+// check_freemail_replyto('replyto'|'reply'): From and Reply-To are
+// different freemail addresses; or (for 'replyto' when Reply-To is
+// freemail, for 'reply' when Reply-To or else From is) a freemail address
+// in the body differs from them. Bulk-looking envelope senders are skipped.
 func evalFreemailReplyTo(ec *EvalContext, args []string) (bool, error) {
-	from := ec.addrs("From")
-	reply := ec.addrs("Reply-To")
-	if arg(args, 0) == "reply" && len(reply) == 0 {
-		for _, p := range bodyText(ec) {
-			if bytes.IndexByte(p, '@') >= 0 {
-				reply = append(reply, emailRE.FindAllString(strings.ToLower(string(p)), -1)...)
+	what := arg(args, 0)
+	if what == "" {
+		what = "replyto"
+	}
+	if env := ec.addrs("EnvelopeFrom"); len(env) > 0 && bulkEnvFromRE.MatchString(env[0]) {
+		return false, nil
+	}
+	from, reply := ec.addrs("From"), ec.addrs("Reply-To")
+	anyFM := func(as []string) bool {
+		for _, a := range as {
+			if isFreemail(ec, a) {
+				return true
+			}
+		}
+		return false
+	}
+	fromFM, replyFM := anyFM(from), anyFM(reply)
+	fromNotInReply := true
+	for _, f := range from {
+		for _, r := range reply {
+			if f == r {
+				fromNotInReply = false
 			}
 		}
 	}
-	if len(from) == 0 {
+	if fromFM && replyFM && fromNotInReply {
+		return true, nil
+	}
+	switch {
+	case what == "replyto" && !replyFM:
+		return false, nil
+	case what == "reply" && len(reply) > 0 && !replyFM:
+		return false, nil
+	case what == "reply" && len(reply) == 0 && !fromFM:
 		return false, nil
 	}
-	for _, r := range reply {
-		if isFreemail(ec, r) && r != from[0] && (isFreemail(ec, from[0]) || arg(args, 0) == "replyto") {
-			return true, nil
+	cmp := reply
+	if what == "reply" && !replyFM {
+		cmp = from
+	}
+	for _, b := range bodyFreemails(ec) {
+		for _, r := range cmp {
+			if b != r {
+				return true, nil
+			}
 		}
 	}
 	return false, nil
 }
+
+var bulkEnvFromRE = regexp.MustCompile(`(?i)(?:\b(?:bounce|bounces|request|announce|owner|admin|mailer-daemon|postmaster)\b|noreply|no-reply|^(?:nobody|mailer)@)`)
+
+// bodyFreemails returns the freemail addresses written in the body text,
+// leaving out addresses inside URLs and <...>.
+func bodyFreemails(ec *EvalContext) []string {
+	return memo(ec, "body_freemails", func() []string {
+		var out []string
+		seen := map[string]bool{}
+		for _, p := range bodyText(ec) {
+			if bytes.IndexByte(p, '@') < 0 {
+				continue
+			}
+			t := strings.ToLower(string(p))
+			t = urlWithAtRE.ReplaceAllString(t, " ")
+			t = bracketEmailRE.ReplaceAllString(t, " ")
+			for _, e := range emailRE.FindAllString(t, 40) {
+				if !seen[e] && isFreemail(ec, e) {
+					seen[e] = true
+					out = append(out, e)
+				}
+			}
+		}
+		return out
+	})
+}
+
+var (
+	urlWithAtRE    = regexp.MustCompile(`<?https?://\S{0,255}(?:@|%40)\S{0,255}`)
+	bracketEmailRE = regexp.MustCompile(`<[\w.+-]+@[\w-]+(?:\.[\w-]+)+>`)
+)
 
 // check_fromname_spoof: the From display name holds an address whose
 // domain differs from the From address's domain.

@@ -28,6 +28,7 @@ type testField struct{ name, raw string }
 type testPart struct {
 	fields []testField
 	parent string
+	raw    []byte
 	ctype  string
 	text   []byte
 }
@@ -136,6 +137,7 @@ func (m *testMessage) walk(fields []testField, body []byte, depth int, parent st
 	if v := fieldValues(fields, "Content-Transfer-Encoding", false); len(v) > 0 {
 		enc = strings.ToLower(strings.TrimSpace(v[0]))
 	}
+	raw := body
 	switch enc {
 	case "base64":
 		clean := strings.Map(func(r rune) rune {
@@ -152,7 +154,7 @@ func (m *testMessage) walk(fields []testField, body []byte, depth int, parent st
 			body = d
 		}
 	}
-	m.parts = append(m.parts, testPart{fields: fields, parent: parent, ctype: mt, text: body})
+	m.parts = append(m.parts, testPart{fields: fields, parent: parent, raw: raw, ctype: mt, text: body})
 }
 
 func (m *testMessage) Header(name string, raw bool) []string {
@@ -237,7 +239,7 @@ func (m *testMessage) Parts() []Part {
 				cs, fn = strings.ToLower(params["charset"]), params["name"]
 			}
 		}
-		out = append(out, Part{ContentType: p.ctype, Charset: cs, Encoding: enc, Filename: fn, Parent: p.parent, Decoded: p.text, Raw: p.text})
+		out = append(out, Part{ContentType: p.ctype, Charset: cs, Encoding: enc, Filename: fn, Parent: p.parent, Decoded: p.text, Raw: p.raw})
 	}
 	return out
 }
