@@ -111,28 +111,45 @@ func registerBuiltins(r *EvalRegistry) {
 		"check_body_length":   evalBodyLength,
 		"tvd_vertical_words":  evalVerticalWords,
 		// WLBLEval
-		"check_from_in_welcomelist":     evalFromInList(func(c *Config) []string { return c.WelcomelistFrom }),
-		"check_from_in_whitelist":       evalFromInList(func(c *Config) []string { return c.WelcomelistFrom }),
-		"check_from_in_blocklist":       evalFromInList(func(c *Config) []string { return c.BlocklistFrom }),
-		"check_from_in_blacklist":       evalFromInList(func(c *Config) []string { return c.BlocklistFrom }),
-		"check_to_in_welcomelist":       evalToInList(func(c *Config) []string { return c.WelcomelistTo }),
-		"check_to_in_whitelist":         evalToInList(func(c *Config) []string { return c.WelcomelistTo }),
-		"check_to_in_blocklist":         evalToInList(func(c *Config) []string { return c.BlocklistTo }),
-		"check_to_in_blacklist":         evalToInList(func(c *Config) []string { return c.BlocklistTo }),
-		"check_to_in_more_spam":         evalToInList(func(c *Config) []string { return c.MoreSpamTo }),
-		"check_to_in_all_spam":          evalToInList(func(c *Config) []string { return c.AllSpamTo }),
-		"check_from_in_list":            evalAddrList("From"),
-		"check_replyto_in_list":         evalAddrList("Reply-To"),
-		"check_to_in_list":              evalAddrList("ToCc"),
-		"check_subject_in_welcomelist":  evalSubjectInList(func(c *Config) []string { return c.WelcomelistSubject }),
-		"check_subject_in_whitelist":    evalSubjectInList(func(c *Config) []string { return c.WelcomelistSubject }),
-		"check_subject_in_blocklist":    evalSubjectInList(func(c *Config) []string { return c.BlocklistSubject }),
-		"check_subject_in_blacklist":    evalSubjectInList(func(c *Config) []string { return c.BlocklistSubject }),
-		"check_uri_host_in_welcomelist": evalURIHostIn(func(c *Config) []string { return c.WelcomelistURIHost }),
-		"check_uri_host_in_whitelist":   evalURIHostIn(func(c *Config) []string { return c.WelcomelistURIHost }),
-		"check_uri_host_in_blocklist":   evalURIHostIn(func(c *Config) []string { return c.BlocklistURIHost }),
-		"check_uri_host_in_blacklist":   evalURIHostIn(func(c *Config) []string { return c.BlocklistURIHost }),
-		"check_uri_host_listed":         evalURIHostListed,
+		"check_from_in_welcomelist":              evalFromInList(func(c *Config) []string { return c.WelcomelistFrom }),
+		"check_from_in_whitelist":                evalFromInList(func(c *Config) []string { return c.WelcomelistFrom }),
+		"check_from_in_blocklist":                evalFromInList(func(c *Config) []string { return c.BlocklistFrom }),
+		"check_from_in_blacklist":                evalFromInList(func(c *Config) []string { return c.BlocklistFrom }),
+		"check_to_in_welcomelist":                evalToInList(func(c *Config) []string { return c.WelcomelistTo }),
+		"check_to_in_whitelist":                  evalToInList(func(c *Config) []string { return c.WelcomelistTo }),
+		"check_to_in_blocklist":                  evalToInList(func(c *Config) []string { return c.BlocklistTo }),
+		"check_to_in_blacklist":                  evalToInList(func(c *Config) []string { return c.BlocklistTo }),
+		"check_to_in_more_spam":                  evalToInList(func(c *Config) []string { return c.MoreSpamTo }),
+		"check_to_in_all_spam":                   evalToInList(func(c *Config) []string { return c.AllSpamTo }),
+		"check_from_in_list":                     evalAddrList("From"),
+		"check_replyto_in_list":                  evalAddrList("Reply-To"),
+		"check_to_in_list":                       evalAddrList("ToCc"),
+		"check_subject_in_welcomelist":           evalSubjectInList(func(c *Config) []string { return c.WelcomelistSubject }),
+		"check_subject_in_whitelist":             evalSubjectInList(func(c *Config) []string { return c.WelcomelistSubject }),
+		"check_subject_in_blocklist":             evalSubjectInList(func(c *Config) []string { return c.BlocklistSubject }),
+		"check_subject_in_blacklist":             evalSubjectInList(func(c *Config) []string { return c.BlocklistSubject }),
+		"check_uri_host_in_welcomelist":          evalURIHostIn(func(c *Config) []string { return c.WelcomelistURIHost }),
+		"check_uri_host_in_whitelist":            evalURIHostIn(func(c *Config) []string { return c.WelcomelistURIHost }),
+		"check_uri_host_in_blocklist":            evalURIHostIn(func(c *Config) []string { return c.BlocklistURIHost }),
+		"check_uri_host_in_blacklist":            evalURIHostIn(func(c *Config) []string { return c.BlocklistURIHost }),
+		"check_uri_host_listed":                  evalURIHostListed,
+		"check_for_dkim_welcomelist_from":        evalDKIMWelcome(false),
+		"check_for_dkim_whitelist_from":          evalDKIMWelcome(false),
+		"check_for_def_dkim_welcomelist_from":    evalDKIMWelcome(true),
+		"check_for_def_dkim_whitelist_from":      evalDKIMWelcome(true),
+		"check_for_spf_welcomelist_from":         evalSPFWelcome(false),
+		"check_for_spf_whitelist_from":           evalSPFWelcome(false),
+		"check_for_def_spf_welcomelist_from":     evalSPFWelcome(true),
+		"check_for_def_spf_whitelist_from":       evalSPFWelcome(true),
+		"check_dkim_valid_envelopefrom":          evalDKIMEnvFrom,
+		"check_dkim_signall":                     evalFromInput,
+		"check_dkim_signsome":                    evalFromInput,
+		"check_dkim_testing":                     evalFromInput,
+		"check_body_8bits":                       evalBody8Bits,
+		"check_for_faraway_charset":              evalFarawayCharset,
+		"check_for_faraway_charset_in_headers":   evalFarawayCharsetHeaders,
+		"multipart_alternative_difference":       evalMADiff,
+		"multipart_alternative_difference_count": evalMADiffCount,
 		// FreeMail
 		"check_freemail_header":  evalFreemailHeader,
 		"check_freemail_from":    evalFreemailFrom,
@@ -858,28 +875,91 @@ func evalFreemailFrom(ec *EvalContext, _ []string) (bool, error) {
 	return false, nil
 }
 
-// check_freemail_replyto('replyto'|'reply'): Reply-To (or, for 'reply',
-// also an address in the body) is freemail and differs from From.
+// check_freemail_replyto('replyto'|'reply'): From and Reply-To are
+// different freemail addresses; or (for 'replyto' when Reply-To is
+// freemail, for 'reply' when Reply-To or else From is) a freemail address
+// in the body differs from them. Bulk-looking envelope senders are skipped.
 func evalFreemailReplyTo(ec *EvalContext, args []string) (bool, error) {
-	from := ec.addrs("From")
-	reply := ec.addrs("Reply-To")
-	if arg(args, 0) == "reply" && len(reply) == 0 {
-		for _, p := range bodyText(ec) {
-			if bytes.IndexByte(p, '@') >= 0 {
-				reply = append(reply, emailRE.FindAllString(strings.ToLower(string(p)), -1)...)
+	what := arg(args, 0)
+	if what == "" {
+		what = "replyto"
+	}
+	if env := ec.addrs("EnvelopeFrom"); len(env) > 0 && bulkEnvFromRE.MatchString(env[0]) {
+		return false, nil
+	}
+	from, reply := ec.addrs("From"), ec.addrs("Reply-To")
+	anyFM := func(as []string) bool {
+		for _, a := range as {
+			if isFreemail(ec, a) {
+				return true
+			}
+		}
+		return false
+	}
+	fromFM, replyFM := anyFM(from), anyFM(reply)
+	fromNotInReply := true
+	for _, f := range from {
+		for _, r := range reply {
+			if f == r {
+				fromNotInReply = false
 			}
 		}
 	}
-	if len(from) == 0 {
+	if fromFM && replyFM && fromNotInReply {
+		return true, nil
+	}
+	switch {
+	case what == "replyto" && !replyFM:
+		return false, nil
+	case what == "reply" && len(reply) > 0 && !replyFM:
+		return false, nil
+	case what == "reply" && len(reply) == 0 && !fromFM:
 		return false, nil
 	}
-	for _, r := range reply {
-		if isFreemail(ec, r) && r != from[0] && (isFreemail(ec, from[0]) || arg(args, 0) == "replyto") {
-			return true, nil
+	cmp := reply
+	if what == "reply" && !replyFM {
+		cmp = from
+	}
+	for _, b := range bodyFreemails(ec) {
+		for _, r := range cmp {
+			if b != r {
+				return true, nil
+			}
 		}
 	}
 	return false, nil
 }
+
+var bulkEnvFromRE = regexp.MustCompile(`(?i)(?:\b(?:bounce|bounces|request|announce|owner|admin|mailer-daemon|postmaster)\b|noreply|no-reply|^(?:nobody|mailer)@)`)
+
+// bodyFreemails returns the freemail addresses written in the body text,
+// leaving out addresses inside URLs and <...>.
+func bodyFreemails(ec *EvalContext) []string {
+	return memo(ec, "body_freemails", func() []string {
+		var out []string
+		seen := map[string]bool{}
+		for _, p := range bodyText(ec) {
+			if bytes.IndexByte(p, '@') < 0 {
+				continue
+			}
+			t := strings.ToLower(string(p))
+			t = urlWithAtRE.ReplaceAllString(t, " ")
+			t = bracketEmailRE.ReplaceAllString(t, " ")
+			for _, e := range emailRE.FindAllString(t, 40) {
+				if !seen[e] && isFreemail(ec, e) {
+					seen[e] = true
+					out = append(out, e)
+				}
+			}
+		}
+		return out
+	})
+}
+
+var (
+	urlWithAtRE    = regexp.MustCompile(`<?https?://\S{0,255}(?:@|%40)\S{0,255}`)
+	bracketEmailRE = regexp.MustCompile(`<[\w.+-]+@[\w-]+(?:\.[\w-]+)+>`)
+)
 
 // check_fromname_spoof: the From display name holds an address whose
 // domain differs from the From address's domain.
@@ -935,7 +1015,7 @@ func mimeFacts(ec *EvalContext) map[string]bool {
 			if strings.HasPrefix(cs, "iso-") && !strings.HasPrefix(cs, "iso-8859-") && !strings.HasPrefix(cs, "iso-2022-") && !strings.HasPrefix(cs, "iso-10646") {
 				f["mime_bad_iso_charset"] = true
 			}
-			if text && farawayCharset(cs) {
+			if text && ec.Config.OKLocales != "all" && farawayCharset(cs) {
 				f["mime_faraway_charset"] = true
 			}
 		}
@@ -1362,4 +1442,195 @@ func parseDate(s string) (time.Time, error) {
 		return t2, nil
 	}
 	return t, err
+}
+
+func domainOf(addr string) string { return addr[strings.LastIndexByte(addr, '@')+1:] }
+
+// evalDKIMWelcome: a From address on the (default) DKIM welcomelist whose
+// listed signer — or its own domain — signed the message validly.
+func evalDKIMWelcome(def bool) EvalFunc {
+	return func(ec *EvalContext, _ []string) (bool, error) {
+		list := ec.Config.WelcomelistDKIM
+		if def {
+			list = ec.Config.DefWelcomelistDKIM
+		}
+		for _, a := range ec.addrs("From") {
+			for _, e := range list {
+				if !globMatch(e.Addr, a) {
+					continue
+				}
+				signer := e.Signer
+				if signer == "" {
+					signer = domainOf(a)
+				}
+				for _, d := range ec.Input.Auth.DKIMDomains {
+					d = strings.ToLower(d)
+					if d == signer || strings.HasSuffix(signer, "."+d) {
+						return true, nil
+					}
+				}
+			}
+		}
+		return false, nil
+	}
+}
+
+// evalSPFWelcome: a sender on the (default) SPF welcomelist, with SPF pass.
+func evalSPFWelcome(def bool) EvalFunc {
+	return func(ec *EvalContext, _ []string) (bool, error) {
+		if ec.Input.Auth.SPF != "pass" {
+			return false, nil
+		}
+		list := ec.Config.WelcomelistSPF
+		if def {
+			list = ec.Config.DefWelcomelistSPF
+		}
+		for _, a := range ec.senders() {
+			for _, e := range list {
+				if globMatch(e.Addr, a) {
+					return true, nil
+				}
+			}
+		}
+		return false, nil
+	}
+}
+
+// check_dkim_valid_envelopefrom: a valid signature by the envelope sender's domain.
+func evalDKIMEnvFrom(ec *EvalContext, _ []string) (bool, error) {
+	env := ec.addrs("EnvelopeFrom")
+	if len(env) == 0 {
+		return false, nil
+	}
+	for _, d := range ec.Input.Auth.DKIMDomains {
+		if strings.EqualFold(d, domainOf(env[0])) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// check_body_8bits: eight bytes in a row with the high bit set in the body
+// text, where ok_locales does not allow every charset.
+func evalBody8Bits(ec *EvalContext, _ []string) (bool, error) {
+	if ec.Config.OKLocales == "all" {
+		return false, nil
+	}
+	for _, p := range bodyText(ec) {
+		run := 0
+		for _, c := range p {
+			if c >= 0x80 {
+				if run++; run >= 8 {
+					return true, nil
+				}
+			} else {
+				run = 0
+			}
+		}
+	}
+	return false, nil
+}
+
+// check_for_faraway_charset: a text part in a charset far from ok_locales
+// (never, with SpamAssassin's default ok_locales all).
+func evalFarawayCharset(ec *EvalContext, _ []string) (bool, error) {
+	if ec.Config.OKLocales == "all" {
+		return false, nil
+	}
+	ps, _ := parts(ec)
+	for _, p := range ps {
+		if strings.HasPrefix(p.ContentType, "text/") && farawayCharset(p.Charset) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// check_for_faraway_charset_in_headers: an RFC 2047 word in a far charset.
+func evalFarawayCharsetHeaders(ec *EvalContext, _ []string) (bool, error) {
+	if ec.Config.OKLocales == "all" {
+		return false, nil
+	}
+	for _, f := range ec.Msg.Header("ALL", true) {
+		low := strings.ToLower(f)
+		for i := strings.Index(low, "=?"); i >= 0; {
+			rest := low[i+2:]
+			if farawayCharset(rest) {
+				return true, nil
+			}
+			j := strings.Index(rest, "=?")
+			if j < 0 {
+				break
+			}
+			i += 2 + j
+		}
+	}
+	return false, nil
+}
+
+// maDiff compares the words of the text and HTML alternatives of a
+// multipart/alternative: the percentage of distinct HTML words the text
+// part lacks, and the distinct word counts of both.
+func maDiff(ec *EvalContext) (diff float64, textWords, htmlWords int) {
+	type res struct {
+		diff       float64
+		text, html int
+	}
+	r := memo(ec, "madiff", func() res {
+		ps, _ := parts(ec)
+		text, html := map[string]int{}, map[string]int{}
+		for _, p := range ps {
+			if p.Parent != "multipart/alternative" {
+				continue
+			}
+			body := string(p.Decoded)
+			dst := text
+			switch p.ContentType {
+			case "text/html":
+				body = htmlTagRE.ReplaceAllString(body, " ")
+				dst = html
+			case "text/plain":
+			default:
+				continue
+			}
+			for _, w := range strings.Fields(body) {
+				if strings.IndexFunc(w, func(r rune) bool { return r < 0x80 && (isAlnum(byte(r)) || r == '_') }) >= 0 {
+					dst[w]++
+				}
+			}
+		}
+		if len(html) == 0 {
+			return res{}
+		}
+		orig := len(html)
+		left := 0
+		for w, n := range html {
+			if n-text[w] >= 1 {
+				left++
+			}
+		}
+		return res{diff: 100 * float64(left) / float64(orig), text: len(text), html: orig}
+	})
+	return r.diff, r.text, r.html
+}
+
+var htmlTagRE = regexp.MustCompile(`(?s)<[^>]*>`)
+
+// multipart_alternative_difference(min, max)
+func evalMADiff(ec *EvalContext, args []string) (bool, error) {
+	d, _, html := maDiff(ec)
+	if html == 0 {
+		return false, nil
+	}
+	lo := argFloat(args, 0, 0)
+	return (lo == 0 || d > lo) && d <= argFloat(args, 1, math.Inf(1)), nil
+}
+
+// multipart_alternative_difference_count(ratio, minhtml)
+func evalMADiffCount(ec *EvalContext, args []string) (bool, error) {
+	_, text, html := maDiff(ec)
+	if float64(html) <= argFloat(args, 1, 0) || html == 0 {
+		return false, nil
+	}
+	return float64(text)/float64(html) > argFloat(args, 0, 0), nil
 }

@@ -3,23 +3,37 @@
 //
 // It implements the rule language of Mail::SpamAssassin::Conf (version
 // 4.0.1): header, body, rawbody, full, uri, mimeheader and meta rules,
-// score (one value or the four score sets), describe, tflags, priority,
-// the ReplaceTags directives, if/ifplugin/else/endif, include, and the
-// settings the scoring package needs (required_score, rewrite_header,
-// add_header, report_safe, welcomelist_from, trusted_networks, …).
+// score (one value or the four score sets), describe, tflags (multiple,
+// maxhits=N, nice, net, nosubject), priority, the ReplaceTags directives,
+// if/ifplugin/else/endif with plugin(), can() and version comparisons,
+// include, and the settings the scoring package needs (required_score,
+// rewrite_header, add_header, remove_header, clear_headers, report_safe,
+// welcomelist/blocklist lists, trusted_networks, util_rb_tld, …).
 //
 // Perl regular expressions are translated to RE2 syntax and matched on
 // bytes, as Perl matches SpamAssassin's byte strings, with go-re2 in
 // Latin-1 mode. Patterns that need backtracking (lookaround,
-// backreferences, atomic and possessive groups) are matched by a relaxed
-// RE2 superset first and confirmed by regexp2 with a time limit. A literal
-// prefilter (Aho–Corasick) and small RE2 sets decide which rules run on
-// which body paragraph. A per-message budget bounds evaluation.
+// backreferences, atomic and possessive groups, counts beyond RE2's
+// limits) are matched by a relaxed RE2 superset first and confirmed by
+// regexp2, over the bytes widened one to one to runes, with a time limit.
+// An Aho–Corasick scan for each rule's required literal and small RE2 sets
+// (over the paragraphs joined, with line-anchored supersets) decide which
+// rules run on which body paragraph. A per-message budget bounds
+// evaluation; what it cuts is reported in Result.
 //
-// Divergences from SpamAssassin: eval functions not implemented in Go never
-// fire (Lint lists them); network rules take their results from Input;
-// lang-prefixed lines, Bayes, auto-learning, plugins' own settings and
-// capture rules (%{...}) are ignored; Perl's \s also matches \x0b here
-// only where RE2 agrees (it does not), and /m ^ may match after a final
-// newline.
+// eval: functions are Go functions in an EvalRegistry. Network, Bayes and
+// reputation evals take their answers from Input.Rules, SPF/DKIM/DMARC
+// evals from Input.Auth. MIME, image and HTML evals need the optional
+// Message capabilities PartsMessage, HTMLMessage and ParseFlagsMessage and
+// stay false without them.
+//
+// Divergences from SpamAssassin: eval functions not implemented never fire
+// (Lint lists them; testdata/eval-ranking.txt ranks them); lang-prefixed
+// lines, Bayes, auto-learning, Shortcircuit and capture rules (%{...}) are
+// ignored; Perl's \s also matches \x0b while RE2's does not; under /m a ^
+// may match after a final newline; a rule's score is added once per hit
+// for tflags multiple, as SpamAssassin does, but __ rules and zero scores
+// are never reported. Relay-based rules need the Message to answer
+// SpamAssassin's pseudo-headers X-Spam-Relays-Trusted, -Untrusted,
+// -Internal and -External.
 package rules

@@ -116,10 +116,12 @@ func (st *evalState) expired() bool {
 // fails: eval errors are reported in Result.Errors and a spent budget in
 // Result.TimedOut.
 func (rs *Ruleset) Eval(ctx context.Context, msg Message, in Input) Result {
-	return rs.eval(ctx, msg, in, nil)
+	res, _ := rs.eval(ctx, msg, in, nil)
+	return res
 }
 
-func (rs *Ruleset) eval(ctx context.Context, msg Message, in Input, prof map[string]*ruleProf) Result {
+// eval evaluates and also returns every rule's value (hit count), for tests.
+func (rs *Ruleset) eval(ctx context.Context, msg Message, in Input, prof map[string]*ruleProf) (Result, []float64) {
 	start := time.Now()
 	st := &evalState{prof: prof, rs: rs, ctx: ctx, deadline: start.Add(rs.opt.Budget), vals: make([]float64, len(rs.rules)),
 		hdrCache: map[string]string{}, stamp: make([]uint32, len(rs.rules))}
@@ -189,13 +191,13 @@ func (rs *Ruleset) eval(ctx context.Context, msg Message, in Input, prof map[str
 	}
 	sort.Slice(res.Hits, func(i, j int) bool { return res.Hits[i].Rule < res.Hits[j].Rule })
 	res.Elapsed = time.Since(start)
-	return res
+	return res, st.vals
 }
 
 // evalHeaders runs header, mimeheader and exists: rules.
 func (rs *Ruleset) evalHeaders(st *evalState, msg Message) {
 	for _, r := range rs.header {
-		if r.inactive != "" {
+		if r.inactive != "" || r.grouped {
 			continue
 		}
 		d := r.def
@@ -222,6 +224,96 @@ func (rs *Ruleset) evalHeaders(st *evalState, msg Message) {
 			st.vals[r.idx] = 1
 		}
 	}
+	for _, g := range rs.hdrGroups {
+		if st.expired() {
+			st.skipped += len(g.rules)
+			continue
+		}
+		d := g.rules[0].def
+		text, set := st.headerText(msg, d)
+		if !set && d.unset == nil {
+			text = ""
+		}
+		hit := make([]bool, len(g.rules))
+		for si, s := range g.sets {
+			ms, err := s.FindAllWithError([]byte(text), -1)
+			if err != nil {
+				for _, i := range g.setRule[si] {
+					hit[i] = g.rules[i].re.MatchString(text)
+				}
+				continue
+			}
+			for _, m := range ms {
+				hit[g.setRule[si][m]] = true
+			}
+		}
+		for i, r := range g.rules {
+			matched := hit[i]
+			if matched && r.bt != nil {
+				matched = st.match(r, []byte(text)) > 0
+			}
+			if matched != r.def.negate {
+				st.vals[r.idx] = 1
+			}
+		}
+	}
+}
+
+// hdrGroup is a set of header rules without a literal that match the same
+// text, run through RE2 sets.
+type hdrGroup struct {
+	rules   []*rule
+	sets    []*experimental.Set
+	setRule [][]int // set → indices into rules
+}
+
+// buildHeaderGroups groups the literal-less header rules by the text they
+// match, so that one RE2 set call replaces several single matches.
+func (rs *Ruleset) buildHeaderGroups() {
+	byKey := map[string][]*rule{}
+	var keys []string
+	for _, r := range rs.header {
+		if r.inactive != "" || r.def.exists || r.re == nil || len(r.lits) > 0 || r.multiple {
+			continue
+		}
+		k := textKey(r.def)
+		if byKey[k] == nil {
+			keys = append(keys, k)
+		}
+		byKey[k] = append(byKey[k], r)
+	}
+	for _, k := range keys {
+		rules := byKey[k]
+		if len(rules) < 2 {
+			continue
+		}
+		g := &hdrGroup{rules: rules}
+		for i := 0; i < len(rules); i += 16 {
+			var exprs []string
+			var idx []int
+			for j := i; j < min(i+16, len(rules)); j++ {
+				exprs = append(exprs, rules[j].re.String())
+				idx = append(idx, j)
+			}
+			set, err := experimental.CompileSetWithOptions(exprs, experimental.CompileOptions{Latin1: true})
+			if err != nil {
+				continue
+			}
+			g.sets = append(g.sets, set)
+			g.setRule = append(g.setRule, idx)
+		}
+		covered := 0
+		for _, idx := range g.setRule {
+			covered += len(idx)
+		}
+		if covered != len(rules) {
+			continue
+		}
+		for _, r := range rules {
+			r.grouped = true
+		}
+		rs.hdrGroups = append(rs.hdrGroups, g)
+	}
 }
 
 func anyLiteral(text string, lits []string) bool {
@@ -236,17 +328,8 @@ func anyLiteral(text string, lits []string) bool {
 // headerText builds the text a header rule matches: every value of the
 // field, each followed by a newline, after the :modifiers.
 func (st *evalState) headerText(msg Message, d *ruleDef) (string, bool) {
-	key := d.header
+	key := textKey(d)
 	m := d.mods
-	if m.raw || m.addr || m.name || m.host || m.domain || m.first || m.last {
-		key += "\x00" + string([]byte{b(m.raw), b(m.addr), b(m.name), b(m.host), b(m.domain), b(m.first), b(m.last)})
-	}
-	if d.kind == KindMIMEHeader {
-		key = "\x01" + key
-	}
-	if d.unset != nil {
-		key += "\x02" + *d.unset
-	}
 	if v, ok := st.hdrCache[key]; ok {
 		return v, v != "" || d.unset == nil && msg.HasHeader(d.header)
 	}
@@ -303,6 +386,23 @@ func (st *evalState) headerText(msg Message, d *ruleDef) (string, bool) {
 	}
 	st.hdrCache[key] = v
 	return v, true
+}
+
+// textKey identifies the text a header rule matches: rules with equal
+// keys match the same string.
+func textKey(d *ruleDef) string {
+	key := d.header
+	m := d.mods
+	if m.raw || m.addr || m.name || m.host || m.domain || m.first || m.last {
+		key += "\x00" + string([]byte{b(m.raw), b(m.addr), b(m.name), b(m.host), b(m.domain), b(m.first), b(m.last)})
+	}
+	if d.kind == KindMIMEHeader {
+		key = "\x01" + key
+	}
+	if d.unset != nil {
+		key += "\x02" + *d.unset
+	}
+	return key
 }
 
 func b(v bool) byte {
@@ -448,9 +548,22 @@ func (rs *Ruleset) buildScans() {
 		if len(lits) > 0 {
 			g.ac = buildAC(lits)
 		}
-		size := rs.opt.SetSize
-		for i := 0; i < len(noLit); i += size {
-			chunk := noLit[i:min(i+size, len(noLit))]
+		// Big patterns (ReplaceTags expansions run to 100 KB) blow up a
+		// shared DFA: a set holds at most SetSize rules and about 16 KB of
+		// pattern, smallest first.
+		sort.SliceStable(noLit, func(i, j int) bool { return len(g.rules[noLit[i]].setPat) < len(g.rules[noLit[j]].setPat) })
+		var chunks [][]int32
+		weight := 0
+		for _, pos := range noLit {
+			w := len(g.rules[pos].setPat)
+			if n := len(chunks); n == 0 || len(chunks[n-1]) >= rs.opt.SetSize || weight+w > 16<<10 {
+				chunks = append(chunks, nil)
+				weight = 0
+			}
+			chunks[len(chunks)-1] = append(chunks[len(chunks)-1], pos)
+			weight += w
+		}
+		for _, chunk := range chunks {
 			exprs := make([]string, len(chunk))
 			for j, pos := range chunk {
 				exprs[j] = g.rules[pos].setPat

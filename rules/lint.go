@@ -28,6 +28,8 @@ type Lint struct {
 	// Unsupported counts inactive rules by reason ("eval NAME", "parse
 	// error", a regex construct, "meta dependency cycle").
 	Unsupported map[string]int
+	// UndefinedRefs counts meta references to undefined rules (they count as 0).
+	UndefinedRefs int
 	// UnsupportedEvals counts rules per eval function sluice lacks.
 	UnsupportedEvals map[string]int
 	// LoadTime is how long parsing and compiling took.
@@ -54,6 +56,7 @@ func (l Lint) String() string {
 	for _, k := range sortedKeys(l.Unsupported) {
 		fmt.Fprintf(&b, "  unsupported: %s: %d\n", k, l.Unsupported[k])
 	}
+	fmt.Fprintf(&b, "meta references to undefined rules: %d\n", l.UndefinedRefs)
 	fmt.Fprintf(&b, "errors: %d, warnings: %d, load time: %v\n", len(l.Errors), len(l.Warnings), l.LoadTime.Round(time.Millisecond))
 	return b.String()
 }

@@ -60,18 +60,23 @@ func (n *metaNode) eval(vals []float64) float64 {
 	return b2f(compare(n.op, l, r))
 }
 
-func (n *metaNode) resolve(byName map[string]*rule) {
+// resolve binds rule references to rule indices and returns the names
+// that no rule defines.
+func (n *metaNode) resolve(byName map[string]*rule) []string {
 	if n == nil {
-		return
+		return nil
 	}
+	var missing []string
 	if n.op == "ref" {
 		n.ref = -1
 		if r, ok := byName[n.name]; ok {
 			n.ref = r.idx
+		} else {
+			missing = append(missing, n.name)
 		}
 	}
-	n.left.resolve(byName)
-	n.right.resolve(byName)
+	missing = append(missing, n.left.resolve(byName)...)
+	return append(missing, n.right.resolve(byName)...)
 }
 
 type metaParser struct {
@@ -297,7 +302,14 @@ func (rs *Ruleset) orderMetas() {
 		visit(r, nil)
 	}
 	for _, r := range order {
-		r.meta.resolve(rs.byName)
+		for _, name := range r.meta.resolve(rs.byName) {
+			// SpamAssassin counts an undefined rule as 0 and lint says so.
+			rs.lint.UndefinedRefs++
+			if rs.opt.WarnUndefined {
+				rs.lint.Warnings = append(rs.lint.Warnings, Diagnostic{File: r.def.file, Line: r.def.line, Rule: r.name,
+					Msg: fmt.Sprintf("meta %s: undefined rule %s (counts as 0)", r.name, name)})
+			}
+		}
 	}
 	rs.metas = order
 }

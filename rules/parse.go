@@ -100,6 +100,7 @@ type parser struct {
 	start    string
 	end      string
 	depth    int
+	jobs     []*regexJob
 }
 
 type condFrame struct {
@@ -252,7 +253,7 @@ func isIgnoredDirective(key string) bool {
 		return true
 	}
 	switch key {
-	case "loadplugin", "tryplugin", "require_version", "test", "reuse", "lang", "bayes_ignore_header", "bayes_auto_learn_threshold_spam", "bayes_auto_learn_threshold_nonspam", "bayes_stopword_tr", "bayes_stopword_se", "bayes_stopword_ru", "bayes_stopword_pt", "bayes_stopword_no", "bayes_stopword_nl", "bayes_stopword_it", "bayes_stopword_hu", "bayes_stopword_gr", "bayes_stopword_fr", "bayes_stopword_fi", "bayes_stopword_es", "bayes_stopword_en", "bayes_stopword_dk", "bayes_stopword_de", "use_bayes", "use_bayes_rules", "bayes_auto_learn", "bayes_path", "bayes_file_mode", "bayes_store_module", "def_whitelist_auth", "def_welcomelist_auth", "def_whitelist_from_dkim", "def_welcomelist_from_dkim", "def_whitelist_from_spf", "def_welcomelist_from_spf", "whitelist_auth", "welcomelist_auth", "whitelist_from_dkim", "welcomelist_from_dkim", "whitelist_from_spf", "welcomelist_from_spf", "def_whitelist_from_rcvd", "def_welcomelist_from_rcvd", "whitelist_from_rcvd", "welcomelist_from_rcvd", "unwhitelist_from", "unwelcomelist_from", "unblacklist_from", "unblocklist_from", "util_rb_3tld", "clear_util_rb", "url_shortener", "url_shortener_get", "delist_uri_host", "delist_addrlist", "adsp_override", "uridnsbl_skip_domain", "askdns", "urirhssub", "uridnssub", "urirhsbl", "uridnsbl", "dns_block_rule", "report", "unsafe_report", "clear_report_template", "clear_unsafe_report_template", "report_contact", "report_charset", "report_hostname", "dns_local_ports_avoid", "dns_local_ports_permit", "dns_available", "dns_server", "dns_options", "redirector_pattern", "originating_ip_headers", "clear_originating_ip_headers", "ok_locales", "ok_languages", "fns_ignore_headers", "fns_ignore_dkim", "fns_check", "fns_extrachars", "freemail_import_welcomelist_auth", "freemail_import_whitelist_auth", "freemail_whitelist", "freemail_welcomelist", "freemail_max_rcvd", "freemail_skip_bulk_envfrom", "freemail_skip_when_over_max", "use_auto_whitelist", "use_txrep", "skip_rbl_checks", "skip_uribl_checks", "use_razor2", "use_pyzor", "use_dcc", "lock_method", "envelope_sender_header", "hashbl_acl_freemail", "hashbl_ignore", "shortcircuit", "dkim_minimum_key_bits", "whitelist_allows_relays", "welcomelist_allows_relays", "textcat_max_languages", "textcat_optimal_ngrams", "inactivity_timeout", "normalize_charset", "body_part_scan_size", "rawbody_part_scan_size", "dns_query_restriction", "report_safe_copy_headers", "fold_headers", "add_header_once", "uri_detail", "header_host_in_list", "check_rbl_accreditor", "dkim_timeout", "spf_timeout", "dmarc_save_reports", "asn_lookup", "asn_prefix", "bayes_token_sources", "allow_user_rules", "user_scores_dsn", "use_learner", "parse_dkim_uris", "pdfinfo_max_parts", "trusted_relays", "internal_relays", "msa_networks", "always_trust_envelope_sender", "blacklist_from_rcvd", "blocklist_from_rcvd":
+	case "loadplugin", "tryplugin", "require_version", "test", "reuse", "lang", "bayes_ignore_header", "bayes_auto_learn_threshold_spam", "bayes_auto_learn_threshold_nonspam", "bayes_stopword_tr", "bayes_stopword_se", "bayes_stopword_ru", "bayes_stopword_pt", "bayes_stopword_no", "bayes_stopword_nl", "bayes_stopword_it", "bayes_stopword_hu", "bayes_stopword_gr", "bayes_stopword_fr", "bayes_stopword_fi", "bayes_stopword_es", "bayes_stopword_en", "bayes_stopword_dk", "bayes_stopword_de", "use_bayes", "use_bayes_rules", "bayes_auto_learn", "bayes_path", "bayes_file_mode", "bayes_store_module", "def_whitelist_from_rcvd", "def_welcomelist_from_rcvd", "whitelist_from_rcvd", "welcomelist_from_rcvd", "unwhitelist_from", "unwelcomelist_from", "unblacklist_from", "unblocklist_from", "util_rb_3tld", "clear_util_rb", "url_shortener", "url_shortener_get", "delist_uri_host", "delist_addrlist", "adsp_override", "uridnsbl_skip_domain", "askdns", "urirhssub", "uridnssub", "urirhsbl", "uridnsbl", "dns_block_rule", "unsafe_report", "clear_unsafe_report_template", "report_charset", "report_hostname", "dns_local_ports_avoid", "dns_local_ports_permit", "dns_available", "dns_server", "dns_options", "redirector_pattern", "originating_ip_headers", "clear_originating_ip_headers", "ok_languages", "fns_ignore_headers", "fns_ignore_dkim", "fns_check", "fns_extrachars", "freemail_import_welcomelist_auth", "freemail_import_whitelist_auth", "freemail_whitelist", "freemail_welcomelist", "freemail_max_rcvd", "freemail_skip_bulk_envfrom", "freemail_skip_when_over_max", "use_auto_whitelist", "use_txrep", "skip_rbl_checks", "skip_uribl_checks", "use_razor2", "use_pyzor", "use_dcc", "lock_method", "envelope_sender_header", "hashbl_acl_freemail", "hashbl_ignore", "shortcircuit", "dkim_minimum_key_bits", "whitelist_allows_relays", "welcomelist_allows_relays", "textcat_max_languages", "textcat_optimal_ngrams", "inactivity_timeout", "normalize_charset", "body_part_scan_size", "rawbody_part_scan_size", "dns_query_restriction", "report_safe_copy_headers", "fold_headers", "add_header_once", "uri_detail", "header_host_in_list", "check_rbl_accreditor", "dkim_timeout", "spf_timeout", "dmarc_save_reports", "asn_lookup", "asn_prefix", "bayes_token_sources", "allow_user_rules", "user_scores_dsn", "use_learner", "parse_dkim_uris", "pdfinfo_max_parts", "trusted_relays", "internal_relays", "msa_networks", "always_trust_envelope_sender", "blacklist_from_rcvd", "blocklist_from_rcvd":
 		return true
 	}
 	return false
@@ -372,6 +373,40 @@ func (p *parser) directive(file string, line int, key, val, raw string) {
 		for _, f := range lowerFields(val) {
 			rs.conf.TwoLevelTLDs[f] = true
 		}
+	case "ok_locales":
+		rs.conf.OKLocales = strings.ToLower(strings.TrimSpace(val))
+	case "welcomelist_auth", "whitelist_auth", "def_welcomelist_auth", "def_whitelist_auth",
+		"welcomelist_from_dkim", "whitelist_from_dkim", "def_welcomelist_from_dkim", "def_whitelist_from_dkim",
+		"welcomelist_from_spf", "whitelist_from_spf", "def_welcomelist_from_spf", "def_whitelist_from_spf":
+		// Sender lists honoured only with authentication: SPF, DKIM or
+		// either (auth). The def_ lists are SpamAssassin's defaults.
+		def := strings.HasPrefix(key, "def_")
+		f := strings.Fields(strings.ToLower(val))
+		if len(f) == 0 {
+			return
+		}
+		e := AuthListEntry{Addr: f[0]}
+		if len(f) > 1 {
+			e.Signer = f[1]
+		}
+		dkim, spf := !strings.HasSuffix(key, "_spf"), !strings.HasSuffix(key, "_dkim")
+		c := &rs.conf
+		if dkim && def {
+			c.DefWelcomelistDKIM = append(c.DefWelcomelistDKIM, e)
+		} else if dkim {
+			c.WelcomelistDKIM = append(c.WelcomelistDKIM, e)
+		}
+		if spf && def {
+			c.DefWelcomelistSPF = append(c.DefWelcomelistSPF, AuthListEntry{Addr: e.Addr})
+		} else if spf {
+			c.WelcomelistSPF = append(c.WelcomelistSPF, AuthListEntry{Addr: e.Addr})
+		}
+	case "report":
+		rs.conf.ReportTemplate = append(rs.conf.ReportTemplate, val)
+	case "clear_report_template":
+		rs.conf.ReportTemplate = nil
+	case "report_contact":
+		rs.conf.ReportContact = val
 	case "welcomelist_to", "whitelist_to":
 		rs.conf.WelcomelistTo = append(rs.conf.WelcomelistTo, lowerFields(val)...)
 	case "more_spam_to":

@@ -223,7 +223,8 @@ func litString(v rune, re2 bool) string {
 		}
 		return fmt.Sprintf(`\u%04x`, v)
 	case v >= 0x80 || v < 0x20 || v == 0x7f:
-		return fmt.Sprintf(`\x%02x`, v)
+		const hex = "0123456789abcdef"
+		return string([]byte{'\\', 'x', hex[v>>4], hex[v&15]})
 	case strings.ContainsRune(`\.+*?()|[]{}^$#- `, v):
 		return `\` + string(v)
 	}

@@ -5,8 +5,10 @@ import (
 	"log/slog"
 	"net/netip"
 	"regexp/syntax"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/dlclark/regexp2"
@@ -21,18 +23,24 @@ type Options struct {
 	// DefaultPlugins() is used.
 	Plugins map[string]bool
 	// Net and Bayes choose the score set: SpamAssassin's set 0 is neither,
-	// 1 net only, 2 Bayes only, 3 both. Rules with tflags net are inactive
-	// unless Net is set.
+	// 1 net only, 2 Bayes only, 3 both. Eval rules with tflags net are
+	// inactive unless Net is set (the caller then answers them through
+	// Input.Rules), except SPF, DKIM and DMARC ones, answered from Input.Auth.
 	Net, Bayes bool
 	// Budget bounds the time one Eval spends on regex rules; when it runs
 	// out the remaining regex rules are skipped and Result.TimedOut is set.
 	// If zero, 2 s is used.
 	Budget time.Duration
 	// BacktrackTimeout bounds one regexp2 confirmation. If zero, 250 ms is
-	// used (and never more than what is left of Budget).
+	// used. A confirmation started just before Budget runs out may overrun
+	// it by up to this much.
 	BacktrackTimeout time.Duration
 	// SetSize is how many literal-less rules share one RE2 set. If zero, 8.
 	SetSize int
+	// WarnUndefined adds a warning for every meta rule reference to a rule
+	// that is not defined (7 in the stock rules, for plugins sluice leaves
+	// out); Lint.UndefinedRefs counts them either way.
+	WarnUndefined bool
 	// Evals holds the eval: functions. If nil, NewEvalRegistry() is used.
 	Evals *EvalRegistry
 	// Logger receives load-time debug messages. If nil, slog.Default().
@@ -70,6 +78,11 @@ type Config struct {
 	ClearHeaders bool
 	// ReportSafe is report_safe (0, 1 or 2); 1 by default.
 	ReportSafe int
+	// ReportTemplate holds the report lines (after the last
+	// clear_report_template), with their _TAGS_ unexpanded.
+	ReportTemplate []string
+	// ReportContact is report_contact.
+	ReportContact string
 	// WelcomelistFrom and BlocklistFrom are lower-cased address globs (* and ?).
 	WelcomelistFrom, BlocklistFrom []string
 	// TrustedNetworks and InternalNetworks are trusted_networks and internal_networks.
@@ -89,8 +102,20 @@ type Config struct {
 	// AddrLists are enlist_addrlist lists by name; URIHostLists are
 	// enlist_uri_host lists by name (a leading ! excludes).
 	AddrLists, URIHostLists map[string][]string
+	// WelcomelistDKIM and WelcomelistSPF (and their SpamAssassin default
+	// Def variants) welcome a sender only when DKIM (by Signer, or the
+	// address's own domain) or SPF vouches for it.
+	WelcomelistDKIM, DefWelcomelistDKIM, WelcomelistSPF, DefWelcomelistSPF []AuthListEntry
+	// OKLocales is ok_locales ("all" by default: no charset is far away).
+	OKLocales string
 
 	freemail *freemailIndex
+}
+
+// AuthListEntry is one welcomelist_from_dkim/_spf/_auth entry.
+type AuthListEntry struct {
+	Addr   string // lower-cased address glob
+	Signer string // DKIM signing domain; "" for the address's domain
 }
 
 // HeaderTemplate is one add_header or remove_header line.
@@ -103,16 +128,17 @@ type HeaderTemplate struct {
 // Ruleset is a loaded and compiled set of rules. It is safe for concurrent
 // use by multiple goroutines.
 type Ruleset struct {
-	opt    Options
-	conf   Config
-	lint   Lint
-	rules  []*rule
-	byName map[string]*rule
-	header []*rule
-	evals  []*rule
-	metas  []*rule // in dependency order
-	scans  [KindMeta]*scanGroup
-	reg    *EvalRegistry
+	opt       Options
+	conf      Config
+	lint      Lint
+	rules     []*rule
+	byName    map[string]*rule
+	header    []*rule
+	evals     []*rule
+	metas     []*rule // in dependency order
+	scans     [KindMeta]*scanGroup
+	hdrGroups []*hdrGroup
+	reg       *EvalRegistry
 }
 
 // rule is one compiled rule.
@@ -133,6 +159,7 @@ type rule struct {
 	bt        *regexp2.Regexp
 	lits      []string
 	setPat    string // RE2 superset with line anchors, for sets over joined texts
+	grouped   bool   // a header rule run through its hdrGroup's sets
 	meta      metaNode
 	metaDeps  []string
 	eval      EvalFunc
@@ -159,7 +186,14 @@ func Load(dirs []string, opt Options) (*Ruleset, error) {
 	}
 	p.rs.finish(p)
 	p.rs.lint.LoadTime = time.Since(start)
+	p.rs.logLoad(dirs)
 	return p.rs, nil
+}
+
+func (rs *Ruleset) logLoad(src []string) {
+	l := rs.lint
+	rs.opt.Logger.Debug("rules loaded", "dirs", src, "rules", l.Total, "active", l.Active, "re2", l.RE2,
+		"backtracking", l.Backtrack, "errors", len(l.Errors), "warnings", len(l.Warnings), "load_time", l.LoadTime)
 }
 
 // LoadString compiles rules given as text (for tests and embedded rules);
@@ -175,6 +209,7 @@ func LoadString(name, text string, opt Options) (*Ruleset, error) {
 	}
 	p.rs.finish(p)
 	p.rs.lint.LoadTime = time.Since(start)
+	p.rs.logLoad([]string{name})
 	return p.rs, nil
 }
 
@@ -198,7 +233,7 @@ func newParser(opt Options) (*parser, error) {
 		opt.Logger = slog.Default()
 	}
 	rs := &Ruleset{opt: opt, byName: map[string]*rule{}, reg: opt.Evals}
-	rs.conf = Config{RequiredScore: 5, ReportSafe: 1, TLDs: map[string]bool{}, TwoLevelTLDs: map[string]bool{}}
+	rs.conf = Config{RequiredScore: 5, ReportSafe: 1, OKLocales: "all", TLDs: map[string]bool{}, TwoLevelTLDs: map[string]bool{}}
 	rs.lint.ByKind = map[string]int{}
 	rs.lint.Unsupported = map[string]int{}
 	rs.lint.UnsupportedEvals = map[string]int{}
@@ -270,9 +305,11 @@ func (rs *Ruleset) finish(p *parser) {
 		rs.lint.Total++
 		rs.compile(p, r)
 	}
+	rs.compileJobs(p)
 	rs.conf.freemail = newFreemailIndex(rs.conf.FreemailDomains)
 	rs.orderMetas()
 	rs.buildScans()
+	rs.buildHeaderGroups()
 	for _, r := range rs.rules {
 		if r.inactive == "" {
 			rs.lint.Active++
@@ -332,11 +369,57 @@ func (rs *Ruleset) compile(p *parser, r *rule) {
 		if p.replace[d.name] {
 			pat = p.replaceTags(pat)
 		}
-		if err := rs.compileRegex(r, pat, d.flags); err != nil {
+		p.jobs = append(p.jobs, &regexJob{r: r, pat: pat, flags: d.flags})
+	}
+}
+
+// regexJob is one rule's pattern to translate and compile; jobs run in
+// parallel, their outcome is recorded afterwards in load order.
+type regexJob struct {
+	r          *rule
+	pat, flags string
+	confirm    bool
+	reasons    []string
+	err        error
+}
+
+// compileJobs compiles the regex rules on every CPU (RE2 compilation is
+// most of the startup time) and then records the results in order.
+func (rs *Ruleset) compileJobs(p *parser) {
+	jobs := make(chan *regexJob)
+	var wg sync.WaitGroup
+	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				j.err = rs.compileRegex(j)
+			}
+		}()
+	}
+	for _, j := range p.jobs {
+		jobs <- j
+	}
+	close(jobs)
+	wg.Wait()
+	for _, j := range p.jobs {
+		r, d := j.r, j.r.def
+		if j.err != nil {
 			rs.disable(r, "error")
-			p.diag(d.file, d.line, d.reCol, d.name, "%s %s: %v", d.kind, d.name, err)
-			rs.lint.Unsupported[unsupportedReason(err)]++
-			return
+			p.diag(d.file, d.line, d.reCol, d.name, "%s %s: %v", d.kind, d.name, j.err)
+			rs.lint.Unsupported[unsupportedReason(j.err)]++
+			continue
+		}
+		if j.confirm {
+			rs.lint.Backtrack++
+			for _, reason := range j.reasons {
+				rs.lint.BacktrackReasons[reason]++
+			}
+		} else {
+			rs.lint.RE2++
+		}
+		if len(r.lits) > 0 {
+			rs.lint.WithLiteral++
 		}
 		if d.kind == KindHeader || d.kind == KindMIMEHeader {
 			rs.header = append(rs.header, r)
@@ -354,7 +437,8 @@ func unsupportedReason(err error) string {
 
 // compileRegex translates and compiles a rule's pattern, recording which
 // engine it needs.
-func (rs *Ruleset) compileRegex(r *rule, pat, flags string) error {
+func (rs *Ruleset) compileRegex(j *regexJob) error {
+	r, pat, flags := j.r, j.pat, j.flags
 	tr, err := TranslatePerl(pat, flags, TranslateOptions{})
 	if err != nil {
 		return err
@@ -393,21 +477,13 @@ func (rs *Ruleset) compileRegex(r *rule, pat, flags string) error {
 		}
 		bt.MatchTimeout = rs.opt.BacktrackTimeout
 		r.bt = bt
-		rs.lint.Backtrack++
-		for _, reason := range tr.Reasons {
-			rs.lint.BacktrackReasons[reason]++
-		}
-	} else {
-		rs.lint.RE2++
+		j.confirm, j.reasons = true, tr.Reasons
 	}
 	r.re = re
 	r.lits = requiredLiterals(tr.RE2)
 	lo := TranslateOptions{LineAnchors: true, LooseRepeats: tr.Confirm, LooseBig: tr.Confirm}
 	if tl, err := TranslatePerl(pat, flags, lo); err == nil && re2Parses(tl.RE2) == nil {
 		r.setPat = tl.RE2
-	}
-	if len(r.lits) > 0 {
-		rs.lint.WithLiteral++
 	}
 	return nil
 }

@@ -27,6 +27,8 @@ type testField struct{ name, raw string }
 
 type testPart struct {
 	fields []testField
+	parent string
+	raw    []byte
 	ctype  string
 	text   []byte
 }
@@ -85,7 +87,7 @@ func newTestMessage(full []byte) *testMessage {
 	m := &testMessage{full: full}
 	var body []byte
 	m.fields, body = splitHeader(full)
-	m.walk(m.fields, body, 0)
+	m.walk(m.fields, body, 0, "")
 	m.body = append(m.body, []byte(strings.Join(m.Header("Subject", false), " ")))
 	for _, p := range m.parts {
 		if !strings.HasPrefix(p.ctype, "text/") {
@@ -109,7 +111,7 @@ func newTestMessage(full []byte) *testMessage {
 	return m
 }
 
-func (m *testMessage) walk(fields []testField, body []byte, depth int) {
+func (m *testMessage) walk(fields []testField, body []byte, depth int, parent string) {
 	ct := "text/plain"
 	if v := fieldValues(fields, "Content-Type", false); len(v) > 0 {
 		ct = v[0]
@@ -127,7 +129,7 @@ func (m *testMessage) walk(fields []testField, body []byte, depth int) {
 			}
 			c = bytes.TrimLeft(c, "\r\n")
 			f, b := splitHeader(c)
-			m.walk(f, b, depth+1)
+			m.walk(f, b, depth+1, mt)
 		}
 		return
 	}
@@ -135,6 +137,7 @@ func (m *testMessage) walk(fields []testField, body []byte, depth int) {
 	if v := fieldValues(fields, "Content-Transfer-Encoding", false); len(v) > 0 {
 		enc = strings.ToLower(strings.TrimSpace(v[0]))
 	}
+	raw := body
 	switch enc {
 	case "base64":
 		clean := strings.Map(func(r rune) rune {
@@ -151,7 +154,7 @@ func (m *testMessage) walk(fields []testField, body []byte, depth int) {
 			body = d
 		}
 	}
-	m.parts = append(m.parts, testPart{fields: fields, ctype: mt, text: body})
+	m.parts = append(m.parts, testPart{fields: fields, parent: parent, raw: raw, ctype: mt, text: body})
 }
 
 func (m *testMessage) Header(name string, raw bool) []string {
@@ -193,7 +196,7 @@ func (m *testMessage) MIMEHeader(name string, raw bool) []string {
 	return out
 }
 
-var htmlTagRE = regexp.MustCompile(`<(/?)([a-zA-Z][a-zA-Z0-9]*)`)
+var testHTMLTagRE = regexp.MustCompile(`<(/?)([a-zA-Z][a-zA-Z0-9]*)`)
 
 // HTMLFacts gives the few HTML facts the test message can tell cheaply.
 func (m *testMessage) HTMLFacts() HTMLFacts {
@@ -203,7 +206,7 @@ func (m *testMessage) HTMLFacts() HTMLFacts {
 			continue
 		}
 		f.Values["html"] = 1
-		for _, t := range htmlTagRE.FindAllStringSubmatch(string(p.text), -1) {
+		for _, t := range testHTMLTagRE.FindAllStringSubmatch(string(p.text), -1) {
 			name := strings.ToLower(t[2])
 			if t[1] == "" {
 				f.Tags[name]++
@@ -220,4 +223,23 @@ func (m *testMessage) HTMLFacts() HTMLFacts {
 		return HTMLFacts{}
 	}
 	return f
+}
+
+// Parts gives the leaf parts the test message found.
+func (m *testMessage) Parts() []Part {
+	var out []Part
+	for _, p := range m.parts {
+		enc := ""
+		if v := fieldValues(p.fields, "Content-Transfer-Encoding", false); len(v) > 0 {
+			enc = strings.ToLower(strings.TrimSpace(v[0]))
+		}
+		cs, fn := "", ""
+		if v := fieldValues(p.fields, "Content-Type", false); len(v) > 0 {
+			if _, params, err := mime.ParseMediaType(v[0]); err == nil {
+				cs, fn = strings.ToLower(params["charset"]), params["name"]
+			}
+		}
+		out = append(out, Part{ContentType: p.ctype, Charset: cs, Encoding: enc, Filename: fn, Parent: p.parent, Decoded: p.text, Raw: p.raw})
+	}
+	return out
 }
