@@ -60,7 +60,7 @@ func TestRedirectSignedAndVerified(t *testing.T) {
 	origZone := filepath.Join(shared, "conformance", "dkim", "keys.zone")
 	keys := forwardKeys(t)
 	snk := startSink(t)
-	s := newTestSender(t, snk.addr, keys, nil)
+	s := newTestSender(t, snk.Addr, keys, nil)
 	err = s.Send(bg(), Msg{
 		Kind: Redirect,
 		From: "joe@football.example.com",
@@ -71,7 +71,7 @@ func TestRedirectSignedAndVerified(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Send = %v", err)
 	}
-	got := snk.received()
+	got := snk.Received()
 	if len(got) != 1 {
 		t.Fatalf("sink received %d messages, want 1", len(got))
 	}
@@ -108,7 +108,7 @@ func TestRedirectSignedAndVerified(t *testing.T) {
 	if err := s.Send(bg(), Msg{Kind: Bounce, From: "", To: []string{m.From}, Raw: bounce}); err != nil {
 		t.Fatalf("Send(bounce) = %v", err)
 	}
-	got = snk.received()
+	got = snk.Received()
 	if len(got) != 2 || got[1].From != "" || len(got[1].To) != 1 || got[1].To[0] != "joe@football.example.com" {
 		t.Fatalf("bounce arrived as %+v, want null sender to joe@football.example.com", got[len(got)-1])
 	}
@@ -130,11 +130,11 @@ func TestRedirectOwnSignature(t *testing.T) {
 	}
 	keys := forwardKeys(t)
 	snk := startSink(t)
-	s := newTestSender(t, snk.addr, keys, nil)
+	s := newTestSender(t, snk.Addr, keys, nil)
 	if err := s.Send(bg(), Msg{Kind: Redirect, From: "ann@origin.example", To: []string{"fred@elsewhere.example"}, Raw: orig, Rcpt: "fred@forward.example"}); err != nil {
 		t.Fatal(err)
 	}
-	m := snk.received()[0]
+	m := snk.Received()[0]
 	want := []string{"rsa2026@forward.example", "ed2026@forward.example", "o1@origin.example"}
 	wantAllPass(t, "dkimpy", dkimpyVerify(t, m.Data, keys.zone, origKeys.zone), want...)
 	wantAllPass(t, "opendkim", opendkimVerify(t, m.Data, keys.zone, origKeys.zone), want...)
@@ -190,13 +190,13 @@ func TestRelayFailures(t *testing.T) {
 		code int
 		temp bool
 	}{{451, true}, {421, true}, {550, false}, {554, false}} {
-		snk.setFail(&smtp.SMTPError{Code: tc.code, Message: "no"})
-		err := NewRelay(RelayConfig{Addr: snk.addr}).Submit(bg(), "a@forward.example", []string{"b@x.example"}, msg)
+		snk.SetFail(&smtp.SMTPError{Code: tc.code, Message: "no"})
+		err := NewRelay(RelayConfig{Addr: snk.Addr}).Submit(bg(), "a@forward.example", []string{"b@x.example"}, msg)
 		if err == nil || IsTemporary(err) != tc.temp {
 			t.Errorf("Submit(relay %d) = %v, want temporary=%v", tc.code, err, tc.temp)
 		}
 	}
-	snk.setFail(nil)
+	snk.SetFail(nil)
 	// A relay that accepts the connection and never answers: the context
 	// deadline ends the wait, temporarily.
 	hang, err := net.Listen("tcp", "127.0.0.1:0")
@@ -234,24 +234,24 @@ func TestDeliveryLogExactlyOnce(t *testing.T) {
 	}
 	defer store.Close()
 	snk := startSink(t)
-	s := newTestSender(t, snk.addr, nil, store)
+	s := newTestSender(t, snk.Addr, nil, store)
 	raw := []byte("From: a@origin.example\r\nMessage-ID: <m1@origin.example>\r\n\r\nhello\r\n")
 	key := DeliveryKey{Message: MessageIdentity(raw), Recipient: "fred@forward.example", Action: "redirect:0:fred@elsewhere.example"}
 	m := Msg{Kind: Redirect, From: "a@origin.example", To: []string{"fred@elsewhere.example"}, Raw: raw, Rcpt: "fred@forward.example", Key: &key}
-	snk.setFail(&smtp.SMTPError{Code: 451, Message: "try later"})
+	snk.SetFail(&smtp.SMTPError{Code: 451, Message: "try later"})
 	if err := s.Send(bg(), m); !IsTemporary(err) {
 		t.Fatalf("Send(relay 451) = %v, want temporary", err)
 	}
 	if done, _ := store.Done(key); done {
 		t.Fatalf("Done after a failed send = true")
 	}
-	snk.setFail(nil)
+	snk.SetFail(nil)
 	for i := 0; i < 3; i++ {
 		if err := s.Send(bg(), m); err != nil {
 			t.Fatalf("Send #%d = %v", i, err)
 		}
 	}
-	if n := len(snk.received()); n != 1 {
+	if n := len(snk.Received()); n != 1 {
 		t.Fatalf("sink received %d messages, want exactly 1", n)
 	}
 	// A retried message gets different trace headers but the same identity.

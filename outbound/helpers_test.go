@@ -4,10 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto"
-	"crypto/tls"
 	"fmt"
-	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,8 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
+	"github.com/sluice-mail/sluice/internal/testutil"
 )
 
 // peer returns the path of a real peer binary, failing in CI and skipping
@@ -35,139 +32,10 @@ func peer(t *testing.T, path string) string {
 	return path
 }
 
-// sharedDir returns $SLUICE_SHARED (default ../../shared), failing in CI and
-// skipping elsewhere when it is missing.
-func sharedDir(t *testing.T) string {
-	t.Helper()
-	dir := os.Getenv("SLUICE_SHARED")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "shared")
-	}
-	if _, err := os.Stat(dir); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("shared data missing: %s", dir)
-		}
-		t.Skipf("shared data missing: %s (set SLUICE_SHARED)", dir)
-	}
-	return dir
-}
+// sharedDir returns the shared data directory (see testutil.SharedDir).
+func sharedDir(t *testing.T) string { return testutil.SharedDir(t) }
 
-// sinkMsg is one message received by the sink.
-type sinkMsg struct {
-	From string
-	To   []string
-	Data []byte
-	TLS  bool   // the session ran STARTTLS
-	User string // the AUTH PLAIN user, if any
-}
-
-// sink is an SMTP server on loopback recording what it receives. While
-// fail is set it answers MAIL FROM with fail.
-type sink struct {
-	addr string
-	mu   sync.Mutex
-	msgs []sinkMsg
-	fail *smtp.SMTPError
-	// user and pass, when user is set, are required through AUTH PLAIN.
-	user, pass string
-	// rejectRcpt is refused with 550 at RCPT TO.
-	rejectRcpt string
-}
-
-func (s *sink) NewSession(c *smtp.Conn) (smtp.Session, error) {
-	return &sinkSession{s: s, conn: c}, nil
-}
-
-func (s *sink) received() []sinkMsg {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.msgs)
-}
-
-func (s *sink) setFail(e *smtp.SMTPError) {
-	s.mu.Lock()
-	s.fail = e
-	s.mu.Unlock()
-}
-
-type sinkSession struct {
-	s     *sink
-	conn  *smtp.Conn
-	cur   sinkMsg
-	authd string
-}
-
-func (ss *sinkSession) AuthMechanisms() []string {
-	if ss.s.user == "" {
-		return nil
-	}
-	return []string{sasl.Plain}
-}
-
-func (ss *sinkSession) Auth(mech string) (sasl.Server, error) {
-	return sasl.NewPlainServer(func(identity, user, pass string) error {
-		if user != ss.s.user || pass != ss.s.pass {
-			return &smtp.SMTPError{Code: 535, EnhancedCode: smtp.EnhancedCode{5, 7, 8}, Message: "bad credentials"}
-		}
-		ss.authd = user
-		return nil
-	}), nil
-}
-
-func (ss *sinkSession) Reset()        { ss.cur = sinkMsg{} }
-func (ss *sinkSession) Logout() error { return nil }
-func (ss *sinkSession) Mail(from string, _ *smtp.MailOptions) error {
-	ss.s.mu.Lock()
-	defer ss.s.mu.Unlock()
-	if ss.s.fail != nil {
-		return ss.s.fail
-	}
-	if ss.s.user != "" && ss.authd == "" {
-		return &smtp.SMTPError{Code: 530, Message: "authentication required"}
-	}
-	_, ss.cur.TLS = ss.conn.TLSConnectionState()
-	ss.cur.User = ss.authd
-	ss.cur.From = from
-	return nil
-}
-func (ss *sinkSession) Rcpt(to string, _ *smtp.RcptOptions) error {
-	if to == ss.s.rejectRcpt {
-		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such user"}
-	}
-	ss.cur.To = append(ss.cur.To, to)
-	return nil
-}
-func (ss *sinkSession) Data(r io.Reader) error {
-	b, err := io.ReadAll(r)
-	if err != nil {
-		return err
-	}
-	ss.cur.Data = b
-	ss.s.mu.Lock()
-	ss.s.msgs = append(ss.s.msgs, ss.cur)
-	ss.s.mu.Unlock()
-	return nil
-}
-
-func startSink(t *testing.T) *sink { return startSinkWith(t, &sink{}, nil) }
-
-func startSinkWith(t *testing.T, s *sink, tc *tls.Config) *sink {
-	t.Helper()
-	srv := smtp.NewServer(s)
-	srv.TLSConfig = tc
-	srv.Domain = "sink.test"
-	srv.AllowInsecureAuth = true
-	srv.ReadTimeout = 10 * time.Second
-	srv.WriteTimeout = 10 * time.Second
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.addr = ln.Addr().String()
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	return s
-}
+func startSink(t *testing.T) *testutil.Sink { return testutil.StartSink(t, &testutil.Sink{}, nil) }
 
 // testKeys is a DKIM setup on disk: keys, KeyTable, SigningTable and the
 // zone of public keys (OpenDKIM TestPublicKeys format).

@@ -3,14 +3,12 @@ package outbound
 import (
 	"bytes"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/emersion/go-smtp"
 	"github.com/sluice-mail/sluice/internal/testutil"
 )
 
@@ -26,26 +24,17 @@ func TestThroughPostfix(t *testing.T) {
 		t.Fatal(err)
 	}
 	snk := startSink(t)
-	snk.rejectRcpt = "nobody@elsewhere.example"
-	inbox := &sink{}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	lmtpSrv := smtp.NewServer(inbox)
-	lmtpSrv.LMTP = true
-	lmtpSrv.Domain = "lmtp.forward.example"
-	go lmtpSrv.Serve(ln)
-	t.Cleanup(func() { lmtpSrv.Close() })
+	snk.RejectRcpt = "nobody@elsewhere.example"
+	inbox := testutil.StartSink(t, &testutil.Sink{LMTP: true}, nil)
 
 	pf := testutil.StartPostfix(t, testutil.PostfixOptions{
-		LMTP:    "inet:" + ln.Addr().String(),
+		LMTP:    "inet:" + inbox.Addr,
 		Domains: []string{"forward.example"},
 		MainCF: []string{
 			"smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination",
 			"default_transport = smtp",
 			"relay_transport = smtp",
-			"relayhost = [127.0.0.1]:" + strings.Split(snk.addr, ":")[1],
+			"relayhost = [127.0.0.1]:" + strings.Split(snk.Addr, ":")[1],
 			"smtp_tls_security_level = none",
 			// Under load postlogd can deadlock logging to its own socket
 			// (then even "postfix stop" hangs); log to the absent syslog.
@@ -66,8 +55,8 @@ func TestThroughPostfix(t *testing.T) {
 			t.Fatalf("Send(redirect to %s) = %v\nmaillog:\n%s", to, err, pfLog())
 		}
 	}
-	waitFor(t, "the forward at the sink", func() bool { return len(snk.received()) >= 1 }, pfLog)
-	m := snk.received()[0]
+	waitFor(t, "the forward at the sink", func() bool { return len(snk.Received()) >= 1 }, pfLog)
+	m := snk.Received()[0]
 	if !strings.HasPrefix(m.From, "SRS0=") || !strings.HasSuffix(m.From, "=football.example.com=joe@forward.example") || len(m.To) != 1 || m.To[0] != "suzie@elsewhere.example" {
 		t.Fatalf("sink got %q → %v", m.From, m.To)
 	}
@@ -80,16 +69,16 @@ func TestThroughPostfix(t *testing.T) {
 	wantAllPass(t, "opendkim", opendkimVerify(t, m.Data, keys.zone, origZone), want...)
 
 	// Postfix bounces the refused copy to the SRS address, which is ours.
-	waitFor(t, "the bounce over LMTP", func() bool { return len(inbox.received()) >= 1 }, pfLog)
-	b := inbox.received()[0]
+	waitFor(t, "the bounce over LMTP", func() bool { return len(inbox.Received()) >= 1 }, pfLog)
+	b := inbox.Received()[0]
 	if b.From != "" || len(b.To) != 1 || !strings.HasPrefix(b.To[0], "SRS0=") {
 		t.Fatalf("LMTP got bounce %q → %v, want null sender to the SRS address", b.From, b.To)
 	}
 	if err := s.Send(ctx, Msg{Kind: Bounce, From: b.From, To: b.To, Raw: b.Data}); err != nil {
 		t.Fatalf("Send(bounce) = %v", err)
 	}
-	waitFor(t, "the bounce at the original sender", func() bool { return len(snk.received()) >= 2 }, pfLog)
-	r := snk.received()[1]
+	waitFor(t, "the bounce at the original sender", func() bool { return len(snk.Received()) >= 2 }, pfLog)
+	r := snk.Received()[1]
 	if r.From != "" || len(r.To) != 1 || r.To[0] != "joe@football.example.com" || !bytes.Contains(r.Data, []byte("nobody@elsewhere.example")) {
 		t.Fatalf("original sender got %q → %v:\n%s", r.From, r.To, r.Data)
 	}

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sluice-mail/sluice/internal/testutil"
 )
 
 // selfSigned returns a server certificate for 127.0.0.1 and a pool trusting it.
@@ -47,10 +49,10 @@ func selfSigned(t *testing.T) (tls.Certificate, *x509.CertPool) {
 // relay host.
 func TestRelaySmartHost(t *testing.T) {
 	cert, pool := selfSigned(t)
-	snk := startSinkWith(t, &sink{user: "relayuser", pass: "relaypass"}, &tls.Config{Certificates: []tls.Certificate{cert}})
+	snk := testutil.StartSink(t, &testutil.Sink{User: "relayuser", Pass: "relaypass"}, &tls.Config{Certificates: []tls.Certificate{cert}})
 	msg := []byte("From: a@forward.example\r\n\r\nhi\r\n")
 	cfg := RelayConfig{
-		Addr:     snk.addr,
+		Addr:     snk.Addr,
 		StartTLS: true,
 		TLS:      &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"},
 		Username: "relayuser",
@@ -59,7 +61,7 @@ func TestRelaySmartHost(t *testing.T) {
 	if err := NewRelay(cfg).Submit(bg(), "a@forward.example", []string{"b@x.example", "c@x.example"}, msg); err != nil {
 		t.Fatalf("Submit(STARTTLS+AUTH) = %v", err)
 	}
-	got := snk.received()
+	got := snk.Received()
 	if len(got) != 1 || !got[0].TLS || got[0].User != "relayuser" || len(got[0].To) != 2 {
 		t.Fatalf("sink got %+v, want one message over TLS from relayuser to 2 recipients", got)
 	}
@@ -77,8 +79,8 @@ func TestRelaySmartHost(t *testing.T) {
 	// A relay without STARTTLS is refused when TLS is required.
 	plain := startSink(t)
 	noTLS := cfg
-	noTLS.Addr = plain.addr
-	if err := NewRelay(noTLS).Submit(bg(), "a@forward.example", []string{"b@x.example"}, msg); !IsTemporary(err) || len(plain.received()) != 0 {
+	noTLS.Addr = plain.Addr
+	if err := NewRelay(noTLS).Submit(bg(), "a@forward.example", []string{"b@x.example"}, msg); !IsTemporary(err) || len(plain.Received()) != 0 {
 		t.Errorf("Submit(no STARTTLS offered) = %v, want temporary and nothing sent", err)
 	}
 }
@@ -149,17 +151,17 @@ func TestCheckLoop(t *testing.T) {
 // by the same recipient is refused as a loop and nothing is sent.
 func TestRedirectLoopStops(t *testing.T) {
 	snk := startSink(t)
-	s := newTestSender(t, snk.addr, nil, nil)
+	s := newTestSender(t, snk.Addr, nil, nil)
 	raw := []byte("From: a@origin.example\r\nSubject: x\r\n\r\nbody\r\n")
 	m := Msg{Kind: Redirect, From: "a@origin.example", To: []string{"bob@elsewhere.example"}, Raw: raw, Rcpt: "fred@forward.example"}
 	if err := s.Send(bg(), m); err != nil {
 		t.Fatal(err)
 	}
-	m.Raw = snk.received()[0].Data
+	m.Raw = snk.Received()[0].Data
 	if err := s.Send(bg(), m); !errors.Is(err, ErrLoop) || IsTemporary(err) {
 		t.Fatalf("second Send = %v, want permanent ErrLoop", err)
 	}
-	if n := len(snk.received()); n != 1 {
+	if n := len(snk.Received()); n != 1 {
 		t.Fatalf("sink received %d messages, want 1", n)
 	}
 }

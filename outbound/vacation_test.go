@@ -120,7 +120,7 @@ func TestVacationWindow(t *testing.T) {
 	defer store.Close()
 	keys := forwardKeys(t)
 	snk := startSink(t)
-	s := newTestSender(t, snk.addr, keys, store)
+	s := newTestSender(t, snk.Addr, keys, store)
 	s.cfg.Now = clock
 	p := VacationParams{Reason: "away", Window: 3 * 24 * time.Hour}
 	send := func(raw, sender string) bool {
@@ -158,7 +158,7 @@ func TestVacationWindow(t *testing.T) {
 	if !send(vacationOrig, "carol@remote.example") {
 		t.Error("new handle: no reply")
 	}
-	got := snk.received()
+	got := snk.Received()
 	if len(got) != 4 {
 		t.Fatalf("sink received %d replies, want 4", len(got))
 	}
@@ -169,11 +169,11 @@ func TestVacationWindow(t *testing.T) {
 	wantAllPass(t, "dkimpy", dkimpyVerify(t, r.Data, keys.zone), "rsa2026@forward.example", "ed2026@forward.example")
 
 	// A relay failure releases the window, so Postfix's retry can answer.
-	snk.setFail(&smtpErr451)
+	snk.SetFail(&smtpErr451)
 	if _, _, err := s.Vacation(bg(), []byte(vacationOrig), "gina@remote.example", "dave@forward.example", p); !IsTemporary(err) {
 		t.Fatalf("Vacation with relay down = %v, want temporary", err)
 	}
-	snk.setFail(nil)
+	snk.SetFail(nil)
 	if !send(vacationOrig, "gina@remote.example") {
 		t.Error("retry after relay failure: no reply")
 	}

@@ -29,13 +29,10 @@ func cmdLint(args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
-	cfg := config.Default()
-	if *cfgPath != "" {
-		var err error
-		if cfg, err = config.Load(*cfgPath); err != nil {
-			fmt.Fprintf(stderr, "sluice: %v\n", err)
-			return 1
-		}
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		fmt.Fprintf(stderr, "sluice: %v\n", err)
+		return 1
 	}
 	log := newLogger(config.Log{Level: "error", Format: "text"}, stderr)
 	rs, source, err := loadRules(cfg, ruleDirs, log)

@@ -4,12 +4,10 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,72 +17,6 @@ import (
 	"github.com/sluice-mail/sluice/internal/testutil"
 	"github.com/sluice-mail/sluice/outbound"
 )
-
-// sink is an SMTP server on loopback that records what it receives.
-type sink struct {
-	mu   sync.Mutex
-	msgs []sunk
-	addr string
-	srv  *smtp.Server
-}
-
-type sunk struct {
-	from string
-	to   []string
-	data []byte
-}
-
-func (s *sink) NewSession(*smtp.Conn) (smtp.Session, error) { return &sinkSession{s: s}, nil }
-
-type sinkSession struct {
-	s   *sink
-	cur sunk
-}
-
-func (ss *sinkSession) Reset()        { ss.cur = sunk{} }
-func (ss *sinkSession) Logout() error { return nil }
-func (ss *sinkSession) Mail(from string, _ *smtp.MailOptions) error {
-	ss.cur.from = from
-	return nil
-}
-func (ss *sinkSession) Rcpt(to string, _ *smtp.RcptOptions) error {
-	if strings.HasPrefix(to, "nobody@") {
-		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such user"}
-	}
-	ss.cur.to = append(ss.cur.to, to)
-	return nil
-}
-func (ss *sinkSession) Data(r io.Reader) error {
-	b, err := io.ReadAll(r)
-	if err != nil {
-		return err
-	}
-	ss.cur.data = b
-	ss.s.mu.Lock()
-	ss.s.msgs = append(ss.s.msgs, ss.cur)
-	ss.s.mu.Unlock()
-	return nil
-}
-
-// start serves the sink on addr (reserved earlier, so the relay can be
-// "down" first and come up later).
-func (s *sink) start(t *testing.T) {
-	t.Helper()
-	s.srv = smtp.NewServer(s)
-	s.srv.Domain = "sink.test"
-	l, err := net.Listen("tcp", s.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go s.srv.Serve(l)
-	t.Cleanup(func() { s.srv.Close() })
-}
-
-func (s *sink) received() []sunk {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]sunk(nil), s.msgs...)
-}
 
 // outboundSetup generates a DKIM key, tables and SRS secrets for
 // example.test and returns a configuration relaying to the sink.
@@ -123,8 +55,8 @@ func userScript(t *testing.T, root, user, src string) {
 // sends the forward once, SRS-rewritten and DKIM-signed, and files nothing
 // twice.
 func TestRedirectRelayDown(t *testing.T) {
-	sk := &sink{addr: fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))}
-	cfg, root, zone := outboundSetup(t, sk.addr)
+	sk := &testutil.Sink{Addr: fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t)), RejectRcpt: "nobody@elsewhere.test"}
+	cfg, root, zone := outboundSetup(t, sk.Addr)
 	userScript(t, root, "alice", "require [\"fileinto\", \"mailbox\"];\nfileinto :create \"Lists\";\nredirect \"friend@elsewhere.test\";\n")
 	addr, _ := startInProcess(t, cfg)
 	msg := "From: Sender <sender@client.test>\r\nTo: alice@example.test\r\nSubject: forward me\r\nMessage-ID: <fwd1@client.test>\r\n\r\nplease forward\r\n"
@@ -139,7 +71,7 @@ func TestRedirectRelayDown(t *testing.T) {
 		t.Fatalf("after the failed attempt .Lists holds %d, want 1", n)
 	}
 
-	sk.start(t)
+	testutil.StartSink(t, sk, nil)
 	for i := 0; i < 2; i++ { // Postfix's retry, then a needless second one
 		if st := lmtpSend(t, addr, "sender@client.test", []string{"alice@example.test"}, msg); st["alice@example.test"] != nil {
 			t.Fatalf("retry %d with the relay up: %v", i, st)
@@ -148,25 +80,25 @@ func TestRedirectRelayDown(t *testing.T) {
 	if n := len(maildirFiles(t, lists)); n != 1 {
 		t.Fatalf(".Lists holds %d copies after the retries, want exactly 1", n)
 	}
-	got := sk.received()
+	got := sk.Received()
 	if len(got) != 1 {
 		t.Fatalf("sink received %d forwards, want exactly 1", len(got))
 	}
 	fwd := got[0]
-	if !strings.HasPrefix(fwd.from, "SRS0=") || !strings.HasSuffix(fwd.from, "@example.test") || len(fwd.to) != 1 || fwd.to[0] != "friend@elsewhere.test" {
-		t.Fatalf("forward envelope = %q -> %q, want an SRS0 sender at example.test to friend@elsewhere.test", fwd.from, fwd.to)
+	if !strings.HasPrefix(fwd.From, "SRS0=") || !strings.HasSuffix(fwd.From, "@example.test") || len(fwd.To) != 1 || fwd.To[0] != "friend@elsewhere.test" {
+		t.Fatalf("forward envelope = %q -> %q, want an SRS0 sender at example.test to friend@elsewhere.test", fwd.From, fwd.To)
 	}
-	if !strings.Contains(string(fwd.data), "please forward") || !strings.Contains(string(fwd.data), "Delivered-To: alice@example.test") {
-		t.Fatalf("forwarded message:\n%s", fwd.data)
+	if !strings.Contains(string(fwd.Data), "please forward") || !strings.Contains(string(fwd.Data), "Delivered-To: alice@example.test") {
+		t.Fatalf("forwarded message:\n%s", fwd.Data)
 	}
-	verifyDKIM(t, fwd.data, zone, "example.test")
+	verifyDKIM(t, fwd.Data, zone, "example.test")
 }
 
 // TestVacation: one reply per sender per window, none to list mail.
 func TestVacation(t *testing.T) {
-	sk := &sink{addr: fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))}
-	sk.start(t)
-	cfg, root, zone := outboundSetup(t, sk.addr)
+	sk := &testutil.Sink{Addr: fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t)), RejectRcpt: "nobody@elsewhere.test"}
+	testutil.StartSink(t, sk, nil)
+	cfg, root, zone := outboundSetup(t, sk.Addr)
 	userScript(t, root, "bob", "require \"vacation\";\nvacation :days 1 :subject \"Away\" \"I am away until Monday.\";\n")
 	addr, _ := startInProcess(t, cfg)
 	for i, extra := range []string{"", "", "List-Id: <list.client.test>\r\n"} {
@@ -179,16 +111,16 @@ func TestVacation(t *testing.T) {
 			t.Fatalf("delivery %d: %v", i, st)
 		}
 	}
-	got := sk.received()
+	got := sk.Received()
 	if len(got) != 1 {
 		t.Fatalf("sink received %d vacation replies, want 1", len(got))
 	}
 	r := got[0]
-	if r.from != "" || r.to[0] != "sender@client.test" || !strings.Contains(string(r.data), "Auto-Submitted: auto-replied") ||
-		!strings.Contains(string(r.data), "Subject: Away") || !strings.Contains(string(r.data), "In-Reply-To: <v0@client.test>") {
-		t.Fatalf("vacation reply %q -> %q:\n%s", r.from, r.to, r.data)
+	if r.From != "" || r.To[0] != "sender@client.test" || !strings.Contains(string(r.Data), "Auto-Submitted: auto-replied") ||
+		!strings.Contains(string(r.Data), "Subject: Away") || !strings.Contains(string(r.Data), "In-Reply-To: <v0@client.test>") {
+		t.Fatalf("vacation reply %q -> %q:\n%s", r.From, r.To, r.Data)
 	}
-	verifyDKIM(t, r.data, zone, "example.test")
+	verifyDKIM(t, r.Data, zone, "example.test")
 }
 
 // verifyDKIM checks with dkimpy that msg carries a passing signature of
@@ -219,8 +151,8 @@ func verifyDKIM(t *testing.T, msg []byte, zone, domain string) {
 // sent on to the original sender.
 func TestRedirectThroughPostfix(t *testing.T) {
 	testutil.RequirePeer(t, "swaks")
-	sk := &sink{addr: fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))}
-	sk.start(t)
+	sk := &testutil.Sink{Addr: fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t)), RejectRcpt: "nobody@elsewhere.test"}
+	testutil.StartSink(t, sk, nil)
 	lmtpPort := testutil.FreePort(t)
 	pf := testutil.StartPostfix(t, testutil.PostfixOptions{
 		LMTP: fmt.Sprintf("inet:127.0.0.1:%d", lmtpPort),
@@ -228,7 +160,7 @@ func TestRedirectThroughPostfix(t *testing.T) {
 			// Outbound mail, and only outbound mail, goes to the sink.
 			"default_transport = smtp",
 			"relay_transport = smtp",
-			"relayhost = [" + sk.addr[:strings.LastIndexByte(sk.addr, ':')] + "]:" + sk.addr[strings.LastIndexByte(sk.addr, ':')+1:],
+			"relayhost = [" + sk.Addr[:strings.LastIndexByte(sk.Addr, ':')] + "]:" + sk.Addr[strings.LastIndexByte(sk.Addr, ':')+1:],
 			"smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination",
 			"smtp_dns_support_level = disabled",
 		},
@@ -246,14 +178,14 @@ func TestRedirectThroughPostfix(t *testing.T) {
 	if err != nil {
 		t.Fatalf("swaks: %v\n%s", err, out)
 	}
-	var fwd, bounce *sunk
+	var fwd, bounce *testutil.SinkMsg
 	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline) && (fwd == nil || bounce == nil); time.Sleep(200 * time.Millisecond) {
 		pf.Flush()
-		for _, m := range sk.received() {
+		for _, m := range sk.Received() {
 			switch {
-			case m.to[0] == "friend@elsewhere.test":
+			case m.To[0] == "friend@elsewhere.test":
 				fwd = &m
-			case m.to[0] == "sender@client.test" && m.from == "":
+			case m.To[0] == "sender@client.test" && m.From == "":
 				bounce = &m
 			}
 		}
@@ -261,11 +193,11 @@ func TestRedirectThroughPostfix(t *testing.T) {
 	if fwd == nil || bounce == nil {
 		t.Fatalf("sink got forward=%v bounce=%v; want both\npostfix log:\n%s", fwd != nil, bounce != nil, pf.Log())
 	}
-	if !strings.HasPrefix(fwd.from, "SRS0=") || !strings.HasSuffix(fwd.from, "@example.test") {
-		t.Fatalf("forward sent with envelope sender %q, want SRS0=...@example.test", fwd.from)
+	if !strings.HasPrefix(fwd.From, "SRS0=") || !strings.HasSuffix(fwd.From, "@example.test") {
+		t.Fatalf("forward sent with envelope sender %q, want SRS0=...@example.test", fwd.From)
 	}
-	verifyDKIM(t, fwd.data, zone, "example.test")
-	if !strings.Contains(string(bounce.data), "nobody@elsewhere.test") {
-		t.Fatalf("bounce does not name the refused address:\n%s", bounce.data)
+	verifyDKIM(t, fwd.Data, zone, "example.test")
+	if !strings.Contains(string(bounce.Data), "nobody@elsewhere.test") {
+		t.Fatalf("bounce does not name the refused address:\n%s", bounce.Data)
 	}
 }

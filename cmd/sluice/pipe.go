@@ -41,13 +41,10 @@ func cmdPipe(args []string, stdin io.Reader, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "sluice pipe: no recipients (usage: sluice pipe -f SENDER [-client-ip IP] [-helo NAME] -- RECIPIENT...)")
 		return exitTempFail
 	}
-	cfg := config.Default()
-	if *cfgPath != "" {
-		var err error
-		if cfg, err = config.Load(*cfgPath); err != nil {
-			fmt.Fprintf(stderr, "sluice pipe: %v\n", err)
-			return exitTempFail
-		}
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		fmt.Fprintf(stderr, "sluice pipe: %v\n", err)
+		return exitTempFail
 	}
 	log := newLogger(cfg.Log, stderr)
 	env := &mail.Envelope{MailFrom: *sender, Recipients: rcpts, ClientIP: net.ParseIP(*clientIP), ClientHelo: *helo, QueueID: *queueID}

@@ -40,12 +40,9 @@ func cmdServe(args []string, stderr io.Writer) int {
 	}
 	// load reads the configuration the same way at start and on SIGHUP.
 	load := func() (config.Config, error) {
-		cfg := config.Default()
-		if *cfgPath != "" {
-			var err error
-			if cfg, err = config.Load(*cfgPath); err != nil {
-				return cfg, err
-			}
+		cfg, err := loadConfig(*cfgPath)
+		if err != nil {
+			return cfg, err
 		}
 		if *lmtpAddr != "" {
 			cfg.LMTP.Listen = []string{*lmtpAddr}
@@ -79,6 +76,15 @@ func cmdServe(args []string, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// loadConfig reads the configuration file at path, or returns the
+// embedded defaults when path is empty.
+func loadConfig(path string) (config.Config, error) {
+	if path == "" {
+		return config.Default(), nil
+	}
+	return config.Load(path)
 }
 
 // current holds the pipeline in force. A reload swaps it; a delivery keeps
