@@ -41,15 +41,24 @@ func TestPipe(t *testing.T) {
 		{name: "ok", wantCode: 0, wantInMsg: "Subject: hi"},
 		{name: "sendmail fails", sendmail: 1, wantCode: 75},
 		{name: "broken config", config: "bogus = 1\n", wantCode: 75},
+		{name: "rules fail to load", config: "[rules]\nmode = \"dirs\"\ndirs = [\"/nonexistent/rules\"]\n", wantCode: 75},
+		{name: "rules fail, on_error pass", config: "on_error = \"pass\"\n[rules]\nmode = \"dirs\"\ndirs = [\"/nonexistent/rules\"]\n", wantCode: 0, wantInMsg: "X-Sluice-Unscanned: "},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			sm := fakeSendmail(t, dir, tc.sendmail)
-			cfg := writeConfig(t, dir, "[auth]\nenabled = false\n[rules]\nmode = \"builtin\"\n[filter]\nsendmail = \""+sm+"\"\n"+tc.config)
+			rulesCfg := "[rules]\nmode = \"builtin\"\n"
+			if strings.Contains(tc.config, "[rules]") {
+				rulesCfg = ""
+			}
+			cfg := writeConfig(t, dir, "[auth]\nenabled = false\n"+rulesCfg+"[filter]\nsendmail = \""+sm+"\"\n"+tc.config)
 			var errb bytes.Buffer
 			code := runPipe(t, []string{"-config", cfg, "-f", "a@client.test", "--", "x@example.test", "y@example.test"}, msg, &errb)
 			if code != tc.wantCode {
 				t.Fatalf("sluice pipe = %d, want %d\n%s", code, tc.wantCode, errb.String())
+			}
+			if strings.Contains(tc.name, "rules fail") && !strings.Contains(errb.String(), "/nonexistent/rules") {
+				t.Fatalf("log does not name the failing rules directory:\n%s", errb.String())
 			}
 			if tc.wantInMsg == "" {
 				return

@@ -113,8 +113,8 @@ func TestPostfixSMTPFilter(t *testing.T) {
 }
 
 // TestPostfixPipeFilter: Postfix → pipe(8) → sluice pipe → sendmail →
-// LMTP; and with a broken configuration the message stays deferred until
-// it is fixed.
+// LMTP; and while the rules fail to load the message stays deferred
+// until they are fixed.
 func TestPostfixPipeFilter(t *testing.T) {
 	testutil.RequirePeer(t, "swaks")
 	blocks := docBlocks(t)
@@ -129,8 +129,10 @@ func TestPostfixPipeFilter(t *testing.T) {
 	wrapper := filepath.Join(dir, "sluice")
 	os.WriteFile(wrapper, []byte("#!/bin/sh\nSLUICE_TEST_EXEC=1 exec "+bin+" \"$@\"\n"), 0o755)
 	cfgFile := filepath.Join(dir, "sluice.toml")
-	good := fmt.Sprintf("[rules]\nmode = \"builtin\"\n[lmtp]\nhostname = \"filter.test\"\n[metrics]\nlisten = \"\"\n[auth]\ndns = [%q]\n", offlineDNS(t))
-	os.WriteFile(cfgFile, []byte("[broken\n"), 0o644)
+	common := fmt.Sprintf("[lmtp]\nhostname = \"filter.test\"\n[metrics]\nlisten = \"\"\n[auth]\ndns = [%q]\n", offlineDNS(t))
+	good := common + "[rules]\nmode = \"builtin\"\n"
+	// First a rules directory that fails to load.
+	os.WriteFile(cfgFile, []byte(common+"[rules]\nmode = \"dirs\"\ndirs = [\"/nonexistent/rules\"]\n"), 0o644)
 
 	pf := testutil.StartPostfix(t, testutil.PostfixOptions{
 		LMTP:   "inet:" + lmtpAddr,
@@ -153,7 +155,7 @@ func TestPostfixPipeFilter(t *testing.T) {
 	})
 	swaksTo(t, pf, "alice@example.test", "through the pipe filter")
 
-	// Broken configuration: sluice pipe exits 75 and the mail waits.
+	// Rules that do not load: sluice pipe exits 75 and the mail waits.
 	var reason string
 	for deadline := time.Now().Add(20 * time.Second); reason == "" && time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
 		for _, e := range pf.Queue() {
@@ -163,7 +165,7 @@ func TestPostfixPipeFilter(t *testing.T) {
 		}
 	}
 	if !strings.Contains(reason, "temporary failure") {
-		t.Fatalf("with a broken config the message is not deferred (reason %q)\n%s", reason, pf.Log())
+		t.Fatalf("with rules that fail to load the message is not deferred (reason %q)\n%s", reason, pf.Log())
 	}
 	if files := maildirFiles(t, filepath.Join(root, "example.test/alice/Maildir")); len(files) != 0 {
 		t.Fatalf("message delivered unscanned while the filter was broken")

@@ -52,7 +52,7 @@ func loadRules(cfg config.Config, dirs []string, log *slog.Logger) (*rules.Rules
 	}
 	rs, err := rules.Load(dirs, opt)
 	if err != nil {
-		return nil, "", fmt.Errorf("rules: %w", err)
+		return nil, "", err
 	}
 	return rs, fmt.Sprint(dirs), nil
 }
