@@ -16,6 +16,9 @@ import (
 type Sluice struct {
 	rs   *rules.Ruleset
 	conf rules.Config
+	// Adapt wraps each parsed message in Adapted, to measure what the
+	// missing mail→rules capability wiring would gain.
+	Adapt bool
 }
 
 // LoadSluice loads dirs with the options cmd/sluice's loadRules uses when
@@ -41,7 +44,10 @@ func (s *Sluice) Ruleset() *rules.Ruleset { return s.rs }
 
 // Check scores msg.
 func (s *Sluice) Check(ctx context.Context, msg []byte) Verdict {
-	pm := mail.Parse(msg, mail.Options{})
+	var pm rules.Message = mail.Parse(msg, mail.Options{})
+	if s.Adapt {
+		pm = Adapted{pm.(*mail.Message)}
+	}
 	res := s.rs.Eval(ctx, pm, rules.Input{})
 	v := scoring.Decide(res, s.conf)
 	out := Verdict{Score: v.Score, Spam: v.Spam, Hits: map[string]float64{}}
