@@ -54,7 +54,16 @@ func (r Report) WriteMarkdown(w io.Writer, reasons map[string]string) error {
 			100*st.Agreement(), orDash(reasons[st.Rule]), orDash(strings.Join(st.ExOnlySA, " ")), orDash(strings.Join(st.ExOnlySluice, " ")))
 	}
 	if len(below) > 0 {
-		fmt.Fprintf(&b, "\n### Rules SpamAssassin fires on ≥ 10 messages that agree on < 95%%\n\n%s\n", strings.Join(below, ", "))
+		fmt.Fprintf(&b, "\n### Rules SpamAssassin fires on ≥ 10 messages that agree on < 95%%\n\n")
+		fmt.Fprintf(&b, "| rule | SA hits | sluice hits | agreement | reason |\n|---|---|---|---|---|\n")
+		byName := map[string]RuleStats{}
+		for _, st := range r.Rules {
+			byName[st.Rule] = st
+		}
+		for _, n := range below {
+			st := byName[n]
+			fmt.Fprintf(&b, "| %s | %d | %d | %.1f%% | %s |\n", n, st.SAHits, st.SluiceHits, 100*st.Agreement(), orDash(reasons[n]))
+		}
 	}
 	impl := map[string]bool{}
 	for _, n := range rules.NewEvalRegistry().Names() {
