@@ -10,12 +10,12 @@ build:
 	$(GO) build -o bin/sluice ./cmd/sluice
 
 # Installs the real peers (Postfix, Dovecot, SpamAssassin, ...) when missing,
-# then vets and runs every test with the race detector.
+# then vets and runs every test with the race detector, then the SpamAssassin
+# parity guard on 1008 corpus messages, which skips itself under -race (ten
+# times slower there) and so runs on its own.
 test: peers
 	$(GO) vet ./...
 	$(GO) test -race -timeout 40m ./...
-	# The SpamAssassin parity guard on 1008 corpus messages; skipped under
-	# -race (ten times slower there), so it runs here on its own.
 	$(GO) test -count=1 -timeout 10m -run 'TestSampleAgreement' ./internal/parity
 
 peers:
