@@ -267,3 +267,31 @@ func (r Report) WriteTSV(w io.Writer) error {
 	_, err := io.WriteString(w, b.String())
 	return err
 }
+
+// WriteMessages writes one line per message: name, label, SpamAssassin's
+// and sluice's score and verdict, then the rules only SpamAssassin and only
+// sluice fired (comma-separated) — the per-message view for debugging a
+// rule.
+func WriteMessages(w io.Writer, pairs []Pair) error {
+	var b strings.Builder
+	b.WriteString("message\tlabel\tsa_score\tsluice_score\tsa_spam\tsluice_spam\tonly_sa\tonly_sluice\n")
+	for _, p := range pairs {
+		var onlySA, onlySl []string
+		for r := range p.SA.Hits {
+			if _, ok := p.Sluice.Hits[r]; !ok {
+				onlySA = append(onlySA, r)
+			}
+		}
+		for r := range p.Sluice.Hits {
+			if _, ok := p.SA.Hits[r]; !ok {
+				onlySl = append(onlySl, r)
+			}
+		}
+		sort.Strings(onlySA)
+		sort.Strings(onlySl)
+		fmt.Fprintf(&b, "%s\t%s\t%.3f\t%.3f\t%v\t%v\t%s\t%s\n", p.Msg.Name, p.Msg.Label, p.SA.Score, p.Sluice.Score,
+			p.SA.Spam, p.Sluice.Spam, strings.Join(onlySA, ","), strings.Join(onlySl, ","))
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}

@@ -36,18 +36,19 @@ func main() {
 	workers := flag.Int("workers", 2, "spamd children and concurrent clients; sluice workers")
 	saOnly := flag.Bool("sa-only", false, "only fill the SpamAssassin cache")
 	seed := flag.String("seed", "", "SpamAssassin verdict `TSV` (conformance/spamassassin/dev-corpus-sa401.tsv) that fills cache misses instead of spamd")
+	msgsPath := flag.String("messages", "", "write per-message differences (TSV) to `file`")
 	adapt := flag.Bool("adapt", false, "wrap messages in parity.Adapted (what-if: mail→rules capabilities wired)")
 	cross := flag.String("crosscheck", "", "compare the cache with this shared verdict `TSV` and report differences")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := run(ctx, *corpus, *every, *cachePath, *mdPath, *tsvPath, *rulesDir, *workers, *saOnly, *seed, *cross, *adapt); err != nil {
+	if err := run(ctx, *corpus, *every, *cachePath, *mdPath, *tsvPath, *rulesDir, *workers, *saOnly, *seed, *cross, *adapt, *msgsPath); err != nil {
 		fmt.Fprintln(os.Stderr, "parity:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, corpus string, every int, cachePath, mdPath, tsvPath, rulesDir string, workers int, saOnly bool, seed, cross string, adapt bool) error {
+func run(ctx context.Context, corpus string, every int, cachePath, mdPath, tsvPath, rulesDir string, workers int, saOnly bool, seed, cross string, adapt bool, msgsPath string) error {
 	msgs, err := parity.Corpus(corpus)
 	if err != nil {
 		return err
@@ -139,6 +140,18 @@ func run(ctx context.Context, corpus string, every int, cachePath, mdPath, tsvPa
 	}
 	rep := parity.Compare(pairs, sl, sa)
 	fmt.Print(rep.Summary())
+	if msgsPath != "" {
+		f, err := os.Create(msgsPath)
+		if err != nil {
+			return err
+		}
+		if err := parity.WriteMessages(f, pairs); err != nil {
+			return err
+		}
+		if err := f.Close(); err != nil {
+			return err
+		}
+	}
 	if tsvPath != "" {
 		f, err := os.Create(tsvPath)
 		if err != nil {
