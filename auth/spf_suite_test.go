@@ -34,7 +34,7 @@ func sharedDir(t *testing.T, sub string) string {
 		if os.Getenv("CI") != "" {
 			t.Fatalf("shared data missing: %v", err)
 		}
-		t.Skipf("shared data missing (set SLUICE_SHARED): %v", err)
+		t.Skipf("shared data missing (set SLUICE_SHARED; required in CI): %v", err)
 	}
 	return dir
 }

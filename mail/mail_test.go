@@ -881,7 +881,7 @@ func FuzzDecodeHeader(f *testing.F) {
 // bytes that can reach Body and RawBody are decoded and rendered.
 func TestHugeMessage(t *testing.T) {
 	if testing.Short() {
-		t.Skip("large allocation")
+		t.Skip("large allocation; skipped with -short")
 	}
 	for _, ct := range []string{"text/plain", "text/html", "multipart/mixed; boundary=x"} {
 		var b strings.Builder

@@ -23,7 +23,7 @@ func sharedDir(t testing.TB) string {
 		if os.Getenv("CI") != "" {
 			t.Fatalf("shared data missing: %v", err)
 		}
-		t.Skipf("shared data missing: %v", err)
+		t.Skipf("shared data missing (required in CI): %v", err)
 	}
 	return d
 }

@@ -41,7 +41,7 @@ func sample(t *testing.T) []Message {
 		if testutil.InCI() {
 			t.Fatal(err)
 		}
-		t.Skip(err)
+		t.Skipf("corpus missing (required in CI): %v", err)
 	}
 	return Sample(msgs, sampleEvery)
 }
@@ -62,7 +62,7 @@ func startSpamd(t *testing.T) *Spamd {
 // thresholds above.
 func TestSampleAgreement(t *testing.T) {
 	if raceEnabled && !*update {
-		t.Skip("slow under -race; make test runs it without -race (go test -run Sample ./internal/parity)")
+		t.Skip("slow under -race; make test (and so CI) runs it without -race (go test -run Sample ./internal/parity)")
 	}
 	msgs := sample(t)
 	if len(msgs) < 1000 {
