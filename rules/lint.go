@@ -32,8 +32,28 @@ type Lint struct {
 	UndefinedRefs int
 	// UnsupportedEvals counts rules per eval function sluice lacks.
 	UnsupportedEvals map[string]int
+	// EvalsUsed counts the distinct eval: functions the loaded rules call,
+	// EvalsImplemented those sluice provides.
+	EvalsUsed, EvalsImplemented int
 	// LoadTime is how long parsing and compiling took.
 	LoadTime time.Duration
+
+	evalsSeen map[string]bool
+}
+
+// noteEval records that a rule calls the eval function name.
+func (l *Lint) noteEval(name string, implemented bool) {
+	if l.evalsSeen == nil {
+		l.evalsSeen = map[string]bool{}
+	}
+	if _, ok := l.evalsSeen[name]; ok {
+		return
+	}
+	l.evalsSeen[name] = implemented
+	l.EvalsUsed++
+	if implemented {
+		l.EvalsImplemented++
+	}
 }
 
 // String renders the summary `sluice lint` prints after the diagnostics.
@@ -52,6 +72,8 @@ func (l Lint) String() string {
 	for _, k := range sortedKeys(l.BacktrackReasons) {
 		fmt.Fprintf(&b, "  backtracking: %s: %d\n", k, l.BacktrackReasons[k])
 	}
+	fmt.Fprintf(&b, "eval functions: %d called by the loaded rules, %d implemented (%.1f%%)\n",
+		l.EvalsUsed, l.EvalsImplemented, 100*float64(l.EvalsImplemented)/float64(max(l.EvalsUsed, 1)))
 	fmt.Fprintf(&b, "net rules (inactive without network tests): %d\n", l.Net)
 	for _, k := range sortedKeys(l.Unsupported) {
 		fmt.Fprintf(&b, "  unsupported: %s: %d\n", k, l.Unsupported[k])

@@ -352,6 +352,7 @@ func (rs *Ruleset) compile(p *parser, r *rule) {
 		r.meta, r.metaDeps = n, deps
 	case d.eval != "":
 		fn, ok := rs.reg.Lookup(d.eval)
+		rs.lint.noteEval(d.eval, ok)
 		if !ok {
 			rs.lint.UnsupportedEvals[d.eval]++
 			if r.inactive == "" {
