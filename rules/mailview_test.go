@@ -161,7 +161,7 @@ var mimeHTMLEvals = map[string]bool{
 	"html_test": true, "html_range": true, "html_eval": true, "html_tag_exists": true,
 	"html_tag_balance": true, "html_image_only": true, "html_image_ratio": true,
 	"html_text_match": true, "html_title_subject_ratio": true, "html_charset_faraway": true,
-	"check_iframe_src": true,
+	"check_iframe_src": true, "check_for_ascii_text_illegal": true,
 }
 
 // ruleTally counts one rule's decisions over a sample.
@@ -184,7 +184,9 @@ func (r ruleTally) jaccard() float64 {
 // TestFromMailSpamAssassinParity compares the hits of the stock rules on a
 // deterministic corpus sample with SpamAssassin 4.0.1's, evaluating the bare
 // *mail.Message (before) and FromMail's adapter (after). Run with -v for
-// the per-rule tables.
+// the per-rule tables; SLUICE_PARITY_N sets the sample size,
+// SLUICE_PARITY_RULES (comma-separated) logs the messages on which those
+// rules disagree, SLUICE_PARITY_OUT writes the report to a file.
 func TestFromMailSpamAssassinParity(t *testing.T) {
 	shared := sharedDir(t)
 	dir := stockRules(t)
@@ -198,6 +200,15 @@ func TestFromMailSpamAssassinParity(t *testing.T) {
 	n := 200
 	if testing.Short() || raceEnabled {
 		n = 30
+	}
+	if x, err := strconv.Atoi(os.Getenv("SLUICE_PARITY_N")); err == nil && x > 0 {
+		n = x
+	}
+	show := map[string]bool{}
+	for _, r := range strings.Split(os.Getenv("SLUICE_PARITY_RULES"), ",") {
+		if r != "" {
+			show[r] = true
+		}
 	}
 	sort.Slice(verdicts, func(i, j int) bool { return verdicts[i].file < verdicts[j].file })
 	step := max(1, len(verdicts)/n)
@@ -253,7 +264,13 @@ func TestFromMailSpamAssassinParity(t *testing.T) {
 			t.Errorf("%s: Eval timed out", v.file)
 		}
 		count(before, v.hits, hitSet(resB))
-		count(after, v.hits, hitSet(resA))
+		us := hitSet(resA)
+		count(after, v.hits, us)
+		for r := range show {
+			if v.hits[r] != us[r] {
+				t.Logf("%s %s/%s: SpamAssassin %v, sluice %v", r, v.label, v.file, v.hits[r], us[r])
+			}
+		}
 		for i, res := range []Result{resB, resA} {
 			if (res.Score >= 5) == (v.score >= 5) {
 				verdictAgree[i]++
@@ -357,4 +374,31 @@ func pct(a, b int) float64 {
 		return 100
 	}
 	return 100 * float64(a) / float64(b)
+}
+
+func TestParseDateSpamAssassin(t *testing.T) {
+	tests := []struct {
+		in   string
+		want string // RFC 3339 in UTC, "" for an error
+	}{
+		{"Sat, 7 Sep 2002 22:13:03 EDT", "2002-09-08T02:13:03Z"},
+		{"Sat, 07 Sep 2002 21:20:29 -0500 (CDT)", "2002-09-08T02:20:29Z"},
+		{"8 Sep 2002 02:13:07 -0000", "2002-09-08T02:13:07Z"},
+		{"Tue, 04 Jun 0102 21:41:59 +1000", "1970-06-04T11:41:59Z"}, // year forced to 1970
+		{"Mon Jan  6 10:00:00 2003", "2003-01-06T00:00:00Z"},        // this form loses its time
+		{"31 Feb 2003 10:00 +0100", "2003-03-01T09:00:00Z"},
+		{"02 Jan 99 12:00:00 GMT", "1999-01-02T12:00:00Z"},
+		{"02 Jan 03 12:00:00 XYZ", "2003-01-02T12:00:00Z"},
+		{"yesterday", ""},
+	}
+	for _, tt := range tests {
+		got, err := parseDate(tt.in)
+		s := ""
+		if err == nil {
+			s = got.UTC().Format(time.RFC3339)
+		}
+		if s != tt.want {
+			t.Errorf("parseDate(%q) = %q, %v; want %q", tt.in, s, err, tt.want)
+		}
+	}
 }
