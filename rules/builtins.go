@@ -725,10 +725,18 @@ func evalEqualFromDomains(ec *EvalContext, _ []string) (bool, error) {
 	if len(env) == 0 || len(from) == 0 {
 		return false, nil
 	}
-	c := ec.Config
-	d1 := RegistrableDomain(env[0][strings.LastIndexByte(env[0], '@')+1:], c.TLDs, c.TwoLevelTLDs)
-	d2 := RegistrableDomain(from[0][strings.LastIndexByte(from[0], '@')+1:], c.TLDs, c.TwoLevelTLDs)
-	return d1 != d2, nil
+	// SpamAssassin compares the last two labels, not registrable domains.
+	lastTwo := func(a string) string {
+		d := a[strings.LastIndexByte(a, '@')+1:]
+		if i := strings.LastIndexByte(d, '.'); i > 0 {
+			if j := strings.LastIndexByte(d[:i], '.'); j > 0 {
+				return d[j+1:]
+			}
+		}
+		return d
+	}
+	d1, d2 := lastTwo(env[0]), lastTwo(from[0])
+	return d1 != "" && d2 != "" && d1 != d2, nil
 }
 
 func bodyText(ec *EvalContext) [][]byte {
@@ -935,11 +943,41 @@ func isFreemail(ec *EvalContext, addr string) bool {
 		return true
 	}
 	for _, g := range idx.globs {
-		if globMatch(g, dom) {
+		if freemailGlobMatch(strings.ToLower(g), dom) {
 			return true
 		}
 	}
 	return false
+}
+
+// freemailGlobMatch matches a freemail_domains wildcard as FreeMail's
+// finish_parsing_end compiles it: "*" is [^.]* (it never crosses a dot),
+// "?" any one character.
+func freemailGlobMatch(glob, s string) bool {
+	for len(glob) > 0 {
+		switch glob[0] {
+		case '*':
+			for i := 0; i <= len(s); i++ {
+				if freemailGlobMatch(glob[1:], s[i:]) {
+					return true
+				}
+				if i < len(s) && s[i] == '.' {
+					break
+				}
+			}
+			return false
+		case '?':
+			if s == "" {
+				return false
+			}
+		default:
+			if s == "" || s[0] != glob[0] {
+				return false
+			}
+		}
+		glob, s = glob[1:], s[1:]
+	}
+	return s == ""
 }
 
 // check_freemail_header(header [, regex]): an address in the header is at a
