@@ -252,14 +252,19 @@ func TestFromMailSpamAssassinParity(t *testing.T) {
 	}
 	ctx := context.Background()
 	verdictAgree := [2]int{}
+	var elapsed [2]time.Duration
 	for _, v := range sample {
 		raw, err := os.ReadFile(filepath.Join(shared, "corpus", "spamassassin", v.label, v.file))
 		if err != nil {
 			t.Fatalf("ReadFile: %v", err)
 		}
 		raw = saPrepare(raw)
+		start := time.Now()
 		resB := rs.Eval(ctx, mail.Parse(raw, mail.Options{}), Input{})
+		elapsed[0] += time.Since(start)
+		start = time.Now()
 		resA := rs.Eval(ctx, FromMail(mail.Parse(raw, mail.Options{})), Input{})
+		elapsed[1] += time.Since(start)
 		if resA.TimedOut {
 			t.Errorf("%s: Eval timed out", v.file)
 		}
@@ -315,6 +320,7 @@ func TestFromMailSpamAssassinParity(t *testing.T) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "sample: %d messages (every %dth of %d by name)\n", len(sample), step, len(verdicts))
 	fmt.Fprintf(&b, "verdict (score >= 5) agreement: before %d/%d, after %d/%d\n", verdictAgree[0], len(sample), verdictAgree[1], len(sample))
+	fmt.Fprintf(&b, "parse+eval time: before %v, after %v\n", elapsed[0].Round(time.Millisecond), elapsed[1].Round(time.Millisecond))
 	isFocus := func(name string) bool { return focus[name] }
 	all := func(string) bool { return true }
 	for _, x := range []struct {
