@@ -8,12 +8,12 @@ import (
 	_ "image/jpeg"
 	_ "image/png"
 	"math"
-	"net/mail"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // PartsMessage is an optional capability of a Message: its MIME leaf
@@ -29,6 +29,7 @@ type Part struct {
 	Charset     string // charset parameter, lower case
 	Encoding    string // Content-Transfer-Encoding, lower case
 	Filename    string // from Content-Disposition or Content-Type name
+	Disposition string // Content-Disposition value, lower case
 	Parent      string // media type of the enclosing multipart, "" at the top
 	Raw         []byte // the body as transmitted (transfer-encoded)
 	Decoded     []byte // transfer-decoded body
@@ -164,6 +165,7 @@ func registerBuiltins(r *EvalRegistry) {
 		"check_ma_non_text":            evalMANonText,
 		"check_base64_length":          evalBase64Length,
 		"check_abundant_unicode_ratio": evalUnicodeRatio,
+		"check_for_ascii_text_illegal": evalASCIITextIllegal,
 		"check_msg_parse_flags":        evalParseFlags,
 		"check_microsoft_executable":   evalMSExecutable,
 		// ImageInfo
@@ -320,24 +322,26 @@ func evalShiftedDate(ec *EvalContext, args []string) (bool, error) {
 		ok   bool
 	}
 	v := memo(ec, "date_diff", func() dd {
-		d := ec.Msg.Header("Date", false)
-		if len(d) == 0 {
-			return dd{}
+		// A Resent-Date takes precedence over Date; the first value that
+		// parses wins (HeaderEval::_get_date_header_time).
+		var dt time.Time
+		found := false
+		for _, name := range []string{"Resent-Date", "Date"} {
+			for _, d := range ec.Msg.Header(name, false) {
+				if t, err := parseDate(strings.TrimSpace(d)); err == nil {
+					dt, found = t, true
+					break
+				}
+			}
+			if found {
+				break
+			}
 		}
-		dt, err := parseDate(strings.TrimSpace(d[0]))
-		if err != nil {
+		if !found {
 			return dd{}
 		}
 		var diffs []float64
-		for _, r := range ec.Msg.Header("Received", false) {
-			m := receivedDateRE.FindString(strings.ReplaceAll(r, "\n", " "))
-			if m == "" {
-				continue
-			}
-			rt, err := parseDate(strings.TrimSpace(m))
-			if err != nil {
-				continue
-			}
+		for _, rt := range receivedTimes(ec) {
 			diffs = append(diffs, dt.Sub(rt).Seconds())
 		}
 		if len(diffs) == 0 {
@@ -361,8 +365,49 @@ func evalShiftedDate(ec *EvalContext, args []string) (bool, error) {
 	return v.diff >= lo*3600 && v.diff < hi*3600, nil
 }
 
-// receivedDateRE finds the date of a Received header ("Wed, 21 Aug 2002 08:33:03 -0400").
-var receivedDateRE = regexp.MustCompile(`(?:\w{3},\s+)?\d{1,2}\s+\w{3}\s+\d{2,4}\s+\d{1,2}:\d\d(?::\d\d)?(?:\s+[-+\w]+)?`)
+// receivedDateRE finds the date of a Received header ("21 Aug 2002
+// 08:33:03 -0400") as HeaderEval::_get_received_header_times does.
+var receivedDateRE = regexp.MustCompile(`\s.?\d+ \S\S\S \d+ \d+:\d+:\d+ \S+`)
+
+var (
+	rcvdLocalRE     = regexp.MustCompile(`\bfrom (?:localhost\s|(?:\S+ ){1,2}\S*\b127\.0\.0\.1\b)|qmail \d+ invoked by uid \d+`)
+	rcvdFetchmailRE = regexp.MustCompile(`\bby localhost with \w+ \(fetchmail-[\d.]+`)
+)
+
+// receivedTimes returns the dates of the Received headers, newest first,
+// leaving out the local delivery and fetchmail hops at the top as
+// SpamAssassin's HeaderEval::_get_received_header_times does.
+func receivedTimes(ec *EvalContext) []time.Time {
+	return memo(ec, "received_times", func() []time.Time {
+		var rcvd []string
+		for _, v := range ec.Msg.Header("Received", false) {
+			for _, l := range strings.Split(v, "\n") {
+				if strings.TrimSpace(l) != "" {
+					rcvd = append(rcvd, l)
+				}
+			}
+		}
+		if len(rcvd) > 0 && rcvdLocalRE.MatchString(rcvd[0]) {
+			if len(rcvd) > 1 && rcvdFetchmailRE.MatchString(rcvd[1]) {
+				rcvd = rcvd[2:] // a local hop, then fetchmail: both skipped
+			}
+		} else if len(rcvd) > 0 && rcvdFetchmailRE.MatchString(rcvd[0]) {
+			rcvd = rcvd[1:]
+		}
+		var out []time.Time
+		for _, r := range rcvd {
+			m := receivedDateRE.FindString(r)
+			if m == "" {
+				continue
+			}
+			m = strings.TrimLeftFunc(m, func(c rune) bool { return c < '0' || c > '9' })
+			if t, err := parseDate(m); err == nil {
+				out = append(out, t)
+			}
+		}
+		return out
+	})
+}
 
 // check_header_count_range(header, min, max): distinct values of the field.
 func evalHeaderCountRange(ec *EvalContext, args []string) (bool, error) {
@@ -526,7 +571,7 @@ func evalOutlookMessageID(ec *EvalContext, _ []string) (bool, error) {
 	}
 	rd := ""
 	if r := ec.Msg.Header("Received", false); len(r) > 0 {
-		rd = receivedDateRE.FindString(r[0])
+		rd = strings.TrimLeftFunc(receivedDateRE.FindString(r[0]), func(c rune) bool { return c < '0' || c > '9' })
 	}
 	return off(rd) >= fudge, nil
 }
@@ -557,31 +602,87 @@ func (ec *EvalContext) recipients() []string {
 	return append(ec.addrs("To"), ec.addrs("Cc")...)
 }
 
-// sorted_recipients: at least 5 recipients in alphabetical order.
-func evalSortedRecipients(ec *EvalContext, _ []string) (bool, error) {
-	r := ec.recipients()
-	if len(r) < 5 {
-		return false, nil
+// recipientStats follows HeaderEval::_check_recipients: the To and Cc
+// addresses (Bcc too when fewer than 5), consecutive duplicates dropped,
+// at most 256; sorted when at least 7 are in string order; similar is the
+// share of address pairs with the same two first characters of the user,
+// plus those on different hosts with the same two first characters of the
+// host, over all pairs (0 below 5 addresses).
+func recipientStats(ec *EvalContext) (sorted bool, similar float64) {
+	type res struct {
+		sorted  bool
+		similar float64
 	}
-	return sort.StringsAreSorted(r), nil
+	r := memo(ec, "recipients", func() res {
+		var inputs []string
+		for _, h := range []string{"ToCc", "Bcc"} {
+			for _, v := range ec.Msg.Header(h, false) {
+				for _, a := range HeaderAddresses(v) {
+					if a.Addr != "" {
+						inputs = append(inputs, a.Addr)
+					}
+				}
+			}
+			if len(inputs) >= 5 {
+				break
+			}
+		}
+		var addrs []string
+		prev := ""
+		for _, a := range inputs {
+			if !strings.EqualFold(a, prev) {
+				addrs = append(addrs, a)
+				prev = a
+			}
+			if len(addrs) == 256 {
+				break
+			}
+		}
+		var out res
+		out.sorted = len(addrs) >= 7 && sort.StringsAreSorted(addrs)
+		if len(addrs) < 5 {
+			return out
+		}
+		prefix := func(s string) string { return s[:min(2, len(s))] }
+		users := make([]string, len(addrs))
+		hosts := make([]string, len(addrs))
+		fqhn := make([]string, len(addrs))
+		for i, a := range addrs {
+			users[i] = prefix(a)
+			if j := strings.IndexByte(a, '@'); j >= 0 {
+				fqhn[i] = a[j+1:]
+			}
+			hosts[i] = prefix(fqhn[i])
+		}
+		hits, combos := 0, 0
+		for i := range addrs {
+			for j := i + 1; j < len(addrs); j++ {
+				if users[i] == users[j] {
+					hits++
+				}
+				if hosts[i] == hosts[j] && fqhn[i] != fqhn[j] {
+					hits++
+				}
+				combos++
+			}
+		}
+		out.similar = float64(hits) / float64(combos)
+		return out
+	})
+	return r.sorted, r.similar
 }
 
-// similar_recipients(min, max): the share of consecutive recipient pairs
-// whose addresses are alike (same length and first letters) in [min, max).
+// sorted_recipients: at least 7 recipients in string order.
+func evalSortedRecipients(ec *EvalContext, _ []string) (bool, error) {
+	sorted, _ := recipientStats(ec)
+	return sorted, nil
+}
+
+// similar_recipients(min, max): min <= similarity < max ("undef" for no
+// bound).
 func evalSimilarRecipients(ec *EvalContext, args []string) (bool, error) {
-	r := ec.recipients()
-	if len(r) < 5 {
-		return false, nil
-	}
-	hits := 0
-	for i := 1; i < len(r); i++ {
-		a, b := r[i-1], r[i]
-		if len(a) == len(b) && len(a) > 2 && a[:2] == b[:2] && a != b {
-			hits++
-		}
-	}
-	ratio := float64(hits) / float64(len(r)-1)
-	return ratio >= argFloat(args, 0, 0) && ratio < argFloat(args, 1, math.Inf(1)), nil
+	_, sim := recipientStats(ec)
+	return sim >= argFloat(args, 0, math.Inf(-1)) && sim < argFloat(args, 1, math.Inf(1)), nil
 }
 
 func fromName(ec *EvalContext) string {
@@ -624,10 +725,18 @@ func evalEqualFromDomains(ec *EvalContext, _ []string) (bool, error) {
 	if len(env) == 0 || len(from) == 0 {
 		return false, nil
 	}
-	c := ec.Config
-	d1 := RegistrableDomain(env[0][strings.LastIndexByte(env[0], '@')+1:], c.TLDs, c.TwoLevelTLDs)
-	d2 := RegistrableDomain(from[0][strings.LastIndexByte(from[0], '@')+1:], c.TLDs, c.TwoLevelTLDs)
-	return d1 != d2, nil
+	// SpamAssassin compares the last two labels, not registrable domains.
+	lastTwo := func(a string) string {
+		d := a[strings.LastIndexByte(a, '@')+1:]
+		if i := strings.LastIndexByte(d, '.'); i > 0 {
+			if j := strings.LastIndexByte(d[:i], '.'); j > 0 {
+				return d[j+1:]
+			}
+		}
+		return d
+	}
+	d1, d2 := lastTwo(env[0]), lastTwo(from[0])
+	return d1 != "" && d2 != "" && d1 != d2, nil
 }
 
 func bodyText(ec *EvalContext) [][]byte {
@@ -834,11 +943,41 @@ func isFreemail(ec *EvalContext, addr string) bool {
 		return true
 	}
 	for _, g := range idx.globs {
-		if globMatch(g, dom) {
+		if freemailGlobMatch(strings.ToLower(g), dom) {
 			return true
 		}
 	}
 	return false
+}
+
+// freemailGlobMatch matches a freemail_domains wildcard as FreeMail's
+// finish_parsing_end compiles it: "*" is [^.]* (it never crosses a dot),
+// "?" any one character.
+func freemailGlobMatch(glob, s string) bool {
+	for len(glob) > 0 {
+		switch glob[0] {
+		case '*':
+			for i := 0; i <= len(s); i++ {
+				if freemailGlobMatch(glob[1:], s[i:]) {
+					return true
+				}
+				if i < len(s) && s[i] == '.' {
+					break
+				}
+			}
+			return false
+		case '?':
+			if s == "" {
+				return false
+			}
+		default:
+			if s == "" || s[0] != glob[0] {
+				return false
+			}
+		}
+		glob, s = glob[1:], s[1:]
+	}
+	return s == ""
 }
 
 // check_freemail_header(header [, regex]): an address in the header is at a
@@ -989,30 +1128,33 @@ func mimeFacts(ec *EvalContext) map[string]bool {
 		f := map[string]bool{}
 		ps, _ := parts(ec)
 		b64, qp := 0, 0
+		// MIMEEval::_check_mime_header and _check_attachments, per leaf.
 		for _, p := range ps {
-			text := strings.HasPrefix(p.ContentType, "text/")
-			if p.Filename != "" || (!text && p.ContentType != "" && !strings.HasPrefix(p.ContentType, "multipart/")) {
+			text := strings.HasPrefix(p.ContentType, "text")
+			if strings.Contains(p.Disposition, "attachment") {
 				f["mime_attachment"] = true
 			}
-			switch p.Encoding {
-			case "base64":
+			switch {
+			case strings.Contains(p.Encoding, "base64"):
 				b64++
-				if text && p.Filename == "" {
+				if text && (p.Charset == "" || asciiCharsetRE.MatchString(p.Charset)) &&
+					!strings.HasPrefix(p.Disposition, "attachment") && !strings.HasPrefix(p.Disposition, "inline") {
 					f["mime_base64_encoded_text"] = true
 				}
-				if bytes.Contains(p.Raw, []byte("\n\n")) || bytes.Contains(p.Raw, []byte("\r\n\r\n")) {
-					f["mime_base64_blanks"] = true
-				}
-			case "quoted-printable":
+			case strings.Contains(p.Encoding, "quoted-printable"):
 				qp++
+			}
+			if p.Encoding == "quoted-printable" {
+				// Longer than 78 characters, newline excluded (RFC 5322 only:
+				// SpamAssassin bug 5491).
 				for _, l := range bytes.Split(p.Raw, []byte("\n")) {
-					if len(bytes.TrimRight(l, "\r")) > 77 {
+					if len(bytes.TrimRight(l, "\r")) > 78 && !bytes.HasPrefix(l, []byte("SPAM: ")) {
 						f["mime_qp_long_line"] = true
 					}
 				}
 			}
 			cs := p.Charset
-			if strings.HasPrefix(cs, "iso-") && !strings.HasPrefix(cs, "iso-8859-") && !strings.HasPrefix(cs, "iso-2022-") && !strings.HasPrefix(cs, "iso-10646") {
+			if badISORE.MatchString(cs) && !okISORE.MatchString(cs) {
 				f["mime_bad_iso_charset"] = true
 			}
 			if text && ec.Config.OKLocales != "all" && farawayCharset(cs) {
@@ -1025,6 +1167,12 @@ func mimeFacts(ec *EvalContext) map[string]bool {
 		return f
 	})
 }
+
+var (
+	asciiCharsetRE = regexp.MustCompile(`us-ascii|ansi_x3\.4-1968|iso-ir-6|ansi_x3\.4-1986|iso_646\.irv:1991|ascii|iso646-us|us|ibm367|cp367|csascii`)
+	badISORE       = regexp.MustCompile(`(?i)iso-\S+-\S+\b`)
+	okISORE        = regexp.MustCompile(`(?i)iso-(?:8859-\d{1,2}|2022-(?:jp|kr))\b`)
+)
 
 // farawayCharset reports charsets SpamAssassin calls far away from the
 // default locale (ok_locales en): CJK, Cyrillic, Korean, Thai, Arabic, ….
@@ -1078,26 +1226,29 @@ func evalMIMEHTMLOnly(ec *EvalContext, _ []string) (bool, error) {
 	return html && !text, nil
 }
 
-// check_mime_multipart_ratio(min, max): in a multipart/alternative, the
-// length of the text part over the HTML part.
+// check_mime_multipart_ratio(min, max): once a multipart/alternative is
+// seen, the raw size of the last text/plain part over that of the last
+// text/html part (attachments left out); 1 otherwise.
 func evalMultipartRatio(ec *EvalContext, args []string) (bool, error) {
 	ps, _ := parts(ec)
-	var text, html int
+	alt := false
+	text, html := -1, -1
 	for _, p := range ps {
-		if p.Parent != "multipart/alternative" {
+		alt = alt || p.Parent == "multipart/alternative"
+		if !alt || strings.Contains(p.Disposition, "attachment") {
 			continue
 		}
 		switch p.ContentType {
 		case "text/plain":
-			text += len(p.Decoded)
+			text = len(p.Raw)
 		case "text/html":
-			html += len(p.Decoded)
+			html = len(p.Raw)
 		}
 	}
-	if text == 0 || html == 0 {
-		return false, nil
+	r := 1.0
+	if text >= 0 && html > 0 {
+		r = float64(text) / float64(html)
 	}
-	r := float64(text) / float64(html)
 	return r >= argFloat(args, 0, 0) && r < argFloat(args, 1, math.Inf(1)), nil
 }
 
@@ -1105,43 +1256,83 @@ func evalMultipartRatio(ec *EvalContext, args []string) (bool, error) {
 func evalMANonText(ec *EvalContext, _ []string) (bool, error) {
 	ps, _ := parts(ec)
 	for _, p := range ps {
-		if p.Parent == "multipart/alternative" && !strings.HasPrefix(p.ContentType, "text/") && !strings.HasPrefix(p.ContentType, "multipart/") {
+		if p.Parent == "multipart/alternative" && !strings.HasPrefix(p.ContentType, "text/") &&
+			!strings.HasPrefix(p.ContentType, "multipart/") && p.ContentType != "application/rtf" {
 			return true, nil
 		}
 	}
 	return false, nil
 }
 
-// check_base64_length(min [, max]): the longest line of a base64 part.
+// check_base64_length(min [, max]): the longest line of a base64 part,
+// its newline counted as in SpamAssassin (application/ics left out).
 func evalBase64Length(ec *EvalContext, args []string) (bool, error) {
 	ps, _ := parts(ec)
 	longest := 0
 	for _, p := range ps {
-		if p.Encoding != "base64" {
+		if p.Encoding != "base64" || p.ContentType == "application/ics" {
 			continue
 		}
-		for _, l := range bytes.Split(p.Raw, []byte("\n")) {
-			longest = max(longest, len(bytes.TrimRight(l, "\r")))
+		for _, l := range bytes.SplitAfter(p.Raw, []byte("\n")) {
+			n := len(bytes.TrimRight(l, "\r\n"))
+			if bytes.HasSuffix(l, []byte("\n")) {
+				n++
+			}
+			longest = max(longest, n)
 		}
 	}
 	n := float64(longest)
 	return longest > 0 && n >= argFloat(args, 0, 0) && n <= argFloat(args, 1, math.Inf(1)), nil
 }
 
-// check_abundant_unicode_ratio(ratio): HTML numeric character references
-// (&#NNN;) per byte of the raw text parts.
-func evalUnicodeRatio(ec *EvalContext, args []string) (bool, error) {
-	refs, total := 0, 0
-	for _, p := range ec.Msg.RawBody() {
-		total += len(p)
-		if bytes.Contains(p, []byte("&#")) {
-			refs += len(charRefRE.FindAllIndex(p, -1))
+var unicodeEscapeRE = regexp.MustCompile(`&#x[0-9A-F]{4};`)
+
+// plainTextFacts follows the text/plain checks of
+// MIMEEval::_check_attachments: whether a part declared US-ASCII (or
+// without charset) holds NUL, CR or 8-bit bytes, and the ratio of
+// "&#xHHHH;" escapes to the other characters of unencoded parts (-1 when
+// there are none).
+func plainTextFacts(ec *EvalContext) (asciiIllegal bool, unicodeRatio float64) {
+	type res struct {
+		illegal bool
+		ratio   float64
+	}
+	r := memo(ec, "plain_text_facts", func() res {
+		ps, _ := parts(ec)
+		out := res{ratio: -1}
+		normal, escapes := 0, 0
+		for _, p := range ps {
+			if p.ContentType != "text/plain" {
+				continue
+			}
+			if (p.Charset == "" || p.Charset == "us-ascii") && bytes.ContainsFunc(p.Raw, func(c rune) bool { return c == 0 || c == '\r' || c >= 0x80 }) {
+				out.illegal = true
+			}
+			if p.Encoding == "" || p.Encoding == "7bit" || p.Encoding == "8bit" {
+				n := len(unicodeEscapeRE.FindAllIndex(p.Raw, -1))
+				escapes += n
+				normal += len(p.Raw) - 8*n
+			}
 		}
-	}
-	if total == 0 || refs < 10 {
-		return false, nil
-	}
-	return float64(refs)/float64(total) > argFloat(args, 0, 1), nil
+		if normal > 0 {
+			out.ratio = float64(escapes) / float64(normal)
+		}
+		return out
+	})
+	return r.illegal, r.ratio
+}
+
+// check_for_ascii_text_illegal: a text/plain part claims US-ASCII but is not.
+func evalASCIITextIllegal(ec *EvalContext, _ []string) (bool, error) {
+	illegal, _ := plainTextFacts(ec)
+	return illegal, nil
+}
+
+// check_abundant_unicode_ratio(ratio): "&#xHHHH;" escapes per character of
+// the unencoded text/plain parts, at least ratio.
+func evalUnicodeRatio(ec *EvalContext, args []string) (bool, error) {
+	_, r := plainTextFacts(ec)
+	return r >= 0 && r >= argFloat(args, 0, math.Inf(1)), nil
 }
 
 func evalParseFlags(ec *EvalContext, args []string) (bool, error) {
@@ -1241,44 +1432,55 @@ func evalImageToTextRatio(ec *EvalContext, args []string) (bool, error) {
 	return r >= argFloat(args, 1, 0) && r <= argFloat(args, 2, math.Inf(1)), nil
 }
 
-func htmlFacts(ec *EvalContext) (HTMLFacts, bool) {
-	hm, ok := ec.Msg.(HTMLMessage)
-	if !ok {
-		return HTMLFacts{}, false
+// htmlAll returns the facts of every HTML part (SpamAssassin's
+// $pms->{html_all}): HTMLPartsMessage when the message has it, else the
+// single HTMLMessage facts.
+func htmlAll(ec *EvalContext) []HTMLFacts {
+	return memo(ec, "html_all", func() []HTMLFacts {
+		if hp, ok := ec.Msg.(HTMLPartsMessage); ok {
+			return hp.HTMLParts()
+		}
+		if hm, ok := ec.Msg.(HTMLMessage); ok {
+			if f := hm.HTMLFacts(); f.Values != nil || f.Tags != nil {
+				return []HTMLFacts{f}
+			}
+		}
+		return nil
+	})
+}
+
+// anyHTML reports whether test holds for one of the HTML parts, as the
+// HTMLEval functions loop over html_all; the first error stops the loop.
+func anyHTML(ec *EvalContext, test func(f HTMLFacts) (bool, error)) (bool, error) {
+	for _, f := range htmlAll(ec) {
+		if ok, err := test(f); ok || err != nil {
+			return ok, err
+		}
 	}
-	f := memo(ec, "html", hm.HTMLFacts)
-	return f, f.Values != nil || f.Tags != nil
+	return false, nil
 }
 
 func evalHTMLTest(ec *EvalContext, args []string) (bool, error) {
-	f, ok := htmlFacts(ec)
-	return ok && f.Values[arg(args, 0)] != 0, nil
+	return anyHTML(ec, func(f HTMLFacts) (bool, error) { return f.Values[arg(args, 0)] != 0, nil })
 }
 
 // html_range(name, min [, max]): min < value <= max, as SpamAssassin tests it.
 func evalHTMLRange(ec *EvalContext, args []string) (bool, error) {
-	f, ok := htmlFacts(ec)
-	if !ok {
-		return false, nil
-	}
-	v, ok := f.Values[arg(args, 0)]
-	if !ok {
-		return false, nil
-	}
-	return v > argFloat(args, 1, math.Inf(-1)) && v <= argFloat(args, 2, math.Inf(1)), nil
+	return anyHTML(ec, func(f HTMLFacts) (bool, error) {
+		v, ok := f.Values[arg(args, 0)]
+		return ok && v > argFloat(args, 1, math.Inf(-1)) && v <= argFloat(args, 2, math.Inf(1)), nil
+	})
 }
 
 // html_eval(name, "< 512"): compare a value with a Perl-style comparison.
 func evalHTMLEval(ec *EvalContext, args []string) (bool, error) {
-	f, ok := htmlFacts(ec)
-	if !ok {
-		return false, nil
-	}
-	v, ok := f.Values[arg(args, 0)]
-	if !ok {
-		return false, nil
-	}
-	return cmpExpr(v, arg(args, 1))
+	return anyHTML(ec, func(f HTMLFacts) (bool, error) {
+		v, ok := f.Values[arg(args, 0)]
+		if !ok {
+			return false, nil
+		}
+		return cmpExpr(v, arg(args, 1))
+	})
 }
 
 func cmpExpr(v float64, expr string) (bool, error) {
@@ -1296,42 +1498,43 @@ func cmpExpr(v float64, expr string) (bool, error) {
 }
 
 func evalHTMLTagExists(ec *EvalContext, args []string) (bool, error) {
-	f, ok := htmlFacts(ec)
-	return ok && f.Tags[strings.ToLower(arg(args, 0))] > 0, nil
+	return anyHTML(ec, func(f HTMLFacts) (bool, error) { return f.Tags[strings.ToLower(arg(args, 0))] > 0, nil })
 }
 
 func evalHTMLTagBalance(ec *EvalContext, args []string) (bool, error) {
-	f, ok := htmlFacts(ec)
-	if !ok || f.Tags[strings.ToLower(arg(args, 0))] == 0 {
-		return false, nil
-	}
-	return cmpExpr(float64(f.Balance[strings.ToLower(arg(args, 0))]), arg(args, 1))
+	tag := strings.ToLower(arg(args, 0))
+	return anyHTML(ec, func(f HTMLFacts) (bool, error) {
+		if f.Tags[tag] == 0 {
+			return false, nil
+		}
+		return cmpExpr(float64(f.Balance[tag]), arg(args, 1))
+	})
 }
 
 // html_image_only(min, max): HTML with images and min < text length <= max.
 func evalHTMLImageOnly(ec *EvalContext, args []string) (bool, error) {
-	f, ok := htmlFacts(ec)
-	if !ok || f.Tags["img"] == 0 {
-		return false, nil
-	}
-	l := f.Values["length"]
-	return l > argFloat(args, 0, 0) && l <= argFloat(args, 1, math.Inf(1)), nil
+	return anyHTML(ec, func(f HTMLFacts) (bool, error) {
+		l, ok := f.Values["length"]
+		return ok && f.Tags["img"] > 0 && l > argFloat(args, 0, 0) && l <= argFloat(args, 1, math.Inf(1)), nil
+	})
 }
 
 // html_image_ratio(min, max): text length over image area.
 func evalHTMLImageRatio(ec *EvalContext, args []string) (bool, error) {
-	f, ok := htmlFacts(ec)
-	if !ok || f.Values["image_area"] == 0 || f.Values["non_space_len"] == 0 {
-		return false, nil
-	}
-	r := f.Values["non_space_len"] / f.Values["image_area"]
-	return r > argFloat(args, 0, 0) && r <= argFloat(args, 1, math.Inf(1)), nil
+	return anyHTML(ec, func(f HTMLFacts) (bool, error) {
+		l, ok := f.Values["non_space_len"]
+		if !ok || f.Values["image_area"] <= 0 {
+			return false, nil
+		}
+		r := l / f.Values["image_area"]
+		return r > argFloat(args, 0, 0) && r <= argFloat(args, 1, math.Inf(1)), nil
+	})
 }
 
 // html_text_match(kind, perl-regex)
 func evalHTMLTextMatch(ec *EvalContext, args []string) (bool, error) {
-	f, ok := htmlFacts(ec)
-	if !ok {
+	all := htmlAll(ec)
+	if len(all) == 0 {
 		return false, nil
 	}
 	tr, err := TranslatePerl(arg(args, 1), "", TranslateOptions{})
@@ -1342,36 +1545,42 @@ func evalHTMLTextMatch(ec *EvalContext, args []string) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("%w: %v", ErrRegex, err)
 	}
-	for _, t := range f.Text[arg(args, 0)] {
-		if re.MatchString(t) {
-			return true, nil
+	for _, f := range all {
+		for _, t := range f.Text[arg(args, 0)] {
+			if re.MatchString(t) {
+				return true, nil
+			}
 		}
 	}
 	return false, nil
 }
 
-// html_title_subject_ratio(ratio): title length over Subject length.
+// html_title_subject_ratio(ratio): the longest title over the Subject,
+// both in characters; SpamAssassin's Subject keeps its newline.
 func evalHTMLTitleSubjectRatio(ec *EvalContext, args []string) (bool, error) {
-	f, ok := htmlFacts(ec)
-	if !ok || len(f.Text["title"]) == 0 {
+	subj := ec.Msg.Header("Subject", false)
+	if len(subj) == 0 {
 		return false, nil
 	}
-	subj := len(strings.TrimSpace(ec.header("Subject")))
-	title := len(strings.Join(f.Text["title"], ""))
-	if subj == 0 || title == 0 {
-		return false, nil
-	}
-	return float64(title)/float64(subj) > argFloat(args, 0, math.Inf(1)), nil
+	sl := float64(utf8.RuneCountInString(strings.Join(subj, "\n")) + 1)
+	return anyHTML(ec, func(f HTMLFacts) (bool, error) {
+		longest := 0.0
+		for _, t := range f.Text["title"] {
+			longest = max(longest, float64(utf8.RuneCountInString(t))/sl)
+		}
+		return longest > argFloat(args, 0, math.Inf(1)), nil
+	})
 }
 
 func evalHTMLCharsetFaraway(ec *EvalContext, _ []string) (bool, error) {
-	f, ok := htmlFacts(ec)
-	return ok && f.Values["charset_faraway"] != 0, nil
+	if ec.Config.OKLocales == "all" {
+		return false, nil
+	}
+	return anyHTML(ec, func(f HTMLFacts) (bool, error) { return f.Values["charset_faraway"] != 0, nil })
 }
 
 func evalIframeSrc(ec *EvalContext, _ []string) (bool, error) {
-	f, ok := htmlFacts(ec)
-	return ok && f.Values["iframe_src"] != 0, nil
+	return anyHTML(ec, func(f HTMLFacts) (bool, error) { return f.Values["iframe_src"] != 0, nil })
 }
 
 func spfIs(which, want string) EvalFunc {
@@ -1426,22 +1635,117 @@ func dmarcIs(result, policy string) EvalFunc {
 	}
 }
 
-// parseDate parses a Date or Received date leniently, as SpamAssassin's
-// parse_rfc822_date does: extra spaces, a missing zone (taken as UTC),
-// a trailing comment.
-func parseDate(s string) (time.Time, error) {
-	s = strings.Join(strings.Fields(s), " ")
-	if i := strings.IndexByte(s, '('); i > 0 {
-		s = strings.TrimSpace(s[:i])
+var (
+	dateDMYRE   = regexp.MustCompile(`(?i) (\d+) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) (\d{4}) `)
+	dateMDTYRE  = regexp.MustCompile(`(?i) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) +(\d+) \d+:\d+:\d+ (\d{4}) `)
+	dateDMY2RE  = regexp.MustCompile(`(?i) (\d+) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) (\d{2,3}) `)
+	dateTimeRE  = regexp.MustCompile(` (\d?\d):(\d\d)(:(\d\d))? `)
+	dateZoneRE  = regexp.MustCompile(` ([-+]\d{4}) `)
+	dateNameRE  = regexp.MustCompile(`\b([A-Z]{2,4}(?:-DST)?)\b`)
+	dateCommaRE = regexp.MustCompile(`, *`)
+	dateMonths  = map[string]time.Month{"jan": 1, "feb": 2, "mar": 3, "apr": 4, "may": 5, "jun": 6, "jul": 7, "aug": 8, "sep": 9, "oct": 10, "nov": 11, "dec": 12}
+)
+
+// dateZones is SpamAssassin's Util %TZ: zone names and their offsets in
+// minutes.
+var dateZones = map[string]int{
+	"UT": 0, "UTC": 0, "NDT": -150, "AST": -240, "ADT": -180, "NST": -210, "EST": -300, "EDT": -240,
+	"CST": -360, "CDT": -300, "MST": -420, "MDT": -360, "PST": -480, "PDT": -420, "HST": -600,
+	"AKST": -540, "AKDT": -480, "HADT": -540, "HAST": -600, "GMT": 0, "BST": 60, "IST": 60, "WET": 0,
+	"WEST": 60, "CET": 60, "CEST": 120, "EET": 120, "EEST": 180, "MSK": 180, "MSD": 240, "MET": 60,
+	"MEZ": 60, "MEST": 120, "MESZ": 120, "BRST": -120, "BRT": -180, "AEST": 600, "AEDT": 660,
+	"ACST": 570, "ACDT": 630, "AWST": 480, "NZST": 720, "NZDT": 780, "JST": 540, "KST": 540,
+	"HKT": 480, "SGT": 480, "PHT": 480, "IDT": 180,
+}
+
+// errDate reports a date parseDate cannot read.
+var errDate = fmt.Errorf("rules: unparseable date")
+
+// parseDate parses a Date or Received date as SpamAssassin's
+// Util::parse_rfc822_date does: the date part by one of three patterns, a
+// time, a numeric zone or a zone name from its table (else UTC); two-digit
+// years below 50 are 20xx, other short years 1900+; out-of-range fields
+// are clamped and the year forced into 1970..2037.
+func parseDate(date string) (time.Time, error) {
+	s := " " + date + " "
+	s = dateCommaRE.ReplaceAllString(s, " ")
+	s = " " + strings.Join(strings.Fields(s), " ") + " "
+	var dd, yyyy int
+	var mon string
+	cut := func(loc []int) { s = s[:loc[0]] + " " + s[loc[1]:] }
+	if m := dateDMYRE.FindStringSubmatchIndex(s); m != nil {
+		dd, _ = strconv.Atoi(s[m[2]:m[3]])
+		mon, yyyy = strings.ToLower(s[m[4]:m[5]]), atoiOr(s[m[6]:m[7]])
+		cut(m)
+	} else if m := dateMDTYRE.FindStringSubmatchIndex(s); m != nil {
+		dd, _ = strconv.Atoi(s[m[4]:m[5]])
+		mon, yyyy = strings.ToLower(s[m[2]:m[3]]), atoiOr(s[m[6]:m[7]])
+		cut(m)
+	} else if m := dateDMY2RE.FindStringSubmatchIndex(s); m != nil {
+		dd, _ = strconv.Atoi(s[m[2]:m[3]])
+		y := s[m[6]:m[7]]
+		mon, yyyy = strings.ToLower(s[m[4]:m[5]]), atoiOr(y)
+		if len(y) == 2 && yyyy < 50 {
+			yyyy += 2000
+		} else {
+			yyyy += 1900
+		}
+		cut(m)
+	} else {
+		return time.Time{}, errDate
 	}
-	t, err := mail.ParseDate(s)
-	if err == nil {
-		return t, nil
+	hh, mm, ss := 0, 0, 0
+	if m := dateTimeRE.FindStringSubmatchIndex(s); m != nil {
+		hh, mm = atoiOr(s[m[2]:m[3]]), atoiOr(s[m[4]:m[5]])
+		if m[8] >= 0 {
+			ss = atoiOr(s[m[8]:m[9]])
+		}
+		cut(m)
 	}
-	if t2, err2 := mail.ParseDate(s + " +0000"); err2 == nil {
-		return t2, nil
+	off := 0
+	if m := dateZoneRE.FindStringSubmatch(s); m != nil {
+		z := atoiOr(m[1][1:])
+		off = z/100*60 + z%100
+		if m[1][0] == '-' {
+			off = -off
+		}
+	} else if m := dateNameRE.FindStringSubmatch(s); m != nil {
+		off = dateZones[m[1]]
 	}
-	return t, err
+	ss, mm, hh = min(ss, 59), min(mm, 59), min(hh, 23)
+	month := dateMonths[mon]
+	maxDD := 31
+	switch month {
+	case 4, 6, 9, 11:
+		maxDD = 30
+	case 2:
+		maxDD = 28
+		if yyyy%4 == 0 && (yyyy%100 != 0 || yyyy%400 == 0) {
+			maxDD = 29
+		}
+	}
+	if dd > maxDD {
+		dd = 1
+		month++
+		if month > 12 {
+			month = 1
+			yyyy++
+		}
+	}
+	yyyy = max(1970, min(yyyy, 2037))
+	if dd < 1 {
+		return time.Time{}, errDate // timegm croaks
+	}
+	t := time.Date(yyyy, month, dd, hh, mm, ss, 0, time.UTC).Add(-time.Duration(off) * time.Minute)
+	if t.Unix() < 0 {
+		t = time.Unix(0, 0).UTC()
+	}
+	return t, nil
+}
+
+func atoiOr(s string) int {
+	n, _ := strconv.Atoi(s)
+	return n
 }
 
 func domainOf(addr string) string { return addr[strings.LastIndexByte(addr, '@')+1:] }

@@ -829,7 +829,7 @@ func confFeature(f string) bool {
 // pluginFeature reports the Plugin::X::has_* capabilities sluice's evals have.
 func pluginFeature(f string) bool {
 	switch f {
-	case "BodyEval::has_check_body_length", "MIMEEval::has_check_abundant_unicode_ratio",
+	case "BodyEval::has_check_body_length", "MIMEEval::has_check_abundant_unicode_ratio", "MIMEEval::has_check_for_ascii_text_illegal",
 		"HeaderEval::has_check_header_count_range", "HTMLEval::has_html_range",
 		"FreeMail::has_check_freemail_header", "WLBLEval::has_check_from_in_default_welcomelist":
 		return true
