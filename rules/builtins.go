@@ -98,7 +98,6 @@ func registerBuiltins(r *EvalRegistry) {
 		"similar_recipients":                        evalSimilarRecipients,
 		"check_fromname_equals_to":                  evalFromNameEqualsTo,
 		"check_fromname_equals_replyto":             evalFromNameEqualsReplyTo,
-		"check_no_relays":                           evalNoRelays,
 		"check_header_count":                        evalHeaderCountRange,
 		"check_equal_from_domains":                  evalEqualFromDomains,
 		"check_ratware_name_id":                     evalRatwareNameID,
@@ -612,11 +611,6 @@ func evalFromNameEqualsReplyTo(ec *EvalContext, _ []string) (bool, error) {
 		}
 	}
 	return false, nil
-}
-
-// check_no_relays: no Received header at all.
-func evalNoRelays(ec *EvalContext, _ []string) (bool, error) {
-	return !ec.Msg.HasHeader("Received"), nil
 }
 
 func evalEqualFromDomains(ec *EvalContext, _ []string) (bool, error) {

@@ -804,3 +804,157 @@ func (p *rcvdParse) finish() Relay {
 	r.Private = privateIPRE.MatchString(r.IP)
 	return r
 }
+
+// relaysKey caches the relays in an EvalContext.
+const relaysKey = "relays"
+
+// relaysFor returns the relays of the message being evaluated.
+func relaysFor(ec *EvalContext) *Relays {
+	return memo(ec, relaysKey, func() *Relays { return ComputeRelays(ec.Msg, ec.Config) })
+}
+
+// registerRelayEvals adds the eval functions of SpamAssassin's RelayEval
+// plugin and the relay-based ones of HeaderEval.
+func registerRelayEvals(r *EvalRegistry) {
+	r.Register("check_all_trusted", func(ec *EvalContext, _ []string) (bool, error) {
+		rl := relaysFor(ec)
+		return len(rl.Trusted) > 0 && len(rl.Untrusted) == 0 && rl.Unparseable == 0, nil
+	})
+	r.Register("check_no_relays", func(ec *EvalContext, _ []string) (bool, error) {
+		rl := relaysFor(ec)
+		return len(rl.Trusted) == 0 && len(rl.Untrusted) == 0 && rl.Unparseable == 0, nil
+	})
+	r.Register("check_relays_unparseable", func(ec *EvalContext, _ []string) (bool, error) {
+		return relaysFor(ec).Unparseable > 0, nil
+	})
+	r.Register("check_for_sender_no_reverse", func(ec *EvalContext, _ []string) (bool, error) {
+		u := relaysFor(ec).Untrusted
+		if len(u) == 0 {
+			return false, nil
+		}
+		s := u[len(u)-1]
+		return strings.Contains(s.RDNS, ".") && !s.Private, nil
+	})
+	r.Register("check_for_numeric_helo", evalNumericHELO)
+	r.Register("helo_ip_mismatch", evalHELOIPMismatch)
+	r.Register("check_for_no_rdns_dotcom_helo", evalNoRDNSDotcomHELO)
+	r.Register("check_for_forged_received_trail", func(ec *EvalContext, _ []string) (bool, error) {
+		from, _ := forgedReceived(relaysFor(ec))
+		return from > 1, nil
+	})
+	r.Register("check_for_forged_received_ip_helo", func(ec *EvalContext, _ []string) (bool, error) {
+		_, iphelo := forgedReceived(relaysFor(ec))
+		return iphelo > 0, nil
+	})
+	r.Register("check_for_fake_aol_relay_in_rcvd", evalFakeAOLRelay)
+}
+
+var (
+	isIPv4RE     = regexp.MustCompile(`^` + ipv4Pat + `$`)
+	numericHELO  = regexp.MustCompile(`(?i)\bhelo=(` + ipv4Pat + `)(?:[\x00-\x20,;\[()<>]|$)`)
+	classCRE     = regexp.MustCompile(`^(\d+\.\d+\.\d+\.)`)
+	dotcomHELORE = regexp.MustCompile(`(?i)(?:\.|^)(?:lycos\.com|lycos\.co\.uk|hotmail\.com|localhost\.com|excite\.com|caramail\.com|cs\.com|aol\.com|msn\.com|yahoo\.com|drizzle\.com)$`)
+	hostnameRE   = regexp.MustCompile(`^\w+(?:[\w.-]+\.)+\w+$`)
+	dottedQuadRE = regexp.MustCompile(`^(\d+\.\d+)\.\d+\.\d+$`)
+	lettersRE    = regexp.MustCompile(`[a-zA-Z]`)
+	tld3RE       = regexp.MustCompile(`(?:\S{3,}|ie|fr|de)`)
+	aolRelayRE   = regexp.MustCompile(`(?i) rly-[a-z][a-z]\d\d\.`)
+	aolViaRE     = regexp.MustCompile(`/AOL-\d+\.\d+\.\d+\)|ESMTP id (?:RELAY|MAILRELAY|MAILIN)`)
+)
+
+func evalNumericHELO(ec *EvalContext, _ []string) (bool, error) {
+	s, _ := relaysFor(ec).Pseudo("X-Spam-Relays-Untrusted")
+	m := numericHELO.FindStringSubmatch(s)
+	return m != nil && !privateIPRE.MatchString(m[1]), nil
+}
+
+// helo_ip_mismatch: a public dotted-quad HELO outside the client's /24.
+func evalHELOIPMismatch(ec *EvalContext, _ []string) (bool, error) {
+	for _, r := range relaysFor(ec).Untrusted {
+		if !isIPv4RE.MatchString(r.HELO) || privateIPRE.MatchString(r.HELO) {
+			continue
+		}
+		if isIPv4RE.MatchString(r.IP) && !r.Private && r.HELO != r.IP {
+			if m := classCRE.FindStringSubmatch(r.HELO); m != nil && !strings.HasPrefix(r.IP, m[1]) {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
+}
+
+// check_for_no_rdns_dotcom_helo: the last public untrusted relay greeted
+// as a big freemail domain and has no reverse DNS.
+func evalNoRDNSDotcomHELO(ec *EvalContext, _ []string) (bool, error) {
+	hit := false
+	for _, r := range relaysFor(ec).Untrusted {
+		if r.Private {
+			continue
+		}
+		hit = false
+		if dotcomHELORE.MatchString(r.HELO) && r.NoReverseDNS {
+			hit = true
+		}
+	}
+	return hit, nil
+}
+
+// hostToDomain approximates a host's domain as RelayEval does: the last
+// two labels, or three under a two-letter TLD other than ie, fr and de.
+func hostToDomain(h string) string {
+	if !lettersRE.MatchString(h) {
+		return h
+	}
+	parts := strings.Split(h, ".")
+	switch {
+	case len(parts) > 1 && tld3RE.MatchString(parts[len(parts)-1]):
+		return strings.Join(parts[len(parts)-2:], ".")
+	case len(parts) > 2:
+		return strings.Join(parts[len(parts)-3:], ".")
+	}
+	return h
+}
+
+// forgedReceived counts, over the untrusted relays, hops whose rDNS
+// domain differs from the next hop's "by" domain, and HELOs that are an
+// address in another /16 than the client's.
+func forgedReceived(rl *Relays) (mismatchFrom, mismatchIPHELO int) {
+	u := rl.Untrusted
+	from := make([]*string, len(u))
+	for i, r := range u {
+		d := hostToDomain(strings.ToLower(r.RDNS))
+		from[i] = &d
+	}
+	for i, r := range u {
+		by := hostToDomain(strings.ToLower(r.By))
+		if !hostnameRE.MatchString(by) {
+			continue
+		}
+		if *from[i] == "localhost" || *from[i] == "localhost.localdomain" {
+			if r.IP == "127.0.0.1" {
+				from[i] = nil
+			}
+		}
+		hlo := hostToDomain(strings.ToLower(r.HELO))
+		if dottedQuadRE.MatchString(hlo) && dottedQuadRE.MatchString(r.IP) && r.IP != hlo {
+			hb, fb := dottedQuadRE.FindStringSubmatch(hlo)[1], dottedQuadRE.FindStringSubmatch(r.IP)[1]
+			if hb != fb && !privateIPRE.MatchString(hlo) {
+				mismatchIPHELO++
+			}
+		}
+		if i > 0 && from[i-1] != nil {
+			prev := *from[i-1]
+			if hostnameRE.MatchString(prev) && by != prev && !(by == "msn.com" && prev == "hotmail.com") {
+				mismatchFrom++
+			}
+		}
+	}
+	return mismatchFrom, mismatchIPHELO
+}
+
+// check_for_fake_aol_relay_in_rcvd: an AOL relay name in Received fields
+// that AOL's own relays did not write.
+func evalFakeAOLRelay(ec *EvalContext, _ []string) (bool, error) {
+	s := spaceRE.ReplaceAllString(strings.Join(ec.Msg.Header("Received", false), "\n"), " ")
+	return aolRelayRE.MatchString(s) && !aolViaRE.MatchString(s), nil
+}
