@@ -186,3 +186,110 @@ func FuzzParseReceived(f *testing.F) {
 		}
 	})
 }
+
+// relayRuleNames returns the loaded rules that read the relays: header
+// rules on X-Spam-Relays-* and the relay eval functions.
+func relayRuleNames(rs *Ruleset) []*rule {
+	evals := map[string]bool{}
+	for _, n := range []string{"check_all_trusted", "check_no_relays", "check_relays_unparseable",
+		"check_for_sender_no_reverse", "check_for_numeric_helo", "helo_ip_mismatch",
+		"check_for_no_rdns_dotcom_helo", "check_for_forged_received_trail",
+		"check_for_forged_received_ip_helo", "check_for_fake_aol_relay_in_rcvd",
+		"gated_through_received_hdr_remover", "check_for_forged_hotmail_received_headers",
+		"check_for_no_hotmail_received_headers", "check_for_forged_yahoo_received_headers",
+		"check_for_forged_gmail_received_headers", "check_for_forged_juno_received_headers",
+		"check_for_forged_eudoramail_received_headers"} {
+		evals[n] = true
+	}
+	var out []*rule
+	for _, r := range rs.byName {
+		if r.inactive != "" && r.inactive != "net" {
+			continue
+		}
+		if isRelayPseudo(r.def.header) || evals[r.def.eval] {
+			out = append(out, r)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	return out
+}
+
+// TestRelayRulesAgainstSpamAssassin compares, on the corpus sample, the
+// hits of the stock rules that read the relays with SpamAssassin's
+// (testdata/sa-relay-rules.tsv, regenerated with -update by
+// testdata/sa-relay-rules.pl; SLUICE_SA_RELAY_RULES_TSV names another
+// reference file).
+func TestRelayRulesAgainstSpamAssassin(t *testing.T) {
+	base, sample := relaySample(t)
+	rs := loadStock(t)
+	const golden = "testdata/sa-relay-rules.tsv"
+	if *update {
+		if exec.Command("perl", "-MMail::SpamAssassin", "-e1").Run() != nil {
+			if os.Getenv("CI") != "" {
+				t.Fatal("peer missing: perl with Mail::SpamAssassin")
+			}
+			t.Skip("peer missing: perl with Mail::SpamAssassin")
+		}
+		script, _ := filepath.Abs("testdata/sa-relay-rules.pl")
+		cmd := exec.Command("perl", append([]string{script}, sample...)...)
+		cmd.Dir = base
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("sa-relay-rules.pl: %v", err)
+		}
+		if err := os.WriteFile(golden, out, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	path := golden
+	if g := os.Getenv("SLUICE_SA_RELAY_RULES_TSV"); g != "" && !*update {
+		// A larger reference made by sa-relay-rules.pl.
+		path = g
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update)", err)
+	}
+	rules := relayRuleNames(rs)
+	type count struct{ both, saOnly, ourOnly, n int }
+	counts := make([]count, len(rules))
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		file, hits, _ := strings.Cut(line, "\t")
+		saHit := map[string]bool{}
+		for _, h := range strings.Split(hits, ",") {
+			saHit[h] = true
+		}
+		raw, err := os.ReadFile(filepath.Join(base, file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, vals := rs.eval(t.Context(), newTestMessage(raw), Input{}, nil)
+		for i, r := range rules {
+			ours, theirs := vals[r.idx] > 0, saHit[r.name]
+			c := &counts[i]
+			c.n++
+			switch {
+			case ours && theirs:
+				c.both++
+			case theirs:
+				c.saOnly++
+			case ours:
+				c.ourOnly++
+			}
+			if ours != theirs && testing.Verbose() {
+				t.Logf("%s %s: sluice %v, SpamAssassin %v", file, r.name, ours, theirs)
+			}
+		}
+	}
+	for i, r := range rules {
+		c := counts[i]
+		if c.both+c.saOnly+c.ourOnly == 0 {
+			continue
+		}
+		agree := float64(c.n-c.saOnly-c.ourOnly) / float64(c.n)
+		t.Logf("%-32s both %3d  SA only %3d  sluice only %3d  agree %.1f%%", r.name, c.both, c.saOnly, c.ourOnly, 100*agree)
+		if agree < 0.95 {
+			t.Errorf("%s agrees with SpamAssassin on %.1f%% of messages, want >= 95%%", r.name, 100*agree)
+		}
+	}
+}
