@@ -1,7 +1,9 @@
 #!/usr/bin/perl
 # sa-relays.pl FILE... prints, for each message, SpamAssassin's relay
 # pseudo-headers: file, then X-Spam-Relays-Trusted, -Untrusted, -Internal,
-# -External and LASTEXTERNALIP, tab-separated. Used by TestRelaysAgainstSA -update.
+# -External and LASTEXTERNALIP, tab-separated. Configuration lines in the
+# environment variable SA_RELAYS_CONF (e.g. trusted_networks) are added.
+# Used by TestRelaysAgainstSpamAssassin -update.
 use strict;
 use warnings;
 use File::Temp qw(tempdir);
@@ -9,6 +11,11 @@ use Mail::SpamAssassin;
 use Mail::SpamAssassin::PerMsgStatus;
 
 my $site = tempdir(CLEANUP => 1);
+if ($ENV{SA_RELAYS_CONF}) {
+  open(my $cf, '>', "$site/local.cf") or die;
+  print $cf $ENV{SA_RELAYS_CONF}, "\n";
+  close $cf;
+}
 my $sa = Mail::SpamAssassin->new({
   local_tests_only => 1, dont_copy_prefs => 1,
   rules_filename => '/usr/share/spamassassin', site_rules_filename => $site,
