@@ -86,26 +86,24 @@ func registerBuiltins(r *EvalRegistry) {
 	}
 	m := map[string]EvalFunc{
 		// HeaderEval
-		"check_for_shifted_date":                    evalShiftedDate,
-		"check_header_count_range":                  evalHeaderCountRange,
-		"check_illegal_chars":                       evalIllegalChars,
-		"subject_is_all_caps":                       evalSubjectAllCaps,
-		"check_for_missing_to_header":               evalMissingTo,
-		"check_for_to_in_subject":                   evalToInSubject,
-		"check_for_matching_env_and_hdr_from":       evalEnvFromMatches,
-		"check_unresolved_template":                 evalUnresolvedTemplate,
-		"sorted_recipients":                         evalSortedRecipients,
-		"similar_recipients":                        evalSimilarRecipients,
-		"check_fromname_equals_to":                  evalFromNameEqualsTo,
-		"check_fromname_equals_replyto":             evalFromNameEqualsReplyTo,
-		"check_no_relays":                           evalNoRelays,
-		"check_header_count":                        evalHeaderCountRange,
-		"check_equal_from_domains":                  evalEqualFromDomains,
-		"check_ratware_name_id":                     evalRatwareNameID,
-		"check_ratware_envelope_from":               evalRatwareEnvelopeFrom,
-		"check_outlook_message_id":                  evalOutlookMessageID,
-		"check_blank_line_ratio":                    evalBlankLineRatio,
-		"check_for_forged_hotmail_received_headers": nil,
+		"check_for_shifted_date":              evalShiftedDate,
+		"check_header_count_range":            evalHeaderCountRange,
+		"check_illegal_chars":                 evalIllegalChars,
+		"subject_is_all_caps":                 evalSubjectAllCaps,
+		"check_for_missing_to_header":         evalMissingTo,
+		"check_for_to_in_subject":             evalToInSubject,
+		"check_for_matching_env_and_hdr_from": evalEnvFromMatches,
+		"check_unresolved_template":           evalUnresolvedTemplate,
+		"sorted_recipients":                   evalSortedRecipients,
+		"similar_recipients":                  evalSimilarRecipients,
+		"check_fromname_equals_to":            evalFromNameEqualsTo,
+		"check_fromname_equals_replyto":       evalFromNameEqualsReplyTo,
+		"check_header_count":                  evalHeaderCountRange,
+		"check_equal_from_domains":            evalEqualFromDomains,
+		"check_ratware_name_id":               evalRatwareNameID,
+		"check_ratware_envelope_from":         evalRatwareEnvelopeFrom,
+		"check_outlook_message_id":            evalOutlookMessageID,
+		"check_blank_line_ratio":              evalBlankLineRatio,
 		// BodyEval
 		"check_for_uppercase": evalUppercase,
 		"check_body_length":   evalBodyLength,
@@ -612,11 +610,6 @@ func evalFromNameEqualsReplyTo(ec *EvalContext, _ []string) (bool, error) {
 		}
 	}
 	return false, nil
-}
-
-// check_no_relays: no Received header at all.
-func evalNoRelays(ec *EvalContext, _ []string) (bool, error) {
-	return !ec.Msg.HasHeader("Received"), nil
 }
 
 func evalEqualFromDomains(ec *EvalContext, _ []string) (bool, error) {
