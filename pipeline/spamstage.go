@@ -31,7 +31,7 @@ func (p *Pipeline) runSpam(ctx context.Context, m *Message) {
 	}
 	m.Parsed = mail.Parse(m.Raw, opts)
 	parsed := p.cfg.Now()
-	res := s.Rules.Eval(ctx, m.Parsed, rules.Input{Auth: rulesAuth(m.Auth), Rules: dnsblRules(m.Auth)})
+	res := s.Rules.Eval(ctx, rules.FromMail(m.Parsed), rules.Input{Auth: rulesAuth(m.Auth), Rules: dnsblRules(m.Auth)})
 	conf := s.Rules.Config()
 	v := scoring.Decide(res, conf)
 	v.Preview = scoring.Preview(m.Parsed.Body())

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // PartsMessage is an optional capability of a Message: its MIME leaf
@@ -29,6 +30,7 @@ type Part struct {
 	Charset     string // charset parameter, lower case
 	Encoding    string // Content-Transfer-Encoding, lower case
 	Filename    string // from Content-Disposition or Content-Type name
+	Disposition string // Content-Disposition value, lower case
 	Parent      string // media type of the enclosing multipart, "" at the top
 	Raw         []byte // the body as transmitted (transfer-encoded)
 	Decoded     []byte // transfer-decoded body
@@ -982,30 +984,33 @@ func mimeFacts(ec *EvalContext) map[string]bool {
 		f := map[string]bool{}
 		ps, _ := parts(ec)
 		b64, qp := 0, 0
+		// MIMEEval::_check_mime_header and _check_attachments, per leaf.
 		for _, p := range ps {
-			text := strings.HasPrefix(p.ContentType, "text/")
-			if p.Filename != "" || (!text && p.ContentType != "" && !strings.HasPrefix(p.ContentType, "multipart/")) {
+			text := strings.HasPrefix(p.ContentType, "text")
+			if strings.Contains(p.Disposition, "attachment") {
 				f["mime_attachment"] = true
 			}
-			switch p.Encoding {
-			case "base64":
+			switch {
+			case strings.Contains(p.Encoding, "base64"):
 				b64++
-				if text && p.Filename == "" {
+				if text && (p.Charset == "" || asciiCharsetRE.MatchString(p.Charset)) &&
+					!strings.HasPrefix(p.Disposition, "attachment") && !strings.HasPrefix(p.Disposition, "inline") {
 					f["mime_base64_encoded_text"] = true
 				}
-				if bytes.Contains(p.Raw, []byte("\n\n")) || bytes.Contains(p.Raw, []byte("\r\n\r\n")) {
-					f["mime_base64_blanks"] = true
-				}
-			case "quoted-printable":
+			case strings.Contains(p.Encoding, "quoted-printable"):
 				qp++
+			}
+			if p.Encoding == "quoted-printable" {
+				// Longer than 78 characters, newline excluded (RFC 5322 only:
+				// SpamAssassin bug 5491).
 				for _, l := range bytes.Split(p.Raw, []byte("\n")) {
-					if len(bytes.TrimRight(l, "\r")) > 77 {
+					if len(bytes.TrimRight(l, "\r")) > 78 && !bytes.HasPrefix(l, []byte("SPAM: ")) {
 						f["mime_qp_long_line"] = true
 					}
 				}
 			}
 			cs := p.Charset
-			if strings.HasPrefix(cs, "iso-") && !strings.HasPrefix(cs, "iso-8859-") && !strings.HasPrefix(cs, "iso-2022-") && !strings.HasPrefix(cs, "iso-10646") {
+			if badISORE.MatchString(cs) && !okISORE.MatchString(cs) {
 				f["mime_bad_iso_charset"] = true
 			}
 			if text && ec.Config.OKLocales != "all" && farawayCharset(cs) {
@@ -1018,6 +1023,12 @@ func mimeFacts(ec *EvalContext) map[string]bool {
 		return f
 	})
 }
+
+var (
+	asciiCharsetRE = regexp.MustCompile(`us-ascii|ansi_x3\.4-1968|iso-ir-6|ansi_x3\.4-1986|iso_646\.irv:1991|ascii|iso646-us|us|ibm367|cp367|csascii`)
+	badISORE       = regexp.MustCompile(`(?i)iso-\S+-\S+\b`)
+	okISORE        = regexp.MustCompile(`(?i)iso-(?:8859-\d{1,2}|2022-(?:jp|kr))\b`)
+)
 
 // farawayCharset reports charsets SpamAssassin calls far away from the
 // default locale (ok_locales en): CJK, Cyrillic, Korean, Thai, Arabic, ….
@@ -1071,26 +1082,29 @@ func evalMIMEHTMLOnly(ec *EvalContext, _ []string) (bool, error) {
 	return html && !text, nil
 }
 
-// check_mime_multipart_ratio(min, max): in a multipart/alternative, the
-// length of the text part over the HTML part.
+// check_mime_multipart_ratio(min, max): once a multipart/alternative is
+// seen, the raw size of the last text/plain part over that of the last
+// text/html part (attachments left out); 1 otherwise.
 func evalMultipartRatio(ec *EvalContext, args []string) (bool, error) {
 	ps, _ := parts(ec)
-	var text, html int
+	alt := false
+	text, html := -1, -1
 	for _, p := range ps {
-		if p.Parent != "multipart/alternative" {
+		alt = alt || p.Parent == "multipart/alternative"
+		if !alt || strings.Contains(p.Disposition, "attachment") {
 			continue
 		}
 		switch p.ContentType {
 		case "text/plain":
-			text += len(p.Decoded)
+			text = len(p.Raw)
 		case "text/html":
-			html += len(p.Decoded)
+			html = len(p.Raw)
 		}
 	}
-	if text == 0 || html == 0 {
-		return false, nil
+	r := 1.0
+	if text >= 0 && html > 0 {
+		r = float64(text) / float64(html)
 	}
-	r := float64(text) / float64(html)
 	return r >= argFloat(args, 0, 0) && r < argFloat(args, 1, math.Inf(1)), nil
 }
 
@@ -1098,23 +1112,29 @@ func evalMultipartRatio(ec *EvalContext, args []string) (bool, error) {
 func evalMANonText(ec *EvalContext, _ []string) (bool, error) {
 	ps, _ := parts(ec)
 	for _, p := range ps {
-		if p.Parent == "multipart/alternative" && !strings.HasPrefix(p.ContentType, "text/") && !strings.HasPrefix(p.ContentType, "multipart/") {
+		if p.Parent == "multipart/alternative" && !strings.HasPrefix(p.ContentType, "text/") &&
+			!strings.HasPrefix(p.ContentType, "multipart/") && p.ContentType != "application/rtf" {
 			return true, nil
 		}
 	}
 	return false, nil
 }
 
-// check_base64_length(min [, max]): the longest line of a base64 part.
+// check_base64_length(min [, max]): the longest line of a base64 part,
+// its newline counted as in SpamAssassin (application/ics left out).
 func evalBase64Length(ec *EvalContext, args []string) (bool, error) {
 	ps, _ := parts(ec)
 	longest := 0
 	for _, p := range ps {
-		if p.Encoding != "base64" {
+		if p.Encoding != "base64" || p.ContentType == "application/ics" {
 			continue
 		}
-		for _, l := range bytes.Split(p.Raw, []byte("\n")) {
-			longest = max(longest, len(bytes.TrimRight(l, "\r")))
+		for _, l := range bytes.SplitAfter(p.Raw, []byte("\n")) {
+			n := len(bytes.TrimRight(l, "\r\n"))
+			if bytes.HasSuffix(l, []byte("\n")) {
+				n++
+			}
+			longest = max(longest, n)
 		}
 	}
 	n := float64(longest)
@@ -1234,44 +1254,55 @@ func evalImageToTextRatio(ec *EvalContext, args []string) (bool, error) {
 	return r >= argFloat(args, 1, 0) && r <= argFloat(args, 2, math.Inf(1)), nil
 }
 
-func htmlFacts(ec *EvalContext) (HTMLFacts, bool) {
-	hm, ok := ec.Msg.(HTMLMessage)
-	if !ok {
-		return HTMLFacts{}, false
+// htmlAll returns the facts of every HTML part (SpamAssassin's
+// $pms->{html_all}): HTMLPartsMessage when the message has it, else the
+// single HTMLMessage facts.
+func htmlAll(ec *EvalContext) []HTMLFacts {
+	return memo(ec, "html_all", func() []HTMLFacts {
+		if hp, ok := ec.Msg.(HTMLPartsMessage); ok {
+			return hp.HTMLParts()
+		}
+		if hm, ok := ec.Msg.(HTMLMessage); ok {
+			if f := hm.HTMLFacts(); f.Values != nil || f.Tags != nil {
+				return []HTMLFacts{f}
+			}
+		}
+		return nil
+	})
+}
+
+// anyHTML reports whether test holds for one of the HTML parts, as the
+// HTMLEval functions loop over html_all; the first error stops the loop.
+func anyHTML(ec *EvalContext, test func(f HTMLFacts) (bool, error)) (bool, error) {
+	for _, f := range htmlAll(ec) {
+		if ok, err := test(f); ok || err != nil {
+			return ok, err
+		}
 	}
-	f := memo(ec, "html", hm.HTMLFacts)
-	return f, f.Values != nil || f.Tags != nil
+	return false, nil
 }
 
 func evalHTMLTest(ec *EvalContext, args []string) (bool, error) {
-	f, ok := htmlFacts(ec)
-	return ok && f.Values[arg(args, 0)] != 0, nil
+	return anyHTML(ec, func(f HTMLFacts) (bool, error) { return f.Values[arg(args, 0)] != 0, nil })
 }
 
 // html_range(name, min [, max]): min < value <= max, as SpamAssassin tests it.
 func evalHTMLRange(ec *EvalContext, args []string) (bool, error) {
-	f, ok := htmlFacts(ec)
-	if !ok {
-		return false, nil
-	}
-	v, ok := f.Values[arg(args, 0)]
-	if !ok {
-		return false, nil
-	}
-	return v > argFloat(args, 1, math.Inf(-1)) && v <= argFloat(args, 2, math.Inf(1)), nil
+	return anyHTML(ec, func(f HTMLFacts) (bool, error) {
+		v, ok := f.Values[arg(args, 0)]
+		return ok && v > argFloat(args, 1, math.Inf(-1)) && v <= argFloat(args, 2, math.Inf(1)), nil
+	})
 }
 
 // html_eval(name, "< 512"): compare a value with a Perl-style comparison.
 func evalHTMLEval(ec *EvalContext, args []string) (bool, error) {
-	f, ok := htmlFacts(ec)
-	if !ok {
-		return false, nil
-	}
-	v, ok := f.Values[arg(args, 0)]
-	if !ok {
-		return false, nil
-	}
-	return cmpExpr(v, arg(args, 1))
+	return anyHTML(ec, func(f HTMLFacts) (bool, error) {
+		v, ok := f.Values[arg(args, 0)]
+		if !ok {
+			return false, nil
+		}
+		return cmpExpr(v, arg(args, 1))
+	})
 }
 
 func cmpExpr(v float64, expr string) (bool, error) {
@@ -1289,42 +1320,43 @@ func cmpExpr(v float64, expr string) (bool, error) {
 }
 
 func evalHTMLTagExists(ec *EvalContext, args []string) (bool, error) {
-	f, ok := htmlFacts(ec)
-	return ok && f.Tags[strings.ToLower(arg(args, 0))] > 0, nil
+	return anyHTML(ec, func(f HTMLFacts) (bool, error) { return f.Tags[strings.ToLower(arg(args, 0))] > 0, nil })
 }
 
 func evalHTMLTagBalance(ec *EvalContext, args []string) (bool, error) {
-	f, ok := htmlFacts(ec)
-	if !ok || f.Tags[strings.ToLower(arg(args, 0))] == 0 {
-		return false, nil
-	}
-	return cmpExpr(float64(f.Balance[strings.ToLower(arg(args, 0))]), arg(args, 1))
+	tag := strings.ToLower(arg(args, 0))
+	return anyHTML(ec, func(f HTMLFacts) (bool, error) {
+		if f.Tags[tag] == 0 {
+			return false, nil
+		}
+		return cmpExpr(float64(f.Balance[tag]), arg(args, 1))
+	})
 }
 
 // html_image_only(min, max): HTML with images and min < text length <= max.
 func evalHTMLImageOnly(ec *EvalContext, args []string) (bool, error) {
-	f, ok := htmlFacts(ec)
-	if !ok || f.Tags["img"] == 0 {
-		return false, nil
-	}
-	l := f.Values["length"]
-	return l > argFloat(args, 0, 0) && l <= argFloat(args, 1, math.Inf(1)), nil
+	return anyHTML(ec, func(f HTMLFacts) (bool, error) {
+		l, ok := f.Values["length"]
+		return ok && f.Tags["img"] > 0 && l > argFloat(args, 0, 0) && l <= argFloat(args, 1, math.Inf(1)), nil
+	})
 }
 
 // html_image_ratio(min, max): text length over image area.
 func evalHTMLImageRatio(ec *EvalContext, args []string) (bool, error) {
-	f, ok := htmlFacts(ec)
-	if !ok || f.Values["image_area"] == 0 || f.Values["non_space_len"] == 0 {
-		return false, nil
-	}
-	r := f.Values["non_space_len"] / f.Values["image_area"]
-	return r > argFloat(args, 0, 0) && r <= argFloat(args, 1, math.Inf(1)), nil
+	return anyHTML(ec, func(f HTMLFacts) (bool, error) {
+		l, ok := f.Values["non_space_len"]
+		if !ok || f.Values["image_area"] <= 0 {
+			return false, nil
+		}
+		r := l / f.Values["image_area"]
+		return r > argFloat(args, 0, 0) && r <= argFloat(args, 1, math.Inf(1)), nil
+	})
 }
 
 // html_text_match(kind, perl-regex)
 func evalHTMLTextMatch(ec *EvalContext, args []string) (bool, error) {
-	f, ok := htmlFacts(ec)
-	if !ok {
+	all := htmlAll(ec)
+	if len(all) == 0 {
 		return false, nil
 	}
 	tr, err := TranslatePerl(arg(args, 1), "", TranslateOptions{})
@@ -1335,36 +1367,42 @@ func evalHTMLTextMatch(ec *EvalContext, args []string) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("%w: %v", ErrRegex, err)
 	}
-	for _, t := range f.Text[arg(args, 0)] {
-		if re.MatchString(t) {
-			return true, nil
+	for _, f := range all {
+		for _, t := range f.Text[arg(args, 0)] {
+			if re.MatchString(t) {
+				return true, nil
+			}
 		}
 	}
 	return false, nil
 }
 
-// html_title_subject_ratio(ratio): title length over Subject length.
+// html_title_subject_ratio(ratio): the longest title over the Subject,
+// both in characters; SpamAssassin's Subject keeps its newline.
 func evalHTMLTitleSubjectRatio(ec *EvalContext, args []string) (bool, error) {
-	f, ok := htmlFacts(ec)
-	if !ok || len(f.Text["title"]) == 0 {
+	subj := ec.Msg.Header("Subject", false)
+	if len(subj) == 0 {
 		return false, nil
 	}
-	subj := len(strings.TrimSpace(ec.header("Subject")))
-	title := len(strings.Join(f.Text["title"], ""))
-	if subj == 0 || title == 0 {
-		return false, nil
-	}
-	return float64(title)/float64(subj) > argFloat(args, 0, math.Inf(1)), nil
+	sl := float64(utf8.RuneCountInString(strings.Join(subj, "\n")) + 1)
+	return anyHTML(ec, func(f HTMLFacts) (bool, error) {
+		longest := 0.0
+		for _, t := range f.Text["title"] {
+			longest = max(longest, float64(utf8.RuneCountInString(t))/sl)
+		}
+		return longest > argFloat(args, 0, math.Inf(1)), nil
+	})
 }
 
 func evalHTMLCharsetFaraway(ec *EvalContext, _ []string) (bool, error) {
-	f, ok := htmlFacts(ec)
-	return ok && f.Values["charset_faraway"] != 0, nil
+	if ec.Config.OKLocales == "all" {
+		return false, nil
+	}
+	return anyHTML(ec, func(f HTMLFacts) (bool, error) { return f.Values["charset_faraway"] != 0, nil })
 }
 
 func evalIframeSrc(ec *EvalContext, _ []string) (bool, error) {
-	f, ok := htmlFacts(ec)
-	return ok && f.Values["iframe_src"] != 0, nil
+	return anyHTML(ec, func(f HTMLFacts) (bool, error) { return f.Values["iframe_src"] != 0, nil })
 }
 
 func spfIs(which, want string) EvalFunc {

@@ -53,7 +53,7 @@ func main() {
 	opt := scoring.Options{Hostname: "bench", Version: "bench"}
 	// Warm up: the first evaluations size the regex caches.
 	for _, m := range msgs[:min(20, len(msgs))] {
-		rs.Eval(context.Background(), mail.Parse(m, mail.Options{}), rules.Input{})
+		rs.Eval(context.Background(), rules.FromMail(mail.Parse(m, mail.Options{})), rules.Input{})
 	}
 	cpu0 := cpuTime()
 	start := time.Now()
@@ -74,7 +74,7 @@ func main() {
 					return
 				}
 				pm := mail.Parse(msgs[i], mail.Options{})
-				res := rs.Eval(context.Background(), pm, rules.Input{})
+				res := rs.Eval(context.Background(), rules.FromMail(pm), rules.Input{})
 				v := scoring.Decide(res, conf)
 				scoring.Apply(msgs[i], v, conf, opt)
 				if v.Spam {
