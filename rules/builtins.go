@@ -320,24 +320,13 @@ func evalShiftedDate(ec *EvalContext, args []string) (bool, error) {
 		ok   bool
 	}
 	v := memo(ec, "date_diff", func() dd {
-		d := ec.Msg.Header("Date", false)
-		if len(d) == 0 {
-			return dd{}
-		}
-		dt, err := parseDate(strings.TrimSpace(d[0]))
-		if err != nil {
+		// SpamAssassin's _check_date_diff, with its date parser.
+		dt, ok := saDateHeaderTime(ec.Msg)
+		if !ok {
 			return dd{}
 		}
 		var diffs []float64
-		for _, r := range ec.Msg.Header("Received", false) {
-			m := receivedDateRE.FindString(strings.ReplaceAll(r, "\n", " "))
-			if m == "" {
-				continue
-			}
-			rt, err := parseDate(strings.TrimSpace(m))
-			if err != nil {
-				continue
-			}
+		for _, rt := range saReceivedTimes(ec.Msg.Header("Received", false)) {
 			diffs = append(diffs, dt.Sub(rt).Seconds())
 		}
 		if len(diffs) == 0 {
