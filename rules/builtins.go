@@ -555,21 +555,49 @@ func evalSortedRecipients(ec *EvalContext, _ []string) (bool, error) {
 	return sort.StringsAreSorted(r), nil
 }
 
-// similar_recipients(min, max): the share of consecutive recipient pairs
-// whose addresses are alike (same length and first letters) in [min, max).
+// similar_recipients(min, max): HeaderEval's _check_recipients ratio in
+// [min, max): over the To/Cc (then Bcc, while fewer than 5) addresses,
+// repeats in a row dropped, at most 256, at least 5, every pair scores
+// one for the same first 2 bytes of the address and one for the same
+// first 2 bytes of different hosts; hits over pairs.
 func evalSimilarRecipients(ec *EvalContext, args []string) (bool, error) {
-	r := ec.recipients()
-	if len(r) < 5 {
-		return false, nil
+	in := ec.recipients()
+	if len(in) < 5 {
+		in = append(in, ec.addrs("Bcc")...)
 	}
-	hits := 0
-	for i := 1; i < len(r); i++ {
-		a, b := r[i-1], r[i]
-		if len(a) == len(b) && len(a) > 2 && a[:2] == b[:2] && a != b {
-			hits++
+	var addr []string
+	prev := ""
+	for _, a := range in {
+		if a == "" {
+			break // Perl's while (my $current = shift @inputs)
+		}
+		if !strings.EqualFold(a, prev) {
+			addr = append(addr, a)
+			prev = a
+		}
+		if len(addr) == 256 {
+			break
 		}
 	}
-	ratio := float64(hits) / float64(len(r)-1)
+	if len(addr) < 5 {
+		return false, nil
+	}
+	pre2 := func(s string) string { return s[:min(2, len(s))] }
+	hits, pairs := 0, 0
+	for i := range addr {
+		_, hi, _ := strings.Cut(addr[i], "@")
+		for j := i + 1; j < len(addr); j++ {
+			_, hj, _ := strings.Cut(addr[j], "@")
+			if pre2(addr[i]) == pre2(addr[j]) {
+				hits++
+			}
+			if pre2(hi) == pre2(hj) && hi != hj {
+				hits++
+			}
+			pairs++
+		}
+	}
+	ratio := float64(hits) / float64(pairs)
 	return ratio >= argFloat(args, 0, 0) && ratio < argFloat(args, 1, math.Inf(1)), nil
 }
 
@@ -622,31 +650,70 @@ func bodyText(ec *EvalContext) [][]byte {
 	return nil
 }
 
-// check_for_uppercase(min, max): percentage of upper-case letters in the
-// body (at least 200 letters).
+// check_for_uppercase(min, max): percentage of upper-case letters in
+// (min, max], as MIMEEval.pm computes it: over the body lines (Subject
+// included) with an inner space, base64-looking lines and ISO-2022-JP
+// escapes left out, digits counted as lower case, at least 200 bytes, and
+// 0 for charsets likely to false-positive as caps.
 func evalUppercase(ec *EvalContext, args []string) (bool, error) {
 	pct := memo(ec, "uppercase", func() float64 {
-		upper, letters := 0, 0
-		for _, p := range bodyText(ec) {
+		if uppercaseCharsetFP(ec) {
+			return 0
+		}
+		n, upper, lower := 0, 0, 0
+		for _, p := range ec.Msg.Body() {
+			if !innerSpaceRE.Match(p) || base64LineRE.Match(p) {
+				continue
+			}
+			p = jisEscapeRE.ReplaceAll(p, nil)
+			n += len(p)
 			for _, c := range p {
 				switch {
 				case c >= 'A' && c <= 'Z':
 					upper++
-					letters++
-				case c >= 'a' && c <= 'z':
-					letters++
+				case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
+					lower++
 				}
 			}
 		}
-		if letters < 200 {
-			return -1
+		if n < 200 || upper+lower == 0 {
+			return 0
 		}
-		return 100 * float64(upper) / float64(letters)
+		return 100 * float64(upper) / float64(upper+lower)
 	})
-	if pct < 0 {
-		return false, nil
+	return pct > argFloat(args, 0, 0) && pct <= argFloat(args, 1, 100), nil
+}
+
+var (
+	innerSpaceRE   = regexp.MustCompile(`\S\s+\S`)
+	base64LineRE   = regexp.MustCompile(`^(?:[A-Za-z0-9+/=]{60,76} ){2}`)
+	jisEscapeRE    = regexp.MustCompile(`(?s)\x1b\$B.*\x1b\(B`)
+	capsFPCharsets = regexp.MustCompile(`(?i)^[-_a-z0-9]*(?:koi|jp|jis|euc|gb|big5|isoir|cp1251|windows-1251|georgianps|pt154|tis)[-_a-z0-9]*$`)
+	ctCharsetRE    = regexp.MustCompile(`(?i)charset="([^"]+)"|charset='([^']+)'|charset=(\S+)`)
+)
+
+// uppercaseCharsetFP is MIMEEval's body_charset_is_likely_to_fp: the
+// message's Content-Type charset or an HTML part's charset is one
+// CHARSETS_LIKELY_TO_FP_AS_CAPS matches.
+func uppercaseCharsetFP(ec *EvalContext) bool {
+	var cs []string
+	if ct := ec.Msg.Header("Content-Type", false); len(ct) > 0 {
+		if m := ctCharsetRE.FindStringSubmatch(strings.Join(ct, "\n")); m != nil {
+			cs = append(cs, m[1]+m[2]+m[3])
+		}
 	}
-	return pct >= argFloat(args, 0, 0) && pct <= argFloat(args, 1, 100), nil
+	ps, _ := parts(ec)
+	for _, p := range ps {
+		if p.ContentType == "text/html" && p.Charset != "" {
+			cs = append(cs, p.Charset)
+		}
+	}
+	for _, c := range cs {
+		if capsFPCharsets.MatchString(c) {
+			return true
+		}
+	}
+	return false
 }
 
 // check_body_length(n): the undecoded body is shorter than n bytes.
