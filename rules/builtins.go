@@ -885,11 +885,40 @@ func isFreemail(ec *EvalContext, addr string) bool {
 		return true
 	}
 	for _, g := range idx.globs {
-		if globMatch(g, dom) {
+		if freemailGlob(g, dom) {
 			return true
 		}
 	}
 	return false
+}
+
+// freemailGlob matches a freemail_domains wildcard as FreeMail.pm's
+// regex does: "*" is [^.]* (it stays within one label, so gmx.* is not
+// gmx.co.uk), "?" any one byte.
+func freemailGlob(g, s string) bool {
+	for g != "" {
+		switch g[0] {
+		case '*':
+			for i := 0; ; i++ {
+				if freemailGlob(g[1:], s[i:]) {
+					return true
+				}
+				if i == len(s) || s[i] == '.' {
+					return false
+				}
+			}
+		case '?':
+			if s == "" {
+				return false
+			}
+		default:
+			if s == "" || s[0] != g[0] {
+				return false
+			}
+		}
+		g, s = g[1:], s[1:]
+	}
+	return s == ""
 }
 
 // check_freemail_header(header [, regex]): an address in the header is at a

@@ -8,7 +8,8 @@ import (
 
 // TestSACompatEvals covers evals rewritten to follow SpamAssassin 4.0.1's
 // Perl: check_for_uppercase (MIMEEval.pm) and similar_recipients
-// (HeaderEval.pm _check_recipients).
+// (HeaderEval.pm _check_recipients), and freemail_domains wildcards
+// (FreeMail.pm).
 func TestSACompatEvals(t *testing.T) {
 	caps := strings.Repeat("BUY NOW CHEAP PILLS ", 15)
 	lower := strings.Repeat("buy now cheap pills ", 15)
@@ -29,9 +30,13 @@ func TestSACompatEvals(t *testing.T) {
 		{"similar recipients", "To: ab1@xy.example, ab2@xy.example, ab3@xy.example, ab4@xy.example, ab5@xy.example\n\nhi\n", "similar_recipients", []string{"0.65", "undef"}, true},
 		{"similar hosts of different names", "To: a1@xya.example, b2@xyb.example, c3@xyc.example, d4@xyd.example, e5@xye.example\n\nhi\n", "similar_recipients", []string{"0.65", "undef"}, true},
 		{"dissimilar recipients", "To: alice@one.example, bob@two.example, carol@three.example, dave@four.example, erin@five.example\n\nhi\n", "similar_recipients", []string{"0.65", "undef"}, false},
+		{"freemail glob one label", "From: a@gmx.net\n\nhi\n", "check_freemail_from", nil, true},
+		{"freemail glob not across dots", "From: a@gmx.co.uk\n\nhi\n", "check_freemail_from", nil, false},
+		{"freemail glob last label", "From: a@yahoo.co.jp\n\nhi\n", "check_freemail_from", nil, true},
 		{"similar recipients too few", "To: ab1@xy.example, ab2@xy.example, ab1@xy.example, ab2@xy.example\n\nhi\n", "similar_recipients", []string{"0.65", "undef"}, false},
 	}
-	conf := Config{}
+	conf := Config{FreemailDomains: []string{"gmx.*", "yahoo.co.*"}}
+	conf.freemail = newFreemailIndex(conf.FreemailDomains)
 	reg := NewEvalRegistry()
 	for _, tt := range tests {
 		fn, ok := reg.Lookup(tt.fn)
