@@ -546,21 +546,16 @@ func (ec *EvalContext) recipients() []string {
 	return append(ec.addrs("To"), ec.addrs("Cc")...)
 }
 
-// sorted_recipients: at least 5 recipients in alphabetical order.
+// sorted_recipients: HeaderEval's _check_recipients address list (see
+// similar_recipients) has at least 7 addresses, in byte order.
 func evalSortedRecipients(ec *EvalContext, _ []string) (bool, error) {
-	r := ec.recipients()
-	if len(r) < 5 {
-		return false, nil
-	}
-	return sort.StringsAreSorted(r), nil
+	r := saRecipients(ec)
+	return len(r) >= 7 && sort.StringsAreSorted(r), nil
 }
 
-// similar_recipients(min, max): HeaderEval's _check_recipients ratio in
-// [min, max): over the To/Cc (then Bcc, while fewer than 5) addresses,
-// repeats in a row dropped, at most 256, at least 5, every pair scores
-// one for the same first 2 bytes of the address and one for the same
-// first 2 bytes of different hosts; hits over pairs.
-func evalSimilarRecipients(ec *EvalContext, args []string) (bool, error) {
+// saRecipients is _check_recipients' address list: To/Cc (then Bcc,
+// while fewer than 5), repeats in a row dropped, at most 256.
+func saRecipients(ec *EvalContext) []string {
 	in := ec.recipients()
 	if len(in) < 5 {
 		in = append(in, ec.addrs("Bcc")...)
@@ -579,6 +574,16 @@ func evalSimilarRecipients(ec *EvalContext, args []string) (bool, error) {
 			break
 		}
 	}
+	return addr
+}
+
+// similar_recipients(min, max): HeaderEval's _check_recipients ratio in
+// [min, max): over the To/Cc (then Bcc, while fewer than 5) addresses,
+// repeats in a row dropped, at most 256, at least 5, every pair scores
+// one for the same first 2 bytes of the address and one for the same
+// first 2 bytes of different hosts; hits over pairs.
+func evalSimilarRecipients(ec *EvalContext, args []string) (bool, error) {
+	addr := saRecipients(ec)
 	if len(addr) < 5 {
 		return false, nil
 	}
