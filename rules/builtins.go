@@ -8,6 +8,7 @@ import (
 	_ "image/jpeg"
 	_ "image/png"
 	"math"
+	"net/mail"
 	"regexp"
 	"sort"
 	"strconv"
@@ -87,26 +88,24 @@ func registerBuiltins(r *EvalRegistry) {
 	}
 	m := map[string]EvalFunc{
 		// HeaderEval
-		"check_for_shifted_date":                    evalShiftedDate,
-		"check_header_count_range":                  evalHeaderCountRange,
-		"check_illegal_chars":                       evalIllegalChars,
-		"subject_is_all_caps":                       evalSubjectAllCaps,
-		"check_for_missing_to_header":               evalMissingTo,
-		"check_for_to_in_subject":                   evalToInSubject,
-		"check_for_matching_env_and_hdr_from":       evalEnvFromMatches,
-		"check_unresolved_template":                 evalUnresolvedTemplate,
-		"sorted_recipients":                         evalSortedRecipients,
-		"similar_recipients":                        evalSimilarRecipients,
-		"check_fromname_equals_to":                  evalFromNameEqualsTo,
-		"check_fromname_equals_replyto":             evalFromNameEqualsReplyTo,
-		"check_no_relays":                           evalNoRelays,
-		"check_header_count":                        evalHeaderCountRange,
-		"check_equal_from_domains":                  evalEqualFromDomains,
-		"check_ratware_name_id":                     evalRatwareNameID,
-		"check_ratware_envelope_from":               evalRatwareEnvelopeFrom,
-		"check_outlook_message_id":                  evalOutlookMessageID,
-		"check_blank_line_ratio":                    evalBlankLineRatio,
-		"check_for_forged_hotmail_received_headers": nil,
+		"check_for_shifted_date":              evalShiftedDate,
+		"check_header_count_range":            evalHeaderCountRange,
+		"check_illegal_chars":                 evalIllegalChars,
+		"subject_is_all_caps":                 evalSubjectAllCaps,
+		"check_for_missing_to_header":         evalMissingTo,
+		"check_for_to_in_subject":             evalToInSubject,
+		"check_for_matching_env_and_hdr_from": evalEnvFromMatches,
+		"check_unresolved_template":           evalUnresolvedTemplate,
+		"sorted_recipients":                   evalSortedRecipients,
+		"similar_recipients":                  evalSimilarRecipients,
+		"check_fromname_equals_to":            evalFromNameEqualsTo,
+		"check_fromname_equals_replyto":       evalFromNameEqualsReplyTo,
+		"check_header_count":                  evalHeaderCountRange,
+		"check_equal_from_domains":            evalEqualFromDomains,
+		"check_ratware_name_id":               evalRatwareNameID,
+		"check_ratware_envelope_from":         evalRatwareEnvelopeFrom,
+		"check_outlook_message_id":            evalOutlookMessageID,
+		"check_blank_line_ratio":              evalBlankLineRatio,
 		// BodyEval
 		"check_for_uppercase": evalUppercase,
 		"check_body_length":   evalBodyLength,
@@ -322,26 +321,13 @@ func evalShiftedDate(ec *EvalContext, args []string) (bool, error) {
 		ok   bool
 	}
 	v := memo(ec, "date_diff", func() dd {
-		// A Resent-Date takes precedence over Date; the first value that
-		// parses wins (HeaderEval::_get_date_header_time).
-		var dt time.Time
-		found := false
-		for _, name := range []string{"Resent-Date", "Date"} {
-			for _, d := range ec.Msg.Header(name, false) {
-				if t, err := parseDate(strings.TrimSpace(d)); err == nil {
-					dt, found = t, true
-					break
-				}
-			}
-			if found {
-				break
-			}
-		}
-		if !found {
+		// SpamAssassin's _check_date_diff, with its date parser.
+		dt, ok := saDateHeaderTime(ec.Msg)
+		if !ok {
 			return dd{}
 		}
 		var diffs []float64
-		for _, rt := range receivedTimes(ec) {
+		for _, rt := range saReceivedTimes(ec.Msg.Header("Received", false)) {
 			diffs = append(diffs, dt.Sub(rt).Seconds())
 		}
 		if len(diffs) == 0 {
@@ -365,49 +351,8 @@ func evalShiftedDate(ec *EvalContext, args []string) (bool, error) {
 	return v.diff >= lo*3600 && v.diff < hi*3600, nil
 }
 
-// receivedDateRE finds the date of a Received header ("21 Aug 2002
-// 08:33:03 -0400") as HeaderEval::_get_received_header_times does.
-var receivedDateRE = regexp.MustCompile(`\s.?\d+ \S\S\S \d+ \d+:\d+:\d+ \S+`)
-
-var (
-	rcvdLocalRE     = regexp.MustCompile(`\bfrom (?:localhost\s|(?:\S+ ){1,2}\S*\b127\.0\.0\.1\b)|qmail \d+ invoked by uid \d+`)
-	rcvdFetchmailRE = regexp.MustCompile(`\bby localhost with \w+ \(fetchmail-[\d.]+`)
-)
-
-// receivedTimes returns the dates of the Received headers, newest first,
-// leaving out the local delivery and fetchmail hops at the top as
-// SpamAssassin's HeaderEval::_get_received_header_times does.
-func receivedTimes(ec *EvalContext) []time.Time {
-	return memo(ec, "received_times", func() []time.Time {
-		var rcvd []string
-		for _, v := range ec.Msg.Header("Received", false) {
-			for _, l := range strings.Split(v, "\n") {
-				if strings.TrimSpace(l) != "" {
-					rcvd = append(rcvd, l)
-				}
-			}
-		}
-		if len(rcvd) > 0 && rcvdLocalRE.MatchString(rcvd[0]) {
-			if len(rcvd) > 1 && rcvdFetchmailRE.MatchString(rcvd[1]) {
-				rcvd = rcvd[2:] // a local hop, then fetchmail: both skipped
-			}
-		} else if len(rcvd) > 0 && rcvdFetchmailRE.MatchString(rcvd[0]) {
-			rcvd = rcvd[1:]
-		}
-		var out []time.Time
-		for _, r := range rcvd {
-			m := receivedDateRE.FindString(r)
-			if m == "" {
-				continue
-			}
-			m = strings.TrimLeftFunc(m, func(c rune) bool { return c < '0' || c > '9' })
-			if t, err := parseDate(m); err == nil {
-				out = append(out, t)
-			}
-		}
-		return out
-	})
-}
+// receivedDateRE finds the date of a Received header ("Wed, 21 Aug 2002 08:33:03 -0400").
+var receivedDateRE = regexp.MustCompile(`(?:\w{3},\s+)?\d{1,2}\s+\w{3}\s+\d{2,4}\s+\d{1,2}:\d\d(?::\d\d)?(?:\s+[-+\w]+)?`)
 
 // check_header_count_range(header, min, max): distinct values of the field.
 func evalHeaderCountRange(ec *EvalContext, args []string) (bool, error) {
@@ -571,7 +516,7 @@ func evalOutlookMessageID(ec *EvalContext, _ []string) (bool, error) {
 	}
 	rd := ""
 	if r := ec.Msg.Header("Received", false); len(r) > 0 {
-		rd = strings.TrimLeftFunc(receivedDateRE.FindString(r[0]), func(c rune) bool { return c < '0' || c > '9' })
+		rd = receivedDateRE.FindString(r[0])
 	}
 	return off(rd) >= fudge, nil
 }
@@ -602,87 +547,64 @@ func (ec *EvalContext) recipients() []string {
 	return append(ec.addrs("To"), ec.addrs("Cc")...)
 }
 
-// recipientStats follows HeaderEval::_check_recipients: the To and Cc
-// addresses (Bcc too when fewer than 5), consecutive duplicates dropped,
-// at most 256; sorted when at least 7 are in string order; similar is the
-// share of address pairs with the same two first characters of the user,
-// plus those on different hosts with the same two first characters of the
-// host, over all pairs (0 below 5 addresses).
-func recipientStats(ec *EvalContext) (sorted bool, similar float64) {
-	type res struct {
-		sorted  bool
-		similar float64
-	}
-	r := memo(ec, "recipients", func() res {
-		var inputs []string
-		for _, h := range []string{"ToCc", "Bcc"} {
-			for _, v := range ec.Msg.Header(h, false) {
-				for _, a := range HeaderAddresses(v) {
-					if a.Addr != "" {
-						inputs = append(inputs, a.Addr)
-					}
-				}
-			}
-			if len(inputs) >= 5 {
-				break
-			}
-		}
-		var addrs []string
-		prev := ""
-		for _, a := range inputs {
-			if !strings.EqualFold(a, prev) {
-				addrs = append(addrs, a)
-				prev = a
-			}
-			if len(addrs) == 256 {
-				break
-			}
-		}
-		var out res
-		out.sorted = len(addrs) >= 7 && sort.StringsAreSorted(addrs)
-		if len(addrs) < 5 {
-			return out
-		}
-		prefix := func(s string) string { return s[:min(2, len(s))] }
-		users := make([]string, len(addrs))
-		hosts := make([]string, len(addrs))
-		fqhn := make([]string, len(addrs))
-		for i, a := range addrs {
-			users[i] = prefix(a)
-			if j := strings.IndexByte(a, '@'); j >= 0 {
-				fqhn[i] = a[j+1:]
-			}
-			hosts[i] = prefix(fqhn[i])
-		}
-		hits, combos := 0, 0
-		for i := range addrs {
-			for j := i + 1; j < len(addrs); j++ {
-				if users[i] == users[j] {
-					hits++
-				}
-				if hosts[i] == hosts[j] && fqhn[i] != fqhn[j] {
-					hits++
-				}
-				combos++
-			}
-		}
-		out.similar = float64(hits) / float64(combos)
-		return out
-	})
-	return r.sorted, r.similar
-}
-
-// sorted_recipients: at least 7 recipients in string order.
+// sorted_recipients: HeaderEval's _check_recipients address list (see
+// similar_recipients) has at least 7 addresses, in byte order.
 func evalSortedRecipients(ec *EvalContext, _ []string) (bool, error) {
-	sorted, _ := recipientStats(ec)
-	return sorted, nil
+	r := saRecipients(ec)
+	return len(r) >= 7 && sort.StringsAreSorted(r), nil
 }
 
-// similar_recipients(min, max): min <= similarity < max ("undef" for no
-// bound).
+// saRecipients is _check_recipients' address list: To/Cc (then Bcc,
+// while fewer than 5), repeats in a row dropped, at most 256.
+func saRecipients(ec *EvalContext) []string {
+	in := ec.recipients()
+	if len(in) < 5 {
+		in = append(in, ec.addrs("Bcc")...)
+	}
+	var addr []string
+	prev := ""
+	for _, a := range in {
+		if a == "" {
+			break // Perl's while (my $current = shift @inputs)
+		}
+		if !strings.EqualFold(a, prev) {
+			addr = append(addr, a)
+			prev = a
+		}
+		if len(addr) == 256 {
+			break
+		}
+	}
+	return addr
+}
+
+// similar_recipients(min, max): HeaderEval's _check_recipients ratio in
+// [min, max): over the To/Cc (then Bcc, while fewer than 5) addresses,
+// repeats in a row dropped, at most 256, at least 5, every pair scores
+// one for the same first 2 bytes of the address and one for the same
+// first 2 bytes of different hosts; hits over pairs.
 func evalSimilarRecipients(ec *EvalContext, args []string) (bool, error) {
-	_, sim := recipientStats(ec)
-	return sim >= argFloat(args, 0, math.Inf(-1)) && sim < argFloat(args, 1, math.Inf(1)), nil
+	addr := saRecipients(ec)
+	if len(addr) < 5 {
+		return false, nil
+	}
+	pre2 := func(s string) string { return s[:min(2, len(s))] }
+	hits, pairs := 0, 0
+	for i := range addr {
+		_, hi, _ := strings.Cut(addr[i], "@")
+		for j := i + 1; j < len(addr); j++ {
+			_, hj, _ := strings.Cut(addr[j], "@")
+			if pre2(addr[i]) == pre2(addr[j]) {
+				hits++
+			}
+			if pre2(hi) == pre2(hj) && hi != hj {
+				hits++
+			}
+			pairs++
+		}
+	}
+	ratio := float64(hits) / float64(pairs)
+	return ratio >= argFloat(args, 0, 0) && ratio < argFloat(args, 1, math.Inf(1)), nil
 }
 
 func fromName(ec *EvalContext) string {
@@ -715,28 +637,15 @@ func evalFromNameEqualsReplyTo(ec *EvalContext, _ []string) (bool, error) {
 	return false, nil
 }
 
-// check_no_relays: no Received header at all.
-func evalNoRelays(ec *EvalContext, _ []string) (bool, error) {
-	return !ec.Msg.HasHeader("Received"), nil
-}
-
 func evalEqualFromDomains(ec *EvalContext, _ []string) (bool, error) {
 	env, from := ec.addrs("EnvelopeFrom"), ec.addrs("From")
 	if len(env) == 0 || len(from) == 0 {
 		return false, nil
 	}
-	// SpamAssassin compares the last two labels, not registrable domains.
-	lastTwo := func(a string) string {
-		d := a[strings.LastIndexByte(a, '@')+1:]
-		if i := strings.LastIndexByte(d, '.'); i > 0 {
-			if j := strings.LastIndexByte(d[:i], '.'); j > 0 {
-				return d[j+1:]
-			}
-		}
-		return d
-	}
-	d1, d2 := lastTwo(env[0]), lastTwo(from[0])
-	return d1 != "" && d2 != "" && d1 != d2, nil
+	c := ec.Config
+	d1 := RegistrableDomain(env[0][strings.LastIndexByte(env[0], '@')+1:], c.TLDs, c.TwoLevelTLDs)
+	d2 := RegistrableDomain(from[0][strings.LastIndexByte(from[0], '@')+1:], c.TLDs, c.TwoLevelTLDs)
+	return d1 != d2, nil
 }
 
 func bodyText(ec *EvalContext) [][]byte {
@@ -747,31 +656,70 @@ func bodyText(ec *EvalContext) [][]byte {
 	return nil
 }
 
-// check_for_uppercase(min, max): percentage of upper-case letters in the
-// body (at least 200 letters).
+// check_for_uppercase(min, max): percentage of upper-case letters in
+// (min, max], as MIMEEval.pm computes it: over the body lines (Subject
+// included) with an inner space, base64-looking lines and ISO-2022-JP
+// escapes left out, digits counted as lower case, at least 200 bytes, and
+// 0 for charsets likely to false-positive as caps.
 func evalUppercase(ec *EvalContext, args []string) (bool, error) {
 	pct := memo(ec, "uppercase", func() float64 {
-		upper, letters := 0, 0
-		for _, p := range bodyText(ec) {
+		if uppercaseCharsetFP(ec) {
+			return 0
+		}
+		n, upper, lower := 0, 0, 0
+		for _, p := range ec.Msg.Body() {
+			if !innerSpaceRE.Match(p) || base64LineRE.Match(p) {
+				continue
+			}
+			p = jisEscapeRE.ReplaceAll(p, nil)
+			n += len(p)
 			for _, c := range p {
 				switch {
 				case c >= 'A' && c <= 'Z':
 					upper++
-					letters++
-				case c >= 'a' && c <= 'z':
-					letters++
+				case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
+					lower++
 				}
 			}
 		}
-		if letters < 200 {
-			return -1
+		if n < 200 || upper+lower == 0 {
+			return 0
 		}
-		return 100 * float64(upper) / float64(letters)
+		return 100 * float64(upper) / float64(upper+lower)
 	})
-	if pct < 0 {
-		return false, nil
+	return pct > argFloat(args, 0, 0) && pct <= argFloat(args, 1, 100), nil
+}
+
+var (
+	innerSpaceRE   = regexp.MustCompile(`\S\s+\S`)
+	base64LineRE   = regexp.MustCompile(`^(?:[A-Za-z0-9+/=]{60,76} ){2}`)
+	jisEscapeRE    = regexp.MustCompile(`(?s)\x1b\$B.*\x1b\(B`)
+	capsFPCharsets = regexp.MustCompile(`(?i)^[-_a-z0-9]*(?:koi|jp|jis|euc|gb|big5|isoir|cp1251|windows-1251|georgianps|pt154|tis)[-_a-z0-9]*$`)
+	ctCharsetRE    = regexp.MustCompile(`(?i)charset="([^"]+)"|charset='([^']+)'|charset=(\S+)`)
+)
+
+// uppercaseCharsetFP is MIMEEval's body_charset_is_likely_to_fp: the
+// message's Content-Type charset or an HTML part's charset is one
+// CHARSETS_LIKELY_TO_FP_AS_CAPS matches.
+func uppercaseCharsetFP(ec *EvalContext) bool {
+	var cs []string
+	if ct := ec.Msg.Header("Content-Type", false); len(ct) > 0 {
+		if m := ctCharsetRE.FindStringSubmatch(strings.Join(ct, "\n")); m != nil {
+			cs = append(cs, m[1]+m[2]+m[3])
+		}
 	}
-	return pct >= argFloat(args, 0, 0) && pct <= argFloat(args, 1, 100), nil
+	ps, _ := parts(ec)
+	for _, p := range ps {
+		if p.ContentType == "text/html" && p.Charset != "" {
+			cs = append(cs, p.Charset)
+		}
+	}
+	for _, c := range cs {
+		if capsFPCharsets.MatchString(c) {
+			return true
+		}
+	}
+	return false
 }
 
 // check_body_length(n): the undecoded body is shorter than n bytes.
@@ -943,39 +891,38 @@ func isFreemail(ec *EvalContext, addr string) bool {
 		return true
 	}
 	for _, g := range idx.globs {
-		if freemailGlobMatch(strings.ToLower(g), dom) {
+		if freemailGlob(g, dom) {
 			return true
 		}
 	}
 	return false
 }
 
-// freemailGlobMatch matches a freemail_domains wildcard as FreeMail's
-// finish_parsing_end compiles it: "*" is [^.]* (it never crosses a dot),
-// "?" any one character.
-func freemailGlobMatch(glob, s string) bool {
-	for len(glob) > 0 {
-		switch glob[0] {
+// freemailGlob matches a freemail_domains wildcard as FreeMail.pm's
+// regex does: "*" is [^.]* (it stays within one label, so gmx.* is not
+// gmx.co.uk), "?" any one byte.
+func freemailGlob(g, s string) bool {
+	for g != "" {
+		switch g[0] {
 		case '*':
-			for i := 0; i <= len(s); i++ {
-				if freemailGlobMatch(glob[1:], s[i:]) {
+			for i := 0; ; i++ {
+				if freemailGlob(g[1:], s[i:]) {
 					return true
 				}
-				if i < len(s) && s[i] == '.' {
-					break
+				if i == len(s) || s[i] == '.' {
+					return false
 				}
 			}
-			return false
 		case '?':
 			if s == "" {
 				return false
 			}
 		default:
-			if s == "" || s[0] != glob[0] {
+			if s == "" || s[0] != g[0] {
 				return false
 			}
 		}
-		glob, s = glob[1:], s[1:]
+		g, s = g[1:], s[1:]
 	}
 	return s == ""
 }
@@ -1635,117 +1582,22 @@ func dmarcIs(result, policy string) EvalFunc {
 	}
 }
 
-var (
-	dateDMYRE   = regexp.MustCompile(`(?i) (\d+) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) (\d{4}) `)
-	dateMDTYRE  = regexp.MustCompile(`(?i) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) +(\d+) \d+:\d+:\d+ (\d{4}) `)
-	dateDMY2RE  = regexp.MustCompile(`(?i) (\d+) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) (\d{2,3}) `)
-	dateTimeRE  = regexp.MustCompile(` (\d?\d):(\d\d)(:(\d\d))? `)
-	dateZoneRE  = regexp.MustCompile(` ([-+]\d{4}) `)
-	dateNameRE  = regexp.MustCompile(`\b([A-Z]{2,4}(?:-DST)?)\b`)
-	dateCommaRE = regexp.MustCompile(`, *`)
-	dateMonths  = map[string]time.Month{"jan": 1, "feb": 2, "mar": 3, "apr": 4, "may": 5, "jun": 6, "jul": 7, "aug": 8, "sep": 9, "oct": 10, "nov": 11, "dec": 12}
-)
-
-// dateZones is SpamAssassin's Util %TZ: zone names and their offsets in
-// minutes.
-var dateZones = map[string]int{
-	"UT": 0, "UTC": 0, "NDT": -150, "AST": -240, "ADT": -180, "NST": -210, "EST": -300, "EDT": -240,
-	"CST": -360, "CDT": -300, "MST": -420, "MDT": -360, "PST": -480, "PDT": -420, "HST": -600,
-	"AKST": -540, "AKDT": -480, "HADT": -540, "HAST": -600, "GMT": 0, "BST": 60, "IST": 60, "WET": 0,
-	"WEST": 60, "CET": 60, "CEST": 120, "EET": 120, "EEST": 180, "MSK": 180, "MSD": 240, "MET": 60,
-	"MEZ": 60, "MEST": 120, "MESZ": 120, "BRST": -120, "BRT": -180, "AEST": 600, "AEDT": 660,
-	"ACST": 570, "ACDT": 630, "AWST": 480, "NZST": 720, "NZDT": 780, "JST": 540, "KST": 540,
-	"HKT": 480, "SGT": 480, "PHT": 480, "IDT": 180,
-}
-
-// errDate reports a date parseDate cannot read.
-var errDate = fmt.Errorf("rules: unparseable date")
-
-// parseDate parses a Date or Received date as SpamAssassin's
-// Util::parse_rfc822_date does: the date part by one of three patterns, a
-// time, a numeric zone or a zone name from its table (else UTC); two-digit
-// years below 50 are 20xx, other short years 1900+; out-of-range fields
-// are clamped and the year forced into 1970..2037.
-func parseDate(date string) (time.Time, error) {
-	s := " " + date + " "
-	s = dateCommaRE.ReplaceAllString(s, " ")
-	s = " " + strings.Join(strings.Fields(s), " ") + " "
-	var dd, yyyy int
-	var mon string
-	cut := func(loc []int) { s = s[:loc[0]] + " " + s[loc[1]:] }
-	if m := dateDMYRE.FindStringSubmatchIndex(s); m != nil {
-		dd, _ = strconv.Atoi(s[m[2]:m[3]])
-		mon, yyyy = strings.ToLower(s[m[4]:m[5]]), atoiOr(s[m[6]:m[7]])
-		cut(m)
-	} else if m := dateMDTYRE.FindStringSubmatchIndex(s); m != nil {
-		dd, _ = strconv.Atoi(s[m[4]:m[5]])
-		mon, yyyy = strings.ToLower(s[m[2]:m[3]]), atoiOr(s[m[6]:m[7]])
-		cut(m)
-	} else if m := dateDMY2RE.FindStringSubmatchIndex(s); m != nil {
-		dd, _ = strconv.Atoi(s[m[2]:m[3]])
-		y := s[m[6]:m[7]]
-		mon, yyyy = strings.ToLower(s[m[4]:m[5]]), atoiOr(y)
-		if len(y) == 2 && yyyy < 50 {
-			yyyy += 2000
-		} else {
-			yyyy += 1900
-		}
-		cut(m)
-	} else {
-		return time.Time{}, errDate
+// parseDate parses a Date or Received date leniently, as SpamAssassin's
+// parse_rfc822_date does: extra spaces, a missing zone (taken as UTC),
+// a trailing comment.
+func parseDate(s string) (time.Time, error) {
+	s = strings.Join(strings.Fields(s), " ")
+	if i := strings.IndexByte(s, '('); i > 0 {
+		s = strings.TrimSpace(s[:i])
 	}
-	hh, mm, ss := 0, 0, 0
-	if m := dateTimeRE.FindStringSubmatchIndex(s); m != nil {
-		hh, mm = atoiOr(s[m[2]:m[3]]), atoiOr(s[m[4]:m[5]])
-		if m[8] >= 0 {
-			ss = atoiOr(s[m[8]:m[9]])
-		}
-		cut(m)
+	t, err := mail.ParseDate(s)
+	if err == nil {
+		return t, nil
 	}
-	off := 0
-	if m := dateZoneRE.FindStringSubmatch(s); m != nil {
-		z := atoiOr(m[1][1:])
-		off = z/100*60 + z%100
-		if m[1][0] == '-' {
-			off = -off
-		}
-	} else if m := dateNameRE.FindStringSubmatch(s); m != nil {
-		off = dateZones[m[1]]
+	if t2, err2 := mail.ParseDate(s + " +0000"); err2 == nil {
+		return t2, nil
 	}
-	ss, mm, hh = min(ss, 59), min(mm, 59), min(hh, 23)
-	month := dateMonths[mon]
-	maxDD := 31
-	switch month {
-	case 4, 6, 9, 11:
-		maxDD = 30
-	case 2:
-		maxDD = 28
-		if yyyy%4 == 0 && (yyyy%100 != 0 || yyyy%400 == 0) {
-			maxDD = 29
-		}
-	}
-	if dd > maxDD {
-		dd = 1
-		month++
-		if month > 12 {
-			month = 1
-			yyyy++
-		}
-	}
-	yyyy = max(1970, min(yyyy, 2037))
-	if dd < 1 {
-		return time.Time{}, errDate // timegm croaks
-	}
-	t := time.Date(yyyy, month, dd, hh, mm, ss, 0, time.UTC).Add(-time.Duration(off) * time.Minute)
-	if t.Unix() < 0 {
-		t = time.Unix(0, 0).UTC()
-	}
-	return t, nil
-}
-
-func atoiOr(s string) int {
-	n, _ := strconv.Atoi(s)
-	return n
+	return t, err
 }
 
 func domainOf(addr string) string { return addr[strings.LastIndexByte(addr, '@')+1:] }

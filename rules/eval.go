@@ -94,6 +94,15 @@ type evalState struct {
 	stamp    []uint32
 	gen      uint32
 	prof     map[string]*ruleProf // per-rule cost, for profiling tests only
+	relays   *Relays              // computed on first use
+}
+
+// relaysOf returns the message's relays, computing them once.
+func (st *evalState) relaysOf(msg Message) *Relays {
+	if st.relays == nil {
+		st.relays = ComputeRelays(msg, &st.rs.conf)
+	}
+	return st.relays
 }
 
 // ruleProf accumulates the matching cost of one rule.
@@ -152,6 +161,9 @@ func (rs *Ruleset) eval(ctx context.Context, msg Message, in Input, prof map[str
 		g.run(st, texts)
 	}
 	ec := &EvalContext{Msg: msg, Input: &in, Config: &rs.conf, ctx: ctx, cache: map[string]any{}}
+	if st.relays != nil {
+		ec.cache[relaysKey] = st.relays
+	}
 	for _, r := range rs.evals {
 		if r.inactive != "" {
 			continue
@@ -336,6 +348,13 @@ func (st *evalState) headerText(msg Message, d *ruleDef) (string, bool) {
 	var vals []string
 	if d.kind == KindMIMEHeader {
 		vals = msg.MIMEHeader(d.header, m.raw)
+	} else if isRelayPseudo(d.header) {
+		// SpamAssassin answers its relay pseudo-headers, set even when
+		// empty, and without a trailing newline.
+		if v, ok := st.relaysOf(msg).Pseudo(d.header); ok {
+			st.hdrCache[key] = v
+			return v, true
+		}
 	} else {
 		vals = msg.Header(d.header, m.raw)
 	}

@@ -41,6 +41,7 @@ type EvalRegistry struct {
 func NewEvalRegistry() *EvalRegistry {
 	r := &EvalRegistry{funcs: map[string]EvalFunc{}}
 	registerBuiltins(r)
+	registerRelayEvals(r)
 	return r
 }
 

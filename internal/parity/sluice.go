@@ -44,11 +44,7 @@ func (s *Sluice) Ruleset() *rules.Ruleset { return s.rs }
 
 // Check scores msg.
 func (s *Sluice) Check(ctx context.Context, msg []byte) Verdict {
-	var pm rules.Message = mail.Parse(msg, mail.Options{})
-	if s.Adapt {
-		pm = Adapted{pm.(*mail.Message)}
-	}
-	res := s.rs.Eval(ctx, pm, rules.Input{})
+	res := s.rs.Eval(ctx, rules.FromMail(mail.Parse(msg, mail.Options{})), rules.Input{})
 	v := scoring.Decide(res, s.conf)
 	out := Verdict{Score: v.Score, Spam: v.Spam, Hits: map[string]float64{}}
 	for _, h := range v.Hits {
