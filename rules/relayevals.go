@@ -62,6 +62,35 @@ func registerRelayEvals(r *EvalRegistry) {
 	r.Register("check_for_forged_gmail_received_headers", evalForgedGmail)
 	r.Register("check_for_forged_juno_received_headers", evalForgedJuno)
 	r.Register("check_for_forged_eudoramail_received_headers", evalForgedEudoramail)
+	r.Register("check_mailfrom_matches_rcvd", evalMailFromMatchesRcvd)
+}
+
+// check_mailfrom_matches_rcvd: the envelope sender's registrable domain
+// is that of the newest untrusted relay's rDNS (or, with no untrusted
+// relay, of any trusted relay's).
+func evalMailFromMatchesRcvd(ec *EvalContext, _ []string) (bool, error) {
+	env := ec.addrs("EnvelopeFrom")
+	if len(env) == 0 {
+		return false, nil
+	}
+	at := strings.LastIndexByte(env[0], '@')
+	dom := env[0][at+1:]
+	if at < 0 || !strings.Contains(dom, ".") {
+		return false, nil
+	}
+	rl := relaysFor(ec)
+	relays := rl.Trusted
+	if len(rl.Untrusted) > 0 {
+		relays = rl.Untrusted[:1]
+	}
+	c := ec.Config
+	want := RegistrableDomain(dom, c.TLDs, c.TwoLevelTLDs)
+	for _, r := range relays {
+		if r.RDNS != "" && RegistrableDomain(strings.ToLower(r.RDNS), c.TLDs, c.TwoLevelTLDs) == want {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 var (

@@ -25,6 +25,8 @@ type Relay struct {
 	Private bool
 	// NoReverseDNS reports an MTA known to look up rDNS that recorded none.
 	NoReverseDNS bool
+
+	hasEnvFrom bool // the field recorded an envelope sender (maybe empty)
 }
 
 // String formats the relay as SpamAssassin does in X-Spam-Relays-*.
@@ -164,7 +166,7 @@ func ComputeRelays(msg Message, conf *Config) *Relays {
 			continue
 		}
 		if saved != nil {
-			r.EnvFrom = *saved
+			r.EnvFrom, r.hasEnvFrom = *saved, true
 		}
 		if inTrusted {
 			if !configured {
@@ -799,8 +801,88 @@ func (p *rcvdParse) finish() Relay {
 	r.Ident = stripCharsRE.ReplaceAllString(r.Ident, "!")
 	if p.hasEnvFrom {
 		r.EnvFrom = cleanEnvFrom(r.EnvFrom)
+		r.hasEnvFrom = true
 	}
 	r.NoReverseDNS = r.RDNS == "" && p.rdnsKnown
 	r.Private = privateIPRE.MatchString(r.IP)
 	return r
+}
+
+// EnvelopeFrom is the envelope sender the relays record, as SpamAssassin
+// derives it before looking at other fields: the envfrom of the newest
+// untrusted relay, or else of the oldest trusted one, when it holds an
+// address (or is empty, a null sender). ok is false when neither does.
+func (rl *Relays) EnvelopeFrom() (addr string, ok bool) {
+	var hop *Relay
+	switch {
+	case len(rl.Untrusted) > 0:
+		hop = &rl.Untrusted[0]
+	case len(rl.Trusted) > 0:
+		hop = &rl.Trusted[len(rl.Trusted)-1]
+	default:
+		return "", false
+	}
+	if !hop.hasEnvFrom {
+		return "", false
+	}
+	if hop.EnvFrom == "" || strings.IndexByte(hop.EnvFrom, '@') > 0 {
+		return hop.EnvFrom, true
+	}
+	return "", false
+}
+
+// EnvelopeSender derives the envelope sender from the header as
+// SpamAssassin does when no envelope_sender_header is configured (for a
+// message whose SMTP envelope is unknown): the relays' envfrom, then
+// X-Envelope-From, Envelope-Sender and Return-Path, each only when no
+// Received field precedes it (it was then added before the last hop and
+// may be forged); nothing when X-Sender is set and a fetchmail handover
+// appears. ok is false when none applies.
+func EnvelopeSender(msg Message, rl *Relays) (addr string, ok bool) {
+	if a, ok := rl.EnvelopeFrom(); ok {
+		return a, true
+	}
+	first := func(name string) (string, bool) {
+		for _, v := range msg.Header(name, false) {
+			for _, a := range HeaderAddresses(v) {
+				return a.Addr, true
+			}
+		}
+		return "", false
+	}
+	if xs, ok := first("X-Sender"); ok && strings.Contains(xs, "@") {
+		for _, r := range msg.Header("Received", false) {
+			if strings.Contains(r, "(fetchmail") {
+				return "", false
+			}
+		}
+	}
+	// afterReceived reports a Received field earlier in the header.
+	afterReceived := func(name string) bool {
+		seen := false
+		for _, f := range msg.Header("ALL", true) {
+			n, _, _ := strings.Cut(f, ":")
+			switch {
+			case strings.EqualFold(n, "Received"):
+				seen = true
+			case strings.EqualFold(n, name):
+				if seen {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	for _, name := range []string{"X-Envelope-From", "Envelope-Sender", "Return-Path"} {
+		if a, ok := first(name); ok {
+			if afterReceived(name) {
+				if name == "X-Envelope-From" {
+					return "", false
+				}
+				continue
+			}
+			return a, true
+		}
+	}
+	return "", false
 }

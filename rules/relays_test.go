@@ -240,7 +240,7 @@ func relayRuleNames(rs *Ruleset) []*rule {
 		"gated_through_received_hdr_remover", "check_for_forged_hotmail_received_headers",
 		"check_for_no_hotmail_received_headers", "check_for_forged_yahoo_received_headers",
 		"check_for_forged_gmail_received_headers", "check_for_forged_juno_received_headers",
-		"check_for_forged_eudoramail_received_headers"} {
+		"check_for_forged_eudoramail_received_headers", "check_mailfrom_matches_rcvd"} {
 		evals[n] = true
 	}
 	var out []*rule
@@ -293,7 +293,7 @@ func TestRelayRulesAgainstSpamAssassin(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, vals := rs.eval(t.Context(), newTestMessage(raw), Input{}, nil)
+		_, vals := rs.eval(t.Context(), saEnvMessage{newTestMessage(raw), rs}, Input{}, nil)
 		for i, r := range rules {
 			ours, theirs := vals[r.idx] > 0, saHit[r.name]
 			c := &counts[i]
@@ -322,4 +322,21 @@ func TestRelayRulesAgainstSpamAssassin(t *testing.T) {
 			t.Errorf("%s agrees with SpamAssassin on %.1f%% of messages, want >= 95%%", r.name, 100*agree)
 		}
 	}
+}
+
+// saEnvMessage answers EnvelopeFrom as SpamAssassin derives it from the
+// header, for comparisons on corpus mail without an SMTP envelope.
+type saEnvMessage struct {
+	*testMessage
+	rs *Ruleset
+}
+
+func (m saEnvMessage) Header(name string, raw bool) []string {
+	if name == "EnvelopeFrom" {
+		if a, ok := EnvelopeSender(m.testMessage, ComputeRelays(m.testMessage, &m.rs.conf)); ok {
+			return []string{a}
+		}
+		return nil
+	}
+	return m.testMessage.Header(name, raw)
 }
