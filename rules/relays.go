@@ -257,7 +257,7 @@ var authPatterns = []struct {
 	group     int
 }{
 	{regexp.MustCompile(` by `), regexp.MustCompile(`(?i) with ((?:ES|L|UTF8S|UTF8L)MTPS?A|ASMTP|HTTP[SU]?)(?: |;|$)`), "", 1},
-	{nil, regexp.MustCompile(`^from .*?(?:\]\)|\)\]) \(AUTH: (LOGIN|PLAIN|DIGEST-MD5|CRAM-MD5) \S+(?:, .*?)?\) by `), "", 1},
+	{regexp.MustCompile(`\(AUTH: `), regexp.MustCompile(`^from .*?(?:\]\)|\)\]) \(AUTH: (LOGIN|PLAIN|DIGEST-MD5|CRAM-MD5) \S+(?:, .*?)?\) by `), "", 1},
 	{regexp.MustCompile(`authenticated`), regexp.MustCompile(`^from .*?(?:\](?: \([^)]*\))?\)|\)\]) .*?\(.*?authenticated.*?\).*? by`), "Sendmail", 0},
 	{regexp.MustCompile(` \(authenticated as `), regexp.MustCompile(`\) by .+ \(\d{1,2}\.\d\.\d{3}(?:\.\d{1,3})?\) \(authenticated as .+\) id `), "CriticalPath", 0},
 	{regexp.MustCompile(` \(account `), regexp.MustCompile(`CommuniGate Pro (HTTP|SMTP|XIMSS|IMAP)`), "Communigate", 0},
@@ -535,7 +535,7 @@ func (p *rcvdParse) try(s string, formats []rcvdFormat) (done bool, st rcvdStatu
 
 // parseReceived parses one Received field value into a relay.
 func parseReceived(line string) (Relay, rcvdStatus) {
-	s := strings.TrimSpace(spaceRE.ReplaceAllString(line, " "))
+	s := collapseSpace(line)
 	for {
 		t := strings.TrimSuffix(s, ";")
 		t = strings.TrimSuffix(t, " ")
@@ -553,17 +553,23 @@ func parseReceived(line string) (Relay, rcvdStatus) {
 	if m := rcvdSkipByRE.FindStringSubmatch(s); m != nil && !bracketIPRE.MatchString(m[1]) {
 		return Relay{}, rcvdSkip
 	}
-	s = rcvdDateRE.ReplaceAllString(s, "")
+	s = stripRcvdDate(s)
 	s = strings.Replace(s, ")by ", ") by ", 1)
 
 	p := &rcvdParse{}
 	if m := rcvdIDRE.FindStringSubmatch(s); m != nil {
 		p.ID = m[1]
 	}
-	if m := rcvdHeloEqRE.FindStringSubmatch(s); m != nil {
-		p.HELO = m[1]
-	} else if m := rcvdHeloRE.FindStringSubmatch(s); m != nil {
-		p.HELO = m[1]
+	// Literal checks first: these patterns are unanchored.
+	var helo []string
+	if strings.Contains(s, "helo=") {
+		helo = rcvdHeloEqRE.FindStringSubmatch(s)
+	}
+	if helo == nil && (strings.Contains(s, "HELO ") || strings.Contains(s, "EHLO ")) {
+		helo = rcvdHeloRE.FindStringSubmatch(s)
+	}
+	if helo != nil {
+		p.HELO = helo[1]
 	}
 	if m := rcvdByRE.FindStringSubmatch(s); m != nil {
 		p.By = m[1]
@@ -615,10 +621,49 @@ func parseReceived(line string) (Relay, rcvdStatus) {
 	return p.finish(), rcvdParsed
 }
 
+// collapseSpace replaces runs of white space (Perl's \s on bytes) with
+// one space and trims both ends.
+func collapseSpace(s string) string {
+	var b strings.Builder
+	b.Grow(len(s))
+	space := false
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case ' ', '\t', '\n', '\r', '\f', '\v':
+			space = true
+		default:
+			if space && b.Len() > 0 {
+				b.WriteByte(' ')
+			}
+			space = false
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+// stripRcvdDate removes the trailing "; date". Only the tail is searched,
+// which is equivalent for any date SpamAssassin's pattern accepts whose
+// zone is under 60 bytes; the separator run is then extended leftwards.
+func stripRcvdDate(s string) string {
+	off := max(0, len(s)-100)
+	loc := rcvdDateRE.FindStringIndex(s[off:])
+	if loc == nil {
+		return s
+	}
+	start := off + loc[0]
+	for start > 0 && (s[start-1] == ' ' || s[start-1] == ';') {
+		start--
+	}
+	return s[:start]
+}
+
 // parseFrom handles a field that started with "from " (removed).
 func (p *rcvdParse) parseFrom(s string) (bool, rcvdStatus) {
-	if m := rcvdEnvFromRE.FindStringSubmatch(s); m != nil {
-		p.EnvFrom, p.hasEnvFrom = m[1], true
+	if ls := strings.ToLower(s); strings.Contains(ls, "return-path") || strings.Contains(ls, "envelope-") {
+		if m := rcvdEnvFromRE.FindStringSubmatch(s); m != nil {
+			p.EnvFrom, p.hasEnvFrom = m[1], true
+		}
 	}
 	if strings.Contains(s, " (SquirrelMail authenticated user ") || strings.Contains(s, " (NaSMail authenticated user ") {
 		if m := squirrelRE.FindStringSubmatch(s); m != nil && !strings.HasPrefix(s[strings.Index(s, m[0])+len(m[1]):], ".") && !strings.HasPrefix(s[strings.Index(s, m[0])+len(m[1]):], "-") {
@@ -731,19 +776,23 @@ func rcvdAuth(s string) string {
 	for i, a := range authPatterns {
 		if i == 1 {
 			// Before the Courier form: Gmail's ESMTPS with a TLS comment.
-			if gmailAuthRE.MatchString(s) {
+			if strings.Contains(s, "by mx.google.com with ESMTPS id") && gmailAuthRE.MatchString(s) {
 				if m := gmailTLSRE.FindStringSubmatch(s); m != nil {
 					return "GMail - transport=" + m[1] + " cipher=" + m[2]
 				}
 			}
 		}
 		if i == 3 {
-			if m := gmxAuthRE.FindStringSubmatch(s); m != nil {
+			if !strings.Contains(s, " by mail.gmx.") {
+				// not GMX
+			} else if m := gmxAuthRE.FindStringSubmatch(s); m != nil {
 				return "GMX (" + m[4] + " / " + m[3] + ")"
 			}
 		}
 		if i == 4 {
-			if m := postfixAuth.FindStringSubmatch(s); m != nil {
+			if !strings.Contains(s, "(Authenticated sender: ") {
+				// not Postfix's SASL note
+			} else if m := postfixAuth.FindStringSubmatch(s); m != nil {
 				if m[1] == "Postfix" {
 					return m[1]
 				}

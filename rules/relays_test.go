@@ -3,6 +3,7 @@ package rules
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -339,4 +340,35 @@ func (m saEnvMessage) Header(name string, raw bool) []string {
 		return nil
 	}
 	return m.testMessage.Header(name, raw)
+}
+
+func BenchmarkComputeRelays(b *testing.B) {
+	files := corpusFiles(b, 50)
+	msgs := make([]*testMessage, len(files))
+	for i, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			b.Fatal(err)
+		}
+		msgs[i] = newTestMessage(raw)
+	}
+	conf := &Config{}
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		ComputeRelays(msgs[i%len(msgs)], conf)
+	}
+}
+
+func ExampleComputeRelays() {
+	msg := newTestMessage([]byte("Received: from mail.example.com (mail.example.com [192.0.2.1])\n" +
+		"\tby mx.example.org (Postfix) with ESMTP id 4ABC123\n" +
+		"\tfor <u@example.org>; Mon, 23 Nov 2026 10:00:00 +0000\n" +
+		"Subject: hi\n\nbody\n"))
+	rl := ComputeRelays(msg, &Config{})
+	untrusted, _ := rl.Pseudo("X-Spam-Relays-Untrusted")
+	fmt.Println(untrusted)
+	fmt.Println(rl.LastExternalIP())
+	// Output:
+	// [ ip=192.0.2.1 rdns=mail.example.com helo=mail.example.com by=mx.example.org ident= envfrom= intl=0 id=4ABC123 auth= msa=0 ]
+	// 192.0.2.1
 }
