@@ -229,7 +229,6 @@ var (
 	msnGroupsRE   = regexp.MustCompile(`from groups\.msn\.com \(\S+\.msn\.com `)
 	msnGroupsToRE = regexp.MustCompile(`(?i)<(\S+)@groups\.msn\.com>`)
 	msnPickupRE   = regexp.MustCompile(`from mail pickup service by ((?:p\d\d\.)groups\.msn\.com)\b`)
-	ipAnyRE       = regexp.MustCompile(ipPat)
 	hotmailPatsIP = []*regexp.Regexp{
 		regexp.MustCompile(`from (?:\S*\.)?hotmail.com \(\S+\.hotmail(?:\.msn)?\.com[ )]`),
 		regexp.MustCompile(`from \S*\.hotmail.com \(\[` + ipPat + `\][ ):]`),
@@ -315,7 +314,7 @@ func forgedHotmail(ec *EvalContext) (forged, none bool) {
 		if strings.Contains(rcvd, "from mail pickup service by hotmail.com with Microsoft SMTPSVC;") || msnGroups(ec) {
 			return res{}
 		}
-		ip := ec.Msg.HasHeader("X-Originating-Ip") && ipAnyRE.MatchString(rcvdText(ec, "X-Originating-Ip"))
+		ip := ec.Msg.HasHeader("X-Originating-Ip") && ipAddressRE.MatchString(rcvdText(ec, "X-Originating-Ip"))
 		orig := ec.Msg.HasHeader("X-OriginatorOrg") && originatorRE.MatchString(rcvdText(ec, "X-OriginatorOrg"))
 		if gatedThroughRcvdRemover(ec) {
 			return res{}
@@ -408,7 +407,7 @@ func evalForgedJuno(ec *EvalContext, _ []string) (bool, error) {
 	default:
 		return true, nil
 	}
-	return !ipAnyRE.MatchString(xorig), nil
+	return !ipAddressRE.MatchString(xorig), nil
 }
 
 // junoWebmailMatch stands in for a backreference: the HELO repeated as
@@ -427,7 +426,7 @@ func evalForgedEudoramail(ec *EvalContext, _ []string) (bool, error) {
 		return false, nil
 	}
 	rcvd := spaceRE.ReplaceAllString(rcvdText(ec, "Received"), " ")
-	ip := ec.Msg.HasHeader("X-Sender-Ip") && ipAnyRE.MatchString(rcvdText(ec, "X-Sender-Ip"))
+	ip := ec.Msg.HasHeader("X-Sender-Ip") && ipAddressRE.MatchString(rcvdText(ec, "X-Sender-Ip"))
 	if gatedThroughRcvdRemover(ec) || eudoraRcvdRE.MatchString(rcvd) && ip {
 		return false, nil
 	}

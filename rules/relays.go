@@ -311,39 +311,41 @@ const ipP = ipPat
 var mtaFamilies = []struct {
 	guard   *regexp.Regexp
 	formats []rcvdFormat
+	xmail   bool // also records id and envelope sender in its own way
+	exim    bool // falls back to picking out the parts it can find
 }{
-	{regexp.MustCompile(` SMTPSVC`), []rcvdFormat{
+	{guard: regexp.MustCompile(` SMTPSVC`), formats: []rcvdFormat{
 		rf("", `^(\S*) \(\[(`+ipP+`)\][^)]{0,40}\) by (\S+) with Microsoft SMTPSVC`, false, "helo", "ip", "by"),
 		rskip(`^mail pickup service by (\S+) with Microsoft SMTPSVC$`),
 	}},
-	{regexp.MustCompile(` with (?:Microsoft SMTP Server|mapi id) (?:\([^)]+\) )?\d+\.\d+\.\d+\.\d+(?:$| )`), []rcvdFormat{
+	{guard: regexp.MustCompile(` with (?:Microsoft SMTP Server|mapi id) (?:\([^)]+\) )?\d+\.\d+\.\d+\.\d+(?:$| )`), formats: []rcvdFormat{
 		func() rcvdFormat {
 			f := rf("", `^(\S+) \(\[?(`+ipP+`)(?:%[A-Z0-9._~-]*)?\]?\) by (\S+) `, false, "helo", "ip", "by")
 			f.noID = true
 			return f
 		}(),
 	}},
-	{regexp.MustCompile(`\[XMail `), []rcvdFormat{
+	{guard: regexp.MustCompile(`\[XMail `), formats: []rcvdFormat{
 		rf("", `^(\S+) \((\[?`+ipP+`\]?)(?::\d+)\) by (\S+)(?: \(\S+\))? with \[XMail`, false, "helo", "ip", "by"),
-	}},
-	{regexp.MustCompile(`\(ecelerity\b`), []rcvdFormat{
+	}, xmail: true},
+	{guard: regexp.MustCompile(`\(ecelerity\b`), formats: []rcvdFormat{
 		rf("", `^\(\[(`+ipP+`):\d+\] helo=(\S+)\) by (\S+) `, false, "ip", "helo", "by"),
 		rf("", `^\S+ \(\[(`+ipP+`):\d+\]\) by (\S+) `, false, "ip", "by"),
 	}},
-	{regexp.MustCompile(`Exim`), []rcvdFormat{
+	{guard: regexp.MustCompile(`Exim`), formats: []rcvdFormat{
 		rskip(`\bwith local(?:-\S+)? `),
 		rf("", `^\[(`+ipP+`)\] \((.*?)\) by (\S+) `, false, "ip", "sub", "by"),
 		rf("", `^(\S+) \(\[(`+ipP+`)\](.*?)\) by (\S+) `, false, "both", "ip", "sub", "by"),
 		rf("", `^(\S+) \[(`+ipP+`)\](:\d+)? by (\S+) `, false, "both", "ip", "", "by"),
-	}},
-	{regexp.MustCompile(` \(Postfix\) with`), []rcvdFormat{
+	}, exim: true},
+	{guard: regexp.MustCompile(` \(Postfix\) with`), formats: []rcvdFormat{
 		rf("", `^(\S+) \((\S+) \[(`+ipP+`)\]\) by (\S+) `, true, "helo", "rdns", "ip", "by"),
 		rf("", `^(\S+) \((\S+)\[(`+ipP+`)\]\) by (\S+) `, true, "helo", "rdns", "ip", "by"),
 	}},
-	{regexp.MustCompile(`\(Scalix SMTP Relay`), []rcvdFormat{
+	{guard: regexp.MustCompile(`\(Scalix SMTP Relay`), formats: []rcvdFormat{
 		rf("", `^(\S+) \( ?(`+ipP+`)\) by (\S+)`, false, "helo", "ip", "by"),
 	}},
-	{regexp.MustCompile(` \(Lotus Domino `), []rcvdFormat{
+	{guard: regexp.MustCompile(` \(Lotus Domino `), formats: []rcvdFormat{
 		rf("", `^(\S+) \(\[(`+ipP+`)\]\) by (\S+) \(Lotus`, false, "helo", "ip", "by"),
 	}},
 }
@@ -677,12 +679,12 @@ func (p *rcvdParse) parseFrom(s string) (bool, rcvdStatus) {
 			return true, rcvdParsed
 		}
 	}
-	for i, fam := range mtaFamilies {
+	for _, fam := range mtaFamilies {
 		if !fam.guard.MatchString(s) {
 			continue
 		}
 		if done, st := p.try(s, fam.formats); done {
-			if i == 2 && st == rcvdParsed { // XMail records id and sender
+			if fam.xmail && st == rcvdParsed {
 				if m := xmailIDRE.FindStringSubmatch(s); m != nil {
 					p.ID = m[1]
 				}
@@ -692,7 +694,7 @@ func (p *rcvdParse) parseFrom(s string) (bool, rcvdStatus) {
 			}
 			return true, st
 		}
-		if fam.guard.String() == "Exim" && p.oddExim(s) {
+		if fam.exim && p.oddExim(s) {
 			return true, rcvdParsed
 		}
 		break
