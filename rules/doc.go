@@ -33,7 +33,13 @@
 // ignored; Perl's \s also matches \x0b while RE2's does not; under /m a ^
 // may match after a final newline; a rule's score is added once per hit
 // for tflags multiple, as SpamAssassin does, but __ rules and zero scores
-// are never reported. Relay-based rules need the Message to answer
-// SpamAssassin's pseudo-headers X-Spam-Relays-Trusted, -Untrusted,
-// -Internal and -External.
+// are never reported.
+//
+// Received fields (RFC 5321 §4.4) are parsed into relays and split by
+// trust (trusted_networks, internal_networks, or SpamAssassin's inference
+// when neither is set) as Message::Metadata::Received does; the engine
+// answers the pseudo-headers X-Spam-Relays-Trusted, -Untrusted,
+// -Internal and -External from them. msa_networks and
+// originating_ip_headers settings are not read (SpamAssassin's default
+// originating_ip_headers are used).
 package rules

@@ -62,6 +62,35 @@ func registerRelayEvals(r *EvalRegistry) {
 	r.Register("check_for_forged_gmail_received_headers", evalForgedGmail)
 	r.Register("check_for_forged_juno_received_headers", evalForgedJuno)
 	r.Register("check_for_forged_eudoramail_received_headers", evalForgedEudoramail)
+	r.Register("check_mailfrom_matches_rcvd", evalMailFromMatchesRcvd)
+}
+
+// check_mailfrom_matches_rcvd: the envelope sender's registrable domain
+// is that of the newest untrusted relay's rDNS (or, with no untrusted
+// relay, of any trusted relay's).
+func evalMailFromMatchesRcvd(ec *EvalContext, _ []string) (bool, error) {
+	env := ec.addrs("EnvelopeFrom")
+	if len(env) == 0 {
+		return false, nil
+	}
+	at := strings.LastIndexByte(env[0], '@')
+	dom := env[0][at+1:]
+	if at < 0 || !strings.Contains(dom, ".") {
+		return false, nil
+	}
+	rl := relaysFor(ec)
+	relays := rl.Trusted
+	if len(rl.Untrusted) > 0 {
+		relays = rl.Untrusted[:1]
+	}
+	c := ec.Config
+	want := RegistrableDomain(dom, c.TLDs, c.TwoLevelTLDs)
+	for _, r := range relays {
+		if r.RDNS != "" && RegistrableDomain(strings.ToLower(r.RDNS), c.TLDs, c.TwoLevelTLDs) == want {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 var (
@@ -200,7 +229,6 @@ var (
 	msnGroupsRE   = regexp.MustCompile(`from groups\.msn\.com \(\S+\.msn\.com `)
 	msnGroupsToRE = regexp.MustCompile(`(?i)<(\S+)@groups\.msn\.com>`)
 	msnPickupRE   = regexp.MustCompile(`from mail pickup service by ((?:p\d\d\.)groups\.msn\.com)\b`)
-	ipAnyRE       = regexp.MustCompile(ipPat)
 	hotmailPatsIP = []*regexp.Regexp{
 		regexp.MustCompile(`from (?:\S*\.)?hotmail.com \(\S+\.hotmail(?:\.msn)?\.com[ )]`),
 		regexp.MustCompile(`from \S*\.hotmail.com \(\[` + ipPat + `\][ ):]`),
@@ -286,7 +314,7 @@ func forgedHotmail(ec *EvalContext) (forged, none bool) {
 		if strings.Contains(rcvd, "from mail pickup service by hotmail.com with Microsoft SMTPSVC;") || msnGroups(ec) {
 			return res{}
 		}
-		ip := ec.Msg.HasHeader("X-Originating-Ip") && ipAnyRE.MatchString(rcvdText(ec, "X-Originating-Ip"))
+		ip := ec.Msg.HasHeader("X-Originating-Ip") && ipAddressRE.MatchString(rcvdText(ec, "X-Originating-Ip"))
 		orig := ec.Msg.HasHeader("X-OriginatorOrg") && originatorRE.MatchString(rcvdText(ec, "X-OriginatorOrg"))
 		if gatedThroughRcvdRemover(ec) {
 			return res{}
@@ -379,7 +407,7 @@ func evalForgedJuno(ec *EvalContext, _ []string) (bool, error) {
 	default:
 		return true, nil
 	}
-	return !ipAnyRE.MatchString(xorig), nil
+	return !ipAddressRE.MatchString(xorig), nil
 }
 
 // junoWebmailMatch stands in for a backreference: the HELO repeated as
@@ -398,7 +426,7 @@ func evalForgedEudoramail(ec *EvalContext, _ []string) (bool, error) {
 		return false, nil
 	}
 	rcvd := spaceRE.ReplaceAllString(rcvdText(ec, "Received"), " ")
-	ip := ec.Msg.HasHeader("X-Sender-Ip") && ipAnyRE.MatchString(rcvdText(ec, "X-Sender-Ip"))
+	ip := ec.Msg.HasHeader("X-Sender-Ip") && ipAddressRE.MatchString(rcvdText(ec, "X-Sender-Ip"))
 	if gatedThroughRcvdRemover(ec) || eudoraRcvdRE.MatchString(rcvd) && ip {
 		return false, nil
 	}

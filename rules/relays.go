@@ -25,6 +25,8 @@ type Relay struct {
 	Private bool
 	// NoReverseDNS reports an MTA known to look up rDNS that recorded none.
 	NoReverseDNS bool
+
+	hasEnvFrom bool // the field recorded an envelope sender (maybe empty)
 }
 
 // String formats the relay as SpamAssassin does in X-Spam-Relays-*.
@@ -164,7 +166,7 @@ func ComputeRelays(msg Message, conf *Config) *Relays {
 			continue
 		}
 		if saved != nil {
-			r.EnvFrom = *saved
+			r.EnvFrom, r.hasEnvFrom = *saved, true
 		}
 		if inTrusted {
 			if !configured {
@@ -255,7 +257,7 @@ var authPatterns = []struct {
 	group     int
 }{
 	{regexp.MustCompile(` by `), regexp.MustCompile(`(?i) with ((?:ES|L|UTF8S|UTF8L)MTPS?A|ASMTP|HTTP[SU]?)(?: |;|$)`), "", 1},
-	{nil, regexp.MustCompile(`^from .*?(?:\]\)|\)\]) \(AUTH: (LOGIN|PLAIN|DIGEST-MD5|CRAM-MD5) \S+(?:, .*?)?\) by `), "", 1},
+	{regexp.MustCompile(`\(AUTH: `), regexp.MustCompile(`^from .*?(?:\]\)|\)\]) \(AUTH: (LOGIN|PLAIN|DIGEST-MD5|CRAM-MD5) \S+(?:, .*?)?\) by `), "", 1},
 	{regexp.MustCompile(`authenticated`), regexp.MustCompile(`^from .*?(?:\](?: \([^)]*\))?\)|\)\]) .*?\(.*?authenticated.*?\).*? by`), "Sendmail", 0},
 	{regexp.MustCompile(` \(authenticated as `), regexp.MustCompile(`\) by .+ \(\d{1,2}\.\d\.\d{3}(?:\.\d{1,3})?\) \(authenticated as .+\) id `), "CriticalPath", 0},
 	{regexp.MustCompile(` \(account `), regexp.MustCompile(`CommuniGate Pro (HTTP|SMTP|XIMSS|IMAP)`), "Communigate", 0},
@@ -309,39 +311,41 @@ const ipP = ipPat
 var mtaFamilies = []struct {
 	guard   *regexp.Regexp
 	formats []rcvdFormat
+	xmail   bool // also records id and envelope sender in its own way
+	exim    bool // falls back to picking out the parts it can find
 }{
-	{regexp.MustCompile(` SMTPSVC`), []rcvdFormat{
+	{guard: regexp.MustCompile(` SMTPSVC`), formats: []rcvdFormat{
 		rf("", `^(\S*) \(\[(`+ipP+`)\][^)]{0,40}\) by (\S+) with Microsoft SMTPSVC`, false, "helo", "ip", "by"),
 		rskip(`^mail pickup service by (\S+) with Microsoft SMTPSVC$`),
 	}},
-	{regexp.MustCompile(` with (?:Microsoft SMTP Server|mapi id) (?:\([^)]+\) )?\d+\.\d+\.\d+\.\d+(?:$| )`), []rcvdFormat{
+	{guard: regexp.MustCompile(` with (?:Microsoft SMTP Server|mapi id) (?:\([^)]+\) )?\d+\.\d+\.\d+\.\d+(?:$| )`), formats: []rcvdFormat{
 		func() rcvdFormat {
 			f := rf("", `^(\S+) \(\[?(`+ipP+`)(?:%[A-Z0-9._~-]*)?\]?\) by (\S+) `, false, "helo", "ip", "by")
 			f.noID = true
 			return f
 		}(),
 	}},
-	{regexp.MustCompile(`\[XMail `), []rcvdFormat{
+	{guard: regexp.MustCompile(`\[XMail `), formats: []rcvdFormat{
 		rf("", `^(\S+) \((\[?`+ipP+`\]?)(?::\d+)\) by (\S+)(?: \(\S+\))? with \[XMail`, false, "helo", "ip", "by"),
-	}},
-	{regexp.MustCompile(`\(ecelerity\b`), []rcvdFormat{
+	}, xmail: true},
+	{guard: regexp.MustCompile(`\(ecelerity\b`), formats: []rcvdFormat{
 		rf("", `^\(\[(`+ipP+`):\d+\] helo=(\S+)\) by (\S+) `, false, "ip", "helo", "by"),
 		rf("", `^\S+ \(\[(`+ipP+`):\d+\]\) by (\S+) `, false, "ip", "by"),
 	}},
-	{regexp.MustCompile(`Exim`), []rcvdFormat{
+	{guard: regexp.MustCompile(`Exim`), formats: []rcvdFormat{
 		rskip(`\bwith local(?:-\S+)? `),
 		rf("", `^\[(`+ipP+`)\] \((.*?)\) by (\S+) `, false, "ip", "sub", "by"),
 		rf("", `^(\S+) \(\[(`+ipP+`)\](.*?)\) by (\S+) `, false, "both", "ip", "sub", "by"),
 		rf("", `^(\S+) \[(`+ipP+`)\](:\d+)? by (\S+) `, false, "both", "ip", "", "by"),
-	}},
-	{regexp.MustCompile(` \(Postfix\) with`), []rcvdFormat{
+	}, exim: true},
+	{guard: regexp.MustCompile(` \(Postfix\) with`), formats: []rcvdFormat{
 		rf("", `^(\S+) \((\S+) \[(`+ipP+`)\]\) by (\S+) `, true, "helo", "rdns", "ip", "by"),
 		rf("", `^(\S+) \((\S+)\[(`+ipP+`)\]\) by (\S+) `, true, "helo", "rdns", "ip", "by"),
 	}},
-	{regexp.MustCompile(`\(Scalix SMTP Relay`), []rcvdFormat{
+	{guard: regexp.MustCompile(`\(Scalix SMTP Relay`), formats: []rcvdFormat{
 		rf("", `^(\S+) \( ?(`+ipP+`)\) by (\S+)`, false, "helo", "ip", "by"),
 	}},
-	{regexp.MustCompile(` \(Lotus Domino `), []rcvdFormat{
+	{guard: regexp.MustCompile(` \(Lotus Domino `), formats: []rcvdFormat{
 		rf("", `^(\S+) \(\[(`+ipP+`)\]\) by (\S+) \(Lotus`, false, "helo", "ip", "by"),
 	}},
 }
@@ -533,7 +537,7 @@ func (p *rcvdParse) try(s string, formats []rcvdFormat) (done bool, st rcvdStatu
 
 // parseReceived parses one Received field value into a relay.
 func parseReceived(line string) (Relay, rcvdStatus) {
-	s := strings.TrimSpace(spaceRE.ReplaceAllString(line, " "))
+	s := collapseSpace(line)
 	for {
 		t := strings.TrimSuffix(s, ";")
 		t = strings.TrimSuffix(t, " ")
@@ -551,17 +555,23 @@ func parseReceived(line string) (Relay, rcvdStatus) {
 	if m := rcvdSkipByRE.FindStringSubmatch(s); m != nil && !bracketIPRE.MatchString(m[1]) {
 		return Relay{}, rcvdSkip
 	}
-	s = rcvdDateRE.ReplaceAllString(s, "")
+	s = stripRcvdDate(s)
 	s = strings.Replace(s, ")by ", ") by ", 1)
 
 	p := &rcvdParse{}
 	if m := rcvdIDRE.FindStringSubmatch(s); m != nil {
 		p.ID = m[1]
 	}
-	if m := rcvdHeloEqRE.FindStringSubmatch(s); m != nil {
-		p.HELO = m[1]
-	} else if m := rcvdHeloRE.FindStringSubmatch(s); m != nil {
-		p.HELO = m[1]
+	// Literal checks first: these patterns are unanchored.
+	var helo []string
+	if strings.Contains(s, "helo=") {
+		helo = rcvdHeloEqRE.FindStringSubmatch(s)
+	}
+	if helo == nil && (strings.Contains(s, "HELO ") || strings.Contains(s, "EHLO ")) {
+		helo = rcvdHeloRE.FindStringSubmatch(s)
+	}
+	if helo != nil {
+		p.HELO = helo[1]
 	}
 	if m := rcvdByRE.FindStringSubmatch(s); m != nil {
 		p.By = m[1]
@@ -613,10 +623,49 @@ func parseReceived(line string) (Relay, rcvdStatus) {
 	return p.finish(), rcvdParsed
 }
 
+// collapseSpace replaces runs of white space (Perl's \s on bytes) with
+// one space and trims both ends.
+func collapseSpace(s string) string {
+	var b strings.Builder
+	b.Grow(len(s))
+	space := false
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case ' ', '\t', '\n', '\r', '\f', '\v':
+			space = true
+		default:
+			if space && b.Len() > 0 {
+				b.WriteByte(' ')
+			}
+			space = false
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+// stripRcvdDate removes the trailing "; date". Only the tail is searched,
+// which is equivalent for any date SpamAssassin's pattern accepts whose
+// zone is under 60 bytes; the separator run is then extended leftwards.
+func stripRcvdDate(s string) string {
+	off := max(0, len(s)-100)
+	loc := rcvdDateRE.FindStringIndex(s[off:])
+	if loc == nil {
+		return s
+	}
+	start := off + loc[0]
+	for start > 0 && (s[start-1] == ' ' || s[start-1] == ';') {
+		start--
+	}
+	return s[:start]
+}
+
 // parseFrom handles a field that started with "from " (removed).
 func (p *rcvdParse) parseFrom(s string) (bool, rcvdStatus) {
-	if m := rcvdEnvFromRE.FindStringSubmatch(s); m != nil {
-		p.EnvFrom, p.hasEnvFrom = m[1], true
+	if ls := strings.ToLower(s); strings.Contains(ls, "return-path") || strings.Contains(ls, "envelope-") {
+		if m := rcvdEnvFromRE.FindStringSubmatch(s); m != nil {
+			p.EnvFrom, p.hasEnvFrom = m[1], true
+		}
 	}
 	if strings.Contains(s, " (SquirrelMail authenticated user ") || strings.Contains(s, " (NaSMail authenticated user ") {
 		if m := squirrelRE.FindStringSubmatch(s); m != nil && !strings.HasPrefix(s[strings.Index(s, m[0])+len(m[1]):], ".") && !strings.HasPrefix(s[strings.Index(s, m[0])+len(m[1]):], "-") {
@@ -630,12 +679,12 @@ func (p *rcvdParse) parseFrom(s string) (bool, rcvdStatus) {
 			return true, rcvdParsed
 		}
 	}
-	for i, fam := range mtaFamilies {
+	for _, fam := range mtaFamilies {
 		if !fam.guard.MatchString(s) {
 			continue
 		}
 		if done, st := p.try(s, fam.formats); done {
-			if i == 2 && st == rcvdParsed { // XMail records id and sender
+			if fam.xmail && st == rcvdParsed {
 				if m := xmailIDRE.FindStringSubmatch(s); m != nil {
 					p.ID = m[1]
 				}
@@ -645,7 +694,7 @@ func (p *rcvdParse) parseFrom(s string) (bool, rcvdStatus) {
 			}
 			return true, st
 		}
-		if fam.guard.String() == "Exim" && p.oddExim(s) {
+		if fam.exim && p.oddExim(s) {
 			return true, rcvdParsed
 		}
 		break
@@ -729,19 +778,23 @@ func rcvdAuth(s string) string {
 	for i, a := range authPatterns {
 		if i == 1 {
 			// Before the Courier form: Gmail's ESMTPS with a TLS comment.
-			if gmailAuthRE.MatchString(s) {
+			if strings.Contains(s, "by mx.google.com with ESMTPS id") && gmailAuthRE.MatchString(s) {
 				if m := gmailTLSRE.FindStringSubmatch(s); m != nil {
 					return "GMail - transport=" + m[1] + " cipher=" + m[2]
 				}
 			}
 		}
 		if i == 3 {
-			if m := gmxAuthRE.FindStringSubmatch(s); m != nil {
+			if !strings.Contains(s, " by mail.gmx.") {
+				// not GMX
+			} else if m := gmxAuthRE.FindStringSubmatch(s); m != nil {
 				return "GMX (" + m[4] + " / " + m[3] + ")"
 			}
 		}
 		if i == 4 {
-			if m := postfixAuth.FindStringSubmatch(s); m != nil {
+			if !strings.Contains(s, "(Authenticated sender: ") {
+				// not Postfix's SASL note
+			} else if m := postfixAuth.FindStringSubmatch(s); m != nil {
 				if m[1] == "Postfix" {
 					return m[1]
 				}
@@ -799,8 +852,88 @@ func (p *rcvdParse) finish() Relay {
 	r.Ident = stripCharsRE.ReplaceAllString(r.Ident, "!")
 	if p.hasEnvFrom {
 		r.EnvFrom = cleanEnvFrom(r.EnvFrom)
+		r.hasEnvFrom = true
 	}
 	r.NoReverseDNS = r.RDNS == "" && p.rdnsKnown
 	r.Private = privateIPRE.MatchString(r.IP)
 	return r
+}
+
+// EnvelopeFrom is the envelope sender the relays record, as SpamAssassin
+// derives it before looking at other fields: the envfrom of the newest
+// untrusted relay, or else of the oldest trusted one, when it holds an
+// address (or is empty, a null sender). ok is false when neither does.
+func (rl *Relays) EnvelopeFrom() (addr string, ok bool) {
+	var hop *Relay
+	switch {
+	case len(rl.Untrusted) > 0:
+		hop = &rl.Untrusted[0]
+	case len(rl.Trusted) > 0:
+		hop = &rl.Trusted[len(rl.Trusted)-1]
+	default:
+		return "", false
+	}
+	if !hop.hasEnvFrom {
+		return "", false
+	}
+	if hop.EnvFrom == "" || strings.IndexByte(hop.EnvFrom, '@') > 0 {
+		return hop.EnvFrom, true
+	}
+	return "", false
+}
+
+// EnvelopeSender derives the envelope sender from the header as
+// SpamAssassin does when no envelope_sender_header is configured (for a
+// message whose SMTP envelope is unknown): the relays' envfrom, then
+// X-Envelope-From, Envelope-Sender and Return-Path, each only when no
+// Received field precedes it (it was then added before the last hop and
+// may be forged); nothing when X-Sender is set and a fetchmail handover
+// appears. ok is false when none applies.
+func EnvelopeSender(msg Message, rl *Relays) (addr string, ok bool) {
+	if a, ok := rl.EnvelopeFrom(); ok {
+		return a, true
+	}
+	first := func(name string) (string, bool) {
+		for _, v := range msg.Header(name, false) {
+			for _, a := range HeaderAddresses(v) {
+				return a.Addr, true
+			}
+		}
+		return "", false
+	}
+	if xs, ok := first("X-Sender"); ok && strings.Contains(xs, "@") {
+		for _, r := range msg.Header("Received", false) {
+			if strings.Contains(r, "(fetchmail") {
+				return "", false
+			}
+		}
+	}
+	// afterReceived reports a Received field earlier in the header.
+	afterReceived := func(name string) bool {
+		seen := false
+		for _, f := range msg.Header("ALL", true) {
+			n, _, _ := strings.Cut(f, ":")
+			switch {
+			case strings.EqualFold(n, "Received"):
+				seen = true
+			case strings.EqualFold(n, name):
+				if seen {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	for _, name := range []string{"X-Envelope-From", "Envelope-Sender", "Return-Path"} {
+		if a, ok := first(name); ok {
+			if afterReceived(name) {
+				if name == "X-Envelope-From" {
+					return "", false
+				}
+				continue
+			}
+			return a, true
+		}
+	}
+	return "", false
 }

@@ -3,6 +3,7 @@ package rules
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -240,7 +241,7 @@ func relayRuleNames(rs *Ruleset) []*rule {
 		"gated_through_received_hdr_remover", "check_for_forged_hotmail_received_headers",
 		"check_for_no_hotmail_received_headers", "check_for_forged_yahoo_received_headers",
 		"check_for_forged_gmail_received_headers", "check_for_forged_juno_received_headers",
-		"check_for_forged_eudoramail_received_headers"} {
+		"check_for_forged_eudoramail_received_headers", "check_mailfrom_matches_rcvd"} {
 		evals[n] = true
 	}
 	var out []*rule
@@ -293,7 +294,7 @@ func TestRelayRulesAgainstSpamAssassin(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, vals := rs.eval(t.Context(), newTestMessage(raw), Input{}, nil)
+		_, vals := rs.eval(t.Context(), saEnvMessage{newTestMessage(raw), rs}, Input{}, nil)
 		for i, r := range rules {
 			ours, theirs := vals[r.idx] > 0, saHit[r.name]
 			c := &counts[i]
@@ -322,4 +323,52 @@ func TestRelayRulesAgainstSpamAssassin(t *testing.T) {
 			t.Errorf("%s agrees with SpamAssassin on %.1f%% of messages, want >= 95%%", r.name, 100*agree)
 		}
 	}
+}
+
+// saEnvMessage answers EnvelopeFrom as SpamAssassin derives it from the
+// header, for comparisons on corpus mail without an SMTP envelope.
+type saEnvMessage struct {
+	*testMessage
+	rs *Ruleset
+}
+
+func (m saEnvMessage) Header(name string, raw bool) []string {
+	if name == "EnvelopeFrom" {
+		if a, ok := EnvelopeSender(m.testMessage, ComputeRelays(m.testMessage, &m.rs.conf)); ok {
+			return []string{a}
+		}
+		return nil
+	}
+	return m.testMessage.Header(name, raw)
+}
+
+func BenchmarkComputeRelays(b *testing.B) {
+	files := corpusFiles(b, 50)
+	msgs := make([]*testMessage, len(files))
+	for i, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			b.Fatal(err)
+		}
+		msgs[i] = newTestMessage(raw)
+	}
+	conf := &Config{}
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		ComputeRelays(msgs[i%len(msgs)], conf)
+	}
+}
+
+func ExampleComputeRelays() {
+	msg := newTestMessage([]byte("Received: from mail.example.com (mail.example.com [192.0.2.1])\n" +
+		"\tby mx.example.org (Postfix) with ESMTP id 4ABC123\n" +
+		"\tfor <u@example.org>; Mon, 23 Nov 2026 10:00:00 +0000\n" +
+		"Subject: hi\n\nbody\n"))
+	rl := ComputeRelays(msg, &Config{})
+	untrusted, _ := rl.Pseudo("X-Spam-Relays-Untrusted")
+	fmt.Println(untrusted)
+	fmt.Println(rl.LastExternalIP())
+	// Output:
+	// [ ip=192.0.2.1 rdns=mail.example.com helo=mail.example.com by=mx.example.org ident= envfrom= intl=0 id=4ABC123 auth= msa=0 ]
+	// 192.0.2.1
 }
