@@ -8,7 +8,6 @@ import (
 	_ "image/jpeg"
 	_ "image/png"
 	"math"
-	"net/mail"
 	"regexp"
 	"sort"
 	"strconv"
@@ -1587,18 +1586,10 @@ func dmarcIs(result, policy string) EvalFunc {
 // parse_rfc822_date does: extra spaces, a missing zone (taken as UTC),
 // a trailing comment.
 func parseDate(s string) (time.Time, error) {
-	s = strings.Join(strings.Fields(s), " ")
-	if i := strings.IndexByte(s, '('); i > 0 {
-		s = strings.TrimSpace(s[:i])
-	}
-	t, err := mail.ParseDate(s)
-	if err == nil {
+	if t, ok := saParseDate(s); ok {
 		return t, nil
 	}
-	if t2, err2 := mail.ParseDate(s + " +0000"); err2 == nil {
-		return t2, nil
-	}
-	return t, err
+	return time.Time{}, fmt.Errorf("%w: date %q", ErrParse, s)
 }
 
 func domainOf(addr string) string { return addr[strings.LastIndexByte(addr, '@')+1:] }
