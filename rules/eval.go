@@ -7,8 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/dlclark/regexp2"
-	re2 "github.com/wasilibs/go-re2"
 	"github.com/wasilibs/go-re2/experimental"
 )
 
@@ -732,6 +730,3 @@ func compileCheck(p string) error {
 	_, err := experimental.CompileLatin1(p)
 	return err
 }
-
-var _ = re2.QuoteMeta
-var _ = regexp2.None
