@@ -345,7 +345,7 @@ func TestParity(t *testing.T) {
 		if os.Getenv("CI") != "" {
 			t.Fatalf("no corpus under %s", shared)
 		}
-		t.Skip("corpus missing: set SLUICE_SHARED")
+		t.Skip("corpus missing: set SLUICE_SHARED (required in CI)")
 	}
 	dir := t.TempDir()
 	for i, f := range files {
