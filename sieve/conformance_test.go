@@ -15,23 +15,12 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/sluice-mail/sluice/internal/testutil"
 )
 
-// sharedDir locates the shared data: $SLUICE_SHARED or ../../shared.
-func sharedDir(t testing.TB) string {
-	t.Helper()
-	dir := os.Getenv("SLUICE_SHARED")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "shared")
-	}
-	if _, err := os.Stat(dir); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("shared data missing: %v", err)
-		}
-		t.Skipf("shared data missing: %s (set SLUICE_SHARED)", dir)
-	}
-	return dir
-}
+// sharedDir locates the shared data (see testutil.SharedDir).
+func sharedDir(t testing.TB) string { return testutil.SharedDir(t) }
 
 // loadExceptions reads testdata/conformance-exceptions.txt: "FILE  reason" lines.
 func loadExceptions(t *testing.T) map[string]string {

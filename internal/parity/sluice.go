@@ -16,9 +16,6 @@ import (
 type Sluice struct {
 	rs   *rules.Ruleset
 	conf rules.Config
-	// Adapt wraps each parsed message in Adapted, to measure what the
-	// missing mail→rules capability wiring would gain.
-	Adapt bool
 }
 
 // LoadSluice loads dirs with the options cmd/sluice's loadRules uses when

@@ -37,18 +37,17 @@ func main() {
 	saOnly := flag.Bool("sa-only", false, "only fill the SpamAssassin cache")
 	seed := flag.String("seed", "", "SpamAssassin verdict `TSV` (conformance/spamassassin/dev-corpus-sa401.tsv) that fills cache misses instead of spamd")
 	msgsPath := flag.String("messages", "", "write per-message differences (TSV) to `file`")
-	adapt := flag.Bool("adapt", false, "wrap messages in parity.Adapted (what-if: mail→rules capabilities wired)")
 	cross := flag.String("crosscheck", "", "compare the cache with this shared verdict `TSV` and report differences")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := run(ctx, *corpus, *every, *cachePath, *mdPath, *tsvPath, *rulesDir, *workers, *saOnly, *seed, *cross, *adapt, *msgsPath); err != nil {
+	if err := run(ctx, *corpus, *every, *cachePath, *mdPath, *tsvPath, *rulesDir, *workers, *saOnly, *seed, *cross, *msgsPath); err != nil {
 		fmt.Fprintln(os.Stderr, "parity:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, corpus string, every int, cachePath, mdPath, tsvPath, rulesDir string, workers int, saOnly bool, seed, cross string, adapt bool, msgsPath string) error {
+func run(ctx context.Context, corpus string, every int, cachePath, mdPath, tsvPath, rulesDir string, workers int, saOnly bool, seed, cross, msgsPath string) error {
 	msgs, err := parity.Corpus(corpus)
 	if err != nil {
 		return err
@@ -123,7 +122,6 @@ func run(ctx context.Context, corpus string, every int, cachePath, mdPath, tsvPa
 		return err
 	}
 	load := time.Since(t0)
-	sl.Adapt = adapt
 	t0 = time.Now()
 	pairs, err := parity.Pairs(ctx, sl, msgs, cache, workers)
 	if err != nil {
