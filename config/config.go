@@ -204,7 +204,7 @@ type LMTP struct {
 // Delivery configures which recipients exist and where their mail goes.
 type Delivery struct {
 	// MailRoot is the directory relative mail locations are resolved
-	// against. Default "./mail".
+	// against. Default "./maildata".
 	MailRoot string `toml:"mail_root"`
 	// MailLocation is the Maildir path template: %u full address, %n local
 	// part (without detail), %d domain, %h the user's home from UsersFile.
@@ -227,7 +227,7 @@ type Delivery struct {
 }
 
 // Default returns the embedded defaults: LMTP on 127.0.0.1:2424, mail under
-// ./mail, every recipient of every domain accepted.
+// ./maildata, every recipient of every domain accepted.
 func Default() Config {
 	return Config{
 		Log: Log{Level: "info", Format: "text"},
@@ -241,7 +241,7 @@ func Default() Config {
 			ShutdownTimeout: 30 * time.Second,
 		},
 		Delivery: Delivery{
-			MailRoot:           "./mail",
+			MailRoot:           "./maildata",
 			MailLocation:       "%d/%n/Maildir",
 			RecipientDelimiter: "+",
 		},
@@ -375,6 +375,11 @@ func (c *Config) Validate() error {
 		}
 	default:
 		bad("rules.mode %q: want auto, builtin, dirs or off", c.Rules.Mode)
+	}
+	if len(c.Rules.Dirs) > 0 && c.Rules.Mode != "dirs" {
+		// A named rule directory that is silently not read is worse than
+		// no start: the administrator believes their rules are in force.
+		bad("rules.dirs is set but rules.mode is %q: set mode = \"dirs\" to read them", c.Rules.Mode)
 	}
 	for _, b := range c.Auth.DNSBLs {
 		if b.Zone == "" || len(b.Rules) == 0 {

@@ -19,7 +19,7 @@ func TestDefaults(t *testing.T) {
 	if got := c.LMTP.Listen; len(got) != 1 || got[0] != "127.0.0.1:2424" {
 		t.Fatalf("default listen = %v, want [127.0.0.1:2424]", got)
 	}
-	if c.Delivery.MailRoot != "./mail" || c.Delivery.MailLocation != "%d/%n/Maildir" || c.Delivery.RecipientDelimiter != "+" {
+	if c.Delivery.MailRoot != "./maildata" || c.Delivery.MailLocation != "%d/%n/Maildir" || c.Delivery.RecipientDelimiter != "+" {
 		t.Fatalf("default delivery = %+v", c.Delivery)
 	}
 	if c.Delivery.UsersFile != "" || len(c.Delivery.Domains) != 0 {
@@ -64,6 +64,7 @@ func TestParseErrors(t *testing.T) {
 		{"bad owner", "[delivery]\nowner = \"1:x\"\n", "delivery.owner"},
 		{"bad mode", "[lmtp]\nsocket_mode = \"999\"\n", "lmtp.socket_mode"},
 		{"bad duration", "[lmtp]\nread_timeout = \"soon\"\n", "sluice.toml:2"},
+		{"dirs without mode", "[rules]\ndirs = [\"/etc/spamassassin\"]\n", `rules.dirs is set but rules.mode is "auto"`},
 	} {
 		_, err := Parse("sluice.toml", []byte(tc.src))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -11,7 +11,7 @@
 //	sluice version
 //
 // With no -config, serve runs on the embedded defaults: LMTP on
-// 127.0.0.1:2424, mail under ./mail, every recipient accepted.
+// 127.0.0.1:2424, mail under ./maildata, every recipient accepted.
 package main
 
 import (

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -112,8 +111,10 @@ func newSieveStage(cfg config.Config, log *slog.Logger) (*pipeline.SieveStage, e
 		if path == "" {
 			continue
 		}
-		if _, err := st.Cache.Load(context.Background(), path); err != nil && !errors.Is(err, sieve.ErrNoScript) {
-			return nil, fmt.Errorf("sieve: %w", err)
+		// A script the administrator named must exist: a missing before
+		// or after script would otherwise be skipped for every message.
+		if _, err := st.Cache.Load(context.Background(), path); err != nil {
+			return nil, fmt.Errorf("sieve: %s: %w", path, err)
 		}
 	}
 	return st, nil

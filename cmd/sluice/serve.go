@@ -134,6 +134,9 @@ func reload(cur *current, load func() (config.Config, error), old config.Config,
 // Each value received on hup reloads the configuration with load.
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger, hup <-chan os.Signal, load func() (config.Config, error)) error {
 	mt := metrics.New(version)
+	if err := checkMailRoot(cfg.Delivery.MailRoot); err != nil {
+		return err
+	}
 	if err := os.MkdirAll(filepath.Dir(statePath(cfg)), 0o755); err != nil {
 		return fmt.Errorf("outbound state: %w", err)
 	}
@@ -251,6 +254,26 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, hup <-chan 
 		}
 	}
 	log.Info("stopped")
+	return nil
+}
+
+// checkMailRoot makes sure deliveries can be written under root: a server
+// that starts and reports ready while every delivery would get 451 is worse
+// than one that refuses to start. It creates root when missing and writes,
+// syncs and removes a probe file.
+func checkMailRoot(root string) error {
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return fmt.Errorf("delivery.mail_root %s: %w", root, err)
+	}
+	f, err := os.CreateTemp(root, ".sluice-probe-*")
+	if err != nil {
+		return fmt.Errorf("delivery.mail_root %s is not writable: %w", root, err)
+	}
+	name := f.Name()
+	err = errors.Join(f.Sync(), f.Close(), os.Remove(name))
+	if err != nil {
+		return fmt.Errorf("delivery.mail_root %s: %w", root, err)
+	}
 	return nil
 }
 
