@@ -2,6 +2,7 @@
 GO       ?= go
 SHARED   ?= $(abspath ../shared)
 FUZZTIME ?= 30s
+FUZZMINIMIZETIME ?= 2s
 export SLUICE_SHARED ?= $(SHARED)
 
 .PHONY: build test peers vet race fuzz bench bench-lmtp bench-rules parity clean
@@ -22,7 +23,7 @@ peers:
 	./scripts/install-peers.sh
 
 fuzz:
-	./scripts/fuzz.sh $(FUZZTIME)
+	./scripts/fuzz.sh $(FUZZTIME) $(FUZZMINIMIZETIME)
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...

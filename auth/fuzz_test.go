@@ -69,3 +69,28 @@ func FuzzTagList(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseDMARC checks that the lenient DMARC record parser never panics,
+// and that whatever it accepts has a policy a receiver can act on and parses
+// the same way a second time.
+func FuzzParseDMARC(f *testing.F) {
+	f.Add("v=DMARC1; p=reject; rua=mailto:d@example.com")
+	f.Add("v=DMARC1; p=bogus; rua=mailto:d@example.com; pct=50")
+	f.Add("v=DMARC1; p=quarantine; sp=none; adkim=s; aspf=r; pct=101")
+	f.Add("v=DMARC1;;;p=none")
+	f.Add("p=none; v=DMARC1")
+	f.Fuzz(func(t *testing.T, txt string) {
+		rec, err := parseDMARC(txt)
+		if err != nil {
+			return
+		}
+		switch rec.Policy {
+		case "none", "quarantine", "reject":
+		default:
+			t.Fatalf("parseDMARC(%q) accepted policy %q", txt, rec.Policy)
+		}
+		if rec.Percent != nil && (*rec.Percent < 0 || *rec.Percent > 100) {
+			t.Fatalf("parseDMARC(%q) accepted pct=%d", txt, *rec.Percent)
+		}
+	})
+}
