@@ -119,6 +119,18 @@ func TestReload(t *testing.T) {
 	if got := scoreOf("after broken"); got != "2.5" {
 		t.Fatalf("score after a broken reload = %s, want the old rules' 2.5", got)
 	}
+	// A configuration naming a Sieve script that does not exist is refused
+	// on reload as at start-up; the old set stays in force.
+	os.WriteFile(cfgFile, []byte(fmt.Sprintf("[auth]\nenabled = false\n[metrics]\nlisten = \"\"\n[rules]\nmode = \"dirs\"\ndirs = [%q]\n[sieve]\nbefore = [%q]\n", rulesFile, filepath.Join(dir, "missing.sieve"))), 0o644)
+	writeRules("required_score 5\nadd_header all Status \"_YESNO_, score=_SCORE_ required=_REQD_ tests=_TESTS_\"\nbody MAGIC /magicword/\nscore MAGIC 7\n")
+	cmd.Process.Signal(syscall.SIGHUP)
+	waitLog("reload failed", 2)
+	if !strings.Contains(logs.String(), "missing.sieve") {
+		t.Fatalf("the failed reload does not name the missing script:\n%s", logs.String())
+	}
+	if got := scoreOf("after missing script"); got != "2.5" {
+		t.Fatalf("score after a reload naming a missing script = %s, want the old rules' 2.5", got)
+	}
 	close(stop)
 	wg.Wait()
 	mu.Lock()

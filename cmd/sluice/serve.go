@@ -90,10 +90,13 @@ func loadConfig(path string) (config.Config, error) {
 // current holds the pipeline in force. A reload swaps it; a delivery keeps
 // the pipeline it started with until it ends.
 type current struct {
-	relay atomic.Pointer[pipeline.Relay] // its Pipeline is the one in force
+	relay    atomic.Pointer[pipeline.Relay] // its Pipeline is the one in force
+	mailRoot atomic.Pointer[string]         // delivery.mail_root in force
 }
 
 func (c *current) set(p *pipeline.Pipeline, cfg config.Config) {
+	root := cfg.Delivery.MailRoot
+	c.mailRoot.Store(&root)
 	c.relay.Store(&pipeline.Relay{Pipeline: p, NextHop: cfg.Filter.NextHop, Hostname: hostnameOf(cfg)})
 }
 
@@ -114,6 +117,9 @@ func (c *current) Relay(ctx context.Context, env *mail.Envelope, data []byte) er
 // address and logging need a restart.
 func reload(cur *current, load func() (config.Config, error), old config.Config, state *outbound.Store, log *slog.Logger, mt *metrics.Metrics) {
 	cfg, err := load()
+	if err == nil {
+		err = checkMailRoot(cfg.Delivery.MailRoot)
+	}
 	if err == nil {
 		var p *pipeline.Pipeline
 		if p, err = newPipeline(cfg, log, mt, buildOpts{delivers: true, strict: true, state: state}); err == nil {
@@ -219,7 +225,10 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, hup <-chan 
 		log.Info("listening", "proto", b.proto, "addr", b.l.Addr().String())
 		go func() { errc <- b.srv.Serve(b.l) }()
 	}
-	mt.SetReady(true)
+	wctx, stopWatch := context.WithCancel(ctx)
+	watched := make(chan struct{})
+	defer stopWatch()
+	go func() { watchReady(wctx, cur, mt, log, readyInterval); close(watched) }()
 	for done := false; !done; {
 		select {
 		case err := <-errc:
@@ -236,6 +245,8 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, hup <-chan 
 			done = true
 		}
 	}
+	stopWatch()
+	<-watched
 	mt.SetReady(false)
 	log.Info("shutting down", "timeout", cfg.LMTP.ShutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.LMTP.ShutdownTimeout)
@@ -270,7 +281,9 @@ func checkMailRoot(root string) error {
 		return fmt.Errorf("delivery.mail_root %s is not writable: %w", root, err)
 	}
 	name := f.Name()
-	err = errors.Join(f.Sync(), f.Close(), os.Remove(name))
+	// A byte of data, synced: a full disk still creates empty files.
+	_, err = f.Write([]byte{'\n'})
+	err = errors.Join(err, f.Sync(), f.Close(), os.Remove(name))
 	if err != nil {
 		return fmt.Errorf("delivery.mail_root %s: %w", root, err)
 	}
