@@ -61,6 +61,14 @@ type Outbound struct {
 	// (postsrsd's format). Set, forwards get SRS0/SRS1 senders and
 	// bounces to them are forwarded back.
 	SRSSecretsFile string `toml:"srs_secrets_file"`
+	// ConnectTimeout bounds the TCP connect to the relay. Default 30s.
+	ConnectTimeout time.Duration `toml:"connect_timeout"`
+	// CommandTimeout bounds the relay's greeting and its reply to each
+	// command. Default 5m (RFC 5321 §4.5.3.2).
+	CommandTimeout time.Duration `toml:"command_timeout"`
+	// DataTimeout bounds the relay's reply to the final dot. Default 10m
+	// (RFC 5321 §4.5.3.2.6).
+	DataTimeout time.Duration `toml:"data_timeout"`
 }
 
 // Sieve configures the Sieve scripts run for each recipient, in
@@ -159,6 +167,9 @@ type Filter struct {
 	Listen []string `toml:"listen"`
 	// NextHop is where the SMTP filter re-injects, e.g. "127.0.0.1:10026".
 	NextHop string `toml:"next_hop"`
+	// NextHopTimeout bounds the whole re-injection of one message into
+	// NextHop, greeting to QUIT. Default 5m.
+	NextHopTimeout time.Duration `toml:"next_hop_timeout"`
 }
 
 // Metrics configures the Prometheus endpoint.
@@ -246,9 +257,9 @@ func Default() Config {
 			RecipientDelimiter: "+",
 		},
 		Metrics:  Metrics{Listen: "127.0.0.1:9425"},
-		Filter:   Filter{Sendmail: "/usr/sbin/sendmail", OnError: "tempfail"},
+		Filter:   Filter{Sendmail: "/usr/sbin/sendmail", OnError: "tempfail", NextHopTimeout: 5 * time.Minute},
 		Rules:    Rules{Mode: "auto", Budget: 2 * time.Second},
-		Outbound: Outbound{Relay: "127.0.0.1:25"},
+		Outbound: Outbound{Relay: "127.0.0.1:25", ConnectTimeout: 30 * time.Second, CommandTimeout: 5 * time.Minute, DataTimeout: 10 * time.Minute},
 		Sieve:    Sieve{Enabled: true, SpamFolder: "Spam", UserScript: "%h/.dovecot.sieve", MaxRedirects: 4, MaxActions: 32},
 		Auth: Auth{
 			Enabled:           true,
@@ -362,6 +373,19 @@ func (c *Config) Validate() error {
 	for _, a := range c.Filter.Listen {
 		if _, _, err := net.SplitHostPort(a); err != nil {
 			bad("filter.listen %q: want host:port", a)
+		}
+	}
+	for _, t := range []struct {
+		key string
+		d   time.Duration
+	}{
+		{"outbound.connect_timeout", c.Outbound.ConnectTimeout},
+		{"outbound.command_timeout", c.Outbound.CommandTimeout},
+		{"outbound.data_timeout", c.Outbound.DataTimeout},
+		{"filter.next_hop_timeout", c.Filter.NextHopTimeout},
+	} {
+		if t.d <= 0 {
+			bad("%s must be positive", t.key)
 		}
 	}
 	if len(c.Filter.Listen) > 0 && c.Filter.NextHop == "" {

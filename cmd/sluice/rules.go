@@ -129,7 +129,10 @@ func newSender(cfg config.Config, st *outbound.Store, log *slog.Logger) (*pipeli
 	if c.Sendmail != "" {
 		sub = outbound.Sendmail{Path: c.Sendmail}
 	} else {
-		rc := outbound.RelayConfig{Addr: c.Relay, HeloName: hostnameOf(cfg), StartTLS: c.StartTLS, Username: c.Username}
+		rc := outbound.RelayConfig{
+			Addr: c.Relay, HeloName: hostnameOf(cfg), StartTLS: c.StartTLS, Username: c.Username,
+			DialTimeout: c.ConnectTimeout, CommandTimeout: c.CommandTimeout, SubmissionTimeout: c.DataTimeout,
+		}
 		if c.PasswordFile != "" {
 			b, err := os.ReadFile(c.PasswordFile)
 			if err != nil {

@@ -97,7 +97,7 @@ type current struct {
 func (c *current) set(p *pipeline.Pipeline, cfg config.Config) {
 	root := cfg.Delivery.MailRoot
 	c.mailRoot.Store(&root)
-	c.relay.Store(&pipeline.Relay{Pipeline: p, NextHop: cfg.Filter.NextHop, Hostname: hostnameOf(cfg)})
+	c.relay.Store(&pipeline.Relay{Pipeline: p, NextHop: cfg.Filter.NextHop, Hostname: hostnameOf(cfg), Timeout: cfg.Filter.NextHopTimeout})
 }
 
 func (c *current) Recipient(ctx context.Context, addr string) error {
