@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"syscall"
 	"time"
 
 	"github.com/sluice-mail/sluice/metrics"
@@ -13,8 +15,9 @@ var readyInterval = 5 * time.Second
 
 // watchReady keeps /readyz true to what a delivery would meet: it probes
 // the mail root in force now and every interval, and reports not ready
-// (logging once per change) while a probe write fails, e.g. with the disk
-// full or the mail root made read-only, so a load balancer or an operator
+// (logging once per change) while a probe write fails, e.g. with the mail
+// root gone or read-only, or while the free space there is less than one
+// message of lmtp.max_message_size, so a load balancer or an operator
 // sees the problem before the deferred-mail queue does. It returns when ctx
 // is done.
 func watchReady(ctx context.Context, cur *current, mt *metrics.Metrics, log *slog.Logger, interval time.Duration) {
@@ -22,7 +25,11 @@ func watchReady(ctx context.Context, cur *current, mt *metrics.Metrics, log *slo
 	defer t.Stop()
 	ready := true
 	for {
-		err := checkMailRoot(*cur.mailRoot.Load())
+		mr := cur.mailRoot.Load()
+		err := checkMailRoot(mr.path)
+		if err == nil {
+			err = checkFreeSpace(mr.path, mr.minFree)
+		}
 		switch {
 		case err != nil && ready:
 			log.Error("not ready: deliveries would fail", "err", err)
@@ -40,4 +47,18 @@ func watchReady(ctx context.Context, cur *current, mt *metrics.Metrics, log *slo
 		case <-t.C:
 		}
 	}
+}
+
+// checkFreeSpace fails when the file system holding root has less than
+// need bytes free for an unprivileged writer (a delivery owned by the mail
+// owner does not get the blocks reserved for root).
+func checkFreeSpace(root string, need int64) error {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(root, &st); err != nil {
+		return fmt.Errorf("delivery.mail_root %s: %w", root, err)
+	}
+	if free := int64(st.Bavail) * st.Bsize; free < need {
+		return fmt.Errorf("delivery.mail_root %s: %d bytes free, less than one message of lmtp.max_message_size (%d)", root, free, need)
+	}
+	return nil
 }

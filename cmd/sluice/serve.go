@@ -91,12 +91,18 @@ func loadConfig(path string) (config.Config, error) {
 // the pipeline it started with until it ends.
 type current struct {
 	relay    atomic.Pointer[pipeline.Relay] // its Pipeline is the one in force
-	mailRoot atomic.Pointer[string]         // delivery.mail_root in force
+	mailRoot atomic.Pointer[mailRoot]       // where deliveries go now
+}
+
+// mailRoot is what watchReady probes: the mail root in force and the free
+// space a delivery may need there.
+type mailRoot struct {
+	path    string
+	minFree int64
 }
 
 func (c *current) set(p *pipeline.Pipeline, cfg config.Config) {
-	root := cfg.Delivery.MailRoot
-	c.mailRoot.Store(&root)
+	c.mailRoot.Store(&mailRoot{cfg.Delivery.MailRoot, cfg.LMTP.MaxMessageSize})
 	c.relay.Store(&pipeline.Relay{Pipeline: p, NextHop: cfg.Filter.NextHop, Hostname: hostnameOf(cfg), Timeout: cfg.Filter.NextHopTimeout})
 }
 
