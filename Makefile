@@ -5,7 +5,7 @@ FUZZTIME ?= 30s
 FUZZMINIMIZETIME ?= 2s
 export SLUICE_SHARED ?= $(SHARED)
 
-.PHONY: build test peers vet race fuzz bench bench-lmtp bench-rules parity clean
+.PHONY: build test peers vet race fuzz bench bench-lmtp bench-rules parity soak clean
 
 build:
 	$(GO) build -o bin/sluice ./cmd/sluice
@@ -35,6 +35,12 @@ bench-lmtp: peers build
 # sluice vs spamd on 1000 corpus messages with SpamAssassin's stock rules.
 bench-rules: peers
 	./scripts/bench-rules.sh
+
+# 30 minutes of corpus, hostile and slow deliveries at a bounded rate; fails
+# if RSS, goroutines or fds grow past the first minute's band.
+# DURATION=5m RATE=20 make soak for a shorter run.
+soak: build
+	./scripts/soak.sh
 
 # sluice vs SpamAssassin 4.0.1 on the whole corpus, per (message, rule):
 # writes docs/parity.md (generated part) and docs/parity.tsv. spamd's
