@@ -111,8 +111,11 @@ func (s *Store) ensureFolder(ctx context.Context, rd *dir, name, rel string, cre
 		if err != nil {
 			return nil, tempErr("open", rd.join(rel), err)
 		}
-		if _, err := s.fs.Lstat(d, markerFile); err == nil {
+		if mfi, err := s.fs.Lstat(d, markerFile); err == nil && mfi.Mode().IsRegular() {
 			return d, nil
+		} else if err == nil {
+			d.Close()
+			return nil, fmt.Errorf("%w: %s is a %v, not a file", ErrUnsafe, d.join(markerFile), mfi.Mode().Type())
 		} else if !errors.Is(err, os.ErrNotExist) {
 			d.Close()
 			return nil, tempErr("stat", d.join(markerFile), err)
