@@ -39,6 +39,17 @@
 //     warning (Dovecot keeps them only in its index, which we do not write).
 //   - Folders are subscribed when Deliver creates them, as Dovecot does with
 //     lda_mailbox_autosubscribe = yes.
+//   - Symbolic links are never followed below Options.Base (the mail root,
+//     or the user's home), where Dovecot, running as the mail user, follows
+//     them: this package runs as root, and a user who turns a folder, tmp/,
+//     new/ or their own directory into a symlink must not make it write
+//     elsewhere. Each path component is opened with openat(O_NOFOLLOW |
+//     O_DIRECTORY), files with O_NOFOLLOW | O_NONBLOCK and must be regular
+//     (so a FIFO never blocks delivery), created directories and files are
+//     chowned with fchown on the open descriptor, and moves are renameat2
+//     or linkat between open directories. A symlinked folder is an error
+//     wrapping ErrUnsafe, not an empty folder; a symlinked Maildir inside
+//     the user's own Maildir tree is not supported.
 package maildir
 
 import (

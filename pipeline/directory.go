@@ -32,6 +32,12 @@ type Recipient struct {
 	Domain string // lower case
 	// Maildir is the directory of the user's INBOX.
 	Maildir string
+	// Base is the trusted directory Maildir lies in: the mail root, or
+	// the user's home for an absolute location under it, or "" (the
+	// Maildir's parent). The Store walks from Base down without following
+	// symlinks, so a user who replaces a directory of theirs by a symlink
+	// cannot make sluice write outside it (maildir.Options.Base).
+	Base string
 	// Home is the user's home directory from the users file, if any.
 	Home string
 	// Owner owns the user's mail when sluice runs as root; nil: no chown.
@@ -126,7 +132,32 @@ func (d *Directory) Resolve(addr string) (Recipient, error) {
 		return Recipient{}, err
 	}
 	r.Maildir = path
+	r.Base = d.base(r)
 	return r, nil
+}
+
+// base returns the trusted directory above r.Maildir: the mail root if the
+// Maildir is inside it, else the user's home if it is inside that, else "".
+func (d *Directory) base(r Recipient) string {
+	for _, b := range []string{d.cfg.MailRoot, r.Home} {
+		if b == "" {
+			continue
+		}
+		b, err := filepath.Abs(b)
+		if err != nil {
+			continue
+		}
+		if within(b, r.Maildir) {
+			return b
+		}
+	}
+	return ""
+}
+
+// within reports whether the clean path p is dir or below it.
+func within(dir, p string) bool {
+	rel, err := filepath.Rel(dir, p)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, "../")
 }
 
 // location expands the mail_location template for r.

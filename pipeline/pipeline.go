@@ -466,9 +466,11 @@ func (p *Pipeline) file(ctx context.Context, m *Message, d *Delivery) error {
 			}
 		}
 		got, err := store.Deliver(ctx, st.Folder, st.Flags, st.Create, newMultiReader(body))
-		if err != nil && st.Folder != "" && (errors.Is(err, maildir.ErrBadFolder) || errors.Is(err, maildir.ErrNoFolder)) {
-			// A folder that cannot be used must not lose the mail: keep it
-			// in INBOX, as Dovecot's LDA does when fileinto fails.
+		if err != nil && st.Folder != "" && (errors.Is(err, maildir.ErrBadFolder) || errors.Is(err, maildir.ErrNoFolder) || errors.Is(err, maildir.ErrUnsafe)) {
+			// A folder that cannot be used (a bad name, missing, or a
+			// symlink or special file in its place) must not lose the
+			// mail: keep it in INBOX, as Dovecot's LDA does when fileinto
+			// fails. INBOX itself failing is temporary (storageStatus).
 			p.log.WarnContext(ctx, "folder unusable, delivering to INBOX", "rcpt", d.Rcpt.Address, "folder", st.Folder, "err", err)
 			st.Folder = ""
 			got, err = store.Deliver(ctx, "", st.Flags, false, newMultiReader(body))
@@ -606,7 +608,7 @@ func (c *storeCache) open(r Recipient) (*maildir.Store, error) {
 	if s != nil {
 		return s, nil
 	}
-	s, err := maildir.Open(r.Maildir, maildir.Options{Owner: r.Owner, Logger: c.log})
+	s, err := maildir.Open(r.Maildir, maildir.Options{Base: r.Base, Owner: r.Owner, Logger: c.log})
 	if err != nil {
 		return nil, err
 	}
