@@ -45,6 +45,11 @@ type Delivered struct {
 // removed, nothing is left in new/ or cur/, and the error wraps ErrTemporary
 // (and the underlying error, such as syscall.ENOSPC or syscall.EDQUOT).
 // ctx is checked before starting and before the move.
+//
+// With a Quota, a message the quota has no room for is refused with an
+// error wrapping ErrOverQuota, after it was written (its stored size is
+// what counts) and before the move; a delivered message is added to
+// maildirsize.
 func (s *Store) Deliver(ctx context.Context, folder string, flags Flags, create bool, msg io.Reader) (Delivered, error) {
 	if err := ctx.Err(); err != nil {
 		return Delivered{}, fmt.Errorf("%w: deliver: %w", ErrTemporary, err)
@@ -85,6 +90,9 @@ func (s *Store) Deliver(ctx context.Context, folder string, flags Flags, create 
 			err = fmt.Errorf("%w: deliver: %w", ErrTemporary, cerr)
 		}
 	}
+	if err == nil && !s.quota.IsZero() {
+		err = s.checkQuota(rd, size)
+	}
 	if err != nil {
 		s.removeTmp(tmp, tmpName)
 		return Delivered{}, err
@@ -94,6 +102,7 @@ func (s *Store) Deliver(ctx context.Context, folder string, flags Flags, create 
 		s.removeTmp(tmp, tmpName)
 		return Delivered{}, err
 	}
+	s.addQuota(rd, size)
 	return Delivered{Folder: canon, Path: path, Size: size}, nil
 }
 

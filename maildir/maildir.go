@@ -39,6 +39,10 @@
 //     warning (Dovecot keeps them only in its index, which we do not write).
 //   - Folders are subscribed when Deliver creates them, as Dovecot does with
 //     lda_mailbox_autosubscribe = yes.
+//   - Maildir++ quota (Courier's README.maildirquota) as Dovecot's
+//     "maildir" backend keeps it: only the default rule ("*" or "?") of a
+//     quota_rule is applied, with Dovecot's LMTP grace of 10%; sizes are
+//     the stored sizes (S=), as with quota_vsizes = no.
 //   - Symbolic links are never followed below Options.Base (the mail root,
 //     or the user's home), where Dovecot, running as the mail user, follows
 //     them: this package runs as root, and a user who turns a folder, tmp/,
@@ -84,6 +88,10 @@ var (
 	// the store expects a directory or a regular file, or a root outside
 	// its base. Nothing is followed, opened or written through it.
 	ErrUnsafe = errors.New("maildir: symlink or special file in the mail store")
+	// ErrOverQuota marks a message refused because the store's Quota has
+	// no room for it: a permanent refusal unless the caller decides
+	// otherwise (Dovecot's quota_full_tempfail).
+	ErrOverQuota = errors.New("maildir: mailbox is full")
 )
 
 // Default option values.
@@ -126,6 +134,11 @@ type Options struct {
 	// StaleTmp is the age after which Open removes files in tmp/; 0 means
 	// 36h, Dovecot's value. A negative value disables the cleanup.
 	StaleTmp time.Duration
+	// Quota, when not zero, limits the store as a Maildir++ quota: Deliver
+	// refuses a message it has no room for, and maintains the root's
+	// maildirsize file as Dovecot's "maildir" quota backend does. With a
+	// zero Quota an existing maildirsize is still kept up to date.
+	Quota Quota
 	// Logger receives debug lines about cleanup and warnings about dropped
 	// keywords; nil means slog.Default().
 	Logger *slog.Logger
@@ -145,6 +158,7 @@ type Store struct {
 	pid      string
 	now      func() time.Time
 	staleTmp time.Duration
+	quota    Quota
 	log      *slog.Logger
 	fs       fileSystem
 	seq      atomic.Uint64 // the Q<n> of file names
@@ -200,6 +214,7 @@ func open(root string, opts Options, fsys fileSystem) (*Store, error) {
 		pid:      strconv.Itoa(os.Getpid()),
 		now:      opts.Now,
 		staleTmp: opts.StaleTmp,
+		quota:    opts.Quota,
 		log:      opts.Logger,
 		fs:       fsys,
 	}
