@@ -116,8 +116,9 @@ func (osFS) OpenDir(d *dir, name string) (*dir, error) {
 
 // OpenFile opens with O_NOFOLLOW and O_NONBLOCK, so that neither a symlink
 // nor a FIFO (whose open would block until a writer comes) is followed or
-// waited for, then insists on a regular file. An existing name is checked
-// with lstat first, so that no device is ever opened.
+// waited for, then insists on a regular file, and for writing an existing
+// file, on one with a single link. An existing name is checked with lstat
+// first, so that no device is ever opened.
 func (osFS) OpenFile(d *dir, name string, flag int, perm os.FileMode) (file, error) {
 	p := d.join(name)
 	if flag&os.O_EXCL == 0 {
@@ -139,6 +140,12 @@ func (osFS) OpenFile(d *dir, name string, flag int, perm os.FileMode) (file, err
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
 		unix.Close(fd)
 		return nil, &os.PathError{Op: "open", Path: p, Err: &unsafeError{errNotRegular}}
+	}
+	// An existing file opened for writing must have no other name: a hard
+	// link the user made to a file elsewhere would be written through.
+	if flag&os.O_EXCL == 0 && flag&(os.O_WRONLY|os.O_RDWR) != 0 && st.Nlink > 1 {
+		unix.Close(fd)
+		return nil, &os.PathError{Op: "open", Path: p, Err: &unsafeError{errLinked}}
 	}
 	// Regular files ignore O_NONBLOCK; clear it anyway, so os.File treats
 	// the descriptor as an ordinary blocking file.
@@ -285,3 +292,6 @@ func (f *fileStat) Mode() os.FileMode {
 // errNotRegular is what a FIFO, socket or device where a regular file
 // belongs gives.
 var errNotRegular = errors.New("not a regular file")
+
+// errLinked is a file to be written that has more than one hard link.
+var errLinked = errors.New("file has other hard links")

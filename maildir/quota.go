@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -193,7 +194,13 @@ func (s *Store) usage(rd *dir) (usage, error) {
 	if err == nil && len(b) <= maildirsizeMax {
 		u, ok := parseMaildirsize(b)
 		fresh := s.now().Sub(fi.ModTime()) < maildirsizeStale
-		if ok && u.limits == s.quota && (!s.overQuota(u, 0) || fresh) {
+		// A file with other hard links cannot be appended to safely
+		// (OpenFile refuses it): replace it.
+		single := true
+		if st, isStat := fi.Sys().(*syscall.Stat_t); isStat {
+			single = st.Nlink == 1
+		}
+		if ok && single && u.limits == s.quota && (!s.overQuota(u, 0) || fresh) {
 			return u, nil
 		}
 	} else if err != nil && !errors.Is(err, os.ErrNotExist) && !errors.Is(err, errTooLarge) && !errors.Is(err, ErrUnsafe) {

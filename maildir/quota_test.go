@@ -203,6 +203,24 @@ func TestDeliverQuota(t *testing.T) {
 		}
 	})
 
+	t.Run("hard-linked maildirsize", func(t *testing.T) {
+		s := testStore(t, nil, Options{Quota: Quota{Bytes: 1 << 20}})
+		target := filepath.Join(filepath.Dir(s.Root()), "victim")
+		os.WriteFile(target, []byte("1048576S\n0 0\n"), 0o600)
+		if err := os.Link(target, filepath.Join(s.Root(), maildirsizeFile)); err != nil {
+			t.Fatal(err)
+		}
+		for _, q := range []Quota{{}, {Bytes: 1 << 20}} {
+			s.quota = q
+			if err := deliver(s, ""); err != nil {
+				t.Fatalf("Deliver = %v", err)
+			}
+			if b, _ := os.ReadFile(target); string(b) != "1048576S\n0 0\n" {
+				t.Errorf("quota %v: hard link target of maildirsize now holds %q", q, b)
+			}
+		}
+	})
+
 	t.Run("symlinked maildirsize", func(t *testing.T) {
 		s := testStore(t, nil, Options{Quota: Quota{Bytes: 1 << 20}})
 		target := filepath.Join(t.TempDir(), "victim")
