@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/sluice-mail/sluice/maildir"
 )
 
 // ErrInvalid is wrapped by every validation error.
@@ -235,6 +237,15 @@ type Delivery struct {
 	Owner string `toml:"owner"`
 	// DomainOwners overrides Owner per domain.
 	DomainOwners map[string]string `toml:"domain_owners"`
+	// QuotaRule is every user's Maildir++ quota in Dovecot's quota_rule
+	// syntax, such as "*:storage=1G" or "*:storage=1G:messages=10000";
+	// a user's userdb_quota_rule extra field in UsersFile overrides it.
+	// Default "": no quota.
+	QuotaRule string `toml:"quota_rule"`
+	// QuotaFullTempfail answers a recipient over quota 452 4.2.2 instead
+	// of 552 5.2.2, as Dovecot's LMTP setting of the same name. Default
+	// false.
+	QuotaFullTempfail bool `toml:"quota_full_tempfail"`
 }
 
 // Default returns the embedded defaults: LMTP on 127.0.0.1:2424, mail under
@@ -255,6 +266,8 @@ func Default() Config {
 			MailRoot:           "./maildata",
 			MailLocation:       "%d/%n/Maildir",
 			RecipientDelimiter: "+",
+			QuotaRule:          "",
+			QuotaFullTempfail:  false,
 		},
 		Metrics:  Metrics{Listen: "127.0.0.1:9425"},
 		Filter:   Filter{Sendmail: "/usr/sbin/sendmail", OnError: "tempfail", NextHopTimeout: 5 * time.Minute},
@@ -443,7 +456,28 @@ func (c *Config) Validate() error {
 			bad("delivery.domain_owners[%s]: %v", d, err)
 		}
 	}
+	if c.Delivery.QuotaRule != "" {
+		if _, err := c.Delivery.Quota(); err != nil {
+			bad("delivery.quota_rule: %v", err)
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// Quota returns the limits of QuotaRule; zero for none. The rule must be
+// the default rule ("*" or "?"): per-mailbox rules are Dovecot's.
+func (d Delivery) Quota() (maildir.Quota, error) {
+	if d.QuotaRule == "" {
+		return maildir.Quota{}, nil
+	}
+	q, mailbox, err := maildir.ParseQuotaRule(d.QuotaRule)
+	if err != nil {
+		return maildir.Quota{}, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	if mailbox != "*" && mailbox != "?" {
+		return maildir.Quota{}, fmt.Errorf("%w: quota rule %q: want the default rule, \"*:...\"", ErrInvalid, d.QuotaRule)
+	}
+	return q, nil
 }
 
 // SocketModeBits returns SocketMode as permission bits.

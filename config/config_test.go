@@ -64,6 +64,8 @@ func TestParseErrors(t *testing.T) {
 		{"bad owner", "[delivery]\nowner = \"1:x\"\n", "delivery.owner"},
 		{"bad mode", "[lmtp]\nsocket_mode = \"999\"\n", "lmtp.socket_mode"},
 		{"bad duration", "[lmtp]\nread_timeout = \"soon\"\n", "sluice.toml:2"},
+		{"bad quota rule", "[delivery]\nquota_rule = \"*:storage=lots\"\n", "delivery.quota_rule"},
+		{"mailbox quota rule", "[delivery]\nquota_rule = \"Trash:storage=+100M\"\n", "delivery.quota_rule"},
 		{"dirs without mode", "[rules]\ndirs = [\"/etc/spamassassin\"]\n", `rules.dirs is set but rules.mode is "auto"`},
 	} {
 		_, err := Parse("sluice.toml", []byte(tc.src))
@@ -74,6 +76,20 @@ func TestParseErrors(t *testing.T) {
 	_, err := Parse("x.toml", []byte("[log]\nformat = \"xml\"\n"))
 	if !errors.Is(err, ErrInvalid) {
 		t.Errorf("Parse(bad format) = %v, want errors.Is ErrInvalid", err)
+	}
+}
+
+func TestQuotaKeys(t *testing.T) {
+	c, err := Parse("sluice.toml", []byte("[delivery]\nquota_rule = \"*:storage=1G:messages=10000\"\nquota_full_tempfail = true\n"))
+	if err != nil {
+		t.Fatalf("Parse = %v", err)
+	}
+	q, err := c.Delivery.Quota()
+	if err != nil || q.Bytes != 1<<30 || q.Messages != 10000 || !c.Delivery.QuotaFullTempfail {
+		t.Fatalf("Delivery.Quota() = %+v, %v; tempfail %v; want 1G, 10000 messages, true", q, err, c.Delivery.QuotaFullTempfail)
+	}
+	if d := Default().Delivery; d.QuotaRule != "" || d.QuotaFullTempfail {
+		t.Fatalf("default quota = %q, tempfail %v; want none, false", d.QuotaRule, d.QuotaFullTempfail)
 	}
 }
 

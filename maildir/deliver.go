@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strconv"
 )
 
@@ -46,6 +45,11 @@ type Delivered struct {
 // removed, nothing is left in new/ or cur/, and the error wraps ErrTemporary
 // (and the underlying error, such as syscall.ENOSPC or syscall.EDQUOT).
 // ctx is checked before starting and before the move.
+//
+// With a Quota, a message the quota has no room for is refused with an
+// error wrapping ErrOverQuota, after it was written (its stored size is
+// what counts) and before the move; a delivered message is added to
+// maildirsize.
 func (s *Store) Deliver(ctx context.Context, folder string, flags Flags, create bool, msg io.Reader) (Delivered, error) {
 	if err := ctx.Err(); err != nil {
 		return Delivered{}, fmt.Errorf("%w: deliver: %w", ErrTemporary, err)
@@ -58,75 +62,107 @@ func (s *Store) Deliver(ctx context.Context, folder string, flags Flags, create 
 	if err != nil {
 		return Delivered{}, err
 	}
-	dir := s.root
+	rd, err := s.openRoot(false)
+	if err != nil {
+		return Delivered{}, err
+	}
+	defer rd.Close()
+	d := rd
 	if rel != "" {
-		dir = filepath.Join(s.root, rel)
-		if err := s.ensureFolder(ctx, canon, dir, rel, create); err != nil {
+		if d, err = s.ensureFolder(ctx, rd, canon, rel, create); err != nil {
 			return Delivered{}, err
 		}
+		defer d.Close()
 	}
-	info, err := s.info(ctx, dir, flags)
+	info, err := s.info(ctx, d, flags)
 	if err != nil {
 		return Delivered{}, err
 	}
 
-	tmpPath, f, err := s.createTmp(dir)
+	tmp, tmpName, f, err := s.createTmp(d)
 	if err != nil {
 		return Delivered{}, err
 	}
-	size, vsize, err := s.writeTmp(f, tmpPath, msg)
+	defer tmp.Close()
+	size, vsize, err := s.writeTmp(f, tmp.join(tmpName), msg)
 	if err == nil {
 		if cerr := ctx.Err(); cerr != nil {
 			err = fmt.Errorf("%w: deliver: %w", ErrTemporary, cerr)
 		}
 	}
+	if err == nil && !s.quota.IsZero() {
+		err = s.checkQuota(rd, size)
+	}
 	if err != nil {
-		s.removeTmp(tmpPath)
+		s.removeTmp(tmp, tmpName)
 		return Delivered{}, err
 	}
-	path, err := s.moveIntoPlace(dir, tmpPath, size, vsize, info)
+	path, err := s.moveIntoPlace(d, tmp, tmpName, size, vsize, info)
 	if err != nil {
-		s.removeTmp(tmpPath)
+		s.removeTmp(tmp, tmpName)
 		return Delivered{}, err
 	}
+	s.addQuota(rd, size)
 	return Delivered{Folder: canon, Path: path, Size: size}, nil
 }
 
-// ensureFolder makes sure the Maildir++ folder directory dir (rel relative
-// to the root) of the mailbox name exists, creating it if allowed. A folder whose
-// "maildirfolder" marker is missing (a creation cut short) is completed.
-func (s *Store) ensureFolder(ctx context.Context, name, dir, rel string, create bool) error {
-	fi, err := s.fs.Stat(dir)
+// ensureFolder opens the Maildir++ folder directory rel in the root rd, for
+// the mailbox name, creating it if allowed. A folder whose "maildirfolder"
+// marker is missing (a creation cut short) is completed. A symlink or
+// special file in the folder's place is an error wrapping ErrUnsafe.
+func (s *Store) ensureFolder(ctx context.Context, rd *dir, name, rel string, create bool) (*dir, error) {
+	fi, err := s.fs.Lstat(rd, rel)
 	switch {
 	case err == nil && !fi.IsDir():
-		return fmt.Errorf("%w: %s is not a directory", ErrTemporary, dir)
+		return nil, fmt.Errorf("%w: %s is a %v, not a directory", ErrUnsafe, rd.join(rel), fi.Mode().Type())
 	case err == nil:
-		if _, err := s.fs.Stat(filepath.Join(dir, markerFile)); err == nil {
-			return nil
-		} else if !errors.Is(err, os.ErrNotExist) {
-			return tempErr("stat", filepath.Join(dir, markerFile), err)
+		d, err := s.fs.OpenDir(rd, rel)
+		if err != nil {
+			return nil, tempErr("open", rd.join(rel), err)
 		}
+		if mfi, err := s.fs.Lstat(d, markerFile); err == nil && mfi.Mode().IsRegular() {
+			return d, nil
+		} else if err == nil {
+			d.Close()
+			return nil, fmt.Errorf("%w: %s is a %v, not a file", ErrUnsafe, d.join(markerFile), mfi.Mode().Type())
+		} else if !errors.Is(err, os.ErrNotExist) {
+			d.Close()
+			return nil, tempErr("stat", d.join(markerFile), err)
+		}
+		d.Close()
 	case !errors.Is(err, os.ErrNotExist):
-		return tempErr("stat", dir, err)
+		return nil, tempErr("stat", rd.join(rel), err)
 	case !create:
-		return fmt.Errorf("%w: %q", ErrNoFolder, name)
+		return nil, fmt.Errorf("%w: %q", ErrNoFolder, name)
 	}
-	if _, err := s.mkdir(dir); err != nil {
-		return err
+	d, _, err := s.ensureDir(rd, rel)
+	if err != nil {
+		return nil, err
 	}
-	if _, err := s.ensureMaildir(dir); err != nil {
+	if err := s.completeFolder(ctx, rd, d, rel, create); err != nil {
+		d.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+// completeFolder creates what the folder directory d (rel in the root rd)
+// lacks: cur, new and tmp, its subscription (when it is being created) and
+// the marker.
+func (s *Store) completeFolder(ctx context.Context, rd, d *dir, rel string, create bool) error {
+	if _, err := s.ensureMaildir(d); err != nil {
 		return err
 	}
 	if create {
 		// The subscriptions file holds Dovecot's storage name: the
 		// directory name without its leading ".".
-		if err := s.subscribe(ctx, rel[1:]); err != nil {
+		if err := s.subscribe(ctx, rd, rel[1:]); err != nil {
 			return err
 		}
 	}
 	// The marker goes last: its presence means the folder is complete.
-	marker := filepath.Join(dir, markerFile)
-	mf, err := s.fs.OpenFile(marker, os.O_WRONLY|os.O_CREATE|os.O_EXCL, s.fileMode)
+	marker := d.join(markerFile)
+	mf, err := s.fs.OpenFile(d, markerFile, os.O_WRONLY|os.O_CREATE|os.O_EXCL, s.fileMode)
 	switch {
 	case err == nil:
 		err = s.setOwnerMode(mf, marker)
@@ -134,14 +170,14 @@ func (s *Store) ensureFolder(ctx context.Context, name, dir, rel string, create 
 			err = tempErr("close", marker, cerr)
 		}
 		if err != nil {
-			s.fs.Remove(marker)
+			s.fs.Remove(d, markerFile)
 			return err
 		}
 	case !errors.Is(err, os.ErrExist):
 		return tempErr("create", marker, err)
 	}
-	if err := s.fs.SyncDir(dir); err != nil {
-		return tempErr("fsync", dir, err)
+	if err := s.fs.SyncDir(d); err != nil {
+		return tempErr("fsync", d.path, err)
 	}
 	return nil
 }
@@ -155,32 +191,38 @@ func (s *Store) uniqueBase() string {
 		"P" + s.pid + "Q" + strconv.FormatUint(n, 10) + "." + s.host
 }
 
-// createTmp creates a new file in dir/tmp with O_EXCL, giving it the
-// Store's mode and owner. A tmp/ removed behind our back is recreated.
-func (s *Store) createTmp(dir string) (string, file, error) {
-	tmpDir := filepath.Join(dir, "tmp")
-	recreated := false
+// createTmp creates a new file in the tmp directory of d with O_EXCL,
+// giving it the Store's mode and owner, and returns the open tmp directory
+// (which the caller closes), the file's name and the file. A tmp/ removed
+// behind our back is recreated.
+func (s *Store) createTmp(d *dir) (*dir, string, file, error) {
+	tmp, err := s.fs.OpenDir(d, "tmp")
+	if errors.Is(err, os.ErrNotExist) {
+		tmp, _, err = s.ensureDir(d, "tmp")
+	} else if err != nil {
+		err = tempErr("open", d.join("tmp"), err)
+	}
+	if err != nil {
+		return nil, "", nil, err
+	}
 	for try := 0; ; try++ {
-		p := filepath.Join(tmpDir, s.uniqueBase())
-		f, err := s.fs.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, s.fileMode)
+		name := s.uniqueBase()
+		p := tmp.join(name)
+		f, err := s.fs.OpenFile(tmp, name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, s.fileMode)
 		switch {
 		case err == nil:
 			if err := s.setOwnerMode(f, p); err != nil {
 				f.Close()
-				s.removeTmp(p)
-				return "", nil, err
+				s.removeTmp(tmp, name)
+				tmp.Close()
+				return nil, "", nil, err
 			}
-			return p, f, nil
+			return tmp, name, f, nil
 		case errors.Is(err, os.ErrExist) && try < maxNameTries:
 			continue
-		case errors.Is(err, os.ErrNotExist) && !recreated:
-			recreated = true
-			if _, err := s.ensureMaildir(dir); err != nil {
-				return "", nil, err
-			}
-			continue
 		}
-		return "", nil, tempErr("create", p, err)
+		tmp.Close()
+		return nil, "", nil, tempErr("create", p, err)
 	}
 }
 
@@ -217,50 +259,51 @@ func (s *Store) writeTmp(f file, path string, msg io.Reader) (size, vsize int64,
 	return lw.size, lw.size + lw.bareLF, nil
 }
 
-// moveIntoPlace moves the finished tmp file into new/ (info == "") or cur/
-// under its final name and fsyncs that directory. The move never replaces a
-// file: on a collision it picks a new name. If the directory cannot be
-// fsynced the moved file is removed again, so a failed delivery leaves
-// nothing behind.
-func (s *Store) moveIntoPlace(dir, tmpPath string, size, vsize int64, info string) (string, error) {
+// moveIntoPlace moves the finished file tmpName in tmp into new/ (info ==
+// "") or cur/ of d under its final name and fsyncs that directory. The move
+// never replaces a file: on a collision it picks a new name. If the
+// directory cannot be fsynced the moved file is removed again, so a failed
+// delivery leaves nothing behind.
+func (s *Store) moveIntoPlace(d, tmp *dir, tmpName string, size, vsize int64, info string) (string, error) {
 	sub := "new"
 	if info != "" {
 		sub = "cur"
 	}
-	destDir := filepath.Join(dir, sub)
-	base := filepath.Base(tmpPath)
-	recreated := false
+	dest, err := s.fs.OpenDir(d, sub)
+	if errors.Is(err, os.ErrNotExist) {
+		dest, _, err = s.ensureDir(d, sub)
+	} else if err != nil {
+		err = tempErr("open", d.join(sub), err)
+	}
+	if err != nil {
+		return "", err
+	}
+	defer dest.Close()
+	base := tmpName
 	for try := 0; ; try++ {
 		name := base + ",S=" + strconv.FormatInt(size, 10) + ",W=" + strconv.FormatInt(vsize, 10)
 		if info != "" {
 			name += ":" + info
 		}
-		dest := filepath.Join(destDir, name)
-		err := s.fs.RenameNoReplace(tmpPath, dest)
+		err := s.fs.RenameNoReplace(tmp, tmpName, dest, name)
 		switch {
 		case err == nil:
-			if err := s.fs.SyncDir(destDir); err != nil {
+			if err := s.fs.SyncDir(dest); err != nil {
 				// Not durable, so not delivered: take it back and
 				// let the sender retry.
-				if rerr := s.fs.Remove(dest); rerr == nil {
-					s.fs.SyncDir(destDir)
+				if rerr := s.fs.Remove(dest, name); rerr == nil {
+					s.fs.SyncDir(dest)
 				} else {
-					s.log.Error("maildir: cannot withdraw message after fsync failure", "path", dest, "err", rerr)
+					s.log.Error("maildir: cannot withdraw message after fsync failure", "path", dest.join(name), "err", rerr)
 				}
-				return "", tempErr("fsync", destDir, err)
+				return "", tempErr("fsync", dest.path, err)
 			}
-			return dest, nil
+			return dest.join(name), nil
 		case errors.Is(err, os.ErrExist) && try < maxNameTries:
 			base = s.uniqueBase()
 			continue
-		case errors.Is(err, os.ErrNotExist) && !recreated:
-			recreated = true
-			if _, err := s.mkdir(destDir); err != nil {
-				return "", err
-			}
-			continue
 		}
-		return "", tempErr("rename", tmpPath, err)
+		return "", tempErr("rename", tmp.join(tmpName), err)
 	}
 }
 
@@ -275,9 +318,9 @@ type copyBufs struct {
 type onlyReader struct{ io.Reader }
 
 // removeTmp removes a tmp file of a failed delivery.
-func (s *Store) removeTmp(path string) {
-	if err := s.fs.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
-		s.log.Warn("maildir: removing tmp file of failed delivery", "path", path, "err", err)
+func (s *Store) removeTmp(tmp *dir, name string) {
+	if err := s.fs.Remove(tmp, name); err != nil && !errors.Is(err, os.ErrNotExist) {
+		s.log.Warn("maildir: removing tmp file of failed delivery", "path", tmp.join(name), "err", err)
 	}
 }
 

@@ -34,43 +34,44 @@ func (f *faultFS) check(op, path string) error {
 	return f.fail(op, path)
 }
 
-func (f *faultFS) OpenFile(name string, flag int, perm os.FileMode) (file, error) {
-	if err := f.check("open", name); err != nil {
-		return nil, &os.PathError{Op: "open", Path: name, Err: err}
+func (f *faultFS) OpenFile(d *dir, name string, flag int, perm os.FileMode) (file, error) {
+	p := d.join(name)
+	if err := f.check("open", p); err != nil {
+		return nil, &os.PathError{Op: "open", Path: p, Err: err}
 	}
-	fl, err := f.osFS.OpenFile(name, flag, perm)
+	fl, err := f.osFS.OpenFile(d, name, flag, perm)
 	if err != nil {
 		return nil, err
 	}
-	return &faultFile{file: fl, fs: f, path: name}, nil
+	return &faultFile{file: fl, fs: f, path: p}, nil
 }
 
-func (f *faultFS) Mkdir(name string, perm os.FileMode) error {
-	if err := f.check("mkdir", name); err != nil {
-		return &os.PathError{Op: "mkdir", Path: name, Err: err}
+func (f *faultFS) Mkdir(d *dir, name string, perm os.FileMode) error {
+	if err := f.check("mkdir", d.join(name)); err != nil {
+		return &os.PathError{Op: "mkdir", Path: d.join(name), Err: err}
 	}
-	return f.osFS.Mkdir(name, perm)
+	return f.osFS.Mkdir(d, name, perm)
 }
 
-func (f *faultFS) RenameNoReplace(oldpath, newpath string) error {
-	if err := f.check("rename", newpath); err != nil {
-		return &os.LinkError{Op: "rename", Old: oldpath, New: newpath, Err: err}
+func (f *faultFS) RenameNoReplace(od *dir, oname string, nd *dir, nname string) error {
+	if err := f.check("rename", nd.join(nname)); err != nil {
+		return &os.LinkError{Op: "rename", Old: od.join(oname), New: nd.join(nname), Err: err}
 	}
-	return f.osFS.RenameNoReplace(oldpath, newpath)
+	return f.osFS.RenameNoReplace(od, oname, nd, nname)
 }
 
-func (f *faultFS) Rename(oldpath, newpath string) error {
-	if err := f.check("replace", newpath); err != nil {
-		return &os.LinkError{Op: "rename", Old: oldpath, New: newpath, Err: err}
+func (f *faultFS) Rename(od *dir, oname string, nd *dir, nname string) error {
+	if err := f.check("replace", nd.join(nname)); err != nil {
+		return &os.LinkError{Op: "rename", Old: od.join(oname), New: nd.join(nname), Err: err}
 	}
-	return f.osFS.Rename(oldpath, newpath)
+	return f.osFS.Rename(od, oname, nd, nname)
 }
 
-func (f *faultFS) SyncDir(name string) error {
-	if err := f.check("syncdir", name); err != nil {
-		return &os.PathError{Op: "fsync", Path: name, Err: err}
+func (f *faultFS) SyncDir(d *dir) error {
+	if err := f.check("syncdir", d.path); err != nil {
+		return &os.PathError{Op: "fsync", Path: d.path, Err: err}
 	}
-	return f.osFS.SyncDir(name)
+	return f.osFS.SyncDir(d)
 }
 
 type faultFile struct {

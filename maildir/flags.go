@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -145,7 +144,7 @@ func (t *keywordTable) bytes() []byte {
 // "2,<letters>" with the letters in ASCII order (Dovecot requires sorted
 // flags): D draft, F flagged, R answered, S seen, T deleted, then keyword
 // letters from dir's dovecot-keywords, which is extended as needed.
-func (s *Store) info(ctx context.Context, dir string, f Flags) (string, error) {
+func (s *Store) info(ctx context.Context, d *dir, f Flags) (string, error) {
 	var letters []byte
 	for _, sf := range []struct {
 		on bool
@@ -166,7 +165,7 @@ func (s *Store) info(ctx context.Context, dir string, f Flags) (string, error) {
 		}
 	}
 	if len(kws) > 0 {
-		idx, err := s.keywordIndexes(ctx, dir, kws)
+		idx, err := s.keywordIndexes(ctx, d, kws)
 		if err != nil {
 			return "", err
 		}
@@ -189,9 +188,9 @@ func (s *Store) info(ctx context.Context, dir string, f Flags) (string, error) {
 // addition takes that lock first, then the file's own dotlock, and re-reads
 // the file under them. Keywords that do not fit in the 26 letters are
 // dropped with a warning.
-func (s *Store) keywordIndexes(ctx context.Context, dir string, kws []string) ([]int, error) {
-	path := filepath.Join(dir, keywordsFile)
-	b, _, err := s.readFile(path)
+func (s *Store) keywordIndexes(ctx context.Context, d *dir, kws []string) ([]int, error) {
+	path := d.join(keywordsFile)
+	b, _, err := s.readFile(d, keywordsFile)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, tempErr("read", path, err)
 	}
@@ -200,21 +199,21 @@ func (s *Store) keywordIndexes(ctx context.Context, dir string, kws []string) ([
 		return idx, nil
 	}
 
-	ulf, ulock, err := s.dotlock(ctx, filepath.Join(dir, "dovecot-uidlist"), uidlistStale)
+	ulf, ulock, err := s.dotlock(ctx, d, "dovecot-uidlist", uidlistStale)
 	if err != nil {
 		return nil, err
 	}
-	defer s.releaseLock(ulf, ulock)
+	defer s.releaseLock(d, ulf, ulock)
 	if _, err := ulf.Write([]byte(s.holderID())); err != nil {
 		return nil, tempErr("write", ulock, err)
 	}
-	kf, klock, err := s.dotlock(ctx, path, keywordsStale)
+	kf, klock, err := s.dotlock(ctx, d, keywordsFile, keywordsStale)
 	if err != nil {
 		return nil, err
 	}
-	b, fi, err := s.readFile(path)
+	b, fi, err := s.readFile(d, keywordsFile)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		s.releaseLock(kf, klock)
+		s.releaseLock(d, kf, klock)
 		return nil, tempErr("read", path, err)
 	}
 	var prev time.Time
@@ -225,12 +224,12 @@ func (s *Store) keywordIndexes(ctx context.Context, dir string, kws []string) ([
 	before := t
 	idx, missing := resolveKeywords(&t, kws)
 	if t == before {
-		s.releaseLock(kf, klock)
-	} else if err := s.replaceFile(kf, klock, path, t.bytes(), prev); err != nil {
+		s.releaseLock(d, kf, klock)
+	} else if err := s.replaceFile(d, kf, klock, keywordsFile, t.bytes(), prev); err != nil {
 		return nil, err
 	}
 	if len(missing) > 0 {
-		s.log.Warn("maildir: no keyword letter left, dropping keywords", "dir", dir, "keywords", missing)
+		s.log.Warn("maildir: no keyword letter left, dropping keywords", "dir", d.path, "keywords", missing)
 	}
 	return idx, nil
 }

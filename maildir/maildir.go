@@ -39,6 +39,21 @@
 //     warning (Dovecot keeps them only in its index, which we do not write).
 //   - Folders are subscribed when Deliver creates them, as Dovecot does with
 //     lda_mailbox_autosubscribe = yes.
+//   - Maildir++ quota (Courier's README.maildirquota) as Dovecot's
+//     "maildir" backend keeps it: only the default rule ("*" or "?") of a
+//     quota_rule is applied, with Dovecot's LMTP grace of 10%; sizes are
+//     the stored sizes (S=), as with quota_vsizes = no.
+//   - Symbolic links are never followed below Options.Base (the mail root,
+//     or the user's home), where Dovecot, running as the mail user, follows
+//     them: this package runs as root, and a user who turns a folder, tmp/,
+//     new/ or their own directory into a symlink must not make it write
+//     elsewhere. Each path component is opened with openat(O_NOFOLLOW |
+//     O_DIRECTORY), files with O_NOFOLLOW | O_NONBLOCK and must be regular
+//     (so a FIFO never blocks delivery), created directories and files are
+//     chowned with fchown on the open descriptor, and moves are renameat2
+//     or linkat between open directories. A symlinked folder is an error
+//     wrapping ErrUnsafe, not an empty folder; a symlinked Maildir inside
+//     the user's own Maildir tree is not supported.
 package maildir
 
 import (
@@ -53,6 +68,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Sentinel errors. Every error returned by this package wraps exactly one of
@@ -67,6 +84,14 @@ var (
 	// ErrNoFolder marks a folder that does not exist when Deliver was told
 	// not to create it.
 	ErrNoFolder = errors.New("maildir: folder does not exist")
+	// ErrUnsafe marks a symbolic link, FIFO, socket or device found where
+	// the store expects a directory or a regular file, or a root outside
+	// its base. Nothing is followed, opened or written through it.
+	ErrUnsafe = errors.New("maildir: symlink or special file in the mail store")
+	// ErrOverQuota marks a message refused because the store's Quota has
+	// no room for it: a permanent refusal unless the caller decides
+	// otherwise (Dovecot's quota_full_tempfail).
+	ErrOverQuota = errors.New("maildir: mailbox is full")
 )
 
 // Default option values.
@@ -82,6 +107,17 @@ type Owner struct{ UID, GID int }
 
 // Options configure a Store. Zero values get the documented defaults.
 type Options struct {
+	// Base is the trusted directory the root lies in, such as the mail
+	// root /var/mail or the user's home: Base itself is opened by path,
+	// following symlinks (it is the administrator's), but every component
+	// from Base down to the root, and everything below the root, is opened
+	// without following symlinks, so that a user who replaces a directory
+	// by a symlink cannot make the Store write outside Base. A root not
+	// under Base is an error wrapping ErrUnsafe. A missing Base is
+	// created, from its nearest existing ancestor, like the root's other
+	// missing parents. "" means the root's parent directory: only the root
+	// and what is below it are protected.
+	Base string
 	// Owner, when set and the process runs as root (euid 0), is given
 	// every directory and file the Store creates. Ignored otherwise.
 	Owner *Owner
@@ -98,6 +134,11 @@ type Options struct {
 	// StaleTmp is the age after which Open removes files in tmp/; 0 means
 	// 36h, Dovecot's value. A negative value disables the cleanup.
 	StaleTmp time.Duration
+	// Quota, when not zero, limits the store as a Maildir++ quota: Deliver
+	// refuses a message it has no room for, and maintains the root's
+	// maildirsize file as Dovecot's "maildir" quota backend does. With a
+	// zero Quota an existing maildirsize is still kept up to date.
+	Quota Quota
 	// Logger receives debug lines about cleanup and warnings about dropped
 	// keywords; nil means slog.Default().
 	Logger *slog.Logger
@@ -108,6 +149,8 @@ type Options struct {
 // several Stores (in one process or many) may share a root.
 type Store struct {
 	root     string
+	base     string   // trusted, opened by path
+	below    []string // the components from base to root
 	owner    *Owner
 	dirMode  os.FileMode
 	fileMode os.FileMode
@@ -115,6 +158,7 @@ type Store struct {
 	pid      string
 	now      func() time.Time
 	staleTmp time.Duration
+	quota    Quota
 	log      *slog.Logger
 	fs       fileSystem
 	seq      atomic.Uint64 // the Q<n> of file names
@@ -124,7 +168,7 @@ type Store struct {
 // Open returns the Store rooted at root. It creates root/{cur,new,tmp} (and
 // missing parents of root) if missing, with Options.DirMode and
 // Options.Owner, and removes files in root/tmp older than Options.StaleTmp.
-// Errors wrap ErrTemporary.
+// Errors wrap ErrTemporary or ErrUnsafe.
 func Open(root string, opts Options) (*Store, error) {
 	return open(root, opts, osFS{})
 }
@@ -137,14 +181,40 @@ func open(root string, opts Options, fsys fileSystem) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrTemporary, err)
 	}
+	base := filepath.Dir(abs)
+	if opts.Base != "" {
+		if base, err = filepath.Abs(opts.Base); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrTemporary, err)
+		}
+	}
+	rel, err := filepath.Rel(base, abs)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+		return nil, fmt.Errorf("%w: root %s is not under base %s", ErrUnsafe, abs, base)
+	}
+	var below []string
+	if rel != "." {
+		below = strings.Split(rel, "/")
+	}
+	// The nearest existing ancestor of a missing base is the trusted
+	// directory; the directories created under it get the Store's owner.
+	for base != "/" {
+		if _, err := os.Stat(base); !errors.Is(err, os.ErrNotExist) {
+			break
+		}
+		below = append([]string{filepath.Base(base)}, below...)
+		base = filepath.Dir(base)
+	}
 	s := &Store{
 		root:     abs,
+		base:     base,
+		below:    below,
 		dirMode:  opts.DirMode,
 		fileMode: opts.FileMode,
 		host:     opts.Hostname,
 		pid:      strconv.Itoa(os.Getpid()),
 		now:      opts.Now,
 		staleTmp: opts.StaleTmp,
+		quota:    opts.Quota,
 		log:      opts.Logger,
 		fs:       fsys,
 	}
@@ -173,14 +243,16 @@ func open(root string, opts Options, fsys fileSystem) (*Store, error) {
 	if s.log == nil {
 		s.log = slog.Default()
 	}
-	if err := s.mkdirAll(s.root); err != nil {
+	rd, err := s.openRoot(true)
+	if err != nil {
 		return nil, err
 	}
-	if _, err := s.ensureMaildir(s.root); err != nil {
+	defer rd.Close()
+	if _, err := s.ensureMaildir(rd); err != nil {
 		return nil, err
 	}
 	if s.staleTmp > 0 {
-		s.cleanTmp(filepath.Join(s.root, "tmp"))
+		s.cleanTmp(rd)
 	}
 	return s, nil
 }
@@ -193,68 +265,95 @@ func sanitizeHost(h string) string {
 	return strings.NewReplacer("/", `\057`, ":", `\072`).Replace(h)
 }
 
-// tempErr wraps err as a temporary failure with context.
+// tempErr wraps err as a temporary failure with context, or, when err
+// comes from a symlink or special file in the user's tree, as ErrUnsafe
+// (which the underlying error already wraps).
 func tempErr(op, path string, err error) error {
+	if errors.Is(err, ErrUnsafe) {
+		return fmt.Errorf("%s %s: %w", op, path, err)
+	}
 	return fmt.Errorf("%w: %s %s: %w", ErrTemporary, op, path, err)
 }
 
-// mkdirAll creates dir and its missing parents like os.MkdirAll, but gives
-// each created directory the Store's mode and owner and fsyncs its parent.
-func (s *Store) mkdirAll(dir string) error {
-	fi, err := s.fs.Stat(dir)
-	if err == nil {
-		if !fi.IsDir() {
-			return tempErr("mkdir", dir, syscall.ENOTDIR)
-		}
-		return nil
+// openRoot opens the root directory: the base by path, then each component
+// below it without following symlinks, creating missing ones when create
+// is set. The caller closes the result.
+func (s *Store) openRoot(create bool) (*dir, error) {
+	d, err := s.fs.OpenBase(s.base)
+	if err != nil {
+		return nil, tempErr("open", s.base, err)
 	}
-	if parent := filepath.Dir(dir); parent != dir {
-		if err := s.mkdirAll(parent); err != nil {
-			return err
+	for _, c := range s.below {
+		var next *dir
+		if create {
+			next, _, err = s.ensureDir(d, c)
+		} else if next, err = s.fs.OpenDir(d, c); err != nil {
+			err = tempErr("open", d.join(c), err)
 		}
+		d.Close()
+		if err != nil {
+			return nil, err
+		}
+		d = next
 	}
-	_, err = s.mkdir(dir)
-	return err
+	return d, nil
 }
 
-// mkdir creates dir if it is missing and reports whether it did. A created
-// directory gets the Store's mode (chmod, so the umask does not matter) and
-// owner, and its parent is fsynced so the new entry is durable.
-func (s *Store) mkdir(dir string) (bool, error) {
-	err := s.fs.Mkdir(dir, s.dirMode)
-	if errors.Is(err, os.ErrExist) {
-		fi, serr := s.fs.Stat(dir)
-		if serr == nil && !fi.IsDir() {
-			return false, tempErr("mkdir", dir, syscall.ENOTDIR)
-		}
-		return false, nil
+// ensureDir opens the directory name in d, creating it if it is missing,
+// and reports whether it did. A created directory gets the Store's mode
+// (fchmod, so the umask does not matter) and owner (fchown of the open
+// directory, never of a path), and d is fsynced so the new entry is
+// durable. A symlink or special file in its place is an error wrapping
+// ErrUnsafe.
+func (s *Store) ensureDir(d *dir, name string) (*dir, bool, error) {
+	nd, err := s.fs.OpenDir(d, name)
+	if err == nil {
+		return nd, false, nil
 	}
-	if err != nil {
-		return false, tempErr("mkdir", dir, err)
+	if !errors.Is(err, os.ErrNotExist) {
+		return nil, false, tempErr("open", d.join(name), err)
 	}
-	if err := s.fs.Chmod(dir, s.dirMode); err != nil {
-		return true, tempErr("chmod", dir, err)
+	p := d.join(name)
+	err = s.fs.Mkdir(d, name, s.dirMode)
+	created := err == nil
+	if err != nil && !errors.Is(err, os.ErrExist) {
+		return nil, false, tempErr("mkdir", p, err)
+	}
+	if nd, err = s.fs.OpenDir(d, name); err != nil {
+		return nil, false, tempErr("open", p, err)
+	}
+	if !created {
+		return nd, false, nil
+	}
+	fail := func(op string, err error) (*dir, bool, error) {
+		nd.Close()
+		return nil, true, tempErr(op, p, err)
+	}
+	if err := nd.chmod(s.dirMode); err != nil {
+		return fail("chmod", err)
 	}
 	if s.owner != nil {
-		if err := s.fs.Chown(dir, s.owner.UID, s.owner.GID); err != nil {
-			return true, tempErr("chown", dir, err)
+		if err := nd.chown(s.owner.UID, s.owner.GID); err != nil {
+			return fail("chown", err)
 		}
 	}
-	if err := s.fs.SyncDir(filepath.Dir(dir)); err != nil {
-		return true, tempErr("fsync", filepath.Dir(dir), err)
+	if err := s.fs.SyncDir(d); err != nil {
+		nd.Close()
+		return nil, true, tempErr("fsync", d.path, err)
 	}
-	return true, nil
+	return nd, true, nil
 }
 
-// ensureMaildir creates dir/{cur,new,tmp} where missing and reports whether
-// it created any.
-func (s *Store) ensureMaildir(dir string) (bool, error) {
+// ensureMaildir creates cur, new and tmp in d where missing and reports
+// whether it created any.
+func (s *Store) ensureMaildir(d *dir) (bool, error) {
 	created := false
 	for _, sub := range [...]string{"cur", "new", "tmp"} {
-		c, err := s.mkdir(filepath.Join(dir, sub))
+		nd, c, err := s.ensureDir(d, sub)
 		if err != nil {
 			return created, err
 		}
+		nd.Close()
 		created = created || c
 	}
 	return created, nil
@@ -273,23 +372,29 @@ func (s *Store) setOwnerMode(f file, path string) error {
 	return nil
 }
 
-// cleanTmp removes the stale files of a tmp/ directory: left by a crash
-// between creating and moving a message, they would otherwise stay forever.
-// Failures are logged, never returned: cleanup must not block delivery.
-func (s *Store) cleanTmp(dir string) {
-	entries, err := s.fs.ReadDir(dir)
+// cleanTmp removes the stale files of the tmp directory of d: left by a
+// crash between creating and moving a message, they would otherwise stay
+// forever. Failures are logged, never returned: cleanup must not block
+// delivery. Only regular files are removed.
+func (s *Store) cleanTmp(d *dir) {
+	tmp, err := s.fs.OpenDir(d, "tmp")
 	if err != nil {
-		s.log.Warn("maildir: reading tmp for cleanup", "dir", dir, "err", err)
+		s.log.Warn("maildir: opening tmp for cleanup", "dir", d.join("tmp"), "err", err)
+		return
+	}
+	defer tmp.Close()
+	entries, err := s.fs.ReadDir(tmp)
+	if err != nil {
+		s.log.Warn("maildir: reading tmp for cleanup", "dir", tmp.path, "err", err)
 		return
 	}
 	limit := s.now().Add(-s.staleTmp)
 	for _, e := range entries {
-		if e.IsDir() {
+		if !e.Type().IsRegular() {
 			continue
 		}
-		p := filepath.Join(dir, e.Name())
-		fi, err := s.fs.Stat(p)
-		if err != nil || fi.IsDir() {
+		fi, err := s.fs.Lstat(tmp, e.Name())
+		if err != nil || !fi.Mode().IsRegular() {
 			continue
 		}
 		// A tmp file Dovecot is saving may carry an old mtime (it sets the
@@ -297,7 +402,8 @@ func (s *Store) cleanTmp(dir string) {
 		if !fi.ModTime().Before(limit) || !changeTime(fi).Before(limit) {
 			continue
 		}
-		if err := s.fs.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+		p := tmp.join(e.Name())
+		if err := s.fs.Remove(tmp, e.Name()); err != nil && !errors.Is(err, os.ErrNotExist) {
 			s.log.Warn("maildir: removing stale tmp file", "path", p, "err", err)
 			continue
 		}
@@ -308,15 +414,19 @@ func (s *Store) cleanTmp(dir string) {
 // changeTime returns the inode change time of fi, or its mtime where the
 // platform does not expose one.
 func changeTime(fi os.FileInfo) time.Time {
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+	switch st := fi.Sys().(type) {
+	case *unix.Stat_t:
+		return time.Unix(st.Ctim.Unix())
+	case *syscall.Stat_t:
 		return time.Unix(st.Ctim.Unix())
 	}
 	return fi.ModTime()
 }
 
 // FolderExists reports whether the IMAP mailbox name exists in the store, as
-// Sieve's mailboxexists test (RFC 5490 §3.1) asks. INBOX always exists.
-// Errors wrap ErrBadFolder or ErrTemporary.
+// Sieve's mailboxexists test (RFC 5490 §3.1) asks. INBOX always exists; a
+// symlink or special file in a folder's place is no folder. Errors wrap
+// ErrBadFolder, ErrUnsafe or ErrTemporary.
 func (s *Store) FolderExists(name string) (bool, error) {
 	rel, err := FolderDir(name)
 	if err != nil {
@@ -325,21 +435,32 @@ func (s *Store) FolderExists(name string) (bool, error) {
 	if rel == "" {
 		return true, nil
 	}
-	fi, err := s.fs.Stat(filepath.Join(s.root, rel))
+	rd, err := s.openRoot(false)
+	if err != nil {
+		return false, err
+	}
+	defer rd.Close()
+	fi, err := s.fs.Lstat(rd, rel)
 	switch {
 	case err == nil:
 		return fi.IsDir(), nil
 	case errors.Is(err, os.ErrNotExist):
 		return false, nil
 	}
-	return false, tempErr("stat", filepath.Join(s.root, rel), err)
+	return false, tempErr("stat", rd.join(rel), err)
 }
 
 // Folders returns the canonical names of the store's mailboxes, INBOX first,
 // then every Maildir++ folder in directory name order. Directories whose
-// names FolderName rejects are skipped. Errors wrap ErrTemporary.
+// names FolderName rejects, and symlinks, are skipped. Errors wrap
+// ErrUnsafe or ErrTemporary.
 func (s *Store) Folders() ([]string, error) {
-	entries, err := s.fs.ReadDir(s.root)
+	rd, err := s.openRoot(false)
+	if err != nil {
+		return nil, err
+	}
+	defer rd.Close()
+	entries, err := s.fs.ReadDir(rd)
 	if err != nil {
 		return nil, tempErr("readdir", s.root, err)
 	}

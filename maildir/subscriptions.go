@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 )
@@ -20,31 +19,30 @@ const subscriptionsFile = "subscriptions"
 // so does this package.
 const subscriptionsV2 = "V\t2\n\n"
 
-// subscribe adds the folder with storage name storageName (modified UTF-7,
+// subscribe adds, in the root rd, the folder with storage name storageName (modified UTF-7,
 // "." separated, as Dovecot's Maildir++ list stores it) to the root's
 // subscriptions file, once. The file is rewritten under Dovecot's dotlock
 // and renamed into place, like Dovecot's subsfile_set_subscribed.
-func (s *Store) subscribe(ctx context.Context, storageName string) error {
-	path := filepath.Join(s.root, subscriptionsFile)
-	lockf, lock, err := s.dotlock(ctx, path, subscriptionsStale)
+func (s *Store) subscribe(ctx context.Context, rd *dir, storageName string) error {
+	lockf, lock, err := s.dotlock(ctx, rd, subscriptionsFile, subscriptionsStale)
 	if err != nil {
 		return err
 	}
-	old, fi, err := s.readFile(path)
+	old, fi, err := s.readFile(rd, subscriptionsFile)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		s.releaseLock(lockf, lock)
-		return tempErr("read", path, err)
+		s.releaseLock(rd, lockf, lock)
+		return tempErr("read", rd.join(subscriptionsFile), err)
 	}
 	content, changed := addSubscription(old, fi != nil, storageName)
 	if !changed {
-		s.releaseLock(lockf, lock)
+		s.releaseLock(rd, lockf, lock)
 		return nil
 	}
 	var prev time.Time
 	if fi != nil {
 		prev = fi.ModTime()
 	}
-	return s.replaceFile(lockf, lock, path, content, prev)
+	return s.replaceFile(rd, lockf, lock, subscriptionsFile, content, prev)
 }
 
 // addSubscription returns the subscriptions file old (exists false: there

@@ -32,10 +32,18 @@ type Recipient struct {
 	Domain string // lower case
 	// Maildir is the directory of the user's INBOX.
 	Maildir string
+	// Base is the trusted directory Maildir lies in: the mail root, or
+	// the user's home for an absolute location under it, or "" (the
+	// Maildir's parent). The Store walks from Base down without following
+	// symlinks, so a user who replaces a directory of theirs by a symlink
+	// cannot make sluice write outside it (maildir.Options.Base).
+	Base string
 	// Home is the user's home directory from the users file, if any.
 	Home string
 	// Owner owns the user's mail when sluice runs as root; nil: no chown.
 	Owner *maildir.Owner
+	// Quota limits the user's Maildir; zero is no limit.
+	Quota maildir.Quota
 }
 
 // DirectoryConfig configures recipient resolution.
@@ -48,6 +56,8 @@ type DirectoryConfig struct {
 	// Owner is the default owner; DomainOwners override it per domain.
 	Owner        *maildir.Owner
 	DomainOwners map[string]maildir.Owner
+	// Quota is every user's quota unless the users file gives one.
+	Quota maildir.Quota
 }
 
 // User is one entry of a passwd-file style user list.
@@ -55,6 +65,8 @@ type User struct {
 	Name  string
 	Home  string
 	Owner *maildir.Owner
+	// Quota, when set, replaces DirectoryConfig.Quota for this user.
+	Quota *maildir.Quota
 }
 
 // Directory decides which recipients exist and where their mail goes.
@@ -107,6 +119,7 @@ func (d *Directory) Resolve(addr string) (Recipient, error) {
 		Detail:  detail,
 		Domain:  domain,
 		Owner:   d.cfg.Owner,
+		Quota:   d.cfg.Quota,
 	}
 	if o, ok := d.cfg.DomainOwners[domain]; ok {
 		r.Owner = &o
@@ -120,13 +133,41 @@ func (d *Directory) Resolve(addr string) (Recipient, error) {
 		if u.Owner != nil {
 			r.Owner = u.Owner
 		}
+		if u.Quota != nil {
+			r.Quota = *u.Quota
+		}
 	}
 	path, err := d.location(r)
 	if err != nil {
 		return Recipient{}, err
 	}
 	r.Maildir = path
+	r.Base = d.base(r)
 	return r, nil
+}
+
+// base returns the trusted directory above r.Maildir: the mail root if the
+// Maildir is inside it, else the user's home if it is inside that, else "".
+func (d *Directory) base(r Recipient) string {
+	for _, b := range []string{d.cfg.MailRoot, r.Home} {
+		if b == "" {
+			continue
+		}
+		b, err := filepath.Abs(b)
+		if err != nil {
+			continue
+		}
+		if within(b, r.Maildir) {
+			return b
+		}
+	}
+	return ""
+}
+
+// within reports whether the clean path p is dir or below it.
+func within(dir, p string) bool {
+	rel, err := filepath.Rel(dir, p)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, "../")
 }
 
 // location expands the mail_location template for r.
@@ -196,8 +237,15 @@ func safeDetail(s string) bool {
 //
 //	user@domain:password:uid:gid:gecos:home:shell:extra
 //
-// Only the user, uid, gid and home fields are used; empty fields are
-// allowed. Blank lines and lines starting with # are ignored.
+// Only the user, uid, gid and home fields and, among the extra fields (the
+// rest of the line, space separated), the quota rules are used; empty
+// fields are allowed. Blank lines and lines starting with # are ignored.
+//
+// A quota rule is an extra field userdb_quota_rule=<rule> (or quota_rule,
+// and quota_rule2, quota_rule3... as Dovecot numbers them) in Dovecot's
+// quota_rule syntax, such as userdb_quota_rule=*:storage=1G. Only the
+// default rule ("*" or "?") sets the user's quota; rules for one mailbox
+// are Dovecot's to apply and are skipped.
 func LoadUsers(path string) (map[string]User, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -228,10 +276,40 @@ func LoadUsers(path string) (map[string]User, error) {
 		if len(fields) > 5 {
 			u.Home = fields[5]
 		}
+		if len(fields) > 7 {
+			// The extra fields are the rest of the line: rules hold colons.
+			q, err := quotaField(strings.Join(fields[7:], ":"))
+			if err != nil {
+				return nil, fmt.Errorf("%s:%d: %w", path, n, err)
+			}
+			u.Quota = q
+		}
 		users[name] = u
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("pipeline: users file %s: %w", path, err)
 	}
 	return users, nil
+}
+
+// quotaField returns the quota the default quota rule among the extra
+// fields sets, or nil if there is none.
+func quotaField(extra string) (*maildir.Quota, error) {
+	var q *maildir.Quota
+	for _, f := range strings.Fields(extra) {
+		key, value, _ := strings.Cut(f, "=")
+		key = strings.TrimPrefix(key, "userdb_")
+		num, ok := strings.CutPrefix(key, "quota_rule")
+		if !ok || strings.Trim(num, "0123456789") != "" {
+			continue
+		}
+		rule, mailbox, err := maildir.ParseQuotaRule(value)
+		if err != nil {
+			return nil, err
+		}
+		if mailbox == "*" || mailbox == "?" {
+			q = &rule
+		}
+	}
+	return q, nil
 }

@@ -41,6 +41,11 @@ var (
 	StatusNoDomain = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 2}, Message: "Domain not accepted here"}
 	StatusBadAddr  = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 3}, Message: "Bad recipient address syntax"}
 	StatusBadSRS   = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "Invalid or expired SRS address"}
+	// StatusMailboxFull and StatusMailboxFullTemp refuse a recipient over
+	// quota (RFC 3463 §3.3: X.2.2 mailbox full), as Dovecot's LMTP does
+	// with quota_full_tempfail = no and yes.
+	StatusMailboxFull     = &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 2, 2}, Message: "Mailbox is full"}
+	StatusMailboxFullTemp = &smtp.SMTPError{Code: 452, EnhancedCode: smtp.EnhancedCode{4, 2, 2}, Message: "Mailbox is full"}
 )
 
 // Message is one message on its way through the pipeline. Per-message steps
@@ -135,6 +140,9 @@ type Config struct {
 	Log DeliveryLog
 	// Bouncer, when set, forwards bounces sent to our SRS addresses.
 	Bouncer Bouncer
+	// QuotaFullTempfail answers a recipient over quota 452 4.2.2 (the MTA
+	// retries) instead of 552 5.2.2, as Dovecot's quota_full_tempfail.
+	QuotaFullTempfail bool
 }
 
 // Pipeline delivers messages. It is safe for concurrent use.
@@ -427,7 +435,7 @@ func (p *Pipeline) perRecipient(ctx context.Context, m *Message, addr string) (a
 	}
 	if err := p.file(ctx, m, d); err != nil {
 		detail = err
-		reason, status = storageStatus(err)
+		reason, status = p.storageStatus(err)
 		return "", status
 	}
 	for _, s := range d.Stores {
@@ -466,9 +474,11 @@ func (p *Pipeline) file(ctx context.Context, m *Message, d *Delivery) error {
 			}
 		}
 		got, err := store.Deliver(ctx, st.Folder, st.Flags, st.Create, newMultiReader(body))
-		if err != nil && st.Folder != "" && (errors.Is(err, maildir.ErrBadFolder) || errors.Is(err, maildir.ErrNoFolder)) {
-			// A folder that cannot be used must not lose the mail: keep it
-			// in INBOX, as Dovecot's LDA does when fileinto fails.
+		if err != nil && st.Folder != "" && (errors.Is(err, maildir.ErrBadFolder) || errors.Is(err, maildir.ErrNoFolder) || errors.Is(err, maildir.ErrUnsafe)) {
+			// A folder that cannot be used (a bad name, missing, or a
+			// symlink or special file in its place) must not lose the
+			// mail: keep it in INBOX, as Dovecot's LDA does when fileinto
+			// fails. INBOX itself failing is temporary (storageStatus).
 			p.log.WarnContext(ctx, "folder unusable, delivering to INBOX", "rcpt", d.Rcpt.Address, "folder", st.Folder, "err", err)
 			st.Folder = ""
 			got, err = store.Deliver(ctx, "", st.Flags, false, newMultiReader(body))
@@ -536,10 +546,16 @@ func folderNames(stores []Store) string {
 	return strings.Join(names, ",")
 }
 
-// storageStatus maps a storage error to a temporary status and a metrics
-// reason.
-func storageStatus(err error) (reason string, status error) {
-	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+// storageStatus maps a storage error to a status and a metrics reason: a
+// recipient over quota is refused (552, or 452 with QuotaFullTempfail);
+// anything else is temporary.
+func (p *Pipeline) storageStatus(err error) (reason string, status error) {
+	switch {
+	case errors.Is(err, maildir.ErrOverQuota) && p.cfg.QuotaFullTempfail:
+		return "quota", StatusMailboxFullTemp
+	case errors.Is(err, maildir.ErrOverQuota):
+		return "quota", StatusMailboxFull
+	case errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT):
 		return "nospace", StatusNoSpace
 	}
 	return "io", StatusTempFail
@@ -600,13 +616,16 @@ type storeCache struct {
 const maxStores = 4096
 
 func (c *storeCache) open(r Recipient) (*maildir.Store, error) {
+	// The quota is part of the key: a changed users file must not be
+	// answered by a Store opened with the old limits.
+	key := r.Maildir + "\x00" + r.Quota.String()
 	c.mu.Lock()
-	s := c.m[r.Maildir]
+	s := c.m[key]
 	c.mu.Unlock()
 	if s != nil {
 		return s, nil
 	}
-	s, err := maildir.Open(r.Maildir, maildir.Options{Owner: r.Owner, Logger: c.log})
+	s, err := maildir.Open(r.Maildir, maildir.Options{Base: r.Base, Owner: r.Owner, Quota: r.Quota, Logger: c.log})
 	if err != nil {
 		return nil, err
 	}
@@ -614,7 +633,7 @@ func (c *storeCache) open(r Recipient) (*maildir.Store, error) {
 	if len(c.m) >= maxStores {
 		clear(c.m)
 	}
-	c.m[r.Maildir] = s
+	c.m[key] = s
 	c.mu.Unlock()
 	return s, nil
 }

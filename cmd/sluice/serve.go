@@ -339,7 +339,7 @@ type buildOpts struct {
 // from the configuration and, when it delivers, the recipient directory
 // and Sieve.
 func newPipeline(cfg config.Config, log *slog.Logger, mt *metrics.Metrics, o buildOpts) (*pipeline.Pipeline, error) {
-	pc := pipeline.Config{Hostname: hostnameOf(cfg), Metrics: mt}
+	pc := pipeline.Config{Hostname: hostnameOf(cfg), Metrics: mt, QuotaFullTempfail: cfg.Delivery.QuotaFullTempfail}
 	if cfg.Auth.Enabled {
 		a, err := newAuthStage(cfg, mt)
 		if err != nil {
@@ -440,6 +440,9 @@ func newDirectory(c config.Delivery, log *slog.Logger) (*pipeline.Directory, err
 		return nil, err
 	}
 	dc.Owner = owner
+	if dc.Quota, err = c.Quota(); err != nil {
+		return nil, err
+	}
 	if len(c.DomainOwners) > 0 {
 		dc.DomainOwners = make(map[string]maildir.Owner)
 		for d, s := range c.DomainOwners {
