@@ -6,6 +6,7 @@
 # goroutines or fds end outside the band of the first minute.
 #
 #   scripts/soak.sh                  # DURATION=30m RATE=10 MESSAGES=500
+#   BURST=4 scripts/soak.sh          # peak RSS for 4 concurrent 45 MiB messages
 set -eu
 DURATION=${DURATION:-30m}
 RATE=${RATE:-10}
@@ -16,7 +17,8 @@ sluice=$top/bin/sluice
 [ -x "$sluice" ] || { echo "soak: build first: make build" >&2; exit 1; }
 dir=$(mktemp -d /tmp/slsoak.XXXXXX)
 pid=
-cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$dir"; }
+sweeper=
+cleanup() { for p in $pid $sweeper; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$dir"; }
 trap cleanup EXIT
 freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 waitport() { for _ in $(seq 600); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.1; done; return 1; }
@@ -32,11 +34,18 @@ listen = ["127.0.0.1:$lport"]
 mail_root = "$dir/mail"
 domains = ["example.test"]
 EOT
-"$sluice" serve -config "$dir/sluice.toml" 2>"$dir/sluice.log" &
+"$sluice" serve -config "$dir/sluice.toml" >/dev/null 2>"$dir/sluice.log" &
 pid=$!
 waitport "$lport" || { echo "soak: sluice did not start" >&2; cat "$dir/sluice.log" >&2; exit 1; }
+if [ -n "${BURST:-}" ]; then
+	# BURST=4 scripts/soak.sh: peak RSS for 4 concurrent messages of
+	# BURST_SIZE bytes (default 45 MiB) on a fresh server.
+	go run "$top/internal/cmd/soak" -lmtp "127.0.0.1:$lport" -burst "$BURST" -burst-size "${BURST_SIZE:-47185920}" -pid "$pid"
+	exit
+fi
 # A fixed mix: every k-th message of both classes.
 files=$( (ls "$shared"/corpus/spamassassin/ham/* | awk 'NR%8==0'; ls "$shared"/corpus/spamassassin/spam/* | awk 'NR%4==0') | head -n "$MESSAGES")
 # Sweep delivered mail now and then so the disk does not fill on long runs.
-( while sleep 60; do find "$dir/mail" -path '*/new/*' -type f -mmin +1 -delete 2>/dev/null; done ) &
+( while sleep 60; do find "$dir/mail" -path '*/new/*' -type f -mmin +1 -delete 2>/dev/null; done ) >/dev/null 2>&1 &
+sweeper=$!
 go run "$top/internal/cmd/soak" -lmtp "127.0.0.1:$lport" -metrics "127.0.0.1:$mport" -duration "$DURATION" -rate "$RATE" $files

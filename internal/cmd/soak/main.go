@@ -51,7 +51,13 @@ func main() {
 	every := flag.Duration("sample", 30*time.Second, "sampling interval")
 	band := flag.Float64("rss-band", 1.5, "final RSS may be at most this times the first minute's peak")
 	slack := flag.Float64("slack", 20, "goroutines and fds may grow by at most this much")
+	burst := flag.Int("burst", 0, "instead of soaking: send this many messages of -burst-size at once, then print the server's peak RSS")
+	burstSize := flag.Int("burst-size", 45<<20, "size in bytes of each -burst message")
+	pid := flag.Int("pid", 0, "the server's process id, for -burst (reads /proc/PID/status)")
 	flag.Parse()
+	if *burst > 0 {
+		os.Exit(runBurst(*addr, *burst, *burstSize, *pid))
+	}
 	var corpus [][]byte
 	for _, f := range flag.Args() {
 		b, err := os.ReadFile(f)
@@ -329,4 +335,55 @@ func stripFromLine(b []byte) []byte {
 func toCRLF(b []byte) []byte {
 	b = bytes.ReplaceAll(b, []byte("\r\n"), []byte("\n"))
 	return bytes.ReplaceAll(b, []byte("\n"), []byte("\r\n"))
+}
+
+// runBurst sends n messages of size bytes concurrently and prints the
+// server's peak resident set (VmHWM) against the bytes in flight.
+func runBurst(addr string, n, size, pid int) int {
+	var b bytes.Buffer
+	b.WriteString("From: s@client.test\r\nTo: alice@example.test\r\nSubject: burst\r\nMIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\n")
+	for b.Len() < size {
+		b.WriteString("The quick brown fox jumps over the lazy dog, again and again and again.\r\n")
+	}
+	msg := b.Bytes()
+	before := hwm(pid)
+	var c counts
+	var wg sync.WaitGroup
+	t0 := time.Now()
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.sent.Add(1)
+			if err := send(addr, msg, 0, &c, false); err != nil {
+				fmt.Fprintln(os.Stderr, "soak: burst:", err)
+				c.proto.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	peak := hwm(pid)
+	inFlight := float64(n * len(msg))
+	fmt.Printf("burst: %d x %.1f MiB in %s: ok=%d temp=%d perm=%d errors=%d; peak RSS %.0f MiB (before %.0f MiB) = %.2fx the %.0f MiB in flight\n",
+		n, float64(len(msg))/(1<<20), time.Since(t0).Round(time.Millisecond), c.ok.Load(), c.temp.Load(), c.perm.Load(), c.proto.Load(),
+		peak/(1<<20), before/(1<<20), peak/inFlight, inFlight/(1<<20))
+	if c.ok.Load()+c.temp.Load() != int64(n) {
+		return 1
+	}
+	return 0
+}
+
+// hwm returns the peak resident set of process pid in bytes, 0 if unknown.
+func hwm(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+			kb, _ := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 64)
+			return kb * 1024
+		}
+	}
+	return 0
 }
