@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 )
 
 // hostileSize is the size of the hostile header and of the body it is
@@ -77,5 +78,26 @@ func TestFoldedHeaderLinear(t *testing.T) {
 	header, body := alloc(foldedHeaderMsg()), alloc(bigBodyMsg())
 	if header > 3*body {
 		t.Fatalf("1 MiB folded header allocates %d bytes, 1 MiB body %d: more than 3x", header, body)
+	}
+}
+
+func TestRunLimitMessages(t *testing.T) {
+	src := []byte(strings.Repeat("keep;\n", 50))
+	for _, tc := range []struct {
+		name   string
+		limits Limits
+		want   string
+	}{
+		{"steps", Limits{MaxSteps: 10}, "t:11:1: execution exceeded the step limit of 10"},
+		{"time", Limits{MaxCPUTime: time.Nanosecond}, "execution exceeded the time limit of 1ns"},
+	} {
+		s, err := Compile("t", src, Options{Limits: tc.limits})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = s.Run(context.Background(), ParseMessage([]byte(testMsg)), Env{})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: Run error = %v, want %q", tc.name, err, tc.want)
+		}
 	}
 }
