@@ -141,8 +141,12 @@ type Options struct {
 	// Extensions lists the capabilities scripts may require. Nil enables
 	// every extension Pigeonhole enables by default (see DefaultExtensions).
 	Extensions []string
-	// Loader resolves include; nil makes every include fail to compile.
+	// Loader resolves include. When nil, a Cache reads include files from
+	// GlobalDir and the user's UserFiles.Dir, and Compile fails every include.
 	Loader ScriptLoader
+	// GlobalDir is where a Cache finds include :global scripts as
+	// NAME.sieve (Pigeonhole's sieve_global); empty: none.
+	GlobalDir string
 	// RecipientDelimiter separates user and detail (RFC 5233). Default "+".
 	RecipientDelimiter string
 	// ProtectedHeaders may not be changed by editheader (RFC 5293 §6); Received
