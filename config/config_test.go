@@ -64,6 +64,7 @@ func TestParseErrors(t *testing.T) {
 		{"bad owner", "[delivery]\nowner = \"1:x\"\n", "delivery.owner"},
 		{"bad mode", "[lmtp]\nsocket_mode = \"999\"\n", "lmtp.socket_mode"},
 		{"bad duration", "[lmtp]\nread_timeout = \"soon\"\n", "sluice.toml:2"},
+		{"bad script size", "[sieve]\nmax_script_size = 0\n", "sieve.max_script_size must be positive"},
 		{"dirs without mode", "[rules]\ndirs = [\"/etc/spamassassin\"]\n", `rules.dirs is set but rules.mode is "auto"`},
 	} {
 		_, err := Parse("sluice.toml", []byte(tc.src))
