@@ -242,6 +242,10 @@ func (p *Pipeline) applySieve(ctx context.Context, m *Message, d *Delivery, res 
 			if err := p.cfg.Outbound.Vacation(ctx, m, d.Rcpt, a.Vacation); err != nil {
 				p.log.WarnContext(ctx, "sieve vacation reply failed", "rcpt", d.Rcpt.Address, "err", err)
 			}
+		case sieve.NotifyAction:
+			// enotify is not offered (sieve.DefaultExtensions), so this
+			// comes only from a script compiled with it: nothing sends it.
+			p.log.WarnContext(ctx, "sieve notify not sent: not supported", "rcpt", d.Rcpt.Address)
 		case sieve.Discard:
 		}
 	}

@@ -200,7 +200,7 @@ func (s *suite) options() Options {
 			max:    Limits{}.withDefaults().MaxScriptSize,
 		},
 		hooks: &hooks{
-			extensions: []string{"vnd.dovecot.testsuite"},
+			extensions: []string{"vnd.dovecot.testsuite", "enotify"},
 			specs:      s.specs,
 			state:      s,
 			spamValue:  s.spamValue,

@@ -101,3 +101,16 @@ func TestRunLimitMessages(t *testing.T) {
 		}
 	}
 }
+
+// TestNotifyRefused: enotify is not offered by default, so a script that
+// requires it fails to compile instead of notifying no one.
+func TestNotifyRefused(t *testing.T) {
+	src := "# notify\nrequire [\"enotify\"];\nnotify \"mailto:a@example.org\";\n"
+	_, err := Compile("n.sieve", []byte(src), Options{})
+	if err == nil || !strings.Contains(err.Error(), "n.sieve:2:9: notify is not supported") {
+		t.Fatalf("Compile = %v, want n.sieve:2:9: notify is not supported", err)
+	}
+	if _, err := Compile("n.sieve", []byte(src), Options{Extensions: []string{"enotify"}}); err != nil {
+		t.Fatalf("Compile with enotify offered = %v", err)
+	}
+}
