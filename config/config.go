@@ -93,6 +93,16 @@ type Sieve struct {
 	// Default "%h/.dovecot.sieve", where Dovecot keeps it. Empty: no user
 	// scripts.
 	UserScript string `toml:"user_script"`
+	// UserDir is the directory of a user's scripts, where include
+	// :personal finds NAME.sieve (Dovecot's ~/sieve); same expansions as
+	// UserScript. Default "%h/sieve". Empty: no personal includes.
+	UserDir string `toml:"user_dir"`
+	// GlobalDir is where include :global finds NAME.sieve (Pigeonhole's
+	// sieve_global). Default "": no global includes.
+	GlobalDir string `toml:"global_dir"`
+	// MaxScriptSize is the largest script file read, in bytes, for user
+	// and administrator scripts and every included script. Default 1 MiB.
+	MaxScriptSize int `toml:"max_script_size"`
 	// MaxRedirects per message and recipient. Default 4.
 	MaxRedirects int `toml:"max_redirects"`
 	// MaxActions per script run. Default 32.
@@ -273,7 +283,7 @@ func Default() Config {
 		Filter:   Filter{Sendmail: "/usr/sbin/sendmail", OnError: "tempfail", NextHopTimeout: 5 * time.Minute},
 		Rules:    Rules{Mode: "auto", Budget: 2 * time.Second},
 		Outbound: Outbound{Relay: "127.0.0.1:25", ConnectTimeout: 30 * time.Second, CommandTimeout: 5 * time.Minute, DataTimeout: 10 * time.Minute},
-		Sieve:    Sieve{Enabled: true, SpamFolder: "Spam", UserScript: "%h/.dovecot.sieve", MaxRedirects: 4, MaxActions: 32},
+		Sieve:    Sieve{Enabled: true, SpamFolder: "Spam", UserScript: "%h/.dovecot.sieve", UserDir: "%h/sieve", MaxScriptSize: 1 << 20, MaxRedirects: 4, MaxActions: 32},
 		Auth: Auth{
 			Enabled:           true,
 			DNSTimeout:        2 * time.Second,
@@ -436,6 +446,9 @@ func (c *Config) Validate() error {
 	}
 	if c.LMTP.MaxRecipients <= 0 {
 		bad("lmtp.max_recipients must be positive")
+	}
+	if c.Sieve.MaxScriptSize <= 0 {
+		bad("sieve.max_script_size must be positive")
 	}
 	if c.Delivery.MailRoot == "" {
 		bad("delivery.mail_root is empty")

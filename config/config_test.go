@@ -66,6 +66,7 @@ func TestParseErrors(t *testing.T) {
 		{"bad duration", "[lmtp]\nread_timeout = \"soon\"\n", "sluice.toml:2"},
 		{"bad quota rule", "[delivery]\nquota_rule = \"*:storage=lots\"\n", "delivery.quota_rule"},
 		{"mailbox quota rule", "[delivery]\nquota_rule = \"Trash:storage=+100M\"\n", "delivery.quota_rule"},
+		{"bad script size", "[sieve]\nmax_script_size = 0\n", "sieve.max_script_size must be positive"},
 		{"dirs without mode", "[rules]\ndirs = [\"/etc/spamassassin\"]\n", `rules.dirs is set but rules.mode is "auto"`},
 	} {
 		_, err := Parse("sluice.toml", []byte(tc.src))

@@ -29,7 +29,11 @@ type SieveStage struct {
 	Default       string
 	// UserScript is the path template of a user's active script: %h home
 	// (the users file's, else the directory above the Maildir), %u, %n, %d.
+	// It is read as sieve.UserFiles describes: no symlink out of the home.
 	UserScript string
+	// UserDir is the path template of the directory include :personal
+	// reads NAME.sieve from (Dovecot's ~/sieve); empty: none.
+	UserDir string
 	// Duplicates returns the duplicate extension's tracker for a user;
 	// nil remembers nothing.
 	Duplicates func(user string) sieve.DuplicateTracker
@@ -59,9 +63,9 @@ func (p *Pipeline) runSieve(ctx context.Context, m *Message, d *Delivery) error 
 	}()
 	seq, err := p.sequence(ctx, d.Rcpt)
 	if err != nil {
-		// A script that does not compile must not lose mail: keep it,
-		// as Pigeonhole does, and tell the administrator.
-		p.log.ErrorContext(ctx, "sieve script failed to compile; keeping the message", "rcpt", d.Rcpt.Address, "err", err)
+		// An administrator's script that does not load must not lose
+		// mail: keep it, as Pigeonhole does, and tell the administrator.
+		p.log.ErrorContext(ctx, "sieve script failed to load; keeping the message", "rcpt", d.Rcpt.Address, "err", err)
 		return nil
 	}
 	if len(seq.Scripts()) == 0 {
@@ -104,14 +108,30 @@ func (p *Pipeline) sequence(ctx context.Context, rcpt Recipient) (*sieve.Sequenc
 			seq.Before = append(seq.Before, sc)
 		}
 	}
+	userFailed := false
 	if s.UserScript != "" {
-		sc, err := load(expandUser(s.UserScript, rcpt))
-		if err != nil {
-			return nil, err
+		u := sieve.UserFiles{Home: homeOf(rcpt), Script: expandUser(s.UserScript, rcpt)}
+		if s.UserDir != "" {
+			u.Dir = expandUser(s.UserDir, rcpt)
 		}
-		seq.User = sc
+		if o := rcpt.Owner; o != nil {
+			u.Owner = &sieve.FileOwner{UID: o.UID, GID: o.GID}
+		}
+		sc, err := s.Cache.LoadUser(ctx, u)
+		switch {
+		case errors.Is(err, sieve.ErrNoScript):
+		case err != nil:
+			// A user's script that cannot be read or compiled must not lose
+			// mail nor skip the administrator's scripts: it is left out, its
+			// part is an implicit keep, and the after scripts still run.
+			// The error names the file, never its content.
+			p.log.ErrorContext(ctx, "sieve user script not run; implicit keep", "rcpt", rcpt.Address, "user", rcpt.User, "path", u.Script, "err", err)
+			userFailed = true
+		default:
+			seq.User = sc
+		}
 	}
-	if seq.User == nil && s.Default != "" {
+	if seq.User == nil && !userFailed && s.Default != "" {
 		sc, err := load(s.Default)
 		if err != nil {
 			return nil, err
@@ -130,12 +150,18 @@ func (p *Pipeline) sequence(ctx context.Context, rcpt Recipient) (*sieve.Sequenc
 	return seq, nil
 }
 
+// homeOf returns the recipient's home: the users file's, else the
+// directory above the Maildir.
+func homeOf(r Recipient) string {
+	if r.Home != "" {
+		return r.Home
+	}
+	return filepath.Dir(r.Maildir)
+}
+
 // expandUser fills a per-user path template.
 func expandUser(tmpl string, r Recipient) string {
-	home := r.Home
-	if home == "" {
-		home = filepath.Dir(r.Maildir)
-	}
+	home := homeOf(r)
 	return strings.NewReplacer("%h", home, "~", home, "%u", r.User, "%n", r.Local, "%d", r.Domain).Replace(tmpl)
 }
 
@@ -216,6 +242,10 @@ func (p *Pipeline) applySieve(ctx context.Context, m *Message, d *Delivery, res 
 			if err := p.cfg.Outbound.Vacation(ctx, m, d.Rcpt, a.Vacation); err != nil {
 				p.log.WarnContext(ctx, "sieve vacation reply failed", "rcpt", d.Rcpt.Address, "err", err)
 			}
+		case sieve.NotifyAction:
+			// enotify is not offered (sieve.DefaultExtensions), so this
+			// comes only from a script compiled with it: nothing sends it.
+			p.log.WarnContext(ctx, "sieve notify not sent: not supported", "rcpt", d.Rcpt.Address)
 		case sieve.Discard:
 		}
 	}

@@ -137,15 +137,19 @@ func (m *message) fields(name string) []string {
 		if !strings.HasPrefix(rest, ":") {
 			continue
 		}
-		v := strings.TrimLeft(rest[1:], " \t")
+		// A builder, not +=, so that a field folded into many lines costs
+		// linear time.
+		var v strings.Builder
+		v.WriteString(strings.TrimLeft(rest[1:], " \t"))
 		for i+1 < len(m.lines) && (m.lines[i+1][0] == ' ' || m.lines[i+1][0] == '\t') {
 			i++
-			v += m.lines[i]
+			v.WriteString(m.lines[i])
 		}
-		if !strings.HasSuffix(v, "\n") {
-			v += "\n"
+		s := v.String()
+		if !strings.HasSuffix(s, "\n") {
+			s += "\n"
 		}
-		out = append(out, v)
+		out = append(out, s)
 	}
 	return out
 }

@@ -192,9 +192,15 @@ func runSvtest(path string) (failures []string) {
 
 func (s *suite) options() Options {
 	opts := Options{
-		Loader: dirLoader{personal: filepath.Join(s.dir, "included"), global: filepath.Join(s.dir, "included-global")},
+		// The Cache's own loader, so that Pigeonhole's include tests
+		// exercise the file reading of production.
+		Loader: &fileLoader{
+			user:   &UserFiles{Home: s.dir, Dir: filepath.Join(s.dir, "included")},
+			global: filepath.Join(s.dir, "included-global"),
+			max:    Limits{}.withDefaults().MaxScriptSize,
+		},
 		hooks: &hooks{
-			extensions: []string{"vnd.dovecot.testsuite"},
+			extensions: []string{"vnd.dovecot.testsuite", "enotify"},
 			specs:      s.specs,
 			state:      s,
 			spamValue:  s.spamValue,

@@ -144,7 +144,7 @@ plugin {
 	compiled := map[string]*Script{}
 	for _, sc := range scripts {
 		src, _ := os.ReadFile(sc)
-		s, err := Compile(filepath.Base(sc), src, Options{Loader: loader})
+		s, err := Compile(filepath.Base(sc), src, Options{Loader: loader, Extensions: withEnotify})
 		if err != nil {
 			t.Fatalf("Compile(%s) = %v", sc, err)
 		}
@@ -495,3 +495,6 @@ func rootConf() string {
 	}
 	return "mail_uid = 65534\nmail_gid = 65534\nfirst_valid_uid = 0\nfirst_valid_gid = 0\n"
 }
+
+// withEnotify offers enotify besides the defaults, as Pigeonhole does.
+var withEnotify = append(append([]string(nil), DefaultExtensions...), "enotify")

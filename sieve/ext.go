@@ -1261,7 +1261,7 @@ func checkInclude(v *validator, n *node) bool {
 	c := v.c
 	if c.inFlight[key] && !n.has("once") {
 		// RFC 6609 §3.2: a script must not include itself, directly or not.
-		v.errorf(n.pos, "circular include of %s script '%s'", scopeName(scope), name)
+		v.errorf(n.pos, "include cycle: %s script '%s' includes itself", scopeName(scope), name)
 		return false
 	}
 	if _, ok := c.scripts[key]; ok || c.inFlight[key] {
@@ -1276,10 +1276,15 @@ func checkInclude(v *validator, n *node) bool {
 	}
 	src, path, err := c.opts.Loader.Load(c.ctx, scope, name)
 	if err != nil {
-		if errors.Is(err, ErrNotFound) && n.has("optional") {
+		switch {
+		case errors.Is(err, ErrNotFound) && n.has("optional"):
 			return true
+		case errors.Is(err, ErrNotFound):
+			v.errorf(n.pos, "included %s script '%s' does not exist", scopeName(scope), name)
+		default:
+			// The error names the file and the reason, never its content.
+			v.errorf(n.pos, "included %s script '%s' cannot be read: %v", scopeName(scope), name, err)
 		}
-		v.errorf(n.pos, "included %s script '%s' does not exist", scopeName(scope), name)
 		return false
 	}
 	c.count++

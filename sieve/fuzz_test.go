@@ -1,7 +1,9 @@
 package sieve
 
 import (
+	"bytes"
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -108,6 +110,85 @@ func FuzzMatches(f *testing.F) {
 					t.Fatalf("globMatch(%q, %q) captures %q rebuild %q", pat, s, caps, b.String())
 				}
 			}
+		}
+	})
+}
+
+// refSplitHeader is the plain line-by-line unfolding splitHeader must
+// agree with (it appends each continuation line to the value, which is
+// quadratic but obviously right).
+func refSplitHeader(raw []byte) ([]HeaderField, []byte) {
+	var fields []HeaderField
+	i := 0
+	for i < len(raw) {
+		end := bytes.IndexByte(raw[i:], '\n')
+		var line []byte
+		next := len(raw)
+		if end >= 0 {
+			line = raw[i : i+end]
+			next = i + end + 1
+		} else {
+			line = raw[i:]
+		}
+		line = bytes.TrimSuffix(line, []byte("\r"))
+		if len(line) == 0 {
+			return fields, raw[next:]
+		}
+		if (line[0] == ' ' || line[0] == '\t') && len(fields) > 0 {
+			fields[len(fields)-1].Value += string(line)
+		} else if c := bytes.IndexByte(line, ':'); c > 0 {
+			name := strings.TrimRight(string(line[:c]), " \t")
+			fields = append(fields, HeaderField{Name: name, Value: strings.TrimLeft(string(line[c+1:]), " \t")})
+		} else if len(fields) == 0 && !bytes.Contains(line, []byte(":")) {
+			return nil, raw
+		}
+		i = next
+	}
+	return fields, nil
+}
+
+// FuzzParseMessage feeds arbitrary messages to the message adapter: the
+// header splitter must agree with refSplitHeader, the MIME walk must stay
+// consistent, and a script with header, address, body and MIME tests must
+// run without panicking.
+func FuzzParseMessage(f *testing.F) {
+	f.Add([]byte(testMsg))
+	f.Add([]byte("Subject: a\r\n b\r\n\tc\r\nX: \r\n\r\nbody"))
+	f.Add([]byte("Subject:\n x\n\nbody\n"))
+	f.Add([]byte("no header line\r\n\r\nbody"))
+	f.Add([]byte(" leading: continuation\r\nA: b\r\n\r\n"))
+	f.Add([]byte("Content-Type: multipart/mixed; boundary=b\r\n\r\npre\r\n--b\r\nContent-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n=E9t=E9\r\n--b\r\nContent-Type: message/rfc822\r\n\r\nSubject: inner\r\n\r\nx\r\n--b--\r\nepi"))
+	f.Add([]byte("A: b\r"))
+	src := `require ["body", "mime", "foreverypart", "variables", "fileinto"];
+if header :mime :anychild :contains "Content-Type" "text" { set "t" "1"; }
+if address :all :contains ["from", "to"] "@" { set "a" "1"; }
+if body :text :contains "x" { set "b" "1"; }
+foreverypart { if header :matches "Subject" "*" { fileinto "${1}"; } }`
+	s, err := Compile("fuzz", []byte(src), Options{Limits: Limits{MaxSteps: 10000, MaxCPUTime: time.Second, MaxMatchBytes: 4096}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		gotH, gotB := splitHeader(raw)
+		wantH, wantB := refSplitHeader(raw)
+		if !slices.Equal(gotH, wantH) || !bytes.Equal(gotB, wantB) || (gotB == nil) != (wantB == nil) {
+			t.Fatalf("splitHeader(%q) = %q, %q; want %q, %q", raw, gotH, gotB, wantH, wantB)
+		}
+		m := ParseMessage(raw)
+		parts := m.Parts()
+		if len(parts) == 0 || parts[0].Parent != -1 || m.Size() != int64(len(raw)) {
+			t.Fatalf("ParseMessage(%q): %d parts, size %d", raw, len(parts), m.Size())
+		}
+		for i, p := range parts {
+			for _, c := range p.Children {
+				if c <= i || c >= len(parts) || parts[c].Parent != i {
+					t.Fatalf("ParseMessage(%q): part %d has child %d with parent %d", raw, i, c, parts[c].Parent)
+				}
+			}
+		}
+		res, _ := s.Run(context.Background(), m, Env{From: "a@b.c", To: "d@e.f"})
+		if res == nil {
+			t.Fatalf("Run returned a nil Result")
 		}
 	})
 }

@@ -186,10 +186,10 @@ func rtErr(n *node, format string, args ...any) error {
 func (r *run) step(n *node) error {
 	r.steps++
 	if r.steps > r.opts.Limits.MaxSteps {
-		return rtErr(n, "execution exceeded CPU time limit")
+		return rtErr(n, "execution exceeded the step limit of %d", r.opts.Limits.MaxSteps)
 	}
 	if time.Since(r.start) > r.opts.Limits.MaxCPUTime {
-		return rtErr(n, "execution exceeded CPU time limit")
+		return rtErr(n, "execution exceeded the time limit of %v", r.opts.Limits.MaxCPUTime)
 	}
 	if r.steps&1023 == 0 {
 		if err := r.ctx.Err(); err != nil {

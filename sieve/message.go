@@ -76,33 +76,88 @@ func ParseMessage(raw []byte) Message {
 
 func splitHeader(raw []byte) ([]HeaderField, []byte) {
 	var fields []HeaderField
+	// Values are unfolded into one buffer, converted to a string once and
+	// sliced per field: linear in the header size however it is folded
+	// (appending each continuation line to the field's string would copy
+	// the value once per line).
+	hdrLen := len(raw)
+	if k := bytes.Index(raw, []byte("\n\r\n")); k >= 0 {
+		hdrLen = k
+	}
+	if k := bytes.Index(raw[:hdrLen], []byte("\n\n")); k >= 0 {
+		hdrLen = k
+	}
+	buf := make([]byte, 0, hdrLen)
+	var bounds []int // start and end of each field's value in buf
+	done := func() []HeaderField {
+		if len(fields) == 0 {
+			return nil
+		}
+		bounds = append(bounds, len(buf))
+		all := string(buf)
+		for k := range fields {
+			fields[k].Value = all[bounds[2*k]:bounds[2*k+1]]
+		}
+		return fields
+	}
+	// unfold appends the value from raw[j] to the end of its field, line
+	// breaks before white space removed, and returns where the next line starts.
+	unfold := func(j int) int {
+		for j < len(raw) {
+			c := raw[j]
+			j++
+			if c != '\n' {
+				buf = append(buf, c)
+				continue
+			}
+			if n := len(buf); n > 0 && buf[n-1] == '\r' {
+				buf = buf[:n-1]
+			}
+			if j == len(raw) || (raw[j] != ' ' && raw[j] != '\t') {
+				return j
+			}
+		}
+		if n := len(buf); n > 0 && buf[n-1] == '\r' {
+			buf = buf[:n-1]
+		}
+		return j
+	}
 	i := 0
 	for i < len(raw) {
-		end := bytes.IndexByte(raw[i:], '\n')
-		var line []byte
+		switch c := raw[i]; {
+		case c == '\n':
+			return done(), raw[i+1:]
+		case c == '\r' && (i+1 == len(raw) || raw[i+1] == '\n'):
+			return done(), raw[min(i+2, len(raw)):]
+		case (c == ' ' || c == '\t') && len(fields) > 0:
+			i = unfold(i)
+			continue
+		}
 		next := len(raw)
-		if end >= 0 {
-			line = raw[i : i+end]
-			next = i + end + 1
-		} else {
-			line = raw[i:]
+		line := raw[i:]
+		if end := bytes.IndexByte(line, '\n'); end >= 0 {
+			line, next = line[:end], i+end+1
 		}
-		line = bytes.TrimSuffix(line, []byte("\r"))
-		if len(line) == 0 {
-			return fields, raw[next:]
-		}
-		if (line[0] == ' ' || line[0] == '\t') && len(fields) > 0 {
-			fields[len(fields)-1].Value += string(line)
-		} else if c := bytes.IndexByte(line, ':'); c > 0 {
+		if c := bytes.IndexByte(line, ':'); c > 0 {
+			if len(fields) > 0 {
+				bounds = append(bounds, len(buf))
+			}
 			name := strings.TrimRight(string(line[:c]), " \t")
-			fields = append(fields, HeaderField{Name: name, Value: strings.TrimLeft(string(line[c+1:]), " \t")})
-		} else if len(fields) == 0 && !bytes.Contains(line, []byte(":")) {
+			fields = append(fields, HeaderField{Name: name})
+			bounds = append(bounds, len(buf))
+			j := i + c + 1
+			for j < len(raw) && (raw[j] == ' ' || raw[j] == '\t') {
+				j++
+			}
+			i = unfold(j)
+			continue
+		} else if len(fields) == 0 && c < 0 {
 			// Not a header at all: treat everything as body.
 			return nil, raw
 		}
 		i = next
 	}
-	return fields, nil
+	return done(), nil
 }
 
 func fieldValue(h []HeaderField, name string) (string, bool) {

@@ -3,9 +3,10 @@ package sieve
 import (
 	"context"
 	"errors"
-	"os"
+	"fmt"
+	"path/filepath"
+	"strings"
 	"sync"
-	"time"
 )
 
 // Sequence runs several scripts as Pigeonhole does with sieve_before,
@@ -90,9 +91,11 @@ func (q *Sequence) Run(ctx context.Context, msg Message, env Env) (*Result, erro
 	panic("unreachable")
 }
 
-// Cache holds compiled scripts keyed by path, modification time and size,
-// so an edited script is recompiled on its next use. It is safe for
-// concurrent use.
+// Cache holds compiled scripts keyed by path and by the identity of the
+// file read (device, inode, size, modification time), and of every file
+// it includes, so an edited script is recompiled on its next use. Script
+// files are read as Load and LoadUser describe, never more than
+// Limits.MaxScriptSize bytes. It is safe for concurrent use.
 type Cache struct {
 	opts    Options
 	mu      sync.Mutex
@@ -100,13 +103,23 @@ type Cache struct {
 }
 
 type cacheEntry struct {
-	mtime  time.Time
-	size   int64
+	id     fileID
+	deps   []dep
 	script *Script
 	err    error
 }
 
-// NewCache returns a cache that compiles with opts.
+// dep is an include :personal or :global file a compiled script depends on.
+type dep struct {
+	root, path string
+	owner      *FileOwner
+	id         fileID
+	found      bool
+}
+
+// NewCache returns a cache that compiles with opts. Unless opts.Loader is
+// set, include finds :global scripts in opts.GlobalDir and, for scripts
+// loaded with LoadUser, :personal scripts in UserFiles.Dir.
 func NewCache(opts Options) *Cache {
 	return &Cache{opts: opts, entries: map[string]cacheEntry{}}
 }
@@ -114,29 +127,133 @@ func NewCache(opts Options) *Cache {
 // ErrNoScript is returned by Cache.Load when the script file does not exist.
 var ErrNoScript = errors.New("sieve: no such script")
 
-// Load returns the compiled script at path, compiling it when it is new or
-// changed. A compile error is cached too, until the file changes.
-func (c *Cache) Load(ctx context.Context, path string) (*Script, error) {
-	fi, err := os.Stat(path)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, ErrNoScript
+// UserFiles locates one user's scripts for Cache.LoadUser.
+type UserFiles struct {
+	// Home is the directory the user controls (the home directory). A
+	// path inside it is opened from Home one component at a time without
+	// following symlinks: a symlinked directory is refused, and the last
+	// component may be a single symlink to a file that is itself inside
+	// Home (Dovecot's ~/.dovecot.sieve -> sieve/NAME.sieve). A path outside
+	// Home gets the same treatment with its own directory in Home's place.
+	Home string
+	// Script is the path of the user's active script.
+	Script string
+	// Dir holds the scripts include :personal finds, as NAME.sieve
+	// (Dovecot's ~/sieve); empty: none.
+	Dir string
+	// Owner, when set, is the user the files must be readable by (see FileOwner).
+	Owner *FileOwner
+}
+
+// rootFor returns the directory no symlink in path may lead out of.
+func (u *UserFiles) rootFor(path string) string {
+	if u.Home != "" {
+		if _, ok := within(u.Home, path); ok {
+			return u.Home
 		}
+	}
+	return filepath.Dir(path)
+}
+
+// Load returns the compiled administrator's script at path, compiling it
+// when it is new or changed. The path is trusted (symlinks are followed),
+// but the file must be a regular file, opened without blocking, no larger
+// than Limits.MaxScriptSize. A compile error is cached too, until the
+// file changes.
+func (c *Cache) Load(ctx context.Context, path string) (*Script, error) {
+	return c.load(ctx, "admin\x00"+path, "", path, nil, nil)
+}
+
+// LoadUser is Load for a user's active script u.Script, opened as
+// UserFiles describes. Errors wrap ErrNoScript, ErrNotRegular,
+// ErrScriptTooLarge, ErrUnsafePath or ErrCompile; none quotes the file.
+func (c *Cache) LoadUser(ctx context.Context, u UserFiles) (*Script, error) {
+	key := "user\x00" + u.Home + "\x00" + u.Dir + "\x00" + u.Script
+	if u.Owner != nil {
+		key += fmt.Sprintf("\x00%d:%d", u.Owner.UID, u.Owner.GID)
+	}
+	return c.load(ctx, key, u.rootFor(u.Script), u.Script, u.Owner, &u)
+}
+
+func (c *Cache) load(ctx context.Context, key, root, path string, owner *FileOwner, u *UserFiles) (*Script, error) {
+	f, id, err := openScript(root, path, owner)
+	if err != nil {
 		return nil, err
 	}
+	defer f.Close()
 	c.mu.Lock()
-	e, ok := c.entries[path]
+	e, ok := c.entries[key]
 	c.mu.Unlock()
-	if ok && e.mtime.Equal(fi.ModTime()) && e.size == fi.Size() {
+	if ok && e.id.same(id) && depsCurrent(e.deps) {
 		return e.script, e.err
 	}
-	src, err := os.ReadFile(path)
+	opts := c.opts
+	src, err := readOpen(f, id, path, opts.Limits.withDefaults().MaxScriptSize)
 	if err != nil {
 		return nil, err
 	}
-	s, err := CompileContext(ctx, path, src, c.opts)
+	var l *fileLoader
+	if opts.Loader == nil {
+		l = &fileLoader{user: u, global: opts.GlobalDir, max: opts.Limits.withDefaults().MaxScriptSize}
+		opts.Loader = l
+	}
+	s, err := CompileContext(ctx, path, src, opts)
+	e = cacheEntry{id: id, script: s, err: err}
+	if l != nil {
+		e.deps = l.deps
+	}
 	c.mu.Lock()
-	c.entries[path] = cacheEntry{mtime: fi.ModTime(), size: fi.Size(), script: s, err: err}
+	c.entries[key] = e
 	c.mu.Unlock()
 	return s, err
+}
+
+// depsCurrent reports whether every included file is as it was compiled.
+func depsCurrent(deps []dep) bool {
+	for _, d := range deps {
+		id, err := statScript(d.root, d.path, d.owner)
+		if (err == nil) != d.found || (err == nil && !id.same(d.id)) {
+			return false
+		}
+	}
+	return true
+}
+
+// fileLoader is the ScriptLoader of a Cache: include :global reads
+// GlobalDir/NAME.sieve as an administrator's file, :personal reads
+// UserFiles.Dir/NAME.sieve as a user's file. It records what it read.
+type fileLoader struct {
+	user   *UserFiles
+	global string
+	max    int
+	deps   []dep
+}
+
+func (l *fileLoader) Load(_ context.Context, scope IncludeScope, name string) ([]byte, string, error) {
+	dir, root := l.global, ""
+	var owner *FileOwner
+	if scope == Personal {
+		dir = ""
+		if l.user != nil {
+			dir = l.user.Dir
+		}
+	}
+	if dir == "" {
+		return nil, "", fmt.Errorf("%w: no directory for %s scripts", ErrNotFound, scopeName(scope))
+	}
+	// RFC 6609 §3.2 leaves names to the implementation; a name is one path
+	// component, so that include cannot leave the directory.
+	if name == "" || name == "." || name == ".." || strings.ContainsAny(name, "/\x00") {
+		return nil, "", fmt.Errorf("%w: invalid script name %q", ErrUnsafePath, name)
+	}
+	path := filepath.Join(dir, name+".sieve")
+	if scope == Personal {
+		root, owner = l.user.rootFor(path), l.user.Owner
+	}
+	src, id, err := readScript(root, path, owner, l.max)
+	l.deps = append(l.deps, dep{root: root, path: path, owner: owner, id: id, found: err == nil || errors.Is(err, ErrScriptTooLarge)})
+	if errors.Is(err, ErrNoScript) {
+		return nil, path, fmt.Errorf("%w: %s", ErrNotFound, path)
+	}
+	return src, path, err
 }

@@ -8,10 +8,11 @@
 // (RFC 5232), subaddress (RFC 5233), date and index (RFC 5260), mailbox
 // (RFC 5490), include (RFC 6609), duplicate (RFC 7352), regex
 // (draft-ietf-sieve-regex-01), mime, foreverypart and extracttext
-// (RFC 5703), ihave (RFC 5463), enotify with mailto (RFC 5435, RFC 5436)
-// and vnd.dovecot.debug — plus those Pigeonhole offers when configured:
-// editheader (RFC 5293), spamtest, spamtestplus and virustest (RFC 5235),
-// vacation-seconds (RFC 6131), and ereject (RFC 5429).
+// (RFC 5703), ihave (RFC 5463) and vnd.dovecot.debug — plus those
+// Pigeonhole offers when configured: editheader (RFC 5293), spamtest,
+// spamtestplus and virustest (RFC 5235), vacation-seconds (RFC 6131), and
+// ereject (RFC 5429). enotify with mailto (RFC 5435, RFC 5436) is
+// implemented but offered only when asked for (see DefaultExtensions).
 //
 // The package knows nothing of Maildir or SMTP: Compile turns a script into
 // a *Script, and Script.Run evaluates it against a Message and an Env,
@@ -141,8 +142,12 @@ type Options struct {
 	// Extensions lists the capabilities scripts may require. Nil enables
 	// every extension Pigeonhole enables by default (see DefaultExtensions).
 	Extensions []string
-	// Loader resolves include; nil makes every include fail to compile.
+	// Loader resolves include. When nil, a Cache reads include files from
+	// GlobalDir and the user's UserFiles.Dir, and Compile fails every include.
 	Loader ScriptLoader
+	// GlobalDir is where a Cache finds include :global scripts as
+	// NAME.sieve (Pigeonhole's sieve_global); empty: none.
+	GlobalDir string
 	// RecipientDelimiter separates user and detail (RFC 5233). Default "+".
 	RecipientDelimiter string
 	// ProtectedHeaders may not be changed by editheader (RFC 5293 §6); Received
@@ -187,14 +192,17 @@ type Options struct {
 	hooks *hooks
 }
 
-// DefaultExtensions are the capabilities offered when Options.Extensions is nil.
+// DefaultExtensions are the capabilities offered when Options.Extensions is
+// nil. enotify is implemented but not among them: a caller that sends the
+// NotifyAction results offers it explicitly; otherwise requiring it is a
+// compile error ("notify is not supported") rather than a silent no-op.
 var DefaultExtensions = []string{
 	"fileinto", "reject", "ereject", "envelope", "encoded-character",
 	"comparator-i;octet", "comparator-i;ascii-casemap", "comparator-i;ascii-numeric",
 	"copy", "body", "environment", "variables", "vacation", "vacation-seconds",
 	"relational", "imap4flags", "subaddress", "spamtest", "spamtestplus", "virustest",
 	"date", "index", "editheader", "mailbox", "include", "duplicate", "regex",
-	"mime", "foreverypart", "extracttext", "ihave", "enotify", "vnd.dovecot.debug",
+	"mime", "foreverypart", "extracttext", "ihave", "vnd.dovecot.debug",
 }
 
 // Script is a compiled script, safe for concurrent runs.

@@ -155,6 +155,11 @@ func (v *validator) validateRequire(n *node) {
 		return
 	}
 	for _, c := range n.args[0].strs {
+		if !v.known[c] && c == "enotify" {
+			// Not offered unless asked for: the actions would have no sender.
+			v.errorf(n.args[0].pos, "notify is not supported (the enotify extension is not offered)")
+			continue
+		}
 		if !v.known[c] {
 			v.errorf(n.args[0].pos, "require command: unknown Sieve capability '%s'", c)
 			continue

@@ -86,7 +86,8 @@ func newSieveStage(cfg config.Config, log *slog.Logger) (*pipeline.SieveStage, e
 		return nil, nil
 	}
 	opts := sieve.Options{
-		Limits:             sieve.Limits{MaxRedirects: c.MaxRedirects, MaxActions: c.MaxActions},
+		Limits:             sieve.Limits{MaxRedirects: c.MaxRedirects, MaxActions: c.MaxActions, MaxScriptSize: c.MaxScriptSize},
+		GlobalDir:          c.GlobalDir,
 		RecipientDelimiter: cfg.Delivery.RecipientDelimiter,
 		Logger:             log,
 	}
@@ -96,6 +97,7 @@ func newSieveStage(cfg config.Config, log *slog.Logger) (*pipeline.SieveStage, e
 		After:      c.After,
 		Default:    c.Default,
 		UserScript: c.UserScript,
+		UserDir:    c.UserDir,
 	}
 	if c.SpamFolder != "" {
 		name, text := config.BuiltinSpamSieve(c.SpamFolder)
