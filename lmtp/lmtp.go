@@ -407,6 +407,10 @@ func (ss *session) envelope() *mail.Envelope {
 }
 
 func (ss *session) deliver(r io.Reader) []error {
+	// In flight from the first byte, so that Shutdown waits for a
+	// message being received too.
+	ss.s.inflight.Add(1)
+	defer ss.s.inflight.Add(-1)
 	data, err := ss.read(r)
 	if err != nil {
 		errs := make([]error, len(ss.env.Recipients))
@@ -435,6 +439,8 @@ func (ss *session) deliver(r io.Reader) []error {
 }
 
 func (ss *session) relay(r io.Reader) error {
+	ss.s.inflight.Add(1)
+	defer ss.s.inflight.Add(-1)
 	data, err := ss.read(r)
 	if err != nil {
 		return err

@@ -201,6 +201,7 @@ type xfConn struct {
 	lineLen int   // octets since the last LF, in command and data lines
 	skip    int64 // BDAT chunk octets still to pass through untouched
 	toolong bool  // a command line over maxCommandLine is being dropped
+	refused bool  // an XFORWARD was refused (and logged) on this connection
 	pending error // handed to go-smtp once out is drained
 	rerr    error // the socket's read error, returned once in is drained
 	buf     []byte
@@ -369,7 +370,10 @@ func (c *xfConn) scanCommand() bool {
 		}
 		c.in = rest
 		if !c.trusted {
-			c.log.Warn("lmtp: XFORWARD refused from an untrusted peer", "peer", c.RemoteAddr().String())
+			if !c.refused {
+				c.refused = true
+				c.log.Warn("lmtp: XFORWARD refused from a peer outside lmtp.xforward_networks", "peer", c.RemoteAddr().String())
+			}
 			c.Conn.Write([]byte(replyXForwardRefused))
 			return true
 		}
