@@ -249,8 +249,22 @@ func TestMaxConnections(t *testing.T) {
 	}
 	second.cmd("QUIT")
 	second.c.Close()
-	time.Sleep(100 * time.Millisecond)
-	dial(t, addr) // a slot is free again: greeted
+	// The slot is freed once the server has closed its side.
+	for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cv := &conversation{t: t, c: c, r: bufio.NewReader(c)}
+		got := strings.Join(cv.reply(), "\n")
+		c.Close()
+		if strings.HasPrefix(got, "220") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("greeting after a connection closed = %q, want 220", got)
+		}
+	}
 }
 
 func TestMaxSessionTime(t *testing.T) {
