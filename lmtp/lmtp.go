@@ -258,8 +258,10 @@ type session struct {
 	// in env.Recipients, which holds every address once.
 	rcpts []rcptRef
 	index map[string]int
-	held  int64 // bytes of the in-flight budget this transaction holds
-	once  sync.Once
+	// held is the share of MaxBytesInFlight this transaction holds;
+	// Logout may release it from another goroutine.
+	held atomic.Int64
+	once sync.Once
 }
 
 type rcptRef struct {
@@ -277,8 +279,7 @@ func rcptKey(addr string) string {
 }
 
 func (ss *session) release() {
-	ss.s.bytes.Add(-ss.held)
-	ss.held = 0
+	ss.s.bytes.Add(-ss.held.Swap(0))
 }
 
 func (ss *session) Reset() {
@@ -316,7 +317,7 @@ func (ss *session) Mail(from string, opts *smtp.MailOptions) error {
 			ss.s.log.Warn("lmtp: MAIL deferred: max_bytes_in_flight reached", "queue_id", ss.env.QueueID, "size", opts.Size, "max_bytes_in_flight", ss.s.cfg.MaxBytesInFlight)
 			return statusNoStorage
 		}
-		ss.held = opts.Size
+		ss.held.Add(opts.Size)
 	}
 	return nil
 }
@@ -375,12 +376,12 @@ func (ss *session) read(r io.Reader) ([]byte, error) {
 	chunk := make([]byte, 32<<10)
 	for {
 		n, err := r.Read(chunk)
-		if need := int64(buf.Len()+n) - ss.held; need > 0 {
+		if need := int64(buf.Len()+n) - ss.held.Load(); need > 0 {
 			if !ss.s.reserve(need) {
 				ss.s.log.Warn("lmtp: message deferred: max_bytes_in_flight reached", "queue_id", ss.env.QueueID, "from", ss.env.MailFrom, "max_bytes_in_flight", ss.s.cfg.MaxBytesInFlight)
 				return nil, statusNoStorage
 			}
-			ss.held += need
+			ss.held.Add(need)
 		}
 		buf.Write(chunk[:n])
 		switch {
@@ -466,8 +467,7 @@ func run[T any](ss *session, fn func(context.Context) T, timedOut func() T) T {
 		stop := ss.xc.watch(cancel)
 		defer stop()
 	}
-	held := ss.held
-	ss.held = 0
+	held := ss.held.Swap(0)
 	s.inflight.Add(1)
 	res := make(chan T, 1)
 	go func() {

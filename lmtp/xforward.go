@@ -198,7 +198,7 @@ type xfConn struct {
 	state   int
 	dstate  int   // go-smtp's data reader state over what it was given
 	handed  int   // dstate when discarding began
-	lineLen int   // octets since the last LF, in command and data lines
+	lineLen int   // octets of the message line being passed on
 	skip    int64 // BDAT chunk octets still to pass through untouched
 	toolong bool  // a command line over maxCommandLine is being dropped
 	refused bool  // an XFORWARD was refused (and logged) on this connection
@@ -395,7 +395,7 @@ func (c *xfConn) scanCommand() bool {
 		// go-smtp reads the chunk whenever it parsed the size, refused
 		// or not (RFC 3030 §2); mirror its parsing exactly.
 		f := strings.Fields(arg)
-		if (len(f) == 1 || len(f) == 2 && strings.EqualFold(f[1], "LAST")) && len(f) > 0 {
+		if len(f) == 1 || len(f) == 2 && strings.EqualFold(f[1], "LAST") {
 			if n, err := strconv.ParseUint(f[0], 10, 32); err == nil {
 				c.skip = int64(n)
 			}
