@@ -222,6 +222,43 @@ type LMTP struct {
 	// ShutdownTimeout bounds how long SIGTERM waits for deliveries in
 	// flight. Default 30s.
 	ShutdownTimeout time.Duration `toml:"shutdown_timeout"`
+	// XForwardNetworks lists the networks (CIDRs or addresses) of TCP
+	// peers that may send Postfix's XFORWARD, which sets the client
+	// address SPF and DNSBLs check. Unix socket peers always may. Default
+	// empty: no TCP peer may.
+	XForwardNetworks []string `toml:"xforward_networks"`
+	// MaxConnections open at once; more are answered 421. Default 100.
+	MaxConnections int `toml:"max_connections"`
+	// MaxSessionTime caps one connection. Default 30m.
+	MaxSessionTime time.Duration `toml:"max_session_time"`
+	// MaxBytesInFlight caps the message bytes held by all transactions
+	// together; past it new mail gets 452. Default 209715200 (200 MiB).
+	MaxBytesInFlight int64 `toml:"max_bytes_in_flight"`
+	// MessageTimeout bounds the processing of one message. Default 5m,
+	// under Postfix's lmtp_data_done_timeout (600s).
+	MessageTimeout time.Duration `toml:"message_timeout"`
+}
+
+// XForwardNets returns XForwardNetworks parsed; a bare address is a
+// network of one.
+func (l LMTP) XForwardNets() ([]*net.IPNet, error) {
+	var nets []*net.IPNet
+	for _, s := range l.XForwardNetworks {
+		if ip := net.ParseIP(s); ip != nil {
+			bits := 128
+			if ip4 := ip.To4(); ip4 != nil {
+				ip, bits = ip4, 32
+			}
+			nets = append(nets, &net.IPNet{IP: ip, Mask: net.CIDRMask(bits, bits)})
+			continue
+		}
+		_, n, err := net.ParseCIDR(s)
+		if err != nil {
+			return nil, fmt.Errorf("%w: network %q: want a CIDR such as 10.0.0.0/24 or an address", ErrInvalid, s)
+		}
+		nets = append(nets, n)
+	}
+	return nets, nil
 }
 
 // Delivery configures which recipients exist and where their mail goes.
@@ -271,6 +308,12 @@ func Default() Config {
 			ReadTimeout:     5 * time.Minute,
 			WriteTimeout:    5 * time.Minute,
 			ShutdownTimeout: 30 * time.Second,
+			// Room for four messages of the largest size at once; a
+			// typical message is a thousand times smaller.
+			MaxBytesInFlight: 200 << 20,
+			MaxConnections:   100,
+			MaxSessionTime:   30 * time.Minute,
+			MessageTimeout:   5 * time.Minute,
 		},
 		Delivery: Delivery{
 			MailRoot:           "./maildata",
@@ -449,6 +492,23 @@ func (c *Config) Validate() error {
 	}
 	if c.Sieve.MaxScriptSize <= 0 {
 		bad("sieve.max_script_size must be positive")
+	}
+	if _, err := c.LMTP.XForwardNets(); err != nil {
+		bad("lmtp.xforward_networks: %v", err)
+	}
+	if c.LMTP.MaxConnections <= 0 {
+		bad("lmtp.max_connections must be positive")
+	}
+	if c.LMTP.MaxSessionTime <= 0 {
+		bad("lmtp.max_session_time must be positive")
+	}
+	if c.LMTP.MessageTimeout <= 0 {
+		bad("lmtp.message_timeout must be positive")
+	}
+	if c.LMTP.MaxBytesInFlight < c.LMTP.MaxMessageSize {
+		// A message of the largest size could never be taken: Postfix
+		// would retry it until it bounces.
+		bad("lmtp.max_bytes_in_flight (%d) must be at least lmtp.max_message_size (%d)", c.LMTP.MaxBytesInFlight, c.LMTP.MaxMessageSize)
 	}
 	if c.Delivery.MailRoot == "" {
 		bad("delivery.mail_root is empty")

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"reflect"
 	"regexp"
@@ -68,6 +69,11 @@ func TestParseErrors(t *testing.T) {
 		{"mailbox quota rule", "[delivery]\nquota_rule = \"Trash:storage=+100M\"\n", "delivery.quota_rule"},
 		{"bad script size", "[sieve]\nmax_script_size = 0\n", "sieve.max_script_size must be positive"},
 		{"dirs without mode", "[rules]\ndirs = [\"/etc/spamassassin\"]\n", `rules.dirs is set but rules.mode is "auto"`},
+		{"bad xforward network", "[lmtp]\nxforward_networks = [\"10.0.0.0/33\"]\n", `lmtp.xforward_networks: config: invalid: network "10.0.0.0/33"`},
+		{"zero max_connections", "[lmtp]\nmax_connections = 0\n", "lmtp.max_connections must be positive"},
+		{"zero max_session_time", "[lmtp]\nmax_session_time = \"0s\"\n", "lmtp.max_session_time must be positive"},
+		{"zero message_timeout", "[lmtp]\nmessage_timeout = \"0s\"\n", "lmtp.message_timeout must be positive"},
+		{"small max_bytes_in_flight", "[lmtp]\nmax_bytes_in_flight = 1000\n", "lmtp.max_bytes_in_flight (1000) must be at least lmtp.max_message_size (52428800)"},
 	} {
 		_, err := Parse("sluice.toml", []byte(tc.src))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -91,6 +97,21 @@ func TestQuotaKeys(t *testing.T) {
 	}
 	if d := Default().Delivery; d.QuotaRule != "" || d.QuotaFullTempfail {
 		t.Fatalf("default quota = %q, tempfail %v; want none, false", d.QuotaRule, d.QuotaFullTempfail)
+	}
+}
+
+func TestLMTPLimits(t *testing.T) {
+	d := Default().LMTP
+	if d.MaxConnections != 100 || d.MaxSessionTime != 30*time.Minute || d.MaxBytesInFlight != 200<<20 || d.MessageTimeout != 5*time.Minute || len(d.XForwardNetworks) != 0 {
+		t.Fatalf("Default().LMTP = %+v, want the documented limits and no XFORWARD networks", d)
+	}
+	c, err := Parse("sluice.toml", []byte("[lmtp]\nxforward_networks = [\"10.1.0.0/16\", \"192.0.2.7\", \"2001:db8::/32\"]\nmax_connections = 7\nmessage_timeout = \"2m\"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nets, err := c.LMTP.XForwardNets()
+	if err != nil || len(nets) != 3 || nets[1].String() != "192.0.2.7/32" || !nets[0].Contains(net.ParseIP("10.1.2.3")) || c.LMTP.MaxConnections != 7 || c.LMTP.MessageTimeout != 2*time.Minute {
+		t.Fatalf("Parse = %+v, nets %v, %v", c.LMTP, nets, err)
 	}
 }
 

@@ -1,14 +1,23 @@
 // Package lmtp is sluice's LMTP front end (RFC 2033) over
 // github.com/emersion/go-smtp: LHLO, MAIL, RCPT and DATA with one status per
-// recipient, size and recipient limits, timeouts, unix and TCP listeners,
-// and a graceful shutdown that lets deliveries in flight finish.
+// recipient, Postfix's XFORWARD from trusted peers, size, recipient,
+// connection, session-time and memory limits, a deadline per message,
+// unix and TCP listeners, and a graceful shutdown that lets deliveries in
+// flight finish.
 //
 // It knows nothing about delivery: it hands each transaction to a Backend.
 // Any error from the Backend that is not an *smtp.SMTPError is answered
 // 451 4.3.0 (temporary): the MTA keeps the message and retries.
+//
+// Where it diverges: a recipient given twice in one transaction is
+// delivered once, and each of its RCPT commands gets the same reply after
+// DATA (RFC 2033 §4.2 wants one reply per accepted RCPT; Dovecot's LMTP
+// answers each as well). A message line over 64 KiB is refused for every
+// recipient with 554 5.6.0 rather than split.
 package lmtp
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -53,9 +62,24 @@ type Config struct {
 	MaxRecipients  int           // per transaction; default 1000
 	ReadTimeout    time.Duration // default 5m
 	WriteTimeout   time.Duration // default 5m
-	// XForwardNets may use Postfix's XFORWARD command; unix socket peers
-	// always may. Default 127.0.0.0/8 and ::1.
+	// XForwardNets are the TCP peers that may use Postfix's XFORWARD
+	// command; unix socket peers always may. Default none: whoever may
+	// set the client address decides what SPF and DNSBL checks see.
 	XForwardNets []*net.IPNet
+	// MaxConnections open at once; more are answered 421 4.3.2 and
+	// closed. Default 100.
+	MaxConnections int
+	// MaxSessionTime caps one connection; it is closed with 421 4.4.2 at
+	// the first command after that. Default 30m.
+	MaxSessionTime time.Duration
+	// MaxBytesInFlight caps the message bytes held by all transactions
+	// together; past it MAIL (by its SIZE) or the message is answered
+	// 452 4.3.1. Default 4 × MaxMessageSize.
+	MaxBytesInFlight int64
+	// MessageTimeout bounds the processing of one message by the Backend;
+	// its context is cancelled then, and also when the client hangs up.
+	// Recipients not delivered by then get 451 4.4.7. Default 5m.
+	MessageTimeout time.Duration
 }
 
 func (cfg Config) withDefaults() Config {
@@ -74,20 +98,41 @@ func (cfg Config) withDefaults() Config {
 	if cfg.WriteTimeout <= 0 {
 		cfg.WriteTimeout = 5 * time.Minute
 	}
-	if cfg.XForwardNets == nil {
-		for _, c := range []string{"127.0.0.0/8", "::1/128"} {
-			_, n, _ := net.ParseCIDR(c)
-			cfg.XForwardNets = append(cfg.XForwardNets, n)
-		}
+	if cfg.MaxConnections <= 0 {
+		cfg.MaxConnections = 100
+	}
+	if cfg.MaxSessionTime <= 0 {
+		cfg.MaxSessionTime = 30 * time.Minute
+	}
+	if cfg.MaxBytesInFlight <= 0 {
+		cfg.MaxBytesInFlight = 4 * cfg.MaxMessageSize
+	}
+	if cfg.MessageTimeout <= 0 {
+		cfg.MessageTimeout = 5 * time.Minute
 	}
 	return cfg
+}
+
+// grace is how long after MessageTimeout the server still waits for a
+// Backend that does not heed its context before it answers for it.
+func (cfg Config) grace() time.Duration {
+	return min(cfg.MessageTimeout/10, 30*time.Second)
 }
 
 // Statuses the server itself sends.
 var (
 	statusTempFail     = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Temporary internal error, try again later"}
 	statusShuttingDown = &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 3, 2}, Message: "Service shutting down, try again later"}
+	statusNoStorage    = &smtp.SMTPError{Code: 452, EnhancedCode: smtp.EnhancedCode{4, 3, 1}, Message: "Insufficient system storage, try again later"}
+	statusTimeout      = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 4, 7}, Message: "Delivery time limit exceeded, try again later"}
+	// RFC 5321 §4.3.2 allows 554 after DATA, not 500; RFC 3463 X.6.0 is a
+	// problem with the content itself. Retrying cannot help.
+	statusLineTooLong = &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 6, 0}, Message: fmt.Sprintf("Message refused: a line is longer than %d octets", maxDataLine)}
 )
+
+// errInFlight is what reading a message returns when MaxBytesInFlight
+// would be exceeded.
+var errInFlight = errors.New("lmtp: too many message bytes in flight")
 
 // Server is an LMTP server.
 type Server struct {
@@ -95,11 +140,27 @@ type Server struct {
 	backend Backend // LMTP mode
 	relayer Relayer // SMTP filter mode
 	log     *slog.Logger
+	cfg     Config
 
 	trusted  func(net.Addr) bool
 	closing  atomic.Bool
 	inflight atomic.Int64 // deliveries running
 	sessions atomic.Int64
+	conns    atomic.Int64 // open connections
+	bytes    atomic.Int64 // message bytes held, against MaxBytesInFlight
+}
+
+// reserve takes n bytes of the in-flight budget, or reports false.
+func (s *Server) reserve(n int64) bool {
+	for {
+		cur := s.bytes.Load()
+		if cur+n > s.cfg.MaxBytesInFlight {
+			return false
+		}
+		if s.bytes.CompareAndSwap(cur, cur+n) {
+			return true
+		}
+	}
 }
 
 // New returns a Server handing transactions to b.
@@ -108,7 +169,7 @@ func New(cfg Config, log *slog.Logger, b Backend) *Server {
 		log = slog.Default()
 	}
 	cfg = cfg.withDefaults()
-	s := &Server{backend: b, log: log, trusted: trustedPeer(cfg.XForwardNets)}
+	s := &Server{backend: b, log: log, cfg: cfg, trusted: trustedPeer(cfg.XForwardNets)}
 	s.srv = newSMTPServer(s, cfg, log)
 	s.srv.LMTP = true
 	return s
@@ -122,7 +183,7 @@ func NewSMTP(cfg Config, log *slog.Logger, r Relayer) *Server {
 		log = slog.Default()
 	}
 	cfg = cfg.withDefaults()
-	s := &Server{relayer: r, log: log, trusted: trustedPeer(cfg.XForwardNets)}
+	s := &Server{relayer: r, log: log, cfg: cfg, trusted: trustedPeer(cfg.XForwardNets)}
 	s.srv = newSMTPServer(s, cfg, log)
 	return s
 }
@@ -132,9 +193,9 @@ func newSMTPServer(s *Server, cfg Config, log *slog.Logger) *smtp.Server {
 	srv.Domain = cfg.Hostname
 	srv.MaxMessageBytes = cfg.MaxMessageSize
 	srv.MaxRecipients = cfg.MaxRecipients
-	// RFC 5322 lines stop at 998 octets, but real mail breaks that rule and
-	// Dovecot accepts it; refuse only lines no MTA would pass on.
-	srv.MaxLineLength = 64 << 10
+	// xfConn enforces line limits with honest replies (see maxDataLine);
+	// go-smtp's own check answers "500 5.4.0" or fails the message 451.
+	srv.MaxLineLength = 0
 	srv.ReadTimeout = cfg.ReadTimeout
 	srv.WriteTimeout = cfg.WriteTimeout
 	srv.ErrorLog = slogAdapter{log}
@@ -143,7 +204,7 @@ func newSMTPServer(s *Server, cfg Config, log *slog.Logger) *smtp.Server {
 
 // Serve accepts connections on l until Shutdown or Close.
 func (s *Server) Serve(l net.Listener) error {
-	err := s.srv.Serve(xfListener{Listener: l, trusted: s.trusted})
+	err := s.srv.Serve(xfListener{Listener: l, s: s})
 	if errors.Is(err, smtp.ErrServerClosed) {
 		return nil
 	}
@@ -179,45 +240,105 @@ func (s *Server) NewSession(c *smtp.Conn) (smtp.Session, error) {
 		return nil, statusShuttingDown
 	}
 	s.sessions.Add(1)
-	return &session{s: s, conn: c}, nil
+	ss := &session{s: s, conn: c}
+	ss.xc, _ = c.Conn().(*xfConn)
+	ss.ctx, ss.cancel = context.WithCancel(context.Background())
+	return ss, nil
 }
 
 // session is one LMTP connection.
 type session struct {
-	s    *Server
-	conn *smtp.Conn
-	env  mail.Envelope
+	s      *Server
+	conn   *smtp.Conn
+	xc     *xfConn // nil when not served through Serve
+	ctx    context.Context
+	cancel context.CancelFunc
+	env    mail.Envelope
+	// rcpts are the accepted RCPT commands in order, each with its index
+	// in env.Recipients, which holds every address once.
+	rcpts []rcptRef
+	index map[string]int
+	// held is the share of MaxBytesInFlight this transaction holds;
+	// Logout may release it from another goroutine.
+	held atomic.Int64
 	once sync.Once
 }
 
-func (ss *session) Reset() { ss.env = mail.Envelope{} }
+type rcptRef struct {
+	addr string
+	i    int
+}
+
+// rcptKey identifies a recipient address: the domain is case-insensitive
+// (RFC 5321 §2.4), the local part is not.
+func rcptKey(addr string) string {
+	if i := strings.LastIndexByte(addr, '@'); i >= 0 {
+		return addr[:i] + strings.ToLower(addr[i:])
+	}
+	return addr
+}
+
+func (ss *session) release() {
+	ss.s.bytes.Add(-ss.held.Swap(0))
+}
+
+func (ss *session) Reset() {
+	ss.env, ss.rcpts, ss.index = mail.Envelope{}, nil, nil
+	ss.release()
+	if ss.xc != nil {
+		ss.xc.reset()
+	}
+}
 
 func (ss *session) Logout() error {
-	ss.once.Do(func() { ss.s.sessions.Add(-1) })
+	ss.once.Do(func() {
+		ss.cancel()
+		ss.release()
+		ss.s.sessions.Add(-1)
+	})
 	return nil
 }
 
-func (ss *session) Mail(from string, _ *smtp.MailOptions) error {
+func (ss *session) Mail(from string, opts *smtp.MailOptions) error {
 	if ss.s.closing.Load() {
 		return statusShuttingDown
 	}
-	ss.env = mail.Envelope{MailFrom: from}
-	if xc, ok := ss.conn.Conn().(*xfConn); ok {
-		f := xc.take()
+	ss.release()
+	ss.env, ss.rcpts, ss.index = mail.Envelope{MailFrom: from}, nil, nil
+	if ss.xc != nil {
+		f := ss.xc.take()
 		ss.env.ClientIP = net.ParseIP(f.Addr)
 		ss.env.ClientHelo = f.Helo
 		ss.env.ClientName = f.Name
 		ss.env.QueueID = f.Ident
 	}
+	if opts != nil && opts.Size > 0 {
+		if !ss.s.reserve(opts.Size) {
+			ss.s.log.Warn("lmtp: MAIL deferred: max_bytes_in_flight reached", "queue_id", ss.env.QueueID, "size", opts.Size, "max_bytes_in_flight", ss.s.cfg.MaxBytesInFlight)
+			return statusNoStorage
+		}
+		ss.held.Add(opts.Size)
+	}
 	return nil
 }
 
 func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	key := rcptKey(to)
+	if i, ok := ss.index[key]; ok {
+		// The same recipient again: one copy, and the same reply twice.
+		ss.rcpts = append(ss.rcpts, rcptRef{to, i})
+		return nil
+	}
 	if ss.s.backend != nil {
-		if err := ss.s.backend.Recipient(context.Background(), to); err != nil {
+		if err := ss.s.backend.Recipient(ss.ctx, to); err != nil {
 			return asStatus(err)
 		}
 	}
+	if ss.index == nil {
+		ss.index = make(map[string]int)
+	}
+	ss.index[key] = len(ss.env.Recipients)
+	ss.rcpts = append(ss.rcpts, rcptRef{to, len(ss.env.Recipients)})
 	ss.env.Recipients = append(ss.env.Recipients, to)
 	return nil
 }
@@ -236,60 +357,151 @@ func (ss *session) Data(r io.Reader) error {
 	return nil
 }
 
-// LMTPData implements smtp.LMTPSession: one status per recipient.
+// LMTPData implements smtp.LMTPSession: one status per accepted RCPT.
 func (ss *session) LMTPData(r io.Reader, status smtp.StatusCollector) error {
 	errs := ss.deliver(r)
 	if len(errs) != len(ss.env.Recipients) {
 		return statusTempFail
 	}
-	for i, rcpt := range ss.env.Recipients {
-		status.SetStatus(rcpt, errs[i])
+	for _, rr := range ss.rcpts {
+		status.SetStatus(rr.addr, errs[rr.i])
 	}
 	return nil
 }
 
-func (ss *session) deliver(r io.Reader) []error {
-	ss.s.inflight.Add(1)
-	defer ss.s.inflight.Add(-1)
-	data, err := io.ReadAll(r)
-	if err != nil {
-		// Too large (552) or a broken connection: the same answer for all.
-		errs := make([]error, len(ss.env.Recipients))
-		for i := range errs {
-			errs[i] = asStatus(err)
+// read reads the message, holding its size against MaxBytesInFlight. A
+// failure comes back as the reply for the whole message.
+func (ss *session) read(r io.Reader) ([]byte, error) {
+	var buf bytes.Buffer
+	chunk := make([]byte, 32<<10)
+	for {
+		n, err := r.Read(chunk)
+		if need := int64(buf.Len()+n) - ss.held.Load(); need > 0 {
+			if !ss.s.reserve(need) {
+				ss.s.log.Warn("lmtp: message deferred: max_bytes_in_flight reached", "queue_id", ss.env.QueueID, "from", ss.env.MailFrom, "max_bytes_in_flight", ss.s.cfg.MaxBytesInFlight)
+				return nil, statusNoStorage
+			}
+			ss.held.Add(need)
 		}
-		return errs
+		buf.Write(chunk[:n])
+		switch {
+		case err == io.EOF:
+			return buf.Bytes(), nil
+		case errors.Is(err, errLineTooLong):
+			ss.s.log.Warn("lmtp: message refused: line too long", "queue_id", ss.env.QueueID, "from", ss.env.MailFrom, "limit", maxDataLine)
+			return nil, statusLineTooLong
+		case err != nil:
+			// Too large (552) or a broken connection.
+			return nil, asStatus(err)
+		}
 	}
+}
+
+// envelope is the transaction's envelope with what the connection adds.
+func (ss *session) envelope() *mail.Envelope {
 	env := ss.env
 	env.LHLO = ss.conn.Hostname()
 	if a := ss.conn.Conn().RemoteAddr(); a != nil {
 		env.PeerAddr = a.String()
 	}
-	errs := ss.s.backend.Deliver(context.Background(), &env, data)
-	for i, err := range errs {
-		if err != nil {
-			errs[i] = asStatus(err)
+	return &env
+}
+
+func (ss *session) deliver(r io.Reader) []error {
+	// In flight from the first byte, so that Shutdown waits for a
+	// message being received too.
+	ss.s.inflight.Add(1)
+	defer ss.s.inflight.Add(-1)
+	data, err := ss.read(r)
+	if err != nil {
+		errs := make([]error, len(ss.env.Recipients))
+		for i := range errs {
+			errs[i] = err
 		}
+		return errs
 	}
-	return errs
+	env := ss.envelope()
+	n := len(env.Recipients)
+	return run(ss, func(ctx context.Context) []error {
+		errs := ss.s.backend.Deliver(ctx, env, data)
+		for i, err := range errs {
+			if err != nil {
+				errs[i] = ss.s.status(ctx, err)
+			}
+		}
+		return errs
+	}, func() []error {
+		errs := make([]error, n)
+		for i := range errs {
+			errs[i] = statusTimeout
+		}
+		return errs
+	})
 }
 
 func (ss *session) relay(r io.Reader) error {
 	ss.s.inflight.Add(1)
 	defer ss.s.inflight.Add(-1)
-	data, err := io.ReadAll(r)
+	data, err := ss.read(r)
 	if err != nil {
-		return asStatus(err)
+		return err
 	}
-	env := ss.env
-	env.LHLO = ss.conn.Hostname()
-	if a := ss.conn.Conn().RemoteAddr(); a != nil {
-		env.PeerAddr = a.String()
+	env := ss.envelope()
+	return run(ss, func(ctx context.Context) error {
+		if err := ss.s.relayer.Relay(ctx, env, data); err != nil {
+			return ss.s.status(ctx, err)
+		}
+		return nil
+	}, func() error { return statusTimeout })
+}
+
+// run calls fn with a context that ends after MessageTimeout or when the
+// client hangs up. A fn that outlives the deadline by grace is answered
+// for with timedOut() and left to finish; it still counts as in flight,
+// and keeps its share of MaxBytesInFlight, until it does.
+func run[T any](ss *session, fn func(context.Context) T, timedOut func() T) T {
+	s := ss.s
+	ctx, cancel := context.WithTimeout(ss.ctx, s.cfg.MessageTimeout)
+	defer cancel()
+	if ss.xc != nil {
+		stop := ss.xc.watch(cancel)
+		defer stop()
 	}
-	if err := ss.s.relayer.Relay(context.Background(), &env, data); err != nil {
-		return asStatus(err)
+	held := ss.held.Swap(0)
+	s.inflight.Add(1)
+	res := make(chan T, 1)
+	go func() {
+		defer s.inflight.Add(-1)
+		defer s.bytes.Add(-held)
+		res <- fn(ctx)
+	}()
+	select {
+	case v := <-res:
+		return v
+	case <-ctx.Done():
 	}
-	return nil
+	t := time.NewTimer(s.cfg.grace())
+	defer t.Stop()
+	select {
+	case v := <-res:
+		return v
+	case <-t.C:
+		s.log.Error("lmtp: delivery still running past message_timeout; answered 451", "queue_id", ss.env.QueueID, "message_timeout", s.cfg.MessageTimeout, "cause", context.Cause(ctx))
+		return timedOut()
+	}
+}
+
+// status is the reply for a Backend error: SMTP errors as they are, a
+// failure after the deadline or hang-up as 451 4.4.7, the rest as 451 4.3.0.
+func (s *Server) status(ctx context.Context, err error) error {
+	var se *smtp.SMTPError
+	if errors.As(err, &se) {
+		return se
+	}
+	if ctx.Err() != nil {
+		return statusTimeout
+	}
+	return statusTempFail
 }
 
 // asStatus turns err into the reply the peer sees: SMTP errors as they are,

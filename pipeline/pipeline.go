@@ -46,6 +46,9 @@ var (
 	// with quota_full_tempfail = no and yes.
 	StatusMailboxFull     = &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 2, 2}, Message: "Mailbox is full"}
 	StatusMailboxFullTemp = &smtp.SMTPError{Code: 452, EnhancedCode: smtp.EnhancedCode{4, 2, 2}, Message: "Mailbox is full"}
+	// StatusTimeout answers a recipient not delivered when the message's
+	// context ended: its deadline passed or the client went away.
+	StatusTimeout = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 4, 7}, Message: "Delivery time limit exceeded, try again later"}
 )
 
 // Message is one message on its way through the pipeline. Per-message steps
@@ -386,6 +389,13 @@ func (p *Pipeline) perRecipient(ctx context.Context, m *Message, addr string) (a
 		p.log.InfoContext(ctx, "delivery", attrs...)
 	}()
 
+	// A recipient whose context has ended is not started, and not filed
+	// after a stage that carried on regardless: the reply would come too
+	// late, and a 250 nobody hears makes a retry deliver twice.
+	if err := ctx.Err(); err != nil {
+		detail, reason = err, "timeout"
+		return "", StatusTimeout
+	}
 	if b := p.cfg.Bouncer; b != nil && b.IsSRS(addr) {
 		d.Stores, d.Redirected = nil, 1
 		if err := b.Bounce(ctx, m, addr); err != nil {
@@ -432,6 +442,10 @@ func (p *Pipeline) perRecipient(ctx context.Context, m *Message, addr string) (a
 	if len(d.Stores) == 0 && len(d.Redirects) == 0 {
 		d.Stores = nil
 		return "", nil
+	}
+	if err := ctx.Err(); err != nil {
+		detail, reason = err, "timeout"
+		return "", StatusTimeout
 	}
 	if err := p.file(ctx, m, d); err != nil {
 		detail = err
@@ -557,6 +571,9 @@ func (p *Pipeline) storageStatus(err error) (reason string, status error) {
 		return "quota", StatusMailboxFull
 	case errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT):
 		return "nospace", StatusNoSpace
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return "timeout", StatusTimeout
 	}
 	return "io", StatusTempFail
 }

@@ -252,3 +252,27 @@ func TestIdentify(t *testing.T) {
 		t.Fatalf("identify = %q, %q; want <m1@x>, 4AbCdE12", id, q)
 	}
 }
+
+// TestContextEnded: when the message's context ends while a stage carries
+// on regardless, no recipient is filed and each is answered 451 4.4.7.
+func TestContextEnded(t *testing.T) {
+	root := t.TempDir()
+	dir := NewDirectory(DirectoryConfig{MailRoot: root, MailLocation: "%d/%n/Maildir"})
+	ctx, cancel := context.WithCancel(context.Background())
+	slow := func(context.Context, *Message) error {
+		cancel() // the deadline passes while this step runs
+		return nil
+	}
+	ran := 0
+	count := func(context.Context, *Message, *Delivery) error { ran++; return nil }
+	p := New(Config{Hostname: "mx.test", Directory: dir, MessageSteps: []MessageStep{slow}, RecipientSteps: []RecipientStep{count}}, quietLog())
+	st := p.Deliver(ctx, &mail.Envelope{MailFrom: "s@x", Recipients: []string{"a@example.test", "b@example.test"}}, []byte("Subject: x\r\n\r\nx\r\n"))
+	for i, s := range st {
+		if s != StatusTimeout {
+			t.Fatalf("status %d after the context ended = %v, want %v", i, s, StatusTimeout)
+		}
+	}
+	if files := countFiles(t, root); len(files) != 0 || ran != 0 {
+		t.Fatalf("after the context ended: files %q, recipient steps run %d times; want none", files, ran)
+	}
+}

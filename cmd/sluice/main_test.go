@@ -115,8 +115,9 @@ func startInProcess(t *testing.T, cfg config.Config) (string, *syncBuffer) {
 	return addr, logs
 }
 
-// startUnix serves LMTP on the unix socket sock with cfg.
-func startUnix(t *testing.T, cfg config.Config, sock string) {
+// startUnix serves LMTP on the unix socket sock with cfg and returns the
+// server's log.
+func startUnix(t *testing.T, cfg config.Config, sock string) *syncBuffer {
 	t.Helper()
 	cfg.LMTP.Listen = []string{"unix:" + sock}
 	cfg.Metrics.Listen = ""
@@ -124,7 +125,8 @@ func startUnix(t *testing.T, cfg config.Config, sock string) {
 	cfg.Rules.Mode = "builtin"
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- serve(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), nil, nil) }()
+	logs := &syncBuffer{}
+	go func() { done <- serve(ctx, cfg, slog.New(slog.NewTextHandler(logs, nil)), nil, nil) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
@@ -137,11 +139,12 @@ func startUnix(t *testing.T, cfg config.Config, sock string) {
 	for i := 0; i < 100; i++ {
 		if c, err := net.Dial("unix", sock); err == nil {
 			c.Close()
-			return
+			return logs
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Fatalf("no listener on %s", sock)
+	return nil
 }
 
 // lmtpSend delivers msg over LMTP and returns the per-recipient statuses

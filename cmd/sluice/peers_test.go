@@ -28,11 +28,24 @@ func TestPostfixDeliversOverLMTP(t *testing.T) {
 		root := testutil.PeerDir(t)
 		cfg := config.Default()
 		cfg.Delivery.MailRoot = root
+		cfg.LMTP.XForwardNetworks = []string{"127.0.0.1/32"}
 		addr, logs := startInProcess(t, cfg)
 		postfixTwoRecipients(t, root, "inet:"+addr)
 		// Postfix passed the original client with XFORWARD.
 		if l := logs.String(); !strings.Contains(l, "helo=swaks.client.test") || !strings.Contains(l, "client=127.0.0.1") {
 			t.Fatalf("log lacks the XFORWARD client (helo=swaks.client.test):\n%s", l)
+		}
+	})
+	t.Run("inet default", func(t *testing.T) {
+		// Without xforward_networks a TCP peer, loopback too, is not
+		// offered XFORWARD: delivery works, the client is not taken.
+		root := testutil.PeerDir(t)
+		cfg := config.Default()
+		cfg.Delivery.MailRoot = root
+		addr, logs := startInProcess(t, cfg)
+		postfixTwoRecipients(t, root, "inet:"+addr)
+		if l := logs.String(); strings.Contains(l, "helo=swaks.client.test") {
+			t.Fatalf("XFORWARD taken from a TCP peer outside xforward_networks:\n%s", l)
 		}
 	})
 	t.Run("unix", func(t *testing.T) {
@@ -43,8 +56,11 @@ func TestPostfixDeliversOverLMTP(t *testing.T) {
 		cfg.Delivery.MailRoot = root
 		cfg.LMTP.SocketGroup = "postfix"
 		sock := filepath.Join(root, "lmtp.sock")
-		startUnix(t, cfg, sock)
+		logs := startUnix(t, cfg, sock)
 		postfixTwoRecipients(t, root, "unix:"+sock)
+		if l := logs.String(); !strings.Contains(l, "helo=swaks.client.test") || !strings.Contains(l, "client=127.0.0.1") {
+			t.Fatalf("log lacks the XFORWARD client on the unix socket:\n%s", l)
+		}
 	})
 }
 

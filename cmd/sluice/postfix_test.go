@@ -91,6 +91,7 @@ func TestPostfixSMTPFilter(t *testing.T) {
 	cfg := config.Default()
 	cfg.Delivery.MailRoot = t.TempDir()
 	cfg.LMTP.Hostname = "filter.test"
+	cfg.LMTP.XForwardNetworks = []string{"127.0.0.1/32"} // as docs/postfix.md says
 	cfg.Auth.DNS = []string{offlineDNS(t)}
 	cfg.Filter.Listen = []string{fmt.Sprintf("127.0.0.1:%d", fport)}
 	cfg.Filter.NextHop = fmt.Sprintf("127.0.0.1:%d", rport)

@@ -165,23 +165,15 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, hup <-chan 
 	hostname := hostnameOf(cfg)
 	cur := &current{}
 	cur.set(p, cfg)
-	srv := lmtp.New(lmtp.Config{
-		Hostname:       hostname,
-		MaxMessageSize: cfg.LMTP.MaxMessageSize,
-		MaxRecipients:  cfg.LMTP.MaxRecipients,
-		ReadTimeout:    cfg.LMTP.ReadTimeout,
-		WriteTimeout:   cfg.LMTP.WriteTimeout,
-	}, log, cur)
+	lcfg, err := lmtpConfig(cfg, hostname)
+	if err != nil {
+		return err
+	}
+	srv := lmtp.New(lcfg, log, cur)
 
 	var smtpSrv *lmtp.Server
 	if len(cfg.Filter.Listen) > 0 {
-		smtpSrv = lmtp.NewSMTP(lmtp.Config{
-			Hostname:       hostname,
-			MaxMessageSize: cfg.LMTP.MaxMessageSize,
-			MaxRecipients:  cfg.LMTP.MaxRecipients,
-			ReadTimeout:    cfg.LMTP.ReadTimeout,
-			WriteTimeout:   cfg.LMTP.WriteTimeout,
-		}, log, cur)
+		smtpSrv = lmtp.NewSMTP(lcfg, log, cur)
 	}
 
 	mode, _ := cfg.LMTP.SocketModeBits()
@@ -272,6 +264,27 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, hup <-chan 
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// lmtpConfig is the [lmtp] section as the LMTP server and the SMTP filter
+// front end take it; both share its limits and XFORWARD networks.
+func lmtpConfig(cfg config.Config, hostname string) (lmtp.Config, error) {
+	nets, err := cfg.LMTP.XForwardNets()
+	if err != nil {
+		return lmtp.Config{}, fmt.Errorf("lmtp.xforward_networks: %w", err)
+	}
+	return lmtp.Config{
+		Hostname:         hostname,
+		MaxMessageSize:   cfg.LMTP.MaxMessageSize,
+		MaxRecipients:    cfg.LMTP.MaxRecipients,
+		ReadTimeout:      cfg.LMTP.ReadTimeout,
+		WriteTimeout:     cfg.LMTP.WriteTimeout,
+		XForwardNets:     nets,
+		MaxConnections:   cfg.LMTP.MaxConnections,
+		MaxSessionTime:   cfg.LMTP.MaxSessionTime,
+		MaxBytesInFlight: cfg.LMTP.MaxBytesInFlight,
+		MessageTimeout:   cfg.LMTP.MessageTimeout,
+	}, nil
 }
 
 // checkMailRoot makes sure deliveries can be written under root: a server
