@@ -39,6 +39,13 @@ type Input struct {
 	Rules map[string]bool
 	// Auth carries SPF, DKIM and DMARC results for their eval functions.
 	Auth Auth
+	// Bayes is the Bayes probability that the message is spam, or nil
+	// when Bayes did not score it (off, or too little learned). Set, and
+	// with use_bayes and use_bayes_rules on, the check_bayes rules
+	// (BAYES_00 … BAYES_999) read it and the score set switches to one with
+	// Bayes (2, or 3 with Options.Net), as SpamAssassin switches once its
+	// Bayes database becomes usable.
+	Bayes *float64
 }
 
 // Auth is the part of the auth package's results the eval functions read.
@@ -76,6 +83,9 @@ type Result struct {
 	Errors []error
 	// Elapsed is the time Eval took.
 	Elapsed time.Duration
+	// ScoreSet is the SpamAssassin score set the hits were scored with:
+	// 0 neither network tests nor Bayes, 1 network, 2 Bayes, 3 both.
+	ScoreSet int
 }
 
 // evalState is the per-message state of one Eval.
@@ -184,10 +194,12 @@ func (rs *Ruleset) eval(ctx context.Context, msg Message, in Input, prof map[str
 			st.vals[r.idx] = 1
 		}
 	}
-	res := Result{TimedOut: st.timedOut, Skipped: st.skipped, Errors: st.errs}
+	set := rs.scoreSetFor(&in)
+	res := Result{TimedOut: st.timedOut, Skipped: st.skipped, Errors: st.errs, ScoreSet: set}
 	for _, r := range rs.rules {
 		v := st.vals[r.idx]
-		if v == 0 || r.score == 0 || strings.HasPrefix(r.name, "__") || (r.inactive != "" && r.inactive != "net") {
+		score := r.scores[set]
+		if v == 0 || score == 0 || strings.HasPrefix(r.name, "__") || (r.inactive != "" && r.inactive != "net") {
 			continue
 		}
 		n := int(v)
@@ -195,7 +207,7 @@ func (rs *Ruleset) eval(ctx context.Context, msg Message, in Input, prof map[str
 			n = 1
 		}
 		// SpamAssassin adds a multiple rule's score once per hit.
-		sc := r.score * float64(n)
+		sc := score * float64(n)
 		res.Hits = append(res.Hits, Hit{Rule: r.name, Score: sc, Count: n, Describe: r.describe})
 		res.Score += sc
 	}

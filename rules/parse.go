@@ -450,6 +450,9 @@ func (p *parser) directive(file string, line int, key, val, raw string) {
 			p.diag(file, line, 1, "", "include %s: %v", val, err)
 		}
 	default:
+		if p.bayesDirective(rs, file, line, key, val) {
+			return
+		}
 		if isIgnoredDirective(key) {
 			return
 		}

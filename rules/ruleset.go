@@ -108,8 +108,57 @@ type Config struct {
 	WelcomelistDKIM, DefWelcomelistDKIM, WelcomelistSPF, DefWelcomelistSPF []AuthListEntry
 	// OKLocales is ok_locales ("all" by default: no charset is far away).
 	OKLocales string
+	// Bayes holds the bayes_* and learning settings of the rule files.
+	Bayes BayesConfig
 
 	freemail *freemailIndex
+}
+
+// BayesConfig is what the rule files say about Bayes and learning, with
+// SpamAssassin's defaults (Conf.pm and Plugin/Bayes.pm). The rules package
+// only reads it; the bayes package and the pipeline act on it.
+type BayesConfig struct {
+	// UseBayes is use_bayes (default true); UseBayesRules is use_bayes_rules
+	// (default true): with it false Bayes still learns but BAYES_* rules
+	// do not fire and the score set does not switch. UseLearner is
+	// use_learner (default true).
+	UseBayes, UseBayesRules, UseLearner bool
+	// AutoLearn is bayes_auto_learn (default true).
+	AutoLearn bool
+	// AutoLearnThresholdNonspam and AutoLearnThresholdSpam are
+	// bayes_auto_learn_threshold_nonspam (0.1) and _spam (12.0).
+	AutoLearnThresholdNonspam, AutoLearnThresholdSpam float64
+	// AutoLearnOnError is bayes_auto_learn_on_error (default false): learn
+	// only when the classifier disagrees with the verdict.
+	AutoLearnOnError bool
+	// MinHamNum and MinSpamNum are bayes_min_ham_num and _spam_num (200):
+	// Bayes scores nothing until that many of each class are learned.
+	MinHamNum, MinSpamNum int
+	// IgnoreHeaders are bayes_ignore_header names, lower case.
+	IgnoreHeaders []string
+	// IgnoreFrom and IgnoreTo are bayes_ignore_from / bayes_ignore_to
+	// address globs, lower case: such mail is neither learned nor scored.
+	IgnoreFrom, IgnoreTo []string
+	// ExpiryMaxDBSize is bayes_expiry_max_db_size (150000 tokens).
+	ExpiryMaxDBSize int
+	// AutoExpire is bayes_auto_expire (default true).
+	AutoExpire bool
+	// Path is bayes_path as written (SpamAssassin's file prefix); sluice
+	// uses its own database, so it is only reported.
+	Path string
+	// Other holds the remaining bayes_* settings by name, last value
+	// winning (bayes_token_sources, bayes_stopword_*, …).
+	Other map[string]string
+}
+
+// DefaultBayesConfig returns SpamAssassin's defaults.
+func DefaultBayesConfig() BayesConfig {
+	return BayesConfig{
+		UseBayes: true, UseBayesRules: true, UseLearner: true, AutoLearn: true,
+		AutoLearnThresholdNonspam: 0.1, AutoLearnThresholdSpam: 12.0,
+		MinHamNum: 200, MinSpamNum: 200, ExpiryMaxDBSize: 150000, AutoExpire: true,
+		Other: map[string]string{},
+	}
 }
 
 // AuthListEntry is one welcomelist_from_dkim/_spf/_auth entry.
@@ -147,7 +196,8 @@ type rule struct {
 	idx       int
 	name      string
 	kind      Kind
-	score     float64
+	score     float64    // in the score set Options choose
+	scores    [4]float64 // in each score set, for the switch to Bayes sets
 	describe  string
 	multiple  bool
 	maxhits   int
@@ -233,7 +283,7 @@ func newParser(opt Options) (*parser, error) {
 		opt.Logger = slog.Default()
 	}
 	rs := &Ruleset{opt: opt, byName: map[string]*rule{}, reg: opt.Evals}
-	rs.conf = Config{RequiredScore: 5, ReportSafe: 1, OKLocales: "all", TLDs: map[string]bool{}, TwoLevelTLDs: map[string]bool{}}
+	rs.conf = Config{RequiredScore: 5, ReportSafe: 1, OKLocales: "all", TLDs: map[string]bool{}, TwoLevelTLDs: map[string]bool{}, Bayes: DefaultBayesConfig()}
 	rs.lint.ByKind = map[string]int{}
 	rs.lint.Unsupported = map[string]int{}
 	rs.lint.UnsupportedEvals = map[string]int{}
@@ -285,20 +335,25 @@ func (rs *Ruleset) finish(p *parser) {
 				r.nosubject = true
 			}
 		}
+		var one float64
 		switch sc, ok := p.scores[d.name]; {
 		case ok && len(sc) == 4:
-			r.score = sc[set]
+			copy(r.scores[:], sc)
 		case ok:
-			r.score = sc[0]
+			one = sc[0]
 		case strings.HasPrefix(d.name, "__"):
-			r.score = 0
+			one = 0
 		case strings.HasPrefix(d.name, "T_"):
-			r.score = 0.01
+			one = 0.01
 		case nice:
-			r.score = -1
+			one = -1
 		default:
-			r.score = 1
+			one = 1
 		}
+		if sc, ok := p.scores[d.name]; !ok || len(sc) != 4 {
+			r.scores = [4]float64{one, one, one, one}
+		}
+		r.score = r.scores[set]
 		rs.rules = append(rs.rules, r)
 		rs.byName[d.name] = r
 		rs.lint.ByKind[d.kind.String()]++

@@ -1,0 +1,119 @@
+package rules
+
+import (
+	"context"
+	"testing"
+)
+
+const bayesRules = `
+body BAYES_00  eval:check_bayes('0.00', '0.01')
+body BAYES_50  eval:check_bayes('0.40', '0.60')
+body BAYES_99  eval:check_bayes('0.99', '1.00')
+body BAYES_999 eval:check_bayes('0.999', '1.00')
+score BAYES_00  0 0 -1.9 -1.9
+score BAYES_50  0 0 0.8 0.8
+score BAYES_99  0 0 3.5 3.5
+score BAYES_999 0 0 0.2 0.2
+body  WORD /hello/
+score WORD 1 2 3 4
+`
+
+func bayesProb(p float64) *float64 { return &p }
+
+// TestCheckBayes: the check_bayes rules fire on the probability's band as
+// Bayes.pm check_bayes bounds it ((min, max], min 0 inclusive), and the
+// score set switches from 0 to 2 once Bayes scored the message.
+func TestCheckBayes(t *testing.T) {
+	rs, err := LoadString("bayes.cf", bayesRules, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := newTestMessage([]byte("Subject: x\n\nhello\n"))
+	for _, tc := range []struct {
+		bayes *float64
+		want  map[string]float64
+		set   int
+	}{
+		{nil, map[string]float64{"WORD": 1}, 0},
+		{bayesProb(0), map[string]float64{"BAYES_00": -1.9, "WORD": 3}, 2},
+		{bayesProb(0.01), map[string]float64{"BAYES_00": -1.9, "WORD": 3}, 2},
+		{bayesProb(0.4), map[string]float64{"WORD": 3}, 2},
+		{bayesProb(0.5), map[string]float64{"BAYES_50": 0.8, "WORD": 3}, 2},
+		{bayesProb(0.6), map[string]float64{"BAYES_50": 0.8, "WORD": 3}, 2},
+		{bayesProb(0.9995), map[string]float64{"BAYES_99": 3.5, "BAYES_999": 0.2, "WORD": 3}, 2},
+	} {
+		res := rs.Eval(context.Background(), msg, Input{Bayes: tc.bayes})
+		got := map[string]float64{}
+		for _, h := range res.Hits {
+			got[h.Rule] = h.Score
+		}
+		if len(got) != len(tc.want) || res.ScoreSet != tc.set {
+			t.Errorf("Bayes %v: hits %v set %d, want %v set %d", deref(tc.bayes), got, res.ScoreSet, tc.want, tc.set)
+			continue
+		}
+		for r, s := range tc.want {
+			if got[r] != s {
+				t.Errorf("Bayes %v: %s scored %v, want %v", deref(tc.bayes), r, got[r], s)
+			}
+		}
+	}
+	// With network tests on, Bayes moves set 1 to set 3.
+	rsNet, err := LoadString("bayes.cf", bayesRules, Options{Net: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := rsNet.Eval(context.Background(), msg, Input{Bayes: bayesProb(0.5)}); res.ScoreSet != 3 || res.Score != 4.8 {
+		t.Errorf("net + Bayes: set %d score %v, want set 3 score 4.8", res.ScoreSet, res.Score)
+	}
+}
+
+// TestBayesRulesOff: use_bayes_rules 0 (and use_bayes 0) keep the BAYES_*
+// rules silent and the score set where it was, as in SpamAssassin.
+func TestBayesRulesOff(t *testing.T) {
+	for _, off := range []string{"use_bayes_rules 0", "use_bayes 0", "use_learner 0"} {
+		rs, err := LoadString("bayes.cf", bayesRules+off+"\n", Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res := rs.Eval(context.Background(), newTestMessage([]byte("Subject: x\n\nhello\n")), Input{Bayes: bayesProb(0.5)})
+		if res.ScoreSet != 0 || len(res.Hits) != 1 || res.Hits[0].Rule != "WORD" {
+			t.Errorf("%s: set %d hits %v, want set 0 and WORD alone", off, res.ScoreSet, res.Hits)
+		}
+	}
+}
+
+// TestBayesDirectives: the bayes_* settings are read, with SpamAssassin's
+// defaults, and a bad value is diagnosed at its line.
+func TestBayesDirectives(t *testing.T) {
+	rs, err := LoadString("local.cf", `
+bayes_auto_learn 0
+bayes_auto_learn_threshold_nonspam -0.5
+bayes_auto_learn_threshold_spam 9
+bayes_min_ham_num 50
+bayes_ignore_header X-Bogosity
+bayes_ignore_header X-Spam-Flag X-Spam-Status
+bayes_ignore_from *@example.com
+bayes_token_sources all
+`, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := rs.Config().Bayes
+	if b.AutoLearn || b.AutoLearnThresholdNonspam != -0.5 || b.AutoLearnThresholdSpam != 9 || b.MinHamNum != 50 || b.MinSpamNum != 200 || !b.UseBayes {
+		t.Fatalf("Bayes config = %+v", b)
+	}
+	if len(b.IgnoreHeaders) != 3 || b.IgnoreHeaders[0] != "x-bogosity" || len(b.IgnoreFrom) != 1 || b.Other["bayes_token_sources"] != "all" {
+		t.Fatalf("Bayes lists = %+v", b)
+	}
+	rs, _ = LoadString("local.cf", "\nbayes_min_spam_num lots\n", Options{})
+	if l := rs.Lint(); len(l.Errors) != 1 || l.Errors[0].String() != `local.cf:2:1: bayes_min_spam_num: bad count "lots"` {
+		t.Fatalf("Lint errors = %v", l.Errors)
+	}
+}
+
+func deref(p *float64) any {
+	if p == nil {
+		return nil
+	}
+	return *p
+}
