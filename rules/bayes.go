@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"math"
 	"strconv"
 	"strings"
 )
@@ -126,4 +127,161 @@ func evalCheckBayes(ec *EvalContext, args []string) (bool, error) {
 		}
 	}
 	return true, nil
+}
+
+// AutoLearnPoints is what SpamAssassin's auto-learn decision reads off one
+// evaluation (PerMsgStatus::_get_autolearn_points).
+type AutoLearnPoints struct {
+	// Points is the score without Bayes: the hits scored in the score set
+	// without its Bayes bit, leaving out rules with tflags learn,
+	// noautolearn or userconf, rounded to 3 decimals.
+	Points float64
+	// Head and Body split Points by where the rules look (a meta rule's
+	// score is split by its direct dependencies' kinds; full rules count
+	// in neither); tflags autolearn_header / autolearn_body move a rule.
+	Head, Body float64
+	// Learned is the score of the learn rules (BAYES_*) in the set used.
+	Learned float64
+	// Force names the hit rules with tflags autolearn_force, which lift
+	// the 3 head and 3 body points a spam needs.
+	Force []string
+}
+
+// AutoLearnPoints computes the auto-learn points of res, which Eval
+// returned for a message on this Ruleset.
+func (rs *Ruleset) AutoLearnPoints(res Result) AutoLearnPoints {
+	var a AutoLearnPoints
+	set := res.ScoreSet &^ 2
+	round := func(v float64) float64 { return math.Round(v*1000) / 1000 }
+	part := func(k Kind) string {
+		switch k {
+		case KindHeader, KindMIMEHeader:
+			return "head"
+		case KindBody, KindRawBody, KindURI:
+			return "body"
+		case KindMeta:
+			return "meta"
+		}
+		return ""
+	}
+	for _, h := range res.Hits {
+		r := rs.byName[h.Rule]
+		if r == nil {
+			continue
+		}
+		force := ""
+		skip, learn := false, false
+		for _, f := range r.tflags {
+			switch f {
+			case "noautolearn", "userconf":
+				skip = true
+			case "learn":
+				learn = true
+			case "autolearn_force":
+				a.Force = append(a.Force, r.name)
+			case "autolearn_header":
+				force = "head"
+			case "autolearn_body":
+				force = "body"
+			}
+		}
+		if skip {
+			continue
+		}
+		n := float64(max(h.Count, 1))
+		if learn {
+			a.Learned += r.scores[res.ScoreSet] * n
+			continue
+		}
+		sc := r.scores[set] * n
+		if sc == 0 {
+			continue
+		}
+		switch t := part(r.kind); {
+		case force == "head" || (force == "" && t == "head"):
+			a.Head += sc
+		case force == "body" || (force == "" && t == "body"):
+			a.Body += sc
+		case t == "meta":
+			var heads, bodies int
+			for _, dep := range r.metaDeps {
+				if d := rs.byName[dep]; d != nil {
+					switch part(d.kind) {
+					case "head":
+						heads++
+					case "body":
+						bodies++
+					}
+				}
+			}
+			if total := heads + bodies; total > 0 {
+				a.Head += round(sc * float64(heads) / float64(total))
+				a.Body += round(sc * float64(bodies) / float64(total))
+			}
+		}
+		a.Points += sc
+	}
+	a.Points = round(a.Points)
+	return a
+}
+
+// AutoLearn is the outcome of SpamAssassin's auto-learn decision.
+type AutoLearn int
+
+// The auto-learn outcomes; their strings are what X-Spam-Status says
+// after autolearn=.
+const (
+	AutoLearnNo AutoLearn = iota
+	AutoLearnHam
+	AutoLearnSpam
+)
+
+func (a AutoLearn) String() string { return [...]string{"no", "ham", "spam"}[a] }
+
+// AutoLearnDecision applies AutoLearnThreshold.pm's discriminator to one
+// evaluation: ham below bayes_auto_learn_threshold_nonspam, spam at or
+// above bayes_auto_learn_threshold_spam with at least 3 head and 3 body
+// points (unless a rule forces it), never against the verdict (isSpam) or
+// what the learn rules already said, and with bayes_auto_learn_on_error
+// only when Bayes got it wrong.
+func (rs *Ruleset) AutoLearnDecision(res Result, isSpam bool) AutoLearn {
+	b := rs.conf.Bayes
+	a := rs.AutoLearnPoints(res)
+	var spam bool
+	switch {
+	case a.Points < b.AutoLearnThresholdNonspam:
+		spam = false
+	case a.Points >= b.AutoLearnThresholdSpam:
+		spam = true
+	default:
+		return AutoLearnNo
+	}
+	hit := func(name string) bool {
+		for _, h := range res.Hits {
+			if h.Rule == name {
+				return true
+			}
+		}
+		return false
+	}
+	if spam {
+		need := 3.0
+		if len(a.Force) > 0 {
+			need = -99
+		}
+		if a.Body < need || a.Head < need || a.Learned < -1 || !isSpam {
+			return AutoLearnNo
+		}
+		if b.AutoLearnOnError && hit("BAYES_99") {
+			return AutoLearnNo
+		}
+		return AutoLearnSpam
+	}
+	if a.Learned > 1 || isSpam {
+		return AutoLearnNo
+	}
+	if b.AutoLearnOnError && hit("BAYES_00") {
+		return AutoLearnNo
+	}
+	return AutoLearnHam
 }

@@ -14,6 +14,10 @@ score BAYES_00  0 0 -1.9 -1.9
 score BAYES_50  0 0 0.8 0.8
 score BAYES_99  0 0 3.5 3.5
 score BAYES_999 0 0 0.2 0.2
+tflags BAYES_00 learn
+tflags BAYES_50 learn
+tflags BAYES_99 learn
+tflags BAYES_999 learn
 body  WORD /hello/
 score WORD 1 2 3 4
 `
@@ -116,4 +120,53 @@ func deref(p *float64) any {
 		return nil
 	}
 	return *p
+}
+
+// TestAutoLearnDecision follows AutoLearnThreshold.pm: ham under 0.1,
+// spam from 12 with 3 head and 3 body points, learn rules left out of the
+// points, noautolearn rules ignored, autolearn_force lifting the split.
+func TestAutoLearnDecision(t *testing.T) {
+	rs, err := LoadString("al.cf", bayesRules+`
+header HBIG  Subject =~ /big/
+score  HBIG  8
+body   BBIG  /big/
+score  BBIG  4
+body   BSMALL /small/
+score  BSMALL 2
+header HNEG  Subject =~ /friend/
+score  HNEG  -1
+header HQUIET Subject =~ /quiet/
+score  HQUIET 20
+tflags HQUIET noautolearn
+header __H   Subject =~ /meta/
+body   __B   /meta/
+meta   MBOTH __H && __B
+score  MBOTH 14
+body   FORCED /forced/
+score  FORCED 13
+tflags FORCED autolearn_force
+`, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		msg   string
+		bayes *float64
+		want  AutoLearn
+	}{
+		{"Subject: friend\n\nhello\n", nil, AutoLearnHam},              // 1 - 1 = 0 < 0.1
+		{"Subject: friend\n\nnothing\n", nil, AutoLearnHam},            // -1
+		{"Subject: big\n\nbig\n", nil, AutoLearnSpam},                  // 8 head + 4 body
+		{"Subject: small\n\nnothing\n", nil, AutoLearnNo},              // 2 (the Subject is body text too): between the thresholds
+		{"Subject: big\n\nsmall big\n", bayesProb(0.001), AutoLearnNo}, // BAYES_00 is a learn rule: -1.9 < -1 vetoes spam
+		{"Subject: quiet\n\nnothing\n", nil, AutoLearnNo},              // spam verdict, 0 points: not ham against the verdict
+		{"Subject: meta\n\nmeta\n", nil, AutoLearnSpam},                // 14 split 7/7
+		{"Subject: x\n\nforced\n", nil, AutoLearnSpam},                 // 13 body only, forced
+	} {
+		res := rs.Eval(context.Background(), newTestMessage([]byte(tc.msg)), Input{Bayes: tc.bayes})
+		isSpam := res.Score >= rs.Config().RequiredScore
+		if got := rs.AutoLearnDecision(res, isSpam); got != tc.want {
+			t.Errorf("%q (Bayes %v): auto-learn %v, want %v; points %+v, hits %v", tc.msg, deref(tc.bayes), got, tc.want, rs.AutoLearnPoints(res), res.Hits)
+		}
+	}
 }

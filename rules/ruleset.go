@@ -213,6 +213,7 @@ type rule struct {
 	meta      metaNode
 	metaDeps  []string
 	eval      EvalFunc
+	tflags    []string
 }
 
 // Config returns the settings read from the rule files.
@@ -319,6 +320,7 @@ func (rs *Ruleset) finish(p *parser) {
 	for _, d := range defs {
 		r := &rule{def: d, idx: len(rs.rules), name: d.name, kind: d.kind, describe: p.describe[d.name], priority: p.priority[d.name]}
 		tf := strings.Fields(p.tflags[d.name])
+		r.tflags = tf
 		nice := false
 		for _, f := range tf {
 			switch {
