@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -22,8 +23,10 @@ type stringList []string
 func (s *stringList) String() string     { return strings.Join(*s, ",") }
 func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 
-// cmdCheck scores one message as delivery would and prints a report like
-// `spamassassin -t`, or one JSON object with -json.
+// cmdCheck scores messages as delivery would, loading the rules once: one
+// message (a file or stdin) gets a report like `spamassassin -t`, or one
+// JSON object with -json; many (several files, directories, mboxes) get
+// one summary line each, or one JSON object per line with -json.
 func cmdCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -58,21 +61,6 @@ func cmdCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if cfg.Rules.Mode == "off" {
 		cfg.Rules.Mode = "auto"
 	}
-	in := stdin
-	if fs.NArg() > 0 {
-		f, err := os.Open(fs.Arg(0))
-		if err != nil {
-			fmt.Fprintf(stderr, "sluice: %v\n", err)
-			return 1
-		}
-		defer f.Close()
-		in = f
-	}
-	raw, err := io.ReadAll(in)
-	if err != nil {
-		fmt.Fprintf(stderr, "sluice: %v\n", err)
-		return 1
-	}
 	log := newLogger(config.Log{Level: "warn", Format: "text"}, stderr)
 	p, err := newPipeline(cfg, log, nil, buildOpts{})
 	if err != nil {
@@ -80,18 +68,53 @@ func cmdCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 1
 	}
 	env := &mail.Envelope{MailFrom: *mailFrom, Recipients: rcpts, ClientIP: net.ParseIP(*clientIP), ClientHelo: *helo}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	m, err := p.Check(ctx, env, raw)
+	paths := fs.Args()
+	if len(paths) == 0 {
+		paths = []string{"-"}
+	}
+	// One input that is one message keeps the single report (or JSON
+	// object); anything more prints one line per message.
+	single := len(paths) == 1
+	if single && paths[0] != "-" {
+		if fi, err := os.Stat(paths[0]); err == nil && fi.IsDir() {
+			single = false
+		}
+	}
+	code := 0
+	err = mail.WalkSources(paths, stdin, cfg.LMTP.MaxMessageSize, func(src mail.Source, err error) error {
+		if err != nil {
+			fmt.Fprintf(stderr, "sluice: %s: %v\n", src.File, err)
+			code = 1
+			return nil
+		}
+		if src.Mbox {
+			single = false
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		m, err := p.Check(ctx, env, src.Raw)
+		if err != nil {
+			fmt.Fprintf(stderr, "sluice: %s: %v\n", src.File, err)
+			code = 1
+			return nil
+		}
+		switch {
+		case *asJSON:
+			if printJSON(stdout, src, m) != 0 {
+				return errors.New("writing the result failed")
+			}
+		case single:
+			printReport(stdout, m)
+		default:
+			printSummary(stdout, src, m)
+		}
+		return nil
+	})
 	if err != nil {
 		fmt.Fprintf(stderr, "sluice: %v\n", err)
 		return 1
 	}
-	if *asJSON {
-		return printJSON(stdout, m)
-	}
-	printReport(stdout, m)
-	return 0
+	return code
 }
 
 type jsonHit struct {
@@ -100,14 +123,19 @@ type jsonHit struct {
 }
 
 type jsonResult struct {
+	File     string    `json:"file"`
+	Index    *int      `json:"index,omitempty"` // the message's place in its mbox
 	Score    float64   `json:"score"`
 	Required float64   `json:"required"`
 	Spam     bool      `json:"spam"`
 	Hits     []jsonHit `json:"hits"`
 }
 
-func printJSON(w io.Writer, m *pipeline.Message) int {
-	r := jsonResult{Hits: []jsonHit{}}
+func printJSON(w io.Writer, src mail.Source, m *pipeline.Message) int {
+	r := jsonResult{File: src.File, Hits: []jsonHit{}}
+	if src.Mbox {
+		r.Index = &src.Index
+	}
 	if v := m.Verdict; v != nil {
 		r.Score, r.Required, r.Spam = v.Score, v.Required, v.Spam
 		for _, h := range v.Hits {
@@ -119,6 +147,34 @@ func printJSON(w io.Writer, m *pipeline.Message) int {
 		return 1
 	}
 	return 0
+}
+
+// printSummary prints one line for a message of a mass check: file (and
+// mbox index), verdict, score and the rules hit, as spamassassin's
+// mass-check writes its logs.
+func printSummary(w io.Writer, src mail.Source, m *pipeline.Message) {
+	name := src.File
+	if src.Mbox {
+		name = fmt.Sprintf("%s:%d", src.File, src.Index)
+	}
+	v := m.Verdict
+	if v == nil {
+		fmt.Fprintf(w, "%s rules-off\n", name)
+		return
+	}
+	verdict := "ham"
+	if v.Spam {
+		verdict = "spam"
+	}
+	rules := "none" // as X-Spam-Status writes tests=none
+	if len(v.Hits) > 0 {
+		names := make([]string, len(v.Hits))
+		for i, h := range v.Hits {
+			names[i] = h.Rule
+		}
+		rules = strings.Join(names, ",")
+	}
+	fmt.Fprintf(w, "%s %s %.1f %s\n", name, verdict, v.Score, rules)
 }
 
 // printReport prints what `spamassassin -t` shows at the end of a message:
