@@ -1,0 +1,666 @@
+package bayes
+
+import (
+	"bytes"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/sluice-mail/sluice/mail"
+)
+
+// Token regions of Bayes.pm _tokenize_line: headers, body text, URIs.
+const (
+	regionHeader = 0
+	regionBody   = 1
+	regionURI    = 2
+)
+
+// Caps on the tokens taken from each source (Bayes.pm tokenize).
+const (
+	maxBodyTokens   = 50000
+	maxURITokens    = 10000
+	maxInvizTokens  = 50000
+	maxHeaderTokens = 10000
+)
+
+// invizPrefix is ADD_INVIZ_TOKENS_I_PREFIX: tokens from invisible HTML text.
+const invizPrefix = "I*:"
+
+// ignoredHeaders is Bayes.pm's $IGNORED_HDRS: fields that give spurious
+// clues (list headers, other filters' verdicts, mail client annotations).
+// Received is handled separately: only the last two are tokenized.
+var ignoredHeaders = regexp.MustCompile(`(?i)^(?:` +
+	`(?:X-)?Sender|Delivered-To|Delivery-Date|(?:X-)?Envelope-To` +
+	`|X-MIME-Auto[Cc]onverted|X-Converted-To-Plain-Text` +
+	`|Subject|Date` +
+	`|X-List|(?:X-)?Mailing-List` +
+	`|(?:X-)?List-(?:Archive|Help|Id|Owner|Post|Subscribe|Unsubscribe|Host|Id|Manager|Admin|Comment|Name|Url)` +
+	`|X-Unsub(?:scribe)?|X-Mailman-Version|X-Been[Tt]here|X-Loop` +
+	`|Mail-Followup-To|X-eGroups-(?:Return|From)|X-MDMailing-List|X-XEmacs-List|X-Sympa-To` +
+	`|(?:X-)?Resent-(?:From|To|Date)|(?:X-)?Original-(?:From|To|Date)` +
+	`|X-MailScanner(?:-SpamCheck)?` +
+	`|X-Spam(?:-(?:Status|Level|Flag|Report|Hits|Score|Checker-Version))?` +
+	`|X-Antispam|X-RBL-Warning|X-Mailscanner|X-MDaemon-Deliver-To|X-Virus-Scanned` +
+	`|X-Mass-Check-Id|X-Pyzor|X-DCC-\S{2,25}-Metrics` +
+	`|X-Filtered-B[Yy]|X-Scanned-By|X-Scanner` +
+	`|X-AP-Spam-(?:Score|Status)|X-RIPE-Spam-Status|X-SpamCop-[^:]+` +
+	`|X-SMTPD|(?:X-)?Spam-Apparently-To|SPAM|X-Perlmx-Spam|X-Bogosity` +
+	`|Content-Class|Thread-(?:Index|Topic)|X-Original[Aa]rrival[Tt]ime` +
+	`|(?:X-)?Status|X-Flags|X-Keywords|Replied|Forwarded|Lines|Content-Length|X-UIDL?|X-IMAPbase` +
+	`|X-Bugzilla-[^:]+` +
+	`|X-VM-(?:Bookmark|(?:POP|IMAP)-Retrieved|Labels|Last-Modified|Summary-Format|VHeader|v\d-Data|Message-Order)` +
+	`|X-Gnus-Mail-Source|Xref` +
+	`):`)
+
+// presenceOnlyHeaders is $MARK_PRESENCE_ONLY_HDRS: fields whose values
+// are all hapaxes; only their presence becomes a token.
+var presenceOnlyHeaders = regexp.MustCompile(`(?i)^(?:X-Face|X-(?:Gnu-?PG|PGP|GPG)(?:-Key)?-Fingerprint|D(?:KIM|omainKey)-Signature|X-Google-DKIM-Signature|ARC-(?:Message-Signature|Seal)|Autocrypt)$`)
+
+// headerNameCompression is %HEADER_NAME_COMPRESSION: short prefixes for
+// the most frequent fields. The match on the field name is exact, case
+// included, as in Perl's hash lookup.
+var headerNameCompression = map[string]string{
+	"Message-Id":                "*m",
+	"Message-ID":                "*M",
+	"Received":                  "*r",
+	"User-Agent":                "*u",
+	"References":                "*f",
+	"In-Reply-To":               "*i",
+	"From":                      "*F",
+	"Reply-To":                  "*R",
+	"Return-Path":               "*p",
+	"Return-path":               "*rp",
+	"X-Mailer":                  "*x",
+	"X-Authentication-Warning":  "*a",
+	"Organization":              "*o",
+	"Organisation":              "*o",
+	"Content-Type":              "*ct",
+	"Content-Disposition":       "*cd",
+	"Content-Transfer-Encoding": "*ce",
+	"x-spam-relays-trusted":     "*RT",
+	"x-spam-relays-untrusted":   "*RU",
+}
+
+var (
+	msgidHeader     = regexp.MustCompile(`(?i)^(?:|X-|Resent-)Message-Id$`)
+	addrHeader      = regexp.MustCompile(`(?i)^(?:|X-|Resent-)(?:Return-Path|From|To|Cc|Reply-To|Errors-To|Mail-Followup-To|Sender)$`)
+	mapMID          = regexp.MustCompile(`(?i)^(?:In-Reply-To|References|Message-ID)$`)
+	mapFromToCc     = regexp.MustCompile(`(?i)^(?:From|To|Cc)$`)
+	mapUserAgent    = regexp.MustCompile(`(?i)^(?:X-Mailer|User-Agent)$`)
+	dotsRun         = regexp.MustCompile(`(\w)(\.{3,6})(\w)`)
+	dashRun         = regexp.MustCompile(`(\w)(\-{2,6})(\w)`)
+	titleCase       = regexp.MustCompile(`(?:^|\.\s+)([A-Z])([^A-Z]+)(?:\s|$)`)
+	midOutlook      = regexp.MustCompile(`<([0-9a-f]{4})[0-9a-f]{4}[0-9a-f]{4}\$([0-9a-f]{4})[0-9a-f]{4}\$([0-9a-f]{8})@(\S+)>`)
+	midExim         = regexp.MustCompile(`<[A-Za-z0-9]{7}-[A-Za-z0-9]{6}-0[A-Za-z0-9]@`)
+	midSendmail     = regexp.MustCompile(`<20\d\d[01]\d[0123]\d[012]\d[012345]\d[012345]\d\.[A-F0-9]{10,12}@`)
+	midNonWord      = regexp.MustCompile(`[^_A-Za-z0-9]`)
+	rcvdSendmail1   = regexp.MustCompile(`\swith\sSMTP\sid\sg[\dA-Z]{10,12}\s`)
+	rcvdSendmail2   = regexp.MustCompile(`\swith\sESMTP\sid\s[\dA-F]{10,12}\s`)
+	rcvdSendmail3   = regexp.MustCompile(`\bid\s[a-zA-Z0-9]{7,20}\b`)
+	rcvdExim        = regexp.MustCompile(`\bid\s[A-Za-z0-9]{7}-[A-Za-z0-9]{6}-0[A-Za-z0-9]`)
+	rcvdDate        = regexp.MustCompile(`(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun),\s)?[0-3\s]?[0-9]\s(?:Jan|Feb|Ma[ry]|Apr|Ju[nl]|Aug|Sep|Oct|Nov|Dec)\s(?:19|20)?[0-9]{2}\s[0-2][0-9](?::[0-5][0-9]){1,2}\s(?:\s*\(|\)|\s*(?:[+-][0-9]{4})|\s*(?:UT|[A-Z]{2,3}T))*`)
+	rcvdIP          = regexp.MustCompile(`\b(\d{1,3}\.)(\d{1,3}\.)(\d{1,3})(\.\d{1,3})\b`)
+	rcvdNoise       = regexp.MustCompile(`\b(?:with|from|for|SMTP|ESMTP)\b`)
+	ctBoundary      = regexp.MustCompile(`(?i)boundary=["'](.*?)["']`)
+	ctHex           = regexp.MustCompile(`[a-fA-F0-9]`)
+	ctSeparators    = regexp.MustCompile(`([-_.=]+)`)
+	ctNoise         = regexp.MustCompile(`\b(?:text|charset)\b`)
+	mimeVersionNoop = regexp.MustCompile(`1\.0`)
+	relaysMeta      = regexp.MustCompile(`^x-spam-relays-(?:external|internal|trusted|untrusted)$`)
+	relayLabels     = regexp.MustCompile(` [a-z]+=`)
+)
+
+// defaultStopwordsEN is bayes_stopword_en as the stock rules ship it
+// (60_bayes_stopwords.cf, SpamAssassin 4.0), anchored and
+// case-insensitive as Bayes.pm parse_config compiles it.
+const defaultStopwordsEN = `^(?i)(?:a(?:ble|l(?:ready|l)|n[dy]|re)|b(?:ecause|oth)|c(?:an|ome)|e(?:ach|mail|ven)|f(?:ew|irst|or|rom)|give|h(?:a(?:ve|s)|ttp)|i(?:n(?:formation|to)|t's)|just|know|l(?:ike|o(?:ng|ok))|m(?:a(?:de|il(?:(?:ing|to))?|ke|ny)|o(?:re|st)|uch)|n(?:eed|o[tw]|umber)|o(?:ff|n(?:ly|e)|ut|wn)|p(?:eople|lace)|right|s(?:ame|ee|uch)|t(?:h(?:at|is|rough|e)|ime)|using|w(?:eb|h(?:ere|y)|ith(?:out)?|or(?:ld|k))|y(?:ears?|ou(?:(?:'re|r))?))$`
+
+var stopwordsEN = regexp.MustCompile(defaultStopwordsEN)
+
+// Tokenize returns the distinct tokens of msg as SpamAssassin's Bayes.pm
+// tokenize computes them, keyed by their stored hash, with the token text.
+// meta holds SpamAssassin's metadata pseudo-headers ("X-Spam-Relays-Untrusted:
+// [ ip=... ]\n", "X-AuthorDomain: ...") that the rule engine derives from the
+// Received chain; nil tokenizes without them.
+func Tokenize(msg *mail.Message, meta []string, cfg Config) map[Token]string {
+	cfg = cfg.withDefaults()
+	tz := tokenizer{cfg: &cfg}
+	src := cfg.TokenSources
+	var all []string
+	if src.Visible {
+		var toks []string
+		for _, line := range msg.VisibleBody() {
+			toks = tz.line(toks, line, "", regionBody)
+			if len(toks) >= maxBodyTokens {
+				break
+			}
+		}
+		all = append(all, toks...)
+	}
+	if src.URI {
+		var toks []string
+		for _, u := range msg.URIs() {
+			toks = tz.line(toks, []byte(u), "", regionURI)
+			if len(toks) >= maxURITokens {
+				break
+			}
+		}
+		all = append(all, toks...)
+	}
+	if src.Invisible {
+		var toks []string
+		for _, line := range msg.InvisibleBody() {
+			toks = tz.line(toks, line, invizPrefix, regionBody)
+			if len(toks) >= maxInvizTokens {
+				break
+			}
+		}
+		all = append(all, toks...)
+	}
+	if src.Header {
+		hdrs := tz.headers(msg, meta)
+		// Perl walks the hash in random order; sorting makes the cap
+		// deterministic and changes nothing below it.
+		names := make([]string, 0, len(hdrs))
+		for n := range hdrs {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		var toks []string
+		for _, n := range names {
+			toks = tz.line(toks, []byte(hdrs[n]), "H"+n+":", regionHeader)
+			if len(toks) >= maxHeaderTokens {
+				break
+			}
+		}
+		all = append(all, toks...)
+	}
+	out := make(map[Token]string, len(all))
+	for _, t := range all {
+		if t != "" {
+			out[HashToken(t)] = t
+		}
+	}
+	return out
+}
+
+type tokenizer struct {
+	cfg      *Config
+	stopword map[string]bool
+}
+
+// clean is the first substitution of _tokenize_line (SpamAssassin bug
+// 7130): runs of [-A-Za-z0-9,@*!_'"$. ], UTF-8 sequences and single bytes
+// \xA1-\xFF are kept, every other byte becomes a space.
+func clean(s []byte) []byte {
+	out := make([]byte, 0, len(s))
+	cont := func(i int) bool { return i < len(s) && s[i] >= 0x80 && s[i] <= 0xBF }
+	for i := 0; i < len(s); {
+		c := s[i]
+		switch {
+		case isTokenByte(c):
+			out = append(out, c)
+			i++
+		case c >= 0xC0 && c <= 0xDF && cont(i+1):
+			out = append(out, s[i:i+2]...)
+			i += 2
+		case c >= 0xE0 && c <= 0xEF && cont(i+1) && cont(i+2):
+			out = append(out, s[i:i+3]...)
+			i += 3
+		case c >= 0xF0 && c <= 0xF4 && cont(i+1) && cont(i+2) && cont(i+3):
+			out = append(out, s[i:i+4]...)
+			i += 4
+		case c >= 0xA1:
+			out = append(out, c)
+			i++
+		default:
+			out = append(out, ' ')
+			i++
+		}
+	}
+	return out
+}
+
+func isTokenByte(c byte) bool {
+	switch {
+	case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		return true
+	}
+	return strings.IndexByte(`,@*!_'"$. -`, c) >= 0
+}
+
+// isWordByte is Perl's \w on a byte string: ASCII only.
+func isWordByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_'
+}
+
+// line is _tokenize_line: it appends the tokens of s to toks.
+func (tz *tokenizer) line(toks []string, s []byte, prefix string, region int) []string {
+	s = clean(s)
+	// Split "..." and "--" between words, keeping the separator as a token.
+	s = dotsRun.ReplaceAll(s, []byte("$1 $2 $3"))
+	s = dashRun.ReplaceAll(s, []byte("$1 $2 $3"))
+	if region == regionBody || region == regionURI {
+		s = lowerTitleCase(s) // IGNORE_TITLE_CASE
+	}
+	for _, f := range bytes.Split(s, []byte(" ")) {
+		if len(f) == 0 {
+			continue
+		}
+		toks = tz.token(toks, string(f), prefix, region)
+	}
+	return toks
+}
+
+// lowerTitleCase lower-cases a Title Case word at the start of the line or
+// after a full stop: s/(?:^|\.\s+)([A-Z])([^A-Z]+)(?:\s|$)/' '.lc($1).$2.' '/ge.
+func lowerTitleCase(s []byte) []byte {
+	ms := titleCase.FindAllSubmatchIndex(s, -1)
+	if ms == nil {
+		return s
+	}
+	out := make([]byte, 0, len(s)+2*len(ms))
+	last := 0
+	for _, m := range ms {
+		out = append(out, s[last:m[0]]...)
+		out = append(out, ' ', s[m[2]]+('a'-'A'))
+		out = append(out, s[m[4]:m[5]]...)
+		out = append(out, ' ')
+		last = m[1]
+	}
+	return append(out, s[last:]...)
+}
+
+func trimEdge(c byte) bool { return strings.IndexByte(`-'".,`, c) >= 0 }
+
+// token runs the per-token part of _tokenize_line.
+func (tz *tokenizer) token(toks []string, tok, prefix string, region int) []string {
+	for len(tok) > 0 && trimEdge(tok[0]) {
+		tok = tok[1:]
+	}
+	for len(tok) > 0 && trimEdge(tok[len(tok)-1]) {
+		tok = tok[:len(tok)-1]
+	}
+	// Tokens of one or two bytes are in the grey area and only slow
+	// things down; three-byte ones are kept.
+	n := len(tok)
+	if n < 3 {
+		return toks
+	}
+	if tz.isStopword(tok) {
+		return toks
+	}
+	body := region == regionBody || region == regionURI
+	if body {
+		if hasMailAddr(tok) { // CHEW_BODY_MAILADDRS
+			toks = mailAddrTokens(toks, tok)
+		} else if hasDomainDot(tok) { // CHEW_BODY_URIS
+			toks = append(toks, "UD:"+tok)
+			for bit := tok; ; {
+				i := strings.IndexByte(bit, '.')
+				if i <= 0 || i == len(bit)-1 {
+					break
+				}
+				bit = bit[i+1:]
+				toks = append(toks, "UD:"+bit)
+			}
+		}
+	}
+	// A '*' marks a composite token such as "HTo:D*net": never shortened.
+	if n > tz.cfg.MaxTokenLength && strings.IndexByte(tok, '*') < 0 {
+		// TOKENIZE_LONG_8BIT_SEQS_AS_UTF8_CHARS (bug 7135): keep the 3-
+		// and 4-byte UTF-8 sequences, drop the 2-byte ones.
+		if hasTwoContinuation(tok) {
+			if seqs := longUTF8Seqs(tok); len(seqs) > 0 {
+				for _, q := range seqs {
+					toks = append(toks, prefix+"u8:"+q)
+				}
+				return toks
+			}
+		}
+		// HDRS_ and BODY_TOKENIZE_LONG_TOKENS_AS_SKIPS; URIs are kept whole.
+		if region == regionHeader || region == regionBody {
+			tok = skipToken(tok)
+		}
+	}
+	if body { // DECOMPOSE_BODY_TOKENS
+		nonWord := hasNonWord(tok)
+		if nonWord {
+			toks = append(toks, prefix+stripNonWord(tok))
+		}
+		if hasUpper(tok) {
+			low := asciiLower(tok)
+			toks = append(toks, prefix+low)
+			if nonWord {
+				toks = append(toks, prefix+stripNonWord(low))
+			}
+		}
+	}
+	return append(toks, prefix+tok)
+}
+
+func (tz *tokenizer) isStopword(tok string) bool {
+	re := tz.cfg.Stopwords
+	if re == nil {
+		return false
+	}
+	if v, ok := tz.stopword[tok]; ok {
+		return v
+	}
+	// The stock lists are ASCII; Go's (?i) folds Unicode, Perl's on a byte
+	// string does not, so a non-ASCII token never matches.
+	v := isASCII(tok) && re.MatchString(tok)
+	if tz.stopword == nil {
+		tz.stopword = make(map[string]bool)
+	}
+	tz.stopword[tok] = v
+	return v
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+// hasMailAddr is /\S\@\S/.
+func hasMailAddr(s string) bool {
+	for i := 1; i+1 < len(s); i++ {
+		if s[i] == '@' && !isSpace(s[i-1]) && !isSpace(s[i+1]) {
+			return true
+		}
+	}
+	return false
+}
+
+// hasDomainDot is /\S\.[a-z]/i.
+func hasDomainDot(s string) bool {
+	for i := 1; i+1 < len(s); i++ {
+		c := s[i+1] | 0x20
+		if s[i] == '.' && !isSpace(s[i-1]) && c >= 'a' && c <= 'z' {
+			return true
+		}
+	}
+	return false
+}
+
+func isSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'
+}
+
+// hasTwoContinuation is /[\x80-\xBF]{2}/.
+func hasTwoContinuation(s string) bool {
+	for i := 0; i+1 < len(s); i++ {
+		if isCont(s[i]) && isCont(s[i+1]) {
+			return true
+		}
+	}
+	return false
+}
+
+func isCont(c byte) bool { return c >= 0x80 && c <= 0xBF }
+
+// longUTF8Seqs is /((?:[\xE0-\xEF]|[\xF0-\xF4][\x80-\xBF])[\x80-\xBF]{2})/g.
+func longUTF8Seqs(s string) []string {
+	var out []string
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= 0xE0 && c <= 0xEF && i+2 < len(s) && isCont(s[i+1]) && isCont(s[i+2]) {
+			out = append(out, s[i:i+3])
+			i += 3
+			continue
+		}
+		if c >= 0xF0 && c <= 0xF4 && i+3 < len(s) && isCont(s[i+1]) && isCont(s[i+2]) && isCont(s[i+3]) {
+			out = append(out, s[i:i+4])
+			i += 4
+			continue
+		}
+		i++
+	}
+	return out
+}
+
+// skipToken keeps the first seven characters (UTF-8 sequences or bytes) of
+// a long token as "sk:" + those, when at least two bytes follow
+// (SpamAssassin bug 7141); otherwise the token is unchanged.
+func skipToken(s string) string {
+	i := 0
+	for k := 0; k < 7; k++ {
+		if i >= len(s) {
+			return s
+		}
+		i += charLen(s, i)
+	}
+	if len(s)-i < 2 {
+		return s
+	}
+	return "sk:" + s[:i]
+}
+
+// charLen is the length of the alternation in the bug 7141 pattern at i:
+// [\x00-\x7F\xF5-\xFF] | [\xC0-\xDF][\x80-\xBF] | [\xE0-\xEF][\x80-\xBF]{2}
+// | [\xF0-\xF4][\x80-\xBF]{3} | .
+func charLen(s string, i int) int {
+	c := s[i]
+	ok := func(n int) bool {
+		for j := 1; j < n; j++ {
+			if i+j >= len(s) || !isCont(s[i+j]) {
+				return false
+			}
+		}
+		return true
+	}
+	switch {
+	case c <= 0x7F || c >= 0xF5:
+		return 1
+	case c >= 0xC0 && c <= 0xDF && ok(2):
+		return 2
+	case c >= 0xE0 && c <= 0xEF && ok(3):
+		return 3
+	case c >= 0xF0 && c <= 0xF4 && ok(4):
+		return 4
+	}
+	return 1
+}
+
+// hasNonWord is /[^\w:\*]/.
+func hasNonWord(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !isWordByte(c) && c != ':' && c != '*' {
+			return true
+		}
+	}
+	return false
+}
+
+// stripNonWord is s/[^\w:\*]//g.
+func stripNonWord(s string) string {
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; isWordByte(c) || c == ':' || c == '*' {
+			b = append(b, c)
+		}
+	}
+	return string(b)
+}
+
+func hasUpper(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 'A' && s[i] <= 'Z' {
+			return true
+		}
+	}
+	return false
+}
+
+// asciiLower is Perl's lc on a byte string.
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c >= 'A' && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}
+
+// mailAddrTokens is _tokenize_mail_addrs: "U*" the local part, "D*" the
+// domain and each of its parent domains.
+func mailAddrTokens(toks []string, addr string) []string {
+	// /(.+)\@(.+)$/: the last "@" with something on both sides.
+	at := -1
+	for i := len(addr) - 2; i >= 1; i-- {
+		if addr[i] == '@' {
+			at = i
+			break
+		}
+	}
+	if at < 0 {
+		return toks
+	}
+	user, dom := addr[:at], addr[at+1:]
+	toks = append(toks, "U*"+user, "D*"+dom)
+	for {
+		i := strings.IndexByte(dom, '.')
+		if i <= 0 || i == len(dom)-1 {
+			break
+		}
+		dom = dom[i+1:]
+		toks = append(toks, "D*"+dom)
+	}
+	return toks
+}
+
+// headers is _tokenize_headers: the header fields to tokenize, keyed by
+// the (compressed) field name or a pseudo-name (*MI, *Ad, *UA), values of
+// one key joined with a space.
+func (tz *tokenizer) headers(msg *mail.Message, meta []string) map[string]string {
+	var lines, rcvd []string
+	for _, l := range msg.Header("ALL", false) {
+		if len(l) >= 9 && strings.EqualFold(l[:9], "Received:") {
+			rcvd = append(rcvd, l)
+			continue
+		}
+		if ignoredHeaders.MatchString(l) {
+			continue
+		}
+		lines = append(lines, l)
+	}
+	// Message.pm keeps metadata names in lower case.
+	for _, l := range meta {
+		name, val, _ := strings.Cut(l, ":")
+		lines = append(lines, strings.ToLower(name)+":"+val)
+	}
+	// The last two Received fields: usually a good source of spamware
+	// tokens and HELO names.
+	if n := len(rcvd); n >= 1 {
+		lines = append(lines, rcvd[n-1])
+		if n >= 2 {
+			lines = append(lines, rcvd[n-2])
+		}
+	}
+	parsed := make(map[string]string)
+	add := func(k, v string) {
+		if old, ok := parsed[k]; ok {
+			parsed[k] = old + " " + v
+		} else {
+			parsed[k] = v
+		}
+	}
+	for _, l := range lines {
+		if strings.TrimSpace(l) == "" {
+			continue
+		}
+		hdr, val, _ := strings.Cut(l, ":")
+		if tz.cfg.IgnoreHeaders[strings.ToLower(hdr)] {
+			continue
+		}
+		val = strings.TrimSuffix(val, "\n") // chomp
+		switch {
+		case msgidHeader.MatchString(hdr):
+			val = preChewMessageID(val)
+		case addrHeader.MatchString(hdr): // PRE_CHEW_ADDR_HEADERS
+			val = preChewAddrHeader(val)
+		case hdr == "Received":
+			val = preChewReceived(val)
+		case hdr == "Content-Type":
+			val = preChewContentType(val)
+		case hdr == "MIME-Version":
+			if loc := mimeVersionNoop.FindStringIndex(val); loc != nil {
+				val = val[:loc[0]] + val[loc[1]:]
+			}
+		case presenceOnlyHeaders.MatchString(hdr):
+			val = "1"
+		case relaysMeta.MatchString(hdr):
+			// Drop the redundant rdns= helo= ident= ... labels.
+			val = relayLabels.ReplaceAllString(val, " ")
+		}
+		if mapMID.MatchString(hdr) { // MAP_HEADERS_MID
+			add("*MI", val)
+		}
+		if mapFromToCc.MatchString(hdr) { // MAP_HEADERS_FROMTOCC
+			add("*Ad", val)
+		}
+		if mapUserAgent.MatchString(hdr) { // MAP_HEADERS_USERAGENT
+			add("*UA", val)
+		}
+		if c, ok := headerNameCompression[hdr]; ok {
+			hdr = c
+		}
+		add(hdr, val)
+	}
+	return parsed
+}
+
+func preChewMessageID(val string) string {
+	val = midOutlook.ReplaceAllString(val, " OEA$1 OEB$2 OEC$3 $4 ")
+	if loc := midExim.FindStringIndex(val); loc != nil {
+		val = val[:loc[0]] + val[loc[1]:]
+	}
+	val = midSendmail.ReplaceAllString(val, "")
+	return midNonWord.ReplaceAllString(val, " ")
+}
+
+func preChewReceived(val string) string {
+	val = rcvdSendmail1.ReplaceAllString(val, " ")
+	val = rcvdSendmail2.ReplaceAllString(val, " ")
+	val = rcvdSendmail3.ReplaceAllString(val, " ")
+	val = rcvdExim.ReplaceAllString(val, " ")
+	val = rcvdDate.ReplaceAllString(val, "")
+	// IPs become their /24 plus an "ip*" token with the full address.
+	// Bayes.pm means to keep 10/8 and 192.168/16 whole, but compares $2
+	// with its trailing dot ("10." eq '10'), so it never does.
+	val = rcvdIP.ReplaceAllString(val, "$1$2$3 ip*$1$2$3$4 ")
+	return rcvdNoise.ReplaceAllString(val, " ")
+}
+
+func preChewContentType(val string) string {
+	ms := ctBoundary.FindAllStringSubmatch(val, -1)
+	if ms != nil {
+		val = ctBoundary.ReplaceAllString(val, " ")
+		b := ms[len(ms)-1][1]
+		b = ctHex.ReplaceAllString(b, "H")
+		b = ctSeparators.ReplaceAllString(b, " $1 ")
+		val += b
+	}
+	return ctNoise.ReplaceAllString(val, " ")
+}
+
+func preChewAddrHeader(val string) string {
+	var toks []string
+	for _, a := range mail.ParseAddresses(val) {
+		if a.Phrase != "" {
+			for _, w := range strings.FieldsFunc(a.Phrase, func(r rune) bool { return r < 0x80 && isSpace(byte(r)) }) {
+				toks = append(toks, "N*"+w) // SpamAssassin bug 6319
+			}
+		}
+		if a.Addr != "" {
+			toks = mailAddrTokens(toks, a.Addr)
+		}
+	}
+	return strings.Join(toks, " ")
+}
