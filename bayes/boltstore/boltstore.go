@@ -1,0 +1,376 @@
+// Package boltstore keeps a Bayes database ([bayes.Store]) in one bbolt
+// file.
+//
+// Sharing the file between processes: bbolt takes an exclusive flock(2)
+// for a read-write handle and a shared one for a read-only handle, and
+// holds it for as long as the handle is open. A delivery process that kept
+// the file open read-write would lock `sluice learn` out for good, and a
+// read-only handle cannot follow another process's writes (its mmap does
+// not grow). So this store holds no handle between operations: each
+// Lookup opens the file read-only (shared lock; many deliveries read at
+// once), each Apply opens it read-write (exclusive lock), runs one
+// transaction and closes it. A process that finds the file locked waits up
+// to Options.LockTimeout and then fails with an error wrapping
+// [ErrLocked], so a delivery goes on without Bayes instead of waiting
+// behind a long learning run. Within one process a sync.RWMutex orders the
+// opens, so goroutines never poll the file lock (bbolt retries every
+// 50 ms).
+//
+// Writes are durable when Apply returns (bbolt fsyncs the commit). Token
+// atimes raised by Touch are kept in memory and written with the next
+// Apply, or by Flush or Close, so scoring costs no write.
+//
+// Layout: bucket "tokens" maps the five-byte token to spam count, ham
+// count (uint32 each) and atime (int64, Unix seconds), big-endian; bucket
+// "seen" maps a message id to its class byte ('s' or 'h'); bucket "meta"
+// holds "nspam" and "nham" (uint64) and "version".
+package boltstore
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/sluice-mail/sluice/bayes"
+	bolt "go.etcd.io/bbolt"
+)
+
+// ErrLocked reports that another process held the database file longer
+// than Options.LockTimeout.
+var ErrLocked = errors.New("boltstore: database locked by another process")
+
+var (
+	bucketTokens = []byte("tokens")
+	bucketSeen   = []byte("seen")
+	bucketMeta   = []byte("meta")
+	keyNSpam     = []byte("nspam")
+	keyNHam      = []byte("nham")
+	keyVersion   = []byte("version")
+)
+
+// formatVersion is the layout described in the package comment.
+const formatVersion = 1
+
+// maxPendingTouches bounds the atimes Touch keeps before it writes them.
+const maxPendingTouches = 20000
+
+// Options configures [Open].
+type Options struct {
+	// LockTimeout bounds the wait for a file lock held by another
+	// process. Default 2 seconds.
+	LockTimeout time.Duration
+}
+
+// Store is a [bayes.Store] (and [bayes.Toucher]) in a bbolt file. It is
+// safe for concurrent use, and for use by several processes at once.
+type Store struct {
+	path    string
+	timeout time.Duration
+
+	mu sync.RWMutex // readers: Lookup; writers: Apply, flush
+
+	pmu     sync.Mutex
+	pending map[bayes.Token]int64 // atimes from Touch not yet written
+}
+
+// Open creates the database file at path if needed (mode 0600) and
+// returns a Store for it. No handle stays open; see the package comment.
+func Open(path string, opts Options) (*Store, error) {
+	s := &Store{path: path, timeout: opts.LockTimeout}
+	if s.timeout <= 0 {
+		s.timeout = 2 * time.Second
+	}
+	err := s.update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketTokens, bucketSeen, bucketMeta} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		meta := tx.Bucket(bucketMeta)
+		if v := meta.Get(keyVersion); v == nil {
+			return meta.Put(keyVersion, u64(formatVersion))
+		} else if len(v) != 8 || binary.BigEndian.Uint64(v) != formatVersion {
+			return fmt.Errorf("%w: %s: unknown format version %x", bayes.ErrFormat, path, v)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Store) open(readOnly bool) (*bolt.DB, error) {
+	db, err := bolt.Open(s.path, 0o600, &bolt.Options{Timeout: s.timeout, ReadOnly: readOnly})
+	if errors.Is(err, bolt.ErrTimeout) {
+		return nil, fmt.Errorf("%w: %s", ErrLocked, s.path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("boltstore: open %s: %w", s.path, err)
+	}
+	return db, nil
+}
+
+func (s *Store) update(fn func(tx *bolt.Tx) error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	db, err := s.open(false)
+	if err != nil {
+		return err
+	}
+	err = db.Update(fn)
+	if cerr := db.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("boltstore: close %s: %w", s.path, cerr)
+	}
+	return err
+}
+
+// Lookup implements [bayes.Store]. It reads toks in the order given; sorted
+// tokens (as [bayes.Classifier] passes them) keep the reads local.
+func (s *Store) Lookup(ctx context.Context, toks []bayes.Token) (bayes.Snapshot, error) {
+	var snap bayes.Snapshot
+	if err := ctx.Err(); err != nil {
+		return snap, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	db, err := s.open(true)
+	if err != nil {
+		return snap, err
+	}
+	defer db.Close()
+	err = db.View(func(tx *bolt.Tx) error {
+		meta, tb := tx.Bucket(bucketMeta), tx.Bucket(bucketTokens)
+		if meta == nil || tb == nil {
+			return fmt.Errorf("%w: %s: buckets missing", bayes.ErrFormat, s.path)
+		}
+		snap.NSpam, snap.NHam = getU64(meta, keyNSpam), getU64(meta, keyNHam)
+		snap.Counts = make([]bayes.Counts, len(toks))
+		for i, t := range toks {
+			if v := tb.Get(t[:]); v != nil {
+				c, err := decodeCounts(v)
+				if err != nil {
+					return err
+				}
+				snap.Counts[i] = c
+			}
+		}
+		return nil
+	})
+	return snap, err
+}
+
+// Apply implements [bayes.Store]: one read-write transaction, fsynced
+// before it returns. Pending Touch atimes are written with it.
+func (s *Store) Apply(ctx context.Context, ch bayes.Change) (bayes.Outcome, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	pending := s.takePending()
+	var out bayes.Outcome
+	err := s.update(func(tx *bolt.Tx) error {
+		if err := writeTouches(tx, pending); err != nil {
+			return err
+		}
+		var err error
+		out, err = bayes.ApplyChange(txn{tx}, ch)
+		return err
+	})
+	if err != nil {
+		s.restorePending(pending)
+		return 0, err
+	}
+	return out, nil
+}
+
+// Touch implements [bayes.Toucher]. The atimes are kept in memory and
+// written with the next Apply or Flush, or at once when many are pending.
+func (s *Store) Touch(ctx context.Context, toks []bayes.Token, atime int64) error {
+	s.pmu.Lock()
+	if s.pending == nil {
+		s.pending = make(map[bayes.Token]int64)
+	}
+	for _, t := range toks {
+		if atime > s.pending[t] {
+			s.pending[t] = atime
+		}
+	}
+	full := len(s.pending) >= maxPendingTouches
+	s.pmu.Unlock()
+	if full {
+		return s.Flush(ctx)
+	}
+	return nil
+}
+
+// Flush writes the atimes pending from Touch.
+func (s *Store) Flush(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	pending := s.takePending()
+	if len(pending) == 0 {
+		return nil
+	}
+	err := s.update(func(tx *bolt.Tx) error { return writeTouches(tx, pending) })
+	if err != nil {
+		s.restorePending(pending)
+	}
+	return err
+}
+
+// Close writes what Touch left pending. The Store holds no open file.
+func (s *Store) Close() error { return s.Flush(context.Background()) }
+
+func (s *Store) takePending() map[bayes.Token]int64 {
+	s.pmu.Lock()
+	defer s.pmu.Unlock()
+	p := s.pending
+	s.pending = nil
+	return p
+}
+
+func (s *Store) restorePending(p map[bayes.Token]int64) {
+	if len(p) == 0 {
+		return
+	}
+	s.pmu.Lock()
+	defer s.pmu.Unlock()
+	if s.pending == nil {
+		s.pending = p
+		return
+	}
+	for t, a := range p {
+		if a > s.pending[t] {
+			s.pending[t] = a
+		}
+	}
+}
+
+// writeTouches raises token atimes; BayesStore tok_touch_token never
+// lowers one, nor creates a token.
+func writeTouches(tx *bolt.Tx, p map[bayes.Token]int64) error {
+	if len(p) == 0 {
+		return nil
+	}
+	tb := tx.Bucket(bucketTokens)
+	for t, atime := range p {
+		v := tb.Get(t[:])
+		if v == nil {
+			continue
+		}
+		c, err := decodeCounts(v)
+		if err != nil {
+			return err
+		}
+		if atime <= c.Atime {
+			continue
+		}
+		c.Atime = atime
+		if err := tb.Put(t[:], encodeCounts(c)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// txn adapts a bbolt read-write transaction to [bayes.Txn].
+type txn struct{ tx *bolt.Tx }
+
+func (t txn) Seen(id string) (bayes.Class, bool, error) {
+	v := t.tx.Bucket(bucketSeen).Get([]byte(id))
+	if v == nil {
+		return 0, false, nil
+	}
+	if len(v) != 1 || (v[0] != byte(bayes.Spam) && v[0] != byte(bayes.Ham)) {
+		return 0, false, fmt.Errorf("%w: seen entry %q = %q", bayes.ErrFormat, id, v)
+	}
+	return bayes.Class(v[0]), true, nil
+}
+
+func (t txn) PutSeen(id string, c bayes.Class) error {
+	return t.tx.Bucket(bucketSeen).Put([]byte(id), []byte{byte(c)})
+}
+
+func (t txn) DeleteSeen(id string) error {
+	return t.tx.Bucket(bucketSeen).Delete([]byte(id))
+}
+
+func (t txn) AddTotals(ds, dh int) error {
+	meta := t.tx.Bucket(bucketMeta)
+	if err := meta.Put(keyNSpam, u64(addTotal(getU64(meta, keyNSpam), ds))); err != nil {
+		return err
+	}
+	return meta.Put(keyNHam, u64(addTotal(getU64(meta, keyNHam), dh)))
+}
+
+func (t txn) AddCounts(toks []bayes.Token, ds, dh int, atime int64) error {
+	tb := t.tx.Bucket(bucketTokens)
+	for _, tok := range toks {
+		var old bayes.Counts
+		v := tb.Get(tok[:])
+		if v == nil && (ds < 0 || dh < 0) {
+			continue
+		}
+		if v != nil {
+			var err error
+			if old, err = decodeCounts(v); err != nil {
+				return err
+			}
+		}
+		c := old.Add(ds, dh, atime)
+		if c.Spam == 0 && c.Ham == 0 {
+			if err := tb.Delete(tok[:]); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := tb.Put(tok[:], encodeCounts(c)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func addTotal(v uint64, d int) uint64 {
+	if d < 0 && uint64(-d) > v {
+		return 0
+	}
+	return uint64(int64(v) + int64(d))
+}
+
+func u64(v uint64) []byte {
+	b := make([]byte, 8)
+	binary.BigEndian.PutUint64(b, v)
+	return b
+}
+
+func getU64(b *bolt.Bucket, k []byte) uint64 {
+	v := b.Get(k)
+	if len(v) != 8 {
+		return 0
+	}
+	return binary.BigEndian.Uint64(v)
+}
+
+func encodeCounts(c bayes.Counts) []byte {
+	b := make([]byte, 16)
+	binary.BigEndian.PutUint32(b[0:], c.Spam)
+	binary.BigEndian.PutUint32(b[4:], c.Ham)
+	binary.BigEndian.PutUint64(b[8:], uint64(c.Atime))
+	return b
+}
+
+func decodeCounts(v []byte) (bayes.Counts, error) {
+	if len(v) != 16 {
+		return bayes.Counts{}, fmt.Errorf("%w: token value of %d bytes", bayes.ErrFormat, len(v))
+	}
+	return bayes.Counts{
+		Spam:  binary.BigEndian.Uint32(v[0:]),
+		Ham:   binary.BigEndian.Uint32(v[4:]),
+		Atime: int64(binary.BigEndian.Uint64(v[8:])),
+	}, nil
+}
