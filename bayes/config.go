@@ -1,7 +1,5 @@
 package bayes
 
-import "regexp"
-
 // Config holds SpamAssassin's bayes_* settings that this package reads,
 // under the names of the settings they mirror. The zero Config tokenizes
 // nothing and learns nothing: start from [DefaultConfig] and change what
@@ -41,10 +39,10 @@ type Config struct {
 	// UseHapaxes is bayes_use_hapaxes: use tokens seen in one message
 	// only. Default true.
 	UseHapaxes bool
-	// Stopwords matches the tokens dropped as stop words
-	// (bayes_stopword_languages and bayes_stopword_xx, anchored and
-	// case-insensitive). Default the stock English list; nil disables.
-	Stopwords *regexp.Regexp
+	// Stopwords are the tokens dropped as stop words
+	// (bayes_stopword_languages, bayes_stopword_xx; see [NewStopwords]).
+	// Default the stock English list; nil disables.
+	Stopwords *Stopwords
 }
 
 // TokenSources selects where tokens come from (bayes_token_sources).

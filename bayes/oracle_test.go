@@ -1,7 +1,6 @@
-package bayes
+package bayes_test
 
 import (
-	"bufio"
 	"bytes"
 	"flag"
 	"fmt"
@@ -12,57 +11,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sluice-mail/sluice/bayes"
+	"github.com/sluice-mail/sluice/bayes/internal/storetest"
 	"github.com/sluice-mail/sluice/internal/testutil"
 	"github.com/sluice-mail/sluice/mail"
 )
 
 var oracleN = flag.Int("bayes.oracle", 4, "messages of each class TestOracleSALearn learns with sa-learn")
-
-// corpusFiles returns the first n files of each class in the shared
-// SpamAssassin corpus, in MANIFEST order, spread over its subsets.
-func corpusFiles(t testing.TB, n int) (ham, spam []string) {
-	t.Helper()
-	dir := filepath.Join(testutil.SharedDir(t), "corpus", "spamassassin")
-	f, err := os.Open(filepath.Join(dir, "MANIFEST.tsv"))
-	if err != nil {
-		t.Skipf("corpus: %v", err)
-	}
-	defer f.Close()
-	bySubset := map[string][]string{}
-	var subsets []string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fs := strings.Split(sc.Text(), "\t")
-		if len(fs) < 3 || fs[0] == "file" {
-			continue
-		}
-		key := fs[1] + "\t" + fs[2]
-		if _, ok := bySubset[key]; !ok {
-			subsets = append(subsets, key)
-		}
-		bySubset[key] = append(bySubset[key], filepath.Join(dir, fs[1], fs[0]))
-	}
-	// Round-robin over the subsets so easy, hard and 8-bit mail all appear.
-	for i := 0; len(ham) < n || len(spam) < n; i++ {
-		added := false
-		for _, s := range subsets {
-			files := bySubset[s]
-			if i >= len(files) {
-				continue
-			}
-			added = true
-			if strings.HasPrefix(s, "ham") && len(ham) < n {
-				ham = append(ham, files[i])
-			} else if strings.HasPrefix(s, "spam") && len(spam) < n {
-				spam = append(spam, files[i])
-			}
-		}
-		if !added {
-			break
-		}
-	}
-	return ham, spam
-}
 
 func parseFile(t testing.TB, path string) *mail.Message {
 	t.Helper()
@@ -109,7 +64,7 @@ func saLearnOne(t *testing.T, saLearn, path string, spam bool) (toks map[string]
 // BAYES_ORACLE_DIR to keep our token texts per message for diffing.
 func TestOracleSALearn(t *testing.T) {
 	saLearn := testutil.RequirePeer(t, "sa-learn")[0]
-	ham, spam := corpusFiles(t, *oracleN)
+	ham, spam := storetest.CorpusFiles(t, *oracleN)
 	keep := os.Getenv("BAYES_ORACLE_DIR")
 	cfg := stockConfig(t)
 	var inBoth, onlySA, onlyUs int
@@ -120,7 +75,7 @@ func TestOracleSALearn(t *testing.T) {
 		for _, path := range c.files {
 			sa, seen := saLearnOne(t, saLearn, path, c.spam)
 			msg := parseFile(t, path)
-			ours := Tokenize(msg, nil, cfg)
+			ours := bayes.Tokenize(msg, nil, cfg)
 			both, us := 0, 0
 			for tok := range ours {
 				if sa[tok.String()] {
@@ -133,7 +88,7 @@ func TestOracleSALearn(t *testing.T) {
 			onlyUs += us
 			onlySA += len(sa) - both
 			t.Logf("%s: sa-learn %d tokens, ours %d, common %d (%.1f%%)", filepath.Base(path), len(sa), len(ours), both, 100*float64(both)/float64(len(sa)+us))
-			if want := MessageIDs(msg)[0]; len(seen) != 1 || seen[0] != want {
+			if want := bayes.MessageIDs(msg)[0]; len(seen) != 1 || seen[0] != want {
 				t.Errorf("%s: sa-learn seen ids %q, MessageIDs()[0] = %q", path, seen, want)
 			}
 			if keep != "" {
@@ -166,9 +121,9 @@ func TestOracleSALearn(t *testing.T) {
 
 // stockConfig is DefaultConfig with the bayes_ignore_header lines of the
 // installed stock rules, which sa-learn reads.
-func stockConfig(t *testing.T) Config {
+func stockConfig(t *testing.T) bayes.Config {
 	t.Helper()
-	cfg := DefaultConfig()
+	cfg := bayes.DefaultConfig()
 	cfg.IgnoreHeaders = map[string]bool{}
 	files, _ := filepath.Glob("/usr/share/spamassassin/*.cf")
 	for _, f := range files {

@@ -27,6 +27,35 @@ const (
 // invizPrefix is ADD_INVIZ_TOKENS_I_PREFIX: tokens from invisible HTML text.
 const invizPrefix = "I*:"
 
+// Field names, lower case, that Bayes.pm _tokenize_headers treats
+// specially: /^(?:|X-|Resent-)Message-Id$/i, the address fields of
+// PRE_CHEW_ADDR_HEADERS, and the pseudo-fields of MAP_HEADERS_MID,
+// MAP_HEADERS_FROMTOCC and MAP_HEADERS_USERAGENT.
+var (
+	msgidHeaders = prefixed("message-id")
+	addrHeaders  = prefixed("return-path", "from", "to", "cc", "reply-to", "errors-to", "mail-followup-to", "sender")
+	mapMID       = set("in-reply-to", "references", "message-id")
+	mapFromToCc  = set("from", "to", "cc")
+	mapUserAgent = set("x-mailer", "user-agent")
+)
+
+func set(names ...string) map[string]bool {
+	m := make(map[string]bool, len(names))
+	for _, n := range names {
+		m[n] = true
+	}
+	return m
+}
+
+// prefixed is the names, each also with "x-" and "resent-" in front.
+func prefixed(names ...string) map[string]bool {
+	m := make(map[string]bool, 3*len(names))
+	for _, n := range names {
+		m[n], m["x-"+n], m["resent-"+n] = true, true, true
+	}
+	return m
+}
+
 // ignoredHeaders is Bayes.pm's $IGNORED_HDRS: fields that give spurious
 // clues (list headers, other filters' verdicts, mail client annotations).
 // Received is handled separately: only the last two are tokenized.
@@ -51,7 +80,7 @@ var ignoredHeaders = regexp.MustCompile(`(?i)^(?:` +
 	`|X-Bugzilla-[^:]+` +
 	`|X-VM-(?:Bookmark|(?:POP|IMAP)-Retrieved|Labels|Last-Modified|Summary-Format|VHeader|v\d-Data|Message-Order)` +
 	`|X-Gnus-Mail-Source|Xref` +
-	`):`)
+	`)$`)
 
 // presenceOnlyHeaders is $MARK_PRESENCE_ONLY_HDRS: fields whose values
 // are all hapaxes; only their presence becomes a token.
@@ -83,18 +112,9 @@ var headerNameCompression = map[string]string{
 }
 
 var (
-	msgidHeader     = regexp.MustCompile(`(?i)^(?:|X-|Resent-)Message-Id$`)
-	addrHeader      = regexp.MustCompile(`(?i)^(?:|X-|Resent-)(?:Return-Path|From|To|Cc|Reply-To|Errors-To|Mail-Followup-To|Sender)$`)
-	mapMID          = regexp.MustCompile(`(?i)^(?:In-Reply-To|References|Message-ID)$`)
-	mapFromToCc     = regexp.MustCompile(`(?i)^(?:From|To|Cc)$`)
-	mapUserAgent    = regexp.MustCompile(`(?i)^(?:X-Mailer|User-Agent)$`)
-	dotsRun         = regexp.MustCompile(`(\w)(\.{3,6})(\w)`)
-	dashRun         = regexp.MustCompile(`(\w)(\-{2,6})(\w)`)
-	titleCase       = regexp.MustCompile(`(?:^|\.\s+)([A-Z])([^A-Z]+)(?:\s|$)`)
 	midOutlook      = regexp.MustCompile(`<([0-9a-f]{4})[0-9a-f]{4}[0-9a-f]{4}\$([0-9a-f]{4})[0-9a-f]{4}\$([0-9a-f]{8})@(\S+)>`)
 	midExim         = regexp.MustCompile(`<[A-Za-z0-9]{7}-[A-Za-z0-9]{6}-0[A-Za-z0-9]@`)
 	midSendmail     = regexp.MustCompile(`<20\d\d[01]\d[0123]\d[012]\d[012345]\d[012345]\d\.[A-F0-9]{10,12}@`)
-	midNonWord      = regexp.MustCompile(`[^_A-Za-z0-9]`)
 	rcvdSendmail1   = regexp.MustCompile(`\swith\sSMTP\sid\sg[\dA-Z]{10,12}\s`)
 	rcvdSendmail2   = regexp.MustCompile(`\swith\sESMTP\sid\s[\dA-F]{10,12}\s`)
 	rcvdSendmail3   = regexp.MustCompile(`\bid\s[a-zA-Z0-9]{7,20}\b`)
@@ -111,12 +131,18 @@ var (
 	relayLabels     = regexp.MustCompile(` [a-z]+=`)
 )
 
-// defaultStopwordsEN is bayes_stopword_en as the stock rules ship it
-// (60_bayes_stopwords.cf, SpamAssassin 4.0), anchored and
-// case-insensitive as Bayes.pm parse_config compiles it.
-const defaultStopwordsEN = `^(?i)(?:a(?:ble|l(?:ready|l)|n[dy]|re)|b(?:ecause|oth)|c(?:an|ome)|e(?:ach|mail|ven)|f(?:ew|irst|or|rom)|give|h(?:a(?:ve|s)|ttp)|i(?:n(?:formation|to)|t's)|just|know|l(?:ike|o(?:ng|ok))|m(?:a(?:de|il(?:(?:ing|to))?|ke|ny)|o(?:re|st)|uch)|n(?:eed|o[tw]|umber)|o(?:ff|n(?:ly|e)|ut|wn)|p(?:eople|lace)|right|s(?:ame|ee|uch)|t(?:h(?:at|is|rough|e)|ime)|using|w(?:eb|h(?:ere|y)|ith(?:out)?|or(?:ld|k))|y(?:ears?|ou(?:(?:'re|r))?))$`
+// stopwordsEN is bayes_stopword_en as the stock rules ship it
+// (60_bayes_stopwords.cf, SpamAssassin 4.0), the default of
+// bayes_stopword_languages.
+var stopwordsEN = mustStopwords(`(?:a(?:ble|l(?:ready|l)|n[dy]|re)|b(?:ecause|oth)|c(?:an|ome)|e(?:ach|mail|ven)|f(?:ew|irst|or|rom)|give|h(?:a(?:ve|s)|ttp)|i(?:n(?:formation|to)|t\'s)|just|know|l(?:ike|o(?:ng|ok))|m(?:a(?:de|il(?:(?:ing|to))?|ke|ny)|o(?:re|st)|uch)|n(?:eed|o[tw]|umber)|o(?:ff|n(?:ly|e)|ut|wn)|p(?:eople|lace)|right|s(?:ame|ee|uch)|t(?:h(?:at|is|rough|e)|ime)|using|w(?:eb|h(?:ere|y)|ith(?:out)?|or(?:ld|k))|y(?:ears?|ou(?:(?:\'re|r))?))`)
 
-var stopwordsEN = regexp.MustCompile(defaultStopwordsEN)
+func mustStopwords(p string) *Stopwords {
+	s, err := NewStopwords(p)
+	if err != nil {
+		panic(err)
+	}
+	return s
+}
 
 // Tokenize returns the distinct tokens of msg as SpamAssassin's Bayes.pm
 // tokenize computes them, keyed by their stored hash, with the token text.
@@ -186,8 +212,7 @@ func Tokenize(msg *mail.Message, meta []string, cfg Config) map[Token]string {
 }
 
 type tokenizer struct {
-	cfg      *Config
-	stopword map[string]bool
+	cfg *Config
 }
 
 // clean is the first substitution of _tokenize_line (SpamAssassin bug
@@ -222,13 +247,21 @@ func clean(s []byte) []byte {
 	return out
 }
 
-func isTokenByte(c byte) bool {
-	switch {
-	case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-		return true
+func isTokenByte(c byte) bool { return tokenBytes[c] }
+
+// tokenBytes is the class [-A-Za-z0-9,@*!_'"$. ] of clean.
+var tokenBytes = func() (t [256]bool) {
+	for c := 'a'; c <= 'z'; c++ {
+		t[c], t[c-'a'+'A'] = true, true
 	}
-	return strings.IndexByte(`,@*!_'"$. -`, c) >= 0
-}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for _, c := range []byte(`,@*!_'"$. -`) {
+		t[c] = true
+	}
+	return t
+}()
 
 // isWordByte is Perl's \w on a byte string: ASCII only.
 func isWordByte(c byte) bool {
@@ -239,8 +272,12 @@ func isWordByte(c byte) bool {
 func (tz *tokenizer) line(toks []string, s []byte, prefix string, region int) []string {
 	s = clean(s)
 	// Split "..." and "--" between words, keeping the separator as a token.
-	s = dotsRun.ReplaceAll(s, []byte("$1 $2 $3"))
-	s = dashRun.ReplaceAll(s, []byte("$1 $2 $3"))
+	if bytes.Contains(s, []byte("...")) {
+		s = splitRuns(s, '.', 3, 6)
+	}
+	if bytes.Contains(s, []byte("--")) {
+		s = splitRuns(s, '-', 2, 6)
+	}
 	if region == regionBody || region == regionURI {
 		s = lowerTitleCase(s) // IGNORE_TITLE_CASE
 	}
@@ -253,24 +290,91 @@ func (tz *tokenizer) line(toks []string, s []byte, prefix string, region int) []
 	return toks
 }
 
-// lowerTitleCase lower-cases a Title Case word at the start of the line or
-// after a full stop: s/(?:^|\.\s+)([A-Z])([^A-Z]+)(?:\s|$)/' '.lc($1).$2.' '/ge.
-func lowerTitleCase(s []byte) []byte {
-	ms := titleCase.FindAllSubmatchIndex(s, -1)
-	if ms == nil {
-		return s
-	}
-	out := make([]byte, 0, len(s)+2*len(ms))
+// splitRuns is s/(\w)(C{min,max})(\w)/$1 $2 $3/g for the byte C.
+func splitRuns(s []byte, c byte, min, max int) []byte {
+	var out []byte
 	last := 0
-	for _, m := range ms {
-		out = append(out, s[last:m[0]]...)
-		out = append(out, ' ', s[m[2]]+('a'-'A'))
-		out = append(out, s[m[4]:m[5]]...)
+	for i := 0; i+1 < len(s); i++ {
+		if !isWordByte(s[i]) || s[i+1] != c {
+			continue
+		}
+		j := i + 1
+		for j < len(s) && s[j] == c {
+			j++
+		}
+		n := j - i - 1
+		if n < min || n > max || j >= len(s) || !isWordByte(s[j]) {
+			i = j - 1
+			continue
+		}
+		out = append(out, s[last:i+1]...)
 		out = append(out, ' ')
-		last = m[1]
+		out = append(out, s[i+1:j]...)
+		out = append(out, ' ', s[j])
+		last = j + 1
+		i = j // the closing \w is taken: it cannot open the next match
+	}
+	if out == nil {
+		return s
 	}
 	return append(out, s[last:]...)
 }
+
+// lowerTitleCase lower-cases a Title Case word at the start of the line or
+// after a full stop: s/(?:^|\.\s+)([A-Z])([^A-Z]+)(?:\s|$)/' '.lc($1).$2.' '/ge,
+// matched the way Perl's backtracking matches it.
+func lowerTitleCase(s []byte) []byte {
+	var out []byte
+	last := 0
+	for p := 0; p < len(s); p++ {
+		q := -1 // the capital
+		if p == 0 && isUpper(s[0]) {
+			q = 0
+		} else if s[p] == '.' {
+			k := p + 1
+			for k < len(s) && isSpace(s[k]) {
+				k++
+			}
+			if k > p+1 && k < len(s) && isUpper(s[k]) {
+				q = k
+			}
+		}
+		if q < 0 {
+			continue
+		}
+		r := q + 1 // end of the [^A-Z]+ run
+		for r < len(s) && !isUpper(s[r]) {
+			r++
+		}
+		// Greedy run, backing off until \s or $ follows.
+		e, end := -1, -1
+		for k := r; k >= q+2; k-- {
+			if k == len(s) {
+				e, end = k, k
+				break
+			}
+			if isSpace(s[k]) {
+				e, end = k, k+1
+				break
+			}
+		}
+		if e < 0 {
+			continue
+		}
+		out = append(out, s[last:p]...)
+		out = append(out, ' ', s[q]+('a'-'A'))
+		out = append(out, s[q+1:e]...)
+		out = append(out, ' ')
+		last = end
+		p = end - 1
+	}
+	if out == nil {
+		return s
+	}
+	return append(out, s[last:]...)
+}
+
+func isUpper(c byte) bool { return c >= 'A' && c <= 'Z' }
 
 func trimEdge(c byte) bool { return strings.IndexByte(`-'".,`, c) >= 0 }
 
@@ -288,7 +392,7 @@ func (tz *tokenizer) token(toks []string, tok, prefix string, region int) []stri
 	if n < 3 {
 		return toks
 	}
-	if tz.isStopword(tok) {
+	if tz.cfg.Stopwords.Match(tok) {
 		return toks
 	}
 	body := region == regionBody || region == regionURI
@@ -338,24 +442,6 @@ func (tz *tokenizer) token(toks []string, tok, prefix string, region int) []stri
 		}
 	}
 	return append(toks, prefix+tok)
-}
-
-func (tz *tokenizer) isStopword(tok string) bool {
-	re := tz.cfg.Stopwords
-	if re == nil {
-		return false
-	}
-	if v, ok := tz.stopword[tok]; ok {
-		return v
-	}
-	// The stock lists are ASCII; Go's (?i) folds Unicode, Perl's on a byte
-	// string does not, so a non-ASCII token never matches.
-	v := isASCII(tok) && re.MatchString(tok)
-	if tz.stopword == nil {
-		tz.stopword = make(map[string]bool)
-	}
-	tz.stopword[tok] = v
-	return v
 }
 
 func isASCII(s string) bool {
@@ -545,7 +631,9 @@ func (tz *tokenizer) headers(msg *mail.Message, meta []string) map[string]string
 			rcvd = append(rcvd, l)
 			continue
 		}
-		if ignoredHeaders.MatchString(l) {
+		// /^${IGNORED_HDRS}:/i, matched on the name alone: a field
+		// name holds no colon.
+		if name, _, _ := strings.Cut(l, ":"); ignoredHeaders.MatchString(name) {
 			continue
 		}
 		lines = append(lines, l)
@@ -580,10 +668,11 @@ func (tz *tokenizer) headers(msg *mail.Message, meta []string) map[string]string
 			continue
 		}
 		val = strings.TrimSuffix(val, "\n") // chomp
+		lower := strings.ToLower(hdr)
 		switch {
-		case msgidHeader.MatchString(hdr):
+		case msgidHeaders[lower]:
 			val = preChewMessageID(val)
-		case addrHeader.MatchString(hdr): // PRE_CHEW_ADDR_HEADERS
+		case addrHeaders[lower]: // PRE_CHEW_ADDR_HEADERS
 			val = preChewAddrHeader(val)
 		case hdr == "Received":
 			val = preChewReceived(val)
@@ -599,13 +688,13 @@ func (tz *tokenizer) headers(msg *mail.Message, meta []string) map[string]string
 			// Drop the redundant rdns= helo= ident= ... labels.
 			val = relayLabels.ReplaceAllString(val, " ")
 		}
-		if mapMID.MatchString(hdr) { // MAP_HEADERS_MID
+		if mapMID[lower] { // MAP_HEADERS_MID
 			add("*MI", val)
 		}
-		if mapFromToCc.MatchString(hdr) { // MAP_HEADERS_FROMTOCC
+		if mapFromToCc[lower] { // MAP_HEADERS_FROMTOCC
 			add("*Ad", val)
 		}
-		if mapUserAgent.MatchString(hdr) { // MAP_HEADERS_USERAGENT
+		if mapUserAgent[lower] { // MAP_HEADERS_USERAGENT
 			add("*UA", val)
 		}
 		if c, ok := headerNameCompression[hdr]; ok {
@@ -617,29 +706,65 @@ func (tz *tokenizer) headers(msg *mail.Message, meta []string) map[string]string
 }
 
 func preChewMessageID(val string) string {
-	val = midOutlook.ReplaceAllString(val, " OEA$1 OEB$2 OEC$3 $4 ")
-	if loc := midExim.FindStringIndex(val); loc != nil {
-		val = val[:loc[0]] + val[loc[1]:]
+	if strings.IndexByte(val, '$') >= 0 {
+		val = midOutlook.ReplaceAllString(val, " OEA$1 OEB$2 OEC$3 $4 ")
 	}
-	val = midSendmail.ReplaceAllString(val, "")
-	return midNonWord.ReplaceAllString(val, " ")
+	if strings.IndexByte(val, '<') >= 0 {
+		if loc := midExim.FindStringIndex(val); loc != nil {
+			val = val[:loc[0]] + val[loc[1]:]
+		}
+		val = midSendmail.ReplaceAllString(val, "")
+	}
+	// s/[^_A-Za-z0-9]/ /g
+	b := []byte(val)
+	for i, c := range b {
+		if !isWordByte(c) {
+			b[i] = ' '
+		}
+	}
+	return string(b)
 }
 
 func preChewReceived(val string) string {
-	val = rcvdSendmail1.ReplaceAllString(val, " ")
-	val = rcvdSendmail2.ReplaceAllString(val, " ")
-	val = rcvdSendmail3.ReplaceAllString(val, " ")
-	val = rcvdExim.ReplaceAllString(val, " ")
-	val = rcvdDate.ReplaceAllString(val, "")
+	// Each substitution runs only when its literal part is present: the
+	// result is the same and the regular expressions are costly.
+	if strings.Contains(val, "SMTP") {
+		val = rcvdSendmail1.ReplaceAllString(val, " ")
+		val = rcvdSendmail2.ReplaceAllString(val, " ")
+	}
+	if strings.Contains(val, "id") {
+		val = rcvdSendmail3.ReplaceAllString(val, " ")
+		val = rcvdExim.ReplaceAllString(val, " ")
+	}
+	if hasMonth(val) {
+		val = rcvdDate.ReplaceAllString(val, "")
+	}
 	// IPs become their /24 plus an "ip*" token with the full address.
 	// Bayes.pm means to keep 10/8 and 192.168/16 whole, but compares $2
 	// with its trailing dot ("10." eq '10'), so it never does.
-	val = rcvdIP.ReplaceAllString(val, "$1$2$3 ip*$1$2$3$4 ")
-	return rcvdNoise.ReplaceAllString(val, " ")
+	if strings.Contains(val, ".") {
+		val = rcvdIP.ReplaceAllString(val, "$1$2$3 ip*$1$2$3$4 ")
+	}
+	if strings.Contains(val, "with") || strings.Contains(val, "from") || strings.Contains(val, "for") || strings.Contains(val, "SMTP") {
+		val = rcvdNoise.ReplaceAllString(val, " ")
+	}
+	return val
+}
+
+func hasMonth(s string) bool {
+	for _, m := range []string{"Jan", "Feb", "Mar", "May", "Apr", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"} {
+		if strings.Contains(s, m) {
+			return true
+		}
+	}
+	return false
 }
 
 func preChewContentType(val string) string {
-	ms := ctBoundary.FindAllStringSubmatch(val, -1)
+	var ms [][]string
+	if strings.Contains(strings.ToLower(val), "boundary=") {
+		ms = ctBoundary.FindAllStringSubmatch(val, -1)
+	}
 	if ms != nil {
 		val = ctBoundary.ReplaceAllString(val, " ")
 		b := ms[len(ms)-1][1]
@@ -647,7 +772,10 @@ func preChewContentType(val string) string {
 		b = ctSeparators.ReplaceAllString(b, " $1 ")
 		val += b
 	}
-	return ctNoise.ReplaceAllString(val, " ")
+	if strings.Contains(val, "text") || strings.Contains(val, "charset") {
+		val = ctNoise.ReplaceAllString(val, " ")
+	}
+	return val
 }
 
 func preChewAddrHeader(val string) string {

@@ -74,7 +74,19 @@ type Store struct {
 
 	pmu     sync.Mutex
 	pending map[bayes.Token]int64 // atimes from Touch not yet written
+
+	// cache holds token counts read at transaction cacheTx. A file
+	// opened afresh maps its pages anew, and the page faults of the
+	// lookups cost more than the rest of a scan; tokens common to many
+	// messages (header and frequent words) are served from here until a
+	// write, by any process, gives the file a new transaction id.
+	cmu     sync.Mutex
+	cacheTx int
+	cache   map[bayes.Token]bayes.Counts
 }
+
+// maxCached bounds the cache; past it, it starts again empty.
+const maxCached = 200000
 
 // Open creates the database file at path if needed (mode 0600) and
 // returns a Store for it. No handle stays open; see the package comment.
@@ -149,8 +161,21 @@ func (s *Store) Lookup(ctx context.Context, toks []bayes.Token) (bayes.Snapshot,
 		}
 		snap.NSpam, snap.NHam = getU64(meta, keyNSpam), getU64(meta, keyNHam)
 		snap.Counts = make([]bayes.Counts, len(toks))
+		s.cmu.Lock()
+		if s.cacheTx != tx.ID() || len(s.cache) > maxCached {
+			s.cacheTx, s.cache = tx.ID(), make(map[bayes.Token]bayes.Counts)
+		}
+		var miss []int
 		for i, t := range toks {
-			if v := tb.Get(t[:]); v != nil {
+			if c, ok := s.cache[t]; ok {
+				snap.Counts[i] = c
+			} else {
+				miss = append(miss, i)
+			}
+		}
+		s.cmu.Unlock()
+		for _, i := range miss {
+			if v := tb.Get(toks[i][:]); v != nil {
 				c, err := decodeCounts(v)
 				if err != nil {
 					return err
@@ -158,6 +183,13 @@ func (s *Store) Lookup(ctx context.Context, toks []bayes.Token) (bayes.Snapshot,
 				snap.Counts[i] = c
 			}
 		}
+		s.cmu.Lock()
+		if s.cacheTx == tx.ID() {
+			for _, i := range miss {
+				s.cache[toks[i]] = snap.Counts[i]
+			}
+		}
+		s.cmu.Unlock()
 		return nil
 	})
 	return snap, err
