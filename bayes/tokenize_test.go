@@ -167,3 +167,19 @@ func TestHandMatchersAgreeWithRegexp(t *testing.T) {
 		}
 	}
 }
+
+func TestReplaceWordsAgreesWithRegexp(t *testing.T) {
+	re := regexp.MustCompile(`\b(?:with|from|for|SMTP|ESMTP)\b`)
+	parts := []string{"with", "from", "for", "SMTP", "ESMTP", " ", "x", ".", "_", "fo", "E", "1"}
+	rnd := rand.New(rand.NewPCG(3, 4))
+	for i := 0; i < 20000; i++ {
+		var b strings.Builder
+		for n := rnd.IntN(8); n > 0; n-- {
+			b.WriteString(parts[rnd.IntN(len(parts))])
+		}
+		s := b.String()
+		if got, want := replaceWords(s, rcvdNoise, " "), re.ReplaceAllString(s, " "); got != want {
+			t.Fatalf("replaceWords(%q) = %q, want %q", s, got, want)
+		}
+	}
+}
