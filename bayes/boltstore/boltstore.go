@@ -27,10 +27,12 @@
 package boltstore
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -405,4 +407,49 @@ func decodeCounts(v []byte) (bayes.Counts, error) {
 		Ham:   binary.BigEndian.Uint32(v[4:]),
 		Atime: int64(binary.BigEndian.Uint64(v[8:])),
 	}, nil
+}
+
+// Restore implements [bayes.Restorer]: the file's buckets are replaced in
+// one transaction.
+func (s *Store) Restore(ctx context.Context, b *bayes.Backup) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.takePending()
+	return s.update(func(tx *bolt.Tx) error {
+		for _, name := range [][]byte{bucketTokens, bucketSeen} {
+			if err := tx.DeleteBucket(name); err != nil {
+				return err
+			}
+		}
+		tb, err := tx.CreateBucket(bucketTokens)
+		if err != nil {
+			return err
+		}
+		sb, err := tx.CreateBucket(bucketSeen)
+		if err != nil {
+			return err
+		}
+		// Keys in order: bbolt appends instead of splitting pages.
+		toks := make([]bayes.Token, 0, len(b.Tokens))
+		for t := range b.Tokens {
+			toks = append(toks, t)
+		}
+		slices.SortFunc(toks, func(a, b bayes.Token) int { return bytes.Compare(a[:], b[:]) })
+		for _, t := range toks {
+			if err := tb.Put(t[:], encodeCounts(b.Tokens[t])); err != nil {
+				return err
+			}
+		}
+		for id, c := range b.Seen {
+			if err := sb.Put([]byte(id), []byte{byte(c)}); err != nil {
+				return err
+			}
+		}
+		meta := tx.Bucket(bucketMeta)
+		if err := meta.Put(keyNSpam, u64(b.NSpam)); err != nil {
+			return err
+		}
+		return meta.Put(keyNHam, u64(b.NHam))
+	})
 }
