@@ -11,13 +11,18 @@
 //     addresses, Message-Ids, Received and Content-Type are pre-chewed as
 //     in Bayes.pm. Each token is stored as the low 40 bits of its SHA-1
 //     ([Token]), the form of sa-learn --backup.
+//
 //   - [Classifier.Score] computes Robinson's f(w) per token and combines the
 //     150 strongest tokens at least 0.346 from neutral with Fisher's
 //     chi-squared method; no answer before bayes_min_spam_num and
 //     bayes_min_ham_num messages are learned.
+//
 //   - [Classifier.Learn] and [Classifier.Forget] change a [Store]
 //     atomically, keyed by SpamAssassin's message ids ([MessageIDs]): a
 //     message is counted once, learning it as the other class moves it.
+//
+//   - [ReadSABackup] reads an sa-learn --backup dump, which a [Restorer]
+//     store takes over, so a site keeps the training it has.
 //
 // The store is an interface; [MemStore] is in memory and package
 // boltstore keeps one bbolt file shared by deliveries and learners.
@@ -28,8 +33,9 @@
 //     from its Received analysis, X-AuthorDomain, ...) come from the
 //     caller ([Classifier.Metadata]); without them about 6% of
 //     SpamAssassin's tokens are missing.
-//   - bayes_token_sources "mimepart", bayes_ignore_from/to, the journal
-//     and expiry are not implemented; stop word lists other than the stock
+//   - bayes_token_sources "mimepart", bayes_ignore_from/to, the journal,
+//     expiry and writing backups are not implemented ([ReadSABackup]
+//     reads them); stop word lists other than the stock
 //     English one need translating from Perl byte escapes ([NewStopwords]).
 //   - Perl walks a hash in random order where it caps header tokens at
 //     10000 and picks among equally strong tokens at the 150th place; this
