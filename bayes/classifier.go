@@ -1,9 +1,10 @@
 package bayes
 
 import (
+	"bytes"
 	"context"
 	"fmt"
-	"sort"
+	"slices"
 	"time"
 
 	"github.com/sluice-mail/sluice/mail"
@@ -116,7 +117,7 @@ func sortedTokens(toks map[Token]string) []Token {
 	for t := range toks {
 		out = append(out, t)
 	}
-	sort.Slice(out, func(i, j int) bool { return string(out[i][:]) < string(out[j][:]) })
+	slices.SortFunc(out, func(a, b Token) int { return bytes.Compare(a[:], b[:]) })
 	return out
 }
 

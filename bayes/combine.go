@@ -1,8 +1,10 @@
 package bayes
 
 import (
+	"bytes"
+	"cmp"
 	"math"
-	"sort"
+	"slices"
 )
 
 // Constants of Bayes/CombineChi.pm and Plugin/Bayes.pm.
@@ -105,18 +107,25 @@ type scored struct {
 // from 0.5. Ties are broken by token so the choice is deterministic (Perl
 // sorts hash keys in random order).
 func significant(all []scored) []scored {
-	sort.Slice(all, func(i, j int) bool {
-		if all[i].strength != all[j].strength {
-			return all[i].strength > all[j].strength
+	// Dropping the weak first and then keeping the 150 strongest is the
+	// same as Bayes.pm's order (150 strongest, then drop the weak), and
+	// sorts less.
+	n := 0
+	for _, s := range all {
+		if s.strength >= minProbStrength {
+			all[n] = s
+			n++
 		}
-		return string(all[i].tok[:]) < string(all[j].tok[:])
+	}
+	all = all[:n]
+	slices.SortFunc(all, func(a, b scored) int {
+		if c := cmp.Compare(b.strength, a.strength); c != 0 {
+			return c
+		}
+		return bytes.Compare(a.tok[:], b.tok[:])
 	})
 	if len(all) > nSignificantTokens {
 		all = all[:nSignificantTokens]
 	}
-	n := 0
-	for n < len(all) && all[n].strength >= minProbStrength {
-		n++
-	}
-	return all[:n]
+	return all
 }
