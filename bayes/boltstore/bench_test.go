@@ -4,6 +4,7 @@ import (
 	"context"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/sluice-mail/sluice/bayes"
 	"github.com/sluice-mail/sluice/bayes/internal/storetest"
@@ -12,13 +13,13 @@ import (
 
 // trained returns a classifier over a bbolt file holding 300 ham and 300
 // spam from the corpus, and 1000 other corpus messages to score.
-func trained(b *testing.B) (*bayes.Classifier, []*mail.Message) {
+func trained(b *testing.B, opts Options) (*bayes.Classifier, []*mail.Message) {
 	b.Helper()
 	hamFiles, spamFiles := storetest.CorpusFiles(b, 800)
 	if len(hamFiles) < 800 || len(spamFiles) < 800 {
 		b.Skip("corpus too small")
 	}
-	s, err := Open(filepath.Join(b.TempDir(), "bayes.db"), Options{})
+	s, err := Open(filepath.Join(b.TempDir(), "bayes.db"), opts)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -37,8 +38,13 @@ func trained(b *testing.B) (*bayes.Classifier, []*mail.Message) {
 // file, the lookups and the chi-squared combining. Run it with
 // -benchtime 1000x to score each message once (later rounds find every
 // token in the store's cache).
-func BenchmarkScore(b *testing.B) {
-	c, msgs := trained(b)
+func BenchmarkScore(b *testing.B) { benchScore(b, Options{}) }
+
+// BenchmarkScoreReadLease is BenchmarkScore with Options.ReadLease.
+func BenchmarkScoreReadLease(b *testing.B) { benchScore(b, Options{ReadLease: 500 * time.Millisecond}) }
+
+func benchScore(b *testing.B, opts Options) {
+	c, msgs := trained(b, opts)
 	ctx := context.Background()
 	b.ResetTimer()
 	cpu := storetest.CPUTime()

@@ -64,13 +64,32 @@ type Options struct {
 	// LockTimeout bounds the wait for a file lock held by another
 	// process. Default 2 seconds.
 	LockTimeout time.Duration
+	// ReadLease, if positive, lets Lookup keep its read-only handle (and
+	// the shared lock) open for up to this long, so lookups find the
+	// pages mapped. After a lease no new one starts for leaseGap, twice
+	// bbolt's lock polling interval, so a writer in another process gets
+	// the lock; its writes wait up to ReadLease meanwhile, so keep it well
+	// under the writers' LockTimeout. Default 0: a fresh open per Lookup.
+	ReadLease time.Duration
 }
+
+// leaseGap is how long after a read lease the store opens per Lookup
+// again, leaving the file lock free between lookups: more than bbolt's
+// 50 ms flock retry interval.
+const leaseGap = 120 * time.Millisecond
 
 // Store is a [bayes.Store] (and [bayes.Toucher]) in a bbolt file. It is
 // safe for concurrent use, and for use by several processes at once.
 type Store struct {
 	path    string
 	timeout time.Duration
+	lease   time.Duration
+
+	lmu      sync.Mutex // guards the read lease
+	ro       *bolt.DB   // leased read-only handle, or nil
+	roUntil  time.Time  // end of the lease
+	roUsers  int        // lookups using ro
+	gapUntil time.Time  // no new lease before this
 
 	mu sync.RWMutex // readers: Lookup; writers: Apply, flush
 
@@ -93,7 +112,7 @@ const maxCached = 200000
 // Open creates the database file at path if needed (mode 0600) and
 // returns a Store for it. No handle stays open; see the package comment.
 func Open(path string, opts Options) (*Store, error) {
-	s := &Store{path: path, timeout: opts.LockTimeout}
+	s := &Store{path: path, timeout: opts.LockTimeout, lease: opts.ReadLease}
 	if s.timeout <= 0 {
 		s.timeout = 2 * time.Second
 	}
@@ -131,6 +150,14 @@ func (s *Store) open(readOnly bool) (*bolt.DB, error) {
 func (s *Store) update(fn func(tx *bolt.Tx) error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	// No lookup is running (they hold s.mu shared): end the lease, or
+	// our own shared lock would keep the write lock from us.
+	s.lmu.Lock()
+	if s.ro != nil {
+		s.ro.Close()
+		s.ro = nil
+	}
+	s.lmu.Unlock()
 	db, err := s.open(false)
 	if err != nil {
 		return err
@@ -151,11 +178,11 @@ func (s *Store) Lookup(ctx context.Context, toks []bayes.Token) (bayes.Snapshot,
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	db, err := s.open(true)
+	db, release, err := s.reader()
 	if err != nil {
 		return snap, err
 	}
-	defer db.Close()
+	defer release()
 	err = db.View(func(tx *bolt.Tx) error {
 		meta, tb := tx.Bucket(bucketMeta), tx.Bucket(bucketTokens)
 		if meta == nil || tb == nil {
@@ -195,6 +222,52 @@ func (s *Store) Lookup(ctx context.Context, toks []bayes.Token) (bayes.Snapshot,
 		return nil
 	})
 	return snap, err
+}
+
+// reader returns a read-only handle: the leased one, a new lease, or one
+// opened for this lookup alone; release gives it back.
+func (s *Store) reader() (*bolt.DB, func(), error) {
+	if s.lease <= 0 {
+		db, err := s.open(true)
+		if err != nil {
+			return nil, nil, err
+		}
+		return db, func() { db.Close() }, nil
+	}
+	now := time.Now()
+	s.lmu.Lock()
+	if s.ro != nil && !now.Before(s.roUntil) && s.roUsers == 0 {
+		s.ro.Close()
+		s.ro, s.gapUntil = nil, now.Add(leaseGap)
+	}
+	if s.ro == nil && !now.Before(s.gapUntil) {
+		db, err := s.open(true)
+		if err != nil {
+			s.lmu.Unlock()
+			return nil, nil, err
+		}
+		s.ro, s.roUntil = db, now.Add(s.lease)
+	}
+	if s.ro != nil && now.Before(s.roUntil) {
+		db := s.ro
+		s.roUsers++
+		s.lmu.Unlock()
+		return db, func() {
+			s.lmu.Lock()
+			s.roUsers--
+			if s.roUsers == 0 && s.ro == db && !time.Now().Before(s.roUntil) {
+				db.Close()
+				s.ro, s.gapUntil = nil, time.Now().Add(leaseGap)
+			}
+			s.lmu.Unlock()
+		}, nil
+	}
+	s.lmu.Unlock()
+	db, err := s.open(true)
+	if err != nil {
+		return nil, nil, err
+	}
+	return db, func() { db.Close() }, nil
 }
 
 // Apply implements [bayes.Store]: one read-write transaction, fsynced
@@ -256,8 +329,20 @@ func (s *Store) Flush(ctx context.Context) error {
 	return err
 }
 
-// Close writes what Touch left pending. The Store holds no open file.
-func (s *Store) Close() error { return s.Flush(context.Background()) }
+// Close writes what Touch left pending and ends a read lease. The Store
+// can still be used afterwards.
+func (s *Store) Close() error {
+	err := s.Flush(context.Background())
+	s.mu.Lock()
+	s.lmu.Lock()
+	if s.ro != nil {
+		s.ro.Close()
+		s.ro = nil
+	}
+	s.lmu.Unlock()
+	s.mu.Unlock()
+	return err
+}
 
 func (s *Store) takePending() map[bayes.Token]int64 {
 	s.pmu.Lock()

@@ -16,9 +16,9 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-func newStore(t *testing.T) *Store {
+func newStore(t *testing.T, opts Options) *Store {
 	t.Helper()
-	s, err := Open(filepath.Join(t.TempDir(), "bayes.db"), Options{})
+	s, err := Open(filepath.Join(t.TempDir(), "bayes.db"), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -27,7 +27,11 @@ func newStore(t *testing.T) *Store {
 }
 
 func TestStore(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) bayes.Store { return newStore(t) })
+	storetest.Run(t, func(t *testing.T) bayes.Store { return newStore(t, Options{}) })
+}
+
+func TestStoreReadLease(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) bayes.Store { return newStore(t, Options{ReadLease: 50 * time.Millisecond}) })
 }
 
 // TestTwoHandles shares one file between two Stores, as a delivery
@@ -129,8 +133,15 @@ func TestTwoProcesses(t *testing.T) {
 	if testing.Short() {
 		t.Skip("spawns processes")
 	}
+	t.Run("PerLookup", func(t *testing.T) { twoProcesses(t, 0) })
+	// This process holds read leases while the others write: they must
+	// still get through.
+	t.Run("ReadLease", func(t *testing.T) { twoProcesses(t, 200*time.Millisecond) })
+}
+
+func twoProcesses(t *testing.T, lease time.Duration) {
 	path := filepath.Join(t.TempDir(), "bayes.db")
-	s, err := Open(path, Options{LockTimeout: 30 * time.Second})
+	s, err := Open(path, Options{LockTimeout: 30 * time.Second, ReadLease: lease})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,15 +161,31 @@ func TestTwoProcesses(t *testing.T) {
 		if _, err := s.Apply(ctx, storetest.Change("p0-"+strconv.Itoa(i), bayes.Spam, 0, 30)); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.Lookup(ctx, []bayes.Token{storetest.Tok(1)}); err != nil {
-			t.Fatal(err)
+		for j := 0; j < 20; j++ {
+			if _, err := s.Lookup(ctx, []bayes.Token{storetest.Tok(1)}); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
+	// Keep reading while the helpers finish, as deliveries would.
+	done := make(chan error, len(cmds))
 	for _, c := range cmds {
-		if err := c.Wait(); err != nil {
-			t.Fatalf("helper: %v", err)
+		go func() { done <- c.Wait() }()
+	}
+	for waiting := len(cmds); waiting > 0; {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("helper: %v", err)
+			}
+			waiting--
+		default:
+			if _, err := s.Lookup(ctx, []bayes.Token{storetest.Tok(1)}); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
+	s.Close()
 	snap, err := s.Lookup(ctx, []bayes.Token{storetest.Tok(29)})
 	if err != nil {
 		t.Fatal(err)
