@@ -10,8 +10,9 @@ import (
 // Stopwords is a stop word list (bayes_stopword_xx): tokens it matches are
 // not learned or scored. Its zero value matches nothing.
 type Stopwords struct {
-	re  *regexp.Regexp
-	set map[string]bool // the whole language of re, lower case; nil if infinite or large
+	re     *regexp.Regexp
+	set    map[string]bool // the whole language of re, lower case; nil if infinite or large
+	maxLen int             // the longest word in set
 }
 
 // NewStopwords compiles one bayes_stopword_xx value, anchored and
@@ -32,6 +33,7 @@ func NewStopwords(pattern string) (*Stopwords, error) {
 			sw.set = make(map[string]bool, len(words))
 			for _, w := range words {
 				sw.set[asciiLower(w)] = true
+				sw.maxLen = max(sw.maxLen, len(w))
 			}
 		}
 	}
@@ -46,7 +48,13 @@ func (s *Stopwords) Match(tok string) bool {
 	// Perl's (?i) on a byte string folds ASCII only; Go's folds Unicode.
 	// Folding only ASCII here keeps Perl's answer.
 	if s.set != nil {
-		return s.set[asciiLower(tok)]
+		if len(tok) > s.maxLen {
+			return false
+		}
+		if hasUpper(tok) {
+			tok = asciiLower(tok)
+		}
+		return s.set[tok]
 	}
 	return isASCII(tok) && s.re.MatchString(tok)
 }

@@ -415,7 +415,7 @@ func lowerTitleCase(s []byte) []byte {
 
 func isUpper(c byte) bool { return c >= 'A' && c <= 'Z' }
 
-func trimEdge(c byte) bool { return strings.IndexByte(`-'".,`, c) >= 0 }
+func trimEdge(c byte) bool { return c == '-' || c == '\'' || c == '"' || c == '.' || c == ',' }
 
 // token runs the per-token part of _tokenize_line.
 func (tz *tokenizer) token(toks []string, tok, prefix string, region int) []string {
