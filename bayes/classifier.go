@@ -1,0 +1,194 @@
+package bayes
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/sluice-mail/sluice/mail"
+)
+
+// Classifier learns messages into a [Store] and scores messages against
+// it, as SpamAssassin's Bayes plugin does. It is safe for concurrent use
+// when its Store is.
+type Classifier struct {
+	// Store holds the tokens, totals and learned ids.
+	Store Store
+	// Config holds the bayes_* settings; see [DefaultConfig].
+	Config Config
+	// Metadata, if set, returns SpamAssassin's metadata pseudo-headers
+	// for msg ("X-Spam-Relays-Untrusted: ...\n", "X-AuthorDomain: ...\n"),
+	// which the rule engine derives; nil tokenizes without them.
+	Metadata func(msg *mail.Message) []string
+	// Now returns the current time. Default time.Now.
+	Now func() time.Time
+}
+
+// Result is the outcome of [Classifier.Score].
+type Result struct {
+	// Prob is the chi-squared combined spam probability, 0 to 1; valid
+	// only when OK.
+	Prob float64
+	// OK is false when Bayes gives no answer: use_bayes off, fewer than
+	// bayes_min_spam_num spam or bayes_min_ham_num ham learned, none of
+	// the message's tokens known, or none significant.
+	OK bool
+	// NSpam and NHam are the learned totals the score is based on.
+	NSpam, NHam uint64
+	// Tokens is the number of distinct tokens in the message, Learned how
+	// many of them the store knows (SpamAssassin's BAYESTC and
+	// BAYESTCLEARNED tags).
+	Tokens, Learned int
+	// Significant are the tokens combined, strongest first, with their
+	// probabilities.
+	Significant []TokenProb
+	// Atime is the message's receive time, for [Classifier.Touch].
+	Atime int64
+}
+
+// TokenProb is one token used in a score.
+type TokenProb struct {
+	Token Token
+	// Text is the token text, as tokenized from this message.
+	Text string
+	Prob float64
+	Counts
+}
+
+func (c *Classifier) now() time.Time {
+	if c.Now != nil {
+		return c.Now()
+	}
+	return time.Now()
+}
+
+func (c *Classifier) tokens(msg *mail.Message) map[Token]string {
+	var meta []string
+	if c.Metadata != nil {
+		meta = c.Metadata(msg)
+	}
+	return Tokenize(msg, meta, c.Config)
+}
+
+// Learn learns msg as spam or ham. A message already learned as that
+// class is not counted again (Already); one learned as the other class is
+// moved (Moved).
+func (c *Classifier) Learn(ctx context.Context, msg *mail.Message, isSpam bool) (Outcome, error) {
+	if !c.Config.UseBayes {
+		return 0, ErrDisabled
+	}
+	class := Ham
+	if isSpam {
+		class = Spam
+	}
+	return c.apply(ctx, msg, class)
+}
+
+// Forget removes msg from the database, whichever class it was learned
+// as; NotLearned when it was not.
+func (c *Classifier) Forget(ctx context.Context, msg *mail.Message) (Outcome, error) {
+	if !c.Config.UseBayes {
+		return 0, ErrDisabled
+	}
+	return c.apply(ctx, msg, 0)
+}
+
+func (c *Classifier) apply(ctx context.Context, msg *mail.Message, class Class) (Outcome, error) {
+	toks := c.tokens(msg)
+	ch := Change{
+		IDs:    MessageIDs(msg),
+		Class:  class,
+		Tokens: sortedTokens(toks),
+		Atime:  receiveDate(msg, c.now()),
+	}
+	out, err := c.Store.Apply(ctx, ch)
+	if err != nil {
+		return 0, fmt.Errorf("bayes: learn: %w", err)
+	}
+	return out, nil
+}
+
+// sortedTokens returns the keys of toks in byte order, which keeps a
+// B+tree store's lookups local.
+func sortedTokens(toks map[Token]string) []Token {
+	out := make([]Token, 0, len(toks))
+	for t := range toks {
+		out = append(out, t)
+	}
+	slices.SortFunc(out, func(a, b Token) int { return bytes.Compare(a[:], b[:]) })
+	return out
+}
+
+// Score returns the Bayes probability that msg is spam, as Bayes.pm scan
+// computes it. It does not write to the store; see [Classifier.Touch].
+func (c *Classifier) Score(ctx context.Context, msg *mail.Message) (Result, error) {
+	var res Result
+	if !c.Config.UseBayes {
+		return res, nil
+	}
+	// learner_is_scan_available reads the totals before tokenizing;
+	// reading them with the counts keeps both from one snapshot, so the
+	// threshold check comes after the lookup.
+	toks := c.tokens(msg)
+	keys := sortedTokens(toks)
+	snap, err := c.Store.Lookup(ctx, keys)
+	if err != nil {
+		return res, fmt.Errorf("bayes: score: %w", err)
+	}
+	res.NSpam, res.NHam, res.Tokens = snap.NSpam, snap.NHam, len(keys)
+	if snap.NSpam < uint64(max(c.Config.MinSpamNum, 0)) || snap.NHam < uint64(max(c.Config.MinHamNum, 0)) {
+		return res, nil
+	}
+	ns, nn := float64(snap.NSpam), float64(snap.NHam)
+	all := make([]scored, 0, len(keys))
+	for i, k := range keys {
+		ct := snap.Counts[i]
+		p, ok := tokenProb(float64(ct.Spam), float64(ct.Ham), ns, nn, c.Config.UseHapaxes)
+		if !ok {
+			continue
+		}
+		all = append(all, scored{tok: k, prob: p, strength: abs(p - 0.5), index: i})
+	}
+	res.Learned = len(all)
+	if len(all) == 0 {
+		return res, nil
+	}
+	sig := significant(all)
+	if len(sig) == 0 {
+		return res, nil
+	}
+	probs := make([]float64, len(sig))
+	res.Significant = make([]TokenProb, len(sig))
+	for i, s := range sig {
+		probs[i] = s.prob
+		res.Significant[i] = TokenProb{Token: s.tok, Text: toks[s.tok], Prob: s.prob, Counts: snap.Counts[s.index]}
+	}
+	res.Prob, res.OK = combine(ns, nn, probs)
+	now := c.now()
+	res.Atime = min(receiveDate(msg, now), now.Unix())
+	return res, nil
+}
+
+// Touch raises the atime of the tokens res used, as Bayes.pm scan does
+// after scoring, when the store supports it ([Toucher]). It is separate
+// from Score so a caller can do the write off the delivery path.
+func (c *Classifier) Touch(ctx context.Context, res Result) error {
+	t, ok := c.Store.(Toucher)
+	if !ok || !res.OK || len(res.Significant) == 0 {
+		return nil
+	}
+	toks := make([]Token, len(res.Significant))
+	for i, s := range res.Significant {
+		toks[i] = s.Token
+	}
+	return t.Touch(ctx, toks, res.Atime)
+}
+
+func abs(x float64) float64 {
+	if x < 0 {
+		return -x
+	}
+	return x
+}

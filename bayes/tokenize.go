@@ -1,0 +1,869 @@
+package bayes
+
+import (
+	"bytes"
+	"regexp"
+	"regexp/syntax"
+	"sort"
+	"strings"
+
+	"github.com/sluice-mail/sluice/mail"
+)
+
+// Token regions of Bayes.pm _tokenize_line: headers, body text, URIs.
+const (
+	regionHeader = 0
+	regionBody   = 1
+	regionURI    = 2
+)
+
+// Caps on the tokens taken from each source (Bayes.pm tokenize).
+const (
+	maxBodyTokens   = 50000
+	maxURITokens    = 10000
+	maxInvizTokens  = 50000
+	maxHeaderTokens = 10000
+)
+
+// invizPrefix is ADD_INVIZ_TOKENS_I_PREFIX: tokens from invisible HTML text.
+const invizPrefix = "I*:"
+
+// Field names, lower case, that Bayes.pm _tokenize_headers treats
+// specially: /^(?:|X-|Resent-)Message-Id$/i, the address fields of
+// PRE_CHEW_ADDR_HEADERS, and the pseudo-fields of MAP_HEADERS_MID,
+// MAP_HEADERS_FROMTOCC and MAP_HEADERS_USERAGENT.
+var (
+	msgidHeaders = prefixed("message-id")
+	addrHeaders  = prefixed("return-path", "from", "to", "cc", "reply-to", "errors-to", "mail-followup-to", "sender")
+	mapMID       = set("in-reply-to", "references", "message-id")
+	mapFromToCc  = set("from", "to", "cc")
+	mapUserAgent = set("x-mailer", "user-agent")
+)
+
+func set(names ...string) map[string]bool {
+	m := make(map[string]bool, len(names))
+	for _, n := range names {
+		m[n] = true
+	}
+	return m
+}
+
+// prefixed is the names, each also with "x-" and "resent-" in front.
+func prefixed(names ...string) map[string]bool {
+	m := make(map[string]bool, 3*len(names))
+	for _, n := range names {
+		m[n], m["x-"+n], m["resent-"+n] = true, true, true
+	}
+	return m
+}
+
+// ignoredHeaders is Bayes.pm's $IGNORED_HDRS: fields that give spurious
+// clues (list headers, other filters' verdicts, mail client annotations).
+// Received is handled separately: only the last two are tokenized. The
+// three open-ended forms (X-DCC-\S{2,25}-Metrics, X-SpamCop-[^:]+,
+// X-Bugzilla-[^:]+) are in isIgnoredHeader; the rest is expanded into a
+// set of lower-case names.
+var ignoredHeaders = mustNameSet(`(?i)^(?:` +
+	`(?:X-)?Sender|Delivered-To|Delivery-Date|(?:X-)?Envelope-To` +
+	`|X-MIME-Auto[Cc]onverted|X-Converted-To-Plain-Text` +
+	`|Subject|Date` +
+	`|X-List|(?:X-)?Mailing-List` +
+	`|(?:X-)?List-(?:Archive|Help|Id|Owner|Post|Subscribe|Unsubscribe|Host|Id|Manager|Admin|Comment|Name|Url)` +
+	`|X-Unsub(?:scribe)?|X-Mailman-Version|X-Been[Tt]here|X-Loop` +
+	`|Mail-Followup-To|X-eGroups-(?:Return|From)|X-MDMailing-List|X-XEmacs-List|X-Sympa-To` +
+	`|(?:X-)?Resent-(?:From|To|Date)|(?:X-)?Original-(?:From|To|Date)` +
+	`|X-MailScanner(?:-SpamCheck)?` +
+	`|X-Spam(?:-(?:Status|Level|Flag|Report|Hits|Score|Checker-Version))?` +
+	`|X-Antispam|X-RBL-Warning|X-Mailscanner|X-MDaemon-Deliver-To|X-Virus-Scanned` +
+	`|X-Mass-Check-Id|X-Pyzor` +
+	`|X-Filtered-B[Yy]|X-Scanned-By|X-Scanner` +
+	`|X-AP-Spam-(?:Score|Status)|X-RIPE-Spam-Status` +
+	`|X-SMTPD|(?:X-)?Spam-Apparently-To|SPAM|X-Perlmx-Spam|X-Bogosity` +
+	`|Content-Class|Thread-(?:Index|Topic)|X-Original[Aa]rrival[Tt]ime` +
+	`|(?:X-)?Status|X-Flags|X-Keywords|Replied|Forwarded|Lines|Content-Length|X-UIDL?|X-IMAPbase` +
+	`|X-VM-(?:Bookmark|(?:POP|IMAP)-Retrieved|Labels|Last-Modified|Summary-Format|VHeader|v\d-Data|Message-Order)` +
+	`|X-Gnus-Mail-Source|Xref` +
+	`)$`)
+
+// isIgnoredHeader is /^${IGNORED_HDRS}:/i on a field name (which holds no
+// colon).
+func isIgnoredHeader(name string) bool {
+	l := strings.ToLower(name)
+	if ignoredHeaders[l] {
+		return true
+	}
+	if rest, ok := strings.CutPrefix(l, "x-dcc-"); ok {
+		mid, ok := strings.CutSuffix(rest, "-metrics")
+		return ok && len(mid) >= 2 && len(mid) <= 25 && !strings.ContainsAny(mid, " \t\n\r\f\v")
+	}
+	for _, p := range []string{"x-spamcop-", "x-bugzilla-"} {
+		if strings.HasPrefix(l, p) && len(l) > len(p) {
+			return true
+		}
+	}
+	return false
+}
+
+// mustNameSet expands a finite case-insensitive pattern into the set of
+// lower-case strings it matches.
+func mustNameSet(pattern string) map[string]bool {
+	t, err := syntax.Parse(pattern, syntax.Perl)
+	if err != nil {
+		panic(err)
+	}
+	words, ok := expand(t.Simplify(), 100000)
+	if !ok {
+		panic("bayes: pattern not finite: " + pattern)
+	}
+	m := make(map[string]bool, len(words))
+	for _, w := range words {
+		m[asciiLower(w)] = true
+	}
+	return m
+}
+
+// presenceOnlyHeaders is $MARK_PRESENCE_ONLY_HDRS: fields whose values
+// are all hapaxes; only their presence becomes a token.
+var presenceOnlyHeaders = regexp.MustCompile(`(?i)^(?:X-Face|X-(?:Gnu-?PG|PGP|GPG)(?:-Key)?-Fingerprint|D(?:KIM|omainKey)-Signature|X-Google-DKIM-Signature|ARC-(?:Message-Signature|Seal)|Autocrypt)$`)
+
+// headerNameCompression is %HEADER_NAME_COMPRESSION: short prefixes for
+// the most frequent fields. The match on the field name is exact, case
+// included, as in Perl's hash lookup.
+var headerNameCompression = map[string]string{
+	"Message-Id":                "*m",
+	"Message-ID":                "*M",
+	"Received":                  "*r",
+	"User-Agent":                "*u",
+	"References":                "*f",
+	"In-Reply-To":               "*i",
+	"From":                      "*F",
+	"Reply-To":                  "*R",
+	"Return-Path":               "*p",
+	"Return-path":               "*rp",
+	"X-Mailer":                  "*x",
+	"X-Authentication-Warning":  "*a",
+	"Organization":              "*o",
+	"Organisation":              "*o",
+	"Content-Type":              "*ct",
+	"Content-Disposition":       "*cd",
+	"Content-Transfer-Encoding": "*ce",
+	"x-spam-relays-trusted":     "*RT",
+	"x-spam-relays-untrusted":   "*RU",
+}
+
+var (
+	midOutlook      = regexp.MustCompile(`<([0-9a-f]{4})[0-9a-f]{4}[0-9a-f]{4}\$([0-9a-f]{4})[0-9a-f]{4}\$([0-9a-f]{8})@(\S+)>`)
+	midExim         = regexp.MustCompile(`<[A-Za-z0-9]{7}-[A-Za-z0-9]{6}-0[A-Za-z0-9]@`)
+	midSendmail     = regexp.MustCompile(`<20\d\d[01]\d[0123]\d[012]\d[012345]\d[012345]\d\.[A-F0-9]{10,12}@`)
+	rcvdSendmail1   = regexp.MustCompile(`\swith\sSMTP\sid\sg[\dA-Z]{10,12}\s`)
+	rcvdSendmail2   = regexp.MustCompile(`\swith\sESMTP\sid\s[\dA-F]{10,12}\s`)
+	rcvdSendmail3   = regexp.MustCompile(`\bid\s[a-zA-Z0-9]{7,20}\b`)
+	rcvdExim        = regexp.MustCompile(`\bid\s[A-Za-z0-9]{7}-[A-Za-z0-9]{6}-0[A-Za-z0-9]`)
+	rcvdDate        = regexp.MustCompile(`(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun),\s)?[0-3\s]?[0-9]\s(?:Jan|Feb|Ma[ry]|Apr|Ju[nl]|Aug|Sep|Oct|Nov|Dec)\s(?:19|20)?[0-9]{2}\s[0-2][0-9](?::[0-5][0-9]){1,2}\s(?:\s*\(|\)|\s*(?:[+-][0-9]{4})|\s*(?:UT|[A-Z]{2,3}T))*`)
+	rcvdIP          = regexp.MustCompile(`\b(\d{1,3}\.)(\d{1,3}\.)(\d{1,3})(\.\d{1,3})\b`)
+	ctBoundary      = regexp.MustCompile(`(?i)boundary=["'](.*?)["']`)
+	ctHex           = regexp.MustCompile(`[a-fA-F0-9]`)
+	ctSeparators    = regexp.MustCompile(`([-_.=]+)`)
+	ctNoise         = regexp.MustCompile(`\b(?:text|charset)\b`)
+	mimeVersionNoop = regexp.MustCompile(`1\.0`)
+	relaysMeta      = regexp.MustCompile(`^x-spam-relays-(?:external|internal|trusted|untrusted)$`)
+	relayLabels     = regexp.MustCompile(` [a-z]+=`)
+)
+
+// stopwordsEN is bayes_stopword_en as the stock rules ship it
+// (60_bayes_stopwords.cf, SpamAssassin 4.0), the default of
+// bayes_stopword_languages.
+var stopwordsEN = mustStopwords(`(?:a(?:ble|l(?:ready|l)|n[dy]|re)|b(?:ecause|oth)|c(?:an|ome)|e(?:ach|mail|ven)|f(?:ew|irst|or|rom)|give|h(?:a(?:ve|s)|ttp)|i(?:n(?:formation|to)|t\'s)|just|know|l(?:ike|o(?:ng|ok))|m(?:a(?:de|il(?:(?:ing|to))?|ke|ny)|o(?:re|st)|uch)|n(?:eed|o[tw]|umber)|o(?:ff|n(?:ly|e)|ut|wn)|p(?:eople|lace)|right|s(?:ame|ee|uch)|t(?:h(?:at|is|rough|e)|ime)|using|w(?:eb|h(?:ere|y)|ith(?:out)?|or(?:ld|k))|y(?:ears?|ou(?:(?:\'re|r))?))`)
+
+func mustStopwords(p string) *Stopwords {
+	s, err := NewStopwords(p)
+	if err != nil {
+		panic(err)
+	}
+	return s
+}
+
+// Tokenize returns the distinct tokens of msg as SpamAssassin's Bayes.pm
+// tokenize computes them, keyed by their stored hash, with the token text.
+// meta holds SpamAssassin's metadata pseudo-headers ("X-Spam-Relays-Untrusted:
+// [ ip=... ]\n", "X-AuthorDomain: ...") that the rule engine derives from the
+// Received chain; nil tokenizes without them.
+func Tokenize(msg *mail.Message, meta []string, cfg Config) map[Token]string {
+	cfg = cfg.withDefaults()
+	tz := tokenizer{cfg: &cfg}
+	src := cfg.TokenSources
+	var all []string
+	if src.Visible {
+		var toks []string
+		for _, line := range msg.VisibleBody() {
+			toks = tz.line(toks, line, "", regionBody)
+			if len(toks) >= maxBodyTokens {
+				break
+			}
+		}
+		all = append(all, toks...)
+	}
+	if src.URI {
+		var toks []string
+		for _, u := range msg.URIs() {
+			toks = tz.line(toks, []byte(u), "", regionURI)
+			if len(toks) >= maxURITokens {
+				break
+			}
+		}
+		all = append(all, toks...)
+	}
+	if src.Invisible {
+		var toks []string
+		for _, line := range msg.InvisibleBody() {
+			toks = tz.line(toks, line, invizPrefix, regionBody)
+			if len(toks) >= maxInvizTokens {
+				break
+			}
+		}
+		all = append(all, toks...)
+	}
+	if src.Header {
+		hdrs := tz.headers(msg, meta)
+		// Perl walks the hash in random order; sorting makes the cap
+		// deterministic and changes nothing below it.
+		names := make([]string, 0, len(hdrs))
+		for n := range hdrs {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		var toks []string
+		for _, n := range names {
+			toks = tz.line(toks, []byte(hdrs[n]), "H"+n+":", regionHeader)
+			if len(toks) >= maxHeaderTokens {
+				break
+			}
+		}
+		all = append(all, toks...)
+	}
+	out := make(map[Token]string, len(all))
+	for _, t := range all {
+		if t != "" {
+			out[HashToken(t)] = t
+		}
+	}
+	return out
+}
+
+type tokenizer struct {
+	cfg *Config
+}
+
+// clean is the first substitution of _tokenize_line (SpamAssassin bug
+// 7130): runs of [-A-Za-z0-9,@*!_'"$. ], UTF-8 sequences and single bytes
+// \xA1-\xFF are kept, every other byte becomes a space.
+func clean(s []byte) []byte {
+	out := make([]byte, 0, len(s))
+	cont := func(i int) bool { return i < len(s) && s[i] >= 0x80 && s[i] <= 0xBF }
+	for i := 0; i < len(s); {
+		c := s[i]
+		switch {
+		case isTokenByte(c):
+			out = append(out, c)
+			i++
+		case c >= 0xC0 && c <= 0xDF && cont(i+1):
+			out = append(out, s[i:i+2]...)
+			i += 2
+		case c >= 0xE0 && c <= 0xEF && cont(i+1) && cont(i+2):
+			out = append(out, s[i:i+3]...)
+			i += 3
+		case c >= 0xF0 && c <= 0xF4 && cont(i+1) && cont(i+2) && cont(i+3):
+			out = append(out, s[i:i+4]...)
+			i += 4
+		case c >= 0xA1:
+			out = append(out, c)
+			i++
+		default:
+			out = append(out, ' ')
+			i++
+		}
+	}
+	return out
+}
+
+func isTokenByte(c byte) bool { return tokenBytes[c] }
+
+// tokenBytes is the class [-A-Za-z0-9,@*!_'"$. ] of clean.
+var tokenBytes = func() (t [256]bool) {
+	for c := 'a'; c <= 'z'; c++ {
+		t[c], t[c-'a'+'A'] = true, true
+	}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for _, c := range []byte(`,@*!_'"$. -`) {
+		t[c] = true
+	}
+	return t
+}()
+
+// isWordByte is Perl's \w on a byte string: ASCII only.
+func isWordByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_'
+}
+
+// line is _tokenize_line: it appends the tokens of s to toks.
+func (tz *tokenizer) line(toks []string, s []byte, prefix string, region int) []string {
+	s = clean(s)
+	// Split "..." and "--" between words, keeping the separator as a token.
+	if bytes.Contains(s, []byte("...")) {
+		s = splitRuns(s, '.', 3, 6)
+	}
+	if bytes.Contains(s, []byte("--")) {
+		s = splitRuns(s, '-', 2, 6)
+	}
+	if region == regionBody || region == regionURI {
+		s = lowerTitleCase(s) // IGNORE_TITLE_CASE
+	}
+	for _, f := range bytes.Split(s, []byte(" ")) {
+		if len(f) == 0 {
+			continue
+		}
+		toks = tz.token(toks, string(f), prefix, region)
+	}
+	return toks
+}
+
+// splitRuns is s/(\w)(C{min,max})(\w)/$1 $2 $3/g for the byte C.
+func splitRuns(s []byte, c byte, min, max int) []byte {
+	var out []byte
+	last := 0
+	for i := 0; i+1 < len(s); i++ {
+		if !isWordByte(s[i]) || s[i+1] != c {
+			continue
+		}
+		j := i + 1
+		for j < len(s) && s[j] == c {
+			j++
+		}
+		n := j - i - 1
+		if n < min || n > max || j >= len(s) || !isWordByte(s[j]) {
+			i = j - 1
+			continue
+		}
+		out = append(out, s[last:i+1]...)
+		out = append(out, ' ')
+		out = append(out, s[i+1:j]...)
+		out = append(out, ' ', s[j])
+		last = j + 1
+		i = j // the closing \w is taken: it cannot open the next match
+	}
+	if out == nil {
+		return s
+	}
+	return append(out, s[last:]...)
+}
+
+// lowerTitleCase lower-cases a Title Case word at the start of the line or
+// after a full stop: s/(?:^|\.\s+)([A-Z])([^A-Z]+)(?:\s|$)/' '.lc($1).$2.' '/ge,
+// matched the way Perl's backtracking matches it.
+func lowerTitleCase(s []byte) []byte {
+	var out []byte
+	last := 0
+	for p := 0; p < len(s); p++ {
+		q := -1 // the capital
+		if p == 0 && isUpper(s[0]) {
+			q = 0
+		} else if s[p] == '.' {
+			k := p + 1
+			for k < len(s) && isSpace(s[k]) {
+				k++
+			}
+			if k > p+1 && k < len(s) && isUpper(s[k]) {
+				q = k
+			}
+		}
+		if q < 0 {
+			continue
+		}
+		r := q + 1 // end of the [^A-Z]+ run
+		for r < len(s) && !isUpper(s[r]) {
+			r++
+		}
+		// Greedy run, backing off until \s or $ follows.
+		e, end := -1, -1
+		for k := r; k >= q+2; k-- {
+			if k == len(s) {
+				e, end = k, k
+				break
+			}
+			if isSpace(s[k]) {
+				e, end = k, k+1
+				break
+			}
+		}
+		if e < 0 {
+			continue
+		}
+		out = append(out, s[last:p]...)
+		out = append(out, ' ', s[q]+('a'-'A'))
+		out = append(out, s[q+1:e]...)
+		out = append(out, ' ')
+		last = end
+		p = end - 1
+	}
+	if out == nil {
+		return s
+	}
+	return append(out, s[last:]...)
+}
+
+func isUpper(c byte) bool { return c >= 'A' && c <= 'Z' }
+
+func trimEdge(c byte) bool { return c == '-' || c == '\'' || c == '"' || c == '.' || c == ',' }
+
+// token runs the per-token part of _tokenize_line.
+func (tz *tokenizer) token(toks []string, tok, prefix string, region int) []string {
+	for len(tok) > 0 && trimEdge(tok[0]) {
+		tok = tok[1:]
+	}
+	for len(tok) > 0 && trimEdge(tok[len(tok)-1]) {
+		tok = tok[:len(tok)-1]
+	}
+	// Tokens of one or two bytes are in the grey area and only slow
+	// things down; three-byte ones are kept.
+	n := len(tok)
+	if n < 3 {
+		return toks
+	}
+	if tz.cfg.Stopwords.Match(tok) {
+		return toks
+	}
+	body := region == regionBody || region == regionURI
+	if body {
+		if hasMailAddr(tok) { // CHEW_BODY_MAILADDRS
+			toks = mailAddrTokens(toks, tok)
+		} else if hasDomainDot(tok) { // CHEW_BODY_URIS
+			toks = append(toks, "UD:"+tok)
+			for bit := tok; ; {
+				i := strings.IndexByte(bit, '.')
+				if i <= 0 || i == len(bit)-1 {
+					break
+				}
+				bit = bit[i+1:]
+				toks = append(toks, "UD:"+bit)
+			}
+		}
+	}
+	// A '*' marks a composite token such as "HTo:D*net": never shortened.
+	if n > tz.cfg.MaxTokenLength && strings.IndexByte(tok, '*') < 0 {
+		// TOKENIZE_LONG_8BIT_SEQS_AS_UTF8_CHARS (bug 7135): keep the 3-
+		// and 4-byte UTF-8 sequences, drop the 2-byte ones.
+		if hasTwoContinuation(tok) {
+			if seqs := longUTF8Seqs(tok); len(seqs) > 0 {
+				for _, q := range seqs {
+					toks = append(toks, prefix+"u8:"+q)
+				}
+				return toks
+			}
+		}
+		// HDRS_ and BODY_TOKENIZE_LONG_TOKENS_AS_SKIPS; URIs are kept whole.
+		if region == regionHeader || region == regionBody {
+			tok = skipToken(tok)
+		}
+	}
+	if body { // DECOMPOSE_BODY_TOKENS
+		nonWord := hasNonWord(tok)
+		if nonWord {
+			toks = append(toks, prefix+stripNonWord(tok))
+		}
+		if hasUpper(tok) {
+			low := asciiLower(tok)
+			toks = append(toks, prefix+low)
+			if nonWord {
+				toks = append(toks, prefix+stripNonWord(low))
+			}
+		}
+	}
+	return append(toks, prefix+tok)
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+// hasMailAddr is /\S\@\S/.
+func hasMailAddr(s string) bool {
+	for i := 1; i+1 < len(s); i++ {
+		if s[i] == '@' && !isSpace(s[i-1]) && !isSpace(s[i+1]) {
+			return true
+		}
+	}
+	return false
+}
+
+// hasDomainDot is /\S\.[a-z]/i.
+func hasDomainDot(s string) bool {
+	for i := 1; i+1 < len(s); i++ {
+		c := s[i+1] | 0x20
+		if s[i] == '.' && !isSpace(s[i-1]) && c >= 'a' && c <= 'z' {
+			return true
+		}
+	}
+	return false
+}
+
+func isSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'
+}
+
+// hasTwoContinuation is /[\x80-\xBF]{2}/.
+func hasTwoContinuation(s string) bool {
+	for i := 0; i+1 < len(s); i++ {
+		if isCont(s[i]) && isCont(s[i+1]) {
+			return true
+		}
+	}
+	return false
+}
+
+func isCont(c byte) bool { return c >= 0x80 && c <= 0xBF }
+
+// longUTF8Seqs is /((?:[\xE0-\xEF]|[\xF0-\xF4][\x80-\xBF])[\x80-\xBF]{2})/g.
+func longUTF8Seqs(s string) []string {
+	var out []string
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= 0xE0 && c <= 0xEF && i+2 < len(s) && isCont(s[i+1]) && isCont(s[i+2]) {
+			out = append(out, s[i:i+3])
+			i += 3
+			continue
+		}
+		if c >= 0xF0 && c <= 0xF4 && i+3 < len(s) && isCont(s[i+1]) && isCont(s[i+2]) && isCont(s[i+3]) {
+			out = append(out, s[i:i+4])
+			i += 4
+			continue
+		}
+		i++
+	}
+	return out
+}
+
+// skipToken keeps the first seven characters (UTF-8 sequences or bytes) of
+// a long token as "sk:" + those, when at least two bytes follow
+// (SpamAssassin bug 7141); otherwise the token is unchanged.
+func skipToken(s string) string {
+	i := 0
+	for k := 0; k < 7; k++ {
+		if i >= len(s) {
+			return s
+		}
+		i += charLen(s, i)
+	}
+	if len(s)-i < 2 {
+		return s
+	}
+	return "sk:" + s[:i]
+}
+
+// charLen is the length of the alternation in the bug 7141 pattern at i:
+// [\x00-\x7F\xF5-\xFF] | [\xC0-\xDF][\x80-\xBF] | [\xE0-\xEF][\x80-\xBF]{2}
+// | [\xF0-\xF4][\x80-\xBF]{3} | .
+func charLen(s string, i int) int {
+	c := s[i]
+	ok := func(n int) bool {
+		for j := 1; j < n; j++ {
+			if i+j >= len(s) || !isCont(s[i+j]) {
+				return false
+			}
+		}
+		return true
+	}
+	switch {
+	case c <= 0x7F || c >= 0xF5:
+		return 1
+	case c >= 0xC0 && c <= 0xDF && ok(2):
+		return 2
+	case c >= 0xE0 && c <= 0xEF && ok(3):
+		return 3
+	case c >= 0xF0 && c <= 0xF4 && ok(4):
+		return 4
+	}
+	return 1
+}
+
+// hasNonWord is /[^\w:\*]/.
+func hasNonWord(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !isWordByte(c) && c != ':' && c != '*' {
+			return true
+		}
+	}
+	return false
+}
+
+// stripNonWord is s/[^\w:\*]//g.
+func stripNonWord(s string) string {
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; isWordByte(c) || c == ':' || c == '*' {
+			b = append(b, c)
+		}
+	}
+	return string(b)
+}
+
+func hasUpper(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 'A' && s[i] <= 'Z' {
+			return true
+		}
+	}
+	return false
+}
+
+// asciiLower is Perl's lc on a byte string.
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c >= 'A' && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}
+
+// mailAddrTokens is _tokenize_mail_addrs: "U*" the local part, "D*" the
+// domain and each of its parent domains.
+func mailAddrTokens(toks []string, addr string) []string {
+	// /(.+)\@(.+)$/: the last "@" with something on both sides.
+	at := -1
+	for i := len(addr) - 2; i >= 1; i-- {
+		if addr[i] == '@' {
+			at = i
+			break
+		}
+	}
+	if at < 0 {
+		return toks
+	}
+	user, dom := addr[:at], addr[at+1:]
+	toks = append(toks, "U*"+user, "D*"+dom)
+	for {
+		i := strings.IndexByte(dom, '.')
+		if i <= 0 || i == len(dom)-1 {
+			break
+		}
+		dom = dom[i+1:]
+		toks = append(toks, "D*"+dom)
+	}
+	return toks
+}
+
+// headers is _tokenize_headers: the header fields to tokenize, keyed by
+// the (compressed) field name or a pseudo-name (*MI, *Ad, *UA), values of
+// one key joined with a space.
+func (tz *tokenizer) headers(msg *mail.Message, meta []string) map[string]string {
+	var lines, rcvd []string
+	for _, l := range msg.Header("ALL", false) {
+		if len(l) >= 9 && strings.EqualFold(l[:9], "Received:") {
+			rcvd = append(rcvd, l)
+			continue
+		}
+		// /^${IGNORED_HDRS}:/i, matched on the name alone: a field
+		// name holds no colon.
+		if name, _, _ := strings.Cut(l, ":"); isIgnoredHeader(name) {
+			continue
+		}
+		lines = append(lines, l)
+	}
+	// Message.pm keeps metadata names in lower case.
+	for _, l := range meta {
+		name, val, _ := strings.Cut(l, ":")
+		lines = append(lines, strings.ToLower(name)+":"+val)
+	}
+	// The last two Received fields: usually a good source of spamware
+	// tokens and HELO names.
+	if n := len(rcvd); n >= 1 {
+		lines = append(lines, rcvd[n-1])
+		if n >= 2 {
+			lines = append(lines, rcvd[n-2])
+		}
+	}
+	parsed := make(map[string]string)
+	add := func(k, v string) {
+		if old, ok := parsed[k]; ok {
+			parsed[k] = old + " " + v
+		} else {
+			parsed[k] = v
+		}
+	}
+	for _, l := range lines {
+		if strings.TrimSpace(l) == "" {
+			continue
+		}
+		hdr, val, _ := strings.Cut(l, ":")
+		if tz.cfg.IgnoreHeaders[strings.ToLower(hdr)] {
+			continue
+		}
+		val = strings.TrimSuffix(val, "\n") // chomp
+		lower := strings.ToLower(hdr)
+		switch {
+		case msgidHeaders[lower]:
+			val = preChewMessageID(val)
+		case addrHeaders[lower]: // PRE_CHEW_ADDR_HEADERS
+			val = preChewAddrHeader(val)
+		case hdr == "Received":
+			val = preChewReceived(val)
+		case hdr == "Content-Type":
+			val = preChewContentType(val)
+		case hdr == "MIME-Version":
+			if loc := mimeVersionNoop.FindStringIndex(val); loc != nil {
+				val = val[:loc[0]] + val[loc[1]:]
+			}
+		case presenceOnlyHeaders.MatchString(hdr):
+			val = "1"
+		case relaysMeta.MatchString(hdr):
+			// Drop the redundant rdns= helo= ident= ... labels.
+			val = relayLabels.ReplaceAllString(val, " ")
+		}
+		if mapMID[lower] { // MAP_HEADERS_MID
+			add("*MI", val)
+		}
+		if mapFromToCc[lower] { // MAP_HEADERS_FROMTOCC
+			add("*Ad", val)
+		}
+		if mapUserAgent[lower] { // MAP_HEADERS_USERAGENT
+			add("*UA", val)
+		}
+		if c, ok := headerNameCompression[hdr]; ok {
+			hdr = c
+		}
+		add(hdr, val)
+	}
+	return parsed
+}
+
+func preChewMessageID(val string) string {
+	if strings.IndexByte(val, '$') >= 0 {
+		val = midOutlook.ReplaceAllString(val, " OEA$1 OEB$2 OEC$3 $4 ")
+	}
+	if strings.IndexByte(val, '<') >= 0 {
+		if loc := midExim.FindStringIndex(val); loc != nil {
+			val = val[:loc[0]] + val[loc[1]:]
+		}
+		val = midSendmail.ReplaceAllString(val, "")
+	}
+	// s/[^_A-Za-z0-9]/ /g
+	b := []byte(val)
+	for i, c := range b {
+		if !isWordByte(c) {
+			b[i] = ' '
+		}
+	}
+	return string(b)
+}
+
+func preChewReceived(val string) string {
+	// Each substitution runs from just before the first place a match can
+	// start (the first "with", "id", month name, digit): the result is the
+	// same, and the regular expressions cost less on the shorter rest. One
+	// byte before the candidate is kept so \b sees its left neighbour.
+	val = replaceFrom(rcvdSendmail1, val, strings.Index(val, "with")-1, " ")
+	val = replaceFrom(rcvdSendmail2, val, strings.Index(val, "with")-1, " ")
+	val = replaceFrom(rcvdSendmail3, val, strings.Index(val, "id")-1, " ")
+	val = replaceFrom(rcvdExim, val, strings.Index(val, "id")-1, " ")
+	// A date match starts at most 8 bytes ("Mon, " [0-3\s]? [0-9] \s)
+	// before its month name.
+	val = replaceFrom(rcvdDate, val, firstMonth(val)-8, "")
+	// IPs become their /24 plus an "ip*" token with the full address.
+	// Bayes.pm means to keep 10/8 and 192.168/16 whole, but compares $2
+	// with its trailing dot ("10." eq '10'), so it never does.
+	val = replaceFrom(rcvdIP, val, strings.IndexAny(val, "0123456789")-1, "$1$2$3 ip*$1$2$3$4 ")
+	return replaceWords(val, rcvdNoise, " ")
+}
+
+// rcvdNoise are the words of s/\b(?:with|from|for|SMTP|ESMTP)\b/ /g.
+var rcvdNoise = []string{"with", "from", "for", "SMTP", "ESMTP"}
+
+// replaceWords replaces each of words standing as a whole word (\b on
+// both sides, ASCII word bytes) by repl.
+func replaceWords(s string, words []string, repl string) string {
+	var b strings.Builder
+	last := 0
+	for i := 0; i < len(s); i++ {
+		if i > 0 && isWordByte(s[i-1]) {
+			continue
+		}
+		for _, w := range words {
+			j := i + len(w)
+			if strings.HasPrefix(s[i:], w) && (j == len(s) || !isWordByte(s[j])) {
+				b.WriteString(s[last:i])
+				b.WriteString(repl)
+				last = j
+				i = j - 1
+				break
+			}
+		}
+	}
+	if b.Len() == 0 && last == 0 {
+		return s
+	}
+	b.WriteString(s[last:])
+	return b.String()
+}
+
+// replaceFrom is re.ReplaceAllString(s, repl) for an re that cannot match
+// before from (clamped to 0); from < -1 means it cannot match at all.
+func replaceFrom(re *regexp.Regexp, s string, from int, repl string) string {
+	if from < -1 {
+		return s
+	}
+	from = max(from, 0)
+	return s[:from] + re.ReplaceAllString(s[from:], repl)
+}
+
+// firstMonth is the index of the first English month abbreviation in s,
+// or -100 when there is none.
+func firstMonth(s string) int {
+	first := -100
+	for _, m := range []string{"Jan", "Feb", "Mar", "May", "Apr", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"} {
+		if i := strings.Index(s, m); i >= 0 && (first < 0 || i < first) {
+			first = i
+		}
+	}
+	return first
+}
+
+func preChewContentType(val string) string {
+	var ms [][]string
+	if strings.Contains(strings.ToLower(val), "boundary=") {
+		ms = ctBoundary.FindAllStringSubmatch(val, -1)
+	}
+	if ms != nil {
+		val = ctBoundary.ReplaceAllString(val, " ")
+		b := ms[len(ms)-1][1]
+		b = ctHex.ReplaceAllString(b, "H")
+		b = ctSeparators.ReplaceAllString(b, " $1 ")
+		val += b
+	}
+	if strings.Contains(val, "text") || strings.Contains(val, "charset") {
+		val = ctNoise.ReplaceAllString(val, " ")
+	}
+	return val
+}
+
+func preChewAddrHeader(val string) string {
+	var toks []string
+	for _, a := range mail.ParseAddresses(val) {
+		if a.Phrase != "" {
+			for _, w := range strings.FieldsFunc(a.Phrase, func(r rune) bool { return r < 0x80 && isSpace(byte(r)) }) {
+				toks = append(toks, "N*"+w) // SpamAssassin bug 6319
+			}
+		}
+		if a.Addr != "" {
+			toks = mailAddrTokens(toks, a.Addr)
+		}
+	}
+	return strings.Join(toks, " ")
+}
