@@ -15,6 +15,7 @@ import (
 	"net"
 	"os"
 	"os/user"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -38,6 +39,34 @@ type Config struct {
 	Rules    Rules    `toml:"rules"`
 	Sieve    Sieve    `toml:"sieve"`
 	Outbound Outbound `toml:"outbound"`
+	Bayes    Bayes    `toml:"bayes"`
+}
+
+// Bayes configures the learning classifier. What it learns and when
+// (use_bayes, bayes_auto_learn, thresholds, bayes_ignore_header, …) is read
+// from the rule files, as SpamAssassin reads it; this section says where
+// the database is.
+type Bayes struct {
+	// Enabled lets Bayes learn and score as the rule files say; false
+	// turns it off whatever they say. Default true. Bayes scores nothing
+	// before bayes_min_spam_num and bayes_min_ham_num (200 each) messages
+	// are learned.
+	Enabled bool `toml:"enabled"`
+	// Path is the database file (bbolt), shared by deliveries and
+	// `sluice learn`. Default: .sluice-bayes.db in delivery.mail_root.
+	Path string `toml:"path"`
+	// LockTimeout bounds the wait for the database while another process
+	// (a long `sluice learn`) writes it; past it a delivery goes on
+	// without Bayes. Default 2s.
+	LockTimeout time.Duration `toml:"lock_timeout"`
+}
+
+// BayesPath returns the Bayes database file in force.
+func (c Config) BayesPath() string {
+	if c.Bayes.Path != "" {
+		return c.Bayes.Path
+	}
+	return filepath.Join(c.Delivery.MailRoot, ".sluice-bayes.db")
 }
 
 // Outbound configures what sluice sends out: Sieve redirects, vacation
@@ -323,6 +352,7 @@ func Default() Config {
 			QuotaFullTempfail:  false,
 		},
 		Metrics:  Metrics{Listen: "127.0.0.1:9425"},
+		Bayes:    Bayes{Enabled: true, LockTimeout: 2 * time.Second},
 		Filter:   Filter{Sendmail: "/usr/sbin/sendmail", OnError: "tempfail", NextHopTimeout: 5 * time.Minute},
 		Rules:    Rules{Mode: "auto", Budget: 2 * time.Second},
 		Outbound: Outbound{Relay: "127.0.0.1:25", ConnectTimeout: 30 * time.Second, CommandTimeout: 5 * time.Minute, DataTimeout: 10 * time.Minute},
@@ -449,6 +479,7 @@ func (c *Config) Validate() error {
 		{"outbound.command_timeout", c.Outbound.CommandTimeout},
 		{"outbound.data_timeout", c.Outbound.DataTimeout},
 		{"filter.next_hop_timeout", c.Filter.NextHopTimeout},
+		{"bayes.lock_timeout", c.Bayes.LockTimeout},
 	} {
 		if t.d <= 0 {
 			bad("%s must be positive", t.key)
