@@ -83,7 +83,20 @@ func (c *Classifier) Learn(ctx context.Context, msg *mail.Message, isSpam bool) 
 	if isSpam {
 		class = Spam
 	}
-	return c.apply(ctx, msg, class)
+	return c.apply(ctx, msg, class, false)
+}
+
+// AutoLearn learns msg as spam or ham unless it was learned before, as
+// either class: what a user taught is never overruled by auto-learning.
+func (c *Classifier) AutoLearn(ctx context.Context, msg *mail.Message, isSpam bool) (Outcome, error) {
+	if !c.Config.UseBayes {
+		return 0, ErrDisabled
+	}
+	class := Ham
+	if isSpam {
+		class = Spam
+	}
+	return c.apply(ctx, msg, class, true)
 }
 
 // Forget removes msg from the database, whichever class it was learned
@@ -92,16 +105,18 @@ func (c *Classifier) Forget(ctx context.Context, msg *mail.Message) (Outcome, er
 	if !c.Config.UseBayes {
 		return 0, ErrDisabled
 	}
-	return c.apply(ctx, msg, 0)
+	return c.apply(ctx, msg, 0, false)
 }
 
-func (c *Classifier) apply(ctx context.Context, msg *mail.Message, class Class) (Outcome, error) {
+func (c *Classifier) apply(ctx context.Context, msg *mail.Message, class Class, noRelearn bool) (Outcome, error) {
 	toks := c.tokens(msg)
 	ch := Change{
 		IDs:    MessageIDs(msg),
 		Class:  class,
 		Tokens: sortedTokens(toks),
 		Atime:  receiveDate(msg, c.now()),
+
+		NoRelearn: noRelearn,
 	}
 	out, err := c.Store.Apply(ctx, ch)
 	if err != nil {

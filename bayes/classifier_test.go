@@ -73,6 +73,14 @@ func TestClassifier(t *testing.T) {
 		t.Errorf("second Forget = %v, want not-learned", got)
 	}
 
+	// Auto-learning never moves what was taught: ham(1) stays ham.
+	if got, err := c.AutoLearn(ctx, ham(1), true); err != nil || got != bayes.Already {
+		t.Errorf("AutoLearn(ham as spam) = %v, %v; want already (no relearn)", got, err)
+	}
+	if got, err := c.AutoLearn(ctx, spam(7), true); err != nil || got != bayes.Learned {
+		t.Errorf("AutoLearn(new spam) = %v, %v; want learned", got, err)
+	}
+
 	off := &bayes.Classifier{Store: store, Config: bayes.Config{}}
 	if _, err := off.Learn(ctx, spam(1), true); !errors.Is(err, bayes.ErrDisabled) {
 		t.Errorf("Learn with use_bayes 0: %v, want ErrDisabled", err)

@@ -43,6 +43,10 @@ type Change struct {
 	Tokens []Token
 	// Atime is the message's receive time, Unix seconds.
 	Atime int64
+	// NoRelearn leaves a message learned as the other class as it is
+	// (Already) instead of moving it: auto-learn never overrules what a
+	// user or `sluice learn` taught (SpamAssassin's no_relearn, bug 3704).
+	NoRelearn bool
 }
 
 // Outcome is what a [Change] did.
@@ -142,7 +146,7 @@ func ApplyChange(tx Txn, ch Change) (Outcome, error) {
 	}
 	out := Learned
 	if seenID != "" {
-		if seen == ch.Class {
+		if seen == ch.Class || ch.NoRelearn {
 			return Already, nil
 		}
 		if err := forget(tx, seenID, seen, ch.Tokens); err != nil {

@@ -34,6 +34,8 @@ type Metrics struct {
 	RulesLoaded    prometheus.Gauge
 	Reloads        *prometheus.CounterVec // result: ok, error
 	BuildInfo      *prometheus.GaugeVec   // version, goversion
+	BayesErrors    *prometheus.CounterVec // op: score, learn
+	AutoLearn      *prometheus.CounterVec // result: ham, spam, no, unavailable, failed, disabled
 
 	ready atomic.Bool
 }
@@ -76,12 +78,18 @@ func New(version string) *Metrics {
 		Reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sluice_reloads_total", Help: "Configuration reloads, by result (ok, error).",
 		}, []string{"result"}),
+		BayesErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sluice_bayes_errors_total", Help: "Bayes database operations that failed (the message went on without Bayes), by op (score, learn).",
+		}, []string{"op"}),
+		AutoLearn: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sluice_autolearn_total", Help: "Auto-learn outcomes, as X-Spam-Status autolearn= says (ham, spam, no, unavailable, failed, disabled).",
+		}, []string{"result"}),
 		BuildInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "sluice_build_info", Help: "Always 1; labels name the build.",
 		}, []string{"version", "goversion"}),
 	}
 	reg.MustRegister(m.Messages, m.Recipients, m.Score, m.RuleHits, m.RuleTimeouts, m.StageDuration,
-		m.DNSLookups, m.DeliveryErrors, m.RulesLoaded, m.Reloads, m.BuildInfo,
+		m.DNSLookups, m.DeliveryErrors, m.RulesLoaded, m.Reloads, m.BuildInfo, m.BayesErrors, m.AutoLearn,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.BuildInfo.WithLabelValues(version, runtime.Version()).Set(1)
 	// Make the labelled series visible at zero before the first event.
@@ -90,6 +98,12 @@ func New(version string) *Metrics {
 	}
 	for _, a := range []string{"inbox", "folder", "redirect", "discard", "reject", "tempfail"} {
 		m.Recipients.WithLabelValues(a)
+	}
+	for _, op := range []string{"score", "learn"} {
+		m.BayesErrors.WithLabelValues(op)
+	}
+	for _, r := range []string{"ham", "spam", "no", "unavailable", "failed", "disabled"} {
+		m.AutoLearn.WithLabelValues(r)
 	}
 	for _, r := range []string{"ok", "error"} {
 		m.Reloads.WithLabelValues(r)

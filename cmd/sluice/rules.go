@@ -57,8 +57,9 @@ func loadRules(cfg config.Config, dirs []string, log *slog.Logger) (*rules.Rules
 }
 
 // newSpamStage loads the rules and scoring options; nil when rules are
-// off. With strict, a rule that does not compile fails the whole load.
-func newSpamStage(cfg config.Config, log *slog.Logger, strict bool) (*pipeline.SpamStage, error) {
+// off. With strict, a rule that does not compile fails the whole load;
+// createBayes makes the Bayes database when it does not exist yet.
+func newSpamStage(cfg config.Config, log *slog.Logger, strict, createBayes bool) (*pipeline.SpamStage, error) {
 	rs, source, err := loadRules(cfg, nil, log)
 	if err != nil || rs == nil {
 		return nil, err
@@ -72,9 +73,14 @@ func newSpamStage(cfg config.Config, log *slog.Logger, strict bool) (*pipeline.S
 	}
 	log.Info("rules loaded", "source", source, "rules", l.Total, "active", l.Active,
 		"errors", len(l.Errors), "warnings", len(l.Warnings), "load_time", l.LoadTime.Round(time.Millisecond))
+	bc, err := newBayes(cfg, rs, createBayes)
+	if err != nil {
+		return nil, err
+	}
 	return &pipeline.SpamStage{
 		Rules:   rs,
 		Scoring: scoring.Options{Hostname: hostnameOf(cfg), Version: version, Product: "sluice"},
+		Bayes:   bc,
 	}, nil
 }
 

@@ -360,7 +360,7 @@ func newPipeline(cfg config.Config, log *slog.Logger, mt *metrics.Metrics, o bui
 		}
 		pc.Auth = a
 	}
-	spam, err := newSpamStage(cfg, log, o.strict)
+	spam, err := newSpamStage(cfg, log, o.strict, o.delivers)
 	if err != nil {
 		return nil, err
 	}
