@@ -933,3 +933,20 @@ func TestMaxMessageScan(t *testing.T) {
 		t.Errorf("MaxMessageScan -1: ScanCut() = %v, len(Full()) = %d, want false, %d", m.ScanCut(), len(m.Full()), len(raw))
 	}
 }
+
+func TestHeaderLen(t *testing.T) {
+	for _, tc := range []struct {
+		raw  string
+		want int
+	}{
+		{"Subject: a\r\n\r\nbody\r\n", 14},
+		{"From x@y Mon\nSubject: a\n\nbody\n", 25},
+		{"Subject: a\r\n--b\r\nbody\r\n", 12},
+		{"Subject: a\r\n", 12},
+		{"\r\nbody", 2},
+	} {
+		if got := HeaderLen([]byte(tc.raw)); got != tc.want {
+			t.Errorf("HeaderLen(%q) = %d, want %d", tc.raw, got, tc.want)
+		}
+	}
+}

@@ -152,6 +152,23 @@ func Parse(raw []byte, opts Options) *Message {
 	return m
 }
 
+// HeaderLen returns the length of raw's header section as Parse splits
+// it: a leading mbox "From " line and the blank line that ends the header
+// included. What follows is the body.
+func HeaderLen(raw []byte) int {
+	data := raw
+	if len(data) > 5 && bytes.HasPrefix(data, []byte("From ")) {
+		nl := bytes.IndexByte(data, '\n')
+		if nl < 0 {
+			nl = len(data) - 1
+		}
+		data = data[nl+1:]
+	}
+	m := &Message{opts: Options{}.withDefaults()}
+	_, n := m.parseTopHeader(&Part{msg: m}, data, false)
+	return len(raw) - len(data) + n
+}
+
 // squashCRLF converts CRLF line ends to LF, as SpamAssassin does before
 // reading MIME structure.
 func squashCRLF(b []byte) []byte {

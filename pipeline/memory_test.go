@@ -76,9 +76,10 @@ func delivered(t testing.TB, root string) []byte {
 }
 
 // TestDeliverMemory bounds what delivering one large message allocates:
-// the rules read a bounded prefix of each part, and the copy filed is
-// streamed from the message as received, so the total stays well under
-// the message's own size however large it is.
+// the rules read a bounded prefix of the message, and the copy filed is
+// streamed from the message as received (new header section, then the
+// body where it lies), so the total stays well under the message's own
+// size however large it is.
 func TestDeliverMemory(t *testing.T) {
 	if testing.Short() {
 		t.Skip("delivers a 20 MiB message")
@@ -103,8 +104,10 @@ func TestDeliverMemory(t *testing.T) {
 	}
 	alloc := after.TotalAlloc - before.TotalAlloc
 	t.Logf("Deliver(%d MiB) allocated %.1f MiB = %.2fx", len(raw)>>20, float64(alloc)/(1<<20), float64(alloc)/float64(len(raw)))
-	if max := uint64(len(raw)) * 3 / 2; alloc > max {
-		t.Errorf("Deliver(%d bytes) allocated %d bytes, want at most 1.5x (%d)", len(raw), alloc, max)
+	// Less than the message itself: one copy of it anywhere fails (the
+	// race detector's own allocations included).
+	if max := uint64(len(raw)); alloc > max {
+		t.Errorf("Deliver(%d bytes) allocated %d bytes, want less than 1x (%d)", len(raw), alloc, max)
 	}
 	got := delivered(t, root)
 	// Maildir stores LF line ends, as Dovecot does.
