@@ -3,13 +3,16 @@ package pipeline
 import (
 	"bytes"
 	"context"
+	"net"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 
 	"github.com/sluice-mail/sluice/config"
+	"github.com/sluice-mail/sluice/lmtp"
 	"github.com/sluice-mail/sluice/mail"
 	"github.com/sluice-mail/sluice/rules"
 	"github.com/sluice-mail/sluice/sieve"
@@ -114,5 +117,32 @@ func TestDeliverMemory(t *testing.T) {
 	body := bytes.ReplaceAll(raw[bytes.Index(raw, []byte("\r\n\r\n"))+4:], []byte("\r\n"), []byte("\n"))
 	if !bytes.HasSuffix(got, body) {
 		t.Errorf("delivered body differs from the body received (%d bytes filed for a %d-byte body)", len(got), len(body))
+	}
+}
+
+// TestSpooledDelivery sends a message larger than the spool threshold over
+// LMTP: its body is filed byte for byte and the spool dir is empty after.
+func TestSpooledDelivery(t *testing.T) {
+	p, root := servePipeline(t)
+	spool := t.TempDir()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := lmtp.New(lmtp.Config{Hostname: "mx.test", Spool: mail.SpoolConfig{Dir: spool, Threshold: 64 << 10}}, quietLog(), p)
+	go s.Serve(l)
+	t.Cleanup(func() { s.Shutdown(context.Background()) })
+	raw := bigMessage(3 << 20)
+	replies := transaction(t, l.Addr().String(), []string{"alice@example.test"}, string(raw))
+	if got := replies[len(replies)-1]; !strings.HasPrefix(got, "250") {
+		t.Fatalf("replies = %q, want 250 last", replies)
+	}
+	got := delivered(t, root)
+	body := bytes.ReplaceAll(raw[bytes.Index(raw, []byte("\r\n\r\n"))+4:], []byte("\r\n"), []byte("\n"))
+	if !bytes.HasSuffix(got, body) {
+		t.Errorf("delivered body differs from the body sent (%d bytes filed for a %d-byte body)", len(got), len(body))
+	}
+	if ents, _ := os.ReadDir(spool); len(ents) != 0 {
+		t.Errorf("spool dir holds %d files after delivery, want none", len(ents))
 	}
 }
