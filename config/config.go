@@ -266,6 +266,22 @@ type LMTP struct {
 	// MessageTimeout bounds the processing of one message. Default 5m,
 	// under Postfix's lmtp_data_done_timeout (600s).
 	MessageTimeout time.Duration `toml:"message_timeout"`
+	// SpoolThreshold is the size in bytes past which a message is written
+	// to a file in SpoolDir while it is read, instead of being held in
+	// memory. Default 1048576 (1 MiB); negative: never.
+	SpoolThreshold int64 `toml:"spool_threshold"`
+	// SpoolDir holds those files (mode 0700, created at start). Default
+	// ".sluice-spool" under delivery.mail_root.
+	SpoolDir string `toml:"spool_dir"`
+}
+
+// SpoolPath returns the spool directory in force: SpoolDir, else
+// ".sluice-spool" under mailRoot.
+func (l LMTP) SpoolPath(mailRoot string) string {
+	if l.SpoolDir != "" {
+		return l.SpoolDir
+	}
+	return filepath.Join(mailRoot, ".sluice-spool")
 }
 
 // XForwardNets returns XForwardNetworks parsed; a bare address is a
@@ -343,6 +359,7 @@ func Default() Config {
 			MaxConnections:   100,
 			MaxSessionTime:   30 * time.Minute,
 			MessageTimeout:   5 * time.Minute,
+			SpoolThreshold:   1 << 20,
 		},
 		Delivery: Delivery{
 			MailRoot:           "./maildata",
@@ -535,6 +552,9 @@ func (c *Config) Validate() error {
 	}
 	if c.LMTP.MessageTimeout <= 0 {
 		bad("lmtp.message_timeout must be positive")
+	}
+	if c.LMTP.SpoolThreshold == 0 {
+		bad("lmtp.spool_threshold must not be 0: a size in bytes, or -1 to keep every message in memory")
 	}
 	if c.LMTP.MaxBytesInFlight < c.LMTP.MaxMessageSize {
 		// A message of the largest size could never be taken: Postfix

@@ -17,7 +17,6 @@
 package lmtp
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -30,6 +29,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/emersion/go-smtp"
@@ -43,14 +43,17 @@ type Backend interface {
 	// recipient alone and is the reply.
 	Recipient(ctx context.Context, addr string) error
 	// Deliver handles a message for env.Recipients and returns one status
-	// per recipient, in order: nil for accepted.
+	// per recipient, in order: nil for accepted. data is valid only until
+	// Deliver returns (a large message is a mapped spool file): keep no
+	// slice of it.
 	Deliver(ctx context.Context, env *mail.Envelope, data []byte) []error
 }
 
 // Relayer is the backend of the SMTP after-queue filter front end: it
 // filters a message and hands it to the next hop. The returned error is the
 // reply (nil: 250): the next hop's own reply when it refused, so that
-// Postfix sees the real outcome.
+// Postfix sees the real outcome. As with Backend, data is valid only until
+// Relay returns.
 type Relayer interface {
 	Relay(ctx context.Context, env *mail.Envelope, data []byte) error
 }
@@ -80,6 +83,11 @@ type Config struct {
 	// its context is cancelled then, and also when the client hangs up.
 	// Recipients not delivered by then get 451 4.4.7. Default 5m.
 	MessageTimeout time.Duration
+	// Spool says where messages larger than its Threshold are written
+	// while they are read, instead of growing in memory (mail.Spool; its
+	// defaults: 1 MiB, os.TempDir()). The Backend sees the file mapped
+	// read-only; it is gone once the transaction is answered.
+	Spool mail.SpoolConfig
 }
 
 func (cfg Config) withDefaults() Config {
@@ -369,24 +377,46 @@ func (ss *session) LMTPData(r io.Reader, status smtp.StatusCollector) error {
 	return nil
 }
 
-// read reads the message, holding its size against MaxBytesInFlight. A
-// failure comes back as the reply for the whole message.
-func (ss *session) read(r io.Reader) ([]byte, error) {
-	var buf bytes.Buffer
+// read reads the message into a spool, holding its size against
+// MaxBytesInFlight, and returns the spool and the message it holds (valid
+// until the spool is closed). A failure comes back as the reply for the
+// whole message, the spool closed.
+func (ss *session) read(r io.Reader) (*mail.Spool, []byte, error) {
+	sp := mail.NewSpool(ss.s.cfg.Spool)
+	data, err := ss.readInto(sp, r)
+	if err != nil {
+		sp.Close()
+		return nil, nil, err
+	}
+	return sp, data, nil
+}
+
+func (ss *session) readInto(sp *mail.Spool, r io.Reader) ([]byte, error) {
 	chunk := make([]byte, 32<<10)
 	for {
 		n, err := r.Read(chunk)
-		if need := int64(buf.Len()+n) - ss.held.Load(); need > 0 {
+		if need := sp.Size() + int64(n) - ss.held.Load(); need > 0 {
 			if !ss.s.reserve(need) {
 				ss.s.log.Warn("lmtp: message deferred: max_bytes_in_flight reached", "queue_id", ss.env.QueueID, "from", ss.env.MailFrom, "max_bytes_in_flight", ss.s.cfg.MaxBytesInFlight)
 				return nil, statusNoStorage
 			}
 			ss.held.Add(need)
 		}
-		buf.Write(chunk[:n])
+		if _, werr := sp.Write(chunk[:n]); werr != nil {
+			ss.s.log.Error("lmtp: message deferred: spool", "queue_id", ss.env.QueueID, "from", ss.env.MailFrom, "err", werr)
+			if errors.Is(werr, syscall.ENOSPC) || errors.Is(werr, syscall.EDQUOT) {
+				return nil, statusNoStorage
+			}
+			return nil, statusTempFail
+		}
 		switch {
 		case err == io.EOF:
-			return buf.Bytes(), nil
+			data, merr := sp.Bytes()
+			if merr != nil {
+				ss.s.log.Error("lmtp: message deferred: spool", "queue_id", ss.env.QueueID, "from", ss.env.MailFrom, "err", merr)
+				return nil, statusTempFail
+			}
+			return data, nil
 		case errors.Is(err, errLineTooLong):
 			ss.s.log.Warn("lmtp: message refused: line too long", "queue_id", ss.env.QueueID, "from", ss.env.MailFrom, "limit", maxDataLine)
 			return nil, statusLineTooLong
@@ -412,7 +442,7 @@ func (ss *session) deliver(r io.Reader) []error {
 	// message being received too.
 	ss.s.inflight.Add(1)
 	defer ss.s.inflight.Add(-1)
-	data, err := ss.read(r)
+	sp, data, err := ss.read(r)
 	if err != nil {
 		errs := make([]error, len(ss.env.Recipients))
 		for i := range errs {
@@ -422,7 +452,7 @@ func (ss *session) deliver(r io.Reader) []error {
 	}
 	env := ss.envelope()
 	n := len(env.Recipients)
-	return run(ss, func(ctx context.Context) []error {
+	return run(ss, sp, func(ctx context.Context) []error {
 		errs := ss.s.backend.Deliver(ctx, env, data)
 		for i, err := range errs {
 			if err != nil {
@@ -442,12 +472,12 @@ func (ss *session) deliver(r io.Reader) []error {
 func (ss *session) relay(r io.Reader) error {
 	ss.s.inflight.Add(1)
 	defer ss.s.inflight.Add(-1)
-	data, err := ss.read(r)
+	sp, data, err := ss.read(r)
 	if err != nil {
 		return err
 	}
 	env := ss.envelope()
-	return run(ss, func(ctx context.Context) error {
+	return run(ss, sp, func(ctx context.Context) error {
 		if err := ss.s.relayer.Relay(ctx, env, data); err != nil {
 			return ss.s.status(ctx, err)
 		}
@@ -456,10 +486,11 @@ func (ss *session) relay(r io.Reader) error {
 }
 
 // run calls fn with a context that ends after MessageTimeout or when the
-// client hangs up. A fn that outlives the deadline by grace is answered
-// for with timedOut() and left to finish; it still counts as in flight,
-// and keeps its share of MaxBytesInFlight, until it does.
-func run[T any](ss *session, fn func(context.Context) T, timedOut func() T) T {
+// client hangs up, and closes sp once fn returns. A fn that outlives the
+// deadline by grace is answered for with timedOut() and left to finish; it
+// still counts as in flight, keeps its share of MaxBytesInFlight, and its
+// message stays mapped, until it does.
+func run[T any](ss *session, sp *mail.Spool, fn func(context.Context) T, timedOut func() T) T {
 	s := ss.s
 	ctx, cancel := context.WithTimeout(ss.ctx, s.cfg.MessageTimeout)
 	defer cancel()
@@ -473,6 +504,7 @@ func run[T any](ss *session, fn func(context.Context) T, timedOut func() T) T {
 	go func() {
 		defer s.inflight.Add(-1)
 		defer s.bytes.Add(-held)
+		defer sp.Close()
 		res <- fn(ctx)
 	}()
 	select {

@@ -2,6 +2,7 @@ package lmtp
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -45,7 +46,7 @@ func (b *fakeBackend) Deliver(_ context.Context, env *mail.Envelope, data []byte
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.got = append(b.got, env)
-	b.data = append(b.data, data)
+	b.data = append(b.data, bytes.Clone(data)) // data is gone after Deliver
 	errs := make([]error, len(env.Recipients))
 	for i, r := range env.Recipients {
 		errs[i] = b.reply[r]
@@ -293,5 +294,32 @@ func TestXFORWARDUntrusted(t *testing.T) {
 	}
 	if got := cv.cmd("XFORWARD ADDR=192.0.2.9"); got != "550 5.7.0 Error: insufficient authorization" {
 		t.Fatalf("XFORWARD from an untrusted peer = %q, want Postfix's 550 5.7.0", got)
+	}
+}
+
+// TestSpool delivers a message larger than the spool threshold: the
+// backend gets it byte for byte, and the spool directory is empty after.
+func TestSpool(t *testing.T) {
+	b := &fakeBackend{}
+	dir := t.TempDir()
+	_, addr := startServer(t, Config{Spool: mail.SpoolConfig{Dir: dir, Threshold: 4096}}, b)
+	body := strings.Repeat("The quick brown fox jumps over the lazy dog.\r\n", 2000)
+	msg := "Subject: spooled\r\n\r\n" + body
+	cv := dial(t, addr)
+	cv.cmd("LHLO client.test")
+	cv.cmd("MAIL FROM:<s@client.test>")
+	cv.cmd("RCPT TO:<a@x.test>")
+	cv.cmd("DATA")
+	fmt.Fprintf(cv.c, "%s.\r\n", msg)
+	if got := strings.Join(cv.reply(), "\n"); !strings.HasPrefix(got, "250") {
+		t.Fatalf("status for a spooled message = %q, want 250", got)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.data) != 1 || string(b.data[0]) != msg {
+		t.Fatalf("backend got %d messages, want the one sent (%d bytes) byte for byte", len(b.data), len(msg))
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Errorf("spool dir holds %d files after the transaction, want none", len(ents))
 	}
 }

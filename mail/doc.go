@@ -51,7 +51,15 @@
 // and the bytes of each part scanned for body and rawbody; only the
 // prefix of a text part those views can reach is decoded, and an HTML
 // part is rendered up to Options.MaxHTMLScan bytes (SpamAssassin renders
-// it all, at a cost of seconds for multi-megabyte parts).
+// it all, at a cost of seconds for multi-megabyte parts). Of the body only
+// the first Options.MaxMessageScan bytes (4 MiB) are read at all, Full
+// included: SpamAssassin reads everything, but spamc skips messages over
+// 500 KB entirely. HeaderLen splits a message where Parse does, so that
+// callers can keep the body where it lies.
+//
+// Spool holds a message while it is received: in memory up to a
+// threshold, past it in an unlinked file mapped read-only, so that a
+// large message costs no heap.
 //
 // SpamAssassin's header modifiers compose from the pieces here the way
 // PerMsgStatus::_get applies them:

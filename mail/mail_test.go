@@ -909,3 +909,44 @@ func TestHugeMessage(t *testing.T) {
 		}
 	}
 }
+
+// TestMaxMessageScan checks that only the body's first MaxMessageScan
+// bytes are read, cut at a line end, and that Full is cut alike.
+func TestMaxMessageScan(t *testing.T) {
+	hdr := "Subject: big\r\n\r\n"
+	body := strings.Repeat("0123456789abcdef\r\n", 100) // 1800 bytes
+	raw := []byte(hdr + body + "TAIL\r\n")
+	m := Parse(raw, Options{MaxMessageScan: 1000})
+	if !m.ScanCut() {
+		t.Fatalf("ScanCut() = false for a %d-byte body and MaxMessageScan 1000", len(body))
+	}
+	want := len(hdr) + 990 // 55 lines of 18 bytes
+	if got := len(m.Full()); got != want {
+		t.Errorf("len(Full()) = %d, want %d", got, want)
+	}
+	for _, p := range m.Body() {
+		if bytes.Contains(p, []byte("TAIL")) {
+			t.Errorf("Body() reads past MaxMessageScan: %q", p)
+		}
+	}
+	if m := Parse(raw, Options{MaxMessageScan: -1}); m.ScanCut() || len(m.Full()) != len(raw) {
+		t.Errorf("MaxMessageScan -1: ScanCut() = %v, len(Full()) = %d, want false, %d", m.ScanCut(), len(m.Full()), len(raw))
+	}
+}
+
+func TestHeaderLen(t *testing.T) {
+	for _, tc := range []struct {
+		raw  string
+		want int
+	}{
+		{"Subject: a\r\n\r\nbody\r\n", 14},
+		{"From x@y Mon\nSubject: a\n\nbody\n", 25},
+		{"Subject: a\r\n--b\r\nbody\r\n", 12},
+		{"Subject: a\r\n", 12},
+		{"\r\nbody", 2},
+	} {
+		if got := HeaderLen([]byte(tc.raw)); got != tc.want {
+			t.Errorf("HeaderLen(%q) = %d, want %d", tc.raw, got, tc.want)
+		}
+	}
+}

@@ -32,6 +32,13 @@ type Options struct {
 	// MaxDepth is how deeply multiparts and message/rfc822 parts are
 	// opened. Default 20, SpamAssassin's subparse limit.
 	MaxDepth int
+	// MaxMessageScan is the bytes of the body read at all: the MIME
+	// structure, every part and Full come from the body's first
+	// MaxMessageScan bytes (cut at a line end), so that the cost of a
+	// message of many megabytes stays bounded. SpamAssassin has no such
+	// limit, but spamc does not scan messages over 500 KB at all.
+	// Default 4 MiB; negative means no limit.
+	MaxMessageScan int
 	// EnvelopeFrom is the SMTP MAIL FROM address, when known. It answers
 	// the EnvelopeFrom pseudo-header; "<>" stands for the null
 	// reverse-path (RFC 5321 §4.5.5) and yields an empty address.
@@ -45,6 +52,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxRawBodyScan == 0 {
 		o.MaxRawBodyScan = 500000
+	}
+	if o.MaxMessageScan == 0 {
+		o.MaxMessageScan = 4 << 20
 	}
 	if o.MaxHTMLScan == 0 {
 		o.MaxHTMLScan = 1 << 20
@@ -82,6 +92,7 @@ type Message struct {
 	parts     []*Part // pre-order, root first
 	leaves    []*Part
 	truncated bool
+	scanCut   bool // the body was longer than MaxMessageScan
 
 	// Flags SpamAssassin's eval tests read.
 	missingHeadBodySeparator     bool
@@ -122,6 +133,15 @@ func Parse(raw []byte, opts Options) *Message {
 	root := &Part{msg: m}
 	body, hdrEnd := m.parseTopHeader(root, data, crlf)
 	root.headerBytes = data[:hdrEnd]
+	if max := m.opts.MaxMessageScan; max > 0 && len(body) > max {
+		cut := bytes.LastIndexByte(body[:max], '\n') + 1
+		if cut == 0 {
+			cut = max
+		}
+		body = body[:cut]
+		m.raw = raw[:len(raw)-len(data)+hdrEnd+cut]
+		m.scanCut = true
+	}
 	if crlf {
 		body = squashCRLF(body)
 	}
@@ -130,6 +150,23 @@ func Parse(raw []byte, opts Options) *Message {
 	m.walk(root, body, m.opts.MaxDepth, true, "")
 	m.collect(root)
 	return m
+}
+
+// HeaderLen returns the length of raw's header section as Parse splits
+// it: a leading mbox "From " line and the blank line that ends the header
+// included. What follows is the body.
+func HeaderLen(raw []byte) int {
+	data := raw
+	if len(data) > 5 && bytes.HasPrefix(data, []byte("From ")) {
+		nl := bytes.IndexByte(data, '\n')
+		if nl < 0 {
+			nl = len(data) - 1
+		}
+		data = data[nl+1:]
+	}
+	m := &Message{opts: Options{}.withDefaults()}
+	_, n := m.parseTopHeader(&Part{msg: m}, data, false)
+	return len(raw) - len(data) + n
 }
 
 // squashCRLF converts CRLF line ends to LF, as SpamAssassin does before
@@ -324,8 +361,13 @@ func (m *Message) collect(p *Part) {
 }
 
 // Full returns the message exactly as given to Parse (SpamAssassin's
-// "full" rules match it whole).
+// "full" rules match it whole), cut like the body to
+// Options.MaxMessageScan.
 func (m *Message) Full() []byte { return m.raw }
+
+// ScanCut reports whether the body was longer than Options.MaxMessageScan,
+// so that only its beginning was parsed.
+func (m *Message) ScanCut() bool { return m.scanCut }
 
 // Truncated reports whether a limit of Options cut anything: header fields,
 // header values or MIME parts.

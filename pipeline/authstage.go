@@ -43,8 +43,8 @@ func (p *Pipeline) runAuth(ctx context.Context, m *Message) {
 		ClientIP: ip, HELO: helo, MailFrom: env.MailFrom, Raw: m.Raw,
 	})
 	m.Auth = &res
-	out := auth.StripForged(m.Out, a.AuthServID)
-	m.Out = append([]byte(res.Header(a.AuthServID)), out...)
+	hdr := auth.StripForged(m.Header, a.AuthServID)
+	m.Header = append([]byte(res.Header(a.AuthServID)), hdr...)
 	if mt := p.cfg.Metrics; mt != nil {
 		mt.ObserveStage("auth", p.cfg.Now().Sub(start))
 	}

@@ -57,10 +57,13 @@ type Message struct {
 	Env *mail.Envelope
 	// Raw is the message as received, CRLF line endings.
 	Raw []byte
-	// Out is the message as it leaves the per-message steps: Raw with the
-	// fields they add (Authentication-Results, X-Spam-*) and the rewrites
-	// they make (Subject). Every recipient's copy starts from it.
-	Out []byte
+	// Header and Body are the message as it leaves the per-message steps:
+	// Header is Raw's header section (the blank line that ends it
+	// included) with the fields they add (Authentication-Results,
+	// X-Spam-*) and the rewrites they make (Subject); Body is Raw's body,
+	// not copied, unless report_safe replaced it. Every recipient's copy
+	// starts from them.
+	Header, Body []byte
 	// MessageID and QueueID identify the message in logs.
 	MessageID string
 	QueueID   string
@@ -71,7 +74,7 @@ type Message struct {
 	Parsed  *mail.Message
 	Verdict *scoring.Verdict
 
-	sieveMsg sieve.Message // m.Out as Sieve sees it, parsed on first use
+	sieveMsg sieve.Message // Header and Body as Sieve sees them, parsed on first use
 	identity string        // for the delivery log, computed on first use
 }
 
@@ -257,8 +260,30 @@ func (m *Message) verdictAttrs() []any {
 	return []any{"spam", v.Spam, "score", fmt.Sprintf("%.1f", v.Score), "tests", strings.Join(names, ",")}
 }
 
+// Out returns the outgoing message, Header and Body joined (a copy).
+func (m *Message) Out() []byte {
+	out := make([]byte, 0, len(m.Header)+len(m.Body))
+	return append(append(out, m.Header...), m.Body...)
+}
+
+// outParts returns the pieces of the outgoing message with hdr, when not
+// nil, in place of its header fields (Sieve editheader, CRLF line ends,
+// no blank line).
+func (m *Message) outParts(hdr []byte) [][]byte {
+	if hdr == nil {
+		return [][]byte{m.Header, m.Body}
+	}
+	if bytes.HasSuffix(m.Header, []byte("\r\n\r\n")) {
+		return [][]byte{hdr, []byte("\r\n"), m.Body}
+	}
+	return [][]byte{replaceHeader(m.Out(), hdr)}
+}
+
 func newMessage(env *mail.Envelope, raw []byte) *Message {
-	m := &Message{Env: env, Raw: raw, Out: raw}
+	k := mail.HeaderLen(raw)
+	// The header's capacity ends where it does, so that appending to it
+	// never writes into the body.
+	m := &Message{Env: env, Raw: raw, Header: raw[:k:k], Body: raw[k:]}
 	m.MessageID, m.QueueID = identify(raw)
 	if env.QueueID != "" {
 		m.QueueID = env.QueueID
@@ -278,13 +303,13 @@ func (p *Pipeline) Filter(ctx context.Context, env *mail.Envelope, raw []byte) (
 		return nil, err
 	}
 	p.count(m.spamResult(), nil, "")
-	attrs := []any{"msgid", m.MessageID, "queue_id", m.QueueID, "from", env.MailFrom, "rcpts", len(env.Recipients), "size", len(m.Out)}
+	attrs := []any{"msgid", m.MessageID, "queue_id", m.QueueID, "from", env.MailFrom, "rcpts", len(env.Recipients), "size", len(m.Header) + len(m.Body)}
 	p.log.InfoContext(ctx, "filtered", append(attrs, m.verdictAttrs()...)...)
-	return m.Out, nil
+	return m.Out(), nil
 }
 
 // Check runs the per-message steps and returns the message with its
-// results (Auth, Verdict, Out), for `sluice check`. Nothing is counted.
+// results (Auth, Verdict, Header and Body), for `sluice check`. Nothing is counted.
 func (p *Pipeline) Check(ctx context.Context, env *mail.Envelope, raw []byte) (*Message, error) {
 	m := newMessage(env, raw)
 	if err := p.perMessage(ctx, m); err != nil {
@@ -473,11 +498,7 @@ func (p *Pipeline) file(ctx context.Context, m *Message, d *Delivery) error {
 	if err != nil {
 		return err
 	}
-	out := m.Out
-	if d.Header != nil {
-		out = replaceHeader(out, d.Header)
-	}
-	body := [][]byte{p.traceHeaders(m, d.Rcpt), out}
+	body := append([][]byte{p.traceHeaders(m, d.Rcpt)}, m.outParts(d.Header)...)
 	logged := p.cfg.Log != nil && len(d.Redirects) > 0
 	for i := range d.Stores {
 		st := &d.Stores[i]

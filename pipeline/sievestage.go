@@ -72,7 +72,7 @@ func (p *Pipeline) runSieve(ctx context.Context, m *Message, d *Delivery) error 
 		return nil
 	}
 	if m.sieveMsg == nil {
-		m.sieveMsg = sieve.ParseMessage(m.Out)
+		m.sieveMsg = sieve.ParseMessageParts(m.Header, m.Body)
 	}
 	env := p.sieveEnv(m, d)
 	if store, err := p.stores.open(d.Rcpt); err == nil {
@@ -225,7 +225,7 @@ func (p *Pipeline) applySieve(ctx context.Context, m *Message, d *Delivery, res 
 				p.log.InfoContext(ctx, "sieve redirect suppressed", "rcpt", d.Rcpt.Address, "to", a.Address, "why", a.Suppressed)
 				continue
 			}
-			raw := m.Out
+			raw := m.Out()
 			if a.Header != nil {
 				raw = replaceHeader(raw, headerBytes(a.Header))
 			}

@@ -27,8 +27,8 @@ type SpamStage struct {
 }
 
 // runSpam parses the message once, evaluates the rules with the auth
-// results as input, decides, and rewrites m.Out with SpamAssassin's headers
-// (and Subject/report_safe for spam).
+// results as input, decides, and rewrites m.Header with SpamAssassin's
+// headers (and Subject for spam; report_safe replaces m.Body too).
 func (p *Pipeline) runSpam(ctx context.Context, m *Message) {
 	s := p.cfg.Spam
 	mt := p.cfg.Metrics
@@ -61,7 +61,7 @@ func (p *Pipeline) runSpam(ctx context.Context, m *Message) {
 	}
 	v.Preview = scoring.Preview(m.Parsed.Body())
 	m.Verdict = &v
-	m.Out = scoring.Apply(m.Out, v, conf, s.Scoring)
+	m.Header, m.Body = scoring.ApplyParts(m.Header, m.Body, v, conf, s.Scoring)
 	if res.TimedOut {
 		p.log.WarnContext(ctx, "rule evaluation ran out of time; remaining regex rules skipped",
 			"msgid", m.MessageID, "queue_id", m.QueueID, "skipped", res.Skipped)

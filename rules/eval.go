@@ -619,7 +619,12 @@ func (g *scanGroup) run(st *evalState, texts [][]byte) {
 	// them; only those are then tried text by text.
 	var setHits []int32
 	if len(g.sets) > 0 && len(texts) > 0 {
-		joined := bytes.Join(texts, []byte("\n"))
+		// One text (a full rule's whole message) is scanned where it is:
+		// bytes.Join would copy it.
+		joined := texts[0]
+		if len(texts) > 1 {
+			joined = bytes.Join(texts, []byte("\n"))
+		}
 		for si, set := range g.sets {
 			if st.expired() {
 				break

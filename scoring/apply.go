@@ -38,18 +38,7 @@ func parseMessage(raw []byte) *message {
 			m.mbox += "\n"
 		}
 	}
-	// SpamAssassin bug 4363: CRLF when the first or the last line has one.
-	first := rest
-	if i := bytes.IndexByte(first, '\n'); i >= 0 {
-		first = first[:i+1]
-	}
-	last := bytes.TrimSuffix(rest, []byte("\n"))
-	if i := bytes.LastIndexByte(last, '\n'); i >= 0 {
-		last = rest[i+1:]
-	} else {
-		last = rest
-	}
-	m.crlf = bytes.Contains(first, []byte("\r\n")) || bytes.Contains(last, []byte("\r\n"))
+	m.crlf = crlfEnds(rest, rest)
 
 	bad, off := 0, 0
 	for off < len(rest) {
@@ -85,6 +74,22 @@ func parseMessage(raw []byte) *message {
 	m.header = rest[:off]
 	m.body = rest[off:]
 	return m
+}
+
+// crlfEnds reports whether the first line of head or the last line of
+// tail ends with CRLF: SpamAssassin's test for a CRLF message (bug 4363).
+func crlfEnds(head, tail []byte) bool {
+	first := head
+	if i := bytes.IndexByte(first, '\n'); i >= 0 {
+		first = first[:i+1]
+	}
+	last := bytes.TrimSuffix(tail, []byte("\n"))
+	if i := bytes.LastIndexByte(last, '\n'); i >= 0 {
+		last = tail[i+1:]
+	} else {
+		last = tail
+	}
+	return bytes.Contains(first, []byte("\r\n")) || bytes.Contains(last, []byte("\r\n"))
 }
 
 // mboxLine reports whether raw starts with an mbox "From " separator
@@ -193,10 +198,34 @@ func Apply(raw []byte, v Verdict, conf rules.Config, opt Options) []byte {
 	if v.Spam && conf.ReportSafe != 0 {
 		return reportSafe(raw, m, t, conf, opt)
 	}
-	return rewriteHeaders(m, t, conf)
+	hdr := rewriteHeaders(m, t, conf)
+	out := make([]byte, 0, len(hdr)+len(m.body))
+	return append(append(out, hdr...), m.body...)
 }
 
-// rewriteHeaders is Apply without report_safe: headers changed, body kept.
+// ApplyParts is Apply for a message held as its header section (the
+// blank line that ends it included) and its body, so that a large body
+// is not copied: it returns the new header section and the body, which
+// is body itself unless report_safe replaced it. A header that does not
+// end with its blank line is joined to the body and handled by Apply.
+func ApplyParts(header, body []byte, v Verdict, conf rules.Config, opt Options) (newHeader, newBody []byte) {
+	m := parseMessage(header)
+	if m.sep == "" || len(m.orig) != len(m.header) || (v.Spam && conf.ReportSafe != 0) {
+		out := Apply(append(append([]byte(nil), header...), body...), v, conf, opt)
+		return out, nil
+	}
+	if len(body) > 0 {
+		// SpamAssassin bug 4363: the first line of the message or the
+		// last line of the body decides.
+		m.crlf = crlfEnds(m.orig, body)
+	}
+	t := newTagger(&v, &opt)
+	t.header = m.headerValue
+	return rewriteHeaders(m, t, conf), body
+}
+
+// rewriteHeaders is Apply without report_safe: it returns the new header
+// section (the mbox line first, if any); the body is kept.
 func rewriteHeaders(m *message, t *tagger, conf rules.Config) []byte {
 	lines := make([]string, 0, len(m.lines)+8)
 	for i := 0; i < len(m.lines); i++ {
@@ -237,10 +266,9 @@ func rewriteHeaders(m *message, t *tagger, conf rules.Config) []byte {
 		b.WriteString(l)
 	}
 	b.WriteString(sep)
-	out := make([]byte, 0, len(m.mbox)+b.Len()+len(m.body)+64)
+	out := make([]byte, 0, len(m.mbox)+b.Len()+64)
 	out = append(out, m.mbox...)
-	out = append(out, m.eol(b.String())...)
-	return append(out, m.body...)
+	return append(out, m.eol(b.String())...)
 }
 
 // rewriteLines applies rewrite_header to the Subject, From and To lines

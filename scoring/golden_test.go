@@ -316,6 +316,21 @@ func compareGolden(t *testing.T, dir, name string) {
 	if got := Apply(raw, g.verdict, g.conf, g.opt); !bytes.Equal(got, g.raw) {
 		t.Errorf("Apply differs from SpamAssassin:\n%s", firstDiff(got, g.raw))
 	}
+	// ApplyParts, given the header section and the body apart, renders
+	// the same message (a fresh golden: report_safe reads its random
+	// boundary from the options).
+	g = loadGolden(t, dir, name)
+	k := len(raw)
+	if i := bytes.Index(raw, []byte("\n\n")); i >= 0 {
+		k = i + 2
+	}
+	if i := bytes.Index(raw, []byte("\n\r\n")); i >= 0 && i+3 < k {
+		k = i + 3
+	}
+	h, b := ApplyParts(raw[:k], raw[k:], g.verdict, g.conf, g.opt)
+	if got := append(append([]byte(nil), h...), b...); !bytes.Equal(got, g.raw) {
+		t.Errorf("ApplyParts differs from SpamAssassin:\n%s", firstDiff(got, g.raw))
+	}
 }
 
 var (

@@ -74,6 +74,20 @@ func ParseMessage(raw []byte) Message {
 	return m
 }
 
+// ParseMessageParts is ParseMessage for a message held as its header
+// section, the blank line that ends it included, and its body: the body
+// is kept where it is, not copied.
+func ParseMessageParts(header, body []byte) Message {
+	hdr, rest := splitHeader(header)
+	if len(rest) > 0 || !(bytes.HasSuffix(header, []byte("\n\n")) || bytes.HasSuffix(header, []byte("\n\r\n")) || string(header) == "\r\n" || string(header) == "\n") {
+		// Not split where ParseMessage would split it.
+		return ParseMessage(append(append([]byte(nil), header...), body...))
+	}
+	m := &parsedMessage{size: int64(len(header) + len(body)), raw: body}
+	m.addPart(hdr, body, -1, 0, "text/plain")
+	return m
+}
+
 func splitHeader(raw []byte) ([]HeaderField, []byte) {
 	var fields []HeaderField
 	// Values are unfolded into one buffer, converted to a string once and

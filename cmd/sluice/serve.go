@@ -149,6 +149,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, hup <-chan 
 	if err := checkMailRoot(cfg.Delivery.MailRoot); err != nil {
 		return err
 	}
+	if err := checkSpool(cfg.LMTP.SpoolPath(cfg.Delivery.MailRoot)); err != nil {
+		return err
+	}
 	if err := os.MkdirAll(filepath.Dir(statePath(cfg)), 0o755); err != nil {
 		return fmt.Errorf("outbound state: %w", err)
 	}
@@ -284,7 +287,23 @@ func lmtpConfig(cfg config.Config, hostname string) (lmtp.Config, error) {
 		MaxSessionTime:   cfg.LMTP.MaxSessionTime,
 		MaxBytesInFlight: cfg.LMTP.MaxBytesInFlight,
 		MessageTimeout:   cfg.LMTP.MessageTimeout,
+		Spool:            mail.SpoolConfig{Dir: cfg.LMTP.SpoolPath(cfg.Delivery.MailRoot), Threshold: cfg.LMTP.SpoolThreshold},
 	}, nil
+}
+
+// checkSpool prepares the spool directory (created 0700, leftovers
+// removed) and spools a probe through it, so that a directory large
+// messages could not be written to stops the start.
+func checkSpool(dir string) error {
+	if err := mail.CleanSpool(dir); err != nil {
+		return fmt.Errorf("lmtp.spool_dir %s: %w", dir, err)
+	}
+	sp := mail.NewSpool(mail.SpoolConfig{Dir: dir, Threshold: 1})
+	_, err := sp.Write([]byte("\r\n"))
+	if err = errors.Join(err, sp.Close()); err != nil {
+		return fmt.Errorf("lmtp.spool_dir %s is not writable: %w", dir, err)
+	}
+	return nil
 }
 
 // checkMailRoot makes sure deliveries can be written under root: a server

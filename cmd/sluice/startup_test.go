@@ -26,6 +26,11 @@ func TestServeStartupChecks(t *testing.T) {
 			want:   "delivery.mail_root",
 		},
 		{
+			name:   "spool dir not writable",
+			config: common + "spool_dir = \"" + filepath.Join(notDir, "spool") + "\"\n[rules]\nmode = \"builtin\"\n[delivery]\nmail_root = \"" + filepath.Join(dir, "m0") + "\"\n",
+			want:   "lmtp.spool_dir",
+		},
+		{
 			name:   "missing before script",
 			config: common + "[rules]\nmode = \"builtin\"\n[delivery]\nmail_root = \"" + filepath.Join(dir, "m1") + "\"\n[sieve]\nbefore = [\"" + filepath.Join(dir, "nope.sieve") + "\"]\n",
 			want:   "nope.sieve",
