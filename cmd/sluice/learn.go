@@ -210,9 +210,6 @@ func learnPaths(ctx context.Context, cl *bayes.Classifier, class bayes.Class, pa
 				c.notLearned++
 			}
 		}
-		if bar != nil {
-			bar.Add(len(batch))
-		}
 		batch, size = batch[:0], 0
 		return nil
 	}
@@ -221,6 +218,9 @@ func learnPaths(ctx context.Context, cl *bayes.Classifier, class bayes.Class, pa
 			return err
 		}
 		c.examined++
+		if bar != nil {
+			bar.Add(1)
+		}
 		name := src.File
 		if src.Mbox {
 			name = fmt.Sprintf("%s:%d", src.File, src.Index)

@@ -10,7 +10,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sluice-mail/sluice/bayes"
 	"github.com/sluice-mail/sluice/internal/testutil"
+	"github.com/sluice-mail/sluice/rules"
 )
 
 // learnMessage is a distinct message: its own Message-Id, To and body, so
@@ -275,5 +277,49 @@ func TestLearnImportSA(t *testing.T) {
 		if st[k] != saMagic[k] {
 			t.Errorf("%s: sluice %d, sa-learn after --restore of sluice's -backup %d", k, st[k], saMagic[k])
 		}
+	}
+}
+
+// TestBayesConfigFrom: the bayes_* settings the rules read reach the
+// classifier's Config; what the rules leave alone keeps SpamAssassin's
+// defaults.
+func TestBayesConfigFrom(t *testing.T) {
+	def := bayesConfigFrom(rules.DefaultBayesConfig())
+	if want := bayes.DefaultConfig(); def.UseBayes != want.UseBayes || def.MinSpamNum != want.MinSpamNum ||
+		def.MaxTokenLength != want.MaxTokenLength || def.TokenSources != want.TokenSources || def.Stopwords == nil || !def.UseHapaxes {
+		t.Fatalf("bayesConfigFrom(defaults) = %+v, want bayes.DefaultConfig()", def)
+	}
+	b := rules.DefaultBayesConfig()
+	b.UseLearner = false
+	if bayesConfigFrom(b).UseBayes {
+		t.Errorf("use_learner 0 leaves UseBayes on")
+	}
+	b = rules.DefaultBayesConfig()
+	b.UseBayesRules, b.AutoLearn, b.AutoLearnOnError = false, false, true
+	b.AutoLearnThresholdNonspam, b.AutoLearnThresholdSpam = -1, 9
+	b.MinHamNum, b.MinSpamNum = 5, 7
+	b.IgnoreHeaders = []string{"x-spam-relay", "X-Virus"}
+	b.Other = map[string]string{
+		"bayes_max_token_length":   "20",
+		"bayes_use_hapaxes":        "0",
+		"bayes_token_sources":      "none header uri !header",
+		"bayes_stopword_languages": "de fr",
+	}
+	c := bayesConfigFrom(b)
+	if c.UseBayesRules || c.AutoLearn || !c.AutoLearnOnError || c.AutoLearnThresholdNonspam != -1 || c.AutoLearnThresholdSpam != 9 ||
+		c.MinHamNum != 5 || c.MinSpamNum != 7 || !c.IgnoreHeaders["x-spam-relay"] || !c.IgnoreHeaders["x-virus"] ||
+		c.MaxTokenLength != 20 || c.UseHapaxes || c.TokenSources != (bayes.TokenSources{URI: true}) || c.Stopwords != nil {
+		t.Errorf("bayesConfigFrom(%+v) = %+v", b, c)
+	}
+}
+
+// TestLearnRefusesWhenOff: with [bayes] enabled = false sluice learn
+// learns nothing and says so.
+func TestLearnRefusesWhenOff(t *testing.T) {
+	dir := t.TempDir()
+	cfg := writeFile(t, filepath.Join(dir, "off.toml"), "[auth]\nenabled = false\n[rules]\nmode = \"builtin\"\n[bayes]\nenabled = false\n")
+	m := writeFile(t, filepath.Join(dir, "m.eml"), learnSpam(1))
+	if _, errs, code := sluiceLearn(t, cfg, "-bayes", filepath.Join(dir, "b.db"), "-spam", m); code != 1 || !strings.Contains(errs, "Bayes is off") {
+		t.Fatalf("learn with Bayes off: exit %d %q, want 1 and a refusal", code, errs)
 	}
 }
