@@ -109,20 +109,23 @@ func (c *Classifier) Forget(ctx context.Context, msg *mail.Message) (Outcome, er
 }
 
 func (c *Classifier) apply(ctx context.Context, msg *mail.Message, class Class, noRelearn bool) (Outcome, error) {
-	toks := c.tokens(msg)
-	ch := Change{
-		IDs:    MessageIDs(msg),
-		Class:  class,
-		Tokens: sortedTokens(toks),
-		Atime:  receiveDate(msg, c.now()),
-
-		NoRelearn: noRelearn,
-	}
+	ch := c.change(msg, class)
+	ch.NoRelearn = noRelearn
 	out, err := c.Store.Apply(ctx, ch)
 	if err != nil {
 		return 0, fmt.Errorf("bayes: learn: %w", err)
 	}
 	return out, nil
+}
+
+// change is the Change that learns msg as class (forgets it for zero).
+func (c *Classifier) change(msg *mail.Message, class Class) Change {
+	return Change{
+		IDs:    MessageIDs(msg),
+		Class:  class,
+		Tokens: sortedTokens(c.tokens(msg)),
+		Atime:  receiveDate(msg, c.now()),
+	}
 }
 
 // sortedTokens returns the keys of toks in byte order, which keeps a

@@ -104,3 +104,30 @@ func TestScoreUnknownTokens(t *testing.T) {
 		t.Errorf("Score of unknown tokens = %+v, %v; want not OK, none learned", r, err)
 	}
 }
+
+// TestLearnAll: a batch learns, recognises and forgets as Learn and Forget
+// do one message at a time.
+func TestLearnAll(t *testing.T) {
+	ctx := context.Background()
+	store := &bayes.MemStore{}
+	c := &bayes.Classifier{Store: store, Config: bayes.DefaultConfig()}
+	outs, err := c.LearnAll(ctx, []*mail.Message{spam(1), spam(2), spam(1)}, bayes.Spam)
+	if want := "[learned learned already]"; err != nil || fmt.Sprint(outs) != want {
+		t.Fatalf("LearnAll(spam) = %v, %v; want %s", outs, err, want)
+	}
+	outs, err = c.LearnAll(ctx, []*mail.Message{spam(2), ham(1)}, bayes.Ham)
+	if want := "[moved learned]"; err != nil || fmt.Sprint(outs) != want {
+		t.Fatalf("LearnAll(ham) = %v, %v; want %s", outs, err, want)
+	}
+	outs, err = c.LearnAll(ctx, []*mail.Message{spam(1), spam(3)}, 0)
+	if want := "[forgotten not-learned]"; err != nil || fmt.Sprint(outs) != want {
+		t.Fatalf("LearnAll(forget) = %v, %v; want %s", outs, err, want)
+	}
+	if snap, _ := store.Lookup(ctx, nil); snap.NSpam != 0 || snap.NHam != 2 {
+		t.Errorf("totals = %d spam %d ham, want 0, 2", snap.NSpam, snap.NHam)
+	}
+	c.Config.UseBayes = false
+	if _, err := c.LearnAll(ctx, []*mail.Message{spam(1)}, bayes.Spam); !errors.Is(err, bayes.ErrDisabled) {
+		t.Errorf("LearnAll with use_bayes 0: %v, want ErrDisabled", err)
+	}
+}

@@ -33,10 +33,10 @@
 //     from its Received analysis, X-AuthorDomain, ...) come from the
 //     caller ([Classifier.Metadata]); without them about 6% of
 //     SpamAssassin's tokens are missing.
-//   - bayes_token_sources "mimepart", bayes_ignore_from/to, the journal,
-//     expiry and writing backups are not implemented ([ReadSABackup]
-//     reads them); stop word lists other than the stock
-//     English one need translating from Perl byte escapes ([NewStopwords]).
+//   - bayes_token_sources "mimepart", bayes_ignore_from/to, the journal
+//     and expiry are not implemented ([ReadSABackup] reads journal-era
+//     dumps); stop word lists other than the stock English one need
+//     translating from Perl byte escapes ([NewStopwords]).
 //   - Perl walks a hash in random order where it caps header tokens at
 //     10000 and picks among equally strong tokens at the 150th place; this
 //     package sorts, so its choice is deterministic.

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"strings"
 
 	"github.com/sluice-mail/sluice/bayes"
 	"github.com/sluice-mail/sluice/bayes/boltstore"
@@ -13,61 +12,6 @@ import (
 	"github.com/sluice-mail/sluice/mail"
 	"github.com/sluice-mail/sluice/rules"
 )
-
-// bayesConfigFrom turns the rule files' Bayes settings into the
-// classifier's, starting from SpamAssassin's defaults.
-func bayesConfigFrom(b rules.BayesConfig) bayes.Config {
-	c := bayes.DefaultConfig()
-	c.UseBayes = b.UseBayes && b.UseLearner
-	c.UseBayesRules = b.UseBayesRules
-	c.AutoLearn = b.AutoLearn
-	c.AutoLearnThresholdNonspam = b.AutoLearnThresholdNonspam
-	c.AutoLearnThresholdSpam = b.AutoLearnThresholdSpam
-	c.AutoLearnOnError = b.AutoLearnOnError
-	c.MinHamNum, c.MinSpamNum = b.MinHamNum, b.MinSpamNum
-	if len(b.IgnoreHeaders) > 0 {
-		c.IgnoreHeaders = map[string]bool{}
-		for _, h := range b.IgnoreHeaders {
-			c.IgnoreHeaders[h] = true
-		}
-	}
-	if v, ok := b.Other["bayes_max_token_length"]; ok {
-		fmt.Sscan(v, &c.MaxTokenLength)
-	}
-	if v, ok := b.Other["bayes_use_hapaxes"]; ok {
-		c.UseHapaxes = strings.TrimSpace(v) != "0"
-	}
-	if v, ok := b.Other["bayes_token_sources"]; ok {
-		c.TokenSources = tokenSources(c.TokenSources, v)
-	}
-	return c
-}
-
-// tokenSources applies a bayes_token_sources line ("all", "none", or
-// names, each optionally prefixed by "no") to ts.
-func tokenSources(ts bayes.TokenSources, line string) bayes.TokenSources {
-	for _, w := range strings.Fields(strings.ToLower(line)) {
-		on := true
-		if name, ok := strings.CutPrefix(w, "no"); ok && name != "ne" {
-			w, on = name, false
-		}
-		switch w {
-		case "all":
-			ts = bayes.TokenSources{Header: on, Visible: on, Invisible: on, URI: on}
-		case "none":
-			ts = bayes.TokenSources{}
-		case "header":
-			ts.Header = on
-		case "visible":
-			ts.Visible = on
-		case "invisible":
-			ts.Invisible = on
-		case "uri":
-			ts.URI = on
-		}
-	}
-	return ts
-}
 
 // newBayes opens the classifier for a pipeline: nil when [bayes] is off or
 // the rule files say use_bayes 0. Only serve (create) makes a missing

@@ -6,6 +6,8 @@
 //	sluice pipe [-config FILE] -f SENDER [-client-ip IP] [-helo NAME] -- RECIPIENT...
 //	sluice check [-config FILE] [-rules DIR]... [-json] [-client-ip IP] [-helo NAME] [-mail-from ADDR] [-rcpt ADDR] [-dns HOST:PORT] [FILE]
 //	sluice lint [-config FILE] [-rules DIR]... [-json] [-sieve SCRIPT]...
+//	sluice learn [-config FILE] [-bayes DB] [-user ADDR] (-spam|-ham|-forget) PATH...
+//	sluice learn [-config FILE] [-bayes DB] [-user ADDR] (-stats|-backup|-restore FILE|-import-sa FILE)
 //	sluice sieve-test [-from ADDR] [-rcpt ADDR] [-spam-score N] SCRIPT MESSAGE
 //	sluice dkim-keygen -d DOMAIN -s SELECTOR [-a rsa|ed25519] [-b BITS] [-dir DIR]
 //	sluice version
@@ -42,6 +44,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdCheck(args[1:], os.Stdin, stdout, stderr)
 	case "lint":
 		return cmdLint(args[1:], stdout, stderr)
+	case "learn":
+		return cmdLearn(args[1:], os.Stdin, stdout, stderr)
 	case "sieve-test":
 		return cmdSieveTest(args[1:], stdout, stderr)
 	case "dkim-keygen":
@@ -66,6 +70,7 @@ commands:
   pipe      content_filter mode: filter stdin and re-inject it with sendmail
   check     score one message (stdin or FILE) and print the report
   lint      check rule files (and Sieve scripts) and print statistics
+  learn     learn messages as spam or ham (sa-learn); Bayes database stats, backup, restore
   sieve-test  run a Sieve script against a message and print its actions
   dkim-keygen generate a DKIM key and print its DNS record
   version   print the version

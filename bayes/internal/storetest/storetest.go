@@ -154,4 +154,63 @@ func Run(t *testing.T, newStore func(t *testing.T) bayes.Store) {
 		n := uint32(workers*each + each)
 		check(t, s, uint64(n), 0, Tok(19), n, 0)
 	})
+	t.Run("BatchInOrder", func(t *testing.T) {
+		s := newStore(t)
+		b, ok := s.(bayes.Batcher)
+		if !ok {
+			t.Skip("not a bayes.Batcher")
+		}
+		apply(t, s, Change("old@x", bayes.Ham, 0, 10), bayes.Learned)
+		// In one batch: a new message, the same again, a move of an
+		// earlier one and a forget of what the batch just learned.
+		outs, err := b.ApplyAll(ctx, []bayes.Change{
+			Change("a@x", bayes.Spam, 0, 10),
+			Change("a@x", bayes.Spam, 0, 10),
+			Change("old@x", bayes.Spam, 0, 10),
+			Change("b@x", bayes.Ham, 20, 30),
+			Change("b@x", 0, 20, 30),
+		})
+		want := []bayes.Outcome{bayes.Learned, bayes.Already, bayes.Moved, bayes.Learned, bayes.Forgotten}
+		if err != nil || fmt.Sprint(outs) != fmt.Sprint(want) {
+			t.Fatalf("ApplyAll = %v, %v; want %v", outs, err, want)
+		}
+		check(t, s, 2, 0, Tok(3), 2, 0)
+		check(t, s, 2, 0, Tok(25), 0, 0)
+	})
+	t.Run("DumpIsWholeDatabase", func(t *testing.T) {
+		s := newStore(t)
+		d, ok := s.(bayes.Dumper)
+		if !ok {
+			t.Skip("not a bayes.Dumper")
+		}
+		apply(t, s, Change("a@x", bayes.Spam, 0, 10), bayes.Learned)
+		apply(t, s, Change("b@x", bayes.Ham, 5, 12), bayes.Learned)
+		b, err := d.Dump(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b.NSpam != 1 || b.NHam != 1 || len(b.Tokens) != 12 || len(b.Seen) != 2 {
+			t.Fatalf("Dump = %d spam, %d ham, %d tokens, %d seen; want 1, 1, 12, 2", b.NSpam, b.NHam, len(b.Tokens), len(b.Seen))
+		}
+		if c := b.Tokens[Tok(7)]; c != (bayes.Counts{Spam: 1, Ham: 1, Atime: 1000}) {
+			t.Errorf("Dump token 7 = %+v, want 1 spam 1 ham at 1000", c)
+		}
+		if b.Seen["a@x"] != bayes.Spam || b.Seen["b@x"] != bayes.Ham {
+			t.Errorf("Dump seen = %v", b.Seen)
+		}
+		if _, ok := s.(bayes.Restorer); !ok {
+			return
+		}
+		fresh := newStore(t)
+		if err := fresh.(bayes.Restorer).Restore(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+		again, err := fresh.(bayes.Dumper).Dump(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(again) != fmt.Sprint(b) {
+			t.Errorf("Dump after Restore(Dump) = %v, want %v", again, b)
+		}
+	})
 }
