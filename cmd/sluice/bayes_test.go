@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"net/http"
@@ -144,5 +145,43 @@ func TestBayesLockedGoesOn(t *testing.T) {
 	resp.Body.Close()
 	if !strings.Contains(string(body), `sluice_bayes_errors_total{op="score"} 1`) {
 		t.Fatalf("/metrics does not count the Bayes failure:\n%s", body)
+	}
+}
+
+// TestCheckUsesBayes: `sluice check -bayes DB` scores with a database that
+// `sluice learn` filled: BAYES_99 fires on a message like the learned spam.
+func TestCheckUsesBayes(t *testing.T) {
+	dir := t.TempDir()
+	rulesFile := filepath.Join(dir, "local.cf")
+	os.WriteFile(rulesFile, []byte(bayesTestRules), 0o644)
+	cfgFile := filepath.Join(dir, "sluice.toml")
+	os.WriteFile(cfgFile, []byte(fmt.Sprintf("[rules]\nmode = \"dirs\"\ndirs = [%q]\n[auth]\nenabled = false\n", rulesFile)), 0o644)
+	db := filepath.Join(dir, "bayes.db")
+	for _, class := range []string{"spam", "ham"} {
+		msgs := filepath.Join(dir, class)
+		os.MkdirAll(msgs, 0o755)
+		for i := 0; i < 5; i++ {
+			body := "cheap pills viagra casino winner"
+			if class == "ham" {
+				body = "the quarterly review meeting agenda is attached"
+			}
+			os.WriteFile(filepath.Join(msgs, fmt.Sprint(i)), []byte(fmt.Sprintf("Subject: %s %d\nMessage-ID: <%s.%d@x.test>\n\n%s %d\n", class, i, class, i, body, i)), 0o644)
+		}
+		var out, errb bytes.Buffer
+		if code := run([]string{"learn", "-config", cfgFile, "-bayes", db, "-" + class, msgs}, &out, &errb); code != 0 {
+			t.Fatalf("learn -%s = %d\n%s%s", class, code, out.String(), errb.String())
+		}
+	}
+	probe := filepath.Join(dir, "probe")
+	os.WriteFile(probe, []byte("Subject: hello\n\ncheap pills viagra casino winner\n"), 0o644)
+	var out bytes.Buffer
+	run([]string{"check", "-config", cfgFile, "-bayes", db, "-json", probe}, &out, os.Stderr)
+	if !strings.Contains(out.String(), `"BAYES_99"`) {
+		t.Fatalf("check -bayes did not fire BAYES_99: %s", out.String())
+	}
+	out.Reset()
+	run([]string{"check", "-config", cfgFile, "-json", probe}, &out, os.Stderr)
+	if strings.Contains(out.String(), "BAYES_") {
+		t.Fatalf("check without a database fired a Bayes rule: %s", out.String())
 	}
 }

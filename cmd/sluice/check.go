@@ -39,6 +39,7 @@ func cmdCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	mailFrom := fs.String("mail-from", "", "envelope `sender`")
 	var rcpts stringList
 	fs.Var(&rcpts, "rcpt", "envelope `recipient` (repeatable)")
+	bayesDB := fs.String("bayes", "", "Bayes database `file` (replaces bayes.path); used when it exists")
 	dns := fs.String("dns", "", "DNS `server:port` for SPF/DKIM/DMARC (replaces auth.dns); \"off\" skips the checks")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -47,6 +48,9 @@ func cmdCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "sluice: %v\n", err)
 		return 1
+	}
+	if *bayesDB != "" {
+		cfg.Bayes.Path = *bayesDB
 	}
 	switch *dns {
 	case "":
