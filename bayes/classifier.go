@@ -46,6 +46,8 @@ type Result struct {
 	Significant []TokenProb
 	// Atime is the message's receive time, for [Classifier.Touch].
 	Atime int64
+	// keys are the message's tokens, sorted, for AutoLearnScored.
+	keys []Token
 }
 
 // TokenProb is one token used in a score.
@@ -97,6 +99,27 @@ func (c *Classifier) AutoLearn(ctx context.Context, msg *mail.Message, isSpam bo
 		class = Spam
 	}
 	return c.apply(ctx, msg, class, true)
+}
+
+// AutoLearnScored is AutoLearn for a message Score has just tokenized
+// (res is what it returned): the tokens are not computed a second time.
+func (c *Classifier) AutoLearnScored(ctx context.Context, msg *mail.Message, res Result, isSpam bool) (Outcome, error) {
+	if res.keys == nil {
+		return c.AutoLearn(ctx, msg, isSpam)
+	}
+	if !c.Config.UseBayes {
+		return 0, ErrDisabled
+	}
+	class := Ham
+	if isSpam {
+		class = Spam
+	}
+	ch := Change{IDs: MessageIDs(msg), Class: class, Tokens: res.keys, Atime: receiveDate(msg, c.now()), NoRelearn: true}
+	out, err := c.Store.Apply(ctx, ch)
+	if err != nil {
+		return 0, fmt.Errorf("bayes: learn: %w", err)
+	}
+	return out, nil
 }
 
 // Forget removes msg from the database, whichever class it was learned
@@ -151,6 +174,7 @@ func (c *Classifier) Score(ctx context.Context, msg *mail.Message) (Result, erro
 	// threshold check comes after the lookup.
 	toks := c.tokens(msg)
 	keys := sortedTokens(toks)
+	res.keys = keys
 	snap, err := c.Store.Lookup(ctx, keys)
 	if err != nil {
 		return res, fmt.Errorf("bayes: score: %w", err)

@@ -80,6 +80,14 @@ func TestClassifier(t *testing.T) {
 	if got, err := c.AutoLearn(ctx, spam(7), true); err != nil || got != bayes.Learned {
 		t.Errorf("AutoLearn(new spam) = %v, %v; want learned", got, err)
 	}
+	// AutoLearnScored learns the tokens Score saw: the same as AutoLearn.
+	scored, _ := c.Score(ctx, spam(8))
+	if got, err := c.AutoLearnScored(ctx, spam(8), scored, true); err != nil || got != bayes.Learned {
+		t.Errorf("AutoLearnScored(new spam) = %v, %v; want learned", got, err)
+	}
+	if got, _ := c.Forget(ctx, spam(8)); got != bayes.Forgotten {
+		t.Errorf("Forget after AutoLearnScored = %v, want forgotten", got)
+	}
 
 	off := &bayes.Classifier{Store: store, Config: bayes.Config{}}
 	if _, err := off.Learn(ctx, spam(1), true); !errors.Is(err, bayes.ErrDisabled) {

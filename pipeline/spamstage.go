@@ -55,7 +55,7 @@ func (p *Pipeline) runSpam(ctx context.Context, m *Message) {
 	bayesDone := p.cfg.Now()
 	res := s.Rules.Eval(ctx, rules.FromMail(m.Parsed), in)
 	v := scoring.Decide(res, conf)
-	v.Autolearn = p.autoLearn(ctx, m, s, res, v.Spam)
+	v.Autolearn = p.autoLearn(ctx, m, s, res, bres, v.Spam)
 	if in.Bayes != nil {
 		v.Tags = withBayesTags(v.Tags, bres)
 	}
@@ -90,7 +90,7 @@ func (p *Pipeline) runSpam(ctx context.Context, m *Message) {
 // use_bayes / bayes_auto_learn off), no (the discriminator said no),
 // ham or spam (learned), unavailable (chosen, but the message was already
 // learned: auto-learn never relearns), failed (the database failed).
-func (p *Pipeline) autoLearn(ctx context.Context, m *Message, s *SpamStage, res rules.Result, isSpam bool) string {
+func (p *Pipeline) autoLearn(ctx context.Context, m *Message, s *SpamStage, res rules.Result, scored bayes.Result, isSpam bool) string {
 	conf := s.Rules.Config().Bayes
 	status := "disabled"
 	defer func() {
@@ -110,7 +110,7 @@ func (p *Pipeline) autoLearn(ctx context.Context, m *Message, s *SpamStage, res 
 	default:
 		status = "ham"
 	}
-	out, err := s.Bayes.AutoLearn(ctx, m.Parsed, status == "spam")
+	out, err := s.Bayes.AutoLearnScored(ctx, m.Parsed, scored, status == "spam")
 	switch {
 	case err != nil:
 		p.log.WarnContext(ctx, "bayes auto-learn failed", "msgid", m.MessageID, "queue_id", m.QueueID, "err", err)
