@@ -156,6 +156,9 @@ type Server struct {
 	sessions atomic.Int64
 	conns    atomic.Int64 // open connections
 	bytes    atomic.Int64 // message bytes held, against MaxBytesInFlight
+
+	mu        sync.Mutex
+	listeners []net.Listener // closed by Shutdown
 }
 
 // reserve takes n bytes of the in-flight budget, or reports false.
@@ -212,8 +215,11 @@ func newSMTPServer(s *Server, cfg Config, log *slog.Logger) *smtp.Server {
 
 // Serve accepts connections on l until Shutdown or Close.
 func (s *Server) Serve(l net.Listener) error {
+	s.mu.Lock()
+	s.listeners = append(s.listeners, l)
+	s.mu.Unlock()
 	err := s.srv.Serve(xfListener{Listener: l, s: s})
-	if errors.Is(err, smtp.ErrServerClosed) {
+	if errors.Is(err, smtp.ErrServerClosed) || (s.closing.Load() && errors.Is(err, net.ErrClosed)) {
 		return nil
 	}
 	return err
@@ -227,7 +233,14 @@ func (s *Server) Sessions() int64 { return s.sessions.Load() }
 // connection. Idle connections are simply closed: the MTA reconnects.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.closing.Store(true)
-	go s.srv.Shutdown(context.Background()) // closes the listeners at once
+	// Stop accepting at once. go-smtp's own Shutdown would do it too, but
+	// it and Close both close one channel unguarded: calling one after the
+	// other panics, and Close after Shutdown would leave connections open.
+	s.mu.Lock()
+	for _, l := range s.listeners {
+		l.Close()
+	}
+	s.mu.Unlock()
 	var err error
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()

@@ -323,3 +323,40 @@ func TestSpool(t *testing.T) {
 		t.Errorf("spool dir holds %d files after the transaction, want none", len(ents))
 	}
 }
+
+// TestShutdownClosesIdle: Shutdown with nothing in flight stops accepting,
+// closes idle connections (the MTA reconnects elsewhere or later) and
+// never panics, however its steps interleave with go-smtp's (run many
+// times: go-smtp's Shutdown and Close closing one channel used to race).
+func TestShutdownClosesIdle(t *testing.T) {
+	for i := 0; i < 50; i++ {
+		s := New(Config{}, nil, &fakeBackend{})
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		served := make(chan error, 1)
+		go func() { served <- s.Serve(l) }()
+		c, err := net.Dial("tcp", l.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := bufio.NewReader(c)
+		if _, err := r.ReadString('\n'); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := s.Shutdown(ctx); err != nil {
+			t.Fatalf("Shutdown = %v", err)
+		}
+		cancel()
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, err := r.ReadString('\n'); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("idle connection after Shutdown: read %v, want it closed", err)
+		}
+		c.Close()
+		if err := <-served; err != nil {
+			t.Fatalf("Serve after Shutdown = %v, want nil", err)
+		}
+	}
+}
