@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -40,6 +41,22 @@ type Config struct {
 	Sieve    Sieve    `toml:"sieve"`
 	Outbound Outbound `toml:"outbound"`
 	Bayes    Bayes    `toml:"bayes"`
+	Redis    Redis    `toml:"redis"`
+}
+
+// Redis is the Redis server that holds state shared between sluice nodes;
+// today the Bayes database, which then lives there instead of in
+// bayes.path.
+type Redis struct {
+	// URL is redis://[user:password@]host:port/db, or rediss:// for TLS.
+	// Default "": no Redis.
+	URL string `toml:"url"`
+	// KeyPrefix starts every key sluice writes, so several sites or
+	// clusters can share one server. Default "sluice:".
+	KeyPrefix string `toml:"key_prefix"`
+	// Timeout bounds the connect and each reply; past it a delivery goes
+	// on without what Redis holds (Bayes). Default 1s.
+	Timeout time.Duration `toml:"timeout"`
 }
 
 // Bayes configures the learning classifier. What it learns and when
@@ -370,6 +387,7 @@ func Default() Config {
 		},
 		Metrics:  Metrics{Listen: "127.0.0.1:9425"},
 		Bayes:    Bayes{Enabled: true, LockTimeout: 2 * time.Second},
+		Redis:    Redis{KeyPrefix: "sluice:", Timeout: time.Second},
 		Filter:   Filter{Sendmail: "/usr/sbin/sendmail", OnError: "tempfail", NextHopTimeout: 5 * time.Minute},
 		Rules:    Rules{Mode: "auto", Budget: 2 * time.Second},
 		Outbound: Outbound{Relay: "127.0.0.1:25", ConnectTimeout: 30 * time.Second, CommandTimeout: 5 * time.Minute, DataTimeout: 10 * time.Minute},
@@ -497,9 +515,15 @@ func (c *Config) Validate() error {
 		{"outbound.data_timeout", c.Outbound.DataTimeout},
 		{"filter.next_hop_timeout", c.Filter.NextHopTimeout},
 		{"bayes.lock_timeout", c.Bayes.LockTimeout},
+		{"redis.timeout", c.Redis.Timeout},
 	} {
 		if t.d <= 0 {
 			bad("%s must be positive", t.key)
+		}
+	}
+	if c.Redis.URL != "" {
+		if err := checkRedisURL(c.Redis.URL); err != nil {
+			bad("redis.url: %v", err)
 		}
 	}
 	if len(c.Filter.Listen) > 0 && c.Filter.NextHop == "" {
@@ -634,4 +658,26 @@ func ParseOwner(s string) (Owner, error) {
 	uid, _ := strconv.Atoi(u.Uid)
 	gid, _ := strconv.Atoi(u.Gid)
 	return Owner{UID: uid, GID: gid}, nil
+}
+
+// checkRedisURL checks the form go-redis's ParseURL reads. Errors show the
+// URL without its password.
+func checkRedisURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil {
+		return errors.New("not a URL: want redis://host:port/db or rediss://host:port/db")
+	}
+	shown := u.Redacted()
+	if u.Scheme != "redis" && u.Scheme != "rediss" {
+		return fmt.Errorf("%q: want redis://host:port/db or rediss://host:port/db", shown)
+	}
+	if u.Host == "" {
+		return fmt.Errorf("%q: no host", shown)
+	}
+	if db := strings.TrimPrefix(u.Path, "/"); db != "" {
+		if n, err := strconv.Atoi(db); err != nil || n < 0 {
+			return fmt.Errorf("%q: database %q is not a number", shown, db)
+		}
+	}
+	return nil
 }

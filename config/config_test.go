@@ -73,6 +73,9 @@ func TestParseErrors(t *testing.T) {
 		{"zero max_connections", "[lmtp]\nmax_connections = 0\n", "lmtp.max_connections must be positive"},
 		{"zero max_session_time", "[lmtp]\nmax_session_time = \"0s\"\n", "lmtp.max_session_time must be positive"},
 		{"zero message_timeout", "[lmtp]\nmessage_timeout = \"0s\"\n", "lmtp.message_timeout must be positive"},
+		{"bad redis scheme", "[redis]\nurl = \"http://u:secret@h:6379/0\"\n", `redis.url: "http://u:xxxxx@h:6379/0": want redis://`},
+		{"bad redis db", "[redis]\nurl = \"redis://h:6379/x\"\n", `redis.url: "redis://h:6379/x": database "x" is not a number`},
+		{"zero redis timeout", "[redis]\nurl = \"redis://h:6379/0\"\ntimeout = \"0s\"\n", "redis.timeout must be positive"},
 		{"small max_bytes_in_flight", "[lmtp]\nmax_bytes_in_flight = 1000\n", "lmtp.max_bytes_in_flight (1000) must be at least lmtp.max_message_size (52428800)"},
 	} {
 		_, err := Parse("sluice.toml", []byte(tc.src))
@@ -163,5 +166,16 @@ func TestSampleConfig(t *testing.T) {
 		if !strings.Contains(string(doc), "`"+leaf+"`") {
 			t.Errorf("docs/configuration.md lacks key %s", k)
 		}
+	}
+}
+
+// TestRedisConfig: a [redis] section parses with its defaults filled in.
+func TestRedisConfig(t *testing.T) {
+	c, err := Parse("sluice.toml", []byte("[redis]\nurl = \"rediss://:pw@redis.example:6380/2\"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (Redis{URL: "rediss://:pw@redis.example:6380/2", KeyPrefix: "sluice:", Timeout: time.Second}); c.Redis != want {
+		t.Fatalf("Redis = %+v, want %+v", c.Redis, want)
 	}
 }

@@ -3,11 +3,13 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 
 	"github.com/sluice-mail/sluice/bayes"
 	"github.com/sluice-mail/sluice/bayes/boltstore"
+	"github.com/sluice-mail/sluice/bayes/redisstore"
 	"github.com/sluice-mail/sluice/config"
 	"github.com/sluice-mail/sluice/mail"
 	"github.com/sluice-mail/sluice/rules"
@@ -25,14 +27,58 @@ func newBayes(cfg config.Config, rs *rules.Ruleset, create bool) (*bayes.Classif
 	if !bc.UseBayes {
 		return nil, nil
 	}
-	if _, err := os.Stat(cfg.BayesPath()); !create && errors.Is(err, fs.ErrNotExist) {
+	st, _, err := openBayesStore(cfg, "", create)
+	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
-	st, err := boltstore.Open(cfg.BayesPath(), boltstore.Options{LockTimeout: cfg.Bayes.LockTimeout})
 	if err != nil {
-		return nil, fmt.Errorf("bayes.path %s: %w", cfg.BayesPath(), err)
+		return nil, err
 	}
 	return &bayes.Classifier{Store: st, Config: bc, Metadata: bayesMetadata(rs)}, nil
+}
+
+// openBayesStore opens the Bayes database in force: in Redis when [redis]
+// url is set, else the bbolt file cfg.BayesPath(). A non-empty user
+// selects that user's database instead of the global one: the file
+// path.ADDR beside the global file, or the keys under
+// key_prefix + "u:" + ADDR + ":". Without create, a bbolt file that does
+// not exist is an error wrapping fs.ErrNotExist; Redis has nothing to
+// create. Redis is not contacted here: a server that is down fails the
+// store's operations, which a delivery survives without Bayes.
+func openBayesStore(cfg config.Config, user string, create bool) (bayes.Store, io.Closer, error) {
+	if cfg.Redis.URL != "" {
+		prefix := cfg.Redis.KeyPrefix
+		if user != "" {
+			addr, err := userKey(user)
+			if err != nil {
+				return nil, nil, err
+			}
+			prefix += "u:" + addr + ":"
+		}
+		st, err := redisstore.Open(cfg.Redis.URL, redisstore.Options{Prefix: prefix, Timeout: cfg.Redis.Timeout})
+		if err != nil {
+			return nil, nil, fmt.Errorf("redis.url: %w", err)
+		}
+		return st, st, nil
+	}
+	path := cfg.BayesPath()
+	if user != "" {
+		addr, err := userKey(user)
+		if err != nil {
+			return nil, nil, err
+		}
+		path += "." + addr
+	}
+	if !create {
+		if _, err := os.Stat(path); err != nil {
+			return nil, nil, fmt.Errorf("no Bayes database: %w", err)
+		}
+	}
+	st, err := boltstore.Open(path, boltstore.Options{LockTimeout: cfg.Bayes.LockTimeout})
+	if err != nil {
+		return nil, nil, fmt.Errorf("bayes.path %s: %w", path, err)
+	}
+	return st, st, nil
 }
 
 // bayesMetadata returns the metadata pseudo-headers SpamAssassin adds to a

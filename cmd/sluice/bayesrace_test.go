@@ -12,19 +12,31 @@ import (
 	"testing"
 
 	"github.com/sluice-mail/sluice/config"
+	"github.com/sluice-mail/sluice/internal/testutil"
 )
 
 // TestBayesConcurrentLearning: four concurrent LMTP senders whose messages
 // are all auto-learned, while a `sluice learn` process learns 1000 more
 // into the same database: every update lands (the totals add up), and no
 // delivery was deferred or failed to auto-learn.
-func TestBayesConcurrentLearning(t *testing.T) {
+func TestBayesConcurrentLearning(t *testing.T) { concurrentLearning(t, "") }
+
+// TestBayesConcurrentLearningRedis is TestBayesConcurrentLearning with
+// the database in a real redis-server.
+func TestBayesConcurrentLearningRedis(t *testing.T) {
+	addr, _ := testutil.StartRedis(t)
+	concurrentLearning(t, fmt.Sprintf("[redis]\nurl = \"redis://%s/0\"\n", addr))
+}
+
+// concurrentLearning runs the test with extra appended to the
+// configuration file.
+func concurrentLearning(t *testing.T, extra string) {
 	dir := t.TempDir()
 	rulesFile := filepath.Join(dir, "local.cf")
 	os.WriteFile(rulesFile, []byte(bayesTestRules), 0o644)
 	cfgFile := filepath.Join(dir, "sluice.toml")
 	root := filepath.Join(dir, "mail")
-	os.WriteFile(cfgFile, []byte(fmt.Sprintf("[rules]\nmode = \"dirs\"\ndirs = [%q]\n[delivery]\nmail_root = %q\n[bayes]\nlock_timeout = \"30s\"\n", rulesFile, root)), 0o644)
+	os.WriteFile(cfgFile, []byte(fmt.Sprintf("[rules]\nmode = \"dirs\"\ndirs = [%q]\n[delivery]\nmail_root = %q\n[bayes]\nlock_timeout = \"30s\"\n%s", rulesFile, root, extra)), 0o644)
 	cfg, err := config.Load(cfgFile)
 	if err != nil {
 		t.Fatal(err)
@@ -106,6 +118,9 @@ func TestBayesConcurrentLearning(t *testing.T) {
 	}
 	if ns, nh := count("nspam"), count("nham"); ns != learned+delivered/2 || nh != delivered/2 {
 		t.Fatalf("database totals nspam=%d nham=%d, want %d and %d:\n%s", ns, nh, learned+delivered/2, delivered/2, stats.String())
+	}
+	if _, err := os.Stat(cfg.BayesPath()); extra != "" && err == nil {
+		t.Errorf("a bbolt database %s was made with [redis] url set", cfg.BayesPath())
 	}
 	if !strings.Contains(learnOut.String(), fmt.Sprint(learned)) {
 		t.Errorf("sluice learn output does not report %d messages: %s", learned, learnOut.String())

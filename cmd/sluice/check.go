@@ -39,7 +39,7 @@ func cmdCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	mailFrom := fs.String("mail-from", "", "envelope `sender`")
 	var rcpts stringList
 	fs.Var(&rcpts, "rcpt", "envelope `recipient` (repeatable)")
-	bayesDB := fs.String("bayes", "", "Bayes database `file` (replaces bayes.path); used when it exists")
+	bayesDB := fs.String("bayes", "", "Bayes database `file` (replaces bayes.path and [redis]); used when it exists")
 	dns := fs.String("dns", "", "DNS `server:port` for SPF/DKIM/DMARC (replaces auth.dns); \"off\" skips the checks")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -50,7 +50,8 @@ func cmdCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if *bayesDB != "" {
-		cfg.Bayes.Path = *bayesDB
+		// A bbolt file named on the command line takes over from [redis].
+		cfg.Bayes.Path, cfg.Redis.URL = *bayesDB, ""
 	}
 	switch *dns {
 	case "":

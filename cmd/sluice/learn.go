@@ -20,7 +20,6 @@ import (
 	"golang.org/x/term"
 
 	"github.com/sluice-mail/sluice/bayes"
-	"github.com/sluice-mail/sluice/bayes/boltstore"
 	"github.com/sluice-mail/sluice/config"
 	"github.com/sluice-mail/sluice/mail"
 	"github.com/sluice-mail/sluice/rules"
@@ -61,8 +60,8 @@ included), an mbox, or - for one message on stdin.
 		fs.PrintDefaults()
 	}
 	cfgPath := fs.String("config", "", "configuration `file` (TOML); default: embedded defaults")
-	dbPath := fs.String("bayes", "", "Bayes database `file` (overrides [bayes] path)")
-	user := fs.String("user", "", "use the per-user database of `address` (DB.address)")
+	dbPath := fs.String("bayes", "", "Bayes database `file` (overrides [bayes] path and [redis])")
+	user := fs.String("user", "", "use the per-user database of `address` (DB.address, or under the Redis key prefix + u:address:)")
 	spam := fs.Bool("spam", false, "learn the messages as spam")
 	ham := fs.Bool("ham", false, "learn the messages as ham")
 	forget := fs.Bool("forget", false, "forget the messages")
@@ -96,32 +95,28 @@ included), an mbox, or - for one message on stdin.
 		fmt.Fprintf(stderr, "sluice: %v\n", err)
 		return 1
 	}
-	path := cfg.BayesPath()
 	if *dbPath != "" {
-		path = *dbPath
+		// -bayes names a bbolt file, which takes over from [redis] for
+		// this run.
+		cfg.Bayes.Path, cfg.Redis.URL = *dbPath, ""
 	}
 	if *user != "" {
-		if path, err = userBayesPath(path, *user); err != nil {
+		if _, err := userKey(*user); err != nil {
 			fmt.Fprintf(stderr, "sluice learn: %v\n", err)
 			return 2
 		}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if *stats || *backup {
-		// Reading creates nothing: a typo in -bayes or -user is an error,
-		// not a new empty database.
-		if _, err := os.Stat(path); err != nil {
-			fmt.Fprintf(stderr, "sluice learn: no Bayes database: %v\n", err)
-			return 1
-		}
-	}
-	store, err := boltstore.Open(path, boltstore.Options{LockTimeout: max(cfg.Bayes.LockTimeout, learnLockTimeout)})
+	// Reading (-stats, -backup) creates nothing: a typo in -bayes or -user
+	// is an error, not a new empty database.
+	cfg.Bayes.LockTimeout = max(cfg.Bayes.LockTimeout, learnLockTimeout)
+	store, closer, err := openBayesStore(cfg, *user, !*stats && !*backup)
 	if err != nil {
 		fmt.Fprintf(stderr, "sluice learn: %v\n", err)
 		return 1
 	}
-	defer store.Close()
+	defer closer.Close()
 	switch {
 	case *stats:
 		return learnStats(ctx, store, stdout, stderr)
@@ -400,11 +395,12 @@ func learnRestore(ctx context.Context, s bayes.Store, file string, stdin io.Read
 	return 0
 }
 
-// userBayesPath is the per-user database of addr beside the global one:
-// path + "." + addr, lower-cased. An address that is not plain
-// local@domain text is refused rather than rewritten, so two users can
-// never share a file and a name can never leave the directory.
-func userBayesPath(path, addr string) (string, error) {
+// userKey is the name of addr's per-user database: the address,
+// lower-cased, appended to the global file's path or to the Redis key
+// prefix. An address that is not plain local@domain text is refused rather
+// than rewritten, so two users can never share a database and a name can
+// never leave the directory.
+func userKey(addr string) (string, error) {
 	a := strings.ToLower(strings.TrimSpace(addr))
 	at := strings.LastIndexByte(a, '@')
 	ok := len(a) <= 254 && at > 0 && at < len(a)-1 && a[0] != '.'
@@ -419,7 +415,7 @@ func userBayesPath(path, addr string) (string, error) {
 	if !ok || strings.Count(a, "@") != 1 {
 		return "", fmt.Errorf("-user %q: want a plain address (letters, digits and @.-_+= only)", addr)
 	}
-	return path + "." + a, nil
+	return a, nil
 }
 
 // bayesConfigFrom turns the bayes_* settings the rules read into the

@@ -1,0 +1,51 @@
+package testutil
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+)
+
+// StartRedis starts a private redis-server on 127.0.0.1 on a free port,
+// with no persistence and its files in a temporary directory, and returns
+// its host:port. stop kills it (tests use it to take Redis down); it runs
+// again, harmlessly, at the end of the test. The system's own Redis
+// service, if any, plays no part.
+func StartRedis(t testing.TB) (addr string, stop func()) {
+	t.Helper()
+	bin := RequirePeer(t, "redis-server")[0]
+	dir := t.TempDir()
+	port := FreePort(t)
+	logFile := filepath.Join(dir, "redis.log")
+	cmd := exec.Command(bin,
+		"--bind", "127.0.0.1",
+		"--port", strconv.Itoa(port),
+		"--dir", dir,
+		"--logfile", logFile,
+		"--save", "",
+		"--appendonly", "no",
+		"--daemonize", "no",
+		"--databases", "16",
+	)
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("redis-server: %v", err)
+	}
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cmd.Process.Kill()
+			cmd.Wait()
+		})
+	}
+	t.Cleanup(stop)
+	if err := WaitPort(port, 10*time.Second); err != nil {
+		b, _ := os.ReadFile(logFile)
+		stop()
+		t.Fatalf("redis-server did not listen on %d: %v\n%s", port, err, b)
+	}
+	return "127.0.0.1:" + strconv.Itoa(port), stop
+}
