@@ -51,7 +51,7 @@ say "building sluice"
 (cd "$top" && go build -o "$work/sluice" ./cmd/sluice)
 say "sluice masscheck"
 "$work/sluice" masscheck -spam "$corpus/spam" -ham "$corpus/ham" -rules "$rules" \
-	-train-fraction "$fraction" -export "$work/split" -html "$work/report.html" >"$work/sluice.txt"
+	-train-fraction "$fraction" -export "$work/split" -html "$work/report.html" -log "$work/sluice.log" >"$work/sluice.txt"
 cat "$work/sluice.txt" >&2
 
 # --- SpamAssassin --------------------------------------------------------

@@ -54,7 +54,9 @@ type mcScore struct {
 	// Bayes reports that the classifier gave a probability (and so the
 	// score set switched to its Bayes twin).
 	Bayes bool
-	Hits  []string
+	// TimedOut reports that rule evaluation ran out of its budget.
+	TimedOut bool
+	Hits     []string
 }
 
 // mcTest is one test message and its outcome in every mode.
@@ -72,6 +74,7 @@ type mcModeStats struct {
 	Threshold             float64 // recall@FP counts spam scoring above it
 	OneMinusAUC           float64
 	BayesScored           int // test messages Bayes gave a probability for
+	TimedOut              int // test messages whose rules ran out of time
 	SpamTested, HamTested int
 }
 
@@ -102,6 +105,7 @@ func cmdMasscheck(args []string, stdout, stderr io.Writer) int {
 	bayesPath := fs.String("bayes", "", "train into this bbolt database `file` (created if missing) instead of one in memory")
 	dns := fs.String("dns", "", "DNS `server:port` for SPF/DKIM/DMARC (replaces auth.dns, turns the checks on); \"off\" skips them")
 	export := fs.String("export", "", "write the split to `dir`: the messages as scored (X-Spam-* removed) and one list per class and phase")
+	logPath := fs.String("log", "", "write one line per test message and mode to `file`: class, mode, file, score, verdict, rules")
 	jobs := fs.Int("j", runtime.GOMAXPROCS(0), "messages scored in parallel")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -133,6 +137,11 @@ func cmdMasscheck(args []string, stdout, stderr io.Writer) int {
 	}
 	if cfg.Rules.Mode == "off" {
 		cfg.Rules.Mode = "auto"
+	}
+	// A measurement must not depend on how loaded the machine is: the
+	// rules get ten times delivery's time budget.
+	if *cfgPath == "" {
+		cfg.Rules.Budget = 20 * time.Second
 	}
 	// masscheck brings its own database; the configured one is never
 	// opened, let alone trained.
@@ -234,6 +243,12 @@ func cmdMasscheck(args []string, stdout, stderr io.Writer) int {
 	rep.Stats[modeBayes] = modeStats(results, modeBayes, fmt.Sprintf("set%d+bayes", scoreSetOf(cfg, true)))
 	rep.Elapsed = time.Since(start)
 	printMasscheck(stdout, rep)
+	if *logPath != "" {
+		if err := writeMasscheckLog(*logPath, rep); err != nil {
+			fmt.Fprintf(stderr, "sluice: -log: %v\n", err)
+			return 1
+		}
+	}
 	if *htmlPath != "" {
 		if err := writeHTMLReport(*htmlPath, rep); err != nil {
 			fmt.Fprintf(stderr, "sluice: -html: %v\n", err)
@@ -427,7 +442,7 @@ func scoreOf(m *pipeline.Message) mcScore {
 	if v == nil {
 		return mcScore{}
 	}
-	s := mcScore{Score: v.Score, Spam: v.Spam}
+	s := mcScore{Score: v.Score, Spam: v.Spam, TimedOut: v.TimedOut}
 	_, s.Bayes = v.Tags["BAYES"]
 	for _, h := range v.Hits {
 		s.Hits = append(s.Hits, h.Rule)
@@ -444,6 +459,9 @@ func modeStats(tests []mcTest, mode int, label string) mcModeStats {
 		s := t.Modes[mode]
 		if s.Bayes {
 			st.BayesScored++
+		}
+		if s.TimedOut {
+			st.TimedOut++
 		}
 		if t.Spam {
 			spam = append(spam, s.Score)
@@ -482,12 +500,33 @@ func printMasscheck(w io.Writer, r *mcReport) {
 	fmt.Fprintf(w, "trained: %d spam, %d ham (oldest %.0f%% of each)\n", r.TrainSpam, r.TrainHam, r.Fraction*100)
 	fmt.Fprintf(w, "tested: %d spam, %d ham\n", st.SpamTested, st.HamTested)
 	fmt.Fprintf(w, "required_score: %.1f\n", r.Required)
-	fmt.Fprintf(w, "%-12s %12s %10s %14s %10s %9s %12s\n", "mode", "spam-recall", "false-pos", "recall@0.1%fp", "threshold", "1-AUC", "bayes-scored")
+	fmt.Fprintf(w, "%-12s %12s %10s %14s %10s %9s %12s %9s\n", "mode", "spam-recall", "false-pos", "recall@0.1%fp", "threshold", "1-AUC", "bayes-scored", "timed-out")
 	for _, st := range r.Stats {
-		fmt.Fprintf(w, "%-12s %11.2f%% %9.2f%% %13.2f%% %10.3f %9.5f %12d\n",
-			st.Label, st.Recall*100, st.FPRate*100, st.RecallAtFP*100, st.Threshold, st.OneMinusAUC, st.BayesScored)
+		fmt.Fprintf(w, "%-12s %11.2f%% %9.2f%% %13.2f%% %10.3f %9.5f %12d %9d\n",
+			st.Label, st.Recall*100, st.FPRate*100, st.RecallAtFP*100, st.Threshold, st.OneMinusAUC, st.BayesScored, st.TimedOut)
 	}
 	fmt.Fprintf(w, "elapsed: %s\n", r.Elapsed.Round(time.Second))
+}
+
+// writeMasscheckLog writes every test outcome, tab-separated, as
+// SpamAssassin's mass-check writes ham.log and spam.log: class, mode,
+// file, score, Y or N, the rules hit joined by commas.
+func writeMasscheckLog(path string, r *mcReport) error {
+	var b bytes.Buffer
+	for _, t := range r.Tests {
+		class := "ham"
+		if t.Spam {
+			class = "spam"
+		}
+		for mode, s := range t.Modes {
+			yn := "N"
+			if s.Spam {
+				yn = "Y"
+			}
+			fmt.Fprintf(&b, "%s\t%s\t%s\t%.3f\t%s\t%s\n", class, r.Stats[mode].Label, t.Name, s.Score, yn, strings.Join(s.Hits, ","))
+		}
+	}
+	return os.WriteFile(path, b.Bytes(), 0o644)
 }
 
 // frozenStore is a [bayes.Store] that reads and never writes: Apply
