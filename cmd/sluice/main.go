@@ -5,6 +5,7 @@
 //	sluice serve [-config FILE] [-lmtp ADDR] [-mail-root DIR] [-metrics ADDR]
 //	sluice pipe [-config FILE] -f SENDER [-client-ip IP] [-helo NAME] -- RECIPIENT...
 //	sluice check [-config FILE] [-rules DIR]... [-json] [-client-ip IP] [-helo NAME] [-mail-from ADDR] [-rcpt ADDR] [-dns HOST:PORT] [FILE]
+//	sluice masscheck -spam PATH... -ham PATH... [-train-fraction F] [-html FILE] [-config FILE] [-rules DIR]... [-bayes DB] [-export DIR]
 //	sluice lint [-config FILE] [-rules DIR]... [-json] [-sieve SCRIPT]...
 //	sluice learn [-config FILE] [-bayes DB] [-user ADDR] (-spam|-ham|-forget) PATH...
 //	sluice learn [-config FILE] [-bayes DB] [-user ADDR] (-stats|-backup|-restore FILE|-import-sa FILE)
@@ -42,6 +43,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdPipe(args[1:], os.Stdin, stderr)
 	case "check":
 		return cmdCheck(args[1:], os.Stdin, stdout, stderr)
+	case "masscheck":
+		return cmdMasscheck(args[1:], stdout, stderr)
 	case "lint":
 		return cmdLint(args[1:], stdout, stderr)
 	case "learn":
@@ -69,6 +72,7 @@ commands:
   serve     run the LMTP delivery service (and the SMTP filter, if configured)
   pipe      content_filter mode: filter stdin and re-inject it with sendmail
   check     score one message (stdin or FILE) and print the report
+  masscheck train Bayes on the older part of a labelled corpus, test on the rest
   lint      check rule files (and Sieve scripts) and print statistics
   learn     learn messages as spam or ham (sa-learn); Bayes database stats, backup, restore
   sieve-test  run a Sieve script against a message and print its actions

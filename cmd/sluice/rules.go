@@ -28,6 +28,11 @@ func loadRules(cfg config.Config, dirs []string, log *slog.Logger) (*rules.Rules
 	// "ifplugin ...::Dmarc", the plugin's pre-4.0 name, which its own
 	// v400.pre no longer loads; sluice checks DMARC, so it answers to both.
 	opt.Plugins["Mail::SpamAssassin::Plugin::Dmarc"] = true
+	// SpamAssassin's v320.pre loads the Bayes plugin whether or not
+	// use_bayes is on, and the stock BAYES_* rules live inside "ifplugin
+	// ...::Bayes": without it they do not exist and check_bayes never
+	// fires. With no Bayes probability they stay silent (score set 0).
+	opt.Plugins["Mail::SpamAssassin::Plugin::Bayes"] = true
 	mode := cfg.Rules.Mode
 	if len(dirs) > 0 {
 		mode = "dirs"

@@ -20,11 +20,12 @@ type Sluice struct {
 
 // LoadSluice loads dirs with the options cmd/sluice's loadRules uses when
 // authentication is off (no network score set, the default plugins plus
-// the Dmarc alias), followed by LocalCF so that required_score and the
+// the Dmarc alias and Bayes, whose rules never fire without a probability), followed by LocalCF so that required_score and the
 // other local settings match spamd's.
 func LoadSluice(dirs []string, localCF string, log *slog.Logger) (*Sluice, error) {
 	opt := rules.Options{Logger: log, Net: false, Plugins: rules.DefaultPlugins()}
 	opt.Plugins["Mail::SpamAssassin::Plugin::Dmarc"] = true
+	opt.Plugins["Mail::SpamAssassin::Plugin::Bayes"] = true
 	all := append([]string{}, dirs...)
 	if localCF != "" {
 		all = append(all, localCF)
