@@ -2,8 +2,10 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -16,6 +18,8 @@ import (
 
 	"github.com/sluice-mail/sluice/config"
 	"github.com/sluice-mail/sluice/internal/testutil"
+	"github.com/sluice-mail/sluice/mail"
+	"github.com/sluice-mail/sluice/rules"
 )
 
 // bayesTestRules: two loud rules make clear spam (auto-learned as spam),
@@ -183,5 +187,28 @@ func TestCheckUsesBayes(t *testing.T) {
 	run([]string{"check", "-config", cfgFile, "-json", probe}, &out, os.Stderr)
 	if strings.Contains(out.String(), "BAYES_") {
 		t.Fatalf("check without a database fired a Bayes rule: %s", out.String())
+	}
+}
+
+// TestStockBayesRules: the stock 23_bayes.cf sits inside "ifplugin
+// Mail::SpamAssassin::Plugin::Bayes"; loadRules counts that plugin as
+// loaded, so with a Bayes probability BAYES_99 and BAYES_999 fire with
+// their set-2 scores (3.8 and 0.2 in SpamAssassin 4.0.1's 50_scores.cf).
+func TestStockBayesRules(t *testing.T) {
+	cfg := config.Default()
+	cfg.Auth.Enabled = false
+	cfg.Rules.Mode, cfg.Rules.Dirs = "dirs", []string{stockRules(t)}
+	rs, _, err := loadRules(cfg, nil, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := 0.9995
+	res := rs.Eval(context.Background(), rules.FromMail(mail.Parse([]byte("Subject: hi\n\nhello\n"), mail.Options{})), rules.Input{Bayes: &p})
+	got := map[string]float64{}
+	for _, h := range res.Hits {
+		got[h.Rule] = h.Score
+	}
+	if got["BAYES_99"] != 3.8 || got["BAYES_999"] != 0.2 || res.ScoreSet != 2 {
+		t.Fatalf("stock rules with Bayes 0.9995: hits %v, set %d; want BAYES_99 3.8 and BAYES_999 0.2 in set 2", got, res.ScoreSet)
 	}
 }
