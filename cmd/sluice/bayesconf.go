@@ -6,6 +6,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"sync"
 
 	"github.com/sluice-mail/sluice/bayes"
 	"github.com/sluice-mail/sluice/bayes/boltstore"
@@ -27,7 +28,7 @@ func newBayes(cfg config.Config, rs *rules.Ruleset, create bool) (*bayes.Classif
 	if !bc.UseBayes {
 		return nil, nil
 	}
-	st, _, err := openBayesStore(cfg, "", create)
+	st, err := pipelineBayesStore(cfg, create)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -35,6 +36,40 @@ func newBayes(cfg config.Config, rs *rules.Ruleset, create bool) (*bayes.Classif
 		return nil, err
 	}
 	return &bayes.Classifier{Store: st, Config: bc, Metadata: bayesMetadata(rs)}, nil
+}
+
+// redisStores keeps one Redis store (and its connection pool) per
+// address, prefix and timeout for the life of the process: every reload
+// builds a new pipeline, and closing the old one's pool under deliveries
+// still in flight would fail them over to no Bayes for nothing.
+var redisStores struct {
+	sync.Mutex
+	m map[string]bayes.Store
+}
+
+// pipelineBayesStore is openBayesStore for a pipeline: a bbolt store holds
+// no handle between operations, so a fresh one per pipeline costs nothing;
+// a Redis store is shared across reloads.
+func pipelineBayesStore(cfg config.Config, create bool) (bayes.Store, error) {
+	if cfg.Redis.URL == "" {
+		st, _, err := openBayesStore(cfg, "", create)
+		return st, err
+	}
+	key := fmt.Sprintf("%s\x00%s\x00%s", cfg.Redis.URL, cfg.Redis.KeyPrefix, cfg.Redis.Timeout)
+	redisStores.Lock()
+	defer redisStores.Unlock()
+	if st, ok := redisStores.m[key]; ok {
+		return st, nil
+	}
+	st, _, err := openBayesStore(cfg, "", create)
+	if err != nil {
+		return nil, err
+	}
+	if redisStores.m == nil {
+		redisStores.m = map[string]bayes.Store{}
+	}
+	redisStores.m[key] = st
+	return st, nil
 }
 
 // openBayesStore opens the Bayes database in force: in Redis when [redis]

@@ -10,7 +10,10 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -162,5 +165,64 @@ func TestRedisDownDeliveryGoesOn(t *testing.T) {
 	}
 	if body := metricsBody(t, cfg); !strings.Contains(body, `sluice_bayes_errors_total{op="score"} 1`) {
 		t.Fatalf("/metrics does not count the Bayes failure:\n%s", body)
+	}
+}
+
+// TestRedisReloadKeepsOnePool: reloads reuse the Redis store, so the
+// connections sluice holds to Redis do not grow by one pool per SIGHUP.
+func TestRedisReloadKeepsOnePool(t *testing.T) {
+	addr, _ := testutil.StartRedis(t)
+	dir := t.TempDir()
+	cfgFile, _ := redisBayesSetup(t, dir, "redis://"+addr+"/0")
+	port := testutil.FreePort(t)
+	lmtpAddr := fmt.Sprintf("127.0.0.1:%d", port)
+	cmd := sluiceCommand("serve", "-config", cfgFile, "-lmtp", lmtpAddr, "-metrics", "off")
+	logs := &syncBuffer{}
+	cmd.Stderr = logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }()
+	if err := testutil.WaitPort(port, 20*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	rc := redis.NewClient(&redis.Options{Addr: addr})
+	defer rc.Close()
+	clients := func() int {
+		t.Helper()
+		info, err := rc.Info(context.Background(), "clients").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := regexp.MustCompile(`connected_clients:(\d+)`).FindStringSubmatch(info)
+		n := 0
+		fmt.Sscan(m[1], &n)
+		return n - 1 // this test's own connection
+	}
+	deliverSome := func(round int) {
+		t.Helper()
+		var wg sync.WaitGroup
+		for i := 0; i < 4; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				deliverOne(lmtpAddr, fmt.Sprintf("Subject: r%d-%d\r\nMessage-ID: <r%d.%d@x.test>\r\n\r\nhello\r\n", round, i, round, i))
+			}()
+		}
+		wg.Wait()
+	}
+	deliverSome(0)
+	first := clients()
+	for r := 1; r <= 5; r++ {
+		cmd.Process.Signal(syscall.SIGHUP)
+		for deadline := time.Now().Add(30 * time.Second); strings.Count(logs.String(), "msg=reloaded") < r; time.Sleep(50 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("reload %d not logged:\n%s", r, logs.String())
+			}
+		}
+		deliverSome(r)
+	}
+	if got := clients(); first == 0 || got > first {
+		t.Fatalf("sluice holds %d Redis connections after 5 reloads, %d before: a pool per reload", got, first)
 	}
 }
