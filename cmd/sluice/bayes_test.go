@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
-	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -101,14 +99,9 @@ func TestBayesLearnsAndScores(t *testing.T) {
 		t.Fatalf("a new ham after learning: X-Spam-Status %q, want BAYES_00", st)
 	}
 
-	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", mport))
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	body := metricsBody(t, cfg)
 	for _, want := range []string{`sluice_autolearn_total{result="spam"} 5`, `sluice_autolearn_total{result="ham"} 6`, `sluice_autolearn_total{result="no"} 1`, `sluice_bayes_errors_total{op="score"} 0`} {
-		if !strings.Contains(string(body), want) {
+		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %q", want)
 		}
 	}
@@ -141,13 +134,7 @@ func TestBayesLockedGoesOn(t *testing.T) {
 	if !strings.Contains(logs.String(), "bayes unavailable") {
 		t.Fatalf("no log line says Bayes was unavailable:\n%s", logs.String())
 	}
-	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", mport))
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if !strings.Contains(string(body), `sluice_bayes_errors_total{op="score"} 1`) {
+	if body := metricsBody(t, cfg); !strings.Contains(body, `sluice_bayes_errors_total{op="score"} 1`) {
 		t.Fatalf("/metrics does not count the Bayes failure:\n%s", body)
 	}
 }

@@ -315,24 +315,13 @@ func readSamples(paths []string, spam bool, maxSize int64, stderr io.Writer) ([]
 
 // headerDate is the time of a message's Date field.
 func headerDate(raw []byte) (int64, bool) {
-	msg := mail.Parse(headerOnly(raw), mail.Options{})
+	msg := mail.Parse(raw[:mail.HeaderLen(raw)], mail.Options{})
 	for _, d := range msg.Header("Date", false) {
 		if t, ok := rules.ParseDate(strings.TrimRight(d, "\r\n")); ok {
 			return t.Unix(), true
 		}
 	}
 	return 0, false
-}
-
-// headerOnly is raw up to and including the empty line that ends the
-// header.
-func headerOnly(raw []byte) []byte {
-	for _, sep := range [][]byte{[]byte("\n\n"), []byte("\n\r\n")} {
-		if i := bytes.Index(raw, sep); i >= 0 {
-			return raw[:i+len(sep)]
-		}
-	}
-	return raw
 }
 
 // stripSpamFields removes every X-Spam-* field from the header of raw:

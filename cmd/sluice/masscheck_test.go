@@ -15,6 +15,7 @@ import (
 
 	"github.com/sluice-mail/sluice/bayes/boltstore"
 	"github.com/sluice-mail/sluice/internal/testutil"
+	"github.com/sluice-mail/sluice/mail"
 )
 
 // TestCheckManyInputs: one `sluice check` over files, a directory and an
@@ -211,7 +212,7 @@ func TestMasscheckCorpus(t *testing.T) {
 			}
 			for _, p := range strings.Fields(string(list)) {
 				raw, _ := os.ReadFile(p)
-				if bytes.Contains(headerOnly(raw), []byte("\nX-Spam-")) {
+				if bytes.Contains(raw[:mail.HeaderLen(raw)], []byte("\nX-Spam-")) {
 					t.Errorf("%s still has X-Spam-* fields", p)
 				}
 				d, ok := headerDate(raw)
