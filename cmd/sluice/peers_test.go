@@ -92,7 +92,7 @@ func postfixTwoRecipients(t *testing.T, root, target string) {
 			t.Fatalf("%s's copy does not start with Return-Path:\n%s", tc.user, msg)
 		}
 	}
-	if !strings.Contains(pf.Log(), "status=sent") {
+	if !pf.WaitLog("status=sent", 10*time.Second) {
 		t.Fatalf("postfix did not log status=sent:\n%s", pf.Log())
 	}
 }

@@ -108,7 +108,7 @@ func TestPostfixSMTPFilter(t *testing.T) {
 	msg := onlyMessage(t, filepath.Join(root, "example.test/alice/Maildir"), pf)
 	checkFiltered(t, msg, "through the smtp filter")
 	// The second smtpd saw the original client through XFORWARD.
-	if !strings.Contains(pf.Log(), "orig_client=localhost[127.0.0.1]") {
+	if !pf.WaitLog("orig_client=localhost[127.0.0.1]", 10*time.Second) {
 		t.Fatalf("re-injection lost the original client:\n%s", pf.Log())
 	}
 }

@@ -142,6 +142,20 @@ func (p *Postfix) Log() string {
 	return string(b)
 }
 
+// WaitLog waits until the maillog holds substr and reports whether it
+// does. postlogd writes the log asynchronously: a line can land after
+// the queue file it describes is gone.
+func (p *Postfix) WaitLog(substr string, timeout time.Duration) bool {
+	for deadline := time.Now().Add(timeout); ; time.Sleep(100 * time.Millisecond) {
+		if strings.Contains(p.Log(), substr) {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+	}
+}
+
 // QueueEntry is one message of postqueue -j.
 type QueueEntry struct {
 	QueueName  string `json:"queue_name"`
