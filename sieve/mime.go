@@ -5,6 +5,24 @@ import (
 	"strings"
 )
 
+// mimeSpecs registers the commands and tests of foreverypart.
+func mimeSpecs(add func(*spec)) {
+	// RFC 5703 foreverypart, break, extracttext.
+	add(&spec{name: "foreverypart", ext: "foreverypart", tags: []tagDef{{name: "name", param: argString, paramName: "name"}},
+		block: needBlock, check: checkForeverypart, exec: execForeverypart})
+	add(&spec{name: "break", ext: "foreverypart", tags: []tagDef{{name: "name", param: argString, paramName: "name"}},
+		parent: []string{"foreverypart"}, check: checkBreak, exec: execBreak})
+	add(&spec{name: "extracttext", ext: "extracttext", tags: []tagDef{
+		{name: "first", param: argNumber, paramName: "number"},
+		{name: "lower", group: "case", param: noParam}, {name: "upper", group: "case", param: noParam},
+		{name: "lowerfirst", group: "casefirst", param: noParam}, {name: "upperfirst", group: "casefirst", param: noParam},
+		{name: "quotewildcard", group: "quote", param: noParam},
+		{name: "quoteregex", group: "quote", param: noParam, ext: "regex"},
+		{name: "length", group: "length", param: noParam}},
+		pos:    []posDef{{typ: argString, name: "varname"}},
+		parent: []string{"foreverypart"}, check: checkExtracttext, exec: execExtracttext})
+}
+
 // RFC 5703 §4: the :mime family of options on header, address and exists.
 
 func checkMime(v *validator, n *node) bool {

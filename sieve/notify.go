@@ -6,6 +6,22 @@ import (
 	"strings"
 )
 
+// notifySpecs registers the commands and tests of enotify.
+func notifySpecs(add func(*spec)) {
+	// RFC 5435 enotify with the RFC 5436 mailto method.
+	add(&spec{name: "notify", ext: "enotify", tags: []tagDef{
+		{name: "from", param: argString, paramName: "from address"},
+		{name: "importance", param: argString, paramName: "importance"},
+		{name: "options", param: argStringList, paramName: "options"},
+		{name: "message", param: argString, paramName: "message"}},
+		pos: []posDef{{typ: argString, name: "method"}}, check: checkNotify, exec: execNotify})
+	add(&spec{name: "valid_notify_method", test: true, ext: "enotify",
+		pos: []posDef{{typ: argStringList, name: "notification-uris"}}, eval: evalValidNotifyMethod})
+	add(&spec{name: "notify_method_capability", test: true, ext: "enotify", tags: matchingTags(),
+		pos: []posDef{{typ: argString, name: "notification-uri"}, {typ: argString, name: "notification-capability"},
+			{typ: argStringList, name: "key-list"}}, eval: evalNotifyMethodCapability})
+}
+
 // Notification is a notify action (RFC 5435) with the mailto method
 // (RFC 5436) parsed, ready for an outbound sender.
 type Notification struct {
