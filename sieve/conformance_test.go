@@ -155,11 +155,18 @@ func (l dirLoader) Load(_ context.Context, scope IncludeScope, name string) ([]b
 	return b, p, nil
 }
 
-func (s *suite) namespaceVar(name string) string {
+// capabilities makes the suite an Extension: the testsuite commands, and
+// enotify, which the tests exercise though production does not offer it.
+func (s *suite) capabilities() []string { return []string{"vnd.dovecot.testsuite", "enotify"} }
+
+func (s *suite) register(cmds, tests map[string]*spec) { s.specs(cmds, tests) }
+
+// namespaceVar answers the testsuite's tst.* variables.
+func (s *suite) namespaceVar(name string) (string, bool) {
 	if name == "tst.path" {
-		return s.dir
+		return s.dir, true
 	}
-	return ""
+	return "", false
 }
 
 func runSvtest(path string) (failures []string) {
@@ -199,12 +206,7 @@ func (s *suite) options() Options {
 			global: filepath.Join(s.dir, "included-global"),
 			max:    Limits{}.withDefaults().MaxScriptSize,
 		},
-		hooks: &hooks{
-			extensions: []string{"vnd.dovecot.testsuite", "enotify"},
-			specs:      s.specs,
-			state:      s,
-			spamValue:  s.spamValue,
-		},
+		Extra: []Extension{s},
 	}
 	if v, ok := s.config["sieve_variables_max_variable_size"]; ok {
 		opts.Limits.MaxVariableSize, _ = strconv.Atoi(v)
@@ -444,7 +446,7 @@ func (s *suite) specs(cmds, tests map[string]*spec) {
 				return false, nil
 			}
 			opts := s.options()
-			opts.hooks = nil
+			opts.Extra = nil
 			sc, err := Compile(p, src, opts)
 			if err != nil {
 				return false, nil

@@ -497,4 +497,4 @@ func rootConf() string {
 }
 
 // withEnotify offers enotify besides the defaults, as Pigeonhole does.
-var withEnotify = append(append([]string(nil), DefaultExtensions...), "enotify")
+var withEnotify = append(DefaultExtensions(), "enotify")

@@ -24,7 +24,7 @@ var ihaveRestricted = map[string]bool{"encoded-character": true, "variables": tr
 func (o *Options) knownCapability(c string) bool {
 	exts := o.Extensions
 	if exts == nil {
-		exts = DefaultExtensions
+		exts = DefaultExtensions()
 	}
 	for _, e := range exts {
 		if e == c {

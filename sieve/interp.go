@@ -17,15 +17,6 @@ var (
 	errReturn = errors.New("return")
 )
 
-// hooks is how the conformance harness extends the interpreter.
-type hooks struct {
-	extensions []string
-	specs      func(cmds, tests map[string]*spec)
-	// spamValue overrides the spamtest/virustest values.
-	spamValue func(r *run, test string, percent bool) (string, error)
-	state     any
-}
-
 // run is the state of one script run (and of the scripts it includes).
 type run struct {
 	ctx    context.Context
@@ -356,9 +347,11 @@ func (r *run) lookupVar(name string) string {
 		return r.globals[lname[7:]]
 	}
 	if strings.Contains(lname, ".") {
-		if r.opts.hooks != nil && strings.HasPrefix(lname, "tst.") {
-			if f, ok := r.opts.hooks.state.(interface{ namespaceVar(string) string }); ok {
-				return f.namespaceVar(lname)
+		for _, x := range r.opts.Extra {
+			if ns, ok := x.(varNamespace); ok {
+				if v, ok := ns.namespaceVar(lname); ok {
+					return v
+				}
 			}
 		}
 		return ""

@@ -187,22 +187,49 @@ type Options struct {
 	RedirectEnvelopeFrom string
 	// Logger receives debug detail; nil discards it.
 	Logger *slog.Logger
-
-	// hooks lets the conformance harness add commands and inspect runs.
-	hooks *hooks
+	// Extra adds extensions written in this package beyond the built-in
+	// ones, each offered under the capabilities it names (the conformance
+	// tests add Pigeonhole's vnd.dovecot.testsuite this way). Nil: none.
+	Extra []Extension
 }
 
-// DefaultExtensions are the capabilities offered when Options.Extensions is
-// nil. enotify is implemented but not among them: a caller that sends the
-// NotifyAction results offers it explicitly; otherwise requiring it is a
-// compile error ("notify is not supported") rather than a silent no-op.
-var DefaultExtensions = []string{
-	"fileinto", "reject", "ereject", "envelope", "encoded-character",
-	"comparator-i;octet", "comparator-i;ascii-casemap", "comparator-i;ascii-numeric",
-	"copy", "body", "environment", "variables", "vacation", "vacation-seconds",
-	"relational", "imap4flags", "subaddress", "spamtest", "spamtestplus", "virustest",
-	"date", "index", "editheader", "mailbox", "include", "duplicate", "regex",
-	"mime", "foreverypart", "extracttext", "ihave", "vnd.dovecot.debug",
+// Extension is a set of commands and tests beyond the built-in ones. Its
+// methods are unexported: extensions are written inside this package.
+// One may also answer spamtest and virustest (spamSource) or variables
+// of its own namespace (varNamespace).
+type Extension interface {
+	// capabilities lists the names a script requires to use it.
+	capabilities() []string
+	// register adds its commands and tests.
+	register(cmds, tests map[string]*spec)
+}
+
+// spamSource is an Extension that supplies the spamtest and virustest
+// values instead of Env.
+type spamSource interface {
+	spamValue(r *run, test string, percent bool) (string, error)
+}
+
+// varNamespace is an Extension that answers variables of a namespace
+// (RFC 5229 §3: "namespace.name").
+type varNamespace interface {
+	namespaceVar(name string) (string, bool)
+}
+
+// DefaultExtensions returns the capabilities offered when
+// Options.Extensions is nil, a fresh slice each call. enotify is
+// implemented but not among them: a caller that sends the NotifyAction
+// results offers it explicitly; otherwise requiring it is a compile error
+// ("notify is not supported") rather than a silent no-op.
+func DefaultExtensions() []string {
+	return []string{
+		"fileinto", "reject", "ereject", "envelope", "encoded-character",
+		"comparator-i;octet", "comparator-i;ascii-casemap", "comparator-i;ascii-numeric",
+		"copy", "body", "environment", "variables", "vacation", "vacation-seconds",
+		"relational", "imap4flags", "subaddress", "spamtest", "spamtestplus", "virustest",
+		"date", "index", "editheader", "mailbox", "include", "duplicate", "regex",
+		"mime", "foreverypart", "extracttext", "ihave", "vnd.dovecot.debug",
+	}
 }
 
 // Script is a compiled script, safe for concurrent runs.
@@ -295,20 +322,18 @@ func (c *compiler) compile(name string, src []byte, top bool) (*Script, *errorLi
 	known := map[string]bool{}
 	exts := c.opts.Extensions
 	if exts == nil {
-		exts = DefaultExtensions
+		exts = DefaultExtensions()
 	}
 	for _, e := range exts {
 		known[e] = true
 	}
-	if c.opts.hooks != nil {
-		for _, e := range c.opts.hooks.extensions {
-			known[e] = true
-		}
-	}
 	v := &validator{errs: errs, caps: map[string]bool{}, known: known, opts: &c.opts, c: c}
 	v.cmds, v.tests = builtinSpecs()
-	if c.opts.hooks != nil && c.opts.hooks.specs != nil {
-		c.opts.hooks.specs(v.cmds, v.tests)
+	for _, x := range c.opts.Extra {
+		for _, e := range x.capabilities() {
+			known[e] = true
+		}
+		x.register(v.cmds, v.tests)
 	}
 	s := &Script{name: name, cmds: cmds, caps: v.caps, opts: c.opts, includes: c.scripts, regexes: c.regexes}
 	// RFC 5228 §2.4.2.4: encoded-character is decoded at compile time; the

@@ -17,15 +17,16 @@ func spamtestSpecs(add func(*spec)) {
 func evalSpamtest(which string) func(r *run, n *node) (bool, error) {
 	return func(r *run, n *node) (bool, error) {
 		percent := n.has("percent")
-		var val string
-		if r.opts.hooks != nil && r.opts.hooks.spamValue != nil {
-			v, err := r.opts.hooks.spamValue(r, which, percent)
-			if err != nil {
-				return false, err
+		val := r.spamValue(which, percent)
+		for _, x := range r.opts.Extra {
+			if src, ok := x.(spamSource); ok {
+				v, err := src.spamValue(r, which, percent)
+				if err != nil {
+					return false, err
+				}
+				val = v
+				break
 			}
-			val = v
-		} else {
-			val = r.spamValue(which, percent)
 		}
 		return r.matchValues(n, []string{val}, []string{r.arg1(n, 0)})
 	}
