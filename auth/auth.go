@@ -51,10 +51,6 @@ import (
 // Config configures Check. The zero value is usable: every field has a
 // documented default.
 type Config struct {
-	// AuthServID is the authserv-id of our Authentication-Results fields
-	// (RFC 8601 §2.5), usually the host name. Results.Header takes it as
-	// an argument too; Check itself does not use it.
-	AuthServID string
 	// DKIMMaxSignatures is how many DKIM-Signature fields are verified;
 	// the rest are reported neutral. Default 5.
 	DKIMMaxSignatures int

@@ -21,16 +21,17 @@ func ExampleCheck() {
 		return
 	}
 	raw := []byte("From: a@example.com\r\nSubject: hi\r\n\r\nbody\r\n")
-	cfg := auth.Config{AuthServID: "mx.example.net"}
+	cfg := auth.Config{}
+	const authservID = "mx.example.net"
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	res := auth.Check(ctx, slog.Default(), r, cfg, auth.Input{
 		ClientIP: net.ParseIP("192.0.2.1"),
 		HELO:     "mail.example.com",
 		MailFrom: "a@example.com",
-		Raw:      auth.StripForged(raw, cfg.AuthServID),
+		Raw:      auth.StripForged(raw, authservID),
 	})
-	os.Stdout.WriteString(res.Header(cfg.AuthServID))
+	os.Stdout.WriteString(res.Header(authservID))
 	if res.DMARC.Apply == auth.PolicyReject {
 		fmt.Println("550 5.7.1 rejected by DMARC policy")
 	}

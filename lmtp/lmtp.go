@@ -150,7 +150,11 @@ type Server struct {
 	log     *slog.Logger
 	cfg     Config
 
-	trusted  func(net.Addr) bool
+	trusted func(net.Addr) bool
+	// ctx is the parent of every connection's context; Shutdown cancels
+	// it when it closes the connections.
+	ctx      context.Context
+	stop     context.CancelFunc
 	closing  atomic.Bool
 	inflight atomic.Int64 // deliveries running
 	sessions atomic.Int64
@@ -181,6 +185,7 @@ func New(cfg Config, log *slog.Logger, b Backend) *Server {
 	}
 	cfg = cfg.withDefaults()
 	s := &Server{backend: b, log: log, cfg: cfg, trusted: trustedPeer(cfg.XForwardNets)}
+	s.ctx, s.stop = context.WithCancel(context.Background())
 	s.srv = newSMTPServer(s, cfg, log)
 	s.srv.LMTP = true
 	return s
@@ -195,6 +200,7 @@ func NewSMTP(cfg Config, log *slog.Logger, r Relayer) *Server {
 	}
 	cfg = cfg.withDefaults()
 	s := &Server{relayer: r, log: log, cfg: cfg, trusted: trustedPeer(cfg.XForwardNets)}
+	s.ctx, s.stop = context.WithCancel(context.Background())
 	s.srv = newSMTPServer(s, cfg, log)
 	return s
 }
@@ -252,6 +258,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 	}
 	s.srv.Close()
+	s.stop()
 	return err
 }
 
@@ -263,7 +270,13 @@ func (s *Server) NewSession(c *smtp.Conn) (smtp.Session, error) {
 	s.sessions.Add(1)
 	ss := &session{s: s, conn: c}
 	ss.xc, _ = c.Conn().(*xfConn)
-	ss.ctx, ss.cancel = context.WithCancel(context.Background())
+	// The session's context is the connection's: it ends when the
+	// connection is closed, and with every connection at Shutdown.
+	parent := s.ctx
+	if ss.xc != nil && ss.xc.ctx != nil {
+		parent = ss.xc.ctx
+	}
+	ss.ctx, ss.cancel = context.WithCancel(parent)
 	return ss, nil
 }
 

@@ -360,3 +360,37 @@ func TestShutdownClosesIdle(t *testing.T) {
 		}
 	}
 }
+
+// connCtxBackend records the context Recipient is called with.
+type connCtxBackend struct {
+	fakeBackend
+	ctxs chan context.Context
+}
+
+func (b *connCtxBackend) Recipient(ctx context.Context, addr string) error {
+	b.ctxs <- ctx
+	return nil
+}
+
+// TestConnectionContext checks that the backend sees the connection's
+// context: live while the client is connected, done once it hangs up.
+func TestConnectionContext(t *testing.T) {
+	b := &connCtxBackend{ctxs: make(chan context.Context, 1)}
+	_, addr := startServer(t, Config{}, b)
+	cv := dial(t, addr)
+	cv.cmd("LHLO mta")
+	cv.cmd("MAIL FROM:<a@example.org>")
+	if r := cv.cmd("RCPT TO:<b@example.org>"); !strings.HasPrefix(r, "250") {
+		t.Fatalf("RCPT = %q, want 250", r)
+	}
+	ctx := <-b.ctxs
+	if err := ctx.Err(); err != nil {
+		t.Fatalf("Recipient's context ended while connected: %v", err)
+	}
+	cv.c.Close()
+	select {
+	case <-ctx.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("Recipient's context still live 5s after the client hung up")
+	}
+}

@@ -86,6 +86,7 @@ func (l xfListener) Accept() (net.Conn, error) {
 			readTimeout: l.s.cfg.ReadTimeout,
 			release:     func() { l.s.conns.Add(-1) },
 		}
+		xc.ctx, xc.cancel = context.WithCancel(l.s.ctx)
 		if d := l.s.cfg.MaxSessionTime; d > 0 {
 			xc.end = time.Now().Add(d)
 		}
@@ -181,6 +182,9 @@ const (
 // time; Write may run beside Read (LMTP replies while content is drained).
 type xfConn struct {
 	net.Conn
+	// ctx is the connection's context, cancelled by Close.
+	ctx         context.Context
+	cancel      context.CancelFunc
 	trusted     bool
 	log         *slog.Logger
 	hostname    string
@@ -236,6 +240,9 @@ func (c *xfConn) reset() {
 
 func (c *xfConn) Close() error {
 	c.closeOnce.Do(func() {
+		if c.cancel != nil {
+			c.cancel()
+		}
 		if c.release != nil {
 			c.release()
 		}

@@ -441,7 +441,6 @@ func newAuthStage(cfg config.Config, mt *metrics.Metrics) (*pipeline.AuthStage, 
 		Resolver:   pipeline.CountLookups(res, mt),
 		AuthServID: id,
 		Config: auth.Config{
-			AuthServID:        id,
 			DKIMMaxSignatures: c.DKIMMaxSignatures,
 			DKIMMinRSABits:    c.DKIMMinRSABits,
 			Timeout:           c.Timeout,
