@@ -6,8 +6,10 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os/exec"
+	"strconv"
 	"strings"
 	"time"
 
@@ -75,9 +77,34 @@ func NewRelay(cfg RelayConfig) *Relay {
 	return &Relay{cfg: cfg}
 }
 
+// Forwarded are the attributes of the client a message came from, which
+// an after-queue content filter replays to the MTA's re-injection
+// listener with XFORWARD (Postfix's XFORWARD_README) so that its logs and
+// checks see that client rather than the filter. Empty fields are not sent.
+type Forwarded struct {
+	Addr  string // client IP address
+	Name  string // client host name, as the MTA verified it
+	Helo  string // client's HELO/EHLO argument
+	Ident string // the MTA's queue ID
+}
+
 // Submit sends raw from the envelope sender from ("" for the null sender)
-// to every address in to.
-func (r *Relay) Submit(ctx context.Context, from string, to []string, raw []byte) (err error) {
+// to every address in to. Once the relay accepted the final dot the
+// message is delivered: a QUIT that fails after it is not an error, or
+// the caller would send the message again.
+func (r *Relay) Submit(ctx context.Context, from string, to []string, raw []byte) error {
+	return r.submit(ctx, from, to, raw, nil)
+}
+
+// SubmitForwarded is Submit that first replays fwd with XFORWARD when the
+// relay offers it (the attributes it does not list are left out). Over
+// STARTTLS nothing is replayed: XFORWARD is for the MTA's own loopback
+// re-injection listener.
+func (r *Relay) SubmitForwarded(ctx context.Context, from string, to []string, raw []byte, fwd Forwarded) error {
+	return r.submit(ctx, from, to, raw, &fwd)
+}
+
+func (r *Relay) submit(ctx context.Context, from string, to []string, raw []byte, fwd *Forwarded) (err error) {
 	if len(to) == 0 {
 		return fmt.Errorf("%w: relay: no recipients", ErrPermanent)
 	}
@@ -137,6 +164,13 @@ func (r *Relay) Submit(ctx context.Context, from string, to []string, raw []byte
 			return err
 		}
 	}
+	if ok, params := c.Extension("XFORWARD"); ok && fwd != nil && !r.cfg.StartTLS {
+		step = "XFORWARD"
+		conn.SetDeadline(time.Now().Add(r.cfg.CommandTimeout))
+		if err := xforward(conn, params, *fwd); err != nil {
+			return err
+		}
+	}
 	step = "MAIL FROM"
 	// go-smtp adds BODY=8BITMIME itself when offered; RFC 6531 SMTPUTF8 is
 	// asked for only when an address needs it.
@@ -172,6 +206,79 @@ func (r *Relay) Submit(ctx context.Context, from string, to []string, raw []byte
 	return nil
 }
 
+// xforward sends one XFORWARD command (Postfix's XFORWARD_README) with the
+// attributes of fwd that the relay listed in offered. go-smtp's client
+// has no such command: the line goes straight to conn, which is idle
+// between EHLO and MAIL, and the reply is read a byte at a time so that
+// nothing meant for go-smtp's reader is taken.
+func xforward(conn net.Conn, offered string, fwd Forwarded) error {
+	names := map[string]bool{}
+	for _, n := range strings.Fields(strings.ToUpper(offered)) {
+		names[n] = true
+	}
+	var attrs []string
+	for _, a := range []struct{ name, value string }{
+		{"ADDR", fwd.Addr},
+		{"NAME", fwd.Name},
+		{"HELO", fwd.Helo},
+		{"IDENT", fwd.Ident},
+	} {
+		if a.value != "" && (len(names) == 0 || names[a.name]) {
+			attrs = append(attrs, a.name+"="+xtext(a.value))
+		}
+	}
+	if len(attrs) == 0 {
+		return nil
+	}
+	if _, err := fmt.Fprintf(conn, "XFORWARD %s\r\n", strings.Join(attrs, " ")); err != nil {
+		return err
+	}
+	for {
+		line, err := readLine(conn)
+		if err != nil {
+			return err
+		}
+		if len(line) >= 4 && line[3] == '-' {
+			continue
+		}
+		if !strings.HasPrefix(line, "250") {
+			code, _ := strconv.Atoi(line[:min(3, len(line))])
+			return &smtp.SMTPError{Code: code, Message: strings.TrimSpace(line)}
+		}
+		return nil
+	}
+}
+
+// readLine reads one reply line from c without reading past it.
+func readLine(c net.Conn) (string, error) {
+	var b []byte
+	one := make([]byte, 1)
+	for len(b) < 4096 {
+		if _, err := io.ReadFull(c, one); err != nil {
+			return "", err
+		}
+		if one[0] == '\n' {
+			return strings.TrimRight(string(b), "\r"), nil
+		}
+		b = append(b, one[0])
+	}
+	return "", errors.New("outbound: reply line too long")
+}
+
+// xtext encodes v per RFC 3461 §4: '+', '=' and bytes outside ! .. ~ as +XX.
+func xtext(v string) string {
+	var b strings.Builder
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if c < '!' || c > '~' || c == '+' || c == '=' {
+			fmt.Fprintf(&b, "+%02X", c)
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}
+
 func isASCII(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] >= 0x80 {
@@ -188,14 +295,14 @@ func isLoopback(a net.Addr) bool {
 
 // classifySMTP wraps err with ErrPermanent for an SMTP 5xx reply to MAIL,
 // RCPT or the message, and with ErrTemporary for anything else: 4xx,
-// network errors, timeouts, and a 5xx to EHLO, STARTTLS or AUTH, which
+// network errors, timeouts, and a 5xx to EHLO, STARTTLS, AUTH or XFORWARD, which
 // means our configuration is wrong: never a bounce for our own fault.
 func classifySMTP(addr, step string, err error) error {
 	if errors.Is(err, ErrTemporary) || errors.Is(err, ErrPermanent) {
 		return err
 	}
 	var se *smtp.SMTPError
-	session := step == "EHLO" || step == "STARTTLS" || step == "AUTH"
+	session := step == "EHLO" || step == "STARTTLS" || step == "AUTH" || step == "XFORWARD"
 	if errors.As(err, &se) && se.Code >= 500 && se.Code < 600 && !session {
 		return fmt.Errorf("%w: relay %s: %s: %w", ErrPermanent, addr, step, err)
 	}
