@@ -169,6 +169,18 @@ func HeaderLen(raw []byte) int {
 	return len(raw) - len(data) + n
 }
 
+// ParseHeader splits a header section (what HeaderLen measures, the
+// blank line that ends it included or not) into its fields, as Parse
+// splits a message's header: for callers that changed a parsed message's
+// header and need its fields again without parsing the body. Field values
+// are not cut short.
+func ParseHeader(section []byte) []Field {
+	m := &Message{opts: Options{MaxHeaders: 1 << 30, MaxHeaderValue: 1 << 30}.withDefaults()}
+	p := &Part{msg: m}
+	m.parseTopHeader(p, section, bytes.Contains(section, []byte("\r\n")))
+	return p.fields
+}
+
 // squashCRLF converts CRLF line ends to LF, as SpamAssassin does before
 // reading MIME structure.
 func squashCRLF(b []byte) []byte {

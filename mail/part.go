@@ -51,7 +51,24 @@ type Part struct {
 	rendered    *rendering
 	paramsDone  bool
 	params      map[string]string
+	// preamble and epilogue are a multipart's text before its first and
+	// after its closing boundary line.
+	preamble, epilogue []byte
 }
+
+// HeaderBytes returns the part's header section as received, the blank
+// line that ends it included, when the part has one of its own: the
+// message and the message a message/rfc822 part holds (nil for the parts
+// of a multipart). Line ends are LF.
+func (p *Part) HeaderBytes() []byte { return p.headerBytes }
+
+// Preamble returns the text of a multipart before its first boundary
+// line (RFC 2046 §5.1.1), nil for other parts. Line ends are LF.
+func (p *Part) Preamble() []byte { return p.preamble }
+
+// Epilogue returns the text of a multipart after its closing boundary
+// line, nil for other parts. Line ends are LF.
+func (p *Part) Epilogue() []byte { return p.epilogue }
 
 // Fields returns the part's header fields in order.
 func (p *Part) Fields() []Field { return p.fields }
@@ -469,6 +486,7 @@ func (m *Message) walk(p *Part, body []byte, depth int, top bool, inherited stri
 	if strings.HasPrefix(p.ContentType, "multipart/") && boundary != "" && depth > 0 && len(m.parts)+len(p.Children) < m.opts.MaxMIMEParts {
 		p.Boundary = boundary
 		p.container = true
+		padded := false
 		if top && len(body) > 0 {
 			// SpamAssassin: a multipart body not starting with its boundary
 			// gets a blank line in front, so text before any boundary never
@@ -476,9 +494,13 @@ func (m *Message) walk(p *Part, body []byte, depth int, top bool, inherited stri
 			first := nextLine(body, 0)
 			if ok, _ := isBoundaryLine(first, boundary); !ok && len(bytes.TrimSpace(first)) > 0 && bytes.IndexByte(body, '\n') < len(body)-1 {
 				body = append([]byte("\n"), body...)
+				padded = true
 			}
 		}
 		m.walkMultipart(p, body, boundary, depth-1)
+		if padded && len(p.preamble) > 0 {
+			p.preamble = p.preamble[1:]
+		}
 		return
 	}
 	m.leaf(p, body, boundary, depth)
@@ -553,6 +575,7 @@ func (m *Message) walkMultipart(p *Part, body []byte, boundary string, depth int
 	for q := 0; q < len(body); {
 		line := nextLine(body, q)
 		if ok, _ := isBoundaryLine(line, boundary); ok {
+			p.preamble = body[:q]
 			pos = q + len(line)
 			if pos < len(body) && !isFieldNameLine(nextLine(body, pos)) {
 				m.missingMIMEHeaders = true
@@ -630,6 +653,7 @@ func (m *Message) walkMultipart(p *Part, body []byte, boundary string, depth int
 			cur = nil
 			pos += len(line)
 			if isLast {
+				p.epilogue = body[pos:]
 				// SpamAssassin flags an epilogue holding more than dots
 				// and white space.
 				for _, c := range body[pos:] {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"github.com/sluice-mail/sluice/mail"
 	"github.com/sluice-mail/sluice/maildir"
 	"github.com/sluice-mail/sluice/sieve"
 )
@@ -72,7 +73,7 @@ func (p *Pipeline) runSieve(ctx context.Context, m *Message, d *Delivery) error 
 		return nil
 	}
 	if m.sieveMsg == nil {
-		m.sieveMsg = sieve.ParseMessageParts(m.Header, m.Body)
+		m.sieveMsg = sieveMessage(m)
 	}
 	env := p.sieveEnv(m, d)
 	if store, err := p.stores.open(d.Rcpt); err == nil {
@@ -86,6 +87,30 @@ func (p *Pipeline) runSieve(ctx context.Context, m *Message, d *Delivery) error 
 		p.log.InfoContext(ctx, "sieve warning", "rcpt", d.Rcpt.Address, "warning", w)
 	}
 	return p.applySieve(ctx, m, d, res)
+}
+
+// sieveMessage adapts the message to Sieve: the MIME structure is the
+// parse the spam stage made (a first parse when it did not run), the
+// header is m.Header with the fields the per-message steps added, removed
+// and rewrote. Only where report_safe replaced the body is the message
+// parsed again, once.
+func sieveMessage(m *Message) sieve.Message {
+	pm := m.Parsed
+	switch {
+	case pm != nil && !isSuffix(m.Raw, m.Body):
+		pm = mail.Parse(m.Out(), mail.Options{})
+	case pm == nil:
+		pm = mail.Parse(m.Raw, mail.Options{})
+	}
+	return sieve.FromMail(pm, m.Header, m.Body)
+}
+
+// isSuffix reports whether b is the tail of raw itself, not a copy.
+func isSuffix(raw, b []byte) bool {
+	if len(b) == 0 || len(b) > len(raw) {
+		return len(b) == 0
+	}
+	return &raw[len(raw)-len(b)] == &b[0]
 }
 
 // sequence assembles the scripts that run for rcpt.

@@ -17,6 +17,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/sluice-mail/sluice/internal/testutil"
+	"github.com/sluice-mail/sluice/mail"
 )
 
 // sharedDir locates the shared data (see testutil.SharedDir).
@@ -662,7 +663,7 @@ func (s *suite) execute(r *run, res *Result) bool {
 }
 
 func rebuild(h []HeaderField, raw []byte) []byte {
-	_, body := splitHeader(raw)
+	body := raw[mail.HeaderLen(raw):]
 	var b strings.Builder
 	for _, f := range h {
 		b.WriteString(f.Name + ": " + f.Value + "\r\n")

@@ -2,13 +2,10 @@ package sieve
 
 import (
 	"bytes"
-	"encoding/base64"
-	"io"
 	"mime"
-	"mime/quotedprintable"
 	"strings"
 
-	"github.com/emersion/go-message/charset"
+	"github.com/sluice-mail/sluice/mail"
 )
 
 // HeaderField is one header field as it appears in the message: Name as
@@ -40,8 +37,8 @@ type Part struct {
 	Children []int
 }
 
-// Message is what the interpreter needs of a message. The pipeline adapts
-// its parsed message to it; ParseMessage builds one from raw bytes.
+// Message is what the interpreter needs of a message. FromMail adapts a
+// parsed mail.Message to it; ParseMessage parses raw bytes and adapts them.
 type Message interface {
 	// HeaderFields returns the top-level header fields in order.
 	HeaderFields() []HeaderField
@@ -53,125 +50,93 @@ type Message interface {
 	Parts() []Part
 }
 
-type parsedMessage struct {
-	size  int64
-	raw   []byte
-	parts []Part
-}
+// ParseOptions are the mail.Parse limits ParseMessage uses: the body is
+// read whole and header values are not cut, so that Sieve sees what
+// Pigeonhole sees. Nesting stops at 20 levels.
+var parseOptions = mail.Options{MaxMessageScan: -1, MaxHeaderValue: 1 << 30}
 
-func (m *parsedMessage) HeaderFields() []HeaderField { return m.parts[0].Header }
-func (m *parsedMessage) Size() int64                 { return m.size }
-func (m *parsedMessage) RawBody() []byte             { return m.raw }
-func (m *parsedMessage) Parts() []Part               { return m.parts }
-
-// ParseMessage builds a Message from RFC 5322 text. It is tolerant: a
-// message without a header/body separator is all header, bad encodings are
-// kept as they are. Nesting is limited to 20 levels.
+// ParseMessage builds a Message from RFC 5322 text. It is tolerant, as
+// mail.Parse is: a message without a header/body separator is all
+// header, bad encodings are kept as they are.
 func ParseMessage(raw []byte) Message {
-	hdr, body := splitHeader(raw)
-	m := &parsedMessage{size: int64(len(raw)), raw: body}
-	m.addPart(hdr, body, -1, 0, "text/plain")
-	return m
+	k := mail.HeaderLen(raw)
+	return FromMail(mail.Parse(raw, parseOptions), raw[:k], raw[k:])
 }
 
 // ParseMessageParts is ParseMessage for a message held as its header
-// section, the blank line that ends it included, and its body: the body
-// is kept where it is, not copied.
+// section, the blank line that ends it included, and its body.
 func ParseMessageParts(header, body []byte) Message {
-	hdr, rest := splitHeader(header)
-	if len(rest) > 0 || !(bytes.HasSuffix(header, []byte("\n\n")) || bytes.HasSuffix(header, []byte("\n\r\n")) || string(header) == "\r\n" || string(header) == "\n") {
-		// Not split where ParseMessage would split it.
-		return ParseMessage(append(append([]byte(nil), header...), body...))
+	raw := append(append([]byte(nil), header...), body...)
+	return FromMail(mail.Parse(raw, parseOptions), header, body)
+}
+
+// FromMail adapts pm, the parsed message, to Message without parsing it
+// again. header and body are the message as Sieve is to see it: header
+// is the header section, the blank line that ends it included, which may
+// differ from pm's by fields added, removed or rewritten since pm was
+// parsed (its fields are split again, the body is not walked again);
+// body is the undecoded body (RFC 5173 :raw) and must be the body pm was
+// parsed from. The MIME structure below the top-level header is pm's:
+// what pm did not read (mail.Options.MaxMessageScan) Sieve does not see.
+func FromMail(pm *mail.Message, header, body []byte) Message {
+	m := &mailMessage{pm: pm, size: int64(len(header) + len(body)), raw: body}
+	m.crlf = bytes.Contains(header, []byte("\r\n"))
+	if len(body) == 0 && !bytes.HasSuffix(header, []byte("\n\n")) && !bytes.HasSuffix(header, []byte("\n\r\n")) && string(header) != "\r\n" && string(header) != "\n" {
+		// No blank line ends the header: the message has no body at all
+		// (RFC 5173 §5), which is not an empty one.
+		m.raw = nil
 	}
-	m := &parsedMessage{size: int64(len(header) + len(body)), raw: body}
-	m.addPart(hdr, body, -1, 0, "text/plain")
+	var fields []mail.Field
+	if bytes.Equal(header, pm.HeaderBytes()) && !pm.Truncated() {
+		fields = pm.Root().Fields()
+	} else {
+		fields = mail.ParseHeader(header)
+	}
+	m.header = headerFields(fields, true)
 	return m
 }
 
-func splitHeader(raw []byte) ([]HeaderField, []byte) {
-	var fields []HeaderField
-	// Values are unfolded into one buffer, converted to a string once and
-	// sliced per field: linear in the header size however it is folded
-	// (appending each continuation line to the field's string would copy
-	// the value once per line).
-	hdrLen := len(raw)
-	if k := bytes.Index(raw, []byte("\n\r\n")); k >= 0 {
-		hdrLen = k
+// mailMessage is a mail.Message as Sieve sees it; its parts are built
+// on first use.
+type mailMessage struct {
+	pm     *mail.Message
+	size   int64
+	raw    []byte
+	crlf   bool // the message has CRLF line ends, which mail turned into LF
+	header []HeaderField
+	parts  []Part
+}
+
+func (m *mailMessage) HeaderFields() []HeaderField { return m.header }
+func (m *mailMessage) Size() int64                 { return m.size }
+func (m *mailMessage) RawBody() []byte             { return m.raw }
+
+func (m *mailMessage) Parts() []Part {
+	if m.parts == nil {
+		m.addPart(m.pm.Root(), m.header, -1, "text/plain")
 	}
-	if k := bytes.Index(raw[:hdrLen], []byte("\n\n")); k >= 0 {
-		hdrLen = k
+	return m.parts
+}
+
+// headerFields converts mail's fields: values unfolded (the line break
+// before folding white space removed), the white space after the colon
+// dropped.
+func headerFields(fs []mail.Field, top bool) []HeaderField {
+	if len(fs) == 0 {
+		return nil
 	}
-	buf := make([]byte, 0, hdrLen)
-	var bounds []int // start and end of each field's value in buf
-	done := func() []HeaderField {
-		if len(fields) == 0 {
-			return nil
+	out := make([]HeaderField, len(fs))
+	for i := range fs {
+		v := strings.TrimSuffix(fs[i].RawValue(), "\n")
+		if top {
+			v = strings.TrimLeft(v, " \t")
 		}
-		bounds = append(bounds, len(buf))
-		all := string(buf)
-		for k := range fields {
-			fields[k].Value = all[bounds[2*k]:bounds[2*k+1]]
+		if strings.IndexByte(v, '\n') >= 0 {
+			v = strings.ReplaceAll(v, "\n", "")
 		}
-		return fields
+		out[i] = HeaderField{Name: fs[i].Name, Value: strings.TrimSuffix(v, "\r")}
 	}
-	// unfold appends the value from raw[j] to the end of its field, line
-	// breaks before white space removed, and returns where the next line starts.
-	unfold := func(j int) int {
-		for j < len(raw) {
-			c := raw[j]
-			j++
-			if c != '\n' {
-				buf = append(buf, c)
-				continue
-			}
-			if n := len(buf); n > 0 && buf[n-1] == '\r' {
-				buf = buf[:n-1]
-			}
-			if j == len(raw) || (raw[j] != ' ' && raw[j] != '\t') {
-				return j
-			}
-		}
-		if n := len(buf); n > 0 && buf[n-1] == '\r' {
-			buf = buf[:n-1]
-		}
-		return j
-	}
-	i := 0
-	for i < len(raw) {
-		switch c := raw[i]; {
-		case c == '\n':
-			return done(), raw[i+1:]
-		case c == '\r' && (i+1 == len(raw) || raw[i+1] == '\n'):
-			return done(), raw[min(i+2, len(raw)):]
-		case (c == ' ' || c == '\t') && len(fields) > 0:
-			i = unfold(i)
-			continue
-		}
-		next := len(raw)
-		line := raw[i:]
-		if end := bytes.IndexByte(line, '\n'); end >= 0 {
-			line, next = line[:end], i+end+1
-		}
-		if c := bytes.IndexByte(line, ':'); c > 0 {
-			if len(fields) > 0 {
-				bounds = append(bounds, len(buf))
-			}
-			name := strings.TrimRight(string(line[:c]), " \t")
-			fields = append(fields, HeaderField{Name: name})
-			bounds = append(bounds, len(buf))
-			j := i + c + 1
-			for j < len(raw) && (raw[j] == ' ' || raw[j] == '\t') {
-				j++
-			}
-			i = unfold(j)
-			continue
-		} else if len(fields) == 0 && c < 0 {
-			// Not a header at all: treat everything as body.
-			return nil, raw
-		}
-		i = next
-	}
-	return done(), nil
+	return out
 }
 
 func fieldValue(h []HeaderField, name string) (string, bool) {
@@ -183,139 +148,101 @@ func fieldValue(h []HeaderField, name string) (string, bool) {
 	return "", false
 }
 
-func (m *parsedMessage) addPart(h []HeaderField, body []byte, parent, depth int, defType string) int {
-	p := Part{Header: h, ContentType: defType, Params: map[string]string{}, Parent: parent}
-	if v, ok := fieldValue(h, "Content-Type"); ok {
-		if mt, params, err := mime.ParseMediaType(v); err == nil && strings.Count(mt, "/") > 1 {
-			p.ContentType = "application/octet-stream"
-		} else if err == nil && strings.Contains(mt, "/") {
-			p.ContentType = strings.ToLower(mt)
-			p.Params = params
-		} else if i := strings.IndexByte(v, ';'); i > 0 || (err != nil && strings.Contains(v, "/")) {
+// contentType reads a part's Content-Type as Pigeonhole does: the
+// lower-case type/subtype and its parameters, defType when absent, and
+// application/octet-stream when malformed.
+func contentType(h []HeaderField, defType string) (string, map[string]string) {
+	ct, params := defType, map[string]string{}
+	v, ok := fieldValue(h, "Content-Type")
+	if !ok {
+		return ct, params
+	}
+	mt, ps, err := mime.ParseMediaType(v)
+	switch {
+	case err == nil && strings.Count(mt, "/") > 1:
+		ct = "application/octet-stream"
+	case err == nil && strings.Contains(mt, "/"):
+		ct, params = strings.ToLower(mt), ps
+	default:
+		if i := strings.IndexByte(v, ';'); i > 0 || (err != nil && strings.Contains(v, "/")) {
 			if i < 0 {
 				i = len(v)
 			}
-			p.ContentType = strings.ToLower(strings.TrimSpace(v[:i]))
-			if strings.Count(p.ContentType, "/") != 1 {
-				p.ContentType = "application/octet-stream"
+			ct = strings.ToLower(strings.TrimSpace(v[:i]))
+			if strings.Count(ct, "/") != 1 {
+				ct = "application/octet-stream"
 			}
 		}
 	}
+	return ct, params
+}
+
+func (m *mailMessage) addPart(mp *mail.Part, h []HeaderField, parent int, defType string) {
+	ct, params := contentType(h, defType)
+	p := Part{Header: h, ContentType: ct, Params: params, Parent: parent}
 	idx := len(m.parts)
 	m.parts = append(m.parts, p)
 	if parent >= 0 {
 		m.parts[parent].Children = append(m.parts[parent].Children, idx)
 	}
 	switch {
-	case strings.HasPrefix(p.ContentType, "multipart/") && p.Params["boundary"] != "" && depth < 20:
+	case mp.IsLeaf():
+		m.parts[idx].Body = m.leafBody(mp, h, ct)
+	case strings.HasPrefix(mp.ContentType, "multipart/"):
+		m.parts[idx].Prologue, m.parts[idx].Epilogue = m.lineEnds(mp.Preamble()), m.lineEnds(mp.Epilogue())
 		def := "text/plain"
-		if p.ContentType == "multipart/digest" {
+		if ct == "multipart/digest" {
 			def = "message/rfc822"
 		}
-		subs, pro, epi := splitMultipart(body, p.Params["boundary"])
-		m.parts[idx].Prologue, m.parts[idx].Epilogue = pro, epi
-		for _, sub := range subs {
-			sh, sb := splitHeader(sub)
-			m.addPart(sh, sb, idx, depth+1, def)
+		for _, c := range mp.Children {
+			m.addPart(c, headerFields(c.Fields(), false), idx, def)
 		}
-	case p.ContentType == "message/rfc822" && depth < 20:
-		m.parts[idx].Body = body
-		sh, sb := splitHeader(body)
-		m.addPart(sh, sb, idx, depth+1, "text/plain")
 	default:
-		m.parts[idx].Body = decodeBody(h, body, p.ContentType, p.Params["charset"])
+		// message/rfc822: the enclosed message, whose header RFC 5173
+		// :content matches.
+		for _, c := range mp.Children {
+			m.parts[idx].Body = m.lineEnds(c.HeaderBytes())
+			m.addPart(c, headerFields(c.Fields(), true), idx, "text/plain")
+		}
 	}
-	return idx
 }
 
-// splitMultipart returns the body parts between RFC 2046 §5.1.1 boundary lines.
-func splitMultipart(body []byte, boundary string) (parts [][]byte, prologue, epilogue []byte) {
-	delim := []byte("--" + boundary)
-	start := -1
-	i := 0
-	for i <= len(body) {
-		end := bytes.IndexByte(body[i:], '\n')
-		lineEnd := len(body)
-		next := len(body) + 1
-		if end >= 0 {
-			lineEnd = i + end
-			next = lineEnd + 1
-		}
-		line := bytes.TrimRight(body[i:lineEnd], " \t\r")
-		if bytes.HasPrefix(line, delim) {
-			rest := line[len(delim):]
-			if len(rest) == 0 || bytes.Equal(rest, []byte("--")) {
-				if start < 0 {
-					prologue = body[:i]
-				}
-				if start >= 0 {
-					// The CRLF before the boundary belongs to the boundary.
-					p := body[start:i]
-					p = bytes.TrimSuffix(p, []byte("\n"))
-					p = bytes.TrimSuffix(p, []byte("\r"))
-					parts = append(parts, p)
-				}
-				if len(rest) == 2 {
-					if next < len(body) {
-						epilogue = body[next:]
-					}
-					return parts, prologue, epilogue
-				}
-				start = next
-				if start > len(body) {
-					start = len(body)
-				}
-			}
-		}
-		i = next
-	}
-	if start >= 0 && start < len(body) {
-		parts = append(parts, body[start:])
-	}
-	if start < 0 {
-		prologue = body
-	}
-	return parts, prologue, epilogue
-}
-
-func decodeBody(h []HeaderField, body []byte, ctype, cs string) []byte {
+// leafBody is the content of a leaf with the transfer encoding removed
+// and, for text/*, converted to UTF-8; nil when the transfer encoding is
+// unknown (the content is unavailable).
+func (m *mailMessage) leafBody(mp *mail.Part, h []HeaderField, ct string) []byte {
 	cte, _ := fieldValue(h, "Content-Transfer-Encoding")
-	var out []byte
-	switch strings.ToLower(strings.TrimSpace(cte)) {
-	case "quoted-printable":
-		b, err := io.ReadAll(quotedprintable.NewReader(bytes.NewReader(body)))
-		if err != nil && len(b) == 0 {
-			b = body
-		}
-		out = b
-	case "", "7bit", "8bit", "binary":
-		out = body
-	case "base64":
-		clean := bytes.Map(func(r rune) rune {
-			if r == '\r' || r == '\n' || r == ' ' || r == '\t' {
-				return -1
-			}
-			return r
-		}, body)
-		b := make([]byte, base64.StdEncoding.DecodedLen(len(clean)))
-		n, err := base64.StdEncoding.Decode(b, clean)
-		if err != nil {
-			n2, err2 := base64.RawStdEncoding.Decode(b, bytes.TrimRight(clean, "="))
-			if err2 == nil {
-				n = n2
-			}
-		}
-		out = b[:n]
+	cte = strings.ToLower(strings.TrimSpace(cte))
+	switch cte {
+	case "", "7bit", "8bit", "binary", "quoted-printable", "base64":
 	default:
-		// An unknown transfer encoding cannot be decoded; the content is unavailable.
 		return nil
 	}
-	if strings.HasPrefix(ctype, "text/") && cs != "" && !strings.EqualFold(cs, "utf-8") && !strings.EqualFold(cs, "us-ascii") {
-		if r, err := charset.Reader(cs, bytes.NewReader(out)); err == nil {
-			if b, err := io.ReadAll(r); err == nil {
-				out = b
-			}
+	var b []byte
+	if strings.HasPrefix(ct, "text/") {
+		b = mp.Text()
+	}
+	if b == nil {
+		b = mp.Decoded()
+	}
+	if cte == "base64" && !strings.HasPrefix(mp.ContentType, "text/") && !strings.HasPrefix(mp.ContentType, "message/") {
+		// Decoded binary content is as sent; mail changed no line end.
+		return b
+	}
+	return m.lineEnds(b)
+}
+
+// lineEnds gives text back the CRLF line ends mail turned into LF.
+func (m *mailMessage) lineEnds(b []byte) []byte {
+	if !m.crlf || bytes.IndexByte(b, '\n') < 0 {
+		return b
+	}
+	out := make([]byte, 0, len(b)+bytes.Count(b, []byte("\n")))
+	for i, c := range b {
+		if c == '\n' && (i == 0 || b[i-1] != '\r') {
+			out = append(out, '\r')
 		}
+		out = append(out, c)
 	}
 	return out
 }
@@ -325,10 +252,5 @@ func decodeHeader(v string) string {
 	if !strings.Contains(v, "=?") {
 		return v
 	}
-	d := mime.WordDecoder{CharsetReader: charset.Reader}
-	s, err := d.DecodeHeader(v)
-	if err != nil {
-		return v
-	}
-	return s
+	return mail.DecodeHeader(v, "")
 }

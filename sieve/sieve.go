@@ -20,6 +20,9 @@
 // back as data for an outbound sender (with the reason when a reply must not
 // be sent). Sequence runs admin scripts before and after the user's script
 // with Pigeonhole's multiscript semantics; Cache keeps compiled scripts.
+// The message is mail's: FromMail adapts a parsed mail.Message (and the
+// header as the caller changed it since), ParseMessage parses raw bytes
+// with mail.Parse; the package splits no MIME itself.
 //
 // Where RFCs leave room, the package does what Pigeonhole 0.5.19 does, e.g.
 // the string test compares with i;octet by default, a runtime error drops
@@ -33,6 +36,10 @@
 //     of each value; on invalid UTF-8, "?" in :matches may miss a match.
 //   - body :text renders HTML by stripping tags, a rougher rendering than
 //     Pigeonhole's.
+//   - the MIME structure is mail.Parse's, which follows SpamAssassin on
+//     broken input (a header section ends after three lines that are not
+//     fields, a multipart without its boundary is one text part) where
+//     Pigeonhole may split differently; charsets are decoded as mail does.
 //   - IMAP METADATA, special-use, extprograms, the deprecated imapflags and
 //     notify drafts and the other vnd.dovecot extensions are not implemented.
 package sieve
