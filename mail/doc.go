@@ -57,6 +57,11 @@
 // 500 KB entirely. HeaderLen splits a message where Parse does, so that
 // callers can keep the body where it lies.
 //
+// Addresses have two readings: ParseAddresses is SpamAssassin's relaxed
+// one (what rules see), ParseAddressList the RFC 5322 §3.4 one that
+// Sieve's address test needs (groups anywhere, source routes, no cut at
+// a second "@").
+//
 // Spool holds a message while it is received: in memory up to a
 // threshold, past it in an unlinked file mapped read-only, so that a
 // large message costs no heap.

@@ -1,104 +1,14 @@
 package sieve
 
-import "strings"
+import (
+	"strings"
 
-// parseAddressList extracts the addr-specs of an RFC 5322 §3.4
-// address-list, tolerating what real mail holds: display names, comments,
-// groups, missing angle brackets. Entries that cannot be parsed are
-// returned as written, trimmed.
-func parseAddressList(v string) []string {
-	var out []string
-	var cur strings.Builder // text outside <> for the current entry
-	var angle strings.Builder
-	inAngle, sawAngle := false, false
-	flush := func() {
-		var a string
-		if sawAngle {
-			a = angle.String()
-		} else {
-			a = cur.String()
-		}
-		a = strings.TrimSpace(a)
-		if a != "" {
-			out = append(out, stripRoute(a))
-		}
-		cur.Reset()
-		angle.Reset()
-		inAngle, sawAngle = false, false
-	}
-	for i := 0; i < len(v); i++ {
-		c := v[i]
-		switch {
-		case c == '"':
-			// Quoted string: copy through (it may be a quoted local part).
-			j := i + 1
-			for j < len(v) && v[j] != '"' {
-				if v[j] == '\\' {
-					j++
-				}
-				j++
-			}
-			if j >= len(v) {
-				j = len(v) - 1
-			}
-			if inAngle {
-				angle.WriteString(v[i : j+1])
-			} else {
-				cur.WriteString(v[i : j+1])
-			}
-			i = j
-		case c == '(':
-			depth := 1
-			j := i + 1
-			for j < len(v) && depth > 0 {
-				switch v[j] {
-				case '\\':
-					j++
-				case '(':
-					depth++
-				case ')':
-					depth--
-				}
-				j++
-			}
-			i = j - 1
-			cur.WriteByte(' ')
-		case c == '<':
-			inAngle, sawAngle = true, true
-			angle.Reset()
-		case c == '>' && inAngle:
-			inAngle = false
-		case c == ':' && !inAngle && !sawAngle && !strings.Contains(cur.String(), "@"):
-			// Group name: drop it.
-			cur.Reset()
-		case c == ';' && !inAngle:
-			flush()
-		case c == ',' && !inAngle:
-			flush()
-		default:
-			if inAngle {
-				angle.WriteByte(c)
-			} else {
-				cur.WriteByte(c)
-			}
-		}
-	}
-	flush()
-	return out
-}
+	"github.com/sluice-mail/sluice/mail"
+)
 
-// stripRoute removes an obsolete source route and white space from an addr-spec.
-func stripRoute(a string) string {
-	if strings.HasPrefix(a, "@") {
-		if i := strings.IndexByte(a, ':'); i >= 0 {
-			a = a[i+1:]
-		}
-	}
-	if !strings.Contains(a, "\"") {
-		a = strings.Join(strings.Fields(a), "")
-	}
-	return a
-}
+// parseAddressList extracts the addr-specs of an address header value
+// (RFC 5322 §3.4) with mail's parser.
+func parseAddressList(v string) []string { return mail.ParseAddressList(v) }
 
 // splitAddress splits an addr-spec at the last '@'. A quoted local part is unquoted.
 func splitAddress(a string) (local, domain string, ok bool) {

@@ -105,7 +105,11 @@ func contentTypeMatches(ct string, types []string) bool {
 	return false
 }
 
-// htmlToText strips tags, a rough rendering for body :text.
+// htmlToText strips tags, a rough rendering for body :text. It is not
+// mail's HTML renderer on purpose: that one collapses white space as
+// SpamAssassin does, where Pigeonhole keeps the text between tags as it is
+// ("CLICK\n   HERE" does not contain "click here"), and the differential
+// test holds this package to Pigeonhole.
 func htmlToText(s string) string {
 	var b strings.Builder
 	in := false
