@@ -35,42 +35,7 @@ func canonicalizeURI(uri string) []string {
 		}
 		isMailto := hasPrefixFoldString(u, "mailto:")
 		if isMailto || (strings.IndexByte(u, '@') >= 0 && strings.IndexByte(u[:strings.IndexByte(u, '@')], ':') < 0) {
-			// mailto:user@host?subject=... and similar: the bare address.
-			at := strings.IndexByte(u, '@')
-			if at > 0 {
-				if q := strings.IndexByte(u[at:], '?'); q > 1 {
-					addOut(u[:at+q])
-				}
-				if a := strings.IndexByte(u[at:], '&'); a > 1 && strings.IndexByte(u[at:at+a], '?') < 0 {
-					addOut(u[:at+a])
-				}
-			}
-			if strings.Contains(u, "%20") {
-				rest := u
-				if isMailto {
-					rest = rest[7:]
-				}
-				for strings.HasPrefix(rest, "%20") {
-					rest = rest[3:]
-				}
-				if at := strings.IndexByte(rest, '@'); at > 0 {
-					e := at + 1
-					for e < len(rest) && rest[e] != '?' && rest[e] != '&' && rest[e] != '%' {
-						e++
-					}
-					if e > at+1 {
-						addOut("mailto:" + rest[:e])
-					}
-				}
-			}
-			if lt := strings.IndexByte(u, '<'); lt >= 0 && !strings.ContainsAny(u[:lt], "?&") {
-				if gt := strings.IndexByte(u[lt:], '>'); gt > 0 {
-					inner := u[lt+1 : lt+gt]
-					if at := strings.IndexByte(inner, '@'); at > 0 && at < len(inner)-1 {
-						addOut("mailto:" + inner)
-					}
-				}
-			}
+			mailtoVariants(u, isMailto, addOut)
 			continue
 		}
 		nu := strings.ReplaceAll(u, `\`, "/")
@@ -163,28 +128,8 @@ func canonicalizeURI(uri string) []string {
 			addOut(proto + host + rest)
 		}
 		// Hard-coded redirector: an http URI inside the rest.
-		if lr := strings.ToLower(rest); strings.Contains(lr, "http:") || strings.Contains(lr, "https:") {
-			i := strings.Index(lr, "http")
-			for i >= 0 {
-				cand := rest[i:]
-				lc := lr[i:]
-				if strings.HasPrefix(lc, "http:") || strings.HasPrefix(lc, "https:") {
-					e := strings.IndexAny(cand, "&#")
-					if e < 0 {
-						e = len(cand)
-					}
-					cand = cand[:e]
-					if strings.IndexByte(cand, '.') >= 0 && len(queue) < 16 {
-						queue = append(queue, cand)
-					}
-					break
-				}
-				j := strings.Index(lr[i+4:], "http")
-				if j < 0 {
-					break
-				}
-				i += 4 + j
-			}
+		if cand := redirectTarget(rest); cand != "" && len(queue) < 16 {
+			queue = append(queue, cand)
 		}
 		// A host still holding "@" (a second user info) loses it.
 		if at := strings.IndexByte(host, '@'); at >= 0 {
@@ -402,4 +347,76 @@ func hasPrefixFoldString(s, p string) bool {
 		}
 	}
 	return true
+}
+
+// mailtoVariants adds the bare-address forms of a mailto: or user@host
+// URI (SpamAssassin's uri_list_canonicalize).
+func mailtoVariants(u string, isMailto bool, addOut func(string)) {
+	// mailto:user@host?subject=... and similar: the bare address.
+	at := strings.IndexByte(u, '@')
+	if at > 0 {
+		if q := strings.IndexByte(u[at:], '?'); q > 1 {
+			addOut(u[:at+q])
+		}
+		if a := strings.IndexByte(u[at:], '&'); a > 1 && strings.IndexByte(u[at:at+a], '?') < 0 {
+			addOut(u[:at+a])
+		}
+	}
+	if strings.Contains(u, "%20") {
+		rest := u
+		if isMailto {
+			rest = rest[7:]
+		}
+		for strings.HasPrefix(rest, "%20") {
+			rest = rest[3:]
+		}
+		if at := strings.IndexByte(rest, '@'); at > 0 {
+			e := at + 1
+			for e < len(rest) && rest[e] != '?' && rest[e] != '&' && rest[e] != '%' {
+				e++
+			}
+			if e > at+1 {
+				addOut("mailto:" + rest[:e])
+			}
+		}
+	}
+	if lt := strings.IndexByte(u, '<'); lt >= 0 && !strings.ContainsAny(u[:lt], "?&") {
+		if gt := strings.IndexByte(u[lt:], '>'); gt > 0 {
+			inner := u[lt+1 : lt+gt]
+			if at := strings.IndexByte(inner, '@'); at > 0 && at < len(inner)-1 {
+				addOut("mailto:" + inner)
+			}
+		}
+	}
+}
+
+// redirectTarget returns the first http or https URI inside rest, up to
+// "&" or "#", when it holds a dot; else "".
+func redirectTarget(rest string) string {
+	lr := strings.ToLower(rest)
+	if !strings.Contains(lr, "http:") && !strings.Contains(lr, "https:") {
+		return ""
+	}
+	i := strings.Index(lr, "http")
+	for i >= 0 {
+		cand := rest[i:]
+		lc := lr[i:]
+		if strings.HasPrefix(lc, "http:") || strings.HasPrefix(lc, "https:") {
+			e := strings.IndexAny(cand, "&#")
+			if e < 0 {
+				e = len(cand)
+			}
+			cand = cand[:e]
+			if strings.IndexByte(cand, '.') >= 0 {
+				return cand
+			}
+			return ""
+		}
+		j := strings.Index(lr[i+4:], "http")
+		if j < 0 {
+			return ""
+		}
+		i += 4 + j
+	}
+	return ""
 }
