@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/sluice-mail/sluice/rules/perlre"
 )
 
 // PartsMessage is an optional capability of a Message: its MIME leaf
@@ -1485,9 +1487,9 @@ func evalHTMLTextMatch(ec *EvalContext, args []string) (bool, error) {
 	if len(all) == 0 {
 		return false, nil
 	}
-	tr, err := TranslatePerl(arg(args, 1), "", TranslateOptions{})
+	tr, err := perlre.Translate(arg(args, 1), "", perlre.Options{})
 	if err != nil {
-		return false, err
+		return false, regexError(err)
 	}
 	re, err := regexp.Compile(tr.RE2)
 	if err != nil {

@@ -10,9 +10,9 @@
 // rewrite_header, add_header, remove_header, clear_headers, report_safe,
 // welcomelist/blocklist lists, trusted_networks, util_rb_tld, …).
 //
-// Perl regular expressions are translated to RE2 syntax and matched on
-// bytes, as Perl matches SpamAssassin's byte strings, with go-re2 in
-// Latin-1 mode. Patterns that need backtracking (lookaround,
+// Perl regular expressions are translated to RE2 syntax by package perlre
+// and matched on bytes, as Perl matches SpamAssassin's byte strings, with
+// go-re2 in Latin-1 mode. Patterns that need backtracking (lookaround,
 // backreferences, atomic and possessive groups, counts beyond RE2's
 // limits) are matched by a relaxed RE2 superset first and confirmed by
 // regexp2, over the bytes widened one to one to runes, with a time limit.

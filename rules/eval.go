@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/wasilibs/go-re2/experimental"
+
+	"github.com/sluice-mail/sluice/rules/perlre"
 )
 
 // Message is what rules read from a parsed message. The mail package's
@@ -340,7 +342,7 @@ func (rs *Ruleset) buildHeaderGroups() {
 
 func anyLiteral(text string, lits []string) bool {
 	for _, l := range lits {
-		if containsFold(text, l) {
+		if perlre.ContainsFold(text, l) {
 			return true
 		}
 	}
@@ -532,7 +534,7 @@ func (st *evalState) confirm(r *rule, text []byte, from int) int {
 type scanGroup struct {
 	kind    Kind
 	rules   []*rule
-	ac      *acMatcher
+	ac      *perlre.AC
 	litRule [][]int32 // literal index → rule positions in rules
 	sets    []*experimental.Set
 	setRule [][]int32 // set → rule positions
@@ -575,7 +577,7 @@ func (rs *Ruleset) buildScans() {
 			continue
 		}
 		if len(lits) > 0 {
-			g.ac = buildAC(lits)
+			g.ac = perlre.NewAC(lits)
 		}
 		// Big patterns (ReplaceTags expansions run to 100 KB) blow up a
 		// shared DFA: a set holds at most SetSize rules and about 16 KB of
@@ -657,7 +659,7 @@ func (g *scanGroup) run(st *evalState, texts [][]byte) {
 			cand = append(cand, pos)
 		}
 		if g.ac != nil {
-			g.ac.scan(text, func(li int32) {
+			g.ac.Scan(text, func(li int32) {
 				for _, pos := range g.litRule[li] {
 					add(pos)
 				}
@@ -737,13 +739,4 @@ func (g *scanGroup) record(st *evalState, done []bool, pos int32, n int) {
 		st.vals[r.idx] = float64(r.maxhits)
 		done[pos] = true
 	}
-}
-
-// compileCheck is used by tests: whether RE2 accepts a pattern in Latin-1 mode.
-func compileCheck(p string) error {
-	if err := re2Parses(p); err != nil {
-		return err
-	}
-	_, err := experimental.CompileLatin1(p)
-	return err
 }

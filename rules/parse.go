@@ -12,12 +12,36 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/sluice-mail/sluice/rules/perlre"
 )
 
 // ErrParse is wrapped by errors that stop a rules directory from loading at
 // all (an unreadable directory, unbalanced if/endif). Errors in single rules
 // never stop loading: they appear in Lint.
 var ErrParse = errors.New("rules: parse error")
+
+// ErrRegex is wrapped by every error about a Perl regular expression that
+// cannot be split, translated or compiled.
+var ErrRegex = errors.New("rules: bad regex")
+
+// ErrUnsupported is wrapped when a Perl construct has no translation
+// (code blocks, recursion, branch reset, \G, \K, case-changing escapes).
+var ErrUnsupported = errors.New("rules: unsupported regex construct")
+
+// regexError restates an error of perlre under this package's sentinels,
+// keeping its detail.
+func regexError(err error) error {
+	for _, s := range [...]struct{ from, to error }{
+		{perlre.ErrUnsupported, ErrUnsupported},
+		{perlre.ErrRegex, ErrRegex},
+	} {
+		if errors.Is(err, s.from) {
+			return fmt.Errorf("%w%s", s.to, strings.TrimPrefix(err.Error(), s.from.Error()))
+		}
+	}
+	return err
+}
 
 // Kind is the type of a rule: the part of the message it tests.
 type Kind int
@@ -575,9 +599,9 @@ func (p *parser) ruleLine(file string, line int, key, val, raw string) {
 			return
 		}
 		reText := strings.TrimSpace(expr[2:])
-		pat, flags, tail, err := SplitPerlRegex(reText)
+		pat, flags, tail, err := perlre.Split(reText)
 		if err != nil {
-			fail(col(reText), err)
+			fail(col(reText), regexError(err))
 			break
 		}
 		d.re, d.flags, d.reCol = pat, flags, col(reText)
@@ -591,7 +615,8 @@ func (p *parser) ruleLine(file string, line int, key, val, raw string) {
 			}
 		}
 	default:
-		pat, flags, tail, err := SplitPerlRegex(rest)
+		pat, flags, tail, err := perlre.Split(rest)
+		err = regexError(err)
 		if err == nil && strings.TrimSpace(tail) != "" {
 			err = fmt.Errorf("%w: unexpected %q after the pattern", ErrRegex, strings.TrimSpace(tail))
 		}
