@@ -36,10 +36,10 @@
 // are never reported.
 //
 // Received fields (RFC 5321 §4.4) are parsed into relays and split by
-// trust (trusted_networks, internal_networks, or SpamAssassin's inference
-// when neither is set) as Message::Metadata::Received does; the engine
-// answers the pseudo-headers X-Spam-Relays-Trusted, -Untrusted,
-// -Internal and -External from them. msa_networks and
-// originating_ip_headers settings are not read (SpamAssassin's default
-// originating_ip_headers are used).
+// trust by package relays (trusted_networks, internal_networks, or
+// SpamAssassin's inference when neither is set) as
+// Message::Metadata::Received does; the engine answers the pseudo-headers
+// X-Spam-Relays-Trusted, -Untrusted, -Internal and -External from them.
+// msa_networks and originating_ip_headers settings are not read
+// (SpamAssassin's default originating_ip_headers are used).
 package rules

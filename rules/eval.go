@@ -10,6 +10,7 @@ import (
 	"github.com/wasilibs/go-re2/experimental"
 
 	"github.com/sluice-mail/sluice/rules/perlre"
+	"github.com/sluice-mail/sluice/rules/relays"
 )
 
 // Message is what rules read from a parsed message. The mail package's
@@ -360,7 +361,7 @@ func (st *evalState) headerText(msg Message, d *ruleDef) (string, bool) {
 	var vals []string
 	if d.kind == KindMIMEHeader {
 		vals = msg.MIMEHeader(d.header, m.raw)
-	} else if isRelayPseudo(d.header) {
+	} else if relays.IsPseudo(d.header) {
 		// SpamAssassin answers its relay pseudo-headers, set even when
 		// empty, and without a trailing newline.
 		if v, ok := st.relaysOf(msg).Pseudo(d.header); ok {
