@@ -35,6 +35,66 @@ type Message interface {
 	MIMEHeader(name string, raw bool) []string
 }
 
+// PartsMessage is an optional capability of a Message: its MIME leaf
+// parts. The MIME eval functions (check_for_mime, image_count, …) need it
+// and stay false without it.
+type PartsMessage interface {
+	Parts() []Part
+}
+
+// Part is one MIME leaf part.
+type Part struct {
+	ContentType string // media type, lower case, e.g. "text/plain"
+	Charset     string // charset parameter, lower case
+	Encoding    string // Content-Transfer-Encoding, lower case
+	Filename    string // from Content-Disposition or Content-Type name
+	Disposition string // Content-Disposition value, lower case
+	Parent      string // media type of the enclosing multipart, "" at the top
+	Raw         []byte // the body as transmitted (transfer-encoded)
+	Decoded     []byte // transfer-decoded body
+}
+
+// ParseFlagsMessage is an optional capability of a Message: SpamAssassin's
+// message parse flags for check_msg_parse_flags ("missing_head_body_separator",
+// "missing_mime_head_body_separator", "missing_mime_headers",
+// "truncated_header", "mime_epilogue_exists").
+type ParseFlagsMessage interface {
+	ParseFlags() []string
+}
+
+// HTMLMessage is an optional capability of a Message: what SpamAssassin's
+// HTML parser records about the HTML parts. The HTML eval functions
+// (html_test, html_range, html_tag_exists, …) need it and stay false
+// without it.
+type HTMLMessage interface {
+	HTMLFacts() HTMLFacts
+}
+
+// HTMLFacts mirrors SpamAssassin's $pms->{html} hash.
+type HTMLFacts struct {
+	// Values are the numeric entries by SpamAssassin's names ("length",
+	// "non_space_len", "max_size", "min_size", "image_area",
+	// "obfuscation_ratio", "bad_tag_ratio", "non_element_ratio",
+	// "closed_extra_ratio", …); boolean tests ("html", "embeds",
+	// "font_low_contrast", "font_invalid_color", "font_face_bad",
+	// "form_action_mailto", "charset_faraway", …) are 1 when true.
+	Values map[string]float64
+	// Tags counts opening tags by lower-case name ($html{inside}).
+	Tags map[string]int
+	// Balance is opening minus closing tags by name.
+	Balance map[string]int
+	// Text holds text by kind: "title", "comment", "anchor" ….
+	Text map[string][]string
+}
+
+// HTMLPartsMessage is an optional capability of a Message: the facts of
+// every text/html part, in message order (SpamAssassin's html_all). The
+// html_* eval functions test each part in turn, as SpamAssassin 4.0 does;
+// without it they test the single HTMLMessage facts.
+type HTMLPartsMessage interface {
+	HTMLParts() []HTMLFacts
+}
+
 // Input is what the caller adds to a message for one evaluation.
 type Input struct {
 	// Rules fixes the outcome of rules decided outside this package (DNS
