@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/sluice-mail/sluice/mail"
 )
 
 // networkEvalNames are the eval functions whose answers need the network
@@ -87,11 +89,9 @@ func (ec *EvalContext) header(name string) string {
 
 func (ec *EvalContext) addrs(name string) []string {
 	var out []string
-	for _, v := range ec.Msg.Header(name, false) {
-		for _, a := range HeaderAddresses(v) {
-			if a.Addr != "" {
-				out = append(out, strings.ToLower(a.Addr))
-			}
+	for _, v := range ec.Msg.Header(name, true) {
+		for _, a := range mail.HeaderAddr(v) {
+			out = append(out, strings.ToLower(a))
 		}
 	}
 	return out

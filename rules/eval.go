@@ -9,6 +9,7 @@ import (
 
 	"github.com/wasilibs/go-re2/experimental"
 
+	"github.com/sluice-mail/sluice/mail"
 	"github.com/sluice-mail/sluice/rules/perlre"
 	"github.com/sluice-mail/sluice/rules/relays"
 )
@@ -418,9 +419,12 @@ func (st *evalState) headerText(msg Message, d *ruleDef) (string, bool) {
 	if v, ok := st.hdrCache[key]; ok {
 		return v, v != "" || d.unset == nil && msg.HasHeader(d.header)
 	}
+	// The address modifiers read the raw value, as mail's parser expects;
+	// :name decodes the names it finds.
+	raw := m.raw || m.addr || m.name || m.host || m.domain
 	var vals []string
 	if d.kind == KindMIMEHeader {
-		vals = msg.MIMEHeader(d.header, m.raw)
+		vals = msg.MIMEHeader(d.header, raw)
 	} else if relays.IsPseudo(d.header) {
 		// SpamAssassin answers its relay pseudo-headers, set even when
 		// empty, and without a trailing newline.
@@ -429,7 +433,7 @@ func (st *evalState) headerText(msg Message, d *ruleDef) (string, bool) {
 			return v, true
 		}
 	} else {
-		vals = msg.Header(d.header, m.raw)
+		vals = msg.Header(d.header, raw)
 	}
 	if len(vals) == 0 {
 		v := ""
@@ -448,18 +452,18 @@ func (st *evalState) headerText(msg Message, d *ruleDef) (string, bool) {
 	for _, v := range vals {
 		switch {
 		case m.addr:
-			for _, a := range HeaderAddresses(v) {
-				sb.WriteString(a.Addr)
+			for _, a := range mail.HeaderAddr(v) {
+				sb.WriteString(a)
 				sb.WriteByte('\n')
 			}
 		case m.name:
-			for _, a := range HeaderAddresses(v) {
-				sb.WriteString(a.Name)
+			for _, n := range mail.HeaderName(v, m.raw) {
+				sb.WriteString(n)
 				sb.WriteByte('\n')
 			}
 		case m.host || m.domain:
-			for _, a := range HeaderAddresses(v) {
-				h := strings.ToLower(a.Addr[strings.LastIndexByte(a.Addr, '@')+1:])
+			for _, a := range mail.HeaderAddr(v) {
+				h := strings.ToLower(a[strings.LastIndexByte(a, '@')+1:])
 				if m.domain {
 					h = RegistrableDomain(h, st.rs.conf.TLDs, st.rs.conf.TwoLevelTLDs)
 				}

@@ -3,6 +3,8 @@ package rules
 import (
 	"regexp"
 	"strings"
+
+	"github.com/sluice-mail/sluice/mail"
 )
 
 // fromnamespoofEvals are the eval functions of SpamAssassin's FromNameSpoof plugin.
@@ -15,9 +17,9 @@ func fromnamespoofEvals() map[string]EvalFunc {
 }
 
 func fromName(ec *EvalContext) string {
-	for _, v := range ec.Msg.Header("From", false) {
-		for _, a := range HeaderAddresses(v) {
-			return strings.ToLower(strings.TrimSpace(a.Name))
+	for _, v := range ec.Msg.Header("From", true) {
+		for _, n := range mail.HeaderName(v, false) {
+			return strings.ToLower(strings.TrimSpace(n))
 		}
 	}
 	return ""
