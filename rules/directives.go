@@ -111,4 +111,6 @@ var ignoredDirectives = map[string]bool{
 	"always_trust_envelope_sender":     true,
 	"blacklist_from_rcvd":              true,
 	"blocklist_from_rcvd":              true,
+	"report":                           true,
+	"clear_report_template":            true,
 }

@@ -418,10 +418,6 @@ func (p *parser) settingDirective(file string, line int, key, val string) bool {
 		}
 	case "ok_locales":
 		rs.conf.OKLocales = strings.ToLower(strings.TrimSpace(val))
-	case "report":
-		rs.conf.ReportTemplate = append(rs.conf.ReportTemplate, val)
-	case "clear_report_template":
-		rs.conf.ReportTemplate = nil
 	case "report_contact":
 		rs.conf.ReportContact = val
 	default:

@@ -79,10 +79,8 @@ type Config struct {
 	ClearHeaders bool
 	// ReportSafe is report_safe (0, 1 or 2); 1 by default.
 	ReportSafe int
-	// ReportTemplate holds the report lines (after the last
-	// clear_report_template), with their _TAGS_ unexpanded.
-	ReportTemplate []string
-	// ReportContact is report_contact.
+	// ReportContact is report_contact: what the _CONTACTADDRESS_ tag of
+	// scoring's reports expands to.
 	ReportContact string
 	// WelcomelistFrom and BlocklistFrom are lower-cased address globs (* and ?).
 	WelcomelistFrom, BlocklistFrom []string
