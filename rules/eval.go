@@ -165,8 +165,7 @@ type evalState struct {
 	errs     []error
 	stamp    []uint32
 	gen      uint32
-	prof     map[string]*ruleProf // per-rule cost, for profiling tests only
-	relays   *Relays              // computed on first use
+	relays   *Relays // computed on first use
 }
 
 // relaysOf returns the message's relays, computing them once.
@@ -175,12 +174,6 @@ func (st *evalState) relaysOf(msg Message) *Relays {
 		st.relays = ComputeRelays(msg, &st.rs.conf)
 	}
 	return st.relays
-}
-
-// ruleProf accumulates the matching cost of one rule.
-type ruleProf struct {
-	calls, confirms int
-	re, bt          time.Duration
 }
 
 func (st *evalState) expired() bool {
@@ -197,14 +190,14 @@ func (st *evalState) expired() bool {
 // fails: eval errors are reported in Result.Errors and a spent budget in
 // Result.TimedOut.
 func (rs *Ruleset) Eval(ctx context.Context, msg Message, in Input) Result {
-	res, _ := rs.eval(ctx, msg, in, nil)
+	res, _ := rs.eval(ctx, msg, in)
 	return res
 }
 
 // eval evaluates and also returns every rule's value (hit count), for tests.
-func (rs *Ruleset) eval(ctx context.Context, msg Message, in Input, prof map[string]*ruleProf) (Result, []float64) {
+func (rs *Ruleset) eval(ctx context.Context, msg Message, in Input) (Result, []float64) {
 	start := time.Now()
-	st := &evalState{prof: prof, rs: rs, ctx: ctx, deadline: start.Add(rs.opt.Budget), vals: make([]float64, len(rs.rules)),
+	st := &evalState{rs: rs, ctx: ctx, deadline: start.Add(rs.opt.Budget), vals: make([]float64, len(rs.rules)),
 		hdrCache: map[string]string{}, stamp: make([]uint32, len(rs.rules))}
 	if d, ok := ctx.Deadline(); ok && d.Before(st.deadline) {
 		st.deadline = d
@@ -511,34 +504,6 @@ func b(v bool) byte {
 // match runs one regex rule over text and returns the number of matches
 // (at most one unless the rule is multiple).
 func (st *evalState) match(r *rule, text []byte) int {
-	if st.prof != nil {
-		return st.profMatch(r, text)
-	}
-	return st.match1(r, text)
-}
-
-func (st *evalState) profMatch(r *rule, text []byte) int {
-	p := st.prof[r.name]
-	if p == nil {
-		p = &ruleProf{}
-		st.prof[r.name] = p
-	}
-	start := time.Now()
-	p.calls++
-	if loc := r.re.FindIndex(text); r.bt != nil && loc != nil {
-		p.re += time.Since(start)
-		start = time.Now()
-		p.confirms++
-		n := st.confirm(r, text, loc[0])
-		p.bt += time.Since(start)
-		return n
-	}
-	n := st.match1(r, text)
-	p.re += time.Since(start)
-	return n
-}
-
-func (st *evalState) match1(r *rule, text []byte) int {
 	if r.bt == nil {
 		if !r.multiple {
 			if r.re.Match(text) {
@@ -766,20 +731,7 @@ func (g *scanGroup) run(st *evalState, texts [][]byte) {
 			return
 		}
 		r := g.rules[j.pos]
-		var n int
-		if st.prof != nil {
-			start := time.Now()
-			n = st.confirm(r, texts[j.text], j.from)
-			p := st.prof[r.name]
-			if p == nil {
-				p = &ruleProf{}
-				st.prof[r.name] = p
-			}
-			p.confirms++
-			p.bt += time.Since(start)
-		} else {
-			n = st.confirm(r, texts[j.text], j.from)
-		}
+		n := st.confirm(r, texts[j.text], j.from)
 		g.record(st, done, j.pos, n)
 	}
 }

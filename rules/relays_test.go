@@ -258,7 +258,7 @@ func TestRelayRulesAgainstSpamAssassin(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, vals := rs.eval(t.Context(), saEnvMessage{newTestMessage(raw), rs}, Input{}, nil)
+		_, vals := rs.eval(t.Context(), saEnvMessage{newTestMessage(raw), rs}, Input{})
 		for i, r := range rules {
 			ours, theirs := vals[r.idx] > 0, saHit[r.name]
 			c := &counts[i]
