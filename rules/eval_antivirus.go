@@ -1,16 +1,12 @@
 package rules
 
+// The eval functions of SpamAssassin's AntiVirus plugin
+// (Mail::SpamAssassin::Plugin::AntiVirus).
+
 import (
 	"bytes"
 	"strings"
 )
-
-// antivirusEvals are the eval functions of SpamAssassin's AntiVirus plugin.
-func antivirusEvals() map[string]EvalFunc {
-	return map[string]EvalFunc{
-		"check_microsoft_executable": evalMSExecutable,
-	}
-}
 
 // check_microsoft_executable: an attachment is a Windows executable.
 func evalMSExecutable(ec *EvalContext, _ []string) (bool, error) {

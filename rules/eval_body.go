@@ -1,22 +1,14 @@
 package rules
 
+// The eval functions of SpamAssassin's BodyEval plugin
+// (Mail::SpamAssassin::Plugin::BodyEval).
+
 import (
 	"bytes"
 	"math"
 	"regexp"
 	"strings"
 )
-
-// bodyEvals are the eval functions of SpamAssassin's BodyEval plugin.
-func bodyEvals() map[string]EvalFunc {
-	return map[string]EvalFunc{
-		"check_blank_line_ratio":                 evalBlankLineRatio,
-		"check_body_length":                      evalBodyLength,
-		"multipart_alternative_difference":       evalMADiff,
-		"multipart_alternative_difference_count": evalMADiffCount,
-		"tvd_vertical_words":                     evalVerticalWords,
-	}
-}
 
 // tvdRatio is the largest percentage of spaces to other characters over
 // the body paragraphs longer than 5 bytes (100 when spaces dominate).

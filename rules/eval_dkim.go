@@ -1,26 +1,11 @@
 package rules
 
+// The eval functions of SpamAssassin's DKIM plugin
+// (Mail::SpamAssassin::Plugin::DKIM).
+
 import (
 	"strings"
 )
-
-// dkimEvals are the eval functions of SpamAssassin's DKIM plugin.
-func dkimEvals() map[string]EvalFunc {
-	return map[string]EvalFunc{
-		"check_dkim_dependable":               func(ec *EvalContext, _ []string) (bool, error) { return ec.Input.Auth.DKIMAny, nil },
-		"check_dkim_signall":                  evalFromInput,
-		"check_dkim_signed":                   evalDKIMSigned,
-		"check_dkim_signsome":                 evalFromInput,
-		"check_dkim_testing":                  evalFromInput,
-		"check_dkim_valid":                    evalDKIMValid,
-		"check_dkim_valid_author_sig":         evalDKIMAuthor,
-		"check_dkim_valid_envelopefrom":       evalDKIMEnvFrom,
-		"check_for_def_dkim_welcomelist_from": evalDKIMWelcome(true),
-		"check_for_def_dkim_whitelist_from":   evalDKIMWelcome(true),
-		"check_for_dkim_welcomelist_from":     evalDKIMWelcome(false),
-		"check_for_dkim_whitelist_from":       evalDKIMWelcome(false),
-	}
-}
 
 func evalDKIMSigned(ec *EvalContext, _ []string) (bool, error) {
 	return ec.Input.Auth.DKIMAny || ec.Msg.HasHeader("DKIM-Signature"), nil

@@ -1,20 +1,14 @@
 package rules
 
+// The eval functions of SpamAssassin's FreeMail plugin
+// (Mail::SpamAssassin::Plugin::FreeMail).
+
 import (
 	"bytes"
 	"fmt"
 	"regexp"
 	"strings"
 )
-
-// freemailEvals are the eval functions of SpamAssassin's FreeMail plugin.
-func freemailEvals() map[string]EvalFunc {
-	return map[string]EvalFunc{
-		"check_freemail_from":    evalFreemailFrom,
-		"check_freemail_header":  evalFreemailHeader,
-		"check_freemail_replyto": evalFreemailReplyTo,
-	}
-}
 
 // freemailIndex splits freemail_domains into exact names and globs.
 type freemailIndex struct {

@@ -1,20 +1,14 @@
 package rules
 
+// The eval functions of SpamAssassin's FromNameSpoof plugin
+// (Mail::SpamAssassin::Plugin::FromNameSpoof).
+
 import (
 	"regexp"
 	"strings"
 
 	"github.com/sluice-mail/sluice/mail"
 )
-
-// fromnamespoofEvals are the eval functions of SpamAssassin's FromNameSpoof plugin.
-func fromnamespoofEvals() map[string]EvalFunc {
-	return map[string]EvalFunc{
-		"check_fromname_equals_replyto": evalFromNameEqualsReplyTo,
-		"check_fromname_equals_to":      evalFromNameEqualsTo,
-		"check_fromname_spoof":          evalFromNameSpoof,
-	}
-}
 
 func fromName(ec *EvalContext) string {
 	for _, v := range ec.Msg.Header("From", true) {

@@ -1,5 +1,8 @@
 package rules
 
+// The eval functions of SpamAssassin's HeaderEval plugin
+// (Mail::SpamAssassin::Plugin::HeaderEval).
+
 import (
 	"math"
 	"regexp"
@@ -7,28 +10,6 @@ import (
 	"strconv"
 	"strings"
 )
-
-// headerEvals are the eval functions of SpamAssassin's HeaderEval plugin.
-func headerEvals() map[string]EvalFunc {
-	return map[string]EvalFunc{
-		"check_equal_from_domains":             evalEqualFromDomains,
-		"check_for_faraway_charset_in_headers": evalFarawayCharsetHeaders,
-		"check_for_matching_env_and_hdr_from":  evalEnvFromMatches,
-		"check_for_missing_to_header":          evalMissingTo,
-		"check_for_shifted_date":               evalShiftedDate,
-		"check_for_to_in_subject":              evalToInSubject,
-		"check_header_count_range":             evalHeaderCountRange,
-		"check_header_count":                   evalHeaderCountRange,
-		"check_illegal_chars":                  evalIllegalChars,
-		"check_outlook_message_id":             evalOutlookMessageID,
-		"check_ratware_envelope_from":          evalRatwareEnvelopeFrom,
-		"check_ratware_name_id":                evalRatwareNameID,
-		"check_unresolved_template":            evalUnresolvedTemplate,
-		"similar_recipients":                   evalSimilarRecipients,
-		"sorted_recipients":                    evalSortedRecipients,
-		"subject_is_all_caps":                  evalSubjectAllCaps,
-	}
-}
 
 // check_for_shifted_date(min, max): the Date header minus the time a
 // Received header records, in hours, in [min, max). Of all Received

@@ -1,5 +1,8 @@
 package rules
 
+// The eval functions of SpamAssassin's HTMLEval plugin
+// (Mail::SpamAssassin::Plugin::HTMLEval).
+
 import (
 	"fmt"
 	"math"
@@ -10,23 +13,6 @@ import (
 
 	"github.com/sluice-mail/sluice/rules/perlre"
 )
-
-// htmlEvals are the eval functions of SpamAssassin's HTMLEval plugin.
-func htmlEvals() map[string]EvalFunc {
-	return map[string]EvalFunc{
-		"check_iframe_src":         evalIframeSrc,
-		"html_charset_faraway":     evalHTMLCharsetFaraway,
-		"html_eval":                evalHTMLEval,
-		"html_image_only":          evalHTMLImageOnly,
-		"html_image_ratio":         evalHTMLImageRatio,
-		"html_range":               evalHTMLRange,
-		"html_tag_balance":         evalHTMLTagBalance,
-		"html_tag_exists":          evalHTMLTagExists,
-		"html_test":                evalHTMLTest,
-		"html_text_match":          evalHTMLTextMatch,
-		"html_title_subject_ratio": evalHTMLTitleSubjectRatio,
-	}
-}
 
 // htmlAll returns the facts of every HTML part (SpamAssassin's
 // $pms->{html_all}): HTMLPartsMessage when the message has it, else the

@@ -1,5 +1,8 @@
 package rules
 
+// The eval functions of SpamAssassin's ImageInfo plugin
+// (Mail::SpamAssassin::Plugin::ImageInfo).
+
 import (
 	"bytes"
 	"image"
@@ -9,15 +12,6 @@ import (
 	"math"
 	"strings"
 )
-
-// imageEvals are the eval functions of SpamAssassin's ImageInfo plugin.
-func imageEvals() map[string]EvalFunc {
-	return map[string]EvalFunc{
-		"image_count":         evalImageCount,
-		"image_to_text_ratio": evalImageToTextRatio,
-		"pixel_coverage":      evalPixelCoverage,
-	}
-}
 
 type imageInfo struct {
 	kind string // gif, jpeg, png

@@ -1,28 +1,14 @@
 package rules
 
+// The eval functions of SpamAssassin's MIMEEval plugin
+// (Mail::SpamAssassin::Plugin::MIMEEval).
+
 import (
 	"bytes"
 	"math"
 	"regexp"
 	"strings"
 )
-
-// mimeEvals are the eval functions of SpamAssassin's MIMEEval plugin.
-func mimeEvals() map[string]EvalFunc {
-	return map[string]EvalFunc{
-		"check_abundant_unicode_ratio": evalUnicodeRatio,
-		"check_base64_length":          evalBase64Length,
-		"check_for_ascii_text_illegal": evalASCIITextIllegal,
-		"check_for_faraway_charset":    evalFarawayCharset,
-		"check_for_mime":               evalForMIME,
-		"check_for_mime_html":          evalMIMEHTML,
-		"check_for_mime_html_only":     evalMIMEHTMLOnly,
-		"check_for_uppercase":          evalUppercase,
-		"check_ma_non_text":            evalMANonText,
-		"check_mime_multipart_ratio":   evalMultipartRatio,
-		"check_msg_parse_flags":        evalParseFlags,
-	}
-}
 
 // check_for_uppercase(min, max): percentage of upper-case letters in
 // (min, max], as MIMEEval.pm computes it: over the body lines (Subject

@@ -1,5 +1,8 @@
 package rules
 
+// The eval functions of SpamAssassin's RelayEval plugin
+// (Mail::SpamAssassin::Plugin::RelayEval) and HeaderEval's relay-based ones.
+
 import (
 	"regexp"
 	"strings"

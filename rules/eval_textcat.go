@@ -1,11 +1,7 @@
 package rules
 
-// textcatEvals are the eval functions of SpamAssassin's TextCat plugin.
-func textcatEvals() map[string]EvalFunc {
-	return map[string]EvalFunc{
-		"check_body_8bits": evalBody8Bits,
-	}
-}
+// The eval functions of SpamAssassin's TextCat plugin
+// (Mail::SpamAssassin::Plugin::TextCat).
 
 // check_body_8bits: eight bytes in a row with the high bit set in the body
 // text, where ok_locales does not allow every charset.

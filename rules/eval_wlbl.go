@@ -1,32 +1,11 @@
 package rules
 
+// The eval functions of SpamAssassin's WLBLEval plugin
+// (Mail::SpamAssassin::Plugin::WLBLEval).
+
 import (
 	"strings"
 )
-
-// wlblEvals are the eval functions of SpamAssassin's WLBLEval plugin.
-func wlblEvals() map[string]EvalFunc {
-	return map[string]EvalFunc{
-		"check_from_in_blacklist":       evalFromInList(func(c *Config) []string { return c.BlocklistFrom }),
-		"check_from_in_blocklist":       evalFromInList(func(c *Config) []string { return c.BlocklistFrom }),
-		"check_from_in_list":            evalAddrList("From"),
-		"check_from_in_welcomelist":     evalFromInList(func(c *Config) []string { return c.WelcomelistFrom }),
-		"check_from_in_whitelist":       evalFromInList(func(c *Config) []string { return c.WelcomelistFrom }),
-		"check_replyto_in_list":         evalAddrList("Reply-To"),
-		"check_to_in_all_spam":          evalToInList(func(c *Config) []string { return c.AllSpamTo }),
-		"check_to_in_blacklist":         evalToInList(func(c *Config) []string { return c.BlocklistTo }),
-		"check_to_in_blocklist":         evalToInList(func(c *Config) []string { return c.BlocklistTo }),
-		"check_to_in_list":              evalAddrList("ToCc"),
-		"check_to_in_more_spam":         evalToInList(func(c *Config) []string { return c.MoreSpamTo }),
-		"check_to_in_welcomelist":       evalToInList(func(c *Config) []string { return c.WelcomelistTo }),
-		"check_to_in_whitelist":         evalToInList(func(c *Config) []string { return c.WelcomelistTo }),
-		"check_uri_host_in_blacklist":   evalURIHostIn(func(c *Config) []string { return c.BlocklistURIHost }),
-		"check_uri_host_in_blocklist":   evalURIHostIn(func(c *Config) []string { return c.BlocklistURIHost }),
-		"check_uri_host_in_welcomelist": evalURIHostIn(func(c *Config) []string { return c.WelcomelistURIHost }),
-		"check_uri_host_in_whitelist":   evalURIHostIn(func(c *Config) []string { return c.WelcomelistURIHost }),
-		"check_uri_host_listed":         evalURIHostListed,
-	}
-}
 
 func evalFromInList(list func(*Config) []string) EvalFunc {
 	return func(ec *EvalContext, _ []string) (bool, error) {
