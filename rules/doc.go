@@ -21,7 +21,9 @@
 // rules run on which body paragraph. A per-message budget bounds
 // evaluation; what it cuts is reported in Result.
 //
-// eval: functions are Go functions in an EvalRegistry. Network, Bayes and
+// eval: functions are Go functions in an EvalRegistry, in one file per
+// SpamAssassin plugin they mirror (eval_header.go for HeaderEval,
+// eval_mime.go for MIMEEval, …), registered from one table in builtins.go. Network, Bayes and
 // reputation evals take their answers from Input.Rules, SPF/DKIM/DMARC
 // evals from Input.Auth. MIME, image and HTML evals need the optional
 // Message capabilities PartsMessage, HTMLMessage and ParseFlagsMessage and
