@@ -23,9 +23,9 @@
 //
 // eval: functions are Go functions in an EvalRegistry, in one file per
 // SpamAssassin plugin they mirror (eval_header.go for HeaderEval,
-// eval_mime.go for MIMEEval, …), registered from one table in builtins.go. Network, Bayes and
-// reputation evals take their answers from Input.Rules, SPF/DKIM/DMARC
-// evals from Input.Auth. MIME, image and HTML evals need the optional
+// eval_mime.go for MIMEEval, …), registered from one table in
+// builtins.go. Network, Bayes and reputation evals take their answers
+// from Input.Rules, SPF/DKIM/DMARC evals from Input.Auth. MIME, image and HTML evals need the optional
 // Message capabilities PartsMessage, HTMLMessage and ParseFlagsMessage and
 // stay false without them.
 //

@@ -183,9 +183,9 @@ func TestRequiredLiterals(t *testing.T) {
 	}
 }
 
-// FuzzTranslate checks that translation never panics and that what it
+// FuzzTranslatePerl checks that translation never panics and that what it
 // produces compiles in both engines.
-func FuzzTranslate(f *testing.F) {
+func FuzzTranslatePerl(f *testing.F) {
 	for _, s := range []string{`abc`, `(?i)a(?=b)\1`, `[[:alpha:]\w-]+`, `a{1,2}+`, `\Qx\E`, `(?x) a # c`, `(?<n>a)\k<n>`, `x{0,2000}`} {
 		f.Add(s, "i")
 	}
