@@ -25,9 +25,9 @@
 // SpamAssassin plugin they mirror (eval_header.go for HeaderEval,
 // eval_mime.go for MIMEEval, …), registered from one table in
 // builtins.go. Network, Bayes and reputation evals take their answers
-// from Input.Rules, SPF/DKIM/DMARC evals from Input.Auth. MIME, image and HTML evals need the optional
-// Message capabilities PartsMessage, HTMLMessage and ParseFlagsMessage and
-// stay false without them.
+// from Input.Rules, SPF/DKIM/DMARC evals from Input.Auth. MIME, image and
+// HTML evals need the optional Message capabilities PartsMessage,
+// HTMLMessage and ParseFlagsMessage and stay false without them.
 //
 // Divergences from SpamAssassin: eval functions not implemented never fire
 // (Lint lists them; testdata/eval-ranking.txt ranks them); lang-prefixed
