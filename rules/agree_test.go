@@ -69,7 +69,7 @@ func TestShortcutsAgree(t *testing.T) {
 			t.Fatal(err)
 		}
 		msg := newTestMessage(data)
-		res, vals := rs.eval(context.Background(), msg, Input{}, nil)
+		res, vals := rs.eval(context.Background(), msg, Input{})
 		if res.TimedOut || res.Skipped > 0 {
 			t.Fatalf("%s: Eval timed out (skipped %d)", f, res.Skipped)
 		}

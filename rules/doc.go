@@ -10,9 +10,9 @@
 // rewrite_header, add_header, remove_header, clear_headers, report_safe,
 // welcomelist/blocklist lists, trusted_networks, util_rb_tld, …).
 //
-// Perl regular expressions are translated to RE2 syntax and matched on
-// bytes, as Perl matches SpamAssassin's byte strings, with go-re2 in
-// Latin-1 mode. Patterns that need backtracking (lookaround,
+// Perl regular expressions are translated to RE2 syntax by package perlre
+// and matched on bytes, as Perl matches SpamAssassin's byte strings, with
+// go-re2 in Latin-1 mode. Patterns that need backtracking (lookaround,
 // backreferences, atomic and possessive groups, counts beyond RE2's
 // limits) are matched by a relaxed RE2 superset first and confirmed by
 // regexp2, over the bytes widened one to one to runes, with a time limit.
@@ -21,11 +21,13 @@
 // rules run on which body paragraph. A per-message budget bounds
 // evaluation; what it cuts is reported in Result.
 //
-// eval: functions are Go functions in an EvalRegistry. Network, Bayes and
-// reputation evals take their answers from Input.Rules, SPF/DKIM/DMARC
-// evals from Input.Auth. MIME, image and HTML evals need the optional
-// Message capabilities PartsMessage, HTMLMessage and ParseFlagsMessage and
-// stay false without them.
+// eval: functions are Go functions in an EvalRegistry, in one file per
+// SpamAssassin plugin they mirror (eval_header.go for HeaderEval,
+// eval_mime.go for MIMEEval, …), registered from one table in
+// builtins.go. Network, Bayes and reputation evals take their answers
+// from Input.Rules, SPF/DKIM/DMARC evals from Input.Auth. MIME, image and
+// HTML evals need the optional Message capabilities PartsMessage,
+// HTMLMessage and ParseFlagsMessage and stay false without them.
 //
 // Divergences from SpamAssassin: eval functions not implemented never fire
 // (Lint lists them; testdata/eval-ranking.txt ranks them); lang-prefixed
@@ -36,10 +38,10 @@
 // are never reported.
 //
 // Received fields (RFC 5321 §4.4) are parsed into relays and split by
-// trust (trusted_networks, internal_networks, or SpamAssassin's inference
-// when neither is set) as Message::Metadata::Received does; the engine
-// answers the pseudo-headers X-Spam-Relays-Trusted, -Untrusted,
-// -Internal and -External from them. msa_networks and
-// originating_ip_headers settings are not read (SpamAssassin's default
-// originating_ip_headers are used).
+// trust by package relays (trusted_networks, internal_networks, or
+// SpamAssassin's inference when neither is set) as
+// Message::Metadata::Received does; the engine answers the pseudo-headers
+// X-Spam-Relays-Trusted, -Untrusted, -Internal and -External from them.
+// msa_networks and originating_ip_headers settings are not read
+// (SpamAssassin's default originating_ip_headers are used).
 package rules

@@ -8,6 +8,10 @@ import (
 	"time"
 
 	"github.com/wasilibs/go-re2/experimental"
+
+	"github.com/sluice-mail/sluice/mail"
+	"github.com/sluice-mail/sluice/rules/perlre"
+	"github.com/sluice-mail/sluice/rules/relays"
 )
 
 // Message is what rules read from a parsed message. The mail package's
@@ -30,6 +34,66 @@ type Message interface {
 	URIs() []string
 	// MIMEHeader returns the values of a MIME part header across all parts.
 	MIMEHeader(name string, raw bool) []string
+}
+
+// PartsMessage is an optional capability of a Message: its MIME leaf
+// parts. The MIME eval functions (check_for_mime, image_count, …) need it
+// and stay false without it.
+type PartsMessage interface {
+	Parts() []Part
+}
+
+// Part is one MIME leaf part.
+type Part struct {
+	ContentType string // media type, lower case, e.g. "text/plain"
+	Charset     string // charset parameter, lower case
+	Encoding    string // Content-Transfer-Encoding, lower case
+	Filename    string // from Content-Disposition or Content-Type name
+	Disposition string // Content-Disposition value, lower case
+	Parent      string // media type of the enclosing multipart, "" at the top
+	Raw         []byte // the body as transmitted (transfer-encoded)
+	Decoded     []byte // transfer-decoded body
+}
+
+// ParseFlagsMessage is an optional capability of a Message: SpamAssassin's
+// message parse flags for check_msg_parse_flags ("missing_head_body_separator",
+// "missing_mime_head_body_separator", "missing_mime_headers",
+// "truncated_header", "mime_epilogue_exists").
+type ParseFlagsMessage interface {
+	ParseFlags() []string
+}
+
+// HTMLMessage is an optional capability of a Message: what SpamAssassin's
+// HTML parser records about the HTML parts. The HTML eval functions
+// (html_test, html_range, html_tag_exists, …) need it and stay false
+// without it.
+type HTMLMessage interface {
+	HTMLFacts() HTMLFacts
+}
+
+// HTMLFacts mirrors SpamAssassin's $pms->{html} hash.
+type HTMLFacts struct {
+	// Values are the numeric entries by SpamAssassin's names ("length",
+	// "non_space_len", "max_size", "min_size", "image_area",
+	// "obfuscation_ratio", "bad_tag_ratio", "non_element_ratio",
+	// "closed_extra_ratio", …); boolean tests ("html", "embeds",
+	// "font_low_contrast", "font_invalid_color", "font_face_bad",
+	// "form_action_mailto", "charset_faraway", …) are 1 when true.
+	Values map[string]float64
+	// Tags counts opening tags by lower-case name ($html{inside}).
+	Tags map[string]int
+	// Balance is opening minus closing tags by name.
+	Balance map[string]int
+	// Text holds text by kind: "title", "comment", "anchor" ….
+	Text map[string][]string
+}
+
+// HTMLPartsMessage is an optional capability of a Message: the facts of
+// every text/html part, in message order (SpamAssassin's html_all). The
+// html_* eval functions test each part in turn, as SpamAssassin 4.0 does;
+// without it they test the single HTMLMessage facts.
+type HTMLPartsMessage interface {
+	HTMLParts() []HTMLFacts
 }
 
 // Input is what the caller adds to a message for one evaluation.
@@ -101,8 +165,7 @@ type evalState struct {
 	errs     []error
 	stamp    []uint32
 	gen      uint32
-	prof     map[string]*ruleProf // per-rule cost, for profiling tests only
-	relays   *Relays              // computed on first use
+	relays   *Relays // computed on first use
 }
 
 // relaysOf returns the message's relays, computing them once.
@@ -111,12 +174,6 @@ func (st *evalState) relaysOf(msg Message) *Relays {
 		st.relays = ComputeRelays(msg, &st.rs.conf)
 	}
 	return st.relays
-}
-
-// ruleProf accumulates the matching cost of one rule.
-type ruleProf struct {
-	calls, confirms int
-	re, bt          time.Duration
 }
 
 func (st *evalState) expired() bool {
@@ -133,14 +190,14 @@ func (st *evalState) expired() bool {
 // fails: eval errors are reported in Result.Errors and a spent budget in
 // Result.TimedOut.
 func (rs *Ruleset) Eval(ctx context.Context, msg Message, in Input) Result {
-	res, _ := rs.eval(ctx, msg, in, nil)
+	res, _ := rs.eval(ctx, msg, in)
 	return res
 }
 
 // eval evaluates and also returns every rule's value (hit count), for tests.
-func (rs *Ruleset) eval(ctx context.Context, msg Message, in Input, prof map[string]*ruleProf) (Result, []float64) {
+func (rs *Ruleset) eval(ctx context.Context, msg Message, in Input) (Result, []float64) {
 	start := time.Now()
-	st := &evalState{prof: prof, rs: rs, ctx: ctx, deadline: start.Add(rs.opt.Budget), vals: make([]float64, len(rs.rules)),
+	st := &evalState{rs: rs, ctx: ctx, deadline: start.Add(rs.opt.Budget), vals: make([]float64, len(rs.rules)),
 		hdrCache: map[string]string{}, stamp: make([]uint32, len(rs.rules))}
 	if d, ok := ctx.Deadline(); ok && d.Before(st.deadline) {
 		st.deadline = d
@@ -340,7 +397,7 @@ func (rs *Ruleset) buildHeaderGroups() {
 
 func anyLiteral(text string, lits []string) bool {
 	for _, l := range lits {
-		if containsFold(text, l) {
+		if perlre.ContainsFold(text, l) {
 			return true
 		}
 	}
@@ -355,10 +412,13 @@ func (st *evalState) headerText(msg Message, d *ruleDef) (string, bool) {
 	if v, ok := st.hdrCache[key]; ok {
 		return v, v != "" || d.unset == nil && msg.HasHeader(d.header)
 	}
+	// The address modifiers read the raw value, as mail's parser expects;
+	// :name decodes the names it finds.
+	raw := m.raw || m.addr || m.name || m.host || m.domain
 	var vals []string
 	if d.kind == KindMIMEHeader {
-		vals = msg.MIMEHeader(d.header, m.raw)
-	} else if isRelayPseudo(d.header) {
+		vals = msg.MIMEHeader(d.header, raw)
+	} else if relays.IsPseudo(d.header) {
 		// SpamAssassin answers its relay pseudo-headers, set even when
 		// empty, and without a trailing newline.
 		if v, ok := st.relaysOf(msg).Pseudo(d.header); ok {
@@ -366,7 +426,7 @@ func (st *evalState) headerText(msg Message, d *ruleDef) (string, bool) {
 			return v, true
 		}
 	} else {
-		vals = msg.Header(d.header, m.raw)
+		vals = msg.Header(d.header, raw)
 	}
 	if len(vals) == 0 {
 		v := ""
@@ -385,18 +445,18 @@ func (st *evalState) headerText(msg Message, d *ruleDef) (string, bool) {
 	for _, v := range vals {
 		switch {
 		case m.addr:
-			for _, a := range HeaderAddresses(v) {
-				sb.WriteString(a.Addr)
+			for _, a := range mail.HeaderAddr(v) {
+				sb.WriteString(a)
 				sb.WriteByte('\n')
 			}
 		case m.name:
-			for _, a := range HeaderAddresses(v) {
-				sb.WriteString(a.Name)
+			for _, n := range mail.HeaderName(v, m.raw) {
+				sb.WriteString(n)
 				sb.WriteByte('\n')
 			}
 		case m.host || m.domain:
-			for _, a := range HeaderAddresses(v) {
-				h := strings.ToLower(a.Addr[strings.LastIndexByte(a.Addr, '@')+1:])
+			for _, a := range mail.HeaderAddr(v) {
+				h := strings.ToLower(a[strings.LastIndexByte(a, '@')+1:])
 				if m.domain {
 					h = RegistrableDomain(h, st.rs.conf.TLDs, st.rs.conf.TwoLevelTLDs)
 				}
@@ -444,34 +504,6 @@ func b(v bool) byte {
 // match runs one regex rule over text and returns the number of matches
 // (at most one unless the rule is multiple).
 func (st *evalState) match(r *rule, text []byte) int {
-	if st.prof != nil {
-		return st.profMatch(r, text)
-	}
-	return st.match1(r, text)
-}
-
-func (st *evalState) profMatch(r *rule, text []byte) int {
-	p := st.prof[r.name]
-	if p == nil {
-		p = &ruleProf{}
-		st.prof[r.name] = p
-	}
-	start := time.Now()
-	p.calls++
-	if loc := r.re.FindIndex(text); r.bt != nil && loc != nil {
-		p.re += time.Since(start)
-		start = time.Now()
-		p.confirms++
-		n := st.confirm(r, text, loc[0])
-		p.bt += time.Since(start)
-		return n
-	}
-	n := st.match1(r, text)
-	p.re += time.Since(start)
-	return n
-}
-
-func (st *evalState) match1(r *rule, text []byte) int {
 	if r.bt == nil {
 		if !r.multiple {
 			if r.re.Match(text) {
@@ -532,7 +564,7 @@ func (st *evalState) confirm(r *rule, text []byte, from int) int {
 type scanGroup struct {
 	kind    Kind
 	rules   []*rule
-	ac      *acMatcher
+	ac      *perlre.AC
 	litRule [][]int32 // literal index → rule positions in rules
 	sets    []*experimental.Set
 	setRule [][]int32 // set → rule positions
@@ -575,7 +607,7 @@ func (rs *Ruleset) buildScans() {
 			continue
 		}
 		if len(lits) > 0 {
-			g.ac = buildAC(lits)
+			g.ac = perlre.NewAC(lits)
 		}
 		// Big patterns (ReplaceTags expansions run to 100 KB) blow up a
 		// shared DFA: a set holds at most SetSize rules and about 16 KB of
@@ -657,7 +689,7 @@ func (g *scanGroup) run(st *evalState, texts [][]byte) {
 			cand = append(cand, pos)
 		}
 		if g.ac != nil {
-			g.ac.scan(text, func(li int32) {
+			g.ac.Scan(text, func(li int32) {
 				for _, pos := range g.litRule[li] {
 					add(pos)
 				}
@@ -699,20 +731,7 @@ func (g *scanGroup) run(st *evalState, texts [][]byte) {
 			return
 		}
 		r := g.rules[j.pos]
-		var n int
-		if st.prof != nil {
-			start := time.Now()
-			n = st.confirm(r, texts[j.text], j.from)
-			p := st.prof[r.name]
-			if p == nil {
-				p = &ruleProf{}
-				st.prof[r.name] = p
-			}
-			p.confirms++
-			p.bt += time.Since(start)
-		} else {
-			n = st.confirm(r, texts[j.text], j.from)
-		}
+		n := st.confirm(r, texts[j.text], j.from)
 		g.record(st, done, j.pos, n)
 	}
 }
@@ -737,13 +756,4 @@ func (g *scanGroup) record(st *evalState, done []bool, pos int32, n int) {
 		st.vals[r.idx] = float64(r.maxhits)
 		done[pos] = true
 	}
-}
-
-// compileCheck is used by tests: whether RE2 accepts a pattern in Latin-1 mode.
-func compileCheck(p string) error {
-	if err := re2Parses(p); err != nil {
-		return err
-	}
-	_, err := experimental.CompileLatin1(p)
-	return err
 }

@@ -6,14 +6,6 @@ import (
 	"github.com/sluice-mail/sluice/mail"
 )
 
-// HTMLPartsMessage is an optional capability of a Message: the facts of
-// every text/html part, in message order (SpamAssassin's html_all). The
-// html_* eval functions test each part in turn, as SpamAssassin 4.0 does;
-// without it they test the single HTMLMessage facts.
-type HTMLPartsMessage interface {
-	HTMLParts() []HTMLFacts
-}
-
 // FromMail adapts a parsed message to Message with every optional
 // capability rules reads: PartsMessage, HTMLMessage, HTMLPartsMessage and
 // ParseFlagsMessage. The conversions are computed lazily, once per

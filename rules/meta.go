@@ -143,6 +143,9 @@ func metaTokens(s string) ([]string, error) {
 	return toks, nil
 }
 
+func isAlpha(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
+func isAlnum(c byte) bool { return isAlpha(c) || c >= '0' && c <= '9' }
+
 func stringsContainsByte(s string, c byte) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] == c {

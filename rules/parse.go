@@ -12,12 +12,36 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/sluice-mail/sluice/rules/perlre"
 )
 
 // ErrParse is wrapped by errors that stop a rules directory from loading at
 // all (an unreadable directory, unbalanced if/endif). Errors in single rules
 // never stop loading: they appear in Lint.
 var ErrParse = errors.New("rules: parse error")
+
+// ErrRegex is wrapped by every error about a Perl regular expression that
+// cannot be split, translated or compiled.
+var ErrRegex = errors.New("rules: bad regex")
+
+// ErrUnsupported is wrapped when a Perl construct has no translation
+// (code blocks, recursion, branch reset, \G, \K, case-changing escapes).
+var ErrUnsupported = errors.New("rules: unsupported regex construct")
+
+// regexError restates an error of perlre under this package's sentinels,
+// keeping its detail.
+func regexError(err error) error {
+	for _, s := range [...]struct{ from, to error }{
+		{perlre.ErrUnsupported, ErrUnsupported},
+		{perlre.ErrRegex, ErrRegex},
+	} {
+		if errors.Is(err, s.from) {
+			return fmt.Errorf("%w%s", s.to, strings.TrimPrefix(err.Error(), s.from.Error()))
+		}
+	}
+	return err
+}
 
 // Kind is the type of a rule: the part of the message it tests.
 type Kind int
@@ -245,26 +269,36 @@ func splitWord(s string) (string, string) {
 	return s[:i], strings.TrimSpace(s[i+1:])
 }
 
-// isIgnoredDirective reports SpamAssassin settings sluice accepts and
-// ignores: they configure plugins, Bayes, DNS, reports or learning that
-// sluice does not run.
-func isIgnoredDirective(key string) bool {
-	if strings.HasPrefix(key, "bayes_") {
-		return true
-	}
-	switch key {
-	case "loadplugin", "tryplugin", "require_version", "test", "reuse", "lang", "bayes_ignore_header", "bayes_auto_learn_threshold_spam", "bayes_auto_learn_threshold_nonspam", "bayes_stopword_tr", "bayes_stopword_se", "bayes_stopword_ru", "bayes_stopword_pt", "bayes_stopword_no", "bayes_stopword_nl", "bayes_stopword_it", "bayes_stopword_hu", "bayes_stopword_gr", "bayes_stopword_fr", "bayes_stopword_fi", "bayes_stopword_es", "bayes_stopword_en", "bayes_stopword_dk", "bayes_stopword_de", "use_bayes", "use_bayes_rules", "bayes_auto_learn", "bayes_path", "bayes_file_mode", "bayes_store_module", "def_whitelist_from_rcvd", "def_welcomelist_from_rcvd", "whitelist_from_rcvd", "welcomelist_from_rcvd", "unwhitelist_from", "unwelcomelist_from", "unblacklist_from", "unblocklist_from", "util_rb_3tld", "clear_util_rb", "url_shortener", "url_shortener_get", "delist_uri_host", "delist_addrlist", "adsp_override", "uridnsbl_skip_domain", "askdns", "urirhssub", "uridnssub", "urirhsbl", "uridnsbl", "dns_block_rule", "unsafe_report", "clear_unsafe_report_template", "report_charset", "report_hostname", "dns_local_ports_avoid", "dns_local_ports_permit", "dns_available", "dns_server", "dns_options", "redirector_pattern", "originating_ip_headers", "clear_originating_ip_headers", "ok_languages", "fns_ignore_headers", "fns_ignore_dkim", "fns_check", "fns_extrachars", "freemail_import_welcomelist_auth", "freemail_import_whitelist_auth", "freemail_whitelist", "freemail_welcomelist", "freemail_max_rcvd", "freemail_skip_bulk_envfrom", "freemail_skip_when_over_max", "use_auto_whitelist", "use_txrep", "skip_rbl_checks", "skip_uribl_checks", "use_razor2", "use_pyzor", "use_dcc", "lock_method", "envelope_sender_header", "hashbl_acl_freemail", "hashbl_ignore", "shortcircuit", "dkim_minimum_key_bits", "whitelist_allows_relays", "welcomelist_allows_relays", "textcat_max_languages", "textcat_optimal_ngrams", "inactivity_timeout", "normalize_charset", "body_part_scan_size", "rawbody_part_scan_size", "dns_query_restriction", "report_safe_copy_headers", "fold_headers", "add_header_once", "uri_detail", "header_host_in_list", "check_rbl_accreditor", "dkim_timeout", "spf_timeout", "dmarc_save_reports", "asn_lookup", "asn_prefix", "bayes_token_sources", "allow_user_rules", "user_scores_dsn", "use_learner", "parse_dkim_uris", "pdfinfo_max_parts", "trusted_relays", "internal_relays", "msa_networks", "always_trust_envelope_sender", "blacklist_from_rcvd", "blocklist_from_rcvd":
-		return true
-	}
-	return false
-}
-
 // directive handles one active line.
 func (p *parser) directive(file string, line int, key, val, raw string) {
-	rs := p.rs
 	switch key {
 	case "header", "body", "rawbody", "full", "uri", "mimeheader", "meta":
 		p.ruleLine(file, line, key, val, raw)
+	case "include":
+		path := val
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(filepath.Dir(file), path)
+		}
+		if err := p.loadFile(path); err != nil {
+			p.diag(file, line, 1, "", "include %s: %v", val, err)
+		}
+	default:
+		handled := p.ruleDirective(file, line, key, val) ||
+			p.settingDirective(file, line, key, val) ||
+			p.listDirective(file, line, key, val) ||
+			p.bayesDirective(p.rs, file, line, key, val) ||
+			isIgnoredDirective(key)
+		if !handled {
+			p.warn(file, line, "unknown directive %s", key)
+		}
+	}
+}
+
+// ruleDirective handles the directives that annotate rules by name: score,
+// describe, tflags, priority and the ReplaceTags settings. It reports
+// whether key was one of them.
+func (p *parser) ruleDirective(file string, line int, key, val string) bool {
+	switch key {
 	case "score":
 		name, rest := splitWord(val)
 		var vs []float64
@@ -273,13 +307,13 @@ func (p *parser) directive(file string, line int, key, val, raw string) {
 			v, err := strconv.ParseFloat(f, 64)
 			if err != nil {
 				p.diag(file, line, 1, name, "score %s: bad number %q", name, f)
-				return
+				return true
 			}
 			vs = append(vs, v)
 		}
 		if name == "" || (len(vs) != 1 && len(vs) != 4) {
 			p.diag(file, line, 1, name, "score needs a rule name and 1 or 4 numbers")
-			return
+			return true
 		}
 		p.scores[name] = vs
 	case "describe":
@@ -293,7 +327,7 @@ func (p *parser) directive(file string, line int, key, val, raw string) {
 		n, err := strconv.Atoi(strings.TrimSpace(rest))
 		if err != nil {
 			p.diag(file, line, 1, name, "priority %s: bad number %q", name, rest)
-			return
+			return true
 		}
 		p.priority[name] = n
 	case "replace_start":
@@ -308,11 +342,24 @@ func (p *parser) directive(file string, line int, key, val, raw string) {
 		for _, n := range strings.Fields(val) {
 			p.replace[n] = true
 		}
+	default:
+		return false
+	}
+	return true
+}
+
+// settingDirective handles the settings of the verdict and the message
+// path: required_score, the header and report settings, trusted and
+// internal networks, util_rb_tld and ok_locales. It reports whether key
+// was one of them.
+func (p *parser) settingDirective(file string, line int, key, val string) bool {
+	rs := p.rs
+	switch key {
 	case "required_score", "required_hits":
 		v, err := strconv.ParseFloat(val, 64)
 		if err != nil {
 			p.diag(file, line, 1, "", "%s: bad number %q", key, val)
-			return
+			return true
 		}
 		rs.conf.RequiredScore = v
 	case "rewrite_header":
@@ -326,7 +373,7 @@ func (p *parser) directive(file string, line int, key, val, raw string) {
 		when = strings.ToLower(when)
 		if when != "spam" && when != "ham" && when != "all" {
 			p.diag(file, line, 1, "", "%s: first word must be spam, ham or all", key)
-			return
+			return true
 		}
 		name, tmpl := splitWord(rest)
 		if key == "add_header" {
@@ -341,13 +388,9 @@ func (p *parser) directive(file string, line int, key, val, raw string) {
 		v, err := strconv.Atoi(val)
 		if err != nil || v < 0 || v > 2 {
 			p.diag(file, line, 1, "", "report_safe: want 0, 1 or 2, got %q", val)
-			return
+			return true
 		}
 		rs.conf.ReportSafe = v
-	case "welcomelist_from", "whitelist_from":
-		rs.conf.WelcomelistFrom = append(rs.conf.WelcomelistFrom, lowerFields(val)...)
-	case "blocklist_from", "blacklist_from":
-		rs.conf.BlocklistFrom = append(rs.conf.BlocklistFrom, lowerFields(val)...)
 	case "trusted_networks", "internal_networks", "clear_trusted_networks", "clear_internal_networks":
 		dst := &rs.conf.TrustedNetworks
 		if strings.Contains(key, "internal") {
@@ -355,7 +398,7 @@ func (p *parser) directive(file string, line int, key, val, raw string) {
 		}
 		if strings.HasPrefix(key, "clear_") {
 			*dst = nil
-			return
+			return true
 		}
 		for _, f := range strings.Fields(val) {
 			pf, err := parseNet(f)
@@ -375,6 +418,24 @@ func (p *parser) directive(file string, line int, key, val, raw string) {
 		}
 	case "ok_locales":
 		rs.conf.OKLocales = strings.ToLower(strings.TrimSpace(val))
+	case "report_contact":
+		rs.conf.ReportContact = val
+	default:
+		return false
+	}
+	return true
+}
+
+// listDirective handles the welcomelist and blocklist settings, the
+// address and URI host lists, and freemail_domains. It reports whether
+// key was one of them.
+func (p *parser) listDirective(file string, line int, key, val string) bool {
+	rs := p.rs
+	switch key {
+	case "welcomelist_from", "whitelist_from":
+		rs.conf.WelcomelistFrom = append(rs.conf.WelcomelistFrom, lowerFields(val)...)
+	case "blocklist_from", "blacklist_from":
+		rs.conf.BlocklistFrom = append(rs.conf.BlocklistFrom, lowerFields(val)...)
 	case "welcomelist_auth", "whitelist_auth", "def_welcomelist_auth", "def_whitelist_auth",
 		"welcomelist_from_dkim", "whitelist_from_dkim", "def_welcomelist_from_dkim", "def_whitelist_from_dkim",
 		"welcomelist_from_spf", "whitelist_from_spf", "def_welcomelist_from_spf", "def_whitelist_from_spf":
@@ -383,7 +444,7 @@ func (p *parser) directive(file string, line int, key, val, raw string) {
 		def := strings.HasPrefix(key, "def_")
 		f := strings.Fields(strings.ToLower(val))
 		if len(f) == 0 {
-			return
+			return true
 		}
 		e := AuthListEntry{Addr: f[0]}
 		if len(f) > 1 {
@@ -401,12 +462,6 @@ func (p *parser) directive(file string, line int, key, val, raw string) {
 		} else if spf {
 			c.WelcomelistSPF = append(c.WelcomelistSPF, AuthListEntry{Addr: e.Addr})
 		}
-	case "report":
-		rs.conf.ReportTemplate = append(rs.conf.ReportTemplate, val)
-	case "clear_report_template":
-		rs.conf.ReportTemplate = nil
-	case "report_contact":
-		rs.conf.ReportContact = val
 	case "welcomelist_to", "whitelist_to":
 		rs.conf.WelcomelistTo = append(rs.conf.WelcomelistTo, lowerFields(val)...)
 	case "more_spam_to":
@@ -428,7 +483,7 @@ func (p *parser) directive(file string, line int, key, val, raw string) {
 		list, rest := splitWord(val)
 		if !strings.HasPrefix(list, "(") || !strings.HasSuffix(list, ")") {
 			p.diag(file, line, 1, "", "%s: want (LISTNAME) first", key)
-			return
+			return true
 		}
 		list = strings.Trim(list, "()")
 		dst := &rs.conf.AddrLists
@@ -441,23 +496,10 @@ func (p *parser) directive(file string, line int, key, val, raw string) {
 		(*dst)[list] = append((*dst)[list], lowerFields(rest)...)
 	case "freemail_domains":
 		rs.conf.FreemailDomains = append(rs.conf.FreemailDomains, lowerFields(val)...)
-	case "include":
-		path := val
-		if !filepath.IsAbs(path) {
-			path = filepath.Join(filepath.Dir(file), path)
-		}
-		if err := p.loadFile(path); err != nil {
-			p.diag(file, line, 1, "", "include %s: %v", val, err)
-		}
 	default:
-		if p.bayesDirective(rs, file, line, key, val) {
-			return
-		}
-		if isIgnoredDirective(key) {
-			return
-		}
-		p.warn(file, line, "unknown directive %s", key)
+		return false
 	}
+	return true
 }
 
 func lowerFields(s string) []string {
@@ -575,9 +617,9 @@ func (p *parser) ruleLine(file string, line int, key, val, raw string) {
 			return
 		}
 		reText := strings.TrimSpace(expr[2:])
-		pat, flags, tail, err := SplitPerlRegex(reText)
+		pat, flags, tail, err := perlre.Split(reText)
 		if err != nil {
-			fail(col(reText), err)
+			fail(col(reText), regexError(err))
 			break
 		}
 		d.re, d.flags, d.reCol = pat, flags, col(reText)
@@ -591,7 +633,8 @@ func (p *parser) ruleLine(file string, line int, key, val, raw string) {
 			}
 		}
 	default:
-		pat, flags, tail, err := SplitPerlRegex(rest)
+		pat, flags, tail, err := perlre.Split(rest)
+		err = regexError(err)
 		if err == nil && strings.TrimSpace(tail) != "" {
 			err = fmt.Errorf("%w: unexpected %q after the pattern", ErrRegex, strings.TrimSpace(tail))
 		}

@@ -3,6 +3,8 @@ package rules
 import (
 	"strings"
 	"testing"
+
+	"github.com/sluice-mail/sluice/mail"
 )
 
 const sampleRules = `# sample
@@ -135,30 +137,35 @@ func TestReplaceTags(t *testing.T) {
 	}
 }
 
+// TestHeaderAddresses: the :addr and :name modifiers read addresses with
+// mail.ParseAddresses.
 func TestHeaderAddresses(t *testing.T) {
+	type addr struct{ Name, Addr string }
 	tests := []struct {
 		in   string
-		want []Address
+		want []addr
 	}{
-		{`"Joe Q. Public" <joe@example.com>`, []Address{{"Joe Q. Public", "joe@example.com"}}},
-		{`joe@example.com (Joe), b@c.d`, []Address{{"Joe", "joe@example.com"}, {"", "b@c.d"}}},
-		{`group: a@b.c, "x, y" <d@e.f>;`, []Address{{"", "a@b.c"}, {"x, y", "d@e.f"}}},
+		{`"Joe Q. Public" <joe@example.com>`, []addr{{"Joe Q. Public", "joe@example.com"}}},
+		{`joe@example.com (Joe), b@c.d`, []addr{{"Joe", "joe@example.com"}, {"", "b@c.d"}}},
+		{`group: a@b.c, "x, y" <d@e.f>;`, []addr{{"", "a@b.c"}, {"x, y", "d@e.f"}}},
 	}
 	for _, tt := range tests {
-		got := HeaderAddresses(tt.in)
+		var got []addr
+		for _, a := range mail.ParseAddresses(tt.in) {
+			got = append(got, addr{strings.TrimSpace(a.Phrase), a.Addr})
+		}
 		if len(got) != len(tt.want) {
-			t.Errorf("HeaderAddresses(%q) = %v, want %v", tt.in, got, tt.want)
+			t.Errorf("ParseAddresses(%q) = %v, want %v", tt.in, got, tt.want)
 			continue
 		}
 		for i := range got {
 			if got[i] != tt.want[i] {
-				t.Errorf("HeaderAddresses(%q) = %v, want %v", tt.in, got, tt.want)
+				t.Errorf("ParseAddresses(%q) = %v, want %v", tt.in, got, tt.want)
 			}
 		}
 	}
 }
 
-// FuzzParseRules checks that no rule file makes loading fail or panic.
 func FuzzParseRules(f *testing.F) {
 	f.Add(sampleRules)
 	f.Add("if (version >= 3.004000)\nbody A /a/\nelse\nendif\nendif\n")

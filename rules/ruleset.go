@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
-	"regexp/syntax"
 	"runtime"
 	"sort"
 	"strings"
@@ -14,6 +13,8 @@ import (
 	"github.com/dlclark/regexp2"
 	re2 "github.com/wasilibs/go-re2"
 	"github.com/wasilibs/go-re2/experimental"
+
+	"github.com/sluice-mail/sluice/rules/perlre"
 )
 
 // Options configures Load.
@@ -78,10 +79,8 @@ type Config struct {
 	ClearHeaders bool
 	// ReportSafe is report_safe (0, 1 or 2); 1 by default.
 	ReportSafe int
-	// ReportTemplate holds the report lines (after the last
-	// clear_report_template), with their _TAGS_ unexpanded.
-	ReportTemplate []string
-	// ReportContact is report_contact.
+	// ReportContact is report_contact: what the _CONTACTADDRESS_ tag of
+	// scoring's reports expands to.
 	ReportContact string
 	// WelcomelistFrom and BlocklistFrom are lower-cased address globs (* and ?).
 	WelcomelistFrom, BlocklistFrom []string
@@ -497,22 +496,22 @@ func unsupportedReason(err error) string {
 // engine it needs.
 func (rs *Ruleset) compileRegex(j *regexJob) error {
 	r, pat, flags := j.r, j.pat, j.flags
-	tr, err := TranslatePerl(pat, flags, TranslateOptions{})
+	tr, err := perlre.Translate(pat, flags, perlre.Options{})
 	if err != nil {
-		return err
+		return regexError(err)
 	}
 	// Go's parser shares RE2's repeat limits; checking first keeps RE2
 	// from logging its own parse errors.
-	err = re2Parses(tr.RE2)
+	err = perlre.CheckRE2(tr.RE2)
 	var re *re2.Regexp
 	if err == nil {
 		re, err = experimental.CompileLatin1(tr.RE2)
 	}
 	if err != nil {
 		// Nested counted repeats beyond RE2's limits: loosen them and confirm.
-		tr2, err2 := TranslatePerl(pat, flags, TranslateOptions{LooseRepeats: true})
+		tr2, err2 := perlre.Translate(pat, flags, perlre.Options{LooseRepeats: true})
 		if err2 != nil {
-			return err2
+			return regexError(err2)
 		}
 		re2x, err2 := experimental.CompileLatin1(tr2.RE2)
 		if err2 != nil {
@@ -522,8 +521,8 @@ func (rs *Ruleset) compileRegex(j *regexJob) error {
 	}
 	if tr.Confirm {
 		// RE2 only pre-screens this pattern: spare it big counters.
-		if tr2, err := TranslatePerl(pat, flags, TranslateOptions{LooseRepeats: true, LooseBig: true}); err == nil {
-			if err := re2Parses(tr2.RE2); err == nil {
+		if tr2, err := perlre.Translate(pat, flags, perlre.Options{LooseRepeats: true, LooseBig: true}); err == nil {
+			if err := perlre.CheckRE2(tr2.RE2); err == nil {
 				if re2x, err := experimental.CompileLatin1(tr2.RE2); err == nil {
 					tr.RE2, re = tr2.RE2, re2x
 				}
@@ -538,9 +537,9 @@ func (rs *Ruleset) compileRegex(j *regexJob) error {
 		j.confirm, j.reasons = true, tr.Reasons
 	}
 	r.re = re
-	r.lits = requiredLiterals(tr.RE2)
-	lo := TranslateOptions{LineAnchors: true, LooseRepeats: tr.Confirm, LooseBig: tr.Confirm}
-	if tl, err := TranslatePerl(pat, flags, lo); err == nil && re2Parses(tl.RE2) == nil {
+	r.lits = perlre.RequiredLiterals(tr.RE2)
+	lo := perlre.Options{LineAnchors: true, LooseRepeats: tr.Confirm, LooseBig: tr.Confirm}
+	if tl, err := perlre.Translate(pat, flags, lo); err == nil && perlre.CheckRE2(tl.RE2) == nil {
 		r.setPat = tl.RE2
 	}
 	return nil
@@ -600,49 +599,6 @@ func (p *parser) replaceTags(pat string) string {
 		pre, inter, post = "", "", ""
 	}
 	return pat
-}
-
-// requiredLiterals returns lower-cased strings of at least 3 bytes one of
-// which every match of the RE2 pattern contains, or nil.
-func requiredLiterals(pat string) []string {
-	re, err := syntax.Parse(pat, syntax.Perl)
-	if err != nil {
-		return nil
-	}
-	l := litsOf(re.Simplify())
-	if !l.ok() {
-		return nil
-	}
-	return l.alts
-}
-
-// re2Parses checks a pattern against RE2's limits before RE2 sees it (RE2
-// logs its parse errors to stderr): Go's parser, and the product of nested
-// repeat counts, which RE2 caps at 1000.
-func re2Parses(pat string) error {
-	re, err := syntax.Parse(pat, syntax.Perl)
-	if err != nil {
-		return err
-	}
-	if repeatProduct(re) > 1000 {
-		return fmt.Errorf("%w: nested repeat counts over 1000", ErrRegex)
-	}
-	return nil
-}
-
-func repeatProduct(re *syntax.Regexp) int {
-	inner := 1
-	for _, s := range re.Sub {
-		inner = max(inner, repeatProduct(s))
-	}
-	if re.Op == syntax.OpRepeat {
-		n := re.Max
-		if n < 0 {
-			n = re.Min
-		}
-		return max(n, 1) * inner
-	}
-	return inner
 }
 
 // isAuthEval reports the eval functions answered from Input.Auth.

@@ -192,6 +192,7 @@ func isSpamField(line string) bool { return hasPrefixFold(line, "X-Spam-") }
 // SpamAssassin's report (as message/rfc822, or text/plain with 2). The
 // message's line endings are kept; the body is never touched.
 func Apply(raw []byte, v Verdict, conf rules.Config, opt Options) []byte {
+	opt = withContact(opt, conf)
 	m := parseMessage(raw)
 	t := newTagger(&v, &opt)
 	t.header = m.headerValue
@@ -219,9 +220,19 @@ func ApplyParts(header, body []byte, v Verdict, conf rules.Config, opt Options) 
 		// last line of the body decides.
 		m.crlf = crlfEnds(m.orig, body)
 	}
+	opt = withContact(opt, conf)
 	t := newTagger(&v, &opt)
 	t.header = m.headerValue
 	return rewriteHeaders(m, t, conf), body
+}
+
+// withContact fills opt.ReportContact from the rule files' report_contact
+// when the caller set none.
+func withContact(opt Options, conf rules.Config) Options {
+	if opt.ReportContact == "" {
+		opt.ReportContact = conf.ReportContact
+	}
+	return opt
 }
 
 // rewriteHeaders is Apply without report_safe: it returns the new header

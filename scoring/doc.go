@@ -35,9 +35,10 @@
 //     their interleaving is lost: remove_header applies after every
 //     add_header, and report_safe 0 adds its Report field after the last
 //     add_header (SpamAssassin adds it where report_safe 0 appears).
-//   - Report texts, report_contact and report_wrap_width come from Options
-//     (rules.Config does not read them yet); fold_headers is always 1 and
-//     the report charset always UTF-8.
+//   - Report texts and report_wrap_width come from Options (rules.Config
+//     does not read report, clear_report_template or report_wrap_width);
+//     report_contact comes from rules.Config unless Options sets one;
+//     fold_headers is always 1 and the report charset always UTF-8.
 //   - The report lists hits in the order the caller gives them (the rules
 //     package sorts them by name); SpamAssassin lists them in the order its
 //     rules happened to run. The X-Spam-Status test list is sorted by both.

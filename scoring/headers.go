@@ -130,6 +130,7 @@ func unescape(tmpl string) string {
 // or commas, continuation lines starting with a tab) and RFC 2047-encoded
 // where not ASCII. _HEADER(...)_ tags expand to "" here; Apply fills them.
 func Headers(v Verdict, conf rules.Config, opt Options) []Field {
+	opt = withContact(opt, conf)
 	return headers(newTagger(&v, &opt), conf)
 }
 

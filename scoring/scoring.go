@@ -11,7 +11,7 @@ import (
 )
 
 // Options carries what the rule files do not: who and where we are, and
-// the report texts until rules.Config reads them.
+// the report texts.
 type Options struct {
 	// Hostname is what _HOSTNAME_ expands to and the host named in the
 	// report_safe Received line. If empty, os.Hostname() is used.
@@ -24,8 +24,10 @@ type Options struct {
 	// Product names the software in the report_safe Received line
 	// ("with Product (version V)"). If empty, "sluice" is used.
 	Product string
-	// ReportContact is report_contact, what _CONTACTADDRESS_ expands to.
-	// If empty, "the administrator of that system" (SpamAssassin's default).
+	// ReportContact is what _CONTACTADDRESS_ expands to. If empty, the
+	// rule files' report_contact (rules.Config.ReportContact) is used, and
+	// without one "the administrator of that system" (SpamAssassin's
+	// default).
 	ReportContact string
 	// ReportTemplate is the report template (SpamAssassin's "report" lines,
 	// joined with "\n"). If empty, DefaultReport is used.

@@ -1,218 +1,9 @@
-package rules
+package relays
 
 import (
-	"net/netip"
 	"regexp"
 	"strings"
 )
-
-// Relay is one handover recorded by a Received header field (RFC 5321
-// §4.4), as SpamAssassin's Message::Metadata::Received understands it.
-// Characters SpamAssassin considers invalid in a field (white space, NUL,
-// #, brackets, parentheses, angle brackets, |) are replaced with '!'.
-type Relay struct {
-	IP      string // connecting client address, without brackets or IPv6: prefix
-	RDNS    string // reverse DNS name the receiving MTA recorded
-	HELO    string // HELO/EHLO argument
-	By      string // receiving host
-	Ident   string // RFC 1413 ident, when recorded
-	EnvFrom string // envelope sender, when recorded
-	ID      string // queue id
-	Auth    string // authentication mechanism or MTA that vouched for it
-	// Internal and MSA are set by the trust pass.
-	Internal, MSA bool
-	// Private reports a private, loopback, link-local or CGN address.
-	Private bool
-	// NoReverseDNS reports an MTA known to look up rDNS that recorded none.
-	NoReverseDNS bool
-
-	hasEnvFrom bool // the field recorded an envelope sender (maybe empty)
-}
-
-// String formats the relay as SpamAssassin does in X-Spam-Relays-*.
-func (r Relay) String() string {
-	var b strings.Builder
-	b.WriteString("[ ip=")
-	b.WriteString(r.IP)
-	b.WriteString(" rdns=")
-	b.WriteString(r.RDNS)
-	b.WriteString(" helo=")
-	b.WriteString(r.HELO)
-	b.WriteString(" by=")
-	b.WriteString(r.By)
-	b.WriteString(" ident=")
-	b.WriteString(r.Ident)
-	b.WriteString(" envfrom=")
-	b.WriteString(r.EnvFrom)
-	b.WriteString(" intl=")
-	b.WriteByte(b01(r.Internal))
-	b.WriteString(" id=")
-	b.WriteString(r.ID)
-	b.WriteString(" auth=")
-	b.WriteString(r.Auth)
-	b.WriteString(" msa=")
-	b.WriteByte(b01(r.MSA))
-	b.WriteString(" ]")
-	return b.String()
-}
-
-func b01(v bool) byte {
-	if v {
-		return '1'
-	}
-	return '0'
-}
-
-// Relays is the message's relay path split by trust, newest first, as
-// SpamAssassin's received-header metadata.
-type Relays struct {
-	Trusted, Untrusted, Internal, External []Relay
-	// Unparseable counts Received fields that could not be parsed.
-	Unparseable int
-}
-
-// Pseudo returns the text of SpamAssassin's pseudo-header name
-// (X-Spam-Relays-Trusted, -Untrusted, -Internal, -External, case
-// insensitive) and whether name is one of them.
-func (rl *Relays) Pseudo(name string) (string, bool) {
-	var list []Relay
-	switch strings.ToLower(name) {
-	case "x-spam-relays-trusted":
-		list = rl.Trusted
-	case "x-spam-relays-untrusted":
-		list = rl.Untrusted
-	case "x-spam-relays-internal":
-		list = rl.Internal
-	case "x-spam-relays-external":
-		list = rl.External
-	default:
-		return "", false
-	}
-	s := make([]string, len(list))
-	for i, r := range list {
-		s[i] = r.String()
-	}
-	return strings.Join(s, " "), true
-}
-
-// LastExternalIP is SpamAssassin's LASTEXTERNALIP tag: the address of the
-// newest external relay.
-func (rl *Relays) LastExternalIP() string {
-	if len(rl.External) == 0 {
-		return ""
-	}
-	return rl.External[0].IP
-}
-
-// isRelayPseudo reports whether name is an X-Spam-Relays-* pseudo-header.
-func isRelayPseudo(name string) bool {
-	return len(name) > 14 && strings.EqualFold(name[:14], "x-spam-relays-")
-}
-
-// originatingIPHeaders are the originating_ip_headers of SpamAssassin's
-// 10_default_prefs.cf: single-address fields turned into synthetic relays.
-func originatingIPHeaders() []string {
-	return []string{"X-Yahoo-Post-IP", "X-Originating-IP", "X-Apparently-From", "X-SenderIP", "X-AOL-IP",
-		"X-MS-Exchange-CrossTenant-OriginalAttributedTenantConnectingIp"}
-}
-
-// ComputeRelays parses the Received fields of msg (newest first) and
-// splits them by trust. With trusted_networks or internal_networks
-// configured, a relay is trusted while its client address is in
-// trusted_networks (loopback always is) or it authenticated; without
-// either, trust is inferred as SpamAssassin does: relays from private
-// addresses, or that authenticated, are trusted and internal up to the
-// first that is not.
-func ComputeRelays(msg Message, conf *Config) *Relays {
-	trusted, internal := conf.TrustedNetworks, conf.InternalNetworks
-	configured := len(trusted) > 0 || len(internal) > 0
-	if len(internal) == 0 {
-		internal = trusted
-	} else if len(trusted) == 0 {
-		trusted = internal
-	}
-	hdrs := msg.Header("Received", true)
-	for _, h := range originatingIPHeaders() {
-		for _, v := range msg.Header(h, false) {
-			if ip := ipAddressRE.FindString(v); ip != "" {
-				hdrs = append(hdrs, "from X-Originating-IP: "+ip)
-				break
-			}
-		}
-	}
-	rl := &Relays{}
-	inTrusted, inInternal := true, true
-	allowFetch := true
-	var qmsEnvFrom *string
-	for _, line := range hdrs {
-		saved := qmsEnvFrom
-		qmsEnvFrom = nil
-		r, st := parseReceived(line)
-		switch st {
-		case rcvdUnparseable:
-			rl.Unparseable++
-			continue
-		case rcvdFetcher:
-			// A mail fetcher's handover restarts the path when it is
-			// still in the trusted part.
-			if allowFetch {
-				rl.Trusted, rl.Internal, rl.External = nil, nil, nil
-			}
-			continue
-		case rcvdQmailScanner:
-			qmsEnvFrom = &r.EnvFrom
-			continue
-		case rcvdSkip:
-			continue
-		}
-		if saved != nil {
-			r.EnvFrom, r.hasEnvFrom = *saved, true
-		}
-		if inTrusted {
-			if !configured {
-				if !r.Private && r.Auth == "" {
-					inTrusted, inInternal = false, false
-				}
-			} else if r.Auth == "" && !inNets(r.IP, trusted) {
-				inTrusted, inInternal = false, false
-			} else if inInternal && r.Auth == "" && !inNets(r.IP, internal) {
-				inInternal = false
-			}
-		}
-		r.Internal = inInternal
-		if inTrusted {
-			rl.Trusted = append(rl.Trusted, r)
-			allowFetch = true
-		} else {
-			rl.Untrusted = append(rl.Untrusted, r)
-			allowFetch = false
-		}
-		if inInternal {
-			rl.Internal = append(rl.Internal, r)
-		} else {
-			rl.External = append(rl.External, r)
-		}
-	}
-	return rl
-}
-
-// inNets reports whether ip is loopback (always trusted) or in nets.
-func inNets(ip string, nets []netip.Prefix) bool {
-	a, err := netip.ParseAddr(ip)
-	if err != nil {
-		return false
-	}
-	a = a.Unmap()
-	if a.IsLoopback() {
-		return true
-	}
-	for _, n := range nets {
-		if n.Contains(a) {
-			return true
-		}
-	}
-	return false
-}
 
 // rcvdStatus is the outcome of parsing one Received field.
 type rcvdStatus int
@@ -226,16 +17,17 @@ const (
 )
 
 const (
-	ipv4Pat = `(?:1\d\d|2[0-4]\d|25[0-5]|[1-9]\d|\d)\.(?:1\d\d|2[0-4]\d|25[0-5]|[1-9]\d|\d)\.(?:1\d\d|2[0-4]\d|25[0-5]|[1-9]\d|\d)\.(?:1\d\d|2[0-4]\d|25[0-5]|[1-9]\d|\d)\b`
-	// ipPat approximates SpamAssassin's IP_ADDRESS: IPv4, or IPv6 with an
+	// IPv4Pattern matches a dotted-quad IPv4 address (RE2 syntax).
+	IPv4Pattern = `(?:1\d\d|2[0-4]\d|25[0-5]|[1-9]\d|\d)\.(?:1\d\d|2[0-4]\d|25[0-5]|[1-9]\d|\d)\.(?:1\d\d|2[0-4]\d|25[0-5]|[1-9]\d|\d)\.(?:1\d\d|2[0-4]\d|25[0-5]|[1-9]\d|\d)\b`
+	// IPPattern approximates SpamAssassin's IP_ADDRESS (RE2 syntax): IPv4, or IPv6 with an
 	// optional IPv6: prefix and embedded IPv4 tail.
-	ipPat  = `(?:\b` + ipv4Pat + `|(?:IPv6:)?(?:[a-fA-F0-9]{0,4}:){2,7}(?:[a-fA-F0-9]{1,4}|` + ipv4Pat + `)?)`
-	lhPat  = `(?:localhost(?:\.localdomain)?|\b127\.0\.0\.1\b|::1)`
-	hstPat = `[-A-Za-z0-9.^+_&:=?!@%*$\\/]+`
+	IPPattern = `(?:\b` + IPv4Pattern + `|(?:IPv6:)?(?:[a-fA-F0-9]{0,4}:){2,7}(?:[a-fA-F0-9]{1,4}|` + IPv4Pattern + `)?)`
+	lhPat     = `(?:localhost(?:\.localdomain)?|\b127\.0\.0\.1\b|::1)`
+	hstPat    = `[-A-Za-z0-9.^+_&:=?!@%*$\\/]+`
 )
 
 var (
-	ipAddressRE   = regexp.MustCompile(ipPat)
+	ipAddressRE   = regexp.MustCompile(IPPattern)
 	privateIPRE   = regexp.MustCompile(`^(?:(?:10|127|169\.254|172\.(?:1[6-9]|2[0-9]|3[01])|192\.168|100\.(?:6[4-9]|[7-9][0-9]|1[01][0-9]|12[0-7]))\..*|(?i:(?:IPv6:)?(?:::1$|fe[89ab][0-9a-f]?:|f[cd][0-9a-f]{0,2}:|(?:0{1,4}:){0,5}:?ffff:(?:10|127|169\.254|172\.(?:1[6-9]|2[0-9]|3[01])|192\.168)\.)))`)
 	rcvdDateRE    = regexp.MustCompile(`[\s;]+(?:(?:Mon|T(?:ue|hu)|Wed|Fri|S(?:at|un)), )?\d+ (?:J(?:an|u[nl])|Feb|Ma[ry]|A(?:pr|ug)|Sep|Oct|Nov|Dec) \d+ \d+:\d+(?::\d+)? \S+$`)
 	rcvdIDRE      = regexp.MustCompile(` id <?([^\s<>;]{3,})`)
@@ -246,11 +38,15 @@ var (
 	stripCharsRE  = regexp.MustCompile(`[\s\x00#\[\]()<>|]`)
 	rcvdSkipByRE  = regexp.MustCompile(`(?i)^from (\S+) by [^\s;]+ ?;`)
 	bracketIPRE   = regexp.MustCompile(`^\[[\d.]+\]$`)
-	anyBracketIP  = regexp.MustCompile(`\[(` + ipPat + `)\]`)
+	anyBracketIP  = regexp.MustCompile(`\[(` + IPPattern + `)\]`)
 )
 
 // authPatterns recognise authenticated submissions; the first that
 // matches names the mechanism (group 1, or the fixed text).
+// IsPrivateIP reports whether s starts with a private, loopback,
+// link-local or CGN address (SpamAssassin's IP_PRIVATE).
+func IsPrivateIP(s string) bool { return privateIPRE.MatchString(s) }
+
 var authPatterns = []struct {
 	guard, re *regexp.Regexp
 	name      string
@@ -268,10 +64,10 @@ var authPatterns = []struct {
 var (
 	gmailAuthRE  = regexp.MustCompile(` by mx\.google\.com with ESMTPS id [a-z0-9]{1,4}sm[0-9]{2,9}[a-z]{3}\.[0-9]{1,3}\.[0-9]{4}\.(?:[0-6][0-9]\.){4}[0-6][0-9]`)
 	gmailTLSRE   = regexp.MustCompile(`\(version=([^ ]+) cipher=([^)]+)\)`)
-	gmxAuthRE    = regexp.MustCompile(`from \S* \((?:HELO|EHLO) (\S*)\) \[(` + ipPat + `)\] by (mail\.gmx\.(?:net|com)) \([^)]+\) with ((?:ESMTP|SMTP))`)
+	gmxAuthRE    = regexp.MustCompile(`from \S* \((?:HELO|EHLO) (\S*)\) \[(` + IPPattern + `)\] by (mail\.gmx\.(?:net|com)) \([^)]+\) with ((?:ESMTP|SMTP))`)
 	postfixAuth  = regexp.MustCompile(`\) \(Authenticated sender: \S+\) by \S+ \(([^)]+)\) with `)
 	qmailLDAPRE  = regexp.MustCompile(` by \S+ \(qmail-\S+\) with `)
-	qmailGeneral = regexp.MustCompile(`^\S+( \((?:HELO|EHLO) \S*\))? \((\S+@)?\[?` + ipPat + `\]?\)( \(envelope-sender <\S+>\))? by \S+( \(.+\))* with (.* )?(SMTP|QMQP)`)
+	qmailGeneral = regexp.MustCompile(`^\S+( \((?:HELO|EHLO) \S*\))? \((\S+@)?\[?` + IPPattern + `\]?\)( \(envelope-sender <\S+>\))? by \S+( \(.+\))* with (.* )?(SMTP|QMQP)`)
 	eximSubHelo  = regexp.MustCompile(`helo=(\S+)`)
 	eximSubIdent = regexp.MustCompile(`ident=(\S*)`)
 )
@@ -303,7 +99,7 @@ func rf(guard, re string, dns bool, fields ...string) rcvdFormat {
 
 func rskip(re string) rcvdFormat { return rcvdFormat{re: regexp.MustCompile(re), skip: true} }
 
-const ipP = ipPat
+const ipP = IPPattern
 
 // mtaFamilies are tried in order; the first whose guard matches is the
 // only family tried (the others are not), and it may fall through to the
@@ -857,83 +653,4 @@ func (p *rcvdParse) finish() Relay {
 	r.NoReverseDNS = r.RDNS == "" && p.rdnsKnown
 	r.Private = privateIPRE.MatchString(r.IP)
 	return r
-}
-
-// EnvelopeFrom is the envelope sender the relays record, as SpamAssassin
-// derives it before looking at other fields: the envfrom of the newest
-// untrusted relay, or else of the oldest trusted one, when it holds an
-// address (or is empty, a null sender). ok is false when neither does.
-func (rl *Relays) EnvelopeFrom() (addr string, ok bool) {
-	var hop *Relay
-	switch {
-	case len(rl.Untrusted) > 0:
-		hop = &rl.Untrusted[0]
-	case len(rl.Trusted) > 0:
-		hop = &rl.Trusted[len(rl.Trusted)-1]
-	default:
-		return "", false
-	}
-	if !hop.hasEnvFrom {
-		return "", false
-	}
-	if hop.EnvFrom == "" || strings.IndexByte(hop.EnvFrom, '@') > 0 {
-		return hop.EnvFrom, true
-	}
-	return "", false
-}
-
-// EnvelopeSender derives the envelope sender from the header as
-// SpamAssassin does when no envelope_sender_header is configured (for a
-// message whose SMTP envelope is unknown): the relays' envfrom, then
-// X-Envelope-From, Envelope-Sender and Return-Path, each only when no
-// Received field precedes it (it was then added before the last hop and
-// may be forged); nothing when X-Sender is set and a fetchmail handover
-// appears. ok is false when none applies.
-func EnvelopeSender(msg Message, rl *Relays) (addr string, ok bool) {
-	if a, ok := rl.EnvelopeFrom(); ok {
-		return a, true
-	}
-	first := func(name string) (string, bool) {
-		for _, v := range msg.Header(name, false) {
-			for _, a := range HeaderAddresses(v) {
-				return a.Addr, true
-			}
-		}
-		return "", false
-	}
-	if xs, ok := first("X-Sender"); ok && strings.Contains(xs, "@") {
-		for _, r := range msg.Header("Received", false) {
-			if strings.Contains(r, "(fetchmail") {
-				return "", false
-			}
-		}
-	}
-	// afterReceived reports a Received field earlier in the header.
-	afterReceived := func(name string) bool {
-		seen := false
-		for _, f := range msg.Header("ALL", true) {
-			n, _, _ := strings.Cut(f, ":")
-			switch {
-			case strings.EqualFold(n, "Received"):
-				seen = true
-			case strings.EqualFold(n, name):
-				if seen {
-					return true
-				}
-			}
-		}
-		return false
-	}
-	for _, name := range []string{"X-Envelope-From", "Envelope-Sender", "Return-Path"} {
-		if a, ok := first(name); ok {
-			if afterReceived(name) {
-				if name == "X-Envelope-From" {
-					return "", false
-				}
-				continue
-			}
-			return a, true
-		}
-	}
-	return "", false
 }

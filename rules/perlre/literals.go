@@ -1,6 +1,7 @@
-package rules
+package perlre
 
 import (
+	"fmt"
 	"regexp/syntax"
 	"strings"
 	"unicode"
@@ -201,8 +202,8 @@ func pick(l litInfo) []string {
 	return l.alts
 }
 
-// containsFold reports whether text contains lit (lower case) ignoring ASCII case.
-func containsFold(text, lit string) bool {
+// ContainsFold reports whether text contains lit (lower case) ignoring ASCII case.
+func ContainsFold(text, lit string) bool {
 	if len(lit) == 0 {
 		return true
 	}
@@ -245,4 +246,47 @@ func equalFoldASCII(s, lower string) bool {
 		}
 	}
 	return true
+}
+
+// RequiredLiterals returns lower-cased strings of at least 3 bytes one of
+// which every match of the RE2 pattern contains, or nil.
+func RequiredLiterals(pat string) []string {
+	re, err := syntax.Parse(pat, syntax.Perl)
+	if err != nil {
+		return nil
+	}
+	l := litsOf(re.Simplify())
+	if !l.ok() {
+		return nil
+	}
+	return l.alts
+}
+
+// CheckRE2 checks a pattern against RE2's limits before RE2 sees it (RE2
+// logs its parse errors to stderr): Go's parser, and the product of nested
+// repeat counts, which RE2 caps at 1000.
+func CheckRE2(pat string) error {
+	re, err := syntax.Parse(pat, syntax.Perl)
+	if err != nil {
+		return err
+	}
+	if repeatProduct(re) > 1000 {
+		return fmt.Errorf("%w: nested repeat counts over 1000", ErrRegex)
+	}
+	return nil
+}
+
+func repeatProduct(re *syntax.Regexp) int {
+	inner := 1
+	for _, s := range re.Sub {
+		inner = max(inner, repeatProduct(s))
+	}
+	if re.Op == syntax.OpRepeat {
+		n := re.Max
+		if n < 0 {
+			n = re.Min
+		}
+		return max(n, 1) * inner
+	}
+	return inner
 }

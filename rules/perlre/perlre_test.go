@@ -1,4 +1,4 @@
-package rules
+package perlre
 
 import (
 	"errors"
@@ -8,7 +8,7 @@ import (
 	"github.com/wasilibs/go-re2/experimental"
 )
 
-func TestSplitPerlRegex(t *testing.T) {
+func TestSplit(t *testing.T) {
 	tests := []struct {
 		in, pat, flags, rest string
 		bad                  bool
@@ -24,13 +24,13 @@ func TestSplitPerlRegex(t *testing.T) {
 		{in: `/a/q`, bad: true},
 	}
 	for _, tt := range tests {
-		pat, flags, rest, err := SplitPerlRegex(tt.in)
+		pat, flags, rest, err := Split(tt.in)
 		if (err != nil) != tt.bad {
-			t.Errorf("SplitPerlRegex(%q) error = %v, want error %v", tt.in, err, tt.bad)
+			t.Errorf("Split(%q) error = %v, want error %v", tt.in, err, tt.bad)
 			continue
 		}
 		if !tt.bad && (pat != tt.pat || flags != tt.flags || rest != tt.rest) {
-			t.Errorf("SplitPerlRegex(%q) = %q, %q, %q, want %q, %q, %q", tt.in, pat, flags, rest, tt.pat, tt.flags, tt.rest)
+			t.Errorf("Split(%q) = %q, %q, %q, want %q, %q, %q", tt.in, pat, flags, rest, tt.pat, tt.flags, tt.rest)
 		}
 	}
 }
@@ -39,9 +39,9 @@ func TestSplitPerlRegex(t *testing.T) {
 // regexp2 for confirmation.
 func perlMatch(t *testing.T, pat, flags, text string) bool {
 	t.Helper()
-	tr, err := TranslatePerl(pat, flags, TranslateOptions{})
+	tr, err := Translate(pat, flags, Options{})
 	if err != nil {
-		t.Fatalf("TranslatePerl(%q, %q) = %v", pat, flags, err)
+		t.Fatalf("Translate(%q, %q) = %v", pat, flags, err)
 	}
 	re, err := experimental.CompileLatin1(tr.RE2)
 	if err != nil {
@@ -66,7 +66,7 @@ func perlMatch(t *testing.T, pat, flags, text string) bool {
 	return mm != nil
 }
 
-func TestTranslatePerl(t *testing.T) {
+func TestTranslate(t *testing.T) {
 	tests := []struct {
 		pat, flags, text string
 		want             bool
@@ -127,13 +127,13 @@ func TestTranslatePerl(t *testing.T) {
 	}
 	for _, tt := range tests {
 		if got := perlMatch(t, tt.pat, tt.flags, tt.text); got != tt.want {
-			tr, _ := TranslatePerl(tt.pat, tt.flags, TranslateOptions{})
+			tr, _ := Translate(tt.pat, tt.flags, Options{})
 			t.Errorf("match(/%s/%s, %q) = %v, want %v (RE2 %q, backtrack %q)", tt.pat, tt.flags, tt.text, got, tt.want, tr.RE2, tr.Backtrack)
 		}
 	}
 }
 
-func TestTranslatePerlErrors(t *testing.T) {
+func TestTranslateErrors(t *testing.T) {
 	tests := []struct {
 		pat  string
 		want error
@@ -149,9 +149,9 @@ func TestTranslatePerlErrors(t *testing.T) {
 		{`a\`, ErrRegex},
 	}
 	for _, tt := range tests {
-		_, err := TranslatePerl(tt.pat, "", TranslateOptions{})
+		_, err := Translate(tt.pat, "", Options{})
 		if !errors.Is(err, tt.want) {
-			t.Errorf("TranslatePerl(%q) = %v, want %v", tt.pat, err, tt.want)
+			t.Errorf("Translate(%q) = %v, want %v", tt.pat, err, tt.want)
 		}
 	}
 }
@@ -170,14 +170,14 @@ func TestRequiredLiterals(t *testing.T) {
 		{`fo|barbaz`, nil},
 	}
 	for _, tt := range tests {
-		got := requiredLiterals(tt.pat)
+		got := RequiredLiterals(tt.pat)
 		if len(got) != len(tt.want) {
-			t.Errorf("requiredLiterals(%q) = %q, want %q", tt.pat, got, tt.want)
+			t.Errorf("RequiredLiterals(%q) = %q, want %q", tt.pat, got, tt.want)
 			continue
 		}
 		for i := range got {
 			if got[i] != tt.want[i] {
-				t.Errorf("requiredLiterals(%q) = %q, want %q", tt.pat, got, tt.want)
+				t.Errorf("RequiredLiterals(%q) = %q, want %q", tt.pat, got, tt.want)
 			}
 		}
 	}
@@ -193,7 +193,7 @@ func FuzzTranslatePerl(f *testing.F) {
 		if len(pat) > 200 {
 			return
 		}
-		tr, err := TranslatePerl(pat, flags, TranslateOptions{})
+		tr, err := Translate(pat, flags, Options{})
 		if err != nil {
 			return
 		}
@@ -201,6 +201,15 @@ func FuzzTranslatePerl(f *testing.F) {
 		if tr.Confirm {
 			_, _ = regexp2.Compile(tr.Backtrack, regexp2.None)
 		}
-		_ = requiredLiterals(tr.RE2)
+		_ = RequiredLiterals(tr.RE2)
 	})
+}
+
+// compileCheck reports whether RE2 accepts a pattern in Latin-1 mode.
+func compileCheck(p string) error {
+	if err := CheckRE2(p); err != nil {
+		return err
+	}
+	_, err := experimental.CompileLatin1(p)
+	return err
 }

@@ -1,9 +1,9 @@
-package rules
+package perlre
 
-// acMatcher is an Aho–Corasick automaton over ASCII-case-folded bytes,
+// AC is an Aho–Corasick automaton over ASCII-case-folded bytes,
 // compiled to a dense DFA over byte classes: one table lookup per byte of
 // text. Bytes that occur in no pattern share one class.
-type acMatcher struct {
+type AC struct {
 	class  [256]uint8
 	nclass int
 	trans  []int32   // state*nclass + class → next state
@@ -18,9 +18,9 @@ func foldByte(c byte) byte {
 	return c
 }
 
-// buildAC compiles patterns (already lower case, non-empty).
-func buildAC(pats []string) *acMatcher {
-	m := &acMatcher{}
+// NewAC compiles patterns (already lower case, non-empty).
+func NewAC(pats []string) *AC {
+	m := &AC{}
 	used := [256]bool{}
 	for _, p := range pats {
 		for i := 0; i < len(p); i++ {
@@ -92,9 +92,9 @@ func buildAC(pats []string) *acMatcher {
 	return m
 }
 
-// scan calls fn for each pattern occurrence in text (a pattern may be
+// Scan calls fn for each pattern occurrence in text (a pattern may be
 // reported more than once).
-func (m *acMatcher) scan(text []byte, fn func(pat int32)) {
+func (m *AC) Scan(text []byte, fn func(pat int32)) {
 	s := int32(0)
 	n := int32(m.nclass)
 	trans, class, hasOut := m.trans, &m.class, m.hasOut

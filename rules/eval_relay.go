@@ -1,8 +1,32 @@
 package rules
 
+// The eval functions of SpamAssassin's RelayEval plugin
+// (Mail::SpamAssassin::Plugin::RelayEval) and HeaderEval's relay-based ones.
+
 import (
 	"regexp"
 	"strings"
+
+	"github.com/sluice-mail/sluice/rules/relays"
+)
+
+// Relay is one handover recorded by a Received field (package relays).
+type Relay = relays.Relay
+
+// Relays is the message's relay path split by trust (package relays).
+type Relays = relays.Path
+
+// ComputeRelays parses the Received fields of msg and splits them by the
+// trusted_networks and internal_networks of conf, as relays.Compute does.
+func ComputeRelays(msg Message, conf *Config) *Relays {
+	return relays.Compute(msg, relays.Networks{Trusted: conf.TrustedNetworks, Internal: conf.InternalNetworks})
+}
+
+// ipAddressRE finds an IP address in a header value; spaceRE a run of
+// white space.
+var (
+	ipAddressRE = regexp.MustCompile(relays.IPPattern)
+	spaceRE     = regexp.MustCompile(`\s+`)
 )
 
 // relaysKey caches the relays in an EvalContext.
@@ -94,8 +118,8 @@ func evalMailFromMatchesRcvd(ec *EvalContext, _ []string) (bool, error) {
 }
 
 var (
-	isIPv4RE     = regexp.MustCompile(`^` + ipv4Pat + `$`)
-	numericHELO  = regexp.MustCompile(`(?i)\bhelo=(` + ipv4Pat + `)(?:[\x00-\x20,;\[()<>]|$)`)
+	isIPv4RE     = regexp.MustCompile(`^` + relays.IPv4Pattern + `$`)
+	numericHELO  = regexp.MustCompile(`(?i)\bhelo=(` + relays.IPv4Pattern + `)(?:[\x00-\x20,;\[()<>]|$)`)
 	classCRE     = regexp.MustCompile(`^(\d+\.\d+\.\d+\.)`)
 	dotcomHELORE = regexp.MustCompile(`(?i)(?:\.|^)(?:lycos\.com|lycos\.co\.uk|hotmail\.com|localhost\.com|excite\.com|caramail\.com|cs\.com|aol\.com|msn\.com|yahoo\.com|drizzle\.com)$`)
 	hostnameRE   = regexp.MustCompile(`^\w+(?:[\w.-]+\.)+\w+$`)
@@ -109,13 +133,13 @@ var (
 func evalNumericHELO(ec *EvalContext, _ []string) (bool, error) {
 	s, _ := relaysFor(ec).Pseudo("X-Spam-Relays-Untrusted")
 	m := numericHELO.FindStringSubmatch(s)
-	return m != nil && !privateIPRE.MatchString(m[1]), nil
+	return m != nil && !relays.IsPrivateIP(m[1]), nil
 }
 
 // helo_ip_mismatch: a public dotted-quad HELO outside the client's /24.
 func evalHELOIPMismatch(ec *EvalContext, _ []string) (bool, error) {
 	for _, r := range relaysFor(ec).Untrusted {
-		if !isIPv4RE.MatchString(r.HELO) || privateIPRE.MatchString(r.HELO) {
+		if !isIPv4RE.MatchString(r.HELO) || relays.IsPrivateIP(r.HELO) {
 			continue
 		}
 		if isIPv4RE.MatchString(r.IP) && !r.Private && r.HELO != r.IP {
@@ -182,7 +206,7 @@ func forgedReceived(rl *Relays) (mismatchFrom, mismatchIPHELO int) {
 		hlo := hostToDomain(strings.ToLower(r.HELO))
 		if dottedQuadRE.MatchString(hlo) && dottedQuadRE.MatchString(r.IP) && r.IP != hlo {
 			hb, fb := dottedQuadRE.FindStringSubmatch(hlo)[1], dottedQuadRE.FindStringSubmatch(r.IP)[1]
-			if hb != fb && !privateIPRE.MatchString(hlo) {
+			if hb != fb && !relays.IsPrivateIP(hlo) {
 				mismatchIPHELO++
 			}
 		}
@@ -231,13 +255,13 @@ var (
 	msnPickupRE   = regexp.MustCompile(`from mail pickup service by ((?:p\d\d\.)groups\.msn\.com)\b`)
 	hotmailPatsIP = []*regexp.Regexp{
 		regexp.MustCompile(`from (?:\S*\.)?hotmail.com \(\S+\.hotmail(?:\.msn)?\.com[ )]`),
-		regexp.MustCompile(`from \S*\.hotmail.com \(\[` + ipPat + `\][ ):]`),
+		regexp.MustCompile(`from \S*\.hotmail.com \(\[` + relays.IPPattern + `\][ ):]`),
 		regexp.MustCompile(`from \S+ by \S+\.hotmail(?:\.msn)?\.com with HTTP;`),
 		regexp.MustCompile(`from \[66\.218.\S+\] by \S+\.yahoo\.com`),
 	}
 	hotmailPatsOrig = []*regexp.Regexp{
 		regexp.MustCompile(`from \S*\.outbound\.protection\.outlook\.com \(\S+\.outbound\.protection\.outlook\.com[ )]`),
-		regexp.MustCompile(`from \S*\.(?:eur|nam)prd\d+\.prod\.outlook\.com \(` + ipPat + `\)`),
+		regexp.MustCompile(`from \S*\.(?:eur|nam)prd\d+\.prod\.outlook\.com \(` + relays.IPPattern + `\)`),
 	}
 	hotmailHeloRE  = regexp.MustCompile(`(?:from |HELO |helo=)\S*hotmail\.com\b`)
 	hotmailFromRE  = regexp.MustCompile(`(?i)\bhotmail\.com$`)
@@ -249,7 +273,7 @@ var (
 		regexp.MustCompile(`by web\S+\.mail\S*\.yahoo\.com via HTTP`),
 		regexp.MustCompile(`by sonic\S+\.consmr\.mail\S*\.yahoo\.com with HTTP`),
 		regexp.MustCompile(`by smtp\S+\.yahoo\.com with SMTP`),
-		regexp.MustCompile(`from \[` + ipPat + `\] by \S+\.(?:groups|scd|dcn)\.yahoo\.com with NNFMP`),
+		regexp.MustCompile(`from \[` + relays.IPPattern + `\] by \S+\.(?:groups|scd|dcn)\.yahoo\.com with NNFMP`),
 		regexp.MustCompile(`by \w+\.\w+\.yahoo\.com \(\d+\.\d+\.\d+/\d+\.\d+\.\d+\)(?: with ESMTP)? id \w+`),
 	}
 	yahooBulkRE     = regexp.MustCompile(`\bmailer\d+\.bulk\.scd\.yahoo\.com\b`)
@@ -259,10 +283,10 @@ var (
 	gmailXRcvd6RE   = regexp.MustCompile(`by 2002:a\d\d:\w+:\S+ with SMTP id \S+`)
 	gmailESMTPSARE  = regexp.MustCompile(`by smtp\.googlemail\.com with ESMTPSA id \S+`)
 	junoFromRE      = regexp.MustCompile(`(?i)\bjuno\.com$`)
-	junoRcvdRE      = regexp.MustCompile(`from.*\b(?:juno|untd)\.com.*[\[(]` + ipPat + `[\])].*by`)
+	junoRcvdRE      = regexp.MustCompile(`from.*\b(?:juno|untd)\.com.*[\[(]` + relays.IPPattern + `[\])].*by`)
 	junoCookieRE    = regexp.MustCompile(` cookie\.(?:juno|untd)\.com `)
-	junoMailComRE   = regexp.MustCompile(`from.*\bmail\.com.*\[` + ipPat + `\].*by`)
-	junoWebmailRE   = regexp.MustCompile(`from (webmail\S+\.untd\.com) \((webmail\S+\.untd\.com) \[` + ipPat + `\]\) by`)
+	junoMailComRE   = regexp.MustCompile(`from.*\bmail\.com.*\[` + relays.IPPattern + `\].*by`)
+	junoWebmailRE   = regexp.MustCompile(`from (webmail\S+\.untd\.com) \((webmail\S+\.untd\.com) \[` + relays.IPPattern + `\]\) by`)
 	junoXMailerMail = regexp.MustCompile(`\bmail\.com`)
 	junoXMailerWeb  = regexp.MustCompile(`^Webmail Version \d`)
 	eudoraFromRE    = regexp.MustCompile(`(?i)\beudoramail\.com$`)

@@ -1,0 +1,145 @@
+package rules
+
+// The eval functions of SpamAssassin's BodyEval plugin
+// (Mail::SpamAssassin::Plugin::BodyEval).
+
+import (
+	"bytes"
+	"math"
+	"regexp"
+	"strings"
+)
+
+// tvdRatio is the largest percentage of spaces to other characters over
+// the body paragraphs longer than 5 bytes (100 when spaces dominate).
+func tvdRatio(ec *EvalContext) float64 {
+	return memo(ec, "tvd", func() float64 {
+		best := 0.0
+		for _, p := range ec.Msg.Body() {
+			if len(p) <= 5 {
+				continue
+			}
+			spaces := float64(bytes.Count(p, []byte(" ")))
+			non := float64(len(p)) - spaces
+			pct := 100.0
+			if spaces <= non && non > 0 {
+				pct = math.Trunc(100 * spaces / non)
+			}
+			best = max(best, pct)
+		}
+		return best
+	})
+}
+
+// check_body_length(n): the undecoded body is shorter than n bytes.
+func evalBodyLength(ec *EvalContext, args []string) (bool, error) {
+	full := ec.Msg.Full()
+	i := bytes.Index(full, []byte("\n\n"))
+	j := bytes.Index(full, []byte("\r\n\r\n"))
+	var n int
+	switch {
+	case j >= 0 && (i < 0 || j < i):
+		n = len(full) - j - 4
+	case i >= 0:
+		n = len(full) - i - 2
+	}
+	return float64(n) < argFloat(args, 0, 0), nil
+}
+
+// tvd_vertical_words(min, max): tvdRatio in [min, max).
+func evalVerticalWords(ec *EvalContext, args []string) (bool, error) {
+	hi := argFloat(args, 1, 101)
+	if hi >= 100 {
+		hi = 101
+	}
+	r := tvdRatio(ec)
+	return r >= argFloat(args, 0, 0) && r < hi, nil
+}
+
+// check_blank_line_ratio(min, max [, minlines]): percentage of blank lines
+// in the decoded body text.
+func evalBlankLineRatio(ec *EvalContext, args []string) (bool, error) {
+	var lines [][]byte
+	for _, p := range ec.Msg.RawBody() {
+		lines = append(lines, bytes.Split(p, []byte("\n"))...)
+	}
+	if len(lines) == 0 || float64(len(lines)) < max(argFloat(args, 2, 1), 1) {
+		return false, nil
+	}
+	blank := 0
+	for _, l := range lines {
+		if len(bytes.TrimSpace(l)) == 0 {
+			blank++
+		}
+	}
+	r := 100 * float64(blank) / float64(len(lines))
+	lo, hi := argFloat(args, 0, 0), argFloat(args, 1, 100)
+	return (lo == 0 && r <= hi) || (r > lo && r <= hi), nil
+}
+
+// maDiff compares the words of the text and HTML alternatives of a
+// multipart/alternative: the percentage of distinct HTML words the text
+// part lacks, and the distinct word counts of both.
+func maDiff(ec *EvalContext) (diff float64, textWords, htmlWords int) {
+	type res struct {
+		diff       float64
+		text, html int
+	}
+	r := memo(ec, "madiff", func() res {
+		ps, _ := parts(ec)
+		text, html := map[string]int{}, map[string]int{}
+		for _, p := range ps {
+			if p.Parent != "multipart/alternative" {
+				continue
+			}
+			body := string(p.Decoded)
+			dst := text
+			switch p.ContentType {
+			case "text/html":
+				body = htmlTagRE.ReplaceAllString(body, " ")
+				dst = html
+			case "text/plain":
+			default:
+				continue
+			}
+			for _, w := range strings.Fields(body) {
+				if strings.IndexFunc(w, func(r rune) bool { return r < 0x80 && (isAlnum(byte(r)) || r == '_') }) >= 0 {
+					dst[w]++
+				}
+			}
+		}
+		if len(html) == 0 {
+			return res{}
+		}
+		orig := len(html)
+		left := 0
+		for w, n := range html {
+			if n-text[w] >= 1 {
+				left++
+			}
+		}
+		return res{diff: 100 * float64(left) / float64(orig), text: len(text), html: orig}
+	})
+	return r.diff, r.text, r.html
+}
+
+var htmlTagRE = regexp.MustCompile(`(?s)<[^>]*>`)
+
+// multipart_alternative_difference(min, max)
+func evalMADiff(ec *EvalContext, args []string) (bool, error) {
+	d, _, html := maDiff(ec)
+	if html == 0 {
+		return false, nil
+	}
+	lo := argFloat(args, 0, 0)
+	return (lo == 0 || d > lo) && d <= argFloat(args, 1, math.Inf(1)), nil
+}
+
+// multipart_alternative_difference_count(ratio, minhtml)
+func evalMADiffCount(ec *EvalContext, args []string) (bool, error) {
+	_, text, html := maDiff(ec)
+	if float64(html) <= argFloat(args, 1, 0) || html == 0 {
+		return false, nil
+	}
+	return float64(text)/float64(html) > argFloat(args, 0, 0), nil
+}
