@@ -4,7 +4,6 @@ import (
 	"context"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/sluice-mail/sluice/bayes"
 	"github.com/sluice-mail/sluice/bayes/internal/storetest"
@@ -39,9 +38,6 @@ func trained(b *testing.B, opts Options) (*bayes.Classifier, []*mail.Message) {
 // -benchtime 1000x to score each message once (later rounds find every
 // token in the store's cache).
 func BenchmarkScore(b *testing.B) { benchScore(b, Options{}) }
-
-// BenchmarkScoreReadLease is BenchmarkScore with Options.ReadLease.
-func BenchmarkScoreReadLease(b *testing.B) { benchScore(b, Options{ReadLease: 500 * time.Millisecond}) }
 
 func benchScore(b *testing.B, opts Options) {
 	c, msgs := trained(b, opts)
