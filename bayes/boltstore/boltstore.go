@@ -184,6 +184,7 @@ func (s *Store) open(readOnly bool) (*bolt.DB, error) {
 // in-memory copy.
 type wtx struct {
 	tx      *bolt.Tx
+	id      uint64                       // the transaction's id, once committed the file's
 	changed map[bayes.Token]bayes.Counts // zero Counts: deleted
 	dtoks   int                          // tokens added less tokens deleted
 	reload  bool                         // the change is too wide to follow: drop the copy
@@ -219,7 +220,7 @@ func (s *Store) update(fn func(w *wtx) error) error {
 	}
 	var w *wtx
 	err = db.Update(func(tx *bolt.Tx) error {
-		w = &wtx{tx: tx}
+		w = &wtx{tx: tx, id: uint64(tx.ID())}
 		if err := fn(w); err != nil {
 			return err
 		}
@@ -256,7 +257,7 @@ func (s *Store) follow(w *wtx) {
 	if m == nil {
 		return
 	}
-	id := uint64(w.tx.ID())
+	id := w.id
 	if w.reload || m.ver.txid != id-1 {
 		s.mem = nil
 		return

@@ -129,7 +129,6 @@ func TestTwoProcesses(t *testing.T) {
 	if testing.Short() {
 		t.Skip("spawns processes")
 	}
-
 	path := filepath.Join(t.TempDir(), "bayes.db")
 	s, err := Open(path, Options{LockTimeout: 30 * time.Second})
 	if err != nil {
