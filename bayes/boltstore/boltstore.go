@@ -141,6 +141,12 @@ func Open(path string, opts Options) (*Store, error) {
 	if s.timeout <= 0 {
 		s.timeout = 2 * time.Second
 	}
+	// A file already set up is only read: a write would cost every
+	// other process's in-memory copy a reload. Any doubt (an empty file,
+	// a lock held) is settled by the write, which reports it.
+	if ready, err := s.ready(); err == nil && ready {
+		return s, nil
+	}
 	err := s.update(func(w *wtx) error {
 		tx := w.tx
 		for _, b := range [][]byte{bucketTokens, bucketSeen, bucketMeta} {
@@ -153,8 +159,8 @@ func Open(path string, opts Options) (*Store, error) {
 			if err := meta.Put(keyVersion, u64(formatVersion)); err != nil {
 				return err
 			}
-		} else if len(v) != 8 || binary.BigEndian.Uint64(v) != formatVersion {
-			return fmt.Errorf("%w: %s: unknown format version %x", bayes.ErrFormat, path, v)
+		} else if err := checkVersion(path, v); err != nil {
+			return err
 		}
 		if meta.Get(keyNTokens) == nil {
 			// A file written before the count was kept: count once.
@@ -167,6 +173,43 @@ func Open(path string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// ready reports whether the file exists with every bucket and meta key
+// this version writes.
+func (s *Store) ready() (bool, error) {
+	if _, err := os.Stat(s.path); err != nil {
+		return false, nil
+	}
+	db, err := s.open(true)
+	if err != nil {
+		return false, err
+	}
+	defer db.Close()
+	ready := false
+	err = db.View(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		if meta == nil || tx.Bucket(bucketTokens) == nil || tx.Bucket(bucketSeen) == nil {
+			return nil
+		}
+		v := meta.Get(keyVersion)
+		if v == nil {
+			return nil
+		}
+		if err := checkVersion(s.path, v); err != nil {
+			return err
+		}
+		ready = meta.Get(keyNTokens) != nil
+		return nil
+	})
+	return ready, err
+}
+
+func checkVersion(path string, v []byte) error {
+	if len(v) != 8 || binary.BigEndian.Uint64(v) != formatVersion {
+		return fmt.Errorf("%w: %s: unknown format version %x", bayes.ErrFormat, path, v)
+	}
+	return nil
 }
 
 func (s *Store) open(readOnly bool) (*bolt.DB, error) {

@@ -202,3 +202,30 @@ func TestTouchBuffered(t *testing.T) {
 		t.Errorf("atimes after Touch and Close = %v, want [5000 1000 0]", got)
 	}
 }
+
+// TestOpenWritesOnce: opening a file already set up commits nothing, so
+// a new Store (a reload, a `sluice learn`) costs no other process its
+// in-memory copy; an empty file is set up.
+func TestOpenWritesOnce(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "bayes.db")
+	if _, err := Open(path, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	v0, err := readVersion(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(path, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := readVersion(path); v != v0 {
+		t.Errorf("second Open committed: txid %d → %d", v0.txid, v.txid)
+	}
+	empty := filepath.Join(t.TempDir(), "empty.db")
+	if err := os.WriteFile(empty, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(empty, Options{}); err != nil {
+		t.Errorf("Open of an empty file: %v", err)
+	}
+}
