@@ -114,6 +114,7 @@ type Store struct {
 	pending   map[bayes.Token]int64 // atimes from Touch not yet written
 	pendingAt time.Time             // when the first of them came
 
+	rmu sync.Mutex // held by a Lookup reading the file
 	cmu sync.RWMutex
 	mem *memCopy // nil until read, or after a write it could not follow
 
@@ -343,6 +344,15 @@ func (s *Store) Lookup(ctx context.Context, toks []bayes.Token) (bayes.Snapshot,
 	if err := ctx.Err(); err != nil {
 		return bayes.Snapshot{}, err
 	}
+	if v, err := readVersion(s.path); err == nil {
+		if snap, ok := s.fromMem(v, toks); ok {
+			return snap, nil
+		}
+	}
+	// One reload at a time: the lookups that queue behind it find the
+	// copy it made.
+	s.rmu.Lock()
+	defer s.rmu.Unlock()
 	if v, err := readVersion(s.path); err == nil {
 		if snap, ok := s.fromMem(v, toks); ok {
 			return snap, nil
