@@ -81,8 +81,10 @@ func BenchmarkLookup(b *testing.B) {
 		b.ReportMetric(float64(avg), "tokens/op")
 	})
 	b.Run("Memory", func(b *testing.B) {
-		if _, err := s.Lookup(ctx, toks[0]); err != nil {
-			b.Fatal(err)
+		for range 2 {
+			if _, err := s.Lookup(ctx, toks[0]); err != nil {
+				b.Fatal(err)
+			}
 		}
 		b.ResetTimer()
 		cpu := storetest.CPUTime()
@@ -138,6 +140,9 @@ func lookupOpen(path string, toks []bayes.Token) error {
 func BenchmarkMemCopy(b *testing.B) {
 	s, _ := filled(b, 150000, 1000, Options{})
 	ctx := context.Background()
+	if _, err := s.Lookup(ctx, nil); err != nil {
+		b.Fatal(err)
+	}
 	var before, after runtime.MemStats
 	for range b.N {
 		s.cmu.Lock()
@@ -183,8 +188,10 @@ func BenchmarkApply(b *testing.B) {
 		b.Fatal(err)
 	}
 	ctx := context.Background()
-	if _, err := s.Lookup(ctx, nil); err != nil {
-		b.Fatal(err)
+	for range 2 {
+		if _, err := s.Lookup(ctx, nil); err != nil {
+			b.Fatal(err)
+		}
 	}
 	b.ResetTimer()
 	cpu := storetest.CPUTime()

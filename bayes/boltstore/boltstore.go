@@ -21,6 +21,8 @@
 // meta pages (an open and two preads, no lock: see readVersion) and
 // answers from memory when it is the copy's; when another process has
 // committed since, the copy is read again, under the shared lock. The
+// first Lookup of a Store reads only its own tokens, so a Store used
+// once costs no copy; keep one Store per file for the process's life. The
 // store's own commits update the copy while the exclusive lock is still
 // held, so they never cost a reload. A file of more tokens than
 // maxMemTokens is read per Lookup instead.
@@ -114,9 +116,10 @@ type Store struct {
 	pending   map[bayes.Token]int64 // atimes from Touch not yet written
 	pendingAt time.Time             // when the first of them came
 
-	rmu sync.Mutex // held by a Lookup reading the file
-	cmu sync.RWMutex
-	mem *memCopy // nil until read, or after a write it could not follow
+	rmu    sync.Mutex  // held by a Lookup reading the file
+	looked atomic.Bool // a Lookup has run
+	cmu    sync.RWMutex
+	mem    *memCopy // nil until read, or after a write it could not follow
 
 	expiring atomic.Bool    // an automatic expiry run is under way
 	wg       sync.WaitGroup // automatic expiry runs
@@ -377,9 +380,15 @@ func (s *Store) Lookup(ctx context.Context, toks []bayes.Token) (bayes.Snapshot,
 		if snap, ok = s.fromMem(v, toks); ok {
 			return nil
 		}
-		m, err := load(tx, v)
-		if err != nil {
-			return err
+		// A Store's first Lookup reads only its tokens: a Store opened
+		// for one message (a per-user database opened per delivery)
+		// would pay for a copy it never uses again.
+		var m *memCopy
+		if s.looked.Swap(true) {
+			var err error
+			if m, err = load(tx, v); err != nil {
+				return err
+			}
 		}
 		if m != nil {
 			s.cmu.Lock()
@@ -388,7 +397,9 @@ func (s *Store) Lookup(ctx context.Context, toks []bayes.Token) (bayes.Snapshot,
 			snap, _ = s.fromMem(v, toks)
 			return nil
 		}
-		// Too big to copy: read the tokens asked for.
+		// A first Lookup, or a file too big to copy: read the tokens
+		// asked for.
+		var err error
 		snap.NSpam, snap.NHam = getU64(meta, keyNSpam), getU64(meta, keyNHam)
 		snap.Counts = make([]bayes.Counts, len(toks))
 		for i, t := range toks {

@@ -2,9 +2,11 @@ package boltstore
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/sluice-mail/sluice/bayes"
 	"github.com/sluice-mail/sluice/bayes/internal/storetest"
@@ -140,9 +142,13 @@ func TestCacheSeesOtherHandle(t *testing.T) {
 		t.Fatal(err)
 	}
 	lookup(a)
+	if a.mem != nil {
+		t.Fatal("in-memory copy after the first Lookup; want the tokens read alone")
+	}
+	lookup(a)
 	cached := a.mem
 	if cached == nil {
-		t.Fatal("no in-memory copy after a Lookup")
+		t.Fatal("no in-memory copy after a second Lookup")
 	}
 	if _, err := a.Apply(ctx, storetest.Change("a2", bayes.Ham, 0, 5)); err != nil {
 		t.Fatal(err)
@@ -227,5 +233,73 @@ func TestOpenWritesOnce(t *testing.T) {
 	}
 	if _, err := Open(empty, Options{}); err != nil {
 		t.Errorf("Open of an empty file: %v", err)
+	}
+}
+
+// TestConcurrentDeliveriesAndLearner: deliveries score, touch and
+// auto-learn through one Store while a learner learns through another;
+// run with -race. Every learn is counted, and both handles agree.
+func TestConcurrentDeliveriesAndLearner(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "bayes.db")
+	deliv, err := Open(path, Options{LockTimeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	learner, err := Open(path, Options{LockTimeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const workers, n = 4, 15
+	errs := make(chan error, workers+1)
+	for w := range workers {
+		go func() {
+			for i := range n {
+				toks := []bayes.Token{storetest.Tok(i), storetest.Tok(i + 1), storetest.Tok(100)}
+				if _, err := deliv.Lookup(ctx, toks); err != nil {
+					errs <- err
+					return
+				}
+				if err := deliv.Touch(ctx, toks, int64(2000+i)); err != nil {
+					errs <- err
+					return
+				}
+				if i%3 == 0 {
+					if _, err := deliv.Apply(ctx, storetest.Change(fmt.Sprintf("d%d-%d", w, i), bayes.Ham, 95, 105)); err != nil {
+						errs <- err
+						return
+					}
+				}
+			}
+			errs <- nil
+		}()
+	}
+	go func() {
+		for i := range n {
+			chs := []bayes.Change{storetest.Change(fmt.Sprintf("l%d", i), bayes.Spam, 95, 105)}
+			if _, err := learner.ApplyAll(ctx, chs); err != nil {
+				errs <- err
+				return
+			}
+		}
+		errs <- nil
+	}()
+	for range workers + 1 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := deliv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	wantHam := uint64(workers * ((n + 2) / 3))
+	for name, s := range map[string]*Store{"delivery": deliv, "learner": learner} {
+		snap, err := s.Lookup(ctx, []bayes.Token{storetest.Tok(100)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if snap.NSpam != n || snap.NHam != wantHam || snap.Counts[0].Spam != n || uint64(snap.Counts[0].Ham) != wantHam {
+			t.Errorf("%s handle: %+v, want %d spam %d ham", name, snap, n, wantHam)
+		}
 	}
 }
