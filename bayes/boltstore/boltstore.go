@@ -116,10 +116,11 @@ type Store struct {
 	pending   map[bayes.Token]int64 // atimes from Touch not yet written
 	pendingAt time.Time             // when the first of them came
 
-	rmu    sync.Mutex  // held by a Lookup reading the file
-	looked atomic.Bool // a Lookup has run
-	cmu    sync.RWMutex
-	mem    *memCopy // nil until read, or after a write it could not follow
+	rmu     sync.Mutex
+	reading *fileRead   // the Lookup reading the file, or nil
+	looked  atomic.Bool // a Lookup has run
+	cmu     sync.RWMutex
+	mem     *memCopy // nil until read, or after a write it could not follow
 
 	expiring atomic.Bool    // an automatic expiry run is under way
 	wg       sync.WaitGroup // automatic expiry runs
@@ -352,15 +353,45 @@ func (s *Store) Lookup(ctx context.Context, toks []bayes.Token) (bayes.Snapshot,
 			return snap, nil
 		}
 	}
-	// One reload at a time: the lookups that queue behind it find the
-	// copy it made.
+	// One file read at a time: the lookups that arrive meanwhile wait
+	// for it and use the copy it made, or fail with it (a foreign lock
+	// held past LockTimeout fails them all at once, not one after the
+	// other).
 	s.rmu.Lock()
-	defer s.rmu.Unlock()
-	if v, err := readVersion(s.path); err == nil {
-		if snap, ok := s.fromMem(v, toks); ok {
-			return snap, nil
+	if r := s.reading; r != nil {
+		s.rmu.Unlock()
+		<-r.done
+		if r.err != nil {
+			return bayes.Snapshot{}, r.err
 		}
+		if v, err := readVersion(s.path); err == nil {
+			if snap, ok := s.fromMem(v, toks); ok {
+				return snap, nil
+			}
+		}
+		return s.lookupFile(toks)
 	}
+	r := &fileRead{done: make(chan struct{})}
+	s.reading = r
+	s.rmu.Unlock()
+	snap, err := s.lookupFile(toks)
+	r.err = err
+	s.rmu.Lock()
+	s.reading = nil
+	s.rmu.Unlock()
+	close(r.done)
+	return snap, err
+}
+
+// fileRead is a Lookup reading the file, for the lookups waiting on it.
+type fileRead struct {
+	done chan struct{}
+	err  error // set before done is closed
+}
+
+// lookupFile answers a Lookup in a read-only transaction, from the
+// in-memory copy if it is of that transaction, else making one.
+func (s *Store) lookupFile(toks []bayes.Token) (bayes.Snapshot, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	db, release, err := s.reader()

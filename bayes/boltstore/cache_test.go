@@ -2,6 +2,7 @@ package boltstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -301,5 +302,39 @@ func TestConcurrentDeliveriesAndLearner(t *testing.T) {
 		if snap.NSpam != n || snap.NHam != wantHam || snap.Counts[0].Spam != n || uint64(snap.Counts[0].Ham) != wantHam {
 			t.Errorf("%s handle: %+v, want %d spam %d ham", name, snap, n, wantHam)
 		}
+	}
+}
+
+// TestLockedLookupsFailTogether: lookups that need the file while another
+// process holds it wait for one read and fail with it, within about one
+// LockTimeout, not one timeout after the other.
+func TestLockedLookupsFailTogether(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "bayes.db")
+	const timeout = 200 * time.Millisecond
+	s, err := Open(path, Options{LockTimeout: timeout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	const n = 6
+	start := time.Now()
+	errs := make(chan error, n)
+	for range n {
+		go func() {
+			_, err := s.Lookup(context.Background(), []bayes.Token{storetest.Tok(1)})
+			errs <- err
+		}()
+	}
+	for range n {
+		if err := <-errs; !errors.Is(err, ErrLocked) {
+			t.Errorf("Lookup with the file locked: error %v, want ErrLocked", err)
+		}
+	}
+	if d := time.Since(start); d > 3*timeout {
+		t.Errorf("%d lookups with the file locked took %v, want about one LockTimeout (%v)", n, d, timeout)
 	}
 }
