@@ -1,5 +1,7 @@
 package bayes
 
+import "time"
+
 // Config holds SpamAssassin's bayes_* settings that this package reads,
 // under the names of the settings they mirror. The zero Config tokenizes
 // nothing and learns nothing: start from [DefaultConfig] and change what
@@ -43,6 +45,52 @@ type Config struct {
 	// (bayes_stopword_languages, bayes_stopword_xx; see [NewStopwords]).
 	// Default the stock English list; nil disables.
 	Stopwords *Stopwords
+	// Expiry is how the store forgets old tokens. Default
+	// [DefaultExpiry].
+	Expiry Expiry
+}
+
+// Expiry holds the settings of token expiry (BayesStore.pm
+// expire_old_tokens, BayesStore/Redis.pm). Stores take it in their
+// options; each reads the fields that fit how it expires.
+type Expiry struct {
+	// MaxDBSize is bayes_expiry_max_db_size: an expiry run starts once
+	// the database holds more tokens than this, and keeps the newest
+	// max(75% of it, 100000). Default 150000. The bbolt store only.
+	MaxDBSize int
+	// Auto is bayes_auto_expire: expire as part of learning, at most
+	// once per [ExpiryPeriod] (bbolt), or give token and seen keys a
+	// time to live (Redis). Default true.
+	Auto bool
+	// TokenTTL is bayes_token_ttl: the time to live of a Redis token
+	// key, renewed whenever the token is learned or touched. Default 3
+	// weeks; zero or less means none.
+	TokenTTL time.Duration
+	// SeenTTL is bayes_seen_ttl: the time to live of a Redis seen entry.
+	// Default 8 days; zero or less means none.
+	SeenTTL time.Duration
+}
+
+// ExpiryPeriod is the least time between two automatic expiry runs
+// (BayesStore.pm expiry_due: 43200 s), and the least spread of token
+// atimes worth an automatic run.
+const ExpiryPeriod = 12 * time.Hour
+
+// ExpiryKeepMin is the fewest tokens an expiry run keeps (BayesStore.pm
+// expire_old_tokens_trapped): with the default MaxDBSize the 75% rule
+// keeps 112500.
+const ExpiryKeepMin = 100000
+
+// ExpiryKeep returns how many tokens an expiry run keeps:
+// max(MaxDBSize * 0.75, ExpiryKeepMin), as bayes_expiry_pct and the floor
+// of BayesStore.pm give it.
+func (e Expiry) ExpiryKeep() int {
+	return max(e.MaxDBSize*3/4, ExpiryKeepMin)
+}
+
+// DefaultExpiry returns SpamAssassin's defaults (Conf.pm).
+func DefaultExpiry() Expiry {
+	return Expiry{MaxDBSize: 150000, Auto: true, TokenTTL: 21 * 24 * time.Hour, SeenTTL: 8 * 24 * time.Hour}
 }
 
 // TokenSources selects where tokens come from (bayes_token_sources).
@@ -65,6 +113,7 @@ func DefaultConfig() Config {
 		TokenSources:              TokenSources{Header: true, Visible: true, Invisible: true, URI: true},
 		UseHapaxes:                true,
 		Stopwords:                 stopwordsEN,
+		Expiry:                    DefaultExpiry(),
 	}
 }
 

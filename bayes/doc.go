@@ -33,9 +33,11 @@
 //     from its Received analysis, X-AuthorDomain, ...) come from the
 //     caller ([Classifier.Metadata]); without them about 6% of
 //     SpamAssassin's tokens are missing.
-//   - bayes_token_sources "mimepart", bayes_ignore_from/to, the journal
-//     and expiry are not implemented ([ReadSABackup] reads journal-era
-//     dumps); stop word lists other than the stock English one need
+//   - bayes_token_sources "mimepart", bayes_ignore_from/to and the
+//     journal are not implemented ([ReadSABackup] reads journal-era
+//     dumps). Expiry ([Expiry]) is the stores' own; the bbolt store's
+//     cutoff is exact where BayesStore.pm picks a power of two of 12
+//     hours. Stop word lists other than the stock English one need
 //     translating from Perl byte escapes ([NewStopwords]).
 //   - Perl walks a hash in random order where it caps header tokens at
 //     10000 and picks among equally strong tokens at the 150th place; this

@@ -101,6 +101,45 @@ type Toucher interface {
 	Touch(ctx context.Context, toks []Token, atime int64) error
 }
 
+// Expirer is an optional capability of a [Store]: an expiry run on
+// demand (sa-learn --force-expire), whatever the time since the last one.
+type Expirer interface {
+	Expire(ctx context.Context, e Expiry) (ExpiryResult, error)
+}
+
+// ExpiryResult is what an expiry run did.
+type ExpiryResult struct {
+	// Before and Removed count tokens: in the database when the run
+	// started, and removed by it.
+	Before, Removed int
+	// Cutoff is the atime below which tokens were removed; zero when
+	// none were.
+	Cutoff int64
+	// Skipped says why nothing was removed ("" when tokens were).
+	Skipped string
+}
+
+// ExpiryStater is an optional capability of a [Store]: what sa-learn
+// --dump magic shows of expiry.
+type ExpiryStater interface {
+	ExpiryStats(ctx context.Context) (ExpiryStats, error)
+}
+
+// ExpiryStats is the expiry state of a database (BayesStore.pm
+// get_storage_variables 3, 4, 8 and 9).
+type ExpiryStats struct {
+	// NTokens is the number of tokens.
+	NTokens int
+	// LastExpire is when the last expiry run ended, Unix seconds (zero:
+	// never).
+	LastExpire int64
+	// LastAtimeDelta is how old, counted back from the newest atime, a
+	// token had to be for that run to remove it.
+	LastAtimeDelta int64
+	// LastReduce is how many tokens that run removed.
+	LastReduce int
+}
+
 // Txn is what [ApplyChange] needs from a store inside one transaction.
 type Txn interface {
 	// Seen returns the class a message id was learned as.

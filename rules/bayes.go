@@ -1,9 +1,11 @@
 package rules
 
 import (
+	"fmt"
 	"math"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // bayesDirective reads one Bayes or learning setting into rs.conf.Bayes
@@ -35,6 +37,14 @@ func (p *parser) bayesDirective(rs *Ruleset, file string, line int, key, val str
 		}
 		*dst = n
 	}
+	duration := func(dst *time.Duration) {
+		d, err := parseDuration(val)
+		if err != nil {
+			p.diag(file, line, 1, "", "%s: %v", key, err)
+			return
+		}
+		*dst = d
+	}
 	switch key {
 	case "use_bayes":
 		flag(&b.UseBayes)
@@ -58,6 +68,10 @@ func (p *parser) bayesDirective(rs *Ruleset, file string, line int, key, val str
 		count(&b.MinSpamNum)
 	case "bayes_expiry_max_db_size":
 		count(&b.ExpiryMaxDBSize)
+	case "bayes_token_ttl":
+		duration(&b.TokenTTL)
+	case "bayes_seen_ttl":
+		duration(&b.SeenTTL)
 	case "bayes_ignore_header":
 		for _, h := range strings.Fields(val) {
 			b.IgnoreHeaders = append(b.IgnoreHeaders, strings.ToLower(h))
@@ -75,6 +89,34 @@ func (p *parser) bayesDirective(rs *Ruleset, file string, line int, key, val str
 		b.Other[key] = strings.TrimSpace(val)
 	}
 	return true
+}
+
+// parseDuration reads a Conf.pm duration ($CONF_TYPE_DURATION): a
+// number of seconds, or of minutes, hours, days or weeks with the suffix
+// m, h, d or w ("s" for seconds). A negative value means none, as Redis.pm
+// reads it.
+func parseDuration(val string) (time.Duration, error) {
+	v := strings.ToLower(strings.TrimSpace(val))
+	unit := time.Second
+	if n := len(v); n > 0 {
+		switch v[n-1] {
+		case 's':
+			v = v[:n-1]
+		case 'm':
+			unit, v = time.Minute, v[:n-1]
+		case 'h':
+			unit, v = time.Hour, v[:n-1]
+		case 'd':
+			unit, v = 24*time.Hour, v[:n-1]
+		case 'w':
+			unit, v = 7*24*time.Hour, v[:n-1]
+		}
+	}
+	f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || math.Abs(f)*float64(unit) > math.MaxInt64 {
+		return 0, fmt.Errorf("bad duration %q", val)
+	}
+	return time.Duration(f * float64(unit)), nil
 }
 
 // This file mirrors what SpamAssassin's Plugin/Bayes.pm gives the rule

@@ -3,6 +3,7 @@ package rules
 import (
 	"context"
 	"testing"
+	"time"
 )
 
 const bayesRules = `
@@ -111,6 +112,39 @@ bayes_token_sources all
 	}
 	rs, _ = LoadString("local.cf", "\nbayes_min_spam_num lots\n", Options{})
 	if l := rs.Lint(); len(l.Errors) != 1 || l.Errors[0].String() != `local.cf:2:1: bayes_min_spam_num: bad count "lots"` {
+		t.Fatalf("Lint errors = %v", l.Errors)
+	}
+}
+
+// TestBayesExpiryDirectives: the expiry settings, durations with Conf.pm's
+// unit suffixes.
+func TestBayesExpiryDirectives(t *testing.T) {
+	def := DefaultBayesConfig()
+	if def.ExpiryMaxDBSize != 150000 || !def.AutoExpire || def.TokenTTL != 21*24*time.Hour || def.SeenTTL != 8*24*time.Hour {
+		t.Fatalf("DefaultBayesConfig() expiry = %d %v %v %v", def.ExpiryMaxDBSize, def.AutoExpire, def.TokenTTL, def.SeenTTL)
+	}
+	for _, tc := range []struct {
+		cf        string
+		max       int
+		auto      bool
+		tok, seen time.Duration
+	}{
+		{"bayes_expiry_max_db_size 300000\nbayes_auto_expire 0\n", 300000, false, def.TokenTTL, def.SeenTTL},
+		{"bayes_token_ttl 2w\nbayes_seen_ttl 36h\n", 150000, true, 14 * 24 * time.Hour, 36 * time.Hour},
+		{"bayes_token_ttl 86400\nbayes_seen_ttl 90m\n", 150000, true, 24 * time.Hour, 90 * time.Minute},
+		{"bayes_token_ttl 3d\nbayes_seen_ttl -1\n", 150000, true, 72 * time.Hour, -time.Second},
+	} {
+		rs, err := LoadString("local.cf", tc.cf, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := rs.Config().Bayes
+		if b.ExpiryMaxDBSize != tc.max || b.AutoExpire != tc.auto || b.TokenTTL != tc.tok || b.SeenTTL != tc.seen {
+			t.Errorf("LoadString(%q): max %d auto %v token TTL %v seen TTL %v; want %d %v %v %v", tc.cf, b.ExpiryMaxDBSize, b.AutoExpire, b.TokenTTL, b.SeenTTL, tc.max, tc.auto, tc.tok, tc.seen)
+		}
+	}
+	rs, _ := LoadString("local.cf", "\nbayes_token_ttl soon\n", Options{})
+	if l := rs.Lint(); len(l.Errors) != 1 || l.Errors[0].String() != `local.cf:2:1: bayes_token_ttl: bad duration "soon"` {
 		t.Fatalf("Lint errors = %v", l.Errors)
 	}
 }

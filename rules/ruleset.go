@@ -142,6 +142,9 @@ type BayesConfig struct {
 	ExpiryMaxDBSize int
 	// AutoExpire is bayes_auto_expire (default true).
 	AutoExpire bool
+	// TokenTTL and SeenTTL are bayes_token_ttl (3 weeks) and
+	// bayes_seen_ttl (8 days): the key TTLs of the Redis store.
+	TokenTTL, SeenTTL time.Duration
 	// Path is bayes_path as written (SpamAssassin's file prefix); sluice
 	// uses its own database, so it is only reported.
 	Path string
@@ -156,6 +159,7 @@ func DefaultBayesConfig() BayesConfig {
 		UseBayes: true, UseBayesRules: true, UseLearner: true, AutoLearn: true,
 		AutoLearnThresholdNonspam: 0.1, AutoLearnThresholdSpam: 12.0,
 		MinHamNum: 200, MinSpamNum: 200, ExpiryMaxDBSize: 150000, AutoExpire: true,
+		TokenTTL: 21 * 24 * time.Hour, SeenTTL: 8 * 24 * time.Hour,
 		Other: map[string]string{},
 	}
 }

@@ -14,29 +14,7 @@ import (
 // the whole transaction: callers keep batches small enough (a hundred
 // messages) that deliveries waiting for it stay well within LockTimeout.
 func (s *Store) ApplyAll(ctx context.Context, chs []bayes.Change) ([]bayes.Outcome, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	pending := s.takePending()
-	outs := make([]bayes.Outcome, len(chs))
-	err := s.update(func(tx *bolt.Tx) error {
-		if err := writeTouches(tx, pending); err != nil {
-			return err
-		}
-		for i, ch := range chs {
-			out, err := bayes.ApplyChange(txn{tx}, ch)
-			if err != nil {
-				return err
-			}
-			outs[i] = out
-		}
-		return nil
-	})
-	if err != nil {
-		s.restorePending(pending)
-		return nil, err
-	}
-	return outs, nil
+	return s.apply(ctx, chs)
 }
 
 // Dump implements [bayes.Dumper]: the whole database from one read-only

@@ -7,23 +7,40 @@
 // the file open read-write would lock `sluice learn` out for good, and a
 // read-only handle cannot follow another process's writes (its mmap does
 // not grow). So this store holds no handle between operations: each
-// Lookup opens the file read-only (shared lock; many deliveries read at
-// once), each Apply opens it read-write (exclusive lock), runs one
-// transaction and closes it. A process that finds the file locked waits up
-// to Options.LockTimeout and then fails with an error wrapping
-// [ErrLocked], so a delivery goes on without Bayes instead of waiting
-// behind a long learning run. Within one process a sync.RWMutex orders the
-// opens, so goroutines never poll the file lock (bbolt retries every
-// 50 ms).
+// Apply opens the file read-write (exclusive lock), runs one transaction
+// and closes it. A process that finds the file locked waits up to
+// Options.LockTimeout and then fails with an error wrapping [ErrLocked],
+// so a delivery goes on without Bayes instead of waiting behind a long
+// learning run. Within one process a sync.RWMutex orders the opens, so
+// goroutines never poll the file lock (bbolt retries every 50 ms).
+//
+// Lookups from memory: opening the file costs more than a whole scan, so
+// the store keeps a copy of the totals and of every token, read in one
+// transaction, and tagged with that transaction's id and the file's
+// inode. A Lookup reads the current transaction id from the file's two
+// meta pages (an open and two preads, no lock: see readVersion) and
+// answers from memory when it is the copy's; when another process has
+// committed since, the copy is read again, under the shared lock. The
+// first Lookup of a Store reads only its own tokens, so a Store used
+// once costs no copy; keep one Store per file for the process's life. The
+// store's own commits update the copy while the exclusive lock is still
+// held, so they never cost a reload. A file of more tokens than
+// maxMemTokens is read per Lookup instead.
 //
 // Writes are durable when Apply returns (bbolt fsyncs the commit). Token
 // atimes raised by Touch are kept in memory and written with the next
-// Apply, or by Flush or Close, so scoring costs no write.
+// Apply, at most touchFlushInterval after the first of them, or by Flush
+// or Close, so scoring costs no write.
+//
+// Expiry (see expire.go) removes the tokens of oldest atime once the file
+// holds more than [bayes.Expiry] MaxDBSize, at most every
+// [bayes.ExpiryPeriod], in its own transaction after a write.
 //
 // Layout: bucket "tokens" maps the five-byte token to spam count, ham
 // count (uint32 each) and atime (int64, Unix seconds), big-endian; bucket
 // "seen" maps a message id to its class byte ('s' or 'h'); bucket "meta"
-// holds "nspam" and "nham" (uint64) and "version".
+// holds "nspam", "nham", "ntokens", the expiry state ("last_expire",
+// "last_atime_delta", "last_expire_reduce") as uint64 and "version".
 package boltstore
 
 import (
@@ -32,8 +49,11 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/sluice-mail/sluice/bayes"
@@ -45,12 +65,16 @@ import (
 var ErrLocked = errors.New("boltstore: database locked by another process")
 
 var (
-	bucketTokens = []byte("tokens")
-	bucketSeen   = []byte("seen")
-	bucketMeta   = []byte("meta")
-	keyNSpam     = []byte("nspam")
-	keyNHam      = []byte("nham")
-	keyVersion   = []byte("version")
+	bucketTokens     = []byte("tokens")
+	bucketSeen       = []byte("seen")
+	bucketMeta       = []byte("meta")
+	keyNSpam         = []byte("nspam")
+	keyNHam          = []byte("nham")
+	keyNTokens       = []byte("ntokens")
+	keyVersion       = []byte("version")
+	keyLastExpire    = []byte("last_expire")
+	keyLastDelta     = []byte("last_atime_delta")
+	keyLastReduction = []byte("last_expire_reduce")
 )
 
 // formatVersion is the layout described in the package comment.
@@ -59,64 +83,77 @@ const formatVersion = 1
 // maxPendingTouches bounds the atimes Touch keeps before it writes them.
 const maxPendingTouches = 20000
 
+// touchFlushInterval bounds how long an atime from Touch waits for a
+// write: expiry goes by atimes, and a day's touches lost to a crash would
+// expire useful tokens early.
+const touchFlushInterval = time.Minute
+
+// maxMemTokens bounds the in-memory copy (about 40 bytes a token). Past it,
+// which only a database with expiry off reaches, Lookup reads the file.
+const maxMemTokens = 1 << 20
+
 // Options configures [Open].
 type Options struct {
 	// LockTimeout bounds the wait for a file lock held by another
 	// process. Default 2 seconds.
 	LockTimeout time.Duration
-	// ReadLease, if positive, lets Lookup keep its read-only handle (and
-	// the shared lock) open for up to this long, so lookups find the
-	// pages mapped. After a lease no new one starts for leaseGap, twice
-	// bbolt's lock polling interval, so a writer in another process gets
-	// the lock; its writes wait up to ReadLease meanwhile, so keep it well
-	// under the writers' LockTimeout. Default 0: a fresh open per Lookup.
-	ReadLease time.Duration
+	// Expiry is when and how far to expire; MaxDBSize and Auto are
+	// read. If nil, [bayes.DefaultExpiry].
+	Expiry *bayes.Expiry
 }
 
-// leaseGap is how long after a read lease the store opens per Lookup
-// again, leaving the file lock free between lookups: more than bbolt's
-// 50 ms flock retry interval.
-const leaseGap = 120 * time.Millisecond
-
-// Store is a [bayes.Store] (and [bayes.Toucher]) in a bbolt file. It is
-// safe for concurrent use, and for use by several processes at once.
+// Store is a [bayes.Store] (and [bayes.Toucher], [bayes.Expirer]) in a
+// bbolt file. It is safe for concurrent use, and for use by several
+// processes at once.
 type Store struct {
 	path    string
 	timeout time.Duration
-	lease   time.Duration
+	expiry  bayes.Expiry
 
-	lmu      sync.Mutex // guards the read lease
-	ro       *bolt.DB   // leased read-only handle, or nil
-	roUntil  time.Time  // end of the lease
-	roUsers  int        // lookups using ro
-	gapUntil time.Time  // no new lease before this
+	mu sync.RWMutex // readers: file reads; writers: update
 
-	mu sync.RWMutex // readers: Lookup; writers: Apply, flush
+	pmu       sync.Mutex
+	pending   map[bayes.Token]int64 // atimes from Touch not yet written
+	pendingAt time.Time             // when the first of them came
 
-	pmu     sync.Mutex
-	pending map[bayes.Token]int64 // atimes from Touch not yet written
+	rmu     sync.Mutex
+	reading *fileRead   // the Lookup reading the file, or nil
+	looked  atomic.Bool // a Lookup has run
+	cmu     sync.RWMutex
+	mem     *memCopy // nil until read, or after a write it could not follow
 
-	// cache holds token counts read at transaction cacheTx. A file
-	// opened afresh maps its pages anew, and the page faults of the
-	// lookups cost more than the rest of a scan; tokens common to many
-	// messages (header and frequent words) are served from here until a
-	// write, by any process, gives the file a new transaction id.
-	cmu     sync.Mutex
-	cacheTx int
-	cache   map[bayes.Token]bayes.Counts
+	expiring atomic.Bool    // an automatic expiry run is under way
+	wg       sync.WaitGroup // automatic expiry runs
+	emu      sync.Mutex
+	expErr   error // the last automatic run's error, for Close
 }
 
-// maxCached bounds the cache; past it, it starts again empty.
-const maxCached = 200000
+// memCopy is the whole database but the seen entries, as of one
+// committed transaction.
+type memCopy struct {
+	ver         fileVersion
+	nspam, nham uint64
+	toks        map[bayes.Token]bayes.Counts
+}
 
 // Open creates the database file at path if needed (mode 0600) and
 // returns a Store for it. No handle stays open; see the package comment.
 func Open(path string, opts Options) (*Store, error) {
-	s := &Store{path: path, timeout: opts.LockTimeout, lease: opts.ReadLease}
+	s := &Store{path: path, timeout: opts.LockTimeout, expiry: bayes.DefaultExpiry()}
+	if opts.Expiry != nil {
+		s.expiry = *opts.Expiry
+	}
 	if s.timeout <= 0 {
 		s.timeout = 2 * time.Second
 	}
-	err := s.update(func(tx *bolt.Tx) error {
+	// A file already set up is only read: a write would cost every
+	// other process's in-memory copy a reload. Any doubt (an empty file,
+	// a lock held) is settled by the write, which reports it.
+	if ready, err := s.ready(); err == nil && ready {
+		return s, nil
+	}
+	err := s.update(func(w *wtx) error {
+		tx := w.tx
 		for _, b := range [][]byte{bucketTokens, bucketSeen, bucketMeta} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
@@ -124,9 +161,16 @@ func Open(path string, opts Options) (*Store, error) {
 		}
 		meta := tx.Bucket(bucketMeta)
 		if v := meta.Get(keyVersion); v == nil {
-			return meta.Put(keyVersion, u64(formatVersion))
-		} else if len(v) != 8 || binary.BigEndian.Uint64(v) != formatVersion {
-			return fmt.Errorf("%w: %s: unknown format version %x", bayes.ErrFormat, path, v)
+			if err := meta.Put(keyVersion, u64(formatVersion)); err != nil {
+				return err
+			}
+		} else if err := checkVersion(path, v); err != nil {
+			return err
+		}
+		if meta.Get(keyNTokens) == nil {
+			// A file written before the count was kept: count once.
+			n := tx.Bucket(bucketTokens).Stats().KeyN
+			return meta.Put(keyNTokens, u64(uint64(n)))
 		}
 		return nil
 	})
@@ -134,6 +178,43 @@ func Open(path string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// ready reports whether the file exists with every bucket and meta key
+// this version writes.
+func (s *Store) ready() (bool, error) {
+	if _, err := os.Stat(s.path); err != nil {
+		return false, nil
+	}
+	db, err := s.open(true)
+	if err != nil {
+		return false, err
+	}
+	defer db.Close()
+	ready := false
+	err = db.View(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		if meta == nil || tx.Bucket(bucketTokens) == nil || tx.Bucket(bucketSeen) == nil {
+			return nil
+		}
+		v := meta.Get(keyVersion)
+		if v == nil {
+			return nil
+		}
+		if err := checkVersion(s.path, v); err != nil {
+			return err
+		}
+		ready = meta.Get(keyNTokens) != nil
+		return nil
+	})
+	return ready, err
+}
+
+func checkVersion(path string, v []byte) error {
+	if len(v) != 8 || binary.BigEndian.Uint64(v) != formatVersion {
+		return fmt.Errorf("%w: %s: unknown format version %x", bayes.ErrFormat, path, v)
+	}
+	return nil
 }
 
 func (s *Store) open(readOnly bool) (*bolt.DB, error) {
@@ -147,122 +228,274 @@ func (s *Store) open(readOnly bool) (*bolt.DB, error) {
 	return db, nil
 }
 
-func (s *Store) update(fn func(tx *bolt.Tx) error) error {
+// wtx is one read-write transaction and what it changed, for the
+// in-memory copy.
+type wtx struct {
+	tx      *bolt.Tx
+	id      uint64                       // the transaction's id, once committed the file's
+	changed map[bayes.Token]bayes.Counts // zero Counts: deleted
+	dtoks   int                          // tokens added less tokens deleted
+	reload  bool                         // the change is too wide to follow: drop the copy
+	// Meta values read at the end of the transaction.
+	nspam, nham, ntokens, lastExpire uint64
+}
+
+func (w *wtx) put(t bayes.Token, c bayes.Counts) error {
+	if w.changed == nil {
+		w.changed = make(map[bayes.Token]bayes.Counts)
+	}
+	w.changed[t] = c
+	return w.tx.Bucket(bucketTokens).Put(t[:], encodeCounts(c))
+}
+
+func (w *wtx) del(t bayes.Token) error {
+	if w.changed == nil {
+		w.changed = make(map[bayes.Token]bayes.Counts)
+	}
+	w.changed[t] = bayes.Counts{}
+	w.dtoks--
+	return w.tx.Bucket(bucketTokens).Delete(t[:])
+}
+
+// update runs fn in one read-write transaction and, after the commit but
+// still holding the file lock, brings the in-memory copy up to it.
+func (s *Store) update(fn func(w *wtx) error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	// No lookup is running (they hold s.mu shared): end the lease, or
-	// our own shared lock would keep the write lock from us.
-	s.lmu.Lock()
-	if s.ro != nil {
-		s.ro.Close()
-		s.ro = nil
-	}
-	s.lmu.Unlock()
 	db, err := s.open(false)
 	if err != nil {
 		return err
 	}
-	err = db.Update(fn)
+	var w *wtx
+	err = db.Update(func(tx *bolt.Tx) error {
+		w = &wtx{tx: tx, id: uint64(tx.ID())}
+		if err := fn(w); err != nil {
+			return err
+		}
+		meta := tx.Bucket(bucketMeta)
+		if meta == nil {
+			return nil
+		}
+		w.ntokens = uint64(max(int64(getU64(meta, keyNTokens))+int64(w.dtoks), 0))
+		if w.dtoks != 0 {
+			if err := meta.Put(keyNTokens, u64(w.ntokens)); err != nil {
+				return err
+			}
+		}
+		w.nspam, w.nham = getU64(meta, keyNSpam), getU64(meta, keyNHam)
+		w.lastExpire = getU64(meta, keyLastExpire)
+		return nil
+	})
+	if err == nil {
+		s.follow(w)
+	}
 	if cerr := db.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("boltstore: close %s: %w", s.path, cerr)
 	}
 	return err
 }
 
-// Lookup implements [bayes.Store]. It reads toks in the order given; sorted
-// tokens (as [bayes.Classifier] passes them) keep the reads local.
-func (s *Store) Lookup(ctx context.Context, toks []bayes.Token) (bayes.Snapshot, error) {
-	var snap bayes.Snapshot
-	if err := ctx.Err(); err != nil {
-		return snap, err
+// follow applies the committed w to the in-memory copy if the copy was of
+// the transaction w started from; otherwise another process wrote in
+// between and the copy is dropped, to be read again by the next Lookup.
+func (s *Store) follow(w *wtx) {
+	s.cmu.Lock()
+	defer s.cmu.Unlock()
+	m := s.mem
+	if m == nil {
+		return
 	}
+	id := w.id
+	if w.reload || m.ver.txid != id-1 {
+		s.mem = nil
+		return
+	}
+	dev, ino, ok := statFile(s.path)
+	if !ok || dev != m.ver.dev || ino != m.ver.ino {
+		s.mem = nil
+		return
+	}
+	for t, c := range w.changed {
+		if c.Spam == 0 && c.Ham == 0 {
+			delete(m.toks, t)
+		} else {
+			m.toks[t] = c
+		}
+	}
+	if len(m.toks) > maxMemTokens {
+		s.mem = nil
+		return
+	}
+	m.nspam, m.nham = w.nspam, w.nham
+	m.ver.txid = id
+}
+
+func statFile(path string) (dev, ino uint64, ok bool) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return 0, 0, false
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return 0, 0, false
+	}
+	return uint64(st.Dev), uint64(st.Ino), true
+}
+
+// Lookup implements [bayes.Store]: from the in-memory copy when the file
+// is still at its transaction, else from a copy read again.
+func (s *Store) Lookup(ctx context.Context, toks []bayes.Token) (bayes.Snapshot, error) {
+	if err := ctx.Err(); err != nil {
+		return bayes.Snapshot{}, err
+	}
+	if v, err := readVersion(s.path); err == nil {
+		if snap, ok := s.fromMem(v, toks); ok {
+			return snap, nil
+		}
+	}
+	// One file read at a time: the lookups that arrive meanwhile wait
+	// for it and use the copy it made, or fail with it (a foreign lock
+	// held past LockTimeout fails them all at once, not one after the
+	// other).
+	s.rmu.Lock()
+	if r := s.reading; r != nil {
+		s.rmu.Unlock()
+		<-r.done
+		if r.err != nil {
+			return bayes.Snapshot{}, r.err
+		}
+		if v, err := readVersion(s.path); err == nil {
+			if snap, ok := s.fromMem(v, toks); ok {
+				return snap, nil
+			}
+		}
+		return s.lookupFile(toks)
+	}
+	r := &fileRead{done: make(chan struct{})}
+	s.reading = r
+	s.rmu.Unlock()
+	snap, err := s.lookupFile(toks)
+	r.err = err
+	s.rmu.Lock()
+	s.reading = nil
+	s.rmu.Unlock()
+	close(r.done)
+	return snap, err
+}
+
+// fileRead is a Lookup reading the file, for the lookups waiting on it.
+type fileRead struct {
+	done chan struct{}
+	err  error // set before done is closed
+}
+
+// lookupFile answers a Lookup in a read-only transaction, from the
+// in-memory copy if it is of that transaction, else making one.
+func (s *Store) lookupFile(toks []bayes.Token) (bayes.Snapshot, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	db, release, err := s.reader()
 	if err != nil {
-		return snap, err
+		return bayes.Snapshot{}, err
 	}
 	defer release()
+	var snap bayes.Snapshot
 	err = db.View(func(tx *bolt.Tx) error {
 		meta, tb := tx.Bucket(bucketMeta), tx.Bucket(bucketTokens)
 		if meta == nil || tb == nil {
 			return fmt.Errorf("%w: %s: buckets missing", bayes.ErrFormat, s.path)
 		}
+		dev, ino, _ := statFile(s.path)
+		v := fileVersion{dev: dev, ino: ino, txid: uint64(tx.ID())}
+		var ok bool
+		if snap, ok = s.fromMem(v, toks); ok {
+			return nil
+		}
+		// A Store's first Lookup reads only its tokens: a Store opened
+		// for one message (a per-user database opened per delivery)
+		// would pay for a copy it never uses again.
+		var m *memCopy
+		if s.looked.Swap(true) {
+			var err error
+			if m, err = load(tx, v); err != nil {
+				return err
+			}
+		}
+		if m != nil {
+			s.cmu.Lock()
+			s.mem = m
+			s.cmu.Unlock()
+			snap, _ = s.fromMem(v, toks)
+			return nil
+		}
+		// A first Lookup, or a file too big to copy: read the tokens
+		// asked for.
+		var err error
 		snap.NSpam, snap.NHam = getU64(meta, keyNSpam), getU64(meta, keyNHam)
 		snap.Counts = make([]bayes.Counts, len(toks))
-		s.cmu.Lock()
-		if s.cacheTx != tx.ID() || len(s.cache) > maxCached {
-			s.cacheTx, s.cache = tx.ID(), make(map[bayes.Token]bayes.Counts)
-		}
-		var miss []int
 		for i, t := range toks {
-			if c, ok := s.cache[t]; ok {
-				snap.Counts[i] = c
-			} else {
-				miss = append(miss, i)
-			}
-		}
-		s.cmu.Unlock()
-		for _, i := range miss {
-			if v := tb.Get(toks[i][:]); v != nil {
-				c, err := decodeCounts(v)
-				if err != nil {
+			if v := tb.Get(t[:]); v != nil {
+				if snap.Counts[i], err = decodeCounts(v); err != nil {
 					return err
 				}
-				snap.Counts[i] = c
 			}
 		}
-		s.cmu.Lock()
-		if s.cacheTx == tx.ID() {
-			for _, i := range miss {
-				s.cache[toks[i]] = snap.Counts[i]
-			}
-		}
-		s.cmu.Unlock()
 		return nil
 	})
 	return snap, err
 }
 
-// reader returns a read-only handle: the leased one, a new lease, or one
-// opened for this lookup alone; release gives it back.
+// fromMem answers a Lookup from the in-memory copy if it is of v.
+func (s *Store) fromMem(v fileVersion, toks []bayes.Token) (bayes.Snapshot, bool) {
+	s.cmu.RLock()
+	defer s.cmu.RUnlock()
+	m := s.mem
+	if m == nil || m.ver != v {
+		return bayes.Snapshot{}, false
+	}
+	snap := bayes.Snapshot{NSpam: m.nspam, NHam: m.nham, Counts: make([]bayes.Counts, len(toks))}
+	for i, t := range toks {
+		snap.Counts[i] = m.toks[t]
+	}
+	return snap, true
+}
+
+// load reads the in-memory copy in tx; nil when the file holds more than
+// maxMemTokens tokens.
+func load(tx *bolt.Tx, v fileVersion) (*memCopy, error) {
+	meta, tb := tx.Bucket(bucketMeta), tx.Bucket(bucketTokens)
+	n := getU64(meta, keyNTokens)
+	if n > maxMemTokens {
+		return nil, nil
+	}
+	m := &memCopy{ver: v, nspam: getU64(meta, keyNSpam), nham: getU64(meta, keyNHam), toks: make(map[bayes.Token]bayes.Counts, n)}
+	errTooMany := errors.New("too many")
+	err := tb.ForEach(func(k, val []byte) error {
+		if len(k) != len(bayes.Token{}) {
+			return fmt.Errorf("%w: token key of %d bytes", bayes.ErrFormat, len(k))
+		}
+		c, err := decodeCounts(val)
+		if err != nil {
+			return err
+		}
+		if len(m.toks) >= maxMemTokens {
+			return errTooMany
+		}
+		m.toks[bayes.Token(k)] = c
+		return nil
+	})
+	if errors.Is(err, errTooMany) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// reader opens the file read-only (shared lock) for one read; release
+// closes it.
 func (s *Store) reader() (*bolt.DB, func(), error) {
-	if s.lease <= 0 {
-		db, err := s.open(true)
-		if err != nil {
-			return nil, nil, err
-		}
-		return db, func() { db.Close() }, nil
-	}
-	now := time.Now()
-	s.lmu.Lock()
-	if s.ro != nil && !now.Before(s.roUntil) && s.roUsers == 0 {
-		s.ro.Close()
-		s.ro, s.gapUntil = nil, now.Add(leaseGap)
-	}
-	if s.ro == nil && !now.Before(s.gapUntil) {
-		db, err := s.open(true)
-		if err != nil {
-			s.lmu.Unlock()
-			return nil, nil, err
-		}
-		s.ro, s.roUntil = db, now.Add(s.lease)
-	}
-	if s.ro != nil && now.Before(s.roUntil) {
-		db := s.ro
-		s.roUsers++
-		s.lmu.Unlock()
-		return db, func() {
-			s.lmu.Lock()
-			s.roUsers--
-			if s.roUsers == 0 && s.ro == db && !time.Now().Before(s.roUntil) {
-				db.Close()
-				s.ro, s.gapUntil = nil, time.Now().Add(leaseGap)
-			}
-			s.lmu.Unlock()
-		}, nil
-	}
-	s.lmu.Unlock()
 	db, err := s.open(true)
 	if err != nil {
 		return nil, nil, err
@@ -273,41 +506,59 @@ func (s *Store) reader() (*bolt.DB, func(), error) {
 // Apply implements [bayes.Store]: one read-write transaction, fsynced
 // before it returns. Pending Touch atimes are written with it.
 func (s *Store) Apply(ctx context.Context, ch bayes.Change) (bayes.Outcome, error) {
-	if err := ctx.Err(); err != nil {
+	outs, err := s.apply(ctx, []bayes.Change{ch})
+	if err != nil {
 		return 0, err
 	}
+	return outs[0], nil
+}
+
+func (s *Store) apply(ctx context.Context, chs []bayes.Change) ([]bayes.Outcome, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	pending := s.takePending()
-	var out bayes.Outcome
-	err := s.update(func(tx *bolt.Tx) error {
+	outs := make([]bayes.Outcome, len(chs))
+	var w *wtx
+	err := s.update(func(tx *wtx) error {
+		w = tx
 		if err := writeTouches(tx, pending); err != nil {
 			return err
 		}
-		var err error
-		out, err = bayes.ApplyChange(txn{tx}, ch)
-		return err
+		for i, ch := range chs {
+			out, err := bayes.ApplyChange(txn{tx}, ch)
+			if err != nil {
+				return err
+			}
+			outs[i] = out
+		}
+		return nil
 	})
 	if err != nil {
 		s.restorePending(pending)
-		return 0, err
+		return nil, err
 	}
-	return out, nil
+	s.maybeExpire(w.ntokens, w.lastExpire)
+	return outs, nil
 }
 
 // Touch implements [bayes.Toucher]. The atimes are kept in memory and
-// written with the next Apply or Flush, or at once when many are pending.
+// written with the next Apply or Flush, or at once when many are pending
+// or the first of them waited touchFlushInterval.
 func (s *Store) Touch(ctx context.Context, toks []bayes.Token, atime int64) error {
 	s.pmu.Lock()
 	if s.pending == nil {
 		s.pending = make(map[bayes.Token]int64)
+		s.pendingAt = time.Now()
 	}
 	for _, t := range toks {
 		if atime > s.pending[t] {
 			s.pending[t] = atime
 		}
 	}
-	full := len(s.pending) >= maxPendingTouches
+	due := len(s.pending) >= maxPendingTouches || time.Since(s.pendingAt) >= touchFlushInterval
 	s.pmu.Unlock()
-	if full {
+	if due {
 		return s.Flush(ctx)
 	}
 	return nil
@@ -322,26 +573,23 @@ func (s *Store) Flush(ctx context.Context) error {
 	if len(pending) == 0 {
 		return nil
 	}
-	err := s.update(func(tx *bolt.Tx) error { return writeTouches(tx, pending) })
+	err := s.update(func(w *wtx) error { return writeTouches(w, pending) })
 	if err != nil {
 		s.restorePending(pending)
 	}
 	return err
 }
 
-// Close writes what Touch left pending and ends a read lease. The Store
-// can still be used afterwards.
+// Close waits for an automatic expiry run and writes what Touch left
+// pending. It returns the error of an automatic
+// expiry run, if one failed. The Store can still be used afterwards.
 func (s *Store) Close() error {
-	err := s.Flush(context.Background())
-	s.mu.Lock()
-	s.lmu.Lock()
-	if s.ro != nil {
-		s.ro.Close()
-		s.ro = nil
-	}
-	s.lmu.Unlock()
-	s.mu.Unlock()
-	return err
+	s.wg.Wait()
+	s.emu.Lock()
+	err := s.expErr
+	s.expErr = nil
+	s.emu.Unlock()
+	return errors.Join(err, s.Flush(context.Background()))
 }
 
 func (s *Store) takePending() map[bayes.Token]int64 {
@@ -359,7 +607,7 @@ func (s *Store) restorePending(p map[bayes.Token]int64) {
 	s.pmu.Lock()
 	defer s.pmu.Unlock()
 	if s.pending == nil {
-		s.pending = p
+		s.pending, s.pendingAt = p, time.Now()
 		return
 	}
 	for t, a := range p {
@@ -371,11 +619,11 @@ func (s *Store) restorePending(p map[bayes.Token]int64) {
 
 // writeTouches raises token atimes; BayesStore tok_touch_token never
 // lowers one, nor creates a token.
-func writeTouches(tx *bolt.Tx, p map[bayes.Token]int64) error {
+func writeTouches(w *wtx, p map[bayes.Token]int64) error {
 	if len(p) == 0 {
 		return nil
 	}
-	tb := tx.Bucket(bucketTokens)
+	tb := w.tx.Bucket(bucketTokens)
 	for t, atime := range p {
 		v := tb.Get(t[:])
 		if v == nil {
@@ -389,7 +637,7 @@ func writeTouches(tx *bolt.Tx, p map[bayes.Token]int64) error {
 			continue
 		}
 		c.Atime = atime
-		if err := tb.Put(t[:], encodeCounts(c)); err != nil {
+		if err := w.put(t, c); err != nil {
 			return err
 		}
 	}
@@ -397,10 +645,10 @@ func writeTouches(tx *bolt.Tx, p map[bayes.Token]int64) error {
 }
 
 // txn adapts a bbolt read-write transaction to [bayes.Txn].
-type txn struct{ tx *bolt.Tx }
+type txn struct{ w *wtx }
 
 func (t txn) Seen(id string) (bayes.Class, bool, error) {
-	v := t.tx.Bucket(bucketSeen).Get([]byte(id))
+	v := t.w.tx.Bucket(bucketSeen).Get([]byte(id))
 	if v == nil {
 		return 0, false, nil
 	}
@@ -411,15 +659,15 @@ func (t txn) Seen(id string) (bayes.Class, bool, error) {
 }
 
 func (t txn) PutSeen(id string, c bayes.Class) error {
-	return t.tx.Bucket(bucketSeen).Put([]byte(id), []byte{byte(c)})
+	return t.w.tx.Bucket(bucketSeen).Put([]byte(id), []byte{byte(c)})
 }
 
 func (t txn) DeleteSeen(id string) error {
-	return t.tx.Bucket(bucketSeen).Delete([]byte(id))
+	return t.w.tx.Bucket(bucketSeen).Delete([]byte(id))
 }
 
 func (t txn) AddTotals(ds, dh int) error {
-	meta := t.tx.Bucket(bucketMeta)
+	meta := t.w.tx.Bucket(bucketMeta)
 	if err := meta.Put(keyNSpam, u64(addTotal(getU64(meta, keyNSpam), ds))); err != nil {
 		return err
 	}
@@ -427,7 +675,7 @@ func (t txn) AddTotals(ds, dh int) error {
 }
 
 func (t txn) AddCounts(toks []bayes.Token, ds, dh int, atime int64) error {
-	tb := t.tx.Bucket(bucketTokens)
+	tb := t.w.tx.Bucket(bucketTokens)
 	for _, tok := range toks {
 		var old bayes.Counts
 		v := tb.Get(tok[:])
@@ -442,12 +690,17 @@ func (t txn) AddCounts(toks []bayes.Token, ds, dh int, atime int64) error {
 		}
 		c := old.Add(ds, dh, atime)
 		if c.Spam == 0 && c.Ham == 0 {
-			if err := tb.Delete(tok[:]); err != nil {
-				return err
+			if v != nil {
+				if err := t.w.del(tok); err != nil {
+					return err
+				}
 			}
 			continue
 		}
-		if err := tb.Put(tok[:], encodeCounts(c)); err != nil {
+		if v == nil {
+			t.w.dtoks++
+		}
+		if err := t.w.put(tok, c); err != nil {
 			return err
 		}
 	}
@@ -501,7 +754,9 @@ func (s *Store) Restore(ctx context.Context, b *bayes.Backup) error {
 		return err
 	}
 	s.takePending()
-	return s.update(func(tx *bolt.Tx) error {
+	return s.update(func(w *wtx) error {
+		tx := w.tx
+		w.reload = true
 		for _, name := range [][]byte{bucketTokens, bucketSeen} {
 			if err := tx.DeleteBucket(name); err != nil {
 				return err
@@ -532,6 +787,9 @@ func (s *Store) Restore(ctx context.Context, b *bayes.Backup) error {
 			}
 		}
 		meta := tx.Bucket(bucketMeta)
+		if err := meta.Put(keyNTokens, u64(uint64(len(toks)))); err != nil {
+			return err
+		}
 		if err := meta.Put(keyNSpam, u64(b.NSpam)); err != nil {
 			return err
 		}

@@ -30,10 +30,6 @@ func TestStore(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) bayes.Store { return newStore(t, Options{}) })
 }
 
-func TestStoreReadLease(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) bayes.Store { return newStore(t, Options{ReadLease: 50 * time.Millisecond}) })
-}
-
 // TestTwoHandles shares one file between two Stores, as a delivery
 // process and a learner in another process do: each sees the other's
 // writes, and the learns of both add up.
@@ -133,15 +129,8 @@ func TestTwoProcesses(t *testing.T) {
 	if testing.Short() {
 		t.Skip("spawns processes")
 	}
-	t.Run("PerLookup", func(t *testing.T) { twoProcesses(t, 0) })
-	// This process holds read leases while the others write: they must
-	// still get through.
-	t.Run("ReadLease", func(t *testing.T) { twoProcesses(t, 200*time.Millisecond) })
-}
-
-func twoProcesses(t *testing.T, lease time.Duration) {
 	path := filepath.Join(t.TempDir(), "bayes.db")
-	s, err := Open(path, Options{LockTimeout: 30 * time.Second, ReadLease: lease})
+	s, err := Open(path, Options{LockTimeout: 30 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,10 +5,22 @@
 //
 //	P+"nspam", P+"nham"   learned message totals, decimal strings
 //	P+"t:"+hex(token)     one string per token: "SPAM HAM ATIME" in decimal
-//	P+"seen"              hash: message id → class ("s" or "h")
+//	P+"s:"+id             one string per learned message id: its class ("s" or "h")
+//	P+"seen"              hash: message id → class, as earlier versions kept
+//	                      them; read, and emptied as messages are forgotten
 //
 // Tokens are the ten hex digits sa-learn --backup writes. A per-user
 // database is the same layout under a longer prefix.
+//
+// Expiry is Redis's own, as in SpamAssassin's BayesStore/Redis.pm: with
+// bayes_auto_expire on, every token key written or touched gets
+// bayes_token_ttl (default 3 weeks) again, and a seen key
+// bayes_seen_ttl (default 8 days) when it is written; Redis deletes keys
+// not renewed in time. So there is no expiry run (Expire is not
+// offered), and nspam/nham keep counting messages whose tokens have
+// expired, as in SpamAssassin. A restore spreads the TTLs over 0.7 to 1.7
+// times the setting, as Redis.pm's restore does, so restored keys do not
+// all expire at once.
 //
 // Atomicity: Apply runs one Lua script (EVALSHA) that does what
 // [bayes.ApplyChange] does, so learners on any number of nodes racing on
@@ -32,6 +44,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strconv"
 	"strings"
 	"time"
@@ -52,6 +65,9 @@ type Options struct {
 	// dial_timeout, read_timeout or write_timeout. Default 1 second. A
 	// failed operation is retried once (the URL's max_retries overrides).
 	Timeout time.Duration
+	// Expiry gives the TTLs: TokenTTL and SeenTTL when Auto is on, none
+	// when it is off. If nil, [bayes.DefaultExpiry].
+	Expiry *bayes.Expiry
 }
 
 // Store is a [bayes.Store] (and [bayes.Batcher], [bayes.Dumper],
@@ -64,6 +80,8 @@ type Store struct {
 	nspam  string
 	nham   string
 	seen   string
+	// Key TTLs in seconds; zero: none.
+	tokTTL, seenTTL int64
 }
 
 // Open returns a Store on the Redis server at url (redis://host:port/db
@@ -90,23 +108,41 @@ func Open(url string, opts Options) (*Store, error) {
 	if o.MaxRetries == 0 {
 		o.MaxRetries = 1
 	}
-	s := New(redis.NewClient(o), opts.Prefix)
+	e := bayes.DefaultExpiry()
+	if opts.Expiry != nil {
+		e = *opts.Expiry
+	}
+	s := newStore(redis.NewClient(o), opts.Prefix, e)
 	s.own = true
 	return s, nil
 }
 
-// New returns a Store on c under prefix (default [DefaultPrefix]); stores
-// of several users can share one client. Close leaves c open.
+// New returns a Store on c under prefix (default [DefaultPrefix]), with
+// the TTLs of [bayes.DefaultExpiry]; stores of several users can share one
+// client. Close leaves c open.
 func New(c redis.UniversalClient, prefix string) *Store {
+	return newStore(c, prefix, bayes.DefaultExpiry())
+}
+
+func newStore(c redis.UniversalClient, prefix string, e bayes.Expiry) *Store {
 	if prefix == "" {
 		prefix = DefaultPrefix
 	}
-	return &Store{c: c, prefix: prefix, nspam: prefix + "nspam", nham: prefix + "nham", seen: prefix + "seen"}
+	s := &Store{c: c, prefix: prefix, nspam: prefix + "nspam", nham: prefix + "nham", seen: prefix + "seen"}
+	if e.Auto {
+		s.tokTTL, s.seenTTL = max(int64(e.TokenTTL/time.Second), 0), max(int64(e.SeenTTL/time.Second), 0)
+	}
+	return s
 }
 
 // WithPrefix returns a Store on the same client under another prefix,
-// e.g. a per-user database. Closing it leaves the client open.
-func (s *Store) WithPrefix(prefix string) *Store { return New(s.c, prefix) }
+// e.g. a per-user database, with the same TTLs. Closing it leaves the
+// client open.
+func (s *Store) WithPrefix(prefix string) *Store {
+	n := newStore(s.c, prefix, bayes.Expiry{})
+	n.tokTTL, n.seenTTL = s.tokTTL, s.seenTTL
+	return n
+}
 
 // Close closes the client if Open made it.
 func (s *Store) Close() error {
@@ -117,6 +153,8 @@ func (s *Store) Close() error {
 }
 
 func (s *Store) tokenKey(t bayes.Token) string { return s.prefix + "t:" + t.String() }
+
+func (s *Store) seenKey(id string) string { return s.prefix + "s:" + id }
 
 // Lookup implements [bayes.Store]: one MGET of the totals and toks.
 func (s *Store) Lookup(ctx context.Context, toks []bayes.Token) (bayes.Snapshot, error) {
@@ -186,8 +224,11 @@ func (s *Store) applyArgs(ch bayes.Change) ([]string, []any, error) {
 	if len(ch.IDs) == 0 {
 		return nil, nil, errors.New("redisstore: change without a message id")
 	}
-	keys := make([]string, 0, 3+len(ch.Tokens))
+	keys := make([]string, 0, 3+len(ch.IDs)+len(ch.Tokens))
 	keys = append(keys, s.nspam, s.nham, s.seen)
+	for _, id := range ch.IDs {
+		keys = append(keys, s.seenKey(id))
+	}
 	for _, t := range ch.Tokens {
 		keys = append(keys, s.tokenKey(t))
 	}
@@ -203,8 +244,8 @@ func (s *Store) applyArgs(ch bayes.Change) ([]string, []any, error) {
 	if ch.NoRelearn {
 		norelearn = "1"
 	}
-	args := make([]any, 0, 3+len(ch.IDs))
-	args = append(args, class, norelearn, ch.Atime)
+	args := make([]any, 0, 6+len(ch.IDs))
+	args = append(args, class, norelearn, ch.Atime, s.tokTTL, s.seenTTL, len(ch.IDs))
 	for _, id := range ch.IDs {
 		args = append(args, id)
 	}
@@ -287,7 +328,7 @@ func (s *Store) Touch(ctx context.Context, toks []bayes.Token, atime int64) erro
 	for i, t := range toks {
 		keys[i] = s.tokenKey(t)
 	}
-	if err := touchScript.Run(ctx, s.c, keys, atime).Err(); err != nil && !errors.Is(err, redis.Nil) {
+	if err := touchScript.Run(ctx, s.c, keys, atime, s.tokTTL).Err(); err != nil && !errors.Is(err, redis.Nil) {
 		return fmt.Errorf("redisstore: touch: %w", err)
 	}
 	return nil
@@ -297,9 +338,12 @@ func (s *Store) Touch(ctx context.Context, toks []bayes.Token, atime int64) erro
 const scanBatch = 1000
 
 // tokenKeys returns every token key of the store.
-func (s *Store) tokenKeys(ctx context.Context) ([]string, error) {
+func (s *Store) tokenKeys(ctx context.Context) ([]string, error) { return s.keys(ctx, "t:") }
+
+// keys returns every key of the store starting with the prefix and kind.
+func (s *Store) keys(ctx context.Context, kind string) ([]string, error) {
 	var keys []string
-	match := globEscape(s.prefix) + "t:*"
+	match := globEscape(s.prefix+kind) + "*"
 	iter := s.c.Scan(ctx, 0, match, scanBatch).Iterator()
 	for iter.Next(ctx) {
 		keys = append(keys, iter.Val())
@@ -377,7 +421,37 @@ func (s *Store) Dump(ctx context.Context) (*bayes.Backup, error) {
 	if err := iter.Err(); err != nil {
 		return nil, fmt.Errorf("redisstore: dump: %w", err)
 	}
+	seenKeys, err := s.keys(ctx, "s:")
+	if err != nil {
+		return nil, err
+	}
+	for len(seenKeys) > 0 {
+		chunk := seenKeys[:min(len(seenKeys), scanBatch)]
+		seenKeys = seenKeys[len(chunk):]
+		vals, err := s.c.MGet(ctx, chunk...).Result()
+		if err != nil {
+			return nil, fmt.Errorf("redisstore: dump: %w", err)
+		}
+		for i, v := range vals {
+			c, _ := v.(string)
+			if v == nil {
+				continue // expired since the SCAN
+			}
+			id := strings.TrimPrefix(chunk[i], s.prefix+"s:")
+			if c != "s" && c != "h" {
+				return nil, fmt.Errorf("%w: seen entry %q = %q", bayes.ErrFormat, id, c)
+			}
+			b.Seen[id] = bayes.Class(c[0])
+		}
+	}
 	return b, nil
+}
+
+// spread returns ttl seconds times a random factor in [0.7, 1.7), as
+// Redis.pm restore_database does, so restored keys expire over time and
+// not all at once.
+func spread(ttl int64) time.Duration {
+	return time.Duration(float64(ttl)*(0.7+rand.Float64())) * time.Second
 }
 
 // Restore implements [bayes.Restorer]: the old keys are deleted and the
@@ -387,6 +461,11 @@ func (s *Store) Restore(ctx context.Context, b *bayes.Backup) error {
 	if err != nil {
 		return err
 	}
+	oldSeen, err := s.keys(ctx, "s:")
+	if err != nil {
+		return err
+	}
+	old = append(old, oldSeen...)
 	_, err = s.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		for len(old) > 0 {
 			chunk := old[:min(len(old), scanBatch)]
@@ -397,8 +476,12 @@ func (s *Store) Restore(ctx context.Context, b *bayes.Backup) error {
 		p.Set(ctx, s.nspam, b.NSpam, 0)
 		p.Set(ctx, s.nham, b.NHam, 0)
 		kv := make([]any, 0, 2*scanBatch)
+		var ttl []string
 		for t, c := range b.Tokens {
 			kv = append(kv, s.tokenKey(t), encodeCounts(c))
+			if s.tokTTL > 0 {
+				ttl = append(ttl, s.tokenKey(t))
+			}
 			if len(kv) == cap(kv) {
 				p.MSet(ctx, kv...)
 				kv = make([]any, 0, 2*scanBatch)
@@ -407,16 +490,15 @@ func (s *Store) Restore(ctx context.Context, b *bayes.Backup) error {
 		if len(kv) > 0 {
 			p.MSet(ctx, kv...)
 		}
-		seen := make([]any, 0, 2*scanBatch)
-		for id, c := range b.Seen {
-			seen = append(seen, id, string(rune(c)))
-			if len(seen) == cap(seen) {
-				p.HSet(ctx, s.seen, seen...)
-				seen = make([]any, 0, 2*scanBatch)
-			}
+		for _, k := range ttl {
+			p.Expire(ctx, k, spread(s.tokTTL))
 		}
-		if len(seen) > 0 {
-			p.HSet(ctx, s.seen, seen...)
+		for id, c := range b.Seen {
+			if s.seenTTL > 0 {
+				p.Set(ctx, s.seenKey(id), string(rune(c)), spread(s.seenTTL))
+			} else {
+				p.Set(ctx, s.seenKey(id), string(rune(c)), 0)
+			}
 		}
 		return nil
 	})

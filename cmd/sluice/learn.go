@@ -51,7 +51,7 @@ func cmdLearn(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		fmt.Fprint(stderr, `usage: sluice learn [-config F] [-bayes DB] [-user ADDR] (-spam|-ham|-forget) PATH...
-       sluice learn [-config F] [-bayes DB] [-user ADDR] (-stats|-backup|-restore FILE|-import-sa FILE)
+       sluice learn [-config F] [-bayes DB] [-user ADDR] (-stats|-expire|-backup|-restore FILE|-import-sa FILE)
 
 PATH is a message file, a directory (read recursively, Maildir cur/ and new/
 included), an mbox, or - for one message on stdin.
@@ -66,6 +66,7 @@ included), an mbox, or - for one message on stdin.
 	ham := fs.Bool("ham", false, "learn the messages as ham")
 	forget := fs.Bool("forget", false, "forget the messages")
 	stats := fs.Bool("stats", false, "print the database's counts, as sa-learn --dump magic")
+	expire := fs.Bool("expire", false, "expire old tokens now, as sa-learn --force-expire, and print what went")
 	backup := fs.Bool("backup", false, "write the database to stdout in sa-learn --backup format")
 	restore := fs.String("restore", "", "replace the database with a -backup `file` (- for stdin)")
 	importSA := fs.String("import-sa", "", "replace the database with an sa-learn --backup `file` (- for stdin)")
@@ -73,7 +74,7 @@ included), an mbox, or - for one message on stdin.
 		return 2
 	}
 	modes := 0
-	for _, on := range []bool{*spam, *ham, *forget, *stats, *backup, *restore != "", *importSA != ""} {
+	for _, on := range []bool{*spam, *ham, *forget, *stats, *expire, *backup, *restore != "", *importSA != ""} {
 		if on {
 			modes++
 		}
@@ -81,7 +82,7 @@ included), an mbox, or - for one message on stdin.
 	learning := *spam || *ham || *forget
 	switch {
 	case modes != 1:
-		fmt.Fprintln(stderr, "sluice learn: give one of -spam, -ham, -forget, -stats, -backup, -restore, -import-sa")
+		fmt.Fprintln(stderr, "sluice learn: give one of -spam, -ham, -forget, -stats, -expire, -backup, -restore, -import-sa")
 		return 2
 	case learning && fs.NArg() == 0:
 		fmt.Fprintln(stderr, "sluice learn: no PATH to learn from (- reads stdin)")
@@ -111,7 +112,7 @@ included), an mbox, or - for one message on stdin.
 	// Reading (-stats, -backup) creates nothing: a typo in -bayes or -user
 	// is an error, not a new empty database.
 	cfg.Bayes.LockTimeout = max(cfg.Bayes.LockTimeout, learnLockTimeout)
-	store, closer, err := openBayesStore(cfg, *user, !*stats && !*backup)
+	store, closer, err := openBayesStore(cfg, *user, !*stats && !*backup && !*expire)
 	if err != nil {
 		fmt.Fprintf(stderr, "sluice learn: %v\n", err)
 		return 1
@@ -127,7 +128,7 @@ included), an mbox, or - for one message on stdin.
 	case *importSA != "":
 		return learnRestore(ctx, store, *importSA, stdin, stdout, stderr)
 	}
-	if !cfg.Bayes.Enabled {
+	if !cfg.Bayes.Enabled && !*expire {
 		fmt.Fprintln(stderr, "sluice learn: Bayes is off ([bayes] enabled = false)")
 		return 1
 	}
@@ -136,6 +137,9 @@ included), an mbox, or - for one message on stdin.
 	if err != nil {
 		fmt.Fprintf(stderr, "sluice: %v\n", err)
 		return 1
+	}
+	if *expire {
+		return learnExpire(ctx, store, bayesConfigFrom(bc).Expiry, stdout, stderr)
 	}
 	cl := &bayes.Classifier{Store: store, Config: bayesConfigFrom(bc), Metadata: meta}
 	if !cl.Config.UseBayes {
@@ -330,18 +334,31 @@ func learnStats(ctx context.Context, s bayes.Store, stdout, stderr io.Writer) in
 		}
 		newest = max(newest, c.Atime)
 	}
-	w := bufio.NewWriter(stdout)
-	for _, v := range []struct {
+	type magic struct {
 		n    uint64
 		name string
-	}{
+	}
+	lines := []magic{
 		{3, "bayes db version"},
 		{b.NSpam, "nspam"},
 		{b.NHam, "nham"},
 		{uint64(len(b.Tokens)), "ntokens"},
 		{uint64(oldest), "oldest atime"},
 		{uint64(newest), "newest atime"},
-	} {
+	}
+	if es, ok := s.(bayes.ExpiryStater); ok {
+		st, err := es.ExpiryStats(ctx)
+		if err != nil {
+			fmt.Fprintf(stderr, "sluice learn: %v\n", err)
+			return 1
+		}
+		lines = append(lines,
+			magic{uint64(st.LastExpire), "last expiry atime"},
+			magic{uint64(st.LastAtimeDelta), "last expire atime delta"},
+			magic{uint64(st.LastReduce), "last expire reduction count"})
+	}
+	w := bufio.NewWriter(stdout)
+	for _, v := range lines {
 		// BayesStore dump_db_toks: "%.3f %10d %10d %10d  non-token data: %s".
 		fmt.Fprintf(w, "%.3f %10d %10d %10d  non-token data: %s\n", 0.0, 0, v.n, 0, v.name)
 	}
@@ -349,6 +366,30 @@ func learnStats(ctx context.Context, s bayes.Store, stdout, stderr io.Writer) in
 		fmt.Fprintf(stderr, "sluice learn: %v\n", err)
 		return 1
 	}
+	return 0
+}
+
+// learnExpire runs an expiry now (sa-learn --force-expire) and prints
+// what it removed. A store that expires by itself (Redis TTLs) has
+// nothing to run, as sa-learn --force-expire does nothing there.
+func learnExpire(ctx context.Context, s bayes.Store, e bayes.Expiry, stdout, stderr io.Writer) int {
+	ex, ok := s.(bayes.Expirer)
+	if !ok {
+		fmt.Fprintln(stdout, "This Bayes store expires tokens by their TTL (bayes_token_ttl); nothing to run")
+		return 0
+	}
+	res, err := ex.Expire(ctx, e)
+	if err != nil {
+		fmt.Fprintf(stderr, "sluice learn: %v\n", err)
+		return 1
+	}
+	if res.Removed == 0 {
+		fmt.Fprintf(stdout, "Expired nothing: %s\n", res.Skipped)
+		return 0
+	}
+	// Bayes.pm expire_old_tokens_trapped's verbose lines.
+	fmt.Fprintf(stdout, "%d entries kept, %d deleted\n", res.Before-res.Removed, res.Removed)
+	fmt.Fprintf(stdout, "token atime cutoff %d (%s)\n", res.Cutoff, time.Unix(res.Cutoff, 0).UTC().Format(time.RFC3339))
 	return 0
 }
 
@@ -429,6 +470,7 @@ func bayesConfigFrom(b rules.BayesConfig) bayes.Config {
 	c.AutoLearnThresholdSpam = b.AutoLearnThresholdSpam
 	c.AutoLearnOnError = b.AutoLearnOnError
 	c.MinHamNum, c.MinSpamNum = b.MinHamNum, b.MinSpamNum
+	c.Expiry = bayes.Expiry{MaxDBSize: b.ExpiryMaxDBSize, Auto: b.AutoExpire, TokenTTL: b.TokenTTL, SeenTTL: b.SeenTTL}
 	if len(b.IgnoreHeaders) > 0 {
 		c.IgnoreHeaders = make(map[string]bool, len(b.IgnoreHeaders))
 		for _, h := range b.IgnoreHeaders {

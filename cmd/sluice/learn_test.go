@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sluice-mail/sluice/bayes"
 	"github.com/sluice-mail/sluice/internal/testutil"
@@ -125,6 +126,32 @@ func TestLearnCountsOnceMovesForgets(t *testing.T) {
 // TestLearnMaildirAndMbox: a Maildir is read in cur/ and new/ (not tmp/,
 // not Dovecot's files), an mbox message by message; what is not a message
 // is skipped, named, and makes the exit status 1.
+// TestLearnExpire: -expire runs an expiry (on a database this small it
+// removes nothing but records its time), and -stats shows it.
+func TestLearnExpire(t *testing.T) {
+	cfg := offlineConfig(t)
+	dir := t.TempDir()
+	db := filepath.Join(dir, "bayes.db")
+	a := writeFile(t, filepath.Join(dir, "a.eml"), learnSpam(1))
+	if _, errs, code := sluiceLearn(t, cfg, "-bayes", db, "-spam", a); code != 0 {
+		t.Fatalf("sluice learn -spam: exit %d\n%s", code, errs)
+	}
+	if st := learnStatsOf(t, cfg, db); st["last expiry atime"] != 0 {
+		t.Fatalf("stats before -expire: %v, want last expiry atime 0", st)
+	}
+	out, errs, code := sluiceLearn(t, cfg, "-bayes", db, "-expire")
+	if code != 0 || !strings.Contains(out, "Expired nothing: ") {
+		t.Fatalf("sluice learn -expire: exit %d, output\n%s%s", code, out, errs)
+	}
+	st := learnStatsOf(t, cfg, db)
+	if at := st["last expiry atime"]; time.Since(time.Unix(at, 0)) > time.Minute {
+		t.Errorf("stats after -expire: last expiry atime %d, want now", at)
+	}
+	if _, ok := st["last expire reduction count"]; !ok {
+		t.Errorf("stats after -expire: %v, want a last expire reduction count", st)
+	}
+}
+
 func TestLearnMaildirAndMbox(t *testing.T) {
 	cfg := offlineConfig(t)
 	dir := t.TempDir()
