@@ -8,6 +8,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/sluice-mail/sluice/mail"
 	"github.com/sluice-mail/sluice/rules"
 )
 
@@ -209,19 +210,15 @@ func Apply(raw []byte, v Verdict, conf rules.Config, opt Options) []byte {
 // is body itself unless report_safe replaced it. A header that does not
 // end with its blank line is joined to the body and handled by Apply.
 func ApplyParts(header, body []byte, v Verdict, conf rules.Config, opt Options) (newHeader, newBody []byte) {
-	m := parseMessage(header)
-	if m.sep == "" || len(m.orig) != len(m.header) || (v.Spam && conf.ReportSafe != 0) {
+	if !editable(header) || (v.Spam && conf.ReportSafe != 0) {
 		out := Apply(append(append([]byte(nil), header...), body...), v, conf, opt)
 		return out, nil
 	}
-	if len(body) > 0 {
-		// SpamAssassin bug 4363: the first line of the message or the
-		// last line of the body decides.
-		m.crlf = crlfEnds(m.orig, body)
-	}
-	t := newTagger(&v, &opt)
-	t.header = m.headerValue
-	return rewriteHeaders(m, t, conf), body
+	fields := mail.ParseHeader(header)
+	e, _ := Edits(fields, CRLF(header, body), v, conf, opt)
+	h := mail.NewHeader(header, fields)
+	h.Edit(e)
+	return h.Bytes(), body
 }
 
 // rewriteHeaders is Apply without report_safe: it returns the new header
