@@ -279,14 +279,8 @@ func rewriteLines(lines []string, m *message, t *tagger, conf rules.Config) []st
 	n := len(lines)
 	for i := 0; i < n; i++ {
 		l := lines[i]
-		var name string
-		for _, h := range []string{"From:", "Subject:", "To:"} {
-			if hasPrefixFold(l, h) {
-				name = h[:len(h)-1]
-			}
-		}
-		tmpl, ok := rewriteTmpl(conf, name)
-		if name == "" || !ok {
+		tag, ok := rewriteTag(l, t, conf)
+		if !ok {
 			continue
 		}
 		if created {
@@ -294,13 +288,30 @@ func rewriteLines(lines []string, m *message, t *tagger, conf rules.Config) []st
 		} else {
 			lines = append(lines, "X-Spam-Prev-"+l)
 		}
-		tag := strings.ReplaceAll(t.expand(rewriteTemplate(name, tmpl)), "\n", " ")
-		if name != "Subject" {
-			tag = "(" + tag + ")"
-		}
 		lines[i] = prependTag(l, tag)
 	}
 	return lines
+}
+
+// rewriteTag returns the tag rewrite_header puts into line when it starts
+// a From, Subject or To field with a template: the expanded template, in
+// parentheses for From and To, which are comments there.
+func rewriteTag(line string, t *tagger, conf rules.Config) (string, bool) {
+	var name string
+	for _, h := range []string{"From:", "Subject:", "To:"} {
+		if hasPrefixFold(line, h) {
+			name = h[:len(h)-1]
+		}
+	}
+	tmpl, ok := rewriteTmpl(conf, name)
+	if name == "" || !ok {
+		return "", false
+	}
+	tag := strings.ReplaceAll(t.expand(rewriteTemplate(name, tmpl)), "\n", " ")
+	if name != "Subject" {
+		tag = "(" + tag + ")"
+	}
+	return tag, true
 }
 
 // rewriteTmpl returns the rewrite_header template for a field; an empty

@@ -46,9 +46,8 @@ func Edits(fields []mail.Field, crlf bool, v Verdict, conf rules.Config, opt Opt
 	if rewrite && !hasField(fields, "Subject") {
 		created = true
 		subject := "Subject: \n"
-		if t.v.Spam {
-			tmpl, _ := rewriteTmpl(conf, "Subject")
-			subject = prependTag(subject, strings.ReplaceAll(t.expand(tmpl), "\n", " "))
+		if tag, ok := rewriteTag(subject, t, conf); ok && t.v.Spam {
+			subject = prependTag(subject, tag)
 		}
 		e.Add = append(e.Add, mail.FieldAdd{Before: len(fields), Field: eol(subject)})
 	}
@@ -68,14 +67,8 @@ func rewriteFields(fields []mail.Field, t *tagger, conf rules.Config, created bo
 	var prev []mail.FieldAdd
 	for i := range fields {
 		raw := string(fields[i].Raw())
-		var name string
-		for _, h := range []string{"From:", "Subject:", "To:"} {
-			if hasPrefixFold(raw, h) {
-				name = h[:len(h)-1]
-			}
-		}
-		tmpl, ok := rewriteTmpl(conf, name)
-		if name == "" || !ok {
+		tag, ok := rewriteTag(raw, t, conf)
+		if !ok {
 			continue
 		}
 		first, rest := raw, ""
@@ -87,10 +80,6 @@ func rewriteFields(fields []mail.Field, t *tagger, conf rules.Config, created bo
 			p = "X-Spam-Prev-Subject: (nonexistent)\n"
 		}
 		prev = append(prev, mail.FieldAdd{Before: len(fields), Field: eol(p)})
-		tag := strings.ReplaceAll(t.expand(rewriteTemplate(name, tmpl)), "\n", " ")
-		if name != "Subject" {
-			tag = "(" + tag + ")"
-		}
 		if rw == nil {
 			rw = map[int]string{}
 		}
