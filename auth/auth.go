@@ -46,6 +46,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/sluice-mail/sluice/mail"
 )
 
 // Config configures Check. The zero value is usable: every field has a
@@ -106,6 +108,10 @@ type Input struct {
 	MailFrom string
 	// Raw is the whole message, header and body, as received.
 	Raw []byte
+	// Fields are Raw's header fields as package mail splits them
+	// (mail.Message's Root().Fields()); nil: Check splits Raw's header
+	// with mail.ParseHeader. DKIM verifies Raw's bytes either way.
+	Fields []mail.Field
 	// FromDomain is the RFC5322.From domain. If empty, it is taken from
 	// Raw's From field; a message without exactly one From address then
 	// gets DMARC none.
@@ -143,6 +149,9 @@ func Check(ctx context.Context, log *slog.Logger, r Resolver, cfg Config, in Inp
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
 
+	if in.Fields == nil {
+		in.Fields = mail.ParseHeader(in.Raw)
+	}
 	var res Results
 	var wg sync.WaitGroup
 	// A panic in a check is carried back to this goroutine and re-raised,
@@ -168,7 +177,7 @@ func Check(ctx context.Context, log *slog.Logger, r Resolver, cfg Config, in Inp
 		})
 	}
 	run(func() {
-		res.DKIM = checkDKIM(ctx, r, in.Raw, cfg.DKIMMaxSignatures, cfg.DKIMMinRSABits)
+		res.DKIM = checkDKIM(ctx, r, in.Raw, in.Fields, cfg.DKIMMaxSignatures, cfg.DKIMMinRSABits)
 	})
 	run(func() {
 		bctx, cancel := context.WithTimeout(ctx, cfg.DNSBLTimeout)
@@ -181,7 +190,7 @@ func Check(ctx context.Context, log *slog.Logger, r Resolver, cfg Config, in Inp
 	})
 	from := in.FromDomain
 	if from == "" {
-		from, _ = fromDomain(in.Raw)
+		from, _ = fromDomain(in.Fields)
 	}
 	wg.Wait()
 	if v := panicked.Load(); v != nil {

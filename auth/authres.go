@@ -4,6 +4,8 @@ import (
 	"strings"
 
 	"github.com/emersion/go-msgauth/authres"
+
+	"github.com/sluice-mail/sluice/mail"
 )
 
 // Header returns the Authentication-Results field (RFC 8601) for r with
@@ -72,23 +74,29 @@ func formatResult(r authres.Result) string {
 // come from us, since we add ours after this, so they are forgeries
 // (RFC 8601 §5). Other fields, their order and bytes are kept.
 func StripForged(header []byte, authservID string) []byte {
-	fields, _ := splitHeader(header)
-	out := make([]byte, 0, len(header))
-	removed := false
-	consumed := 0 // fields are contiguous from the start of header
-	for _, f := range fields {
-		consumed += len(f.raw)
-		if strings.EqualFold(f.name, "Authentication-Results") &&
-			strings.EqualFold(servID(f.value()), authservID) {
-			removed = true
-			continue
-		}
-		out = append(out, f.raw...)
-	}
-	if !removed {
+	fields := mail.ParseHeader(header)
+	forged := Forged(fields, authservID)
+	if len(forged) == 0 {
 		return header
 	}
-	return append(out, header[consumed:]...)
+	h := mail.NewHeader(header, fields)
+	h.Edit(mail.HeaderEdits{Remove: forged})
+	return h.Bytes()
+}
+
+// Forged returns the indexes of the fields that are Authentication-Results
+// fields carrying authservID, for removal (RFC 8601 §5): what StripForged
+// removes, as an edit for a caller that renders the header itself.
+func Forged(fields []mail.Field, authservID string) []int {
+	var out []int
+	for i := range fields {
+		f := &fields[i]
+		if strings.EqualFold(f.Name, "Authentication-Results") &&
+			strings.EqualFold(servID(f.Unfolded()), authservID) {
+			out = append(out, i)
+		}
+	}
+	return out
 }
 
 // servID extracts the authserv-id from an Authentication-Results value

@@ -15,6 +15,7 @@ import (
 
 	"github.com/emersion/go-msgauth/dkim"
 	"github.com/sluice-mail/sluice/internal/dnstest"
+	"github.com/sluice-mail/sluice/mail"
 )
 
 const plainMessage = "From: Alice <alice@example.com>\r\n" +
@@ -194,7 +195,7 @@ func TestFromDomain(t *testing.T) {
 		{"Subject: x\r\n\r\n", "", false},
 		{"From: broken <<a@example.net>\r\n\r\n", "example.net", true},
 	} {
-		got, ok := fromDomain([]byte(tc.raw))
+		got, ok := fromDomain(mail.ParseHeader([]byte(tc.raw)))
 		if got != tc.want || ok != tc.ok {
 			t.Errorf("fromDomain(%q) = %q, %v, want %q, %v", tc.raw, got, ok, tc.want, tc.ok)
 		}

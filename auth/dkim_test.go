@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/sluice-mail/sluice/internal/dnstest"
+	"github.com/sluice-mail/sluice/mail"
 )
 
 // dkimpyVerify is run by /usr/bin/python3: it verifies every signature of
@@ -119,7 +120,7 @@ func TestDKIMVectorsDkimpy(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got := checkDKIM(context.Background(), r, raw, 10, 1024)
+		got := checkDKIM(context.Background(), r, raw, mail.ParseHeader(raw), 10, 1024)
 		name := filepath.Base(path)
 		if len(got) != len(py) {
 			t.Errorf("%s: checkDKIM found %d signatures, dkimpy %d", name, len(got), len(py))
@@ -149,7 +150,7 @@ func TestDKIMVectorsDetail(t *testing.T) {
 	}
 	raw := read("rfc8463-appendixA3-ed25519-and-rsa.eml")
 
-	got := checkDKIM(context.Background(), r, raw, 5, 1024)
+	got := checkDKIM(context.Background(), r, raw, mail.ParseHeader(raw), 5, 1024)
 	want := []DKIMResult{
 		{Result: DKIMTempError, Domain: "football.example.com", Selector: "brisbane", Algorithm: "ed25519-sha256"},
 		{Result: DKIMPass, Domain: "football.example.com", Selector: "test", Algorithm: "rsa-sha256", KeyBits: 1024},
@@ -166,27 +167,27 @@ func TestDKIMVectorsDetail(t *testing.T) {
 	}
 
 	// Over the limit: the second signature is not verified.
-	got = checkDKIM(context.Background(), r, raw, 1, 1024)
+	got = checkDKIM(context.Background(), r, raw, mail.ParseHeader(raw), 1, 1024)
 	if len(got) != 2 || got[1].Result != DKIMNeutral {
 		t.Errorf("checkDKIM(A.3, max 1) = %+v, want the second neutral", got)
 	}
 
 	// A 1024-bit key under a 2048-bit minimum is a permerror.
-	got = checkDKIM(context.Background(), r, raw, 5, 2048)
+	got = checkDKIM(context.Background(), r, raw, mail.ParseHeader(raw), 5, 2048)
 	if got[1].Result != DKIMPermError || got[1].KeyBits != 1024 {
 		t.Errorf("checkDKIM(A.3, min 2048)[1] = %+v, want permerror with KeyBits 1024", got[1])
 	}
 
 	// Pipe delivery hands over LF line endings: signatures still verify.
 	lf := bytes.ReplaceAll(raw, []byte("\r\n"), []byte("\n"))
-	if got := checkDKIM(context.Background(), r, lf, 5, 1024); len(got) != 2 || got[1].Result != DKIMPass {
+	if got := checkDKIM(context.Background(), r, lf, mail.ParseHeader(lf), 5, 1024); len(got) != 2 || got[1].Result != DKIMPass {
 		t.Errorf("checkDKIM(A.3 with LF endings) = %+v, want the RSA signature to pass", got)
 	}
 
-	if got := checkDKIM(context.Background(), r, read("rfc6376-unsigned.eml"), 5, 1024); len(got) != 0 {
+	if got := checkDKIM(context.Background(), r, read("rfc6376-unsigned.eml"), mail.ParseHeader(read("rfc6376-unsigned.eml")), 5, 1024); len(got) != 0 {
 		t.Errorf("checkDKIM(unsigned) = %+v, want none", got)
 	}
-	got = checkDKIM(context.Background(), r, read("neg-rfc8463-A3-nokey.eml"), 5, 1024)
+	got = checkDKIM(context.Background(), r, read("neg-rfc8463-A3-nokey.eml"), mail.ParseHeader(read("neg-rfc8463-A3-nokey.eml")), 5, 1024)
 	for _, g := range got {
 		if g.Result == DKIMPass {
 			t.Errorf("checkDKIM(nokey) = %+v, want no pass", g)

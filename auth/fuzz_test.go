@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+
+	"github.com/sluice-mail/sluice/mail"
 )
 
 // FuzzStripForged checks that StripForged only ever removes whole fields:
@@ -18,10 +20,9 @@ func FuzzStripForged(f *testing.F) {
 		if len(out) > len(header) {
 			t.Fatalf("StripForged(%q, %q) = %q, longer than its input", header, id, out)
 		}
-		fields, _ := splitHeader(header)
 		consumed := 0
-		for _, fl := range fields {
-			consumed += len(fl.raw)
+		for _, fl := range mail.ParseHeader(header) {
+			consumed = fl.Offset() + len(fl.Raw())
 		}
 		if !bytes.HasSuffix(out, header[consumed:]) {
 			t.Fatalf("StripForged(%q, %q) = %q, lost the body", header, id, out)
@@ -39,7 +40,7 @@ func FuzzFromDomain(f *testing.F) {
 	f.Add([]byte("From: a@b, c@d\n\n"))
 	f.Add([]byte("From: broken <<a@example.net>\r\n\r\n"))
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		d, ok := fromDomain(raw)
+		d, ok := fromDomain(mail.ParseHeader(raw))
 		if !ok && d != "" {
 			t.Fatalf("fromDomain(%q) = %q, false", raw, d)
 		}

@@ -1,67 +1,20 @@
 package auth
 
 import (
-	"bytes"
 	"net/mail"
 	"strings"
+
+	smail "github.com/sluice-mail/sluice/mail"
 )
-
-// field is one header field as it appears in the message.
-type field struct {
-	name string // as written
-	raw  []byte // the whole field with its folding and line ending
-}
-
-// value returns the unfolded field value without the leading blank.
-func (f field) value() string {
-	_, v, _ := bytes.Cut(f.raw, []byte(":"))
-	s := strings.NewReplacer("\r\n", "", "\n", "").Replace(string(v))
-	return strings.TrimSpace(s)
-}
-
-// splitHeader splits the header block at the start of raw into fields and
-// returns them with the offset where the body starts. It is tolerant: a line
-// without a colon is kept as a nameless field so that re-joining the fields
-// reproduces the input exactly; a bare LF ends a line as CRLF does.
-func splitHeader(raw []byte) ([]field, int) {
-	var fields []field
-	off := 0
-	for off < len(raw) {
-		end := bytes.IndexByte(raw[off:], '\n')
-		if end < 0 {
-			end = len(raw)
-		} else {
-			end += off + 1
-		}
-		line := raw[off:end]
-		if len(bytes.TrimRight(line, "\r\n")) == 0 {
-			return fields, end // the blank line ending the header
-		}
-		if (line[0] == ' ' || line[0] == '\t') && len(fields) > 0 {
-			last := &fields[len(fields)-1]
-			last.raw = raw[off-len(last.raw) : end]
-		} else {
-			name, _, ok := bytes.Cut(line, []byte(":"))
-			f := field{raw: line}
-			if ok {
-				f.name = string(bytes.TrimRight(name, " \t"))
-			}
-			fields = append(fields, f)
-		}
-		off = end
-	}
-	return fields, off
-}
 
 // fromDomain returns the domain of the RFC5322.From address, lower-cased,
 // and whether there was exactly one From field with one address
 // (RFC 7489 §6.6.1).
-func fromDomain(raw []byte) (string, bool) {
-	fields, _ := splitHeader(raw)
+func fromDomain(fields []smail.Field) (string, bool) {
 	var from []string
-	for _, f := range fields {
-		if strings.EqualFold(f.name, "From") {
-			from = append(from, f.value())
+	for i := range fields {
+		if strings.EqualFold(fields[i].Name, "From") {
+			from = append(from, fields[i].Unfolded())
 		}
 	}
 	if len(from) != 1 {

@@ -57,6 +57,12 @@
 // 500 KB entirely. HeaderLen splits a message where Parse does, so that
 // callers can keep the body where it lies.
 //
+// Each header Field keeps its bytes as received and its offset in the
+// header section, so that a header can be edited without splitting it
+// again: HeaderEdits (fields to add, to remove, to rewrite) are data that
+// Header.Edit applies and Header.Bytes renders, every byte not edited
+// kept as it came.
+//
 // Addresses have two readings: ParseAddresses is SpamAssassin's relaxed
 // one (what rules see), ParseAddressList the RFC 5322 §3.4 one that
 // Sieve's address test needs (groups anywhere, source routes, no cut at

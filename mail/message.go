@@ -289,7 +289,7 @@ func (m *Message) parseTopHeader(p *Part, data []byte, crlf bool) ([]byte, int) 
 	start := -1 // start of the field being collected
 	finish := func(end int) {
 		if start >= 0 {
-			m.addField(p, data[start:end], crlf, true)
+			m.addField(p, data[start:end], start, crlf, true)
 		}
 		start = -1
 	}
@@ -327,9 +327,9 @@ func (m *Message) parseTopHeader(p *Part, data []byte, crlf bool) ([]byte, int) 
 }
 
 // addField stores one raw header field (name, colon, value, folded lines)
-// in p. top selects SpamAssassin's top-level value form (white space after
+// in p, found at offset in its header section. top selects SpamAssassin's top-level value form (white space after
 // the colon kept); MIME part fields drop it.
-func (m *Message) addField(p *Part, line []byte, crlf, top bool) {
+func (m *Message) addField(p *Part, line []byte, offset int, crlf, top bool) {
 	colon := bytes.IndexByte(line, ':')
 	if colon < 0 {
 		return
@@ -357,7 +357,7 @@ func (m *Message) addField(p *Part, line []byte, crlf, top bool) {
 		v = v[:m.opts.MaxHeaderValue]
 		m.truncated = true
 	}
-	p.fields = append(p.fields, Field{Name: string(name), rawValue: v, line: line})
+	p.fields = append(p.fields, Field{Name: string(name), rawValue: v, line: line, offset: offset})
 }
 
 // collect records every part in pre-order and the leaves.

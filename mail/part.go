@@ -13,6 +13,7 @@ type Field struct {
 
 	rawValue string // after the colon, LF line ends, ends with "\n"
 	line     []byte // the whole field as received
+	offset   int    // where line starts in its header section; -1 in a multipart's parts
 	dec      string
 	decDone  bool
 }
@@ -20,6 +21,33 @@ type Field struct {
 // RawValue returns the value after the colon as received (line ends
 // converted to LF, ending with "\n"), folding kept.
 func (f *Field) RawValue() string { return f.rawValue }
+
+// Raw returns the whole field as received: name, colon, value, folded
+// lines and the line end, bytes unchanged.
+func (f *Field) Raw() []byte { return f.line }
+
+// Offset returns where the field starts in its header section (the
+// message's HeaderBytes after any mbox line, or the section given to
+// ParseHeader), or -1 for a field of a part inside a multipart.
+func (f *Field) Offset() int { return f.offset }
+
+// Value returns the decoded value without SpamAssassin's trailing
+// newline: unfolded, trimmed and decoded per RFC 2047, as HeaderValues
+// gives it.
+func (f *Field) Value() string {
+	if !f.decDone {
+		f.dec = decodeHeader(unfoldTrim(f.rawValue), f.Name)
+		f.decDone = true
+	}
+	return f.dec
+}
+
+// Unfolded returns the value as written, not decoded: its line breaks
+// removed (RFC 5322 §2.2.3) and white space trimmed from both ends, for
+// values compared byte for byte (Message-ID, DKIM tags, trace tokens).
+func (f *Field) Unfolded() string {
+	return strings.TrimSpace(strings.ReplaceAll(f.rawValue, "\n", ""))
+}
 
 // Part is one MIME entity: the message itself, a multipart, a
 // message/rfc822 container or a leaf.
@@ -128,13 +156,7 @@ func (p *Part) Get(name string) string {
 }
 
 // decoded returns f's value unfolded, trimmed and RFC 2047-decoded.
-func (p *Part) decoded(f *Field) string {
-	if !f.decDone {
-		f.dec = decodeHeader(unfoldTrim(f.rawValue), f.Name)
-		f.decDone = true
-	}
-	return f.dec
-}
+func (p *Part) decoded(f *Field) string { return f.Value() }
 
 // unfoldTrim applies RFC 5322 §2.2.3 unfolding as SpamAssassin does
 // (a newline and the blanks after it become one space) and trims.
@@ -592,7 +614,7 @@ func (m *Message) walkMultipart(p *Part, body []byte, boundary string, depth int
 	nested := false
 	flushHeader := func(end int) {
 		if hdrStart >= 0 {
-			m.addField(cur, body[hdrStart:end], false, false)
+			m.addField(cur, body[hdrStart:end], -1, false, false)
 			hdrStart = -1
 		}
 	}

@@ -19,6 +19,8 @@ import (
 	"sync"
 
 	"github.com/emersion/go-msgauth/dkim"
+
+	"github.com/sluice-mail/sluice/mail"
 )
 
 // KeyTableEntry is one line of an OpenDKIM KeyTable:
@@ -427,8 +429,8 @@ func (d *DKIM) Sign(raw []byte, addr string) (out []byte, signed bool, err error
 // From field added later breaks the signature.
 func (d *DKIM) headerKeys(hdr []byte) []string {
 	count := make(map[string]int)
-	for _, f := range parseHeader(hdr) {
-		count[strings.ToLower(f.name)]++
+	for _, f := range mail.ParseHeader(hdr) {
+		count[strings.ToLower(f.Name)]++
 	}
 	keys := []string{}
 	seen := make(map[string]bool)

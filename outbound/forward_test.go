@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
+
+	"github.com/sluice-mail/sluice/mail"
 )
 
 // forwardKeys signs for forward.example with an RSA and an ed25519 key.
@@ -83,10 +85,10 @@ func TestRedirectSignedAndVerified(t *testing.T) {
 		t.Errorf("RCPT TO = %v", m.To)
 	}
 	hdr, _ := splitMessage(m.Data)
-	fields := parseHeader(hdr)
+	fields := mail.ParseHeader(hdr)
 	var names []string
 	for _, f := range fields[:6] {
-		names = append(names, f.name)
+		names = append(names, f.Name)
 	}
 	if want := "DKIM-Signature DKIM-Signature X-Sluice-Loop DKIM-Signature DKIM-Signature From"; strings.Join(names, " ") != want {
 		t.Errorf("first fields = %v, want %s", names, want)
@@ -96,7 +98,7 @@ func TestRedirectSignedAndVerified(t *testing.T) {
 	if !bytes.HasSuffix(m.Data, origCRLF) {
 		t.Errorf("forwarded message does not end with the original message")
 	}
-	if sig := fields[0].value(); !strings.Contains(sig, "c=relaxed/relaxed") || !strings.Contains(sig, "h=From:") || strings.Count(strings.ToLower(sig), "from") < 2 {
+	if sig := fields[0].Unfolded(); !strings.Contains(sig, "c=relaxed/relaxed") || !strings.Contains(sig, "h=From:") || strings.Count(strings.ToLower(sig), "from") < 2 {
 		t.Errorf("our signature %q: want relaxed/relaxed and From oversigned", sig)
 	}
 	want := []string{"rsa2026@forward.example", "ed2026@forward.example", "brisbane@football.example.com", "test@football.example.com"}

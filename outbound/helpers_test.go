@@ -17,6 +17,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 	"github.com/sluice-mail/sluice/internal/testutil"
+	"github.com/sluice-mail/sluice/mail"
 )
 
 // peer returns the path of a real peer binary, failing in CI and skipping
@@ -174,10 +175,10 @@ func opendkimVerify(t *testing.T, msg []byte, zoneFiles ...string) []sigResult {
 	conf := filepath.Join(dir, "opendkim.conf")
 	os.WriteFile(conf, []byte("Mode v\nSyslog no\nTestPublicKeys "+zone+"\n"), 0o600)
 	hdr, body := splitMessage(msg)
-	fields := parseHeader(hdr)
+	fields := mail.ParseHeader(hdr)
 	var sigIdx []int
 	for i, f := range fields {
-		if strings.EqualFold(f.name, "DKIM-Signature") {
+		if strings.EqualFold(f.Name, "DKIM-Signature") {
 			sigIdx = append(sigIdx, i)
 		}
 	}
@@ -186,7 +187,7 @@ func opendkimVerify(t *testing.T, msg []byte, zoneFiles ...string) []sigResult {
 		var b bytes.Buffer
 		for i, f := range fields {
 			if i == keep || !slices.Contains(sigIdx, i) {
-				b.Write(f.raw)
+				b.Write(f.Raw())
 			}
 		}
 		b.WriteString("\r\n")

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/mail"
 	"strings"
+
+	smail "github.com/sluice-mail/sluice/mail"
 )
 
 // LoopHeader is the trace field sluice adds to every message it sends.
@@ -36,11 +38,11 @@ func CheckLoop(raw []byte, hostname, rcpt string, to []string, maxHops int) erro
 	hdr, _ := splitMessage(raw)
 	token := LoopToken(hostname, rcpt)
 	hops := 0
-	for _, f := range parseHeader(hdr) {
+	for _, f := range smail.ParseHeader(hdr) {
 		switch {
-		case strings.EqualFold(f.name, LoopHeader) && f.value() == token:
+		case strings.EqualFold(f.Name, LoopHeader) && f.Unfolded() == token:
 			return fmt.Errorf("%w: %w: already sent on behalf of %s", ErrPermanent, ErrLoop, rcpt)
-		case strings.EqualFold(f.name, "Received"):
+		case strings.EqualFold(f.Name, "Received"):
 			hops++
 		}
 	}

@@ -11,6 +11,8 @@ import (
 	"net/mail"
 	"strings"
 	"time"
+
+	smail "github.com/sluice-mail/sluice/mail"
 )
 
 // DefaultVacationWindow is the :days default of RFC 5230 §4.1: 7 days.
@@ -78,35 +80,35 @@ func ShouldReply(raw []byte, sender, rcpt string, addresses []string) (reply boo
 		}
 	}
 	hdr, _ := splitMessage(raw)
-	fields := parseHeader(hdr)
+	fields := smail.ParseHeader(hdr)
 	addressed := false
 	for _, f := range fields {
-		name := strings.ToLower(f.name)
+		name := strings.ToLower(f.Name)
 		switch name {
 		case "list-id", "list-help", "list-subscribe", "list-unsubscribe", "list-post", "list-owner", "list-archive":
-			return false, "mailing list (" + f.name + ")"
+			return false, "mailing list (" + f.Name + ")"
 		case "auto-submitted":
-			v := strings.ToLower(strings.TrimSpace(strings.SplitN(f.value(), ";", 2)[0]))
+			v := strings.ToLower(strings.TrimSpace(strings.SplitN(f.Unfolded(), ";", 2)[0]))
 			if v != "no" {
 				return false, "Auto-Submitted: " + v
 			}
 		case "content-type":
 			// A delivery report (RFC 6522) is machine mail even without
 			// Auto-Submitted.
-			if strings.HasPrefix(strings.ToLower(f.value()), "multipart/report") {
+			if strings.HasPrefix(strings.ToLower(f.Unfolded()), "multipart/report") {
 				return false, "delivery report"
 			}
 		case "precedence":
-			switch strings.ToLower(f.value()) {
+			switch strings.ToLower(f.Unfolded()) {
 			case "bulk", "list", "junk":
-				return false, "Precedence: " + f.value()
+				return false, "Precedence: " + f.Unfolded()
 			}
 		case "to", "cc", "bcc", "resent-to", "resent-cc", "resent-bcc":
-			list, err := mail.ParseAddressList(f.value())
+			list, err := mail.ParseAddressList(f.Unfolded())
 			if err != nil {
 				// Unparseable: look for the bare address text instead.
 				for _, a := range mine {
-					if a != "" && strings.Contains(strings.ToLower(f.value()), strings.ToLower(bareAddress(a))) {
+					if a != "" && strings.Contains(strings.ToLower(f.Unfolded()), strings.ToLower(bareAddress(a))) {
 						addressed = true
 					}
 				}
@@ -179,9 +181,9 @@ func BuildVacation(raw []byte, sender, rcpt string, p VacationParams, hostname s
 	field("MIME-Version", "1.0")
 	if p.MIME {
 		ehdr, ebody := splitMessage([]byte(p.Reason))
-		for _, f := range parseHeader(ehdr) {
-			if strings.HasPrefix(strings.ToLower(f.name), "content-") {
-				b.Write(bytes.ReplaceAll(bytes.ReplaceAll(f.raw, []byte("\r\n"), []byte("\n")), []byte("\n"), []byte("\r\n")))
+		for _, f := range smail.ParseHeader(ehdr) {
+			if strings.HasPrefix(strings.ToLower(f.Name), "content-") {
+				b.Write(bytes.ReplaceAll(bytes.ReplaceAll(f.Raw(), []byte("\r\n"), []byte("\n")), []byte("\n"), []byte("\r\n")))
 			}
 		}
 		if len(ehdr) == 0 || headerValue(ehdr, "Content-Type") == "" {

@@ -1,15 +1,14 @@
 package pipeline
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"net"
-	"strings"
 
 	"github.com/emersion/go-smtp"
 
 	"github.com/sluice-mail/sluice/auth"
+	"github.com/sluice-mail/sluice/mail"
 	"github.com/sluice-mail/sluice/metrics"
 )
 
@@ -30,21 +29,30 @@ type AuthStage struct {
 // StatusDMARCReject is the reply to mail refused by its domain's DMARC policy.
 var StatusDMARCReject = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "Rejected by the sender domain's DMARC policy"}
 
-// runAuth checks the message and prepends our Authentication-Results.
+// runAuth checks the message, and edits its header: forged
+// Authentication-Results fields out, ours in at the top.
 func (p *Pipeline) runAuth(ctx context.Context, m *Message) {
 	a := p.cfg.Auth
 	start := p.cfg.Now()
 	env := m.Env
+	fields := p.parse(m).Root().Fields()
 	ip, helo := env.ClientIP, env.ClientHelo
 	if ip == nil {
-		ip, helo = receivedClient(m.Raw)
+		ip, helo = receivedClient(fields)
 	}
 	res := auth.Check(ctx, p.log, a.Resolver, a.Config, auth.Input{
-		ClientIP: ip, HELO: helo, MailFrom: env.MailFrom, Raw: m.Raw,
+		ClientIP: ip, HELO: helo, MailFrom: env.MailFrom, Raw: m.Raw, Fields: fields,
 	})
 	m.Auth = &res
-	hdr := auth.StripForged(m.Header, a.AuthServID)
-	m.Header = append([]byte(res.Header(a.AuthServID)), hdr...)
+	ours := res.Header(a.AuthServID)
+	if h := p.editHeader(m); h != nil {
+		h.Edit(mail.HeaderEdits{
+			Remove: auth.Forged(h.Fields(), a.AuthServID),
+			Add:    []mail.FieldAdd{{Before: 0, Field: ours}},
+		})
+	} else {
+		m.Header = append([]byte(ours), auth.StripForged(m.Header, a.AuthServID)...)
+	}
 	if mt := p.cfg.Metrics; mt != nil {
 		mt.ObserveStage("auth", p.cfg.Now().Sub(start))
 	}
@@ -63,47 +71,6 @@ func (p *Pipeline) dmarcPolicy(m *Message, d *Delivery) error {
 		d.FileOnly(a.QuarantineFolder, true)
 	}
 	return nil
-}
-
-// receivedClient reads the client our own MTA recorded in the topmost
-// Received field, "from HELO (NAME [IP])", for when the MTA did not pass it
-// with XFORWARD. The topmost field is the one our MTA wrote, so it can be
-// trusted as far as our MTA can.
-func receivedClient(raw []byte) (net.IP, string) {
-	end := bytes.Index(raw, []byte("\r\n\r\n"))
-	if end < 0 {
-		end = len(raw)
-	}
-	lower := bytes.ToLower(raw[:end])
-	start := 0
-	if !bytes.HasPrefix(lower, []byte("received:")) {
-		start = bytes.Index(lower, []byte("\nreceived:")) + 1
-		if start == 0 {
-			return nil, ""
-		}
-	}
-	field := raw[start+len("received:") : end]
-	// Unfold: the field ends at the first line not starting with WSP.
-	var b strings.Builder
-	for j, line := range bytes.Split(field, []byte("\r\n")) {
-		if j > 0 && (len(line) == 0 || (line[0] != ' ' && line[0] != '\t')) {
-			break
-		}
-		b.Write(line)
-		b.WriteByte(' ')
-	}
-	v := b.String()
-	f := strings.Fields(v)
-	if len(f) < 2 || !strings.EqualFold(f[0], "from") {
-		return nil, ""
-	}
-	helo := f[1]
-	lb, rb := strings.IndexByte(v, '['), strings.IndexByte(v, ']')
-	if lb < 0 || rb < lb {
-		return nil, helo
-	}
-	addr := strings.TrimPrefix(strings.TrimPrefix(v[lb+1:rb], "IPv6:"), "ipv6:")
-	return net.ParseIP(addr), helo
 }
 
 // CountLookups wraps r so that every lookup is counted in mt by result

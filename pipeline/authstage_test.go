@@ -56,11 +56,11 @@ func TestAuthStage(t *testing.T) {
 }
 
 func TestAuthStageReceivedFallback(t *testing.T) {
-	ip, helo := receivedClient([]byte("Received: from mail.client.test (mail.client.test\r\n [192.0.2.1])\r\n\tby mx.test (Postfix) with ESMTP id X\r\nReceived: from inner ([10.0.0.1])\r\n\r\nbody"))
+	ip, helo := receivedClient(mail.ParseHeader([]byte("Received: from mail.client.test (mail.client.test\r\n [192.0.2.1])\r\n\tby mx.test (Postfix) with ESMTP id X\r\nReceived: from inner ([10.0.0.1])\r\n\r\nbody")))
 	if ip.String() != "192.0.2.1" || helo != "mail.client.test" {
 		t.Fatalf("receivedClient = %v, %q; want 192.0.2.1, mail.client.test", ip, helo)
 	}
-	if ip, _ := receivedClient([]byte("Subject: none\r\n\r\nReceived: from x ([1.2.3.4])\r\n")); ip != nil {
+	if ip, _ := receivedClient(mail.ParseHeader([]byte("Subject: none\r\n\r\nReceived: from x ([1.2.3.4])\r\n"))); ip != nil {
 		t.Fatalf("receivedClient read a body line: %v", ip)
 	}
 }

@@ -74,6 +74,7 @@ type Message struct {
 	Parsed  *mail.Message
 	Verdict *scoring.Verdict
 
+	edits    *mail.Header  // Header under the per-message steps' edits, until rendered
 	sieveMsg sieve.Message // Header and Body as Sieve sees them, parsed on first use
 	identity string        // for the delivery log, computed on first use
 }
@@ -283,12 +284,7 @@ func newMessage(env *mail.Envelope, raw []byte) *Message {
 	k := mail.HeaderLen(raw)
 	// The header's capacity ends where it does, so that appending to it
 	// never writes into the body.
-	m := &Message{Env: env, Raw: raw, Header: raw[:k:k], Body: raw[k:]}
-	m.MessageID, m.QueueID = identify(raw)
-	if env.QueueID != "" {
-		m.QueueID = env.QueueID
-	}
-	return m
+	return &Message{Env: env, Raw: raw, Header: raw[:k:k], Body: raw[k:], QueueID: env.QueueID}
 }
 
 // Filter runs only the per-message steps and returns the message as they
@@ -340,12 +336,14 @@ func (p *Pipeline) perMessage(ctx context.Context, m *Message) (err error) {
 			err = fmt.Errorf("pipeline: panic: %v\n%s", r, debug.Stack())
 		}
 	}()
+	p.parse(m)
 	if p.cfg.Auth != nil {
 		p.runAuth(ctx, m)
 	}
 	if p.cfg.Spam != nil {
 		p.runSpam(ctx, m)
 	}
+	m.renderHeader()
 	for _, step := range p.cfg.MessageSteps {
 		if err := step(ctx, m); err != nil {
 			return err

@@ -248,7 +248,7 @@ func checkTempFail(t *testing.T, root string) {
 
 func TestIdentify(t *testing.T) {
 	raw := "Received: from client.test (localhost [127.0.0.1])\r\n\tby mx.example.test (Postfix) with ESMTP id 4AbCdE12\r\n\tfor <a@x>; Mon, 1 Jan 2026 00:00:00 +0000\r\nMessage-Id: <m1@x>\r\nReceived: by other id NOPE\r\n\r\nbody id X\r\n"
-	if id, q := identify([]byte(raw)); id != "<m1@x>" || q != "4AbCdE12" {
+	if id, q := identify(mail.ParseHeader([]byte(raw))); id != "<m1@x>" || q != "4AbCdE12" {
 		t.Fatalf("identify = %q, %q; want <m1@x>, 4AbCdE12", id, q)
 	}
 }

@@ -32,12 +32,7 @@ type SpamStage struct {
 func (p *Pipeline) runSpam(ctx context.Context, m *Message) {
 	s := p.cfg.Spam
 	mt := p.cfg.Metrics
-	start := p.cfg.Now()
-	opts := s.Parse
-	if opts.EnvelopeFrom == "" {
-		opts.EnvelopeFrom = m.Env.MailFrom
-	}
-	m.Parsed = mail.Parse(m.Raw, opts)
+	p.parse(m)
 	parsed := p.cfg.Now()
 	conf := s.Rules.Config()
 	in := rules.Input{Auth: rulesAuth(m.Auth), Rules: dnsblRules(m.Auth)}
@@ -61,7 +56,7 @@ func (p *Pipeline) runSpam(ctx context.Context, m *Message) {
 	}
 	v.Preview = scoring.Preview(m.Parsed.Body())
 	m.Verdict = &v
-	m.Header, m.Body = scoring.ApplyParts(m.Header, m.Body, v, conf, s.Scoring)
+	p.editSpamHeaders(m, v, conf)
 	if res.TimedOut {
 		p.log.WarnContext(ctx, "rule evaluation ran out of time; remaining regex rules skipped",
 			"msgid", m.MessageID, "queue_id", m.QueueID, "skipped", res.Skipped)
@@ -70,7 +65,6 @@ func (p *Pipeline) runSpam(ctx context.Context, m *Message) {
 		p.log.DebugContext(ctx, "eval function failed", "msgid", m.MessageID, "err", err)
 	}
 	if mt != nil {
-		mt.ObserveStage("parse", parsed.Sub(start))
 		if s.Bayes != nil {
 			mt.ObserveStage("bayes", bayesDone.Sub(parsed))
 		}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/sluice-mail/sluice/mail"
 	"github.com/sluice-mail/sluice/rules"
 )
 
@@ -210,20 +211,15 @@ func Apply(raw []byte, v Verdict, conf rules.Config, opt Options) []byte {
 // is body itself unless report_safe replaced it. A header that does not
 // end with its blank line is joined to the body and handled by Apply.
 func ApplyParts(header, body []byte, v Verdict, conf rules.Config, opt Options) (newHeader, newBody []byte) {
-	m := parseMessage(header)
-	if m.sep == "" || len(m.orig) != len(m.header) || (v.Spam && conf.ReportSafe != 0) {
+	if !editable(header) || (v.Spam && conf.ReportSafe != 0) {
 		out := Apply(append(append([]byte(nil), header...), body...), v, conf, opt)
 		return out, nil
 	}
-	if len(body) > 0 {
-		// SpamAssassin bug 4363: the first line of the message or the
-		// last line of the body decides.
-		m.crlf = crlfEnds(m.orig, body)
-	}
-	opt = withContact(opt, conf)
-	t := newTagger(&v, &opt)
-	t.header = m.headerValue
-	return rewriteHeaders(m, t, conf), body
+	fields := mail.ParseHeader(header)
+	e, _ := Edits(fields, CRLF(header, body), v, conf, opt)
+	h := mail.NewHeader(header, fields)
+	h.Edit(e)
+	return h.Bytes(), body
 }
 
 // withContact fills opt.ReportContact from the rule files' report_contact
@@ -293,14 +289,8 @@ func rewriteLines(lines []string, m *message, t *tagger, conf rules.Config) []st
 	n := len(lines)
 	for i := 0; i < n; i++ {
 		l := lines[i]
-		var name string
-		for _, h := range []string{"From:", "Subject:", "To:"} {
-			if hasPrefixFold(l, h) {
-				name = h[:len(h)-1]
-			}
-		}
-		tmpl, ok := rewriteTmpl(conf, name)
-		if name == "" || !ok {
+		tag, ok := rewriteTag(l, t, conf)
+		if !ok {
 			continue
 		}
 		if created {
@@ -308,13 +298,30 @@ func rewriteLines(lines []string, m *message, t *tagger, conf rules.Config) []st
 		} else {
 			lines = append(lines, "X-Spam-Prev-"+l)
 		}
-		tag := strings.ReplaceAll(t.expand(rewriteTemplate(name, tmpl)), "\n", " ")
-		if name != "Subject" {
-			tag = "(" + tag + ")"
-		}
 		lines[i] = prependTag(l, tag)
 	}
 	return lines
+}
+
+// rewriteTag returns the tag rewrite_header puts into line when it starts
+// a From, Subject or To field with a template: the expanded template, in
+// parentheses for From and To, which are comments there.
+func rewriteTag(line string, t *tagger, conf rules.Config) (string, bool) {
+	var name string
+	for _, h := range []string{"From:", "Subject:", "To:"} {
+		if hasPrefixFold(line, h) {
+			name = h[:len(h)-1]
+		}
+	}
+	tmpl, ok := rewriteTmpl(conf, name)
+	if name == "" || !ok {
+		return "", false
+	}
+	tag := strings.ReplaceAll(t.expand(rewriteTemplate(name, tmpl)), "\n", " ")
+	if name != "Subject" {
+		tag = "(" + tag + ")"
+	}
+	return tag, true
 }
 
 // rewriteTmpl returns the rewrite_header template for a field; an empty

@@ -10,7 +10,10 @@
 // Return-Path), rewrite_header Subject/From/To applied to spam on the raw
 // header lines (encoded words survive), and, with report_safe 1 or 2, spam
 // wrapped as an attachment under SpamAssassin's report. The message's line
-// endings (LF or CRLF) are kept.
+// endings (LF or CRLF) are kept. Edits returns the same header changes
+// without report_safe as a mail.HeaderEdits, for a caller that holds the
+// header as a mail.Header and renders it once; ApplyParts renders them
+// itself.
 //
 // Header fields follow RFC 5322 §2.2.3 (folding) and RFC 2047 (non-ASCII
 // text in added fields is encoded as UTF-8 Q or B encoded words, as
