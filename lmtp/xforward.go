@@ -59,6 +59,20 @@ type Forwarded struct {
 	Name, Addr, Port, Proto, Helo, Ident, Source string
 }
 
+// field returns the field an XFORWARD attribute name (upper case) sets,
+// nil for an attribute we do not keep.
+func (f *Forwarded) field(attr string) *string {
+	return map[string]*string{
+		"NAME":   &f.Name,
+		"ADDR":   &f.Addr,
+		"PORT":   &f.Port,
+		"PROTO":  &f.Proto,
+		"HELO":   &f.Helo,
+		"IDENT":  &f.Ident,
+		"SOURCE": &f.Source,
+	}[attr]
+}
+
 // xfListener wraps every accepted connection in an xfConn and refuses
 // connections over the server's limit.
 type xfListener struct {
@@ -470,21 +484,11 @@ func (c *xfConn) parse(arg string) {
 		if v == "[UNAVAILABLE]" || v == "[TEMPUNAVAIL]" || hasControl(v) {
 			v = ""
 		}
-		switch strings.ToUpper(k) {
-		case "NAME":
-			c.attrs.Name = v
-		case "ADDR":
-			c.attrs.Addr = strings.TrimPrefix(strings.TrimPrefix(v, "IPV6:"), "ipv6:")
-		case "PORT":
-			c.attrs.Port = v
-		case "PROTO":
-			c.attrs.Proto = v
-		case "HELO":
-			c.attrs.Helo = v
-		case "IDENT":
-			c.attrs.Ident = v
-		case "SOURCE":
-			c.attrs.Source = v
+		if k = strings.ToUpper(k); k == "ADDR" {
+			v = strings.TrimPrefix(strings.TrimPrefix(v, "IPV6:"), "ipv6:")
+		}
+		if f := c.attrs.field(k); f != nil {
+			*f = v
 		}
 	}
 }

@@ -125,6 +125,18 @@ func isIdentStart(c byte) bool {
 func isIdentChar(c byte) bool { return isIdentStart(c) || (c >= '0' && c <= '9') }
 
 // next returns the next token, skipping white space and both comment forms.
+// punctuation are the one-byte tokens (RFC 5228 §8.1).
+var punctuation = map[byte]tokenKind{
+	'[': tokLBracket,
+	']': tokRBracket,
+	'(': tokLParen,
+	')': tokRParen,
+	'{': tokLBrace,
+	'}': tokRBrace,
+	',': tokComma,
+	';': tokSemicolon,
+}
+
 func (l *lexer) next() token {
 	for {
 		if l.off >= len(l.src) {
@@ -164,31 +176,11 @@ func (l *lexer) next() token {
 	}
 	p := l.pos()
 	c := l.src[l.off]
+	if k, ok := punctuation[c]; ok {
+		l.advance()
+		return token{kind: k, pos: p}
+	}
 	switch c {
-	case '[':
-		l.advance()
-		return token{kind: tokLBracket, pos: p}
-	case ']':
-		l.advance()
-		return token{kind: tokRBracket, pos: p}
-	case '(':
-		l.advance()
-		return token{kind: tokLParen, pos: p}
-	case ')':
-		l.advance()
-		return token{kind: tokRParen, pos: p}
-	case '{':
-		l.advance()
-		return token{kind: tokLBrace, pos: p}
-	case '}':
-		l.advance()
-		return token{kind: tokRBrace, pos: p}
-	case ',':
-		l.advance()
-		return token{kind: tokComma, pos: p}
-	case ';':
-		l.advance()
-		return token{kind: tokSemicolon, pos: p}
 	case '"':
 		return l.quoted(p)
 	case ':':

@@ -124,25 +124,7 @@ func cmdMasscheck(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "sluice: %v\n", err)
 		return 1
 	}
-	// Authentication checks of old mail against today's DNS measure
-	// nothing; they run only when asked for.
-	switch {
-	case *dns == "off", *dns == "" && *cfgPath == "":
-		cfg.Auth.Enabled = false
-	case *dns != "":
-		cfg.Auth.Enabled, cfg.Auth.DNS = true, []string{*dns}
-	}
-	if len(ruleDirs) > 0 {
-		cfg.Rules.Mode, cfg.Rules.Dirs = "dirs", ruleDirs
-	}
-	if cfg.Rules.Mode == "off" {
-		cfg.Rules.Mode = "auto"
-	}
-	// A measurement must not depend on how loaded the machine is: the
-	// rules get ten times delivery's time budget.
-	if *cfgPath == "" {
-		cfg.Rules.Budget = 20 * time.Second
-	}
+	masscheckConfig(&cfg, *cfgPath, *dns, ruleDirs)
 	// masscheck brings its own database; the configured one is never
 	// opened, let alone trained.
 	cfg.Bayes.Enabled = false
@@ -197,14 +179,9 @@ func cmdMasscheck(args []string, stdout, stderr io.Writer) int {
 	bc.UseBayes = true
 	train := &bayes.Classifier{Store: store, Config: bc, Metadata: bayesMetadata(stage.Rules)}
 	ctx := context.Background()
-	for _, set := range [][]mcSample{trainSpam, trainHam} {
-		for i := range set {
-			msg := mail.Parse(set[i].src.Raw, stage.Parse)
-			if _, err := train.Learn(ctx, msg, set[i].spam); err != nil {
-				fmt.Fprintf(stderr, "sluice: learning %s: %v\n", set[i].name(), err)
-				return 1
-			}
-		}
+	if err := mcTrain(ctx, train, stage.Parse, trainSpam, trainHam); err != nil {
+		fmt.Fprintf(stderr, "sluice: %v\n", err)
+		return 1
 	}
 
 	// The test phase reads the database and never writes it: the
@@ -256,6 +233,43 @@ func cmdMasscheck(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	return 0
+}
+
+// masscheckConfig adjusts cfg for a measurement: -dns, -rules, and
+// budgets that do not depend on how loaded the machine is.
+func masscheckConfig(cfg *config.Config, cfgPath, dns string, ruleDirs []string) {
+	// Authentication checks of old mail against today's DNS measure
+	// nothing; they run only when asked for.
+	switch {
+	case dns == "off", dns == "" && cfgPath == "":
+		cfg.Auth.Enabled = false
+	case dns != "":
+		cfg.Auth.Enabled, cfg.Auth.DNS = true, []string{dns}
+	}
+	if len(ruleDirs) > 0 {
+		cfg.Rules.Mode, cfg.Rules.Dirs = "dirs", ruleDirs
+	}
+	if cfg.Rules.Mode == "off" {
+		cfg.Rules.Mode = "auto"
+	}
+	// A measurement must not depend on how loaded the machine is: the
+	// rules get ten times delivery's time budget.
+	if cfgPath == "" {
+		cfg.Rules.Budget = 20 * time.Second
+	}
+}
+
+// mcTrain learns the training messages, spam and ham.
+func mcTrain(ctx context.Context, c *bayes.Classifier, opts mail.Options, spam, ham []mcSample) error {
+	for _, set := range [][]mcSample{spam, ham} {
+		for i := range set {
+			msg := mail.Parse(set[i].src.Raw, opts)
+			if _, err := c.Learn(ctx, msg, set[i].spam); err != nil {
+				return fmt.Errorf("learning %s: %w", set[i].name(), err)
+			}
+		}
+	}
+	return nil
 }
 
 // scoreSetOf is SpamAssassin's score set for a configuration: 1 is added
