@@ -62,23 +62,13 @@ site() {
 	local d=$work/$1
 	mkdir -p "$d"
 	cp /etc/spamassassin/*.pre "$d/"
-	cat >"$d/local.cf" <<EOF
-use_bayes $2
-bayes_auto_learn 0
-bayes_auto_expire 0
-bayes_path $work/bayes/bayes
-skip_rbl_checks 1
-dns_available no
-use_razor2 0
-use_pyzor 0
-use_dcc 0
-use_auto_whitelist 0
-use_txrep 0
-required_score 5
-report_safe 0
-clear_headers
-add_header all Acc _YESNO_ _SCORE(0)_ _TESTSSCORES(,)_
-EOF
+	# The parity guard's site configuration, with Bayes as asked and
+	# this run's database.
+	{
+		sed -e "s/^use_bayes 0\$/use_bayes $2/" -e 's/^add_header all Parity /add_header all Acc /' \
+			"$top/internal/parity/local.cf"
+		printf 'bayes_auto_expire 0\nbayes_path %s\n' "$work/bayes/bayes"
+	} >"$d/local.cf"
 	chmod -R a+rX "$d"
 }
 site sa-bayes 1

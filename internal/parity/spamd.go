@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	_ "embed"
 	"errors"
 	"fmt"
 	"net"
@@ -32,20 +33,11 @@ type Verdict struct {
 // no Bayes, no auto-learning, no reputation or collaborative filters,
 // required_score 5. The report_safe and add_header lines only shape
 // spamd's reply; sluice ignores them for the comparison.
-const LocalCF = `use_bayes 0
-bayes_auto_learn 0
-skip_rbl_checks 1
-dns_available no
-use_razor2 0
-use_pyzor 0
-use_dcc 0
-use_auto_whitelist 0
-use_txrep 0
-required_score 5
-report_safe 0
-clear_headers
-add_header all Parity _YESNO_ _SCORE(0)_ _TESTSSCORES(,)_
-`
+//
+// scripts/accuracy.sh builds its SpamAssassin sites from the same file.
+//
+//go:embed local.cf
+var LocalCF string
 
 // SpamdOptions configures StartSpamd.
 type SpamdOptions struct {
