@@ -76,6 +76,13 @@ type Bayes struct {
 	// (a long `sluice learn`) writes it; past it a delivery goes on
 	// without Bayes. Default 2s.
 	LockTimeout time.Duration `toml:"lock_timeout"`
+	// PerUser gives every recipient a database of its own, keyed by its
+	// mailbox (the address lower-cased, without its +detail): deliveries
+	// score against it and auto-learn into it, and `sluice learn -user`
+	// trains it. A recipient whose database does not exist yet, or holds
+	// too little, is scored without Bayes. Default false: one global
+	// database.
+	PerUser bool `toml:"per_user"`
 }
 
 // BayesPath returns the Bayes database file in force.

@@ -146,6 +146,16 @@ func (h *Header) Edit(e HeaderEdits) {
 	h.segs, h.fields = out, nil
 }
 
+// Clone returns a copy of h that takes edits of its own; nil for nil.
+// Edits never change what h and its clones share.
+func (h *Header) Clone() *Header {
+	if h == nil {
+		return nil
+	}
+	c := *h
+	return &c
+}
+
 // Bytes renders the header section: the kept fields' bytes as received,
 // the added and rewritten fields as given, in a new slice.
 func (h *Header) Bytes() []byte {

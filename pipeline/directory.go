@@ -90,24 +90,9 @@ func NewDirectory(cfg DirectoryConfig) *Directory {
 // Resolve checks addr and returns where its mail goes. Nothing is created
 // on disk. Errors wrap ErrBadAddress, ErrUnknownDomain or ErrUnknownUser.
 func (d *Directory) Resolve(addr string) (Recipient, error) {
-	at := strings.LastIndexByte(addr, '@')
-	if at <= 0 || at == len(addr)-1 {
-		return Recipient{}, fmt.Errorf("%w: %q", ErrBadAddress, addr)
-	}
-	local, domain := addr[:at], strings.ToLower(addr[at+1:])
-	// A quoted local part is unwrapped; its content faces the same checks.
-	if len(local) >= 2 && local[0] == '"' && local[len(local)-1] == '"' {
-		local = local[1 : len(local)-1]
-	}
-	detail := ""
-	if delim := d.cfg.RecipientDelimiter; delim != "" {
-		if i := strings.Index(local, delim); i > 0 {
-			local, detail = local[:i], local[i+1:]
-		}
-	}
-	local = strings.ToLower(local)
-	if !safeComponent(local) || !safeComponent(domain) || !safeDetail(detail) {
-		return Recipient{}, fmt.Errorf("%w: %q", ErrBadAddress, addr)
+	local, detail, domain, err := splitAddress(addr, d.cfg.RecipientDelimiter)
+	if err != nil {
+		return Recipient{}, err
 	}
 	if d.domains != nil && !d.domains[domain] {
 		return Recipient{}, fmt.Errorf("%w: %s", ErrUnknownDomain, domain)
@@ -144,6 +129,43 @@ func (d *Directory) Resolve(addr string) (Recipient, error) {
 	r.Maildir = path
 	r.Base = d.base(r)
 	return r, nil
+}
+
+// MailboxUser returns the mailbox addr is delivered to, as Resolve names
+// it in Recipient.User with delimiter as the recipient delimiter: the local
+// part lower-cased and without its detail, @, the domain lower-cased. It
+// consults no users file or domain list; errors wrap ErrBadAddress.
+func MailboxUser(addr, delimiter string) (string, error) {
+	local, _, domain, err := splitAddress(addr, delimiter)
+	if err != nil {
+		return "", err
+	}
+	return local + "@" + domain, nil
+}
+
+// splitAddress splits addr into its lower-cased local part without
+// detail, the detail as given, and the lower-cased domain, and checks that
+// each is safe in a path.
+func splitAddress(addr, delimiter string) (local, detail, domain string, err error) {
+	at := strings.LastIndexByte(addr, '@')
+	if at <= 0 || at == len(addr)-1 {
+		return "", "", "", fmt.Errorf("%w: %q", ErrBadAddress, addr)
+	}
+	local, domain = addr[:at], strings.ToLower(addr[at+1:])
+	// A quoted local part is unwrapped; its content faces the same checks.
+	if len(local) >= 2 && local[0] == '"' && local[len(local)-1] == '"' {
+		local = local[1 : len(local)-1]
+	}
+	if delimiter != "" {
+		if i := strings.Index(local, delimiter); i > 0 {
+			local, detail = local[:i], local[i+1:]
+		}
+	}
+	local = strings.ToLower(local)
+	if !safeComponent(local) || !safeComponent(domain) || !safeDetail(detail) {
+		return "", "", "", fmt.Errorf("%w: %q", ErrBadAddress, addr)
+	}
+	return local, detail, domain, nil
 }
 
 // base returns the trusted directory above r.Maildir: the mail root if the

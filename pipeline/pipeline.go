@@ -203,7 +203,9 @@ func rcptStatus(err error) error {
 func (p *Pipeline) Deliver(ctx context.Context, env *mail.Envelope, raw []byte) []error {
 	statuses := make([]error, len(env.Recipients))
 	m := newMessage(env, raw)
-	if err := p.perMessage(ctx, m); err != nil {
+	users, of := p.recipientUsers(env.Recipients)
+	copies, err := p.perMessage(ctx, m, users)
+	if err != nil {
 		p.log.ErrorContext(ctx, "message failed", "msgid", m.MessageID, "queue_id", m.QueueID, "err", err)
 		for i := range statuses {
 			statuses[i] = StatusTempFail
@@ -213,9 +215,14 @@ func (p *Pipeline) Deliver(ctx context.Context, env *mail.Envelope, raw []byte) 
 	}
 	actions := make([]string, len(env.Recipients))
 	for i, rcpt := range env.Recipients {
-		actions[i], statuses[i] = p.perRecipient(ctx, m, rcpt)
+		actions[i], statuses[i] = p.perRecipient(ctx, copies[of[i]], rcpt)
 	}
-	result := m.spamResult()
+	result := "ham"
+	for _, c := range copies {
+		if c.spamResult() == "spam" {
+			result = "spam"
+		}
+	}
 	rejected := 0
 	for _, a := range actions {
 		switch a {
@@ -230,6 +237,35 @@ func (p *Pipeline) Deliver(ctx context.Context, env *mail.Envelope, raw []byte) 
 	}
 	p.count(result, actions, "")
 	return statuses
+}
+
+// recipientUsers groups rcpts by the Bayes database their copies are
+// scored with: users are the distinct mailboxes in order of first
+// appearance, and rcpts[i] gets the copy of users[of[i]]. Without
+// per-user Bayes, users is nil and every recipient shares the one copy.
+// A recipient with no mailbox (malformed, or an SRS bounce address) goes
+// with the global database, "".
+func (p *Pipeline) recipientUsers(rcpts []string) (users []string, of []int) {
+	of = make([]int, len(rcpts))
+	s := p.cfg.Spam
+	if s == nil || s.Users == nil || !s.bayesOn() {
+		return nil, of
+	}
+	index := make(map[string]int)
+	for i, r := range rcpts {
+		u := ""
+		if b := p.cfg.Bouncer; b == nil || !b.IsSRS(r) {
+			u, _ = MailboxUser(r, s.RecipientDelimiter)
+		}
+		n, ok := index[u]
+		if !ok {
+			n = len(users)
+			index[u] = n
+			users = append(users, u)
+		}
+		of[i] = n
+	}
+	return users, of
 }
 
 // logIdentity is the message's key in the delivery log.
@@ -287,31 +323,63 @@ func newMessage(env *mail.Envelope, raw []byte) *Message {
 	return &Message{Env: env, Raw: raw, Header: raw[:k:k], Body: raw[k:], QueueID: env.QueueID}
 }
 
+// Filtered is one copy of a filtered message and the recipients it is for.
+type Filtered struct {
+	Recipients []string
+	Raw        []byte
+}
+
 // Filter runs only the per-message steps and returns the message as they
 // leave it, for the content-filter modes (pipe, SMTP proxy) where the MTA
-// delivers. Any failure, a panic included, is an error: the caller must
-// make the MTA retry.
-func (p *Pipeline) Filter(ctx context.Context, env *mail.Envelope, raw []byte) ([]byte, error) {
+// delivers: one copy for all of env's recipients or, with per-user Bayes
+// and recipients of several mailboxes, one copy per mailbox, in order of
+// first appearance. Any failure, a panic included, is an error and no
+// copy is returned: the caller must make the MTA retry.
+func (p *Pipeline) Filter(ctx context.Context, env *mail.Envelope, raw []byte) ([]Filtered, error) {
 	m := newMessage(env, raw)
-	if err := p.perMessage(ctx, m); err != nil {
+	users, of := p.recipientUsers(env.Recipients)
+	copies, err := p.perMessage(ctx, m, users)
+	if err != nil {
 		p.log.ErrorContext(ctx, "filter failed", "msgid", m.MessageID, "queue_id", m.QueueID, "err", err)
 		p.count("tempfail", nil, "panic")
 		return nil, err
 	}
-	p.count(m.spamResult(), nil, "")
-	attrs := []any{"msgid", m.MessageID, "queue_id", m.QueueID, "from", env.MailFrom, "rcpts", len(env.Recipients), "size", len(m.Header) + len(m.Body)}
-	p.log.InfoContext(ctx, "filtered", append(attrs, m.verdictAttrs()...)...)
-	return m.Out(), nil
+	out := make([]Filtered, len(copies))
+	for i, r := range env.Recipients {
+		out[of[i]].Recipients = append(out[of[i]].Recipients, r)
+	}
+	result := "ham"
+	for i, c := range copies {
+		if c.spamResult() == "spam" {
+			result = "spam"
+		}
+		out[i].Raw = c.Out()
+		attrs := []any{"msgid", c.MessageID, "queue_id", c.QueueID, "from", env.MailFrom, "rcpts", len(out[i].Recipients), "size", len(c.Header) + len(c.Body)}
+		if users != nil {
+			attrs = append(attrs, "user", users[i])
+		}
+		p.log.InfoContext(ctx, "filtered", append(attrs, c.verdictAttrs()...)...)
+	}
+	p.count(result, nil, "")
+	return out, nil
 }
 
 // Check runs the per-message steps and returns the message with its
-// results (Auth, Verdict, Header and Body), for `sluice check`. Nothing is counted.
+// results (Auth, Verdict, Header and Body), for `sluice check`, scored
+// with the global Bayes database. Nothing is counted.
 func (p *Pipeline) Check(ctx context.Context, env *mail.Envelope, raw []byte) (*Message, error) {
+	return p.CheckUser(ctx, env, raw, "")
+}
+
+// CheckUser is Check with the Bayes database of user, a mailbox as
+// MailboxUser names it, when SpamStage.Users is set.
+func (p *Pipeline) CheckUser(ctx context.Context, env *mail.Envelope, raw []byte, user string) (*Message, error) {
 	m := newMessage(env, raw)
-	if err := p.perMessage(ctx, m); err != nil {
+	copies, err := p.perMessage(ctx, m, []string{user})
+	if err != nil {
 		return nil, err
 	}
-	return m, nil
+	return copies[0], nil
 }
 
 // count records one message's outcome in the metrics, if any.
@@ -329,27 +397,46 @@ func (p *Pipeline) count(result string, actions []string, reason string) {
 	}
 }
 
-// perMessage runs the message steps; a panic in one becomes an error.
-func (p *Pipeline) perMessage(ctx context.Context, m *Message) (err error) {
+// perMessage runs the message steps and returns the message as they leave
+// it, one copy for each of users (the Bayes database it is scored with;
+// nil is one copy with the global database). Authentication and parsing
+// run once; the spam stage and the MessageSteps once per copy. A panic in
+// any becomes an error.
+func (p *Pipeline) perMessage(ctx context.Context, m *Message, users []string) (copies []*Message, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("pipeline: panic: %v\n%s", r, debug.Stack())
+			copies, err = nil, fmt.Errorf("pipeline: panic: %v\n%s", r, debug.Stack())
 		}
 	}()
 	p.parse(m)
 	if p.cfg.Auth != nil {
 		p.runAuth(ctx, m)
 	}
-	if p.cfg.Spam != nil {
-		p.runSpam(ctx, m)
+	if len(users) == 0 {
+		users = []string{""}
 	}
-	m.renderHeader()
-	for _, step := range p.cfg.MessageSteps {
-		if err := step(ctx, m); err != nil {
-			return err
+	seen := evals{}
+	for i, u := range users {
+		c := m
+		if i < len(users)-1 {
+			// The copies share Raw, Parsed and the auth results, which
+			// nothing below changes; the header edits are each copy's own.
+			dup := *m
+			dup.edits = m.edits.Clone()
+			c = &dup
 		}
+		if p.cfg.Spam != nil {
+			p.runSpam(ctx, c, u, seen)
+		}
+		c.renderHeader()
+		for _, step := range p.cfg.MessageSteps {
+			if err := step(ctx, c); err != nil {
+				return nil, err
+			}
+		}
+		copies = append(copies, c)
 	}
-	return nil
+	return copies, nil
 }
 
 // perRecipient resolves, runs the recipient steps and delivers one copy.

@@ -28,19 +28,27 @@ type Relay struct {
 	Timeout time.Duration
 }
 
-// Relay implements lmtp.Relayer.
+// Relay implements lmtp.Relayer. Copies scored for different mailboxes
+// (per-user Bayes) go to the next hop in transactions of their own; one
+// that fails after another went through fails the whole message, and the
+// MTA's retry sends that other copy again, which a recipient limit of 1 on
+// the filter transport avoids.
 func (r *Relay) Relay(ctx context.Context, env *mail.Envelope, data []byte) error {
-	out, err := r.Pipeline.Filter(ctx, env, data)
+	copies, err := r.Pipeline.Filter(ctx, env, data)
 	if err != nil {
 		return StatusTempFail
 	}
-	if err := r.send(ctx, env, out); err != nil {
-		var se *smtp.SMTPError
-		if errors.As(err, &se) {
-			return se
+	for _, c := range copies {
+		e := *env
+		e.Recipients = c.Recipients
+		if err := r.send(ctx, &e, c.Raw); err != nil {
+			var se *smtp.SMTPError
+			if errors.As(err, &se) {
+				return se
+			}
+			r.Pipeline.log.ErrorContext(ctx, "relay to next hop failed", "next_hop", r.NextHop, "err", err)
+			return StatusTempFail
 		}
-		r.Pipeline.log.ErrorContext(ctx, "relay to next hop failed", "next_hop", r.NextHop, "err", err)
-		return StatusTempFail
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/sluice-mail/sluice/auth"
@@ -22,25 +23,76 @@ type SpamStage struct {
 	// probability feeds check_bayes and switches the score set) and
 	// auto-learns it afterwards as the rule files' bayes_* settings say.
 	// A Bayes failure is logged and counted; the message goes on without
-	// Bayes.
+	// Bayes. With Users set, Bayes serves only what has no mailbox (a
+	// bounce to an SRS address, `sluice check` without a user).
 	Bayes *bayes.Classifier
+	// Users, when set, gives every recipient the Bayes database of its
+	// mailbox ([bayes] per_user): a message whose recipients belong to
+	// several mailboxes is evaluated once per mailbox, parsed once, and
+	// each recipient gets the copy scored (and auto-learned) with its
+	// own database.
+	Users BayesUsers
+	// RecipientDelimiter names a recipient's mailbox for Users, as
+	// DirectoryConfig.RecipientDelimiter does for delivery.
+	RecipientDelimiter string
 }
 
-// runSpam parses the message once, evaluates the rules with the auth
-// results as input, decides, and rewrites m.Header with SpamAssassin's
-// headers (and Subject for spam; report_safe replaces m.Body too).
-func (p *Pipeline) runSpam(ctx context.Context, m *Message) {
+// BayesUsers opens per-user Bayes databases.
+type BayesUsers interface {
+	// Classifier returns the classifier of user's database, user being a
+	// mailbox as MailboxUser names it. Without create, a database that
+	// does not exist yet is (nil, nil): scoring creates nothing. With
+	// create (auto-learn) it may still be (nil, nil) when the
+	// implementation makes no databases.
+	Classifier(ctx context.Context, user string, create bool) (*bayes.Classifier, error)
+}
+
+// bayesOn reports whether any Bayes database can take part.
+func (s *SpamStage) bayesOn() bool {
+	return (s.Bayes != nil || s.Users != nil) && s.Rules.Config().Bayes.UseBayes
+}
+
+// classifier returns the classifier of user's database: the global one
+// for "" or without Users. Nil means no Bayes for this evaluation.
+func (s *SpamStage) classifier(ctx context.Context, user string, create bool) (*bayes.Classifier, error) {
+	if user == "" || s.Users == nil {
+		return s.Bayes, nil
+	}
+	return s.Users.Classifier(ctx, user, create)
+}
+
+// evals keeps the rule results of one message by Bayes probability, so
+// that copies for mailboxes whose databases give the same answer (most
+// often: none, the database not being trained yet) share one evaluation.
+type evals map[string]rules.Result
+
+func bayesKey(prob *float64) string {
+	if prob == nil {
+		return "none"
+	}
+	return strconv.FormatFloat(*prob, 'g', -1, 64)
+}
+
+// runSpam evaluates the rules on the parsed message with the auth
+// results and user's Bayes database ("" the global one) as input,
+// decides, and rewrites m.Header with SpamAssassin's headers (and Subject
+// for spam; report_safe replaces m.Body too). Results in seen are reused.
+func (p *Pipeline) runSpam(ctx context.Context, m *Message, user string, seen evals) {
 	s := p.cfg.Spam
 	mt := p.cfg.Metrics
-	p.parse(m)
-	parsed := p.cfg.Now()
+	start := p.cfg.Now()
 	conf := s.Rules.Config()
 	in := rules.Input{Auth: rulesAuth(m.Auth), Rules: dnsblRules(m.Auth)}
 	var bres bayes.Result
-	if s.Bayes != nil && conf.Bayes.UseBayes {
+	var cl *bayes.Classifier
+	if s.bayesOn() {
 		var err error
-		if bres, err = s.Bayes.Score(ctx, m.Parsed); err != nil {
-			p.log.WarnContext(ctx, "bayes unavailable; scoring without it", "msgid", m.MessageID, "queue_id", m.QueueID, "err", err)
+		cl, err = s.classifier(ctx, user, false)
+		if err == nil && cl != nil {
+			bres, err = cl.Score(ctx, m.Parsed)
+		}
+		if err != nil {
+			p.log.WarnContext(ctx, "bayes unavailable; scoring without it", "msgid", m.MessageID, "queue_id", m.QueueID, "user", user, "err", err)
 			p.bayesError("score")
 		} else if bres.OK {
 			prob := bres.Prob
@@ -48,16 +100,21 @@ func (p *Pipeline) runSpam(ctx context.Context, m *Message) {
 		}
 	}
 	bayesDone := p.cfg.Now()
-	res := s.Rules.Eval(ctx, rules.FromMail(m.Parsed), in)
+	key := bayesKey(in.Bayes)
+	res, ok := seen[key]
+	if !ok {
+		res = s.Rules.Eval(ctx, rules.FromMail(m.Parsed), in)
+		seen[key] = res
+	}
 	v := scoring.Decide(res, conf)
-	v.Autolearn = p.autoLearn(ctx, m, s, res, bres, v.Spam)
+	v.Autolearn = p.autoLearn(ctx, m, s, user, cl, res, bres, v.Spam)
 	if in.Bayes != nil {
 		v.Tags = withBayesTags(v.Tags, bres)
 	}
 	v.Preview = scoring.Preview(m.Parsed.Body())
 	m.Verdict = &v
 	p.editSpamHeaders(m, v, conf)
-	if res.TimedOut {
+	if res.TimedOut && !ok {
 		p.log.WarnContext(ctx, "rule evaluation ran out of time; remaining regex rules skipped",
 			"msgid", m.MessageID, "queue_id", m.QueueID, "skipped", res.Skipped)
 	}
@@ -65,8 +122,8 @@ func (p *Pipeline) runSpam(ctx context.Context, m *Message) {
 		p.log.DebugContext(ctx, "eval function failed", "msgid", m.MessageID, "err", err)
 	}
 	if mt != nil {
-		if s.Bayes != nil {
-			mt.ObserveStage("bayes", bayesDone.Sub(parsed))
+		if s.bayesOn() {
+			mt.ObserveStage("bayes", bayesDone.Sub(start))
 		}
 		mt.ObserveStage("rules", p.cfg.Now().Sub(bayesDone))
 		mt.Score.Observe(v.Score)
@@ -83,8 +140,10 @@ func (p *Pipeline) runSpam(ctx context.Context, m *Message) {
 // returns what X-Spam-Status says after autolearn=: disabled (no Bayes, or
 // use_bayes / bayes_auto_learn off), no (the discriminator said no),
 // ham or spam (learned), unavailable (chosen, but the message was already
-// learned: auto-learn never relearns), failed (the database failed).
-func (p *Pipeline) autoLearn(ctx context.Context, m *Message, s *SpamStage, res rules.Result, scored bayes.Result, isSpam bool) string {
+// learned: auto-learn never relearns), failed (the database failed). cl
+// is the classifier that scored the message (nil: user's database does
+// not exist yet, and auto-learn may create it).
+func (p *Pipeline) autoLearn(ctx context.Context, m *Message, s *SpamStage, user string, cl *bayes.Classifier, res rules.Result, scored bayes.Result, isSpam bool) string {
 	conf := s.Rules.Config().Bayes
 	status := "disabled"
 	defer func() {
@@ -92,7 +151,11 @@ func (p *Pipeline) autoLearn(ctx context.Context, m *Message, s *SpamStage, res 
 			mt.AutoLearn.WithLabelValues(status).Inc()
 		}
 	}()
-	if s.Bayes == nil || !conf.UseBayes || !conf.AutoLearn || !conf.UseLearner {
+	if !s.bayesOn() || !conf.AutoLearn || !conf.UseLearner {
+		return status
+	}
+	// A user's database that does not exist yet is there to be created.
+	if cl == nil && (user == "" || s.Users == nil) {
 		return status
 	}
 	switch s.Rules.AutoLearnDecision(res, isSpam) {
@@ -104,10 +167,24 @@ func (p *Pipeline) autoLearn(ctx context.Context, m *Message, s *SpamStage, res 
 	default:
 		status = "ham"
 	}
-	out, err := s.Bayes.AutoLearnScored(ctx, m.Parsed, scored, status == "spam")
+	if cl == nil {
+		var err error
+		cl, err = s.classifier(ctx, user, true)
+		if err != nil {
+			p.log.WarnContext(ctx, "bayes auto-learn failed", "msgid", m.MessageID, "queue_id", m.QueueID, "user", user, "err", err)
+			p.bayesError("learn")
+			status = "failed"
+			return status
+		}
+		if cl == nil {
+			status = "disabled"
+			return status
+		}
+	}
+	out, err := cl.AutoLearnScored(ctx, m.Parsed, scored, status == "spam")
 	switch {
 	case err != nil:
-		p.log.WarnContext(ctx, "bayes auto-learn failed", "msgid", m.MessageID, "queue_id", m.QueueID, "err", err)
+		p.log.WarnContext(ctx, "bayes auto-learn failed", "msgid", m.MessageID, "queue_id", m.QueueID, "user", user, "err", err)
 		p.bayesError("learn")
 		status = "failed"
 	case out != bayes.Learned:

@@ -40,6 +40,7 @@ func cmdCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var rcpts stringList
 	fs.Var(&rcpts, "rcpt", "envelope `recipient` (repeatable)")
 	bayesDB := fs.String("bayes", "", "Bayes database `file` (replaces bayes.path and [redis]); used when it exists")
+	user := fs.String("user", "", "score with the per-user Bayes database of `address`, as delivery to it does with [bayes] per_user")
 	dns := fs.String("dns", "", "DNS `server:port` for SPF/DKIM/DMARC (replaces auth.dns); \"off\" skips the checks")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -52,6 +53,14 @@ func cmdCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if *bayesDB != "" {
 		// A bbolt file named on the command line takes over from [redis].
 		cfg.Bayes.Path, cfg.Redis.URL = *bayesDB, ""
+	}
+	userDB := ""
+	if *user != "" {
+		if userDB, err = userKey(cfg, *user); err != nil {
+			fmt.Fprintf(stderr, "sluice check: %v\n", err)
+			return 2
+		}
+		cfg.Bayes.PerUser = true
 	}
 	switch *dns {
 	case "":
@@ -97,7 +106,7 @@ func cmdCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		m, err := p.Check(ctx, env, src.Raw)
+		m, err := p.CheckUser(ctx, env, src.Raw, userDB)
 		if err != nil {
 			fmt.Fprintf(stderr, "sluice: %s: %v\n", src.File, err)
 			code = 1

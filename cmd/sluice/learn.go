@@ -102,7 +102,7 @@ included), an mbox, or - for one message on stdin.
 		cfg.Bayes.Path, cfg.Redis.URL = *dbPath, ""
 	}
 	if *user != "" {
-		if _, err := userKey(*user); err != nil {
+		if _, err := userKey(cfg, *user); err != nil {
 			fmt.Fprintf(stderr, "sluice learn: %v\n", err)
 			return 2
 		}
@@ -434,29 +434,6 @@ func learnRestore(ctx context.Context, s bayes.Store, file string, stdin io.Read
 	}
 	fmt.Fprintf(stdout, "Restored %d spam, %d ham, %d tokens, %d learned message ids\n", b.NSpam, b.NHam, len(b.Tokens), len(b.Seen))
 	return 0
-}
-
-// userKey is the name of addr's per-user database: the address,
-// lower-cased, appended to the global file's path or to the Redis key
-// prefix. An address that is not plain local@domain text is refused rather
-// than rewritten, so two users can never share a database and a name can
-// never leave the directory.
-func userKey(addr string) (string, error) {
-	a := strings.ToLower(strings.TrimSpace(addr))
-	at := strings.LastIndexByte(a, '@')
-	ok := len(a) <= 254 && at > 0 && at < len(a)-1 && a[0] != '.'
-	for i := 0; ok && i < len(a); i++ {
-		switch b := a[i]; {
-		case b >= 'a' && b <= 'z', b >= '0' && b <= '9':
-		case strings.IndexByte("@.-_+=", b) >= 0:
-		default:
-			ok = false
-		}
-	}
-	if !ok || strings.Count(a, "@") != 1 {
-		return "", fmt.Errorf("-user %q: want a plain address (letters, digits and @.-_+= only)", addr)
-	}
-	return a, nil
 }
 
 // bayesConfigFrom turns the bayes_* settings the rules read into the

@@ -13,6 +13,7 @@ import (
 
 	"github.com/sluice-mail/sluice/config"
 	"github.com/sluice-mail/sluice/mail"
+	"github.com/sluice-mail/sluice/pipeline"
 )
 
 // Exit statuses of `sluice pipe`, from sysexits.h. Postfix's pipe(8)
@@ -61,24 +62,31 @@ func cmdPipe(args []string, stdin io.Reader, stderr io.Writer) int {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	out, err := filterMessage(ctx, cfg, log, env, raw)
+	copies, err := filterMessage(ctx, cfg, log, env, raw)
 	if err != nil {
 		if cfg.Filter.OnError != "pass" {
 			log.Error("pipe: message deferred", "queue_id", *queueID, "err", err)
 			return exitTempFail
 		}
 		log.Warn("pipe: passing the message unscanned (filter.on_error = pass)", "queue_id", *queueID, "err", err)
-		out = append([]byte("X-Sluice-Unscanned: filter error, see sluice log\r\n"), raw...)
+		copies = []pipeline.Filtered{{Recipients: rcpts, Raw: append([]byte("X-Sluice-Unscanned: filter error, see sluice log\r\n"), raw...)}}
 	}
-	if err := reinject(ctx, cfg.Filter.Sendmail, *sender, rcpts, out); err != nil {
-		log.Error("pipe: re-injection failed; message deferred", "queue_id", *queueID, "err", err)
-		return exitTempFail
+	// Every copy is ready before the first goes out. A re-injection that
+	// fails after another succeeded defers the message, and Postfix's
+	// retry re-injects that other copy again: with per-user Bayes, run
+	// the transport with a recipient limit of 1 (docs/bayes.md).
+	for _, c := range copies {
+		if err := reinject(ctx, cfg.Filter.Sendmail, *sender, c.Recipients, c.Raw); err != nil {
+			log.Error("pipe: re-injection failed; message deferred", "queue_id", *queueID, "err", err)
+			return exitTempFail
+		}
 	}
 	return exitOK
 }
 
-// filterMessage builds the pipeline from cfg and runs its per-message steps.
-func filterMessage(ctx context.Context, cfg config.Config, log *slog.Logger, env *mail.Envelope, raw []byte) ([]byte, error) {
+// filterMessage builds the pipeline from cfg and runs its per-message
+// steps: one copy per mailbox with per-user Bayes, else one for all.
+func filterMessage(ctx context.Context, cfg config.Config, log *slog.Logger, env *mail.Envelope, raw []byte) ([]pipeline.Filtered, error) {
 	p, err := newPipeline(cfg, log, nil, buildOpts{})
 	if err != nil {
 		return nil, err

@@ -78,14 +78,16 @@ func newSpamStage(cfg config.Config, log *slog.Logger, strict, createBayes bool)
 	}
 	log.Info("rules loaded", "source", source, "rules", l.Total, "active", l.Active,
 		"errors", len(l.Errors), "warnings", len(l.Warnings), "load_time", l.LoadTime.Round(time.Millisecond))
-	bc, err := newBayes(cfg, rs, createBayes)
+	bc, users, err := newBayes(cfg, rs, createBayes, log)
 	if err != nil {
 		return nil, err
 	}
 	return &pipeline.SpamStage{
-		Rules:   rs,
-		Scoring: scoring.Options{Hostname: hostnameOf(cfg), Version: version, Product: "sluice"},
-		Bayes:   bc,
+		Rules:              rs,
+		Scoring:            scoring.Options{Hostname: hostnameOf(cfg), Version: version, Product: "sluice"},
+		Bayes:              bc,
+		Users:              users,
+		RecipientDelimiter: cfg.Delivery.RecipientDelimiter,
 	}, nil
 }
 
