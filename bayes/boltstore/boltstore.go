@@ -25,7 +25,7 @@
 // once costs no copy; keep one Store per file for the process's life. The
 // store's own commits update the copy while the exclusive lock is still
 // held, so they never cost a reload. A file of more tokens than
-// maxMemTokens is read per Lookup instead.
+// Options.MemTokens is read per Lookup instead.
 //
 // Writes are durable when Apply returns (bbolt fsyncs the commit). Token
 // atimes raised by Touch are kept in memory and written with the next
@@ -88,8 +88,9 @@ const maxPendingTouches = 20000
 // expire useful tokens early.
 const touchFlushInterval = time.Minute
 
-// maxMemTokens bounds the in-memory copy (about 40 bytes a token). Past it,
-// which only a database with expiry off reaches, Lookup reads the file.
+// maxMemTokens is the default bound of the in-memory copy (about 47 bytes
+// a token). Past it, which only a database with expiry off reaches,
+// Lookup reads the file.
 const maxMemTokens = 1 << 20
 
 // Options configures [Open].
@@ -100,6 +101,10 @@ type Options struct {
 	// Expiry is when and how far to expire; MaxDBSize and Auto are
 	// read. If nil, [bayes.DefaultExpiry].
 	Expiry *bayes.Expiry
+	// MemTokens bounds the in-memory copy Lookup answers from: a file
+	// with more tokens is read per Lookup. Default 1<<20; negative: never
+	// copy (many small stores, e.g. one per user, each read per Lookup).
+	MemTokens int
 }
 
 // Store is a [bayes.Store] (and [bayes.Toucher], [bayes.Expirer]) in a
@@ -109,6 +114,7 @@ type Store struct {
 	path    string
 	timeout time.Duration
 	expiry  bayes.Expiry
+	memMax  int // Options.MemTokens; -1: no copy
 
 	mu sync.RWMutex // readers: file reads; writers: update
 
@@ -139,7 +145,13 @@ type memCopy struct {
 // Open creates the database file at path if needed (mode 0600) and
 // returns a Store for it. No handle stays open; see the package comment.
 func Open(path string, opts Options) (*Store, error) {
-	s := &Store{path: path, timeout: opts.LockTimeout, expiry: bayes.DefaultExpiry()}
+	s := &Store{path: path, timeout: opts.LockTimeout, expiry: bayes.DefaultExpiry(), memMax: opts.MemTokens}
+	switch {
+	case s.memMax == 0:
+		s.memMax = maxMemTokens
+	case s.memMax < 0:
+		s.memMax = -1
+	}
 	if opts.Expiry != nil {
 		s.expiry = *opts.Expiry
 	}
@@ -322,7 +334,7 @@ func (s *Store) follow(w *wtx) {
 			m.toks[t] = c
 		}
 	}
-	if len(m.toks) > maxMemTokens {
+	if len(m.toks) > s.memMax {
 		s.mem = nil
 		return
 	}
@@ -415,9 +427,9 @@ func (s *Store) lookupFile(toks []bayes.Token) (bayes.Snapshot, error) {
 		// for one message (a per-user database opened per delivery)
 		// would pay for a copy it never uses again.
 		var m *memCopy
-		if s.looked.Swap(true) {
+		if s.looked.Swap(true) && s.memMax > 0 {
 			var err error
-			if m, err = load(tx, v); err != nil {
+			if m, err = load(tx, v, s.memMax); err != nil {
 				return err
 			}
 		}
@@ -461,11 +473,11 @@ func (s *Store) fromMem(v fileVersion, toks []bayes.Token) (bayes.Snapshot, bool
 }
 
 // load reads the in-memory copy in tx; nil when the file holds more than
-// maxMemTokens tokens.
-func load(tx *bolt.Tx, v fileVersion) (*memCopy, error) {
+// limit tokens.
+func load(tx *bolt.Tx, v fileVersion, limit int) (*memCopy, error) {
 	meta, tb := tx.Bucket(bucketMeta), tx.Bucket(bucketTokens)
 	n := getU64(meta, keyNTokens)
-	if n > maxMemTokens {
+	if n > uint64(limit) {
 		return nil, nil
 	}
 	m := &memCopy{ver: v, nspam: getU64(meta, keyNSpam), nham: getU64(meta, keyNHam), toks: make(map[bayes.Token]bayes.Counts, n)}
@@ -478,7 +490,7 @@ func load(tx *bolt.Tx, v fileVersion) (*memCopy, error) {
 		if err != nil {
 			return err
 		}
-		if len(m.toks) >= maxMemTokens {
+		if len(m.toks) >= limit {
 			return errTooMany
 		}
 		m.toks[bayes.Token(k)] = c

@@ -38,7 +38,7 @@ func newBayes(cfg config.Config, rs *rules.Ruleset, create bool, log *slog.Logge
 	meta := bayesMetadata(rs)
 	var global *bayes.Classifier
 	if !cfg.Bayes.PerUser || !create {
-		st, err := pipelineBayesStore(cfg, create)
+		st, err := pipelineBayesStore(cfg, create, &bc.Expiry)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
 		case err != nil:
@@ -52,7 +52,7 @@ func newBayes(cfg config.Config, rs *rules.Ruleset, create bool, log *slog.Logge
 	}
 	users := &userBayes{cfg: cfg, conf: bc, meta: meta, create: create, log: log, byKey: map[string]*list.Element{}, lru: list.New()}
 	if cfg.Redis.URL != "" {
-		st, err := pipelineBayesStore(cfg, create)
+		st, err := pipelineBayesStore(cfg, create, &bc.Expiry)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -74,9 +74,9 @@ var redisStores struct {
 // pipelineBayesStore is openBayesStore for a pipeline: a bbolt store holds
 // no handle between operations, so a fresh one per pipeline costs nothing;
 // a Redis store is shared across reloads.
-func pipelineBayesStore(cfg config.Config, create bool) (bayes.Store, error) {
+func pipelineBayesStore(cfg config.Config, create bool, exp *bayes.Expiry) (bayes.Store, error) {
 	if cfg.Redis.URL == "" {
-		st, _, err := openBayesStore(cfg, "", create)
+		st, _, err := openBayesStore(cfg, "", create, exp)
 		return st, err
 	}
 	key := fmt.Sprintf("%s\x00%s\x00%s", cfg.Redis.URL, cfg.Redis.KeyPrefix, cfg.Redis.Timeout)
@@ -85,7 +85,7 @@ func pipelineBayesStore(cfg config.Config, create bool) (bayes.Store, error) {
 	if st, ok := redisStores.m[key]; ok {
 		return st, nil
 	}
-	st, err := openRedisStore(cfg, cfg.Redis.KeyPrefix)
+	st, err := openRedisStore(cfg, cfg.Redis.KeyPrefix, exp)
 	if err != nil {
 		return nil, err
 	}
@@ -143,7 +143,7 @@ func userRedisPrefix(cfg config.Config, key string) string {
 // fs.ErrNotExist; Redis has nothing to create. Redis is not contacted
 // here: a server that is down fails the store's operations, which a
 // delivery survives without Bayes.
-func openBayesStore(cfg config.Config, user string, create bool) (bayes.Store, io.Closer, error) {
+func openBayesStore(cfg config.Config, user string, create bool, exp *bayes.Expiry) (bayes.Store, io.Closer, error) {
 	key := ""
 	if user != "" {
 		var err error
@@ -156,7 +156,7 @@ func openBayesStore(cfg config.Config, user string, create bool) (bayes.Store, i
 		if key != "" {
 			prefix = userRedisPrefix(cfg, key)
 		}
-		st, err := openRedisStore(cfg, prefix)
+		st, err := openRedisStore(cfg, prefix, exp)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -166,7 +166,7 @@ func openBayesStore(cfg config.Config, user string, create bool) (bayes.Store, i
 	if key != "" {
 		path = userBayesPath(cfg, key)
 	}
-	st, err := openBoltStore(cfg, path, create)
+	st, err := openBoltStore(cfg, path, create, exp, 0)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -174,8 +174,8 @@ func openBayesStore(cfg config.Config, user string, create bool) (bayes.Store, i
 }
 
 // openRedisStore opens a Redis store, with its own pool, under prefix.
-func openRedisStore(cfg config.Config, prefix string) (*redisstore.Store, error) {
-	st, err := redisstore.Open(cfg.Redis.URL, redisstore.Options{Prefix: prefix, Timeout: cfg.Redis.Timeout})
+func openRedisStore(cfg config.Config, prefix string, exp *bayes.Expiry) (*redisstore.Store, error) {
+	st, err := redisstore.Open(cfg.Redis.URL, redisstore.Options{Prefix: prefix, Timeout: cfg.Redis.Timeout, Expiry: exp})
 	if err != nil {
 		return nil, fmt.Errorf("redis.url: %w", err)
 	}
@@ -183,14 +183,15 @@ func openRedisStore(cfg config.Config, prefix string) (*redisstore.Store, error)
 }
 
 // openBoltStore opens the bbolt database at path; without create, a file
-// that does not exist is an error wrapping fs.ErrNotExist.
-func openBoltStore(cfg config.Config, path string, create bool) (*boltstore.Store, error) {
+// that does not exist is an error wrapping fs.ErrNotExist. exp and
+// memTokens are boltstore.Options' Expiry and MemTokens.
+func openBoltStore(cfg config.Config, path string, create bool, exp *bayes.Expiry, memTokens int) (*boltstore.Store, error) {
 	if !create {
 		if _, err := os.Stat(path); err != nil {
 			return nil, fmt.Errorf("no Bayes database: %w", err)
 		}
 	}
-	st, err := boltstore.Open(path, boltstore.Options{LockTimeout: cfg.Bayes.LockTimeout})
+	st, err := boltstore.Open(path, boltstore.Options{LockTimeout: cfg.Bayes.LockTimeout, Expiry: exp, MemTokens: memTokens})
 	if err != nil {
 		return nil, fmt.Errorf("bayes.path %s: %w", path, err)
 	}
@@ -241,7 +242,9 @@ func (u *userBayes) Classifier(ctx context.Context, user string, create bool) (*
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.st == nil {
-		st, err := openBoltStore(u.cfg, userBayesPath(u.cfg, key), create && u.create)
+		// Per-user stores keep no in-memory copy: maxUserStores copies of
+		// up to bayes_expiry_max_db_size tokens each would be gigabytes.
+		st, err := openBoltStore(u.cfg, userBayesPath(u.cfg, key), create && u.create, &u.conf.Expiry, -1)
 		if err != nil {
 			u.drop(e)
 			if errors.Is(err, fs.ErrNotExist) {

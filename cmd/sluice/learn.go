@@ -112,7 +112,25 @@ included), an mbox, or - for one message on stdin.
 	// Reading (-stats, -backup) creates nothing: a typo in -bayes or -user
 	// is an error, not a new empty database.
 	cfg.Bayes.LockTimeout = max(cfg.Bayes.LockTimeout, learnLockTimeout)
-	store, closer, err := openBayesStore(cfg, *user, !*stats && !*backup && !*expire)
+	// Learning, forgetting and expiring follow the rule files' bayes_*
+	// settings (expiry among them); the other modes only move data.
+	var bc rules.BayesConfig
+	var meta func(*mail.Message) []string
+	var exp *bayes.Expiry
+	if !*stats && !*backup && *restore == "" && *importSA == "" {
+		if !cfg.Bayes.Enabled && !*expire {
+			fmt.Fprintln(stderr, "sluice learn: Bayes is off ([bayes] enabled = false)")
+			return 1
+		}
+		log := newLogger(config.Log{Level: "warn", Format: "text"}, stderr)
+		if bc, meta, err = learnRulesConfig(cfg, log); err != nil {
+			fmt.Fprintf(stderr, "sluice: %v\n", err)
+			return 1
+		}
+		e := bayesConfigFrom(bc).Expiry
+		exp = &e
+	}
+	store, closer, err := openBayesStore(cfg, *user, !*stats && !*backup && !*expire, exp)
 	if err != nil {
 		fmt.Fprintf(stderr, "sluice learn: %v\n", err)
 		return 1
@@ -128,18 +146,8 @@ included), an mbox, or - for one message on stdin.
 	case *importSA != "":
 		return learnRestore(ctx, store, *importSA, stdin, stdout, stderr)
 	}
-	if !cfg.Bayes.Enabled && !*expire {
-		fmt.Fprintln(stderr, "sluice learn: Bayes is off ([bayes] enabled = false)")
-		return 1
-	}
-	log := newLogger(config.Log{Level: "warn", Format: "text"}, stderr)
-	bc, meta, err := learnRulesConfig(cfg, log)
-	if err != nil {
-		fmt.Fprintf(stderr, "sluice: %v\n", err)
-		return 1
-	}
 	if *expire {
-		return learnExpire(ctx, store, bayesConfigFrom(bc).Expiry, stdout, stderr)
+		return learnExpire(ctx, store, *exp, stdout, stderr)
 	}
 	cl := &bayes.Classifier{Store: store, Config: bayesConfigFrom(bc), Metadata: meta}
 	if !cl.Config.UseBayes {
