@@ -7,8 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/wasilibs/go-re2/experimental"
-
 	"github.com/sluice-mail/sluice/mail"
 	"github.com/sluice-mail/sluice/rules/perlre"
 	"github.com/sluice-mail/sluice/rules/relays"
@@ -196,6 +194,9 @@ func (rs *Ruleset) Eval(ctx context.Context, msg Message, in Input) Result {
 
 // eval evaluates and also returns every rule's value (hit count), for tests.
 func (rs *Ruleset) eval(ctx context.Context, msg Message, in Input) (Result, []float64) {
+	// Compiling the sets is load work left for the first message; it is
+	// not charged to that message's budget.
+	rs.compileSets()
 	start := time.Now()
 	st := &evalState{rs: rs, ctx: ctx, deadline: start.Add(rs.opt.Budget), vals: make([]float64, len(rs.rules)),
 		hdrCache: map[string]string{}, stamp: make([]uint32, len(rs.rules))}
@@ -342,7 +343,7 @@ func (rs *Ruleset) evalHeaders(st *evalState, msg Message) {
 // text, run through RE2 sets.
 type hdrGroup struct {
 	rules   []*rule
-	sets    []*experimental.Set
+	sets    []*lazySet
 	setRule [][]int // set → indices into rules
 }
 
@@ -374,19 +375,9 @@ func (rs *Ruleset) buildHeaderGroups() {
 				exprs = append(exprs, rules[j].re.String())
 				idx = append(idx, j)
 			}
-			set, err := experimental.CompileSetWithOptions(exprs, experimental.CompileOptions{Latin1: true})
-			if err != nil {
-				continue
-			}
-			g.sets = append(g.sets, set)
+			// A set that fails to compile makes its rules run alone.
+			g.sets = append(g.sets, &lazySet{exprs: exprs})
 			g.setRule = append(g.setRule, idx)
-		}
-		covered := 0
-		for _, idx := range g.setRule {
-			covered += len(idx)
-		}
-		if covered != len(rules) {
-			continue
 		}
 		for _, r := range rules {
 			r.grouped = true
@@ -566,7 +557,7 @@ type scanGroup struct {
 	rules   []*rule
 	ac      *perlre.AC
 	litRule [][]int32 // literal index → rule positions in rules
-	sets    []*experimental.Set
+	sets    []*lazySet
 	setRule [][]int32 // set → rule positions
 	solo    []int32   // rules without literal that could not join a set
 }
@@ -629,12 +620,9 @@ func (rs *Ruleset) buildScans() {
 			for j, pos := range chunk {
 				exprs[j] = g.rules[pos].setPat
 			}
-			set, err := experimental.CompileSetWithOptions(exprs, experimental.CompileOptions{Latin1: true})
-			if err != nil {
-				g.solo = append(g.solo, chunk...)
-				continue
-			}
-			g.sets = append(g.sets, set)
+			// A set that fails to compile reports all its rules as
+			// candidates, as when its DFA runs out of memory.
+			g.sets = append(g.sets, &lazySet{exprs: exprs})
 			g.setRule = append(g.setRule, chunk)
 		}
 		rs.scans[k] = g

@@ -46,6 +46,10 @@ type Options struct {
 	Evals *EvalRegistry
 	// Logger receives load-time debug messages. If nil, slog.Default().
 	Logger *slog.Logger
+	// Cache is the compiled-rules cache. With a valid cache, Load skips
+	// translating the patterns and compiles each RE2 program on first use;
+	// call Ruleset.Precompile to compile them all ahead of traffic.
+	Cache CacheOptions
 }
 
 // DefaultPlugins returns the SpamAssassin plugins whose rules sluice can
@@ -187,6 +191,7 @@ type Ruleset struct {
 	scans     [KindMeta]*scanGroup
 	hdrGroups []*hdrGroup
 	reg       *EvalRegistry
+	setsOnce  *sync.Once // a pointer: tests copy a Ruleset to change its options
 }
 
 // rule is one compiled rule.
@@ -204,7 +209,7 @@ type rule struct {
 	net       bool
 	priority  int
 	inactive  string // why the rule never fires; "" when active
-	re        *re2.Regexp
+	re        *lazyRE
 	bt        *regexp2.Regexp
 	lits      []string
 	setPat    string // RE2 superset with line anchors, for sets over joined texts
@@ -231,6 +236,7 @@ func Load(dirs []string, opt Options) (*Ruleset, error) {
 		return nil, err
 	}
 	start := time.Now()
+	p.cache = newRuleCache(p.opt.Cache, dirs)
 	if err := p.loadDirs(dirs); err != nil {
 		return nil, err
 	}
@@ -243,7 +249,8 @@ func Load(dirs []string, opt Options) (*Ruleset, error) {
 func (rs *Ruleset) logLoad(src []string) {
 	l := rs.lint
 	rs.opt.Logger.Debug("rules loaded", "dirs", src, "rules", l.Total, "active", l.Active, "re2", l.RE2,
-		"backtracking", l.Backtrack, "errors", len(l.Errors), "warnings", len(l.Warnings), "load_time", l.LoadTime)
+		"backtracking", l.Backtrack, "errors", len(l.Errors), "warnings", len(l.Warnings), "load_time", l.LoadTime,
+		"cache_hits", l.CacheHits)
 }
 
 // LoadString compiles rules given as text (for tests and embedded rules);
@@ -254,6 +261,7 @@ func LoadString(name, text string, opt Options) (*Ruleset, error) {
 		return nil, err
 	}
 	start := time.Now()
+	p.cache = newRuleCache(p.opt.Cache, []string{"string:" + name})
 	if err := p.parse(name, []byte(text)); err != nil {
 		return nil, err
 	}
@@ -282,7 +290,7 @@ func newParser(opt Options) (*parser, error) {
 	if opt.Logger == nil {
 		opt.Logger = slog.Default()
 	}
-	rs := &Ruleset{opt: opt, byName: map[string]*rule{}, reg: opt.Evals}
+	rs := &Ruleset{opt: opt, byName: map[string]*rule{}, reg: opt.Evals, setsOnce: new(sync.Once)}
 	rs.conf = Config{RequiredScore: 5, ReportSafe: 1, OKLocales: "all", TLDs: map[string]bool{}, TwoLevelTLDs: map[string]bool{}, Bayes: DefaultBayesConfig()}
 	rs.lint.ByKind = map[string]int{}
 	rs.lint.Unsupported = map[string]int{}
@@ -310,6 +318,9 @@ func (o Options) scoreSet() int {
 
 // finish compiles every definition once all files are read.
 func (rs *Ruleset) finish(p *parser) {
+	if p.cache != nil {
+		p.cache.load(rs.opt.Logger)
+	}
 	defs := make([]*ruleDef, 0, len(p.defs))
 	for _, d := range p.defs {
 		defs = append(defs, d)
@@ -362,6 +373,7 @@ func (rs *Ruleset) finish(p *parser) {
 		rs.compile(p, r)
 	}
 	rs.compileJobs(p)
+	rs.storeCache(p)
 	rs.conf.freemail = newFreemailIndex(rs.conf.FreemailDomains)
 	rs.orderMetas()
 	rs.buildScans()
@@ -438,6 +450,53 @@ type regexJob struct {
 	confirm    bool
 	reasons    []string
 	err        error
+	entry      cacheEntry // the cached outcome, when hit
+	hit        bool
+	out        cacheEntry // the outcome to cache, when compiled
+}
+
+func (j *regexJob) cached() (cacheEntry, bool) { return j.entry, j.hit }
+
+// apply installs a cached outcome: the patterns are known to compile, so
+// RE2 compiles them on first use.
+func (j *regexJob) apply(rs *Ruleset, e cacheEntry) {
+	r := j.r
+	r.re = &lazyRE{pat: e.RE2}
+	r.lits, r.setPat = e.Lits, e.SetPat
+	if e.Confirm {
+		bt, err := regexp2.Compile(e.Backtrack, regexp2.None)
+		if err != nil {
+			j.err = fmt.Errorf("%w: backtracking engine: %v", ErrUnsupported, err)
+			return
+		}
+		bt.MatchTimeout = rs.opt.BacktrackTimeout
+		r.bt = bt
+		j.confirm, j.reasons = true, e.Reasons
+	}
+	j.out = e
+}
+
+// storeCache writes the outcome of every compiled pattern to the cache
+// when some were not found there.
+func (rs *Ruleset) storeCache(p *parser) {
+	c := p.cache
+	if c == nil {
+		return
+	}
+	entries := make(map[string]cacheEntry, len(p.jobs))
+	for _, j := range p.jobs {
+		if j.err == nil {
+			entries[cacheEntryKey(j.pat, j.flags)] = j.out
+		}
+	}
+	if c.old != nil && c.hits == len(entries) && len(c.old) == len(entries) {
+		return
+	}
+	if err := c.store(entries); err != nil {
+		rs.opt.Logger.Debug("rules cache not written", "path", c.path, "err", err)
+		return
+	}
+	rs.opt.Logger.Debug("rules cache written", "path", c.path, "entries", len(entries))
 }
 
 // compileJobs compiles the regex rules on every CPU (RE2 compilation is
@@ -450,14 +509,26 @@ func (rs *Ruleset) compileJobs(p *parser) {
 		go func() {
 			defer wg.Done()
 			for j := range jobs {
+				if e, ok := j.cached(); ok {
+					j.apply(rs, e)
+					continue
+				}
 				j.err = rs.compileRegex(j)
 			}
 		}()
 	}
 	for _, j := range p.jobs {
+		if p.cache != nil {
+			// Lookups happen here, on one goroutine: the map is not
+			// shared with the workers.
+			j.entry, j.hit = p.cache.lookup(j.pat, j.flags)
+		}
 		jobs <- j
 	}
 	close(jobs)
+	if p.cache != nil {
+		rs.lint.CacheHits = p.cache.hits
+	}
 	wg.Wait()
 	for _, j := range p.jobs {
 		r, d := j.r, j.r.def
@@ -536,12 +607,13 @@ func (rs *Ruleset) compileRegex(j *regexJob) error {
 		r.bt = bt
 		j.confirm, j.reasons = true, tr.Reasons
 	}
-	r.re = re
+	r.re = &lazyRE{pat: tr.RE2, re: re}
 	r.lits = perlre.RequiredLiterals(tr.RE2)
 	lo := perlre.Options{LineAnchors: true, LooseRepeats: tr.Confirm, LooseBig: tr.Confirm}
 	if tl, err := perlre.Translate(pat, flags, lo); err == nil && perlre.CheckRE2(tl.RE2) == nil {
 		r.setPat = tl.RE2
 	}
+	j.out = cacheEntry{RE2: tr.RE2, SetPat: r.setPat, Backtrack: tr.Backtrack, Confirm: tr.Confirm, Reasons: tr.Reasons, Lits: r.lits}
 	return nil
 }
 

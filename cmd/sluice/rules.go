@@ -15,6 +15,7 @@ import (
 	"github.com/sluice-mail/sluice/rules"
 	"github.com/sluice-mail/sluice/scoring"
 	"github.com/sluice-mail/sluice/sieve"
+	"golang.org/x/sys/unix"
 )
 
 // loadRules loads the rule set cfg.Rules selects; dirs, when not empty,
@@ -23,7 +24,8 @@ import (
 func loadRules(cfg config.Config, dirs []string, log *slog.Logger) (*rules.Ruleset, string, error) {
 	// Network rules (SPF, DKIM, DMARC, DNSBL evals) and SpamAssassin's
 	// network score set apply when sluice runs the checks that feed them.
-	opt := rules.Options{Budget: cfg.Rules.Budget, Logger: log, Net: cfg.Auth.Enabled, Plugins: rules.DefaultPlugins()}
+	opt := rules.Options{Budget: cfg.Rules.Budget, Logger: log, Net: cfg.Auth.Enabled, Plugins: rules.DefaultPlugins(),
+		Cache: rules.CacheOptions{Dir: rulesCacheDir(cfg.Rules.CacheDir), Build: version}}
 	// SpamAssassin 4.0.1's packaged 25_dmarc.cf wraps its rules in
 	// "ifplugin ...::Dmarc", the plugin's pre-4.0 name, which its own
 	// v400.pre no longer loads; sluice checks DMARC, so it answers to both.
@@ -59,6 +61,26 @@ func loadRules(cfg config.Config, dirs []string, log *slog.Logger) (*rules.Rules
 		return nil, "", err
 	}
 	return rs, fmt.Sprint(dirs), nil
+}
+
+// rulesCacheDir resolves [rules] cache_dir: "" picks /var/cache/sluice
+// when it can be written, else the user's cache directory; "off" is no
+// cache ("" returned).
+func rulesCacheDir(dir string) string {
+	switch dir {
+	case "off":
+		return ""
+	case "":
+		const sys = "/var/cache/sluice"
+		if os.MkdirAll(sys, 0o755) == nil && unix.Access(sys, unix.W_OK) == nil {
+			return sys
+		}
+		if d, err := os.UserCacheDir(); err == nil {
+			return filepath.Join(d, "sluice")
+		}
+		return ""
+	}
+	return dir
 }
 
 // newSpamStage loads the rules and scoring options; nil when rules are

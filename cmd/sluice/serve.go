@@ -128,7 +128,7 @@ func reload(cur *current, load func() (config.Config, error), old config.Config,
 	}
 	if err == nil {
 		var p *pipeline.Pipeline
-		if p, err = newPipeline(cfg, log, mt, buildOpts{delivers: true, strict: true, state: state}); err == nil {
+		if p, err = newPipeline(cfg, log, mt, buildOpts{delivers: true, strict: true, state: state, precompile: true}); err == nil {
 			if !slices.Equal(cfg.LMTP.Listen, old.LMTP.Listen) || !slices.Equal(cfg.Filter.Listen, old.Filter.Listen) || cfg.Metrics.Listen != old.Metrics.Listen {
 				log.Warn("reload: listen addresses changed; they take effect at the next restart")
 			}
@@ -161,7 +161,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, hup <-chan 
 	}
 	defer state.Close()
 	go expireState(ctx, state, log)
-	p, err := newPipeline(cfg, log, mt, buildOpts{delivers: true, state: state})
+	p, err := newPipeline(cfg, log, mt, buildOpts{delivers: true, state: state, precompile: true})
 	if err != nil {
 		return err
 	}
@@ -365,6 +365,9 @@ type buildOpts struct {
 	strict bool
 	// state is the outbound state database; nil: no outbound side.
 	state *outbound.Store
+	// precompile compiles every rule before the pipeline is returned,
+	// for a server; one-shot commands compile rules as messages use them.
+	precompile bool
 }
 
 // newPipeline builds the pipeline every mode runs: the per-message steps
@@ -384,6 +387,9 @@ func newPipeline(cfg config.Config, log *slog.Logger, mt *metrics.Metrics, o bui
 		return nil, err
 	}
 	pc.Spam = spam
+	if o.precompile && spam != nil {
+		spam.Rules.Precompile()
+	}
 	if mt != nil && spam != nil {
 		mt.RulesLoaded.Set(float64(spam.Rules.Lint().Active))
 	}

@@ -1,0 +1,151 @@
+package rules
+
+import (
+	"runtime"
+	"sort"
+	"sync"
+
+	re2 "github.com/wasilibs/go-re2"
+	"github.com/wasilibs/go-re2/experimental"
+)
+
+// lazyRE is a rule's RE2 program, compiled on first use when the pattern
+// came from the cache (which records that it compiles). A program that
+// fails to compile after all matches nothing.
+type lazyRE struct {
+	pat  string
+	once sync.Once
+	re   *re2.Regexp
+}
+
+func (l *lazyRE) get() *re2.Regexp {
+	l.once.Do(func() {
+		if l.re == nil {
+			l.re, _ = experimental.CompileLatin1(l.pat)
+		}
+	})
+	return l.re
+}
+
+// String returns the RE2 pattern.
+func (l *lazyRE) String() string { return l.pat }
+
+func (l *lazyRE) Match(b []byte) bool {
+	re := l.get()
+	return re != nil && re.Match(b)
+}
+
+func (l *lazyRE) MatchString(s string) bool {
+	re := l.get()
+	return re != nil && re.MatchString(s)
+}
+
+func (l *lazyRE) FindIndex(b []byte) []int {
+	if re := l.get(); re != nil {
+		return re.FindIndex(b)
+	}
+	return nil
+}
+
+func (l *lazyRE) FindAllIndex(b []byte, n int) [][]int {
+	if re := l.get(); re != nil {
+		return re.FindAllIndex(b, n)
+	}
+	return nil
+}
+
+// lazySet is an RE2 set compiled on first use. Callers treat a set that
+// fails to compile as matching all its members, which then run alone.
+type lazySet struct {
+	exprs []string
+	once  sync.Once
+	set   *experimental.Set
+	err   error
+}
+
+func (l *lazySet) get() (*experimental.Set, error) {
+	l.once.Do(func() {
+		l.set, l.err = experimental.CompileSetWithOptions(l.exprs, experimental.CompileOptions{Latin1: true})
+	})
+	return l.set, l.err
+}
+
+// FindAllWithError matches the set, failing when it does not compile.
+func (l *lazySet) FindAllWithError(b []byte, n int) ([]int, error) {
+	s, err := l.get()
+	if err != nil {
+		return nil, err
+	}
+	return s.FindAllWithError(b, n)
+}
+
+// Precompile compiles every RE2 program and set that a cached load left
+// for first use, on every CPU. Eval is correct without it; serve calls it
+// so that no message waits for a compilation. Safe to call concurrently
+// with Eval and more than once.
+func (rs *Ruleset) Precompile() {
+	rs.compileSets()
+	var work []func()
+	for _, r := range rs.rules {
+		if r.re != nil && r.inactive == "" {
+			work = append(work, func() { r.re.get() })
+		}
+	}
+	parallel(work)
+}
+
+// compileSets compiles every RE2 set once, in parallel: every message
+// runs all of them.
+func (rs *Ruleset) compileSets() {
+	rs.setsOnce.Do(func() {
+		type job struct {
+			set  *lazySet
+			size int
+		}
+		var jobs []job
+		add := func(sets []*lazySet) {
+			for _, s := range sets {
+				n := 0
+				for _, e := range s.exprs {
+					n += len(e)
+				}
+				jobs = append(jobs, job{s, n})
+			}
+		}
+		for _, g := range rs.scans {
+			if g != nil {
+				add(g.sets)
+			}
+		}
+		for _, g := range rs.hdrGroups {
+			add(g.sets)
+		}
+		// Biggest first, so that one large set does not finish last alone.
+		sort.SliceStable(jobs, func(i, j int) bool { return jobs[i].size > jobs[j].size })
+		work := make([]func(), len(jobs))
+		for i, j := range jobs {
+			work[i] = func() { j.set.get() }
+		}
+		parallel(work)
+	})
+}
+
+// parallel runs work on GOMAXPROCS goroutines, in the order given.
+func parallel(work []func()) {
+	ch := make(chan func())
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(work)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for f := range ch {
+				f()
+			}
+		}()
+	}
+	for _, f := range work {
+		ch <- f
+	}
+	close(ch)
+	wg.Wait()
+}
