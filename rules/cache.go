@@ -29,7 +29,7 @@ import (
 // fails its checksum or does not decode is ignored and rewritten.
 
 // cacheMagic opens every cache file; its last digits are the format version.
-const cacheMagic = "sluice-rules-cache 0001\n"
+const cacheMagic = "sluice-rules-cache 0002\n"
 
 // maxCacheSize bounds what is read: the stock rules need about 4 MB.
 const maxCacheSize = 64 << 20
@@ -55,6 +55,7 @@ type cacheFile struct {
 // cacheEntry is the outcome of compileRegex for one pattern that compiled.
 type cacheEntry struct {
 	RE2, SetPat, Backtrack string
+	Screen                 string // regexp2.RE2 pattern for screening, or ""
 	Confirm                bool
 	Reasons, Lits          []string
 }

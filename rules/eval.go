@@ -164,6 +164,9 @@ type evalState struct {
 	stamp    []uint32
 	gen      uint32
 	relays   *Relays // computed on first use
+	// screen: the RE2 sets are not compiled yet, regexp2 screens their
+	// rules; screenOff: a screening timed out, RE2 does the rest.
+	screen, screenOff bool
 }
 
 // relaysOf returns the message's relays, computing them once.
@@ -194,12 +197,15 @@ func (rs *Ruleset) Eval(ctx context.Context, msg Message, in Input) Result {
 
 // eval evaluates and also returns every rule's value (hit count), for tests.
 func (rs *Ruleset) eval(ctx context.Context, msg Message, in Input) (Result, []float64) {
-	// Compiling the sets is load work left for the first message; it is
-	// not charged to that message's budget.
-	rs.compileSets()
+	// The first message screens the rules of the RE2 sets with regexp2
+	// (see screened), which saves a one-shot command from compiling the
+	// sets; later ones compile them, outside their budget.
+	if rs.sets.evals.Add(1) > 1 {
+		rs.compileSets()
+	}
 	start := time.Now()
 	st := &evalState{rs: rs, ctx: ctx, deadline: start.Add(rs.opt.Budget), vals: make([]float64, len(rs.rules)),
-		hdrCache: map[string]string{}, stamp: make([]uint32, len(rs.rules))}
+		hdrCache: map[string]string{}, stamp: make([]uint32, len(rs.rules)), screen: !rs.sets.ready.Load()}
 	if d, ok := ctx.Deadline(); ok && d.Before(st.deadline) {
 		st.deadline = d
 	}
@@ -529,7 +535,10 @@ func (st *evalState) confirm(r *rule, text []byte, from int) int {
 	}
 	// The match may overrun the budget by up to BacktrackTimeout: the
 	// compiled regexp2 is shared between goroutines and keeps its limit.
-	bt := r.bt
+	bt := r.bt.get()
+	if bt == nil {
+		return 0
+	}
 	m, err := bt.FindRunesMatchStartingAt(st.runes, from)
 	if err != nil {
 		// regexp2's only match error is its timeout.
@@ -638,7 +647,9 @@ func (g *scanGroup) run(st *evalState, texts [][]byte) {
 	// the texts joined by newlines finds every rule that may match one of
 	// them; only those are then tried text by text.
 	var setHits []int32
-	if len(g.sets) > 0 && len(texts) > 0 {
+	if st.screen && len(texts) > 0 {
+		setHits = g.screen(st, done, texts)
+	} else if len(g.sets) > 0 && len(texts) > 0 {
 		// One text (a full rule's whole message) is scanned where it is:
 		// bytes.Join would copy it.
 		joined := texts[0]
@@ -722,6 +733,58 @@ func (g *scanGroup) run(st *evalState, texts [][]byte) {
 		n := st.confirm(r, texts[j.text], j.from)
 		g.record(st, done, j.pos, n)
 	}
+}
+
+// screen matches the rules of the group's sets with regexp2 instead of
+// the sets, recording their hits, and returns those it could not decide:
+// rules without a screen, and every rule once one screening timed out
+// (the text is hostile to backtracking; RE2 takes over).
+func (g *scanGroup) screen(st *evalState, done []bool, texts [][]byte) []int32 {
+	var rest []int32
+	var runes [][]rune
+	for _, chunk := range g.setRule {
+		for _, pos := range chunk {
+			r := g.rules[pos]
+			if r.screen == nil || st.screenOff {
+				rest = append(rest, pos)
+				continue
+			}
+			re := r.screen.get()
+			if re == nil {
+				rest = append(rest, pos)
+				continue
+			}
+			if runes == nil {
+				runes = make([][]rune, len(texts))
+				for i, t := range texts {
+					runes[i] = make([]rune, len(t))
+					for j, c := range t {
+						runes[i][j] = rune(c)
+					}
+				}
+			}
+			for ti := range texts {
+				if r.nosubject && g.kind == KindBody && ti == 0 {
+					continue
+				}
+				if st.expired() {
+					st.skipped++
+					break
+				}
+				ok, err := re.MatchRunes(runes[ti])
+				if err != nil {
+					st.screenOff = true
+					rest = append(rest, pos)
+					break
+				}
+				if ok {
+					g.record(st, done, pos, 1)
+					break
+				}
+			}
+		}
+	}
+	return rest
 }
 
 // confirmJob is a backtracking confirmation waiting for its turn.

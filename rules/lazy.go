@@ -4,7 +4,9 @@ import (
 	"runtime"
 	"sort"
 	"sync"
+	"time"
 
+	"github.com/dlclark/regexp2"
 	re2 "github.com/wasilibs/go-re2"
 	"github.com/wasilibs/go-re2/experimental"
 )
@@ -54,6 +56,28 @@ func (l *lazyRE) FindAllIndex(b []byte, n int) [][]int {
 	return nil
 }
 
+// lazyBT is a regexp2 program compiled on first use; nil when it does not
+// compile after all (Load checked that it does).
+type lazyBT struct {
+	pat     string
+	opts    regexp2.RegexOptions
+	timeout time.Duration
+	once    sync.Once
+	re      *regexp2.Regexp
+}
+
+func (l *lazyBT) get() *regexp2.Regexp {
+	l.once.Do(func() {
+		if l.re == nil {
+			if re, err := regexp2.Compile(l.pat, l.opts); err == nil {
+				re.MatchTimeout = l.timeout
+				l.re = re
+			}
+		}
+	})
+	return l.re
+}
+
 // lazySet is an RE2 set compiled on first use. Callers treat a set that
 // fails to compile as matching all its members, which then run alone.
 type lazySet struct {
@@ -95,9 +119,11 @@ func (rs *Ruleset) Precompile() {
 }
 
 // compileSets compiles every RE2 set once, in parallel: every message
-// runs all of them.
+// runs all of them. Until then Eval screens the rules of the sets with
+// regexp2 instead.
 func (rs *Ruleset) compileSets() {
-	rs.setsOnce.Do(func() {
+	rs.sets.once.Do(func() {
+		defer rs.sets.ready.Store(true)
 		type job struct {
 			set  *lazySet
 			size int

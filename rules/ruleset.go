@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dlclark/regexp2"
@@ -191,7 +192,14 @@ type Ruleset struct {
 	scans     [KindMeta]*scanGroup
 	hdrGroups []*hdrGroup
 	reg       *EvalRegistry
-	setsOnce  *sync.Once // a pointer: tests copy a Ruleset to change its options
+	sets      *setState // a pointer: tests copy a Ruleset to change its options
+}
+
+// setState tracks the compilation of a Ruleset's RE2 sets.
+type setState struct {
+	once  sync.Once
+	ready atomic.Bool  // every set is compiled
+	evals atomic.Int64 // Eval calls so far
 }
 
 // rule is one compiled rule.
@@ -210,7 +218,8 @@ type rule struct {
 	priority  int
 	inactive  string // why the rule never fires; "" when active
 	re        *lazyRE
-	bt        *regexp2.Regexp
+	bt        *lazyBT // confirms RE2's matches when the rule needs backtracking
+	screen    *lazyBT // matches like re, for Eval before the sets are compiled
 	lits      []string
 	setPat    string // RE2 superset with line anchors, for sets over joined texts
 	grouped   bool   // a header rule run through its hdrGroup's sets
@@ -290,7 +299,7 @@ func newParser(opt Options) (*parser, error) {
 	if opt.Logger == nil {
 		opt.Logger = slog.Default()
 	}
-	rs := &Ruleset{opt: opt, byName: map[string]*rule{}, reg: opt.Evals, setsOnce: new(sync.Once)}
+	rs := &Ruleset{opt: opt, byName: map[string]*rule{}, reg: opt.Evals, sets: new(setState)}
 	rs.conf = Config{RequiredScore: 5, ReportSafe: 1, OKLocales: "all", TLDs: map[string]bool{}, TwoLevelTLDs: map[string]bool{}, Bayes: DefaultBayesConfig()}
 	rs.lint.ByKind = map[string]int{}
 	rs.lint.Unsupported = map[string]int{}
@@ -464,14 +473,11 @@ func (j *regexJob) apply(rs *Ruleset, e cacheEntry) {
 	r.re = &lazyRE{pat: e.RE2}
 	r.lits, r.setPat = e.Lits, e.SetPat
 	if e.Confirm {
-		bt, err := regexp2.Compile(e.Backtrack, regexp2.None)
-		if err != nil {
-			j.err = fmt.Errorf("%w: backtracking engine: %v", ErrUnsupported, err)
-			return
-		}
-		bt.MatchTimeout = rs.opt.BacktrackTimeout
-		r.bt = bt
+		r.bt = &lazyBT{pat: e.Backtrack, timeout: rs.opt.BacktrackTimeout}
 		j.confirm, j.reasons = true, e.Reasons
+	}
+	if e.Screen != "" {
+		r.screen = &lazyBT{pat: e.Screen, opts: regexp2.RE2, timeout: screenTimeout}
 	}
 	j.out = e
 }
@@ -604,7 +610,7 @@ func (rs *Ruleset) compileRegex(j *regexJob) error {
 			return fmt.Errorf("%w: backtracking engine: %v", ErrUnsupported, err)
 		}
 		bt.MatchTimeout = rs.opt.BacktrackTimeout
-		r.bt = bt
+		r.bt = &lazyBT{pat: tr.Backtrack, timeout: rs.opt.BacktrackTimeout, re: bt}
 		j.confirm, j.reasons = true, tr.Reasons
 	}
 	r.re = &lazyRE{pat: tr.RE2, re: re}
@@ -614,7 +620,32 @@ func (rs *Ruleset) compileRegex(j *regexJob) error {
 		r.setPat = tl.RE2
 	}
 	j.out = cacheEntry{RE2: tr.RE2, SetPat: r.setPat, Backtrack: tr.Backtrack, Confirm: tr.Confirm, Reasons: tr.Reasons, Lits: r.lits}
+	if screened(r) {
+		// The rule joins a set, which costs little to run and much to
+		// compile; a message that comes before the sets are compiled is
+		// matched by regexp2, in RE2's mode.
+		if ts, err := perlre.Translate(pat, flags, perlre.Options{RE2Classes: true}); err == nil {
+			if bt, err := regexp2.Compile(ts.Backtrack, regexp2.RE2); err == nil {
+				bt.MatchTimeout = screenTimeout
+				r.screen = &lazyBT{pat: ts.Backtrack, opts: regexp2.RE2, timeout: screenTimeout, re: bt}
+				j.out.Screen = ts.Backtrack
+			}
+		}
+	}
 	return nil
+}
+
+// screenTimeout bounds one regexp2 screening match; past it the rule is
+// matched by RE2 after all. regexp2's clock ticks every 100 ms, so this
+// is at least that.
+const screenTimeout = 10 * time.Millisecond
+
+// screened reports the rules Eval screens with regexp2 until the RE2 sets
+// are compiled: the rules of the sets that count one hit at most and that
+// RE2 matches exactly. (Those RE2 only pre-screens are confirmed with
+// regexp2's default classes, which a screen would not reproduce.)
+func screened(r *rule) bool {
+	return len(r.lits) == 0 && r.setPat != "" && !r.multiple && r.bt == nil && r.kind >= KindBody && r.kind <= KindURI
 }
 
 // replaceTags expands ReplaceTags <TAG>, <inter X>, <pre X>, <post X> in a pattern.
