@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"hash/crc32"
 	"io"
 	"os"
 	"path/filepath"
@@ -29,7 +30,11 @@ import (
 // fails its checksum or does not decode is ignored and rewritten.
 
 // cacheMagic opens every cache file; its last digits are the format version.
-const cacheMagic = "sluice-rules-cache 0002\n"
+const cacheMagic = "sluice-rules-cache 0004\n"
+
+// castagnoli is the CRC that checks a cache file for damage (not for
+// tampering: the cache directory is trusted like the rule files).
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // maxCacheSize bounds what is read: the stock rules need about 4 MB.
 const maxCacheSize = 64 << 20
@@ -140,11 +145,9 @@ func (c *ruleCache) store(entries map[string]cacheEntry) error {
 		return err
 	}
 	defer os.Remove(tmp.Name())
-	sum := sha256.Sum256(payload.Bytes())
 	var hdr bytes.Buffer
 	hdr.WriteString(cacheMagic)
-	hdr.Write(sum[:])
-	fmt.Fprintf(&hdr, "%016x", payload.Len())
+	fmt.Fprintf(&hdr, "%08x%016x", crc32.Checksum(payload.Bytes(), castagnoli), payload.Len())
 	if _, err := tmp.Write(append(hdr.Bytes(), payload.Bytes()...)); err != nil {
 		tmp.Close()
 		return err
@@ -174,17 +177,17 @@ func readCacheFile(path string) (cacheFile, error) {
 	if err != nil {
 		return cacheFile{}, err
 	}
-	hdrLen := len(cacheMagic) + sha256.Size + 16
+	hdrLen := len(cacheMagic) + 8 + 16
 	if len(data) > maxCacheSize || len(data) < hdrLen || string(data[:len(cacheMagic)]) != cacheMagic {
 		return cacheFile{}, fmt.Errorf("%w: bad header or size", errCacheCorrupt)
 	}
-	sum := data[len(cacheMagic) : len(cacheMagic)+sha256.Size]
+	var sum uint32
 	var n int
-	if _, err := fmt.Sscanf(string(data[len(cacheMagic)+sha256.Size:hdrLen]), "%016x", &n); err != nil || n != len(data)-hdrLen {
+	if _, err := fmt.Sscanf(string(data[len(cacheMagic):hdrLen]), "%08x%016x", &sum, &n); err != nil || n != len(data)-hdrLen {
 		return cacheFile{}, fmt.Errorf("%w: truncated", errCacheCorrupt)
 	}
 	payload := data[hdrLen:]
-	if got := sha256.Sum256(payload); !bytes.Equal(got[:], sum) {
+	if crc32.Checksum(payload, castagnoli) != sum {
 		return cacheFile{}, fmt.Errorf("%w: checksum mismatch", errCacheCorrupt)
 	}
 	var f cacheFile

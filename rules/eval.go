@@ -742,6 +742,18 @@ func (g *scanGroup) run(st *evalState, texts [][]byte) {
 func (g *scanGroup) screen(st *evalState, done []bool, texts [][]byte) []int32 {
 	var rest []int32
 	var runes [][]rune
+	if !st.screenOff {
+		// Compiling the screens is most of their cost: use every CPU.
+		var work []func()
+		for _, chunk := range g.setRule {
+			for _, pos := range chunk {
+				if l := g.rules[pos].screen; l != nil {
+					work = append(work, func() { l.get() })
+				}
+			}
+		}
+		parallel(work)
+	}
 	for _, chunk := range g.setRule {
 		for _, pos := range chunk {
 			r := g.rules[pos]

@@ -473,10 +473,10 @@ func (j *regexJob) apply(rs *Ruleset, e cacheEntry) {
 	r.re = &lazyRE{pat: e.RE2}
 	r.lits, r.setPat = e.Lits, e.SetPat
 	if e.Confirm {
-		r.bt = &lazyBT{pat: e.Backtrack, timeout: rs.opt.BacktrackTimeout}
+		r.bt = &lazyBT{pat: e.Backtrack, opts: regexp2.RE2, timeout: rs.opt.BacktrackTimeout}
 		j.confirm, j.reasons = true, e.Reasons
 	}
-	if e.Screen != "" {
+	if e.Screen != "" && screened(r) {
 		r.screen = &lazyBT{pat: e.Screen, opts: regexp2.RE2, timeout: screenTimeout}
 	}
 	j.out = e
@@ -581,6 +581,7 @@ func (rs *Ruleset) compileRegex(j *regexJob) error {
 	// from logging its own parse errors.
 	err = perlre.CheckRE2(tr.RE2)
 	var re *re2.Regexp
+	loose := false // the translation tr came from loosened nested repeats
 	if err == nil {
 		re, err = experimental.CompileLatin1(tr.RE2)
 	}
@@ -595,7 +596,9 @@ func (rs *Ruleset) compileRegex(j *regexJob) error {
 			return fmt.Errorf("%w: %v", ErrRegex, err)
 		}
 		tr, re = tr2, re2x
+		loose = true
 	}
+	backtrack := ""
 	if tr.Confirm {
 		// RE2 only pre-screens this pattern: spare it big counters.
 		if tr2, err := perlre.Translate(pat, flags, perlre.Options{LooseRepeats: true, LooseBig: true}); err == nil {
@@ -605,12 +608,20 @@ func (rs *Ruleset) compileRegex(j *regexJob) error {
 				}
 			}
 		}
-		bt, err := regexp2.Compile(tr.Backtrack, regexp2.None)
+		// regexp2's RE2 mode, with \b and $ spelled out, gives the
+		// confirmation the ASCII classes of RE2 and of Perl's byte
+		// strings, so RE2's pattern stays a superset of it.
+		tb, err := perlre.Translate(pat, flags, perlre.Options{LooseRepeats: loose, RE2Classes: true})
+		if err != nil {
+			return regexError(err)
+		}
+		bt, err := regexp2.Compile(tb.Backtrack, regexp2.RE2)
 		if err != nil {
 			return fmt.Errorf("%w: backtracking engine: %v", ErrUnsupported, err)
 		}
 		bt.MatchTimeout = rs.opt.BacktrackTimeout
-		r.bt = &lazyBT{pat: tr.Backtrack, timeout: rs.opt.BacktrackTimeout, re: bt}
+		backtrack = tb.Backtrack
+		r.bt = &lazyBT{pat: backtrack, opts: regexp2.RE2, timeout: rs.opt.BacktrackTimeout, re: bt}
 		j.confirm, j.reasons = true, tr.Reasons
 	}
 	r.re = &lazyRE{pat: tr.RE2, re: re}
@@ -619,17 +630,27 @@ func (rs *Ruleset) compileRegex(j *regexJob) error {
 	if tl, err := perlre.Translate(pat, flags, lo); err == nil && perlre.CheckRE2(tl.RE2) == nil {
 		r.setPat = tl.RE2
 	}
-	j.out = cacheEntry{RE2: tr.RE2, SetPat: r.setPat, Backtrack: tr.Backtrack, Confirm: tr.Confirm, Reasons: tr.Reasons, Lits: r.lits}
-	if screened(r) {
+	j.out = cacheEntry{RE2: tr.RE2, SetPat: r.setPat, Backtrack: backtrack, Confirm: tr.Confirm, Reasons: tr.Reasons, Lits: r.lits}
+	// Entries depend on the pattern alone (rules of other kinds share
+	// patterns), so every literal-less one gets its screen; screened
+	// decides which rules use it.
+	if len(r.lits) == 0 && r.setPat != "" {
 		// The rule joins a set, which costs little to run and much to
 		// compile; a message that comes before the sets are compiled is
-		// matched by regexp2, in RE2's mode.
-		if ts, err := perlre.Translate(pat, flags, perlre.Options{RE2Classes: true}); err == nil {
-			if bt, err := regexp2.Compile(ts.Backtrack, regexp2.RE2); err == nil {
-				bt.MatchTimeout = screenTimeout
-				r.screen = &lazyBT{pat: ts.Backtrack, opts: regexp2.RE2, timeout: screenTimeout, re: bt}
-				j.out.Screen = ts.Backtrack
+		// matched by regexp2 alone, in RE2's mode (a confirmation's
+		// pattern is exact already).
+		screen := backtrack
+		if screen == "" {
+			if ts, err := perlre.Translate(pat, flags, perlre.Options{RE2Classes: true}); err == nil {
+				screen = ts.Backtrack
 			}
+		}
+		if bt, err := regexp2.Compile(screen, regexp2.RE2); screen != "" && err == nil {
+			bt.MatchTimeout = screenTimeout
+			if screened(r) {
+				r.screen = &lazyBT{pat: screen, opts: regexp2.RE2, timeout: screenTimeout, re: bt}
+			}
+			j.out.Screen = screen
 		}
 	}
 	return nil
@@ -641,11 +662,9 @@ func (rs *Ruleset) compileRegex(j *regexJob) error {
 const screenTimeout = 10 * time.Millisecond
 
 // screened reports the rules Eval screens with regexp2 until the RE2 sets
-// are compiled: the rules of the sets that count one hit at most and that
-// RE2 matches exactly. (Those RE2 only pre-screens are confirmed with
-// regexp2's default classes, which a screen would not reproduce.)
+// are compiled: the rules of the sets that count one hit at most.
 func screened(r *rule) bool {
-	return len(r.lits) == 0 && r.setPat != "" && !r.multiple && r.bt == nil && r.kind >= KindBody && r.kind <= KindURI
+	return len(r.lits) == 0 && r.setPat != "" && !r.multiple && r.kind >= KindBody && r.kind <= KindURI
 }
 
 // replaceTags expands ReplaceTags <TAG>, <inter X>, <pre X>, <post X> in a pattern.
