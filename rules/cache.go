@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strings"
+	"time"
 )
 
 // The compiled-rules cache keeps what is expensive to derive from a rule's
@@ -117,6 +118,25 @@ func (c *ruleCache) load(log interface{ Debug(string, ...any) }) {
 		return
 	}
 	c.old = f.Entries
+	// A file in use stays young, so that pruning spares it.
+	if fi, err := os.Stat(c.path); err == nil && time.Since(fi.ModTime()) > 24*time.Hour {
+		now := time.Now()
+		os.Chtimes(c.path, now, now)
+	}
+}
+
+// pruneAge is how long a cache file may go unused before a store of
+// another one removes it (rule sets of test directories, old paths).
+const pruneAge = 30 * 24 * time.Hour
+
+// prune removes the cache files of the directory unused for pruneAge.
+func (c *ruleCache) prune() {
+	m, _ := filepath.Glob(filepath.Join(c.opt.Dir, "rules-*.cache"))
+	for _, p := range m {
+		if fi, err := os.Stat(p); err == nil && p != c.path && time.Since(fi.ModTime()) > pruneAge {
+			os.Remove(p)
+		}
+	}
 }
 
 // lookup returns the cached outcome for a pattern.
@@ -161,7 +181,11 @@ func (c *ruleCache) store(entries map[string]cacheEntry) error {
 	if err := tmp.Close(); err != nil {
 		return err
 	}
-	return os.Rename(tmp.Name(), c.path)
+	if err := os.Rename(tmp.Name(), c.path); err != nil {
+		return err
+	}
+	c.prune()
+	return nil
 }
 
 // errCacheCorrupt is what readCacheFile returns for a damaged file.

@@ -164,6 +164,25 @@ func TestCacheStale(t *testing.T) {
 	loadCached(t, []string{rules}, cache, false)
 }
 
+func TestCachePrune(t *testing.T) {
+	rules, cache := writeCacheRules(t, cacheRules), t.TempDir()
+	old, recent := filepath.Join(cache, "rules-0000000000000000.cache"), filepath.Join(cache, "rules-1111111111111111.cache")
+	for _, p := range []string{old, recent} {
+		if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	long := time.Now().Add(-pruneAge - time.Hour)
+	os.Chtimes(old, long, long)
+	loadCached(t, []string{rules}, cache, false)
+	if _, err := os.Stat(old); !os.IsNotExist(err) {
+		t.Errorf("cache file unused for %v survived a store: %v", pruneAge, err)
+	}
+	if _, err := os.Stat(recent); err != nil {
+		t.Errorf("recent cache file removed: %v", err)
+	}
+}
+
 func TestCacheUnwritable(t *testing.T) {
 	rules := writeCacheRules(t, cacheRules)
 	file := filepath.Join(t.TempDir(), "file")

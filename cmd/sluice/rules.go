@@ -99,7 +99,8 @@ func newSpamStage(cfg config.Config, log *slog.Logger, strict, createBayes bool)
 		return nil, fmt.Errorf("rules: %d errors, first %s", len(l.Errors), l.Errors[0])
 	}
 	log.Info("rules loaded", "source", source, "rules", l.Total, "active", l.Active,
-		"errors", len(l.Errors), "warnings", len(l.Warnings), "load_time", l.LoadTime.Round(time.Millisecond))
+		"errors", len(l.Errors), "warnings", len(l.Warnings), "load_time", l.LoadTime.Round(time.Millisecond),
+		"cache_hits", l.CacheHits)
 	bc, err := newBayes(cfg, rs, createBayes)
 	if err != nil {
 		return nil, err
