@@ -18,6 +18,7 @@ body     B_LIT     /click here/i
 body     B_NOLIT   /\b[a-z]\d[a-z]\d\b/
 body     B_LOOK    /(?<!not )urgent(?= reply)/i
 rawbody  R_NOLIT   /<\w+\s+on\w+=/i
+rawbody  R_DUP     /click here/i
 uri      U_NOLIT   /^https?:\/\/\d+\.\d+/
 body     B_BROKEN  /(?{ code })/
 meta     M_BOTH    B_LIT && B_NOLIT
@@ -92,7 +93,14 @@ func TestCacheHit(t *testing.T) {
 	if n := len(cacheFiles(t, cache)); n != 1 {
 		t.Fatalf("cache files after a cold load = %d, want 1", n)
 	}
+	fi, err := os.Stat(cacheFiles(t, cache)[0])
+	if err != nil {
+		t.Fatal(err)
+	}
 	warm := loadCached(t, []string{rules}, cache, true)
+	if fi2, err := os.Stat(cacheFiles(t, cache)[0]); err != nil || !os.SameFile(fi, fi2) {
+		t.Errorf("a load from the cache rewrote it (%v)", err)
+	}
 	if got, want := warm.Lint().CacheHits, warm.Lint().RE2+warm.Lint().Backtrack; got != want {
 		t.Errorf("CacheHits = %d, want every compiled regex rule (%d)", got, want)
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/sluice-mail/sluice/mail"
@@ -738,62 +739,77 @@ func (g *scanGroup) run(st *evalState, texts [][]byte) {
 // screen matches the rules of the group's sets with regexp2 instead of
 // the sets, recording their hits, and returns those it could not decide:
 // rules without a screen, and every rule once one screening timed out
-// (the text is hostile to backtracking; RE2 takes over).
+// (the text is hostile to backtracking; RE2 takes over). Compiling a
+// screen costs more than running it, so rules are screened on every CPU.
 func (g *scanGroup) screen(st *evalState, done []bool, texts [][]byte) []int32 {
-	var rest []int32
-	var runes [][]rune
-	if !st.screenOff {
-		// Compiling the screens is most of their cost: use every CPU.
-		var work []func()
-		for _, chunk := range g.setRule {
-			for _, pos := range chunk {
-				if l := g.rules[pos].screen; l != nil {
-					work = append(work, func() { l.get() })
-				}
-			}
-		}
-		parallel(work)
-	}
+	const (
+		undecided = iota
+		miss
+		hit
+		skipped
+	)
+	var pos []int32
 	for _, chunk := range g.setRule {
-		for _, pos := range chunk {
-			r := g.rules[pos]
-			if r.screen == nil || st.screenOff {
-				rest = append(rest, pos)
-				continue
+		pos = append(pos, chunk...)
+	}
+	out := make([]int, len(pos))
+	runes := make([][]rune, len(texts))
+	for i, t := range texts {
+		runes[i] = make([]rune, len(t))
+		for j, c := range t {
+			runes[i][j] = rune(c)
+		}
+	}
+	var off atomic.Bool
+	off.Store(st.screenOff)
+	work := make([]func(), len(pos))
+	for i, p := range pos {
+		work[i] = func() {
+			r := g.rules[p]
+			if r.screen == nil || off.Load() {
+				return
 			}
 			re := r.screen.get()
 			if re == nil {
-				rest = append(rest, pos)
-				continue
+				return
 			}
-			if runes == nil {
-				runes = make([][]rune, len(texts))
-				for i, t := range texts {
-					runes[i] = make([]rune, len(t))
-					for j, c := range t {
-						runes[i][j] = rune(c)
-					}
-				}
-			}
-			for ti := range texts {
+			out[i] = miss
+			for ti := range runes {
 				if r.nosubject && g.kind == KindBody && ti == 0 {
 					continue
 				}
-				if st.expired() {
-					st.skipped++
-					break
+				if off.Load() {
+					out[i] = undecided
+					return
+				}
+				if time.Now().After(st.deadline) || st.ctx.Err() != nil {
+					out[i] = skipped
+					return
 				}
 				ok, err := re.MatchRunes(runes[ti])
 				if err != nil {
-					st.screenOff = true
-					rest = append(rest, pos)
-					break
+					off.Store(true)
+					out[i] = undecided
+					return
 				}
 				if ok {
-					g.record(st, done, pos, 1)
-					break
+					out[i] = hit
+					return
 				}
 			}
+		}
+	}
+	parallel(work)
+	st.screenOff = off.Load()
+	var rest []int32
+	for i, p := range pos {
+		switch out[i] {
+		case undecided:
+			rest = append(rest, p)
+		case hit:
+			g.record(st, done, p, 1)
+		case skipped:
+			st.skipped++
 		}
 	}
 	return rest

@@ -490,12 +490,14 @@ func (rs *Ruleset) storeCache(p *parser) {
 		return
 	}
 	entries := make(map[string]cacheEntry, len(p.jobs))
+	fresh := false
 	for _, j := range p.jobs {
 		if j.err == nil {
 			entries[cacheEntryKey(j.pat, j.flags)] = j.out
+			fresh = fresh || !j.hit
 		}
 	}
-	if c.old != nil && c.hits == len(entries) && len(c.old) == len(entries) {
+	if !fresh && len(c.old) == len(entries) {
 		return
 	}
 	if err := c.store(entries); err != nil {
