@@ -26,12 +26,11 @@ import (
 // One file per list of rule sources holds one generation of entries. Its
 // key is a SHA-256 over the build identity and every rule file read (path
 // and content, includes too); a file with another key is stale. Entries are
-// found by pattern and flags, so even a file whose key matched by mistake
-// could only answer for patterns it has seen. A file that is truncated,
+// found by pattern (as written, before ReplaceTags) and flags. A file that is truncated,
 // fails its checksum or does not decode is ignored and rewritten.
 
 // cacheMagic opens every cache file; its last digits are the format version.
-const cacheMagic = "sluice-rules-cache 0004\n"
+const cacheMagic = "sluice-rules-cache 0005\n"
 
 // castagnoli is the CRC that checks a cache file for damage (not for
 // tampering: the cache directory is trusted like the rule files).
@@ -66,7 +65,14 @@ type cacheEntry struct {
 	Reasons, Lits          []string
 }
 
-func cacheEntryKey(pat, flags string) string { return flags + "\x00" + pat }
+// cacheEntryKey names a pattern as written; replace marks one whose
+// ReplaceTags tags are expanded before translation.
+func cacheEntryKey(pat, flags string, replace bool) string {
+	if replace {
+		return "r" + flags + "\x00" + pat
+	}
+	return flags + "\x00" + pat
+}
 
 // ruleCache is the cache of one Load.
 type ruleCache struct {
@@ -140,11 +146,11 @@ func (c *ruleCache) prune() {
 }
 
 // lookup returns the cached outcome for a pattern.
-func (c *ruleCache) lookup(pat, flags string) (cacheEntry, bool) {
+func (c *ruleCache) lookup(pat, flags string, replace bool) (cacheEntry, bool) {
 	if c == nil || c.old == nil {
 		return cacheEntry{}, false
 	}
-	e, ok := c.old[cacheEntryKey(pat, flags)]
+	e, ok := c.old[cacheEntryKey(pat, flags, replace)]
 	if ok {
 		c.hits++
 	}

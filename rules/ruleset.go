@@ -443,11 +443,9 @@ func (rs *Ruleset) compile(p *parser, r *rule) {
 	case d.exists:
 		rs.header = append(rs.header, r)
 	default:
-		pat := d.re
-		if p.replace[d.name] {
-			pat = p.replaceTags(pat)
-		}
-		p.jobs = append(p.jobs, &regexJob{r: r, pat: pat, flags: d.flags})
+		// ReplaceTags expansions wait for a cache miss: the cache knows
+		// patterns as written (the tags are in the rule files it hashes).
+		p.jobs = append(p.jobs, &regexJob{r: r, pat: d.re, flags: d.flags, replace: p.replace[d.name]})
 	}
 }
 
@@ -456,6 +454,8 @@ func (rs *Ruleset) compile(p *parser, r *rule) {
 type regexJob struct {
 	r          *rule
 	pat, flags string
+	replace    bool   // pat has ReplaceTags tags to expand
+	expanded   string // pat with its tags expanded, when replace
 	confirm    bool
 	reasons    []string
 	err        error
@@ -493,7 +493,7 @@ func (rs *Ruleset) storeCache(p *parser) {
 	fresh := false
 	for _, j := range p.jobs {
 		if j.err == nil {
-			entries[cacheEntryKey(j.pat, j.flags)] = j.out
+			entries[cacheEntryKey(j.pat, j.flags, j.replace)] = j.out
 			fresh = fresh || !j.hit
 		}
 	}
@@ -521,6 +521,10 @@ func (rs *Ruleset) compileJobs(p *parser) {
 					j.apply(rs, e)
 					continue
 				}
+				if j.replace {
+					// replaceTags only reads the parser's tables.
+					j.expanded = p.replaceTags(j.pat)
+				}
 				j.err = rs.compileRegex(j)
 			}
 		}()
@@ -529,7 +533,7 @@ func (rs *Ruleset) compileJobs(p *parser) {
 		if p.cache != nil {
 			// Lookups happen here, on one goroutine: the map is not
 			// shared with the workers.
-			j.entry, j.hit = p.cache.lookup(j.pat, j.flags)
+			j.entry, j.hit = p.cache.lookup(j.pat, j.flags, j.replace)
 		}
 		jobs <- j
 	}
@@ -575,6 +579,9 @@ func unsupportedReason(err error) string {
 // engine it needs.
 func (rs *Ruleset) compileRegex(j *regexJob) error {
 	r, pat, flags := j.r, j.pat, j.flags
+	if j.replace {
+		pat = j.expanded
+	}
 	tr, err := perlre.Translate(pat, flags, perlre.Options{})
 	if err != nil {
 		return regexError(err)
