@@ -30,7 +30,7 @@ import (
 // fails its checksum or does not decode is ignored and rewritten.
 
 // cacheMagic opens every cache file; its last digits are the format version.
-const cacheMagic = "sluice-rules-cache 0005\n"
+const cacheMagic = "sluice-rules-cache 0006\n"
 
 // castagnoli is the CRC that checks a cache file for damage (not for
 // tampering: the cache directory is trusted like the rule files).
@@ -61,6 +61,7 @@ type cacheFile struct {
 type cacheEntry struct {
 	RE2, SetPat, Backtrack string
 	Screen                 string // regexp2.RE2 pattern for screening, or ""
+	Cost                   screenCost
 	Confirm                bool
 	Reasons, Lits          []string
 }

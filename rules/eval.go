@@ -748,9 +748,25 @@ func (g *scanGroup) screen(st *evalState, done []bool, texts [][]byte) []int32 {
 		hit
 		skipped
 	)
-	var pos []int32
+	size := 0
+	for _, t := range texts {
+		size += len(t)
+	}
+	// Rules whose RE2 program is cheaper than screening them run alone
+	// with RE2, compiled here on every CPU with the screens.
+	var pos, solo []int32
+	var compile []func()
 	for _, chunk := range g.setRule {
-		pos = append(pos, chunk...)
+		for _, p := range chunk {
+			r := g.rules[p]
+			switch {
+			case r.screen != nil && !st.screenOff && r.screenPays(size):
+				pos = append(pos, p)
+			default:
+				solo = append(solo, p)
+				compile = append(compile, func() { r.re.get() })
+			}
+		}
 	}
 	out := make([]int, len(pos))
 	runes := make([][]rune, len(texts))
@@ -799,9 +815,9 @@ func (g *scanGroup) screen(st *evalState, done []bool, texts [][]byte) []int32 {
 			}
 		}
 	}
-	parallel(work)
+	parallel(append(compile, work...))
 	st.screenOff = off.Load()
-	var rest []int32
+	rest := solo
 	for i, p := range pos {
 		switch out[i] {
 		case undecided:

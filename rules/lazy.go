@@ -4,6 +4,7 @@ import (
 	"runtime"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dlclark/regexp2"
@@ -15,9 +16,10 @@ import (
 // came from the cache (which records that it compiles). A program that
 // fails to compile after all matches nothing.
 type lazyRE struct {
-	pat  string
-	once sync.Once
-	re   *re2.Regexp
+	pat   string
+	once  sync.Once
+	re    *re2.Regexp // set by get, or before first use
+	ready atomic.Bool // get has run
 }
 
 func (l *lazyRE) get() *re2.Regexp {
@@ -25,9 +27,14 @@ func (l *lazyRE) get() *re2.Regexp {
 		if l.re == nil {
 			l.re, _ = experimental.CompileLatin1(l.pat)
 		}
+		l.ready.Store(true)
 	})
 	return l.re
 }
+
+// compiled reports whether get has run (or the Ruleset compiled the
+// program at load and no longer needs to compile it).
+func (l *lazyRE) compiled() bool { return l.ready.Load() }
 
 // String returns the RE2 pattern.
 func (l *lazyRE) String() string { return l.pat }
@@ -64,6 +71,7 @@ type lazyBT struct {
 	timeout time.Duration
 	once    sync.Once
 	re      *regexp2.Regexp
+	ready   atomic.Bool
 }
 
 func (l *lazyBT) get() *regexp2.Regexp {
@@ -74,9 +82,12 @@ func (l *lazyBT) get() *regexp2.Regexp {
 				l.re = re
 			}
 		}
+		l.ready.Store(true)
 	})
 	return l.re
 }
+
+func (l *lazyBT) compiled() bool { return l.ready.Load() }
 
 // lazySet is an RE2 set compiled on first use. Callers treat a set that
 // fails to compile as matching all its members, which then run alone.

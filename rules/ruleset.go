@@ -220,6 +220,7 @@ type rule struct {
 	re        *lazyRE
 	bt        *lazyBT // confirms RE2's matches when the rule needs backtracking
 	screen    *lazyBT // matches like re, for Eval before the sets are compiled
+	screenCost screenCost
 	lits      []string
 	setPat    string // RE2 superset with line anchors, for sets over joined texts
 	grouped   bool   // a header rule run through its hdrGroup's sets
@@ -478,6 +479,7 @@ func (j *regexJob) apply(rs *Ruleset, e cacheEntry) {
 	}
 	if e.Screen != "" && screened(r) {
 		r.screen = &lazyBT{pat: e.Screen, opts: regexp2.RE2, timeout: screenTimeout}
+		r.screenCost = e.Cost
 	}
 	j.out = e
 }
@@ -591,8 +593,18 @@ func (rs *Ruleset) compileRegex(j *regexJob) error {
 	err = perlre.CheckRE2(tr.RE2)
 	var re *re2.Regexp
 	loose := false // the translation tr came from loosened nested repeats
+	// Compile times feed the choice between RE2 and a screen (screenPays).
+	var reCost time.Duration
+	compile := func(pat string) (*re2.Regexp, error) {
+		t0 := time.Now()
+		re, err := experimental.CompileLatin1(pat)
+		if err == nil {
+			reCost = time.Since(t0)
+		}
+		return re, err
+	}
 	if err == nil {
-		re, err = experimental.CompileLatin1(tr.RE2)
+		re, err = compile(tr.RE2)
 	}
 	if err != nil {
 		// Nested counted repeats beyond RE2's limits: loosen them and confirm.
@@ -600,7 +612,7 @@ func (rs *Ruleset) compileRegex(j *regexJob) error {
 		if err2 != nil {
 			return regexError(err2)
 		}
-		re2x, err2 := experimental.CompileLatin1(tr2.RE2)
+		re2x, err2 := compile(tr2.RE2)
 		if err2 != nil {
 			return fmt.Errorf("%w: %v", ErrRegex, err)
 		}
@@ -612,7 +624,7 @@ func (rs *Ruleset) compileRegex(j *regexJob) error {
 		// RE2 only pre-screens this pattern: spare it big counters.
 		if tr2, err := perlre.Translate(pat, flags, perlre.Options{LooseRepeats: true, LooseBig: true}); err == nil {
 			if err := perlre.CheckRE2(tr2.RE2); err == nil {
-				if re2x, err := experimental.CompileLatin1(tr2.RE2); err == nil {
+				if re2x, err := compile(tr2.RE2); err == nil {
 					tr.RE2, re = tr2.RE2, re2x
 				}
 			}
@@ -631,9 +643,11 @@ func (rs *Ruleset) compileRegex(j *regexJob) error {
 		bt.MatchTimeout = rs.opt.BacktrackTimeout
 		backtrack = tb.Backtrack
 		r.bt = &lazyBT{pat: backtrack, opts: regexp2.RE2, timeout: rs.opt.BacktrackTimeout, re: bt}
+		r.bt.get()
 		j.confirm, j.reasons = true, tr.Reasons
 	}
 	r.re = &lazyRE{pat: tr.RE2, re: re}
+	r.re.get()
 	r.lits = perlre.RequiredLiterals(tr.RE2)
 	lo := perlre.Options{LineAnchors: true, LooseRepeats: tr.Confirm, LooseBig: tr.Confirm}
 	if tl, err := perlre.Translate(pat, flags, lo); err == nil && perlre.CheckRE2(tl.RE2) == nil {
@@ -654,12 +668,16 @@ func (rs *Ruleset) compileRegex(j *regexJob) error {
 				screen = ts.Backtrack
 			}
 		}
+		t0 := time.Now()
 		if bt, err := regexp2.Compile(screen, regexp2.RE2); screen != "" && err == nil {
 			bt.MatchTimeout = screenTimeout
+			cost := screenCost{RE2: reCost, Compile: time.Since(t0), PerKB: probeScreen(bt)}
 			if screened(r) {
 				r.screen = &lazyBT{pat: screen, opts: regexp2.RE2, timeout: screenTimeout, re: bt}
+				r.screen.get()
+				r.screenCost = cost
 			}
-			j.out.Screen = screen
+			j.out.Screen, j.out.Cost = screen, cost
 		}
 	}
 	return nil
@@ -669,6 +687,51 @@ func (rs *Ruleset) compileRegex(j *regexJob) error {
 // matched by RE2 after all. regexp2's clock ticks every 100 ms, so this
 // is at least that.
 const screenTimeout = 10 * time.Millisecond
+
+// screenCost is what Load measured of a rule's two ways to run before the
+// sets are compiled: compiling its RE2 program, compiling its screen, and
+// the screen's matching time per KB of ordinary text.
+type screenCost struct {
+	RE2, Compile, PerKB time.Duration // exported for encoding/gob
+}
+
+// screenPays reports whether screening texts of n bytes is likely cheaper
+// than compiling the rule's RE2 program (matching with RE2 costs little).
+// What is compiled already costs nothing.
+func (r *rule) screenPays(n int) bool {
+	c := r.screenCost
+	if c.RE2 == 0 && c.Compile == 0 {
+		return true // unmeasured
+	}
+	bt := c.PerKB * time.Duration(n) / 1024
+	if !r.screen.compiled() {
+		bt += c.Compile
+	}
+	if r.re.compiled() {
+		return false
+	}
+	return bt <= c.RE2
+}
+
+// probeText is ordinary mail text, for measuring screens.
+const probeText = "Dear friend, thank you for your order of 12 items on 03/04. " +
+	"Please find the invoice attached; reply to this message if anything is missing. " +
+	"Our offices are open Monday to Friday, 9am-5pm. Best regards, the team at example.com\n"
+
+// probeScreen times a screen over 4 KB of probeText, per KB.
+func probeScreen(re *regexp2.Regexp) time.Duration {
+	var text []rune
+	for len(text) < 4096 {
+		for i := 0; i < len(probeText); i++ {
+			text = append(text, rune(probeText[i]))
+		}
+	}
+	t0 := time.Now()
+	if _, err := re.MatchRunes(text); err != nil {
+		return time.Hour
+	}
+	return time.Since(t0) * 1024 / time.Duration(len(text))
+}
 
 // screened reports the rules Eval screens with regexp2 until the RE2 sets
 // are compiled: the rules of the sets that count one hit at most.
