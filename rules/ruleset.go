@@ -204,30 +204,30 @@ type setState struct {
 
 // rule is one compiled rule.
 type rule struct {
-	def       *ruleDef
-	idx       int
-	name      string
-	kind      Kind
-	score     float64    // in the score set Options choose
-	scores    [4]float64 // in each score set, for the switch to Bayes sets
-	describe  string
-	multiple  bool
-	maxhits   int
-	nosubject bool
-	net       bool
-	priority  int
-	inactive  string // why the rule never fires; "" when active
-	re        *lazyRE
-	bt        *lazyBT // confirms RE2's matches when the rule needs backtracking
-	screen    *lazyBT // matches like re, for Eval before the sets are compiled
+	def        *ruleDef
+	idx        int
+	name       string
+	kind       Kind
+	score      float64    // in the score set Options choose
+	scores     [4]float64 // in each score set, for the switch to Bayes sets
+	describe   string
+	multiple   bool
+	maxhits    int
+	nosubject  bool
+	net        bool
+	priority   int
+	inactive   string // why the rule never fires; "" when active
+	re         *lazyRE
+	bt         *lazyBT // confirms RE2's matches when the rule needs backtracking
+	screen     *lazyBT // matches like re, for Eval before the sets are compiled
 	screenCost screenCost
-	lits      []string
-	setPat    string // RE2 superset with line anchors, for sets over joined texts
-	grouped   bool   // a header rule run through its hdrGroup's sets
-	meta      metaNode
-	metaDeps  []string
-	eval      EvalFunc
-	tflags    []string
+	lits       []string
+	setPat     string // RE2 superset with line anchors, for sets over joined texts
+	grouped    bool   // a header rule run through its hdrGroup's sets
+	meta       metaNode
+	metaDeps   []string
+	eval       EvalFunc
+	tflags     []string
 }
 
 // Config returns the settings read from the rule files.
