@@ -32,10 +32,6 @@ import (
 // cacheMagic opens every cache file; its last digits are the format version.
 const cacheMagic = "sluice-rules-cache 0006\n"
 
-// castagnoli is the CRC that checks a cache file for damage (not for
-// tampering: the cache directory is trusted like the rule files).
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
-
 // maxCacheSize bounds what is read: the stock rules need about 4 MB.
 const maxCacheSize = 64 << 20
 
@@ -174,7 +170,7 @@ func (c *ruleCache) store(entries map[string]cacheEntry) error {
 	defer os.Remove(tmp.Name())
 	var hdr bytes.Buffer
 	hdr.WriteString(cacheMagic)
-	fmt.Fprintf(&hdr, "%08x%016x", crc32.Checksum(payload.Bytes(), castagnoli), payload.Len())
+	fmt.Fprintf(&hdr, "%08x%016x", checksum(payload.Bytes()), payload.Len())
 	if _, err := tmp.Write(append(hdr.Bytes(), payload.Bytes()...)); err != nil {
 		tmp.Close()
 		return err
@@ -194,6 +190,10 @@ func (c *ruleCache) store(entries map[string]cacheEntry) error {
 	c.prune()
 	return nil
 }
+
+// checksum is the CRC-32C that finds damage in a cache file (not
+// tampering: the cache directory is trusted like the rule files).
+func checksum(b []byte) uint32 { return crc32.Checksum(b, crc32.MakeTable(crc32.Castagnoli)) }
 
 // errCacheCorrupt is what readCacheFile returns for a damaged file.
 var errCacheCorrupt = errors.New("rules: corrupt cache file")
@@ -218,7 +218,7 @@ func readCacheFile(path string) (cacheFile, error) {
 		return cacheFile{}, fmt.Errorf("%w: truncated", errCacheCorrupt)
 	}
 	payload := data[hdrLen:]
-	if crc32.Checksum(payload, castagnoli) != sum {
+	if checksum(payload) != sum {
 		return cacheFile{}, fmt.Errorf("%w: checksum mismatch", errCacheCorrupt)
 	}
 	var f cacheFile

@@ -22,7 +22,11 @@ func (t *translator) escape() error {
 			if t.suppress == 0 {
 				t.re.WriteString(`\` + string(c))
 			}
-			t.bt.WriteString(re2Boundary[c])
+			if c == 'b' {
+				t.bt.WriteString(re2WordBoundary)
+			} else {
+				t.bt.WriteString(re2NotWordBoundary)
+			}
 		} else {
 			t.both(`\` + string(c))
 		}

@@ -57,11 +57,12 @@ type Options struct {
 // asciiWord is RE2's \w, for the word boundaries of RE2Classes.
 const asciiWord = `[0-9A-Za-z_]`
 
-// re2Boundary spells \b and \B with lookarounds over ASCII word characters.
-var re2Boundary = map[byte]string{
-	'b': `(?:(?<=` + asciiWord + `)(?!` + asciiWord + `)|(?<!` + asciiWord + `)(?=` + asciiWord + `))`,
-	'B': `(?:(?<=` + asciiWord + `)(?=` + asciiWord + `)|(?<!` + asciiWord + `)(?!` + asciiWord + `))`,
-}
+// re2WordBoundary and re2NotWordBoundary spell \b and \B with lookarounds
+// over ASCII word characters.
+const (
+	re2WordBoundary    = `(?:(?<=` + asciiWord + `)(?!` + asciiWord + `)|(?<!` + asciiWord + `)(?=` + asciiWord + `))`
+	re2NotWordBoundary = `(?:(?<=` + asciiWord + `)(?=` + asciiWord + `)|(?<!` + asciiWord + `)(?!` + asciiWord + `))`
+)
 
 // perlEnd is Perl's $ and \Z outside /m: the end, or before a final newline.
 const perlEnd = `(?=\n?\z)`
