@@ -269,3 +269,19 @@ func TestStockCacheAgrees(t *testing.T) {
 		sameLoad(t, cold, warm, string(data))
 	}
 }
+
+// TestOneShot: compiling the screens in the background while Eval runs
+// changes nothing in the verdict.
+func TestOneShot(t *testing.T) {
+	ref, err := LoadString("t.cf", cacheRules, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		rs, err := LoadString("t.cf", cacheRules, Options{OneShot: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameLoad(t, ref, rs, cacheMsg)
+	}
+}

@@ -499,9 +499,24 @@ func b(v bool) byte {
 	return '0'
 }
 
+// compile compiles a rule's programs if they are not yet, outside the
+// message's budget.
+func (st *evalState) compile(r *rule) {
+	if r.re.compiled() && (r.bt == nil || r.bt.compiled()) {
+		return
+	}
+	t0 := time.Now()
+	r.re.get()
+	if r.bt != nil {
+		r.bt.get()
+	}
+	st.deadline = st.deadline.Add(time.Since(t0))
+}
+
 // match runs one regex rule over text and returns the number of matches
 // (at most one unless the rule is multiple).
 func (st *evalState) match(r *rule, text []byte) int {
+	st.compile(r)
 	if r.bt == nil {
 		if !r.multiple {
 			if r.re.Match(text) {
@@ -714,6 +729,7 @@ func (g *scanGroup) run(st *evalState, texts [][]byte) {
 			if r.bt != nil {
 				// Confirmations run after every RE2-only rule, so a slow
 				// one cannot starve the cheap ones of the budget.
+				st.compile(r)
 				if loc := r.re.FindIndex(text); loc != nil {
 					deferred = append(deferred, confirmJob{pos: pos, text: ti, from: loc[0]})
 				}
@@ -815,7 +831,17 @@ func (g *scanGroup) screen(st *evalState, done []bool, texts [][]byte) []int32 {
 			}
 		}
 	}
-	parallel(append(compile, work...))
+	// Compiling is load work left for the first message: its budget
+	// does not pay for it.
+	t0 := time.Now()
+	for _, p := range pos {
+		if l := g.rules[p].screen; l != nil && !st.screenOff {
+			compile = append(compile, func() { l.get() })
+		}
+	}
+	parallel(compile)
+	st.deadline = st.deadline.Add(time.Since(t0))
+	parallel(work)
 	st.screenOff = off.Load()
 	rest := solo
 	for i, p := range pos {

@@ -129,6 +129,22 @@ func (rs *Ruleset) Precompile() {
 	parallel(work)
 }
 
+// compileScreens compiles every screen, biggest first, on every CPU.
+func (rs *Ruleset) compileScreens() {
+	var screens []*lazyBT
+	for _, r := range rs.rules {
+		if r.screen != nil && r.inactive == "" {
+			screens = append(screens, r.screen)
+		}
+	}
+	sort.SliceStable(screens, func(i, j int) bool { return len(screens[i].pat) > len(screens[j].pat) })
+	work := make([]func(), len(screens))
+	for i, l := range screens {
+		work[i] = func() { l.get() }
+	}
+	parallel(work)
+}
+
 // compileSets compiles every RE2 set once, in parallel: every message
 // runs all of them. Until then Eval screens the rules of the sets with
 // regexp2 instead.

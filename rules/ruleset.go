@@ -47,6 +47,10 @@ type Options struct {
 	Evals *EvalRegistry
 	// Logger receives load-time debug messages. If nil, slog.Default().
 	Logger *slog.Logger
+	// OneShot says that few messages will be evaluated (a check of one
+	// message, pipe): Load starts compiling in the background what the
+	// first Eval uses instead of the RE2 sets.
+	OneShot bool
 	// Cache is the compiled-rules cache. With a valid cache, Load skips
 	// translating the patterns and compiles each RE2 program on first use;
 	// call Ruleset.Precompile to compile them all ahead of traffic.
@@ -383,6 +387,9 @@ func (rs *Ruleset) finish(p *parser) {
 		rs.compile(p, r)
 	}
 	rs.compileJobs(p)
+	if rs.opt.OneShot {
+		go rs.compileScreens()
+	}
 	rs.storeCache(p)
 	rs.conf.freemail = newFreemailIndex(rs.conf.FreemailDomains)
 	rs.orderMetas()

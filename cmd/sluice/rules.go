@@ -22,10 +22,16 @@ import (
 // override it (the -rules flag of check and lint). A nil Ruleset means
 // scoring is off.
 func loadRules(cfg config.Config, dirs []string, log *slog.Logger) (*rules.Ruleset, string, error) {
+	return loadRulesFor(cfg, dirs, log, false)
+}
+
+// loadRulesFor is loadRules, with oneShot for a command that scores a
+// message or two (rules.Options.OneShot).
+func loadRulesFor(cfg config.Config, dirs []string, log *slog.Logger, oneShot bool) (*rules.Ruleset, string, error) {
 	// Network rules (SPF, DKIM, DMARC, DNSBL evals) and SpamAssassin's
 	// network score set apply when sluice runs the checks that feed them.
 	opt := rules.Options{Budget: cfg.Rules.Budget, Logger: log, Net: cfg.Auth.Enabled, Plugins: rules.DefaultPlugins(),
-		Cache: rules.CacheOptions{Dir: rulesCacheDir(cfg.Rules.CacheDir), Build: version}}
+		Cache: rules.CacheOptions{Dir: rulesCacheDir(cfg.Rules.CacheDir), Build: version}, OneShot: oneShot}
 	// SpamAssassin 4.0.1's packaged 25_dmarc.cf wraps its rules in
 	// "ifplugin ...::Dmarc", the plugin's pre-4.0 name, which its own
 	// v400.pre no longer loads; sluice checks DMARC, so it answers to both.
@@ -85,9 +91,10 @@ func rulesCacheDir(dir string) string {
 
 // newSpamStage loads the rules and scoring options; nil when rules are
 // off. With strict, a rule that does not compile fails the whole load;
-// createBayes makes the Bayes database when it does not exist yet.
-func newSpamStage(cfg config.Config, log *slog.Logger, strict, createBayes bool) (*pipeline.SpamStage, error) {
-	rs, source, err := loadRules(cfg, nil, log)
+// createBayes makes the Bayes database when it does not exist yet; oneShot
+// tunes the rules for a command that scores a message or two.
+func newSpamStage(cfg config.Config, log *slog.Logger, strict, createBayes, oneShot bool) (*pipeline.SpamStage, error) {
+	rs, source, err := loadRulesFor(cfg, nil, log, oneShot)
 	if err != nil || rs == nil {
 		return nil, err
 	}

@@ -366,8 +366,10 @@ type buildOpts struct {
 	// state is the outbound state database; nil: no outbound side.
 	state *outbound.Store
 	// precompile compiles every rule before the pipeline is returned,
-	// for a server; one-shot commands compile rules as messages use them.
+	// for a server; other commands compile rules as messages use them.
 	precompile bool
+	// oneShot: the command scores one message (check of one file, pipe).
+	oneShot bool
 }
 
 // newPipeline builds the pipeline every mode runs: the per-message steps
@@ -382,7 +384,7 @@ func newPipeline(cfg config.Config, log *slog.Logger, mt *metrics.Metrics, o bui
 		}
 		pc.Auth = a
 	}
-	spam, err := newSpamStage(cfg, log, o.strict, o.delivers)
+	spam, err := newSpamStage(cfg, log, o.strict, o.delivers, o.oneShot)
 	if err != nil {
 		return nil, err
 	}
