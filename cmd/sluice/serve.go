@@ -365,8 +365,9 @@ type buildOpts struct {
 	strict bool
 	// state is the outbound state database; nil: no outbound side.
 	state *outbound.Store
-	// precompile compiles every rule before the pipeline is returned,
-	// for a server; other commands compile rules as messages use them.
+	// precompile compiles every rule in the background once the pipeline
+	// is built, for a server; other commands compile rules as messages
+	// use them.
 	precompile bool
 	// oneShot: the command scores one message (check of one file, pipe).
 	oneShot bool
@@ -390,7 +391,10 @@ func newPipeline(cfg config.Config, log *slog.Logger, mt *metrics.Metrics, o bui
 	}
 	pc.Spam = spam
 	if o.precompile && spam != nil {
-		spam.Rules.Precompile()
+		// In the background: a start or reload from the rules cache is
+		// ready in a few tens of milliseconds, and a message that comes
+		// meanwhile compiles what it needs itself.
+		go spam.Rules.Precompile()
 	}
 	if mt != nil && spam != nil {
 		mt.RulesLoaded.Set(float64(spam.Rules.Lint().Active))
