@@ -285,3 +285,21 @@ func TestOneShot(t *testing.T) {
 		sameLoad(t, ref, rs, cacheMsg)
 	}
 }
+
+// TestPrecompile: after Precompile a cached load has nothing left to
+// compile, and its first Eval uses the sets.
+func TestPrecompile(t *testing.T) {
+	rules, cache := writeCacheRules(t, cacheRules), t.TempDir()
+	cold := loadCached(t, []string{rules}, cache, false)
+	warm := loadCached(t, []string{rules}, cache, true)
+	warm.Precompile()
+	if !warm.sets.ready.Load() {
+		t.Error("Precompile left the sets uncompiled")
+	}
+	for _, r := range warm.rules {
+		if r.re != nil && r.inactive == "" && (!r.re.compiled() || r.bt != nil && !r.bt.compiled()) {
+			t.Errorf("Precompile left %s uncompiled", r.name)
+		}
+	}
+	sameLoad(t, cold, warm, cacheMsg)
+}

@@ -32,8 +32,8 @@ func (l *lazyRE) get() *re2.Regexp {
 	return l.re
 }
 
-// compiled reports whether get has run (or the Ruleset compiled the
-// program at load and no longer needs to compile it).
+// compiled reports whether get has run: the program is compiled, or
+// failed to compile.
 func (l *lazyRE) compiled() bool { return l.ready.Load() }
 
 // String returns the RE2 pattern.
@@ -114,16 +114,21 @@ func (l *lazySet) FindAllWithError(b []byte, n int) ([]int, error) {
 	return s.FindAllWithError(b, n)
 }
 
-// Precompile compiles every RE2 program and set that a cached load left
-// for first use, on every CPU. Eval is correct without it; serve calls it
-// so that no message waits for a compilation. Safe to call concurrently
-// with Eval and more than once.
+// Precompile compiles every RE2 program and set, and every regexp2
+// confirmation, that a load left for first use, on every CPU. Eval is
+// correct without it; serve calls it so that messages do not wait for
+// compilations. Safe to call concurrently with Eval and more than once.
 func (rs *Ruleset) Precompile() {
 	rs.compileSets()
 	var work []func()
 	for _, r := range rs.rules {
 		if r.re != nil && r.inactive == "" {
-			work = append(work, func() { r.re.get() })
+			work = append(work, func() {
+				r.re.get()
+				if r.bt != nil {
+					r.bt.get()
+				}
+			})
 		}
 	}
 	parallel(work)
