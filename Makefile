@@ -32,6 +32,12 @@ bench:
 bench-lmtp: peers build
 	./scripts/bench-lmtp.sh
 
+# One-shot start-up: `sluice check` with a warm rules cache vs
+# `spamassassin -L -t` on the same message (RUNS=10 each).
+.PHONY: bench-check
+bench-check: peers build
+	./scripts/bench-check.sh
+
 # sluice vs spamd on 1000 corpus messages with SpamAssassin's stock rules.
 bench-rules: peers
 	./scripts/bench-rules.sh

@@ -176,6 +176,11 @@ type Rules struct {
 	// it the remaining regex rules are skipped, the message is delivered
 	// and the event logged and counted. Default 2s.
 	Budget time.Duration `toml:"budget"`
+	// CacheDir holds the compiled-rules cache, which lets check, lint,
+	// pipe and serve restarts skip translating the rules again. Empty
+	// (default): /var/cache/sluice when it can be written, else the
+	// user's cache directory ($XDG_CACHE_HOME/sluice). "off": no cache.
+	CacheDir string `toml:"cache_dir"`
 }
 
 // Auth configures SPF, DKIM, DMARC and DNSBL checks and the DNS resolver

@@ -19,7 +19,17 @@
 // An Aho–Corasick scan for each rule's required literal and small RE2 sets
 // (over the paragraphs joined, with line-anchored supersets) decide which
 // rules run on which body paragraph. A per-message budget bounds
-// evaluation; what it cuts is reported in Result.
+// evaluation; what it cuts is reported in Result. The confirmations run in
+// regexp2's RE2 mode, with \b and $ spelled out (perlre's RE2Classes), so
+// that \w, \s, \d and \b keep to ASCII as in RE2 and Perl's byte strings.
+//
+// Start-up (cache.go, lazy.go): Options.Cache keeps each pattern's
+// translations, literals and screen on disk, keyed by the build and every
+// rule file read; a Ruleset loaded from it compiles RE2 programs and sets
+// on first use (Ruleset.Precompile compiles them all, for a server). Until
+// its sets are compiled, Eval matches their rules with regexp2 "screens"
+// or alone with RE2, whichever Load measured cheaper, so that one message
+// never pays for compiling every set.
 //
 // eval: functions are Go functions in an EvalRegistry, in one file per
 // SpamAssassin plugin they mirror (eval_header.go for HeaderEval,

@@ -5,9 +5,8 @@ import (
 	"context"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
-
-	"github.com/wasilibs/go-re2/experimental"
 
 	"github.com/sluice-mail/sluice/mail"
 	"github.com/sluice-mail/sluice/rules/perlre"
@@ -166,6 +165,9 @@ type evalState struct {
 	stamp    []uint32
 	gen      uint32
 	relays   *Relays // computed on first use
+	// screen: the RE2 sets are not compiled yet, regexp2 screens their
+	// rules; screenOff: a screening timed out, RE2 does the rest.
+	screen, screenOff bool
 }
 
 // relaysOf returns the message's relays, computing them once.
@@ -196,9 +198,15 @@ func (rs *Ruleset) Eval(ctx context.Context, msg Message, in Input) Result {
 
 // eval evaluates and also returns every rule's value (hit count), for tests.
 func (rs *Ruleset) eval(ctx context.Context, msg Message, in Input) (Result, []float64) {
+	// The first message screens the rules of the RE2 sets with regexp2
+	// (see screened), which saves a one-shot command from compiling the
+	// sets; later ones compile them, outside their budget.
+	if rs.sets.evals.Add(1) > 1 {
+		rs.compileSets()
+	}
 	start := time.Now()
 	st := &evalState{rs: rs, ctx: ctx, deadline: start.Add(rs.opt.Budget), vals: make([]float64, len(rs.rules)),
-		hdrCache: map[string]string{}, stamp: make([]uint32, len(rs.rules))}
+		hdrCache: map[string]string{}, stamp: make([]uint32, len(rs.rules)), screen: !rs.sets.ready.Load()}
 	if d, ok := ctx.Deadline(); ok && d.Before(st.deadline) {
 		st.deadline = d
 	}
@@ -342,7 +350,7 @@ func (rs *Ruleset) evalHeaders(st *evalState, msg Message) {
 // text, run through RE2 sets.
 type hdrGroup struct {
 	rules   []*rule
-	sets    []*experimental.Set
+	sets    []*lazySet
 	setRule [][]int // set → indices into rules
 }
 
@@ -374,19 +382,9 @@ func (rs *Ruleset) buildHeaderGroups() {
 				exprs = append(exprs, rules[j].re.String())
 				idx = append(idx, j)
 			}
-			set, err := experimental.CompileSetWithOptions(exprs, experimental.CompileOptions{Latin1: true})
-			if err != nil {
-				continue
-			}
-			g.sets = append(g.sets, set)
+			// A set that fails to compile makes its rules run alone.
+			g.sets = append(g.sets, &lazySet{exprs: exprs})
 			g.setRule = append(g.setRule, idx)
-		}
-		covered := 0
-		for _, idx := range g.setRule {
-			covered += len(idx)
-		}
-		if covered != len(rules) {
-			continue
 		}
 		for _, r := range rules {
 			r.grouped = true
@@ -501,9 +499,24 @@ func b(v bool) byte {
 	return '0'
 }
 
+// compile compiles a rule's programs if they are not yet, outside the
+// message's budget.
+func (st *evalState) compile(r *rule) {
+	if r.re.compiled() && (r.bt == nil || r.bt.compiled()) {
+		return
+	}
+	t0 := time.Now()
+	r.re.get()
+	if r.bt != nil {
+		r.bt.get()
+	}
+	st.deadline = st.deadline.Add(time.Since(t0))
+}
+
 // match runs one regex rule over text and returns the number of matches
 // (at most one unless the rule is multiple).
 func (st *evalState) match(r *rule, text []byte) int {
+	st.compile(r)
 	if r.bt == nil {
 		if !r.multiple {
 			if r.re.Match(text) {
@@ -538,7 +551,10 @@ func (st *evalState) confirm(r *rule, text []byte, from int) int {
 	}
 	// The match may overrun the budget by up to BacktrackTimeout: the
 	// compiled regexp2 is shared between goroutines and keeps its limit.
-	bt := r.bt
+	bt := r.bt.get()
+	if bt == nil {
+		return 0
+	}
 	m, err := bt.FindRunesMatchStartingAt(st.runes, from)
 	if err != nil {
 		// regexp2's only match error is its timeout.
@@ -566,7 +582,7 @@ type scanGroup struct {
 	rules   []*rule
 	ac      *perlre.AC
 	litRule [][]int32 // literal index → rule positions in rules
-	sets    []*experimental.Set
+	sets    []*lazySet
 	setRule [][]int32 // set → rule positions
 	solo    []int32   // rules without literal that could not join a set
 }
@@ -629,12 +645,9 @@ func (rs *Ruleset) buildScans() {
 			for j, pos := range chunk {
 				exprs[j] = g.rules[pos].setPat
 			}
-			set, err := experimental.CompileSetWithOptions(exprs, experimental.CompileOptions{Latin1: true})
-			if err != nil {
-				g.solo = append(g.solo, chunk...)
-				continue
-			}
-			g.sets = append(g.sets, set)
+			// A set that fails to compile reports all its rules as
+			// candidates, as when its DFA runs out of memory.
+			g.sets = append(g.sets, &lazySet{exprs: exprs})
 			g.setRule = append(g.setRule, chunk)
 		}
 		rs.scans[k] = g
@@ -650,7 +663,9 @@ func (g *scanGroup) run(st *evalState, texts [][]byte) {
 	// the texts joined by newlines finds every rule that may match one of
 	// them; only those are then tried text by text.
 	var setHits []int32
-	if len(g.sets) > 0 && len(texts) > 0 {
+	if st.screen && len(texts) > 0 {
+		setHits = g.screen(st, done, texts)
+	} else if len(g.sets) > 0 && len(texts) > 0 {
 		// One text (a full rule's whole message) is scanned where it is:
 		// bytes.Join would copy it.
 		joined := texts[0]
@@ -714,6 +729,7 @@ func (g *scanGroup) run(st *evalState, texts [][]byte) {
 			if r.bt != nil {
 				// Confirmations run after every RE2-only rule, so a slow
 				// one cannot starve the cheap ones of the budget.
+				st.compile(r)
 				if loc := r.re.FindIndex(text); loc != nil {
 					deferred = append(deferred, confirmJob{pos: pos, text: ti, from: loc[0]})
 				}
@@ -734,6 +750,111 @@ func (g *scanGroup) run(st *evalState, texts [][]byte) {
 		n := st.confirm(r, texts[j.text], j.from)
 		g.record(st, done, j.pos, n)
 	}
+}
+
+// screen matches the rules of the group's sets with regexp2 instead of
+// the sets, recording their hits, and returns those it could not decide:
+// rules without a screen, and every rule once one screening timed out
+// (the text is hostile to backtracking; RE2 takes over). Compiling a
+// screen costs more than running it, so rules are screened on every CPU.
+func (g *scanGroup) screen(st *evalState, done []bool, texts [][]byte) []int32 {
+	const (
+		undecided = iota
+		miss
+		hit
+		skipped
+	)
+	size := 0
+	for _, t := range texts {
+		size += len(t)
+	}
+	// Rules whose RE2 program is cheaper than screening them run alone
+	// with RE2, compiled here on every CPU with the screens.
+	var pos, solo []int32
+	var compile []func()
+	for _, chunk := range g.setRule {
+		for _, p := range chunk {
+			r := g.rules[p]
+			switch {
+			case r.screen != nil && !st.screenOff && r.screenPays(size):
+				pos = append(pos, p)
+			default:
+				solo = append(solo, p)
+				compile = append(compile, func() { r.re.get() })
+			}
+		}
+	}
+	out := make([]int, len(pos))
+	runes := make([][]rune, len(texts))
+	for i, t := range texts {
+		runes[i] = make([]rune, len(t))
+		for j, c := range t {
+			runes[i][j] = rune(c)
+		}
+	}
+	var off atomic.Bool
+	off.Store(st.screenOff)
+	work := make([]func(), len(pos))
+	for i, p := range pos {
+		work[i] = func() {
+			r := g.rules[p]
+			if r.screen == nil || off.Load() {
+				return
+			}
+			re := r.screen.get()
+			if re == nil {
+				return
+			}
+			out[i] = miss
+			for ti := range runes {
+				if r.nosubject && g.kind == KindBody && ti == 0 {
+					continue
+				}
+				if off.Load() {
+					out[i] = undecided
+					return
+				}
+				if time.Now().After(st.deadline) || st.ctx.Err() != nil {
+					out[i] = skipped
+					return
+				}
+				ok, err := re.MatchRunes(runes[ti])
+				if err != nil {
+					off.Store(true)
+					out[i] = undecided
+					return
+				}
+				if ok {
+					out[i] = hit
+					return
+				}
+			}
+		}
+	}
+	// Compiling is load work left for the first message: its budget
+	// does not pay for it.
+	t0 := time.Now()
+	for _, p := range pos {
+		if l := g.rules[p].screen; l != nil && !st.screenOff {
+			compile = append(compile, func() { l.get() })
+		}
+	}
+	parallel(compile)
+	st.deadline = st.deadline.Add(time.Since(t0))
+	parallel(work)
+	st.screenOff = off.Load()
+	rest := solo
+	for i, p := range pos {
+		switch out[i] {
+		case undecided:
+			rest = append(rest, p)
+		case hit:
+			g.record(st, done, p, 1)
+		case skipped:
+			st.skipped++
+		}
+	}
+	return rest
 }
 
 // confirmJob is a backtracking confirmation waiting for its turn.

@@ -21,6 +21,9 @@ type Lint struct {
 	// RE2 matches are confirmed by regexp2, by reason in BacktrackReasons.
 	RE2, Backtrack   int
 	BacktrackReasons map[string]int
+	// CacheHits counts the regex rules whose translation came from the
+	// compiled-rules cache.
+	CacheHits int
 	// WithLiteral counts regex rules gated by the literal prefilter.
 	WithLiteral int
 	// Net counts rules inactive because they need the network (tflags net).

@@ -125,6 +125,7 @@ type parser struct {
 	end      string
 	depth    int
 	jobs     []*regexJob
+	cache    *ruleCache // nil without one
 }
 
 type condFrame struct {
@@ -187,6 +188,7 @@ func (p *parser) loadFile(path string) error {
 
 // parse reads one rules file.
 func (p *parser) parse(file string, data []byte) error {
+	p.cache.addFile(file, data)
 	p.depth++
 	defer func() { p.depth-- }()
 	if p.depth > 20 {

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dlclark/regexp2"
@@ -46,6 +47,14 @@ type Options struct {
 	Evals *EvalRegistry
 	// Logger receives load-time debug messages. If nil, slog.Default().
 	Logger *slog.Logger
+	// OneShot says that few messages will be evaluated (a check of one
+	// message, pipe): Load starts compiling in the background what the
+	// first Eval uses instead of the RE2 sets.
+	OneShot bool
+	// Cache is the compiled-rules cache. With a valid cache, Load skips
+	// translating the patterns and compiles each RE2 program on first use;
+	// call Ruleset.Precompile to compile them all ahead of traffic.
+	Cache CacheOptions
 }
 
 // DefaultPlugins returns the SpamAssassin plugins whose rules sluice can
@@ -191,32 +200,42 @@ type Ruleset struct {
 	scans     [KindMeta]*scanGroup
 	hdrGroups []*hdrGroup
 	reg       *EvalRegistry
+	sets      *setState // a pointer: tests copy a Ruleset to change its options
+}
+
+// setState tracks the compilation of a Ruleset's RE2 sets.
+type setState struct {
+	once  sync.Once
+	ready atomic.Bool  // every set is compiled
+	evals atomic.Int64 // Eval calls so far
 }
 
 // rule is one compiled rule.
 type rule struct {
-	def       *ruleDef
-	idx       int
-	name      string
-	kind      Kind
-	score     float64    // in the score set Options choose
-	scores    [4]float64 // in each score set, for the switch to Bayes sets
-	describe  string
-	multiple  bool
-	maxhits   int
-	nosubject bool
-	net       bool
-	priority  int
-	inactive  string // why the rule never fires; "" when active
-	re        *re2.Regexp
-	bt        *regexp2.Regexp
-	lits      []string
-	setPat    string // RE2 superset with line anchors, for sets over joined texts
-	grouped   bool   // a header rule run through its hdrGroup's sets
-	meta      metaNode
-	metaDeps  []string
-	eval      EvalFunc
-	tflags    []string
+	def        *ruleDef
+	idx        int
+	name       string
+	kind       Kind
+	score      float64    // in the score set Options choose
+	scores     [4]float64 // in each score set, for the switch to Bayes sets
+	describe   string
+	multiple   bool
+	maxhits    int
+	nosubject  bool
+	net        bool
+	priority   int
+	inactive   string // why the rule never fires; "" when active
+	re         *lazyRE
+	bt         *lazyBT // confirms RE2's matches when the rule needs backtracking
+	screen     *lazyBT // matches like re, for Eval before the sets are compiled
+	screenCost screenCost
+	lits       []string
+	setPat     string // RE2 superset with line anchors, for sets over joined texts
+	grouped    bool   // a header rule run through its hdrGroup's sets
+	meta       metaNode
+	metaDeps   []string
+	eval       EvalFunc
+	tflags     []string
 }
 
 // Config returns the settings read from the rule files.
@@ -235,6 +254,7 @@ func Load(dirs []string, opt Options) (*Ruleset, error) {
 		return nil, err
 	}
 	start := time.Now()
+	p.cache = newRuleCache(p.opt.Cache, dirs)
 	if err := p.loadDirs(dirs); err != nil {
 		return nil, err
 	}
@@ -247,7 +267,8 @@ func Load(dirs []string, opt Options) (*Ruleset, error) {
 func (rs *Ruleset) logLoad(src []string) {
 	l := rs.lint
 	rs.opt.Logger.Debug("rules loaded", "dirs", src, "rules", l.Total, "active", l.Active, "re2", l.RE2,
-		"backtracking", l.Backtrack, "errors", len(l.Errors), "warnings", len(l.Warnings), "load_time", l.LoadTime)
+		"backtracking", l.Backtrack, "errors", len(l.Errors), "warnings", len(l.Warnings), "load_time", l.LoadTime,
+		"cache_hits", l.CacheHits)
 }
 
 // LoadString compiles rules given as text (for tests and embedded rules);
@@ -258,6 +279,7 @@ func LoadString(name, text string, opt Options) (*Ruleset, error) {
 		return nil, err
 	}
 	start := time.Now()
+	p.cache = newRuleCache(p.opt.Cache, []string{"string:" + name})
 	if err := p.parse(name, []byte(text)); err != nil {
 		return nil, err
 	}
@@ -286,7 +308,7 @@ func newParser(opt Options) (*parser, error) {
 	if opt.Logger == nil {
 		opt.Logger = slog.Default()
 	}
-	rs := &Ruleset{opt: opt, byName: map[string]*rule{}, reg: opt.Evals}
+	rs := &Ruleset{opt: opt, byName: map[string]*rule{}, reg: opt.Evals, sets: new(setState)}
 	rs.conf = Config{RequiredScore: 5, ReportSafe: 1, OKLocales: "all", TLDs: map[string]bool{}, TwoLevelTLDs: map[string]bool{}, Bayes: DefaultBayesConfig()}
 	rs.lint.ByKind = map[string]int{}
 	rs.lint.Unsupported = map[string]int{}
@@ -314,6 +336,9 @@ func (o Options) scoreSet() int {
 
 // finish compiles every definition once all files are read.
 func (rs *Ruleset) finish(p *parser) {
+	if p.cache != nil {
+		p.cache.load(rs.opt.Logger)
+	}
 	defs := make([]*ruleDef, 0, len(p.defs))
 	for _, d := range p.defs {
 		defs = append(defs, d)
@@ -366,6 +391,10 @@ func (rs *Ruleset) finish(p *parser) {
 		rs.compile(p, r)
 	}
 	rs.compileJobs(p)
+	if rs.opt.OneShot {
+		go rs.compileScreens()
+	}
+	rs.storeCache(p)
 	rs.conf.freemail = newFreemailIndex(rs.conf.FreemailDomains)
 	rs.orderMetas()
 	rs.buildScans()
@@ -426,11 +455,9 @@ func (rs *Ruleset) compile(p *parser, r *rule) {
 	case d.exists:
 		rs.header = append(rs.header, r)
 	default:
-		pat := d.re
-		if p.replace[d.name] {
-			pat = p.replaceTags(pat)
-		}
-		p.jobs = append(p.jobs, &regexJob{r: r, pat: pat, flags: d.flags})
+		// ReplaceTags expansions wait for a cache miss: the cache knows
+		// patterns as written (the tags are in the rule files it hashes).
+		p.jobs = append(p.jobs, &regexJob{r: r, pat: d.re, flags: d.flags, replace: p.replace[d.name]})
 	}
 }
 
@@ -439,9 +466,58 @@ func (rs *Ruleset) compile(p *parser, r *rule) {
 type regexJob struct {
 	r          *rule
 	pat, flags string
+	replace    bool   // pat has ReplaceTags tags to expand
+	expanded   string // pat with its tags expanded, when replace
 	confirm    bool
 	reasons    []string
 	err        error
+	entry      cacheEntry // the cached outcome, when hit
+	hit        bool
+	out        cacheEntry // the outcome to cache, when compiled
+}
+
+func (j *regexJob) cached() (cacheEntry, bool) { return j.entry, j.hit }
+
+// apply installs a cached outcome: the patterns are known to compile, so
+// RE2 compiles them on first use.
+func (j *regexJob) apply(rs *Ruleset, e cacheEntry) {
+	r := j.r
+	r.re = &lazyRE{pat: e.RE2}
+	r.lits, r.setPat = e.Lits, e.SetPat
+	if e.Confirm {
+		r.bt = &lazyBT{pat: e.Backtrack, opts: regexp2.RE2, timeout: rs.opt.BacktrackTimeout}
+		j.confirm, j.reasons = true, e.Reasons
+	}
+	if e.Screen != "" && screened(r) {
+		r.screen = &lazyBT{pat: e.Screen, opts: regexp2.RE2, timeout: screenTimeout}
+		r.screenCost = e.Cost
+	}
+	j.out = e
+}
+
+// storeCache writes the outcome of every compiled pattern to the cache
+// when some were not found there.
+func (rs *Ruleset) storeCache(p *parser) {
+	c := p.cache
+	if c == nil {
+		return
+	}
+	entries := make(map[string]cacheEntry, len(p.jobs))
+	fresh := false
+	for _, j := range p.jobs {
+		if j.err == nil {
+			entries[cacheEntryKey(j.pat, j.flags, j.replace)] = j.out
+			fresh = fresh || !j.hit
+		}
+	}
+	if !fresh && len(c.old) == len(entries) {
+		return
+	}
+	if err := c.store(entries); err != nil {
+		rs.opt.Logger.Debug("rules cache not written", "path", c.path, "err", err)
+		return
+	}
+	rs.opt.Logger.Debug("rules cache written", "path", c.path, "entries", len(entries))
 }
 
 // compileJobs compiles the regex rules on every CPU (RE2 compilation is
@@ -454,14 +530,30 @@ func (rs *Ruleset) compileJobs(p *parser) {
 		go func() {
 			defer wg.Done()
 			for j := range jobs {
+				if e, ok := j.cached(); ok {
+					j.apply(rs, e)
+					continue
+				}
+				if j.replace {
+					// replaceTags only reads the parser's tables.
+					j.expanded = p.replaceTags(j.pat)
+				}
 				j.err = rs.compileRegex(j)
 			}
 		}()
 	}
 	for _, j := range p.jobs {
+		if p.cache != nil {
+			// Lookups happen here, on one goroutine: the map is not
+			// shared with the workers.
+			j.entry, j.hit = p.cache.lookup(j.pat, j.flags, j.replace)
+		}
 		jobs <- j
 	}
 	close(jobs)
+	if p.cache != nil {
+		rs.lint.CacheHits = p.cache.hits
+	}
 	wg.Wait()
 	for _, j := range p.jobs {
 		r, d := j.r, j.r.def
@@ -500,6 +592,9 @@ func unsupportedReason(err error) string {
 // engine it needs.
 func (rs *Ruleset) compileRegex(j *regexJob) error {
 	r, pat, flags := j.r, j.pat, j.flags
+	if j.replace {
+		pat = j.expanded
+	}
 	tr, err := perlre.Translate(pat, flags, perlre.Options{})
 	if err != nil {
 		return regexError(err)
@@ -508,8 +603,19 @@ func (rs *Ruleset) compileRegex(j *regexJob) error {
 	// from logging its own parse errors.
 	err = perlre.CheckRE2(tr.RE2)
 	var re *re2.Regexp
+	loose := false // the translation tr came from loosened nested repeats
+	// Compile times feed the choice between RE2 and a screen (screenPays).
+	var reCost time.Duration
+	compile := func(pat string) (*re2.Regexp, error) {
+		t0 := time.Now()
+		re, err := experimental.CompileLatin1(pat)
+		if err == nil {
+			reCost = time.Since(t0)
+		}
+		return re, err
+	}
 	if err == nil {
-		re, err = experimental.CompileLatin1(tr.RE2)
+		re, err = compile(tr.RE2)
 	}
 	if err != nil {
 		// Nested counted repeats beyond RE2's limits: loosen them and confirm.
@@ -517,36 +623,131 @@ func (rs *Ruleset) compileRegex(j *regexJob) error {
 		if err2 != nil {
 			return regexError(err2)
 		}
-		re2x, err2 := experimental.CompileLatin1(tr2.RE2)
+		re2x, err2 := compile(tr2.RE2)
 		if err2 != nil {
 			return fmt.Errorf("%w: %v", ErrRegex, err)
 		}
 		tr, re = tr2, re2x
+		loose = true
 	}
+	backtrack := ""
 	if tr.Confirm {
 		// RE2 only pre-screens this pattern: spare it big counters.
 		if tr2, err := perlre.Translate(pat, flags, perlre.Options{LooseRepeats: true, LooseBig: true}); err == nil {
 			if err := perlre.CheckRE2(tr2.RE2); err == nil {
-				if re2x, err := experimental.CompileLatin1(tr2.RE2); err == nil {
+				if re2x, err := compile(tr2.RE2); err == nil {
 					tr.RE2, re = tr2.RE2, re2x
 				}
 			}
 		}
-		bt, err := regexp2.Compile(tr.Backtrack, regexp2.None)
+		// regexp2's RE2 mode, with \b and $ spelled out, gives the
+		// confirmation the ASCII classes of RE2 and of Perl's byte
+		// strings, so RE2's pattern stays a superset of it.
+		tb, err := perlre.Translate(pat, flags, perlre.Options{LooseRepeats: loose, RE2Classes: true})
+		if err != nil {
+			return regexError(err)
+		}
+		bt, err := regexp2.Compile(tb.Backtrack, regexp2.RE2)
 		if err != nil {
 			return fmt.Errorf("%w: backtracking engine: %v", ErrUnsupported, err)
 		}
 		bt.MatchTimeout = rs.opt.BacktrackTimeout
-		r.bt = bt
+		backtrack = tb.Backtrack
+		r.bt = &lazyBT{pat: backtrack, opts: regexp2.RE2, timeout: rs.opt.BacktrackTimeout, re: bt}
+		r.bt.get()
 		j.confirm, j.reasons = true, tr.Reasons
 	}
-	r.re = re
+	r.re = &lazyRE{pat: tr.RE2, re: re}
+	r.re.get()
 	r.lits = perlre.RequiredLiterals(tr.RE2)
 	lo := perlre.Options{LineAnchors: true, LooseRepeats: tr.Confirm, LooseBig: tr.Confirm}
 	if tl, err := perlre.Translate(pat, flags, lo); err == nil && perlre.CheckRE2(tl.RE2) == nil {
 		r.setPat = tl.RE2
 	}
+	j.out = cacheEntry{RE2: tr.RE2, SetPat: r.setPat, Backtrack: backtrack, Confirm: tr.Confirm, Reasons: tr.Reasons, Lits: r.lits}
+	// Entries depend on the pattern alone (rules of other kinds share
+	// patterns), so every literal-less one gets its screen; screened
+	// decides which rules use it.
+	if len(r.lits) == 0 && r.setPat != "" {
+		// The rule joins a set, which costs little to run and much to
+		// compile; a message that comes before the sets are compiled is
+		// matched by regexp2 alone, in RE2's mode (a confirmation's
+		// pattern is exact already).
+		screen := backtrack
+		if screen == "" {
+			if ts, err := perlre.Translate(pat, flags, perlre.Options{RE2Classes: true}); err == nil {
+				screen = ts.Backtrack
+			}
+		}
+		t0 := time.Now()
+		if bt, err := regexp2.Compile(screen, regexp2.RE2); screen != "" && err == nil {
+			bt.MatchTimeout = screenTimeout
+			cost := screenCost{RE2: reCost, Compile: time.Since(t0), PerKB: probeScreen(bt)}
+			if screened(r) {
+				r.screen = &lazyBT{pat: screen, opts: regexp2.RE2, timeout: screenTimeout, re: bt}
+				r.screen.get()
+				r.screenCost = cost
+			}
+			j.out.Screen, j.out.Cost = screen, cost
+		}
+	}
 	return nil
+}
+
+// screenTimeout bounds one regexp2 screening match; past it the rule is
+// matched by RE2 after all. regexp2's clock ticks every 100 ms, so this
+// is at least that.
+const screenTimeout = 10 * time.Millisecond
+
+// screenCost is what Load measured of a rule's two ways to run before the
+// sets are compiled: compiling its RE2 program, compiling its screen, and
+// the screen's matching time per KB of ordinary text.
+type screenCost struct {
+	RE2, Compile, PerKB time.Duration // exported for encoding/gob
+}
+
+// screenPays reports whether screening texts of n bytes is likely cheaper
+// than compiling the rule's RE2 program (matching with RE2 costs little).
+// What is compiled already costs nothing.
+func (r *rule) screenPays(n int) bool {
+	c := r.screenCost
+	if c.RE2 == 0 && c.Compile == 0 {
+		return true // unmeasured
+	}
+	bt := c.PerKB * time.Duration(n) / 1024
+	if !r.screen.compiled() {
+		bt += c.Compile
+	}
+	if r.re.compiled() {
+		return false
+	}
+	return bt <= c.RE2
+}
+
+// probeText is ordinary mail text, for measuring screens.
+const probeText = "Dear friend, thank you for your order of 12 items on 03/04. " +
+	"Please find the invoice attached; reply to this message if anything is missing. " +
+	"Our offices are open Monday to Friday, 9am-5pm. Best regards, the team at example.com\n"
+
+// probeScreen times a screen over 4 KB of probeText, per KB.
+func probeScreen(re *regexp2.Regexp) time.Duration {
+	var text []rune
+	for len(text) < 4096 {
+		for i := 0; i < len(probeText); i++ {
+			text = append(text, rune(probeText[i]))
+		}
+	}
+	t0 := time.Now()
+	if _, err := re.MatchRunes(text); err != nil {
+		return time.Hour
+	}
+	return time.Since(t0) * 1024 / time.Duration(len(text))
+}
+
+// screened reports the rules Eval screens with regexp2 until the RE2 sets
+// are compiled: the rules of the sets that count one hit at most.
+func screened(r *rule) bool {
+	return len(r.lits) == 0 && r.setPat != "" && !r.multiple && r.kind >= KindBody && r.kind <= KindURI
 }
 
 // replaceTags expands ReplaceTags <TAG>, <inter X>, <pre X>, <post X> in a pattern.

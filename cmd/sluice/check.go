@@ -76,7 +76,7 @@ func cmdCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		cfg.Rules.Mode = "auto"
 	}
 	log := newLogger(config.Log{Level: "warn", Format: "text"}, stderr)
-	p, err := newPipeline(cfg, log, nil, buildOpts{})
+	p, err := newPipeline(cfg, log, nil, buildOpts{oneShot: len(fs.Args()) <= 1})
 	if err != nil {
 		fmt.Fprintf(stderr, "sluice: %v\n", err)
 		return 1

@@ -87,7 +87,7 @@ func cmdPipe(args []string, stdin io.Reader, stderr io.Writer) int {
 // filterMessage builds the pipeline from cfg and runs its per-message
 // steps: one copy per mailbox with per-user Bayes, else one for all.
 func filterMessage(ctx context.Context, cfg config.Config, log *slog.Logger, env *mail.Envelope, raw []byte) ([]pipeline.Filtered, error) {
-	p, err := newPipeline(cfg, log, nil, buildOpts{})
+	p, err := newPipeline(cfg, log, nil, buildOpts{oneShot: true})
 	if err != nil {
 		return nil, err
 	}

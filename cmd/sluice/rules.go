@@ -15,15 +15,23 @@ import (
 	"github.com/sluice-mail/sluice/rules"
 	"github.com/sluice-mail/sluice/scoring"
 	"github.com/sluice-mail/sluice/sieve"
+	"golang.org/x/sys/unix"
 )
 
 // loadRules loads the rule set cfg.Rules selects; dirs, when not empty,
 // override it (the -rules flag of check and lint). A nil Ruleset means
 // scoring is off.
 func loadRules(cfg config.Config, dirs []string, log *slog.Logger) (*rules.Ruleset, string, error) {
+	return loadRulesFor(cfg, dirs, log, false)
+}
+
+// loadRulesFor is loadRules, with oneShot for a command that scores a
+// message or two (rules.Options.OneShot).
+func loadRulesFor(cfg config.Config, dirs []string, log *slog.Logger, oneShot bool) (*rules.Ruleset, string, error) {
 	// Network rules (SPF, DKIM, DMARC, DNSBL evals) and SpamAssassin's
 	// network score set apply when sluice runs the checks that feed them.
-	opt := rules.Options{Budget: cfg.Rules.Budget, Logger: log, Net: cfg.Auth.Enabled, Plugins: rules.DefaultPlugins()}
+	opt := rules.Options{Budget: cfg.Rules.Budget, Logger: log, Net: cfg.Auth.Enabled, Plugins: rules.DefaultPlugins(),
+		Cache: rules.CacheOptions{Dir: rulesCacheDir(cfg.Rules.CacheDir), Build: version}, OneShot: oneShot}
 	// SpamAssassin 4.0.1's packaged 25_dmarc.cf wraps its rules in
 	// "ifplugin ...::Dmarc", the plugin's pre-4.0 name, which its own
 	// v400.pre no longer loads; sluice checks DMARC, so it answers to both.
@@ -61,11 +69,32 @@ func loadRules(cfg config.Config, dirs []string, log *slog.Logger) (*rules.Rules
 	return rs, fmt.Sprint(dirs), nil
 }
 
+// rulesCacheDir resolves [rules] cache_dir: "" picks /var/cache/sluice
+// when it can be written, else the user's cache directory; "off" is no
+// cache ("" returned).
+func rulesCacheDir(dir string) string {
+	switch dir {
+	case "off":
+		return ""
+	case "":
+		const sys = "/var/cache/sluice"
+		if os.MkdirAll(sys, 0o755) == nil && unix.Access(sys, unix.W_OK) == nil {
+			return sys
+		}
+		if d, err := os.UserCacheDir(); err == nil {
+			return filepath.Join(d, "sluice")
+		}
+		return ""
+	}
+	return dir
+}
+
 // newSpamStage loads the rules and scoring options; nil when rules are
 // off. With strict, a rule that does not compile fails the whole load;
-// createBayes makes the Bayes database when it does not exist yet.
-func newSpamStage(cfg config.Config, log *slog.Logger, strict, createBayes bool) (*pipeline.SpamStage, error) {
-	rs, source, err := loadRules(cfg, nil, log)
+// createBayes makes the Bayes database when it does not exist yet; oneShot
+// tunes the rules for a command that scores a message or two.
+func newSpamStage(cfg config.Config, log *slog.Logger, strict, createBayes, oneShot bool) (*pipeline.SpamStage, error) {
+	rs, source, err := loadRulesFor(cfg, nil, log, oneShot)
 	if err != nil || rs == nil {
 		return nil, err
 	}
@@ -77,7 +106,8 @@ func newSpamStage(cfg config.Config, log *slog.Logger, strict, createBayes bool)
 		return nil, fmt.Errorf("rules: %d errors, first %s", len(l.Errors), l.Errors[0])
 	}
 	log.Info("rules loaded", "source", source, "rules", l.Total, "active", l.Active,
-		"errors", len(l.Errors), "warnings", len(l.Warnings), "load_time", l.LoadTime.Round(time.Millisecond))
+		"errors", len(l.Errors), "warnings", len(l.Warnings), "load_time", l.LoadTime.Round(time.Millisecond),
+		"cache_hits", l.CacheHits)
 	bc, users, err := newBayes(cfg, rs, createBayes, log)
 	if err != nil {
 		return nil, err

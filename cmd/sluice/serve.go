@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"sort"
 	"strings"
@@ -128,7 +129,7 @@ func reload(cur *current, load func() (config.Config, error), old config.Config,
 	}
 	if err == nil {
 		var p *pipeline.Pipeline
-		if p, err = newPipeline(cfg, log, mt, buildOpts{delivers: true, strict: true, state: state}); err == nil {
+		if p, err = newPipeline(cfg, log, mt, buildOpts{delivers: true, strict: true, state: state, precompile: true}); err == nil {
 			if !slices.Equal(cfg.LMTP.Listen, old.LMTP.Listen) || !slices.Equal(cfg.Filter.Listen, old.Filter.Listen) || cfg.Metrics.Listen != old.Metrics.Listen {
 				log.Warn("reload: listen addresses changed; they take effect at the next restart")
 			}
@@ -161,7 +162,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, hup <-chan 
 	}
 	defer state.Close()
 	go expireState(ctx, state, log)
-	p, err := newPipeline(cfg, log, mt, buildOpts{delivers: true, state: state})
+	p, err := newPipeline(cfg, log, mt, buildOpts{delivers: true, state: state, precompile: true})
 	if err != nil {
 		return err
 	}
@@ -365,6 +366,12 @@ type buildOpts struct {
 	strict bool
 	// state is the outbound state database; nil: no outbound side.
 	state *outbound.Store
+	// precompile compiles every rule in the background once the pipeline
+	// is built, for a server; other commands compile rules as messages
+	// use them.
+	precompile bool
+	// oneShot: the command scores one message (check of one file, pipe).
+	oneShot bool
 }
 
 // newPipeline builds the pipeline every mode runs: the per-message steps
@@ -379,11 +386,22 @@ func newPipeline(cfg config.Config, log *slog.Logger, mt *metrics.Metrics, o bui
 		}
 		pc.Auth = a
 	}
-	spam, err := newSpamStage(cfg, log, o.strict, o.delivers)
+	if o.oneShot && os.Getenv("GOGC") == "" {
+		// A command that scores one message and exits: collecting less
+		// often saves a tenth of its time for some 50 MB more.
+		debug.SetGCPercent(400)
+	}
+	spam, err := newSpamStage(cfg, log, o.strict, o.delivers, o.oneShot)
 	if err != nil {
 		return nil, err
 	}
 	pc.Spam = spam
+	if o.precompile && spam != nil {
+		// In the background: a start or reload from the rules cache is
+		// ready in a few tens of milliseconds, and a message that comes
+		// meanwhile compiles what it needs itself.
+		go spam.Rules.Precompile()
+	}
 	if mt != nil && spam != nil {
 		mt.RulesLoaded.Set(float64(spam.Rules.Lint().Active))
 	}

@@ -18,7 +18,18 @@ func (t *translator) escape() error {
 	case 'd', 'D', 'w', 'W', 's', 'S':
 		t.atom(`\`+string(c), `\`+string(c))
 	case 'b', 'B':
-		t.both(`\` + string(c))
+		if t.opt.RE2Classes {
+			if t.suppress == 0 {
+				t.re.WriteString(`\` + string(c))
+			}
+			if c == 'b' {
+				t.bt.WriteString(re2WordBoundary)
+			} else {
+				t.bt.WriteString(re2NotWordBoundary)
+			}
+		} else {
+			t.both(`\` + string(c))
+		}
 		t.quantOK = false
 	case 'A', 'z', 'Z':
 		if t.opt.LineAnchors {
@@ -37,7 +48,11 @@ func (t *translator) escape() error {
 		if t.suppress == 0 {
 			t.re.WriteString(`(?:\n?\z)`)
 		}
-		t.bt.WriteString(`\Z`)
+		if t.opt.RE2Classes {
+			t.bt.WriteString(perlEnd)
+		} else {
+			t.bt.WriteString(`\Z`)
+		}
 		t.quantOK = false
 	case 'h':
 		t.atom(`[\t \xa0]`, `[\t \xa0]`)

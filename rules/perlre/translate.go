@@ -23,7 +23,8 @@ type Translation struct {
 	// widened, atomic and possessive groups made ordinary).
 	RE2 string
 	// Backtrack is the pattern in regexp2 (.NET) syntax, exact, for text
-	// whose bytes were widened to runes one to one. Set only when Confirm.
+	// whose bytes were widened to runes one to one. Set only when Confirm
+	// or Options.RE2Classes.
 	Backtrack string
 	// Confirm reports that a match of RE2 must be confirmed with Backtrack.
 	Confirm bool
@@ -45,7 +46,26 @@ type Options struct {
 	// pattern: a superset that lets one RE2 set scan paragraphs joined by
 	// newlines.
 	LineAnchors bool
+	// RE2Classes writes Backtrack for regexp2's RE2 mode (regexp2.RE2),
+	// whose \d, \s and \w are RE2's ASCII classes, and spells out what
+	// that mode would still read otherwise: \b and \B by ASCII word
+	// characters, Perl's $ and \Z as (?=\n?\z). The result matches what
+	// the RE2 pattern matches, for use without RE2.
+	RE2Classes bool
 }
+
+// asciiWord is RE2's \w, for the word boundaries of RE2Classes.
+const asciiWord = `[0-9A-Za-z_]`
+
+// re2WordBoundary and re2NotWordBoundary spell \b and \B with lookarounds
+// over ASCII word characters.
+const (
+	re2WordBoundary    = `(?:(?<=` + asciiWord + `)(?!` + asciiWord + `)|(?<!` + asciiWord + `)(?=` + asciiWord + `))`
+	re2NotWordBoundary = `(?:(?<=` + asciiWord + `)(?=` + asciiWord + `)|(?<!` + asciiWord + `)(?!` + asciiWord + `))`
+)
+
+// perlEnd is Perl's $ and \Z outside /m: the end, or before a final newline.
+const perlEnd = `(?=\n?\z)`
 
 // Translate translates a Perl pattern with its flags (i, m, s, x; g and o
 // are ignored) into RE2 and regexp2 syntax. Perl matches byte strings, so
@@ -73,7 +93,7 @@ func Translate(pattern, flags string, opt Options) (Translation, error) {
 		return Translation{}, err
 	}
 	tr := Translation{RE2: t.re.String(), Confirm: len(t.reasons) > 0, Reasons: t.reasons}
-	if tr.Confirm {
+	if tr.Confirm || opt.RE2Classes {
 		tr.Backtrack = t.bt.String()
 	}
 	return tr, nil
@@ -268,7 +288,11 @@ func (t *translator) run() error {
 				if t.suppress == 0 {
 					t.re.WriteString(`(?:\n?\z)`)
 				}
-				t.bt.WriteString("$")
+				if t.opt.RE2Classes {
+					t.bt.WriteString(perlEnd)
+				} else {
+					t.bt.WriteString("$")
+				}
 			}
 			t.quantOK = false
 		default:
