@@ -41,7 +41,9 @@ func NewStopwords(pattern string) (*Stopwords, error) {
 }
 
 // Match reports whether tok is a stop word.
-func (s *Stopwords) Match(tok string) bool {
+func (s *Stopwords) Match(tok string) bool { return s.match([]byte(tok)) }
+
+func (s *Stopwords) match(tok []byte) bool {
 	if s == nil || s.re == nil {
 		return false
 	}
@@ -52,11 +54,12 @@ func (s *Stopwords) Match(tok string) bool {
 			return false
 		}
 		if hasUpper(tok) {
-			tok = asciiLower(tok)
+			var buf [32]byte
+			tok = appendLower(buf[:0], tok)
 		}
-		return s.set[tok]
+		return s.set[string(tok)]
 	}
-	return isASCII(tok) && s.re.MatchString(tok)
+	return isASCII(tok) && s.re.Match(tok)
 }
 
 // expand lists every string a finite regular expression matches, up to
