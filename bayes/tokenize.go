@@ -160,7 +160,6 @@ var (
 	rcvdSendmail3   = regexp.MustCompile(`\bid\s[a-zA-Z0-9]{7,20}\b`)
 	rcvdExim        = regexp.MustCompile(`\bid\s[A-Za-z0-9]{7}-[A-Za-z0-9]{6}-0[A-Za-z0-9]`)
 	rcvdDate        = regexp.MustCompile(`(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun),\s)?[0-3\s]?[0-9]\s(?:Jan|Feb|Ma[ry]|Apr|Ju[nl]|Aug|Sep|Oct|Nov|Dec)\s(?:19|20)?[0-9]{2}\s[0-2][0-9](?::[0-5][0-9]){1,2}\s(?:\s*\(|\)|\s*(?:[+-][0-9]{4})|\s*(?:UT|[A-Z]{2,3}T))*`)
-	rcvdIP          = regexp.MustCompile(`\b(\d{1,3}\.)(\d{1,3}\.)(\d{1,3})(\.\d{1,3})\b`)
 	ctBoundary      = regexp.MustCompile(`(?i)boundary=["'](.*?)["']`)
 	ctHex           = regexp.MustCompile(`[a-fA-F0-9]`)
 	ctSeparators    = regexp.MustCompile(`([-_.=]+)`)
@@ -888,9 +887,57 @@ func preChewReceived(val string) string {
 	// IPs become their /24 plus an "ip*" token with the full address.
 	// Bayes.pm means to keep 10/8 and 192.168/16 whole, but compares $2
 	// with its trailing dot ("10." eq '10'), so it never does.
-	val = replaceFrom(rcvdIP, val, strings.IndexAny(val, "0123456789")-1, "$1$2$3 ip*$1$2$3$4 ")
+	val = replaceIPs(val)
 	return replaceWords(val, rcvdNoise, " ")
 }
+
+// replaceIPs is s/\b(\d{1,3}\.)(\d{1,3}\.)(\d{1,3})(\.\d{1,3})\b/$1$2$3 ip*$1$2$3$4 /g.
+// Each \d{1,3} must take a whole run of digits, since a dot or a \b
+// follows it, so no backtracking is needed.
+func replaceIPs(s string) string {
+	var b strings.Builder
+	last := 0
+	for i := 0; i < len(s); i++ {
+		if !isDigit(s[i]) || i > 0 && isWordByte(s[i-1]) {
+			continue
+		}
+		j, lastDot := i, 0
+		for k := 0; k < 4; k++ {
+			if k > 0 {
+				if j >= len(s) || s[j] != '.' {
+					j = -1
+					break
+				}
+				lastDot = j
+				j++
+			}
+			d := j
+			for j < len(s) && isDigit(s[j]) {
+				j++
+			}
+			if n := j - d; n < 1 || n > 3 {
+				j = -1
+				break
+			}
+		}
+		if j < 0 || j < len(s) && isWordByte(s[j]) {
+			continue
+		}
+		b.WriteString(s[last:lastDot])
+		b.WriteString(" ip*")
+		b.WriteString(s[i:j])
+		b.WriteByte(' ')
+		last = j
+		i = j - 1
+	}
+	if last == 0 {
+		return s
+	}
+	b.WriteString(s[last:])
+	return b.String()
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
 // rcvdNoise are the words of s/\b(?:with|from|for|SMTP|ESMTP)\b/ /g.
 var rcvdNoise = []string{"with", "from", "for", "SMTP", "ESMTP"}

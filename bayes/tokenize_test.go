@@ -184,3 +184,19 @@ func TestReplaceWordsAgreesWithRegexp(t *testing.T) {
 		}
 	}
 }
+
+func TestReplaceIPsAgreesWithRegexp(t *testing.T) {
+	re := regexp.MustCompile(`\b(\d{1,3}\.)(\d{1,3}\.)(\d{1,3})(\.\d{1,3})\b`)
+	parts := []string{"1", "12", "123", "1234", ".", ".", " ", "a", "_", "[", "\xe9", "192.168.1.2"}
+	rnd := rand.New(rand.NewPCG(5, 6))
+	for i := 0; i < 50000; i++ {
+		var b strings.Builder
+		for n := rnd.IntN(12); n > 0; n-- {
+			b.WriteString(parts[rnd.IntN(len(parts))])
+		}
+		s := b.String()
+		if got, want := replaceIPs(s), re.ReplaceAllString(s, "$1$2$3 ip*$1$2$3$4 "); got != want {
+			t.Fatalf("replaceIPs(%q) = %q, want %q", s, got, want)
+		}
+	}
+}
