@@ -2,8 +2,10 @@ package bayes
 
 import (
 	"bytes"
+	"cmp"
 	"regexp"
 	"regexp/syntax"
+	"slices"
 	"sort"
 	"strings"
 
@@ -187,10 +189,33 @@ func mustStopwords(p string) *Stopwords {
 // meta holds SpamAssassin's metadata pseudo-headers ("X-Spam-Relays-Untrusted:
 // [ ip=... ]\n", "X-AuthorDomain: ...") that the rule engine derives from the
 // Received chain; nil tokenizes without them.
+// Of texts whose hashes collide, the greatest stands for the token.
 func Tokenize(msg *mail.Message, meta []string, cfg Config) map[Token]string {
 	cfg = cfg.withDefaults()
 	tz := tokenizer{cfg: &cfg, seen: make(map[string]struct{}, 1024)}
-	src := cfg.TokenSources
+	tz.message(msg, meta)
+	out := make(map[Token]string, len(tz.texts))
+	for _, t := range tz.texts {
+		k := HashToken(t)
+		if old, ok := out[k]; !ok || t > old {
+			out[k] = t
+		}
+	}
+	return out
+}
+
+// tokenize is Tokenize as two slices in step: the distinct tokens in byte
+// order, which keeps a B+tree store's lookups local, and their texts.
+func tokenize(msg *mail.Message, meta []string, cfg Config) ([]Token, []string) {
+	cfg = cfg.withDefaults()
+	tz := tokenizer{cfg: &cfg, seen: make(map[string]struct{}, 1024)}
+	tz.message(msg, meta)
+	return tz.sorted()
+}
+
+// message records the tokens of msg from the configured sources.
+func (tz *tokenizer) message(msg *mail.Message, meta []string) {
+	src := tz.cfg.TokenSources
 	// Each cap counts the tokens of its source, repeats included, and is
 	// checked after each line, as Bayes.pm checks the length of its list.
 	if src.Visible {
@@ -241,11 +266,37 @@ func Tokenize(msg *mail.Message, meta []string, cfg Config) map[Token]string {
 			}
 		}
 	}
-	out := make(map[Token]string, len(tz.texts))
-	for _, t := range tz.texts {
-		out[HashToken(t)] = t
+}
+
+// sorted hashes the distinct texts and sorts them by hash. Of texts whose
+// hashes collide, the greatest stands for the token, as in Tokenize.
+func (tz *tokenizer) sorted() ([]Token, []string) {
+	type hashed struct {
+		key  uint64 // the Token, big-endian: sorts as its bytes do
+		text string
 	}
-	return out
+	hs := make([]hashed, len(tz.texts))
+	for i, t := range tz.texts {
+		h := HashToken(t)
+		hs[i] = hashed{key: uint64(h[0])<<32 | uint64(h[1])<<24 | uint64(h[2])<<16 | uint64(h[3])<<8 | uint64(h[4]), text: t}
+	}
+	slices.SortFunc(hs, func(a, b hashed) int {
+		if c := cmp.Compare(a.key, b.key); c != 0 {
+			return c
+		}
+		return strings.Compare(a.text, b.text)
+	})
+	keys := make([]Token, 0, len(hs))
+	texts := make([]string, 0, len(hs))
+	for i, h := range hs {
+		if i+1 < len(hs) && hs[i+1].key == h.key {
+			continue
+		}
+		k := h.key
+		keys = append(keys, Token{byte(k >> 32), byte(k >> 24), byte(k >> 16), byte(k >> 8), byte(k)})
+		texts = append(texts, h.text)
+	}
+	return keys, texts
 }
 
 // tokenizer is the state of one Tokenize call: the distinct tokens found
