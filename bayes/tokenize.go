@@ -192,7 +192,7 @@ func mustStopwords(p string) *Stopwords {
 // Of texts whose hashes collide, the greatest stands for the token.
 func Tokenize(msg *mail.Message, meta []string, cfg Config) map[Token]string {
 	cfg = cfg.withDefaults()
-	tz := tokenizer{cfg: &cfg, seen: make(map[string]struct{}, 1024)}
+	tz := tokenizer{cfg: &cfg, seen: make(map[string]struct{}, 256)}
 	tz.message(msg, meta)
 	out := make(map[Token]string, len(tz.texts))
 	for _, t := range tz.texts {
@@ -208,7 +208,7 @@ func Tokenize(msg *mail.Message, meta []string, cfg Config) map[Token]string {
 // order, which keeps a B+tree store's lookups local, and their texts.
 func tokenize(msg *mail.Message, meta []string, cfg Config) ([]Token, []string) {
 	cfg = cfg.withDefaults()
-	tz := tokenizer{cfg: &cfg, seen: make(map[string]struct{}, 1024)}
+	tz := tokenizer{cfg: &cfg, seen: make(map[string]struct{}, 256)}
 	tz.message(msg, meta)
 	return tz.sorted()
 }
@@ -999,7 +999,7 @@ func replaceWords(s string, words []string, repl string) string {
 	var b strings.Builder
 	last := 0
 	for i := 0; i < len(s); i++ {
-		if i > 0 && isWordByte(s[i-1]) {
+		if !isWordByte(s[i]) || i > 0 && isWordByte(s[i-1]) {
 			continue
 		}
 		for _, w := range words {
