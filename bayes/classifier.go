@@ -1,10 +1,8 @@
 package bayes
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/sluice-mail/sluice/mail"
@@ -66,12 +64,13 @@ func (c *Classifier) now() time.Time {
 	return time.Now()
 }
 
-func (c *Classifier) tokens(msg *mail.Message) map[Token]string {
+// tokens returns the distinct tokens of msg in byte order, and their texts.
+func (c *Classifier) tokens(msg *mail.Message) ([]Token, []string) {
 	var meta []string
 	if c.Metadata != nil {
 		meta = c.Metadata(msg)
 	}
-	return Tokenize(msg, meta, c.Config)
+	return tokenize(msg, meta, c.Config)
 }
 
 // Learn learns msg as spam or ham. A message already learned as that
@@ -143,23 +142,13 @@ func (c *Classifier) apply(ctx context.Context, msg *mail.Message, class Class, 
 
 // change is the Change that learns msg as class (forgets it for zero).
 func (c *Classifier) change(msg *mail.Message, class Class) Change {
+	keys, _ := c.tokens(msg)
 	return Change{
 		IDs:    MessageIDs(msg),
 		Class:  class,
-		Tokens: sortedTokens(c.tokens(msg)),
+		Tokens: keys,
 		Atime:  receiveDate(msg, c.now()),
 	}
-}
-
-// sortedTokens returns the keys of toks in byte order, which keeps a
-// B+tree store's lookups local.
-func sortedTokens(toks map[Token]string) []Token {
-	out := make([]Token, 0, len(toks))
-	for t := range toks {
-		out = append(out, t)
-	}
-	slices.SortFunc(out, func(a, b Token) int { return bytes.Compare(a[:], b[:]) })
-	return out
 }
 
 // Score returns the Bayes probability that msg is spam, as Bayes.pm scan
@@ -172,8 +161,7 @@ func (c *Classifier) Score(ctx context.Context, msg *mail.Message) (Result, erro
 	// learner_is_scan_available reads the totals before tokenizing;
 	// reading them with the counts keeps both from one snapshot, so the
 	// threshold check comes after the lookup.
-	toks := c.tokens(msg)
-	keys := sortedTokens(toks)
+	keys, texts := c.tokens(msg)
 	res.keys = keys
 	snap, err := c.Store.Lookup(ctx, keys)
 	if err != nil {
@@ -205,7 +193,7 @@ func (c *Classifier) Score(ctx context.Context, msg *mail.Message) (Result, erro
 	res.Significant = make([]TokenProb, len(sig))
 	for i, s := range sig {
 		probs[i] = s.prob
-		res.Significant[i] = TokenProb{Token: s.tok, Text: toks[s.tok], Prob: s.prob, Counts: snap.Counts[s.index]}
+		res.Significant[i] = TokenProb{Token: s.tok, Text: texts[s.index], Prob: s.prob, Counts: snap.Counts[s.index]}
 	}
 	res.Prob, res.OK = combine(ns, nn, probs)
 	now := c.now()

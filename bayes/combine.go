@@ -118,14 +118,62 @@ func significant(all []scored) []scored {
 		}
 	}
 	all = all[:n]
-	slices.SortFunc(all, func(a, b scored) int {
-		if c := cmp.Compare(b.strength, a.strength); c != 0 {
-			return c
-		}
-		return bytes.Compare(a.tok[:], b.tok[:])
-	})
 	if len(all) > nSignificantTokens {
+		selectStrongest(all, nSignificantTokens)
 		all = all[:nSignificantTokens]
 	}
+	slices.SortFunc(all, strongerFirst)
 	return all
+}
+
+// strongerFirst orders by strength, strongest first, then by token.
+func strongerFirst(a, b scored) int {
+	if c := cmp.Compare(b.strength, a.strength); c != 0 {
+		return c
+	}
+	return bytes.Compare(a.tok[:], b.tok[:])
+}
+
+// selectStrongest reorders all so that its first k are the k first in
+// strongerFirst order (Hoare's quickselect): the rest need no sorting.
+func selectStrongest(all []scored, k int) {
+	lo, hi := 0, len(all)-1
+	for lo < hi {
+		// Median of three keeps sorted input from the quadratic case.
+		mid := lo + (hi-lo)/2
+		if strongerFirst(all[mid], all[lo]) < 0 {
+			all[mid], all[lo] = all[lo], all[mid]
+		}
+		if strongerFirst(all[hi], all[lo]) < 0 {
+			all[hi], all[lo] = all[lo], all[hi]
+		}
+		if strongerFirst(all[hi], all[mid]) < 0 {
+			all[hi], all[mid] = all[mid], all[hi]
+		}
+		pivot := all[mid]
+		i, j := lo, hi
+		for i <= j {
+			for strongerFirst(all[i], pivot) < 0 {
+				i++
+			}
+			for strongerFirst(pivot, all[j]) < 0 {
+				j--
+			}
+			if i <= j {
+				all[i], all[j] = all[j], all[i]
+				i++
+				j--
+			}
+		}
+		// all[lo:j+1] precede or equal the pivot, all[i:hi+1] follow or
+		// equal it, anything between equals it.
+		switch {
+		case k <= j:
+			hi = j
+		case k >= i:
+			lo = i
+		default:
+			return
+		}
+	}
 }

@@ -1,7 +1,10 @@
 package bayes
 
 import (
+	"fmt"
 	"math"
+	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -112,5 +115,30 @@ func TestSignificant(t *testing.T) {
 	}
 	if got := significant([]scored{{prob: 0.7, strength: 0.2}}); len(got) != 0 {
 		t.Errorf("significant kept a token below MIN_PROB_STRENGTH: %v", got)
+	}
+}
+
+// TestSignificantSelectsAsSortDoes checks the partial selection against
+// sorting everything and keeping the first nSignificantTokens.
+func TestSignificantSelectsAsSortDoes(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(7, 8))
+	for n := 0; n < 200; n++ {
+		var all []scored
+		for i := rnd.IntN(600); i > 0; i-- {
+			// Few distinct probabilities, so ties on strength are common.
+			p := float64(rnd.IntN(21)) / 20
+			all = append(all, scored{tok: HashToken(fmt.Sprint(n, i)), prob: p, strength: math.Abs(p - 0.5)})
+		}
+		var want []scored
+		for _, s := range all {
+			if s.strength >= minProbStrength {
+				want = append(want, s)
+			}
+		}
+		slices.SortFunc(want, strongerFirst)
+		want = want[:min(len(want), nSignificantTokens)]
+		if got := significant(slices.Clone(all)); !slices.Equal(got, want) {
+			t.Fatalf("significant(%d tokens) = %v, want %v", len(all), got, want)
+		}
 	}
 }

@@ -12,7 +12,11 @@ import (
 type Stopwords struct {
 	re     *regexp.Regexp
 	set    map[string]bool // the whole language of re, lower case; nil if infinite or large
-	maxLen int             // the longest word in set
+	maxLen int             // the longest word in set, below 64 when set is not nil
+	// lens has bit n set in [first][last] when set holds a word of n
+	// bytes with that first and last byte (see edgeClass): most tokens
+	// are rejected without a map lookup.
+	lens [27][27]uint64
 }
 
 // NewStopwords compiles one bayes_stopword_xx value, anchored and
@@ -29,11 +33,15 @@ func NewStopwords(pattern string) (*Stopwords, error) {
 	}
 	sw := &Stopwords{re: re}
 	if t, err := syntax.Parse(full, syntax.Perl); err == nil {
-		if words, ok := expand(t.Simplify(), 20000); ok {
+		if words, ok := expand(t.Simplify(), 20000); ok && maxLen(words) < 64 {
 			sw.set = make(map[string]bool, len(words))
 			for _, w := range words {
-				sw.set[asciiLower(w)] = true
+				w = asciiLower(w)
+				sw.set[w] = true
 				sw.maxLen = max(sw.maxLen, len(w))
+				if w != "" {
+					sw.lens[edgeClass(w[0])][edgeClass(w[len(w)-1])] |= 1 << len(w)
+				}
 			}
 		}
 	}
@@ -41,22 +49,45 @@ func NewStopwords(pattern string) (*Stopwords, error) {
 }
 
 // Match reports whether tok is a stop word.
-func (s *Stopwords) Match(tok string) bool {
+func (s *Stopwords) Match(tok string) bool { return s.match([]byte(tok)) }
+
+func (s *Stopwords) match(tok []byte) bool {
 	if s == nil || s.re == nil {
 		return false
 	}
 	// Perl's (?i) on a byte string folds ASCII only; Go's folds Unicode.
 	// Folding only ASCII here keeps Perl's answer.
 	if s.set != nil {
-		if len(tok) > s.maxLen {
+		if len(tok) > s.maxLen || len(tok) == 0 {
+			return len(tok) == 0 && s.set[""]
+		}
+		if s.lens[edgeClass(tok[0])][edgeClass(tok[len(tok)-1])]&(1<<len(tok)) == 0 {
 			return false
 		}
 		if hasUpper(tok) {
-			tok = asciiLower(tok)
+			var buf [32]byte
+			tok = appendLower(buf[:0], tok)
 		}
-		return s.set[tok]
+		return s.set[string(tok)]
 	}
-	return isASCII(tok) && s.re.MatchString(tok)
+	return isASCII(tok) && s.re.Match(tok)
+}
+
+func maxLen(words []string) int {
+	n := 0
+	for _, w := range words {
+		n = max(n, len(w))
+	}
+	return n
+}
+
+// edgeClass is 0 to 25 for an ASCII letter of either case, 26 for any
+// other byte.
+func edgeClass(c byte) int {
+	if c |= 0x20; c >= 'a' && c <= 'z' {
+		return int(c - 'a')
+	}
+	return 26
 }
 
 // expand lists every string a finite regular expression matches, up to

@@ -2,6 +2,7 @@ package bayes
 
 import (
 	"regexp"
+	"strings"
 	"testing"
 )
 
@@ -17,7 +18,12 @@ func TestStopwordsSet(t *testing.T) {
 			t.Errorf("set holds %q, which the pattern does not match", w)
 		}
 	}
-	for _, tok := range []string{"the", "The", "THE", "it's", "you're", "mailto", "information", "them", "mailings", "ther", "caf\xc3\xa9", "\xc5\xbfee"} {
+	toks := []string{"the", "The", "THE", "it's", "you're", "mailto", "information", "them", "mailings", "ther", "caf\xc3\xa9", "\xc5\xbfee", "", "x"}
+	// Each word, and near misses of it, through the length filter.
+	for w := range stopwordsEN.set {
+		toks = append(toks, w, strings.ToUpper(w), w+"s", "s"+w, w[1:], w[:len(w)-1], w[:len(w)-1]+"'")
+	}
+	for _, tok := range toks {
 		want := isASCII(tok) && re.MatchString(tok)
 		if got := stopwordsEN.Match(tok); got != want {
 			t.Errorf("Match(%q) = %v, want %v", tok, got, want)

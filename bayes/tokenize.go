@@ -2,8 +2,10 @@ package bayes
 
 import (
 	"bytes"
+	"cmp"
 	"regexp"
 	"regexp/syntax"
+	"slices"
 	"sort"
 	"strings"
 
@@ -160,7 +162,6 @@ var (
 	rcvdSendmail3   = regexp.MustCompile(`\bid\s[a-zA-Z0-9]{7,20}\b`)
 	rcvdExim        = regexp.MustCompile(`\bid\s[A-Za-z0-9]{7}-[A-Za-z0-9]{6}-0[A-Za-z0-9]`)
 	rcvdDate        = regexp.MustCompile(`(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun),\s)?[0-3\s]?[0-9]\s(?:Jan|Feb|Ma[ry]|Apr|Ju[nl]|Aug|Sep|Oct|Nov|Dec)\s(?:19|20)?[0-9]{2}\s[0-2][0-9](?::[0-5][0-9]){1,2}\s(?:\s*\(|\)|\s*(?:[+-][0-9]{4})|\s*(?:UT|[A-Z]{2,3}T))*`)
-	rcvdIP          = regexp.MustCompile(`\b(\d{1,3}\.)(\d{1,3}\.)(\d{1,3})(\.\d{1,3})\b`)
 	ctBoundary      = regexp.MustCompile(`(?i)boundary=["'](.*?)["']`)
 	ctHex           = regexp.MustCompile(`[a-fA-F0-9]`)
 	ctSeparators    = regexp.MustCompile(`([-_.=]+)`)
@@ -188,40 +189,62 @@ func mustStopwords(p string) *Stopwords {
 // meta holds SpamAssassin's metadata pseudo-headers ("X-Spam-Relays-Untrusted:
 // [ ip=... ]\n", "X-AuthorDomain: ...") that the rule engine derives from the
 // Received chain; nil tokenizes without them.
+// Of texts whose hashes collide, the greatest stands for the token.
 func Tokenize(msg *mail.Message, meta []string, cfg Config) map[Token]string {
 	cfg = cfg.withDefaults()
-	tz := tokenizer{cfg: &cfg}
-	src := cfg.TokenSources
-	var all []string
+	tz := tokenizer{cfg: &cfg, seen: make(map[string]struct{}, 256)}
+	tz.message(msg, meta)
+	out := make(map[Token]string, len(tz.texts))
+	for _, t := range tz.texts {
+		k := HashToken(t)
+		if old, ok := out[k]; !ok || t > old {
+			out[k] = t
+		}
+	}
+	return out
+}
+
+// tokenize is Tokenize as two slices in step: the distinct tokens in byte
+// order, which keeps a B+tree store's lookups local, and their texts.
+func tokenize(msg *mail.Message, meta []string, cfg Config) ([]Token, []string) {
+	cfg = cfg.withDefaults()
+	tz := tokenizer{cfg: &cfg, seen: make(map[string]struct{}, 256)}
+	tz.message(msg, meta)
+	return tz.sorted()
+}
+
+// message records the tokens of msg from the configured sources.
+func (tz *tokenizer) message(msg *mail.Message, meta []string) {
+	src := tz.cfg.TokenSources
+	// Each cap counts the tokens of its source, repeats included, and is
+	// checked after each line, as Bayes.pm checks the length of its list.
 	if src.Visible {
-		var toks []string
+		tz.n = 0
 		for _, line := range msg.VisibleBody() {
-			toks = tz.line(toks, line, "", regionBody)
-			if len(toks) >= maxBodyTokens {
+			tz.line(line, nil, regionBody)
+			if tz.n >= maxBodyTokens {
 				break
 			}
 		}
-		all = append(all, toks...)
 	}
 	if src.URI {
-		var toks []string
+		tz.n = 0
 		for _, u := range msg.URIs() {
-			toks = tz.line(toks, []byte(u), "", regionURI)
-			if len(toks) >= maxURITokens {
+			tz.in = append(tz.in[:0], u...)
+			tz.line(tz.in, nil, regionURI)
+			if tz.n >= maxURITokens {
 				break
 			}
 		}
-		all = append(all, toks...)
 	}
 	if src.Invisible {
-		var toks []string
+		tz.n = 0
 		for _, line := range msg.InvisibleBody() {
-			toks = tz.line(toks, line, invizPrefix, regionBody)
-			if len(toks) >= maxInvizTokens {
+			tz.line(line, []byte(invizPrefix), regionBody)
+			if tz.n >= maxInvizTokens {
 				break
 			}
 		}
-		all = append(all, toks...)
 	}
 	if src.Header {
 		hdrs := tz.headers(msg, meta)
@@ -232,58 +255,120 @@ func Tokenize(msg *mail.Message, meta []string, cfg Config) map[Token]string {
 			names = append(names, n)
 		}
 		sort.Strings(names)
-		var toks []string
+		tz.n = 0
+		var prefix []byte
 		for _, n := range names {
-			toks = tz.line(toks, []byte(hdrs[n]), "H"+n+":", regionHeader)
-			if len(toks) >= maxHeaderTokens {
+			prefix = append(append(append(prefix[:0], 'H'), n...), ':')
+			tz.in = append(tz.in[:0], hdrs[n]...)
+			tz.line(tz.in, prefix, regionHeader)
+			if tz.n >= maxHeaderTokens {
 				break
 			}
 		}
-		all = append(all, toks...)
 	}
-	out := make(map[Token]string, len(all))
-	for _, t := range all {
-		if t != "" {
-			out[HashToken(t)] = t
-		}
-	}
-	return out
 }
 
+// sorted hashes the distinct texts and sorts them by hash. Of texts whose
+// hashes collide, the greatest stands for the token, as in Tokenize.
+func (tz *tokenizer) sorted() ([]Token, []string) {
+	type hashed struct {
+		key  uint64 // the Token, big-endian: sorts as its bytes do
+		text string
+	}
+	hs := make([]hashed, len(tz.texts))
+	for i, t := range tz.texts {
+		h := HashToken(t)
+		hs[i] = hashed{key: uint64(h[0])<<32 | uint64(h[1])<<24 | uint64(h[2])<<16 | uint64(h[3])<<8 | uint64(h[4]), text: t}
+	}
+	slices.SortFunc(hs, func(a, b hashed) int {
+		if c := cmp.Compare(a.key, b.key); c != 0 {
+			return c
+		}
+		return strings.Compare(a.text, b.text)
+	})
+	keys := make([]Token, 0, len(hs))
+	texts := make([]string, 0, len(hs))
+	for i, h := range hs {
+		if i+1 < len(hs) && hs[i+1].key == h.key {
+			continue
+		}
+		k := h.key
+		keys = append(keys, Token{byte(k >> 32), byte(k >> 24), byte(k >> 16), byte(k >> 8), byte(k)})
+		texts = append(texts, h.text)
+	}
+	return keys, texts
+}
+
+// tokenizer is the state of one Tokenize call: the distinct tokens found
+// so far, and buffers reused from line to line and token to token so that
+// only a new distinct token allocates.
 type tokenizer struct {
 	cfg *Config
+	// n counts the tokens of the current source, repeats included.
+	n int
+	// seen holds the distinct token texts, texts the same in the order
+	// first found.
+	seen  map[string]struct{}
+	texts []string
+	// in holds a line that is not a []byte already; a and b are the line
+	// as clean and the substitutions after it leave it; tok is the token
+	// text being built, skip a long token's "sk:" form.
+	in, a, b, tok, skip []byte
+}
+
+// add records one token.
+func (tz *tokenizer) add(t []byte) {
+	tz.n++
+	if len(t) == 0 {
+		return
+	}
+	if _, ok := tz.seen[string(t)]; ok {
+		return
+	}
+	s := string(t)
+	tz.seen[s] = struct{}{}
+	tz.texts = append(tz.texts, s)
+}
+
+// add2 records the token made of the two parts.
+func (tz *tokenizer) add2(p, q []byte) {
+	tz.tok = append(append(tz.tok[:0], p...), q...)
+	tz.add(tz.tok)
 }
 
 // clean is the first substitution of _tokenize_line (SpamAssassin bug
 // 7130): runs of [-A-Za-z0-9,@*!_'"$. ], UTF-8 sequences and single bytes
-// \xA1-\xFF are kept, every other byte becomes a space.
-func clean(s []byte) []byte {
-	out := make([]byte, 0, len(s))
+// \xA1-\xFF are kept, every other byte becomes a space. It appends the
+// result to dst.
+func clean(dst, s []byte) []byte {
 	cont := func(i int) bool { return i < len(s) && s[i] >= 0x80 && s[i] <= 0xBF }
 	for i := 0; i < len(s); {
 		c := s[i]
 		switch {
 		case isTokenByte(c):
-			out = append(out, c)
+			dst = append(dst, c)
+			i++
+		case c < 0x80:
+			dst = append(dst, ' ')
 			i++
 		case c >= 0xC0 && c <= 0xDF && cont(i+1):
-			out = append(out, s[i:i+2]...)
+			dst = append(dst, s[i:i+2]...)
 			i += 2
 		case c >= 0xE0 && c <= 0xEF && cont(i+1) && cont(i+2):
-			out = append(out, s[i:i+3]...)
+			dst = append(dst, s[i:i+3]...)
 			i += 3
 		case c >= 0xF0 && c <= 0xF4 && cont(i+1) && cont(i+2) && cont(i+3):
-			out = append(out, s[i:i+4]...)
+			dst = append(dst, s[i:i+4]...)
 			i += 4
 		case c >= 0xA1:
-			out = append(out, c)
+			dst = append(dst, c)
 			i++
 		default:
-			out = append(out, ' ')
+			dst = append(dst, ' ')
 			i++
 		}
 	}
-	return out
+	return dst
 }
 
 func isTokenByte(c byte) bool { return tokenBytes[c] }
@@ -307,31 +392,39 @@ func isWordByte(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_'
 }
 
-// line is _tokenize_line: it appends the tokens of s to toks.
-func (tz *tokenizer) line(toks []string, s []byte, prefix string, region int) []string {
-	s = clean(s)
+// line is _tokenize_line: it records the tokens of s, each with prefix in
+// front.
+func (tz *tokenizer) line(s, prefix []byte, region int) {
+	a := clean(tz.a[:0], s)
+	b := tz.b[:0]
 	// Split "..." and "--" between words, keeping the separator as a token.
-	if bytes.Contains(s, []byte("...")) {
-		s = splitRuns(s, '.', 3, 6)
+	if bytes.Contains(a, []byte("...")) {
+		if out, ok := splitRuns(b, a, '.', 3, 6); ok {
+			a, b = out, a[:0]
+		}
 	}
-	if bytes.Contains(s, []byte("--")) {
-		s = splitRuns(s, '-', 2, 6)
+	if bytes.Contains(a, []byte("--")) {
+		if out, ok := splitRuns(b, a, '-', 2, 6); ok {
+			a, b = out, a[:0]
+		}
 	}
 	if region == regionBody || region == regionURI {
-		s = lowerTitleCase(s) // IGNORE_TITLE_CASE
-	}
-	for _, f := range bytes.Split(s, []byte(" ")) {
-		if len(f) == 0 {
-			continue
+		if out, ok := lowerTitleCase(b, a); ok { // IGNORE_TITLE_CASE
+			a, b = out, a[:0]
 		}
-		toks = tz.token(toks, string(f), prefix, region)
 	}
-	return toks
+	for f := range bytes.SplitSeq(a, []byte(" ")) {
+		if len(f) > 0 {
+			tz.token(f, prefix, region)
+		}
+	}
+	tz.a, tz.b = a, b
 }
 
-// splitRuns is s/(\w)(C{min,max})(\w)/$1 $2 $3/g for the byte C.
-func splitRuns(s []byte, c byte, min, max int) []byte {
-	var out []byte
+// splitRuns is s/(\w)(C{min,max})(\w)/$1 $2 $3/g for the byte C. When it
+// matches, it appends the result to dst and returns it with ok true.
+func splitRuns(dst, s []byte, c byte, min, max int) (out []byte, ok bool) {
+	out = dst
 	last := 0
 	for i := 0; i+1 < len(s); i++ {
 		if !isWordByte(s[i]) || s[i+1] != c {
@@ -351,19 +444,21 @@ func splitRuns(s []byte, c byte, min, max int) []byte {
 		out = append(out, s[i+1:j]...)
 		out = append(out, ' ', s[j])
 		last = j + 1
+		ok = true
 		i = j // the closing \w is taken: it cannot open the next match
 	}
-	if out == nil {
-		return s
+	if !ok {
+		return s, false
 	}
-	return append(out, s[last:]...)
+	return append(out, s[last:]...), true
 }
 
 // lowerTitleCase lower-cases a Title Case word at the start of the line or
 // after a full stop: s/(?:^|\.\s+)([A-Z])([^A-Z]+)(?:\s|$)/' '.lc($1).$2.' '/ge,
-// matched the way Perl's backtracking matches it.
-func lowerTitleCase(s []byte) []byte {
-	var out []byte
+// matched the way Perl's backtracking matches it. When it matches, it
+// appends the result to dst and returns it with ok true.
+func lowerTitleCase(dst, s []byte) (out []byte, ok bool) {
+	out = dst
 	last := 0
 	for p := 0; p < len(s); p++ {
 		q := -1 // the capital
@@ -377,6 +472,14 @@ func lowerTitleCase(s []byte) []byte {
 			if k > p+1 && k < len(s) && isUpper(s[k]) {
 				q = k
 			}
+		} else {
+			// Skip to the next full stop.
+			k := bytes.IndexByte(s[p:], '.')
+			if k < 0 {
+				break
+			}
+			p += k - 1
+			continue
 		}
 		if q < 0 {
 			continue
@@ -405,20 +508,30 @@ func lowerTitleCase(s []byte) []byte {
 		out = append(out, s[q+1:e]...)
 		out = append(out, ' ')
 		last = end
+		ok = true
 		p = end - 1
 	}
-	if out == nil {
-		return s
+	if !ok {
+		return s, false
 	}
-	return append(out, s[last:]...)
+	return append(out, s[last:]...), true
 }
 
 func isUpper(c byte) bool { return c >= 'A' && c <= 'Z' }
 
 func trimEdge(c byte) bool { return c == '-' || c == '\'' || c == '"' || c == '.' || c == ',' }
 
+// Prefixes of the tokens _tokenize_line derives.
+var (
+	udPrefix   = []byte("UD:")
+	u8Prefix   = []byte("u8:")
+	skipPrefix = []byte("sk:")
+	userPrefix = []byte("U*")
+	domPrefix  = []byte("D*")
+)
+
 // token runs the per-token part of _tokenize_line.
-func (tz *tokenizer) token(toks []string, tok, prefix string, region int) []string {
+func (tz *tokenizer) token(tok, prefix []byte, region int) {
 	for len(tok) > 0 && trimEdge(tok[0]) {
 		tok = tok[1:]
 	}
@@ -429,61 +542,62 @@ func (tz *tokenizer) token(toks []string, tok, prefix string, region int) []stri
 	// things down; three-byte ones are kept.
 	n := len(tok)
 	if n < 3 {
-		return toks
+		return
 	}
-	if tz.cfg.Stopwords.Match(tok) {
-		return toks
+	if tz.cfg.Stopwords.match(tok) {
+		return
 	}
 	body := region == regionBody || region == regionURI
 	if body {
 		if hasMailAddr(tok) { // CHEW_BODY_MAILADDRS
-			toks = mailAddrTokens(toks, tok)
+			tz.mailAddr(tok)
 		} else if hasDomainDot(tok) { // CHEW_BODY_URIS
-			toks = append(toks, "UD:"+tok)
+			tz.add2(udPrefix, tok)
 			for bit := tok; ; {
-				i := strings.IndexByte(bit, '.')
+				i := bytes.IndexByte(bit, '.')
 				if i <= 0 || i == len(bit)-1 {
 					break
 				}
 				bit = bit[i+1:]
-				toks = append(toks, "UD:"+bit)
+				tz.add2(udPrefix, bit)
 			}
 		}
 	}
 	// A '*' marks a composite token such as "HTo:D*net": never shortened.
-	if n > tz.cfg.MaxTokenLength && strings.IndexByte(tok, '*') < 0 {
+	if n > tz.cfg.MaxTokenLength && bytes.IndexByte(tok, '*') < 0 {
 		// TOKENIZE_LONG_8BIT_SEQS_AS_UTF8_CHARS (bug 7135): keep the 3-
 		// and 4-byte UTF-8 sequences, drop the 2-byte ones.
-		if hasTwoContinuation(tok) {
-			if seqs := longUTF8Seqs(tok); len(seqs) > 0 {
-				for _, q := range seqs {
-					toks = append(toks, prefix+"u8:"+q)
-				}
-				return toks
-			}
+		if hasTwoContinuation(tok) && tz.longUTF8Seqs(tok, prefix) {
+			return
 		}
 		// HDRS_ and BODY_TOKENIZE_LONG_TOKENS_AS_SKIPS; URIs are kept whole.
 		if region == regionHeader || region == regionBody {
-			tok = skipToken(tok)
+			if i := skipLen(tok); i > 0 {
+				tz.skip = append(append(tz.skip[:0], skipPrefix...), tok[:i]...)
+				tok = tz.skip
+			}
 		}
 	}
 	if body { // DECOMPOSE_BODY_TOKENS
 		nonWord := hasNonWord(tok)
 		if nonWord {
-			toks = append(toks, prefix+stripNonWord(tok))
+			tz.tok = appendStripNonWord(append(tz.tok[:0], prefix...), tok)
+			tz.add(tz.tok)
 		}
 		if hasUpper(tok) {
-			low := asciiLower(tok)
-			toks = append(toks, prefix+low)
+			tz.tok = appendLower(append(tz.tok[:0], prefix...), tok)
+			tz.add(tz.tok)
 			if nonWord {
-				toks = append(toks, prefix+stripNonWord(low))
+				tz.tok = appendStripNonWord(append(tz.tok[:0], prefix...), tok)
+				lower(tz.tok[len(prefix):])
+				tz.add(tz.tok)
 			}
 		}
 	}
-	return append(toks, prefix+tok)
+	tz.add2(prefix, tok)
 }
 
-func isASCII(s string) bool {
+func isASCII[S ~string | ~[]byte](s S) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] >= 0x80 {
 			return false
@@ -493,7 +607,7 @@ func isASCII(s string) bool {
 }
 
 // hasMailAddr is /\S\@\S/.
-func hasMailAddr(s string) bool {
+func hasMailAddr(s []byte) bool {
 	for i := 1; i+1 < len(s); i++ {
 		if s[i] == '@' && !isSpace(s[i-1]) && !isSpace(s[i+1]) {
 			return true
@@ -503,7 +617,7 @@ func hasMailAddr(s string) bool {
 }
 
 // hasDomainDot is /\S\.[a-z]/i.
-func hasDomainDot(s string) bool {
+func hasDomainDot(s []byte) bool {
 	for i := 1; i+1 < len(s); i++ {
 		c := s[i+1] | 0x20
 		if s[i] == '.' && !isSpace(s[i-1]) && c >= 'a' && c <= 'z' {
@@ -518,7 +632,7 @@ func isSpace(c byte) bool {
 }
 
 // hasTwoContinuation is /[\x80-\xBF]{2}/.
-func hasTwoContinuation(s string) bool {
+func hasTwoContinuation(s []byte) bool {
 	for i := 0; i+1 < len(s); i++ {
 		if isCont(s[i]) && isCont(s[i+1]) {
 			return true
@@ -529,47 +643,52 @@ func hasTwoContinuation(s string) bool {
 
 func isCont(c byte) bool { return c >= 0x80 && c <= 0xBF }
 
-// longUTF8Seqs is /((?:[\xE0-\xEF]|[\xF0-\xF4][\x80-\xBF])[\x80-\xBF]{2})/g.
-func longUTF8Seqs(s string) []string {
-	var out []string
+// longUTF8Seqs records prefix+"u8:"+q for each match q of
+// /((?:[\xE0-\xEF]|[\xF0-\xF4][\x80-\xBF])[\x80-\xBF]{2})/g and reports
+// whether there was one.
+func (tz *tokenizer) longUTF8Seqs(s, prefix []byte) bool {
+	found := false
 	for i := 0; i < len(s); {
 		c := s[i]
+		n := 0
 		if c >= 0xE0 && c <= 0xEF && i+2 < len(s) && isCont(s[i+1]) && isCont(s[i+2]) {
-			out = append(out, s[i:i+3])
-			i += 3
+			n = 3
+		} else if c >= 0xF0 && c <= 0xF4 && i+3 < len(s) && isCont(s[i+1]) && isCont(s[i+2]) && isCont(s[i+3]) {
+			n = 4
+		}
+		if n == 0 {
+			i++
 			continue
 		}
-		if c >= 0xF0 && c <= 0xF4 && i+3 < len(s) && isCont(s[i+1]) && isCont(s[i+2]) && isCont(s[i+3]) {
-			out = append(out, s[i:i+4])
-			i += 4
-			continue
-		}
-		i++
+		tz.tok = append(append(append(tz.tok[:0], prefix...), u8Prefix...), s[i:i+n]...)
+		tz.add(tz.tok)
+		found = true
+		i += n
 	}
-	return out
+	return found
 }
 
-// skipToken keeps the first seven characters (UTF-8 sequences or bytes) of
-// a long token as "sk:" + those, when at least two bytes follow
-// (SpamAssassin bug 7141); otherwise the token is unchanged.
-func skipToken(s string) string {
+// skipLen is the length of the first seven characters (UTF-8 sequences or
+// bytes) of a long token, which becomes "sk:" + those when at least two
+// bytes follow (SpamAssassin bug 7141); 0 when the token stays unchanged.
+func skipLen(s []byte) int {
 	i := 0
 	for k := 0; k < 7; k++ {
 		if i >= len(s) {
-			return s
+			return 0
 		}
 		i += charLen(s, i)
 	}
 	if len(s)-i < 2 {
-		return s
+		return 0
 	}
-	return "sk:" + s[:i]
+	return i
 }
 
 // charLen is the length of the alternation in the bug 7141 pattern at i:
 // [\x00-\x7F\xF5-\xFF] | [\xC0-\xDF][\x80-\xBF] | [\xE0-\xEF][\x80-\xBF]{2}
 // | [\xF0-\xF4][\x80-\xBF]{3} | .
-func charLen(s string, i int) int {
+func charLen(s []byte, i int) int {
 	c := s[i]
 	ok := func(n int) bool {
 		for j := 1; j < n; j++ {
@@ -593,27 +712,26 @@ func charLen(s string, i int) int {
 }
 
 // hasNonWord is /[^\w:\*]/.
-func hasNonWord(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; !isWordByte(c) && c != ':' && c != '*' {
+func hasNonWord(s []byte) bool {
+	for _, c := range s {
+		if !isWordByte(c) && c != ':' && c != '*' {
 			return true
 		}
 	}
 	return false
 }
 
-// stripNonWord is s/[^\w:\*]//g.
-func stripNonWord(s string) string {
-	b := make([]byte, 0, len(s))
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; isWordByte(c) || c == ':' || c == '*' {
-			b = append(b, c)
+// appendStripNonWord appends s with s/[^\w:\*]//g applied to dst.
+func appendStripNonWord(dst, s []byte) []byte {
+	for _, c := range s {
+		if isWordByte(c) || c == ':' || c == '*' {
+			dst = append(dst, c)
 		}
 	}
-	return string(b)
+	return dst
 }
 
-func hasUpper(s string) bool {
+func hasUpper[S ~string | ~[]byte](s S) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] >= 'A' && s[i] <= 'Z' {
 			return true
@@ -633,17 +751,58 @@ func asciiLower(s string) string {
 	return string(b)
 }
 
-// mailAddrTokens is _tokenize_mail_addrs: "U*" the local part, "D*" the
-// domain and each of its parent domains.
-func mailAddrTokens(toks []string, addr string) []string {
-	// /(.+)\@(.+)$/: the last "@" with something on both sides.
-	at := -1
-	for i := len(addr) - 2; i >= 1; i-- {
-		if addr[i] == '@' {
-			at = i
-			break
+// appendLower appends lc(s) to dst.
+func appendLower(dst, s []byte) []byte {
+	n := len(dst)
+	dst = append(dst, s...)
+	lower(dst[n:])
+	return dst
+}
+
+// lower is lc on b in place.
+func lower(b []byte) {
+	for i, c := range b {
+		if c >= 'A' && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
 		}
 	}
+}
+
+// lastAt is the "@" of /(.+)\@(.+)$/: the last one with something on both
+// sides, or -1.
+func lastAt[S ~string | ~[]byte](addr S) int {
+	for i := len(addr) - 2; i >= 1; i-- {
+		if addr[i] == '@' {
+			return i
+		}
+	}
+	return -1
+}
+
+// mailAddr is _tokenize_mail_addrs: it records "U*" the local part, "D*"
+// the domain and each of its parent domains.
+func (tz *tokenizer) mailAddr(addr []byte) {
+	at := lastAt(addr)
+	if at < 0 {
+		return
+	}
+	user, dom := addr[:at], addr[at+1:]
+	tz.add2(userPrefix, user)
+	tz.add2(domPrefix, dom)
+	for {
+		i := bytes.IndexByte(dom, '.')
+		if i <= 0 || i == len(dom)-1 {
+			break
+		}
+		dom = dom[i+1:]
+		tz.add2(domPrefix, dom)
+	}
+}
+
+// mailAddrTokens is _tokenize_mail_addrs for the address headers: it
+// appends the tokens of addr to toks.
+func mailAddrTokens(toks []string, addr string) []string {
+	at := lastAt(addr)
 	if at < 0 {
 		return toks
 	}
@@ -779,9 +938,57 @@ func preChewReceived(val string) string {
 	// IPs become their /24 plus an "ip*" token with the full address.
 	// Bayes.pm means to keep 10/8 and 192.168/16 whole, but compares $2
 	// with its trailing dot ("10." eq '10'), so it never does.
-	val = replaceFrom(rcvdIP, val, strings.IndexAny(val, "0123456789")-1, "$1$2$3 ip*$1$2$3$4 ")
+	val = replaceIPs(val)
 	return replaceWords(val, rcvdNoise, " ")
 }
+
+// replaceIPs is s/\b(\d{1,3}\.)(\d{1,3}\.)(\d{1,3})(\.\d{1,3})\b/$1$2$3 ip*$1$2$3$4 /g.
+// Each \d{1,3} must take a whole run of digits, since a dot or a \b
+// follows it, so no backtracking is needed.
+func replaceIPs(s string) string {
+	var b strings.Builder
+	last := 0
+	for i := 0; i < len(s); i++ {
+		if !isDigit(s[i]) || i > 0 && isWordByte(s[i-1]) {
+			continue
+		}
+		j, lastDot := i, 0
+		for k := 0; k < 4; k++ {
+			if k > 0 {
+				if j >= len(s) || s[j] != '.' {
+					j = -1
+					break
+				}
+				lastDot = j
+				j++
+			}
+			d := j
+			for j < len(s) && isDigit(s[j]) {
+				j++
+			}
+			if n := j - d; n < 1 || n > 3 {
+				j = -1
+				break
+			}
+		}
+		if j < 0 || j < len(s) && isWordByte(s[j]) {
+			continue
+		}
+		b.WriteString(s[last:lastDot])
+		b.WriteString(" ip*")
+		b.WriteString(s[i:j])
+		b.WriteByte(' ')
+		last = j
+		i = j - 1
+	}
+	if last == 0 {
+		return s
+	}
+	b.WriteString(s[last:])
+	return b.String()
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
 // rcvdNoise are the words of s/\b(?:with|from|for|SMTP|ESMTP)\b/ /g.
 var rcvdNoise = []string{"with", "from", "for", "SMTP", "ESMTP"}
@@ -792,7 +999,7 @@ func replaceWords(s string, words []string, repl string) string {
 	var b strings.Builder
 	last := 0
 	for i := 0; i < len(s); i++ {
-		if i > 0 && isWordByte(s[i-1]) {
+		if !isWordByte(s[i]) || i > 0 && isWordByte(s[i-1]) {
 			continue
 		}
 		for _, w := range words {

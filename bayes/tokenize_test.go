@@ -44,17 +44,18 @@ func TestTokenizeLine(t *testing.T) {
 		{"xy The cat", "", regionBody, []string{"cat"}},
 		// Tabs and other punctuation are separators.
 		{"red\tgreen;blue(x)", "", regionBody, []string{"red", "green", "blue"}},
-		// Long 8-bit runs become their 3- and 4-byte UTF-8 characters.
-		{"中文中文中文", "I*:", regionBody, []string{"I*:u8:中", "I*:u8:文", "I*:u8:中", "I*:u8:文", "I*:u8:中", "I*:u8:文"}},
+		// Long 8-bit runs become their 3- and 4-byte UTF-8 characters
+		// (each kept once: want lists distinct tokens, first found first).
+		{"中文中文中文", "I*:", regionBody, []string{"I*:u8:中", "I*:u8:文"}},
 		// A short 8-bit token stays whole, decomposed to its ASCII letters.
 		{"café", "", regionBody, []string{"caf", "café"}},
 		// Bytes \x80-\xA0 alone are separators; \xA1-\xFF alone are kept.
 		{"abc\x85def \xe9t\xe9", "", regionBody, []string{"abc", "def", "t", "\xe9t\xe9"}},
 	}
 	for _, tt := range tests {
-		tz := tokenizer{cfg: &Config{MaxTokenLength: 15, Stopwords: stopwordsEN}}
-		got := tz.line(nil, []byte(tt.in), tt.prefix, tt.region)
-		if !reflect.DeepEqual(got, tt.want) {
+		tz := tokenizer{cfg: &Config{MaxTokenLength: 15, Stopwords: stopwordsEN}, seen: map[string]struct{}{}}
+		tz.line([]byte(tt.in), []byte(tt.prefix), tt.region)
+		if got := tz.texts; !reflect.DeepEqual(got, tt.want) {
 			t.Errorf("line(%q, %q, %d) = %q, want %q", tt.in, tt.prefix, tt.region, got, tt.want)
 		}
 	}
@@ -156,14 +157,14 @@ func TestHandMatchersAgreeWithRegexp(t *testing.T) {
 		for j := range b {
 			b[j] = alphabet[rnd.IntN(len(alphabet))]
 		}
-		if got, want := splitRuns(b, '.', 3, 6), dots.ReplaceAll(b, []byte("$1 $2 $3")); !bytes.Equal(got, want) {
-			t.Fatalf("splitRuns(%q, '.') = %q, want %q", b, got, want)
+		if got, _ := splitRuns(nil, b, '.', 3, 6); !bytes.Equal(got, dots.ReplaceAll(b, []byte("$1 $2 $3"))) {
+			t.Fatalf("splitRuns(%q, '.') = %q, want %q", b, got, dots.ReplaceAll(b, []byte("$1 $2 $3")))
 		}
-		if got, want := splitRuns(b, '-', 2, 6), dashes.ReplaceAll(b, []byte("$1 $2 $3")); !bytes.Equal(got, want) {
-			t.Fatalf("splitRuns(%q, '-') = %q, want %q", b, got, want)
+		if got, _ := splitRuns(nil, b, '-', 2, 6); !bytes.Equal(got, dashes.ReplaceAll(b, []byte("$1 $2 $3"))) {
+			t.Fatalf("splitRuns(%q, '-') = %q, want %q", b, got, dashes.ReplaceAll(b, []byte("$1 $2 $3")))
 		}
-		if got, want := lowerTitleCase(b), titleRef(b); !bytes.Equal(got, want) {
-			t.Fatalf("lowerTitleCase(%q) = %q, want %q", b, got, want)
+		if got, _ := lowerTitleCase(nil, b); !bytes.Equal(got, titleRef(b)) {
+			t.Fatalf("lowerTitleCase(%q) = %q, want %q", b, got, titleRef(b))
 		}
 	}
 }
@@ -180,6 +181,22 @@ func TestReplaceWordsAgreesWithRegexp(t *testing.T) {
 		s := b.String()
 		if got, want := replaceWords(s, rcvdNoise, " "), re.ReplaceAllString(s, " "); got != want {
 			t.Fatalf("replaceWords(%q) = %q, want %q", s, got, want)
+		}
+	}
+}
+
+func TestReplaceIPsAgreesWithRegexp(t *testing.T) {
+	re := regexp.MustCompile(`\b(\d{1,3}\.)(\d{1,3}\.)(\d{1,3})(\.\d{1,3})\b`)
+	parts := []string{"1", "12", "123", "1234", ".", ".", " ", "a", "_", "[", "\xe9", "192.168.1.2"}
+	rnd := rand.New(rand.NewPCG(5, 6))
+	for i := 0; i < 50000; i++ {
+		var b strings.Builder
+		for n := rnd.IntN(12); n > 0; n-- {
+			b.WriteString(parts[rnd.IntN(len(parts))])
+		}
+		s := b.String()
+		if got, want := replaceIPs(s), re.ReplaceAllString(s, "$1$2$3 ip*$1$2$3$4 "); got != want {
+			t.Fatalf("replaceIPs(%q) = %q, want %q", s, got, want)
 		}
 	}
 }
