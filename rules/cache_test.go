@@ -49,7 +49,7 @@ func cacheFiles(t *testing.T, dir string) []string {
 // translations came from it.
 func loadCached(t *testing.T, dirs []string, cacheDir string, wantHits bool) *Ruleset {
 	t.Helper()
-	rs, err := Load(dirs, Options{Cache: CacheOptions{Dir: cacheDir, Build: "test"}})
+	rs, err := Load(dirs, Options{Budget: time.Hour, Cache: CacheOptions{Dir: cacheDir, Build: "test"}})
 	if err != nil {
 		t.Fatalf("Load = %v", err)
 	}
@@ -82,6 +82,10 @@ func sameLoad(t *testing.T, a, b *Ruleset, msg string) {
 	ra := a.Eval(context.Background(), newTestMessage([]byte(msg)), Input{})
 	rb := b.Eval(context.Background(), newTestMessage([]byte(msg)), Input{})
 	ra.Elapsed, rb.Elapsed = 0, 0
+	if ra.TimedOut || rb.TimedOut {
+		// Where the budget ran out depends on the machine's load.
+		t.Fatalf("Eval timed out (budget %v): %v, %v", a.opt.Budget, ra.TimedOut, rb.TimedOut)
+	}
 	if !reflect.DeepEqual(ra, rb) {
 		t.Fatalf("Eval differs:\n%+v\n%+v", ra, rb)
 	}
