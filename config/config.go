@@ -181,6 +181,10 @@ type Rules struct {
 	// (default): /var/cache/sluice when it can be written, else the
 	// user's cache directory ($XDG_CACHE_HOME/sluice). "off": no cache.
 	CacheDir string `toml:"cache_dir"`
+	// ImitateSpamAssassin makes X-Spam-Checker-Version and the _VERSION_
+	// and _SUBVERSION_ tags read as SpamAssassin 4.0.1's, for tools that
+	// look for "SpamAssassin" there. Default false: the field names sluice.
+	ImitateSpamAssassin bool `toml:"imitate_spamassassin"`
 }
 
 // Auth configures SPF, DKIM, DMARC and DNSBL checks and the DNS resolver
