@@ -92,7 +92,11 @@ func TestCheckSPF(t *testing.T) {
 		{"null sender uses helo", nil, rcptRequest("192.0.2.10", "helo-pass.test", "", "b@example.test"),
 			`PREPEND Received-SPF: pass (mx.example.test: domain of postmaster@helo-pass.test designates 192.0.2.10 as permitted sender) receiver=mx.example.test; client-ip=192.0.2.10; helo=helo-pass.test; envelope-from=""; identity=helo;`, "spf"},
 		{"skipped network", nil, rcptRequest("198.51.100.7", "x.test", "a@fail.test", "b@example.test"), "DUNNO", "skip"},
-		{"not RCPT", nil, func() Request { r := rcptRequest("192.0.2.10", "x.test", "a@fail.test", "b@example.test"); r["protocol_state"] = "DATA"; return r }(), "DUNNO", "not_rcpt"},
+		{"not RCPT", nil, func() Request {
+			r := rcptRequest("192.0.2.10", "x.test", "a@fail.test", "b@example.test")
+			r["protocol_state"] = "DATA"
+			return r
+		}(), "DUNNO", "not_rcpt"},
 		{"no client address", nil, rcptRequest("unknown", "x.test", "a@fail.test", "b@example.test"), "DUNNO", "skip"},
 		{"hostile helo", nil, rcptRequest("192.0.2.10", "a\"b(c)\r\nX: y", "a@pass.test", "b@example.test"), `PREPEND Received-SPF: pass (mx.example.test: domain of a@pass.test designates 192.0.2.10 as permitted sender) receiver=mx.example.test; client-ip=192.0.2.10; helo="a\"b(c)X: y";`, "spf"},
 	} {
