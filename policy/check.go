@@ -270,9 +270,11 @@ func (c *Checker) checkSPF(ctx context.Context, ip net.IP, helo, sender string) 
 		}
 	}
 	switch {
-	case null:
+	case null && d.HELO.Result != "":
 		d.SPF = d.HELO
 	case c.cfg.MailFromReject != RejectNoCheck:
+		// For a null sender the check is of postmaster@HELO
+		// (RFC 7208 §2.4).
 		d.SPF = auth.CheckSPF(ctx, c.r, ip, helo, sender)
 	}
 	switch {
