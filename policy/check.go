@@ -118,6 +118,9 @@ type Decision struct {
 	// SPF is the MAIL FROM result (the HELO result for a null sender),
 	// HELO the HELO identity's; empty Result when not checked.
 	SPF, HELO auth.SPFResult
+	// Header is the Received-SPF field for SPF, whatever the action;
+	// empty when SPF was not checked.
+	Header string
 }
 
 // Checker decides requests. It is safe for concurrent use.
@@ -141,17 +144,27 @@ func keyOf(req Request) clientKey {
 	return clientKey{req["instance"], req["client_address"], req["helo_name"], req["sender"]}
 }
 
-// Check answers one request. Only RCPT requests are checked; an exempt
-// recipient or a skipped client gets DUNNO.
+// Check answers one request, the only one of its message. Only RCPT
+// requests are checked; an exempt recipient or a skipped client is never
+// refused.
 func (c *Checker) Check(ctx context.Context, req Request) Decision {
-	return c.forRecipient(req, c.evaluate(ctx, req))
+	return c.forRecipient(req, c.evaluate(ctx, req), false)
 }
 
-// forRecipient applies the per-recipient exemption to a verdict that holds
-// for every recipient of the message.
-func (c *Checker) forRecipient(req Request, d Decision) Decision {
+// forRecipient turns the verdict of a message, which holds for all its
+// recipients, into the answer for one: an exempt recipient gets the
+// Received-SPF field instead of a refusal, and the field is prepended once
+// per message (prepended: an earlier recipient's answer did), since Postfix
+// adds every PREPEND it is given.
+func (c *Checker) forRecipient(req Request, d Decision, prepended bool) Decision {
 	if refusal(d.Action) && c.exempt(req["recipient"]) {
-		return Decision{Action: "DUNNO", Reason: "exempt", SPF: d.SPF, HELO: d.HELO}
+		d.Action, d.Reason = "DUNNO", "exempt"
+		if d.Header != "" && !prepended {
+			d.Action = "PREPEND " + d.Header
+		}
+	}
+	if prepended && strings.HasPrefix(d.Action, "PREPEND ") {
+		d.Action = "DUNNO"
 	}
 	return d
 }
@@ -260,11 +273,13 @@ func (c *Checker) checkSPF(ctx context.Context, ip net.IP, helo, sender string) 
 		}
 		if refuses(mode, d.HELO.Result) {
 			d.SPF = d.HELO
+			d.Header = receivedSPF(c.cfg.Hostname, ip, helo, sender, d.SPF)
 			d.Action, d.Reason = c.rejectText(d.HELO, ip), "helo_fail"
 			return d
 		}
 		if d.HELO.Result == auth.SPFTempError && c.cfg.TempErrorDefer && null {
 			d.SPF = d.HELO
+			d.Header = receivedSPF(c.cfg.Hostname, ip, helo, sender, d.SPF)
 			d.Action, d.Reason = c.deferText(d.HELO), "temperror"
 			return d
 		}
@@ -277,6 +292,9 @@ func (c *Checker) checkSPF(ctx context.Context, ip net.IP, helo, sender string) 
 		// (RFC 7208 §2.4).
 		d.SPF = auth.CheckSPF(ctx, c.r, ip, helo, sender)
 	}
+	if d.SPF.Result != "" {
+		d.Header = receivedSPF(c.cfg.Hostname, ip, helo, sender, d.SPF)
+	}
 	switch {
 	case d.SPF.Result == "":
 		d.Action, d.Reason = "DUNNO", "none"
@@ -287,7 +305,7 @@ func (c *Checker) checkSPF(ctx context.Context, ip net.IP, helo, sender string) 
 	case d.SPF.Result == auth.SPFTempError && c.cfg.TempErrorDefer:
 		d.Action, d.Reason = c.deferText(d.SPF), "temperror"
 	default:
-		d.Action, d.Reason = "PREPEND "+receivedSPF(c.cfg.Hostname, ip, helo, sender, d.SPF), "spf"
+		d.Action, d.Reason = "PREPEND "+d.Header, "spf"
 	}
 	return d
 }

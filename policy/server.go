@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -194,8 +195,9 @@ func (s *Server) serveConn(c net.Conn) {
 	defer s.untrack(c)
 	br := NewReader(c, s.cfg.Limits)
 	var (
-		lastKey  clientKey
-		lastVerd *Decision
+		lastKey   clientKey
+		lastVerd  *Decision
+		prepended bool // Received-SPF was sent for lastKey's message
 	)
 	for {
 		if s.closing.Load() {
@@ -210,9 +212,10 @@ func (s *Server) serveConn(c net.Conn) {
 		k := keyOf(req)
 		if lastVerd == nil || k != lastKey || k.instance == "" {
 			v := s.evaluate(req)
-			lastKey, lastVerd = k, &v
+			lastKey, lastVerd, prepended = k, &v, false
 		}
-		d := s.checker.forRecipient(req, *lastVerd)
+		d := s.checker.forRecipient(req, *lastVerd, prepended)
+		prepended = prepended || strings.HasPrefix(d.Action, "PREPEND ")
 		s.log.Info("policy", "instance", req["instance"], "queue_id", req["queue_id"],
 			"client", req["client_address"], "helo", req["helo_name"], "sender", req["sender"],
 			"rcpt", req["recipient"], "reason", d.Reason, "spf", d.SPF.Result, "helo_spf", d.HELO.Result)
