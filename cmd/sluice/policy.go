@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"reflect"
 	"strings"
 	"time"
 
@@ -115,5 +116,13 @@ func (ps *policyService) shutdown(timeout time.Duration) {
 	}
 	for _, p := range ps.socks {
 		os.Remove(p)
+	}
+}
+
+// warnPolicyReload warns when a reload changed [policy]: the policy
+// service keeps the settings it started with until a restart.
+func warnPolicyReload(cfg, old config.Config, log *slog.Logger) {
+	if !reflect.DeepEqual(cfg.Policy, old.Policy) {
+		log.Warn("reload: [policy] changed; it takes effect at the next restart")
 	}
 }

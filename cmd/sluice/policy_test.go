@@ -1,7 +1,12 @@
 package main
 
 import (
+	"bufio"
+	"context"
 	"fmt"
+	"log/slog"
+	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -86,5 +91,55 @@ fail.client.test. TXT "v=spf1 -all"
 	}
 	if !strings.Contains(logs.String(), "reason=mailfrom_fail") {
 		t.Errorf("sluice's log lacks the refusal:\n%s", logs)
+	}
+}
+
+// TestServePolicyUnix: serve runs the policy service on a unix socket
+// beside LMTP, answers the protocol there, and removes the socket at
+// shutdown.
+func TestServePolicyUnix(t *testing.T) {
+	dns := dnstest.Start(t, `fail.client.test. TXT "v=spf1 -all"`)
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "policy.sock")
+	cfg := config.Default()
+	cfg.Delivery.MailRoot = filepath.Join(dir, "mail")
+	cfg.Auth.DNS = []string{dns.Addr}
+	cfg.LMTP.Hostname = "mx.example.test"
+	cfg.Policy.Listen = []string{"unix:" + sock}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	cfg.LMTP.Listen = []string{fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))}
+	cfg.Metrics.Listen = ""
+	cfg.Rules.Mode = "builtin"
+	go func() { done <- serve(ctx, cfg, slog.New(slog.DiscardHandler), nil, nil) }()
+	var c net.Conn
+	var err error
+	for i := 0; i < 200; i++ {
+		if c, err = net.Dial("unix", sock); err == nil {
+			break
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("serve ended: %v", err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	if err != nil {
+		cancel()
+		t.Fatalf("no policy listener on %s: %v", sock, err)
+	}
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	fmt.Fprint(c, "request=smtpd_access_policy\nprotocol_state=RCPT\nclient_address=192.0.2.1\nhelo_name=x.client.test\nsender=a@fail.client.test\nrecipient=b@example.test\ninstance=1\n\n")
+	line, err := bufio.NewReader(c).ReadString('\n')
+	c.Close()
+	if err != nil || !strings.HasPrefix(line, "action=550 5.7.23 Message rejected due to: SPF fail") {
+		t.Errorf("policy reply = %q, %v; want action=550 5.7.23", line, err)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("serve: %v", err)
+	}
+	if _, err := os.Stat(sock); err == nil {
+		t.Errorf("socket %s left behind after shutdown", sock)
 	}
 }

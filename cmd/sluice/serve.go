@@ -137,6 +137,7 @@ func reload(cur *current, load func() (config.Config, error), old config.Config,
 			if !slices.Equal(cfg.LMTP.Listen, old.LMTP.Listen) || !slices.Equal(cfg.Filter.Listen, old.Filter.Listen) || cfg.Metrics.Listen != old.Metrics.Listen {
 				log.Warn("reload: listen addresses changed; they take effect at the next restart")
 			}
+			warnPolicyReload(cfg, old, log)
 			cur.set(p, cfg)
 			mt.Reloads.WithLabelValues("ok").Inc()
 			log.Info("reloaded")
