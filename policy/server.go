@@ -242,7 +242,12 @@ func (s *Server) readFailed(c net.Conn, err error) {
 	case errors.Is(err, ErrMalformed), errors.Is(err, ErrLineTooLong), errors.Is(err, ErrTooManyAttributes):
 		s.log.Warn("policy: bad request", "remote", c.RemoteAddr().String(), "err", err)
 		c.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout))
-		WriteReply(c, "DEFER_IF_PERMIT 4.3.5 Policy service: malformed request")
+		if WriteReply(c, "DEFER_IF_PERMIT 4.3.5 Policy service: malformed request") == nil {
+			// Closing with unread input would reset the connection and
+			// could destroy the reply in flight: read a little first.
+			c.SetReadDeadline(time.Now().Add(250 * time.Millisecond))
+			io.CopyN(io.Discard, c, 64<<10)
+		}
 	default:
 		s.log.Debug("policy: read", "remote", c.RemoteAddr().String(), "err", err)
 	}
