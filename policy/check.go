@@ -42,7 +42,9 @@ type Action string
 const (
 	// ActionOff: the check is not made.
 	ActionOff Action = "off"
-	// ActionWarn logs through Postfix (WARN) and lets the mail through.
+	// ActionWarn lets the mail through to the SPF check, noting the
+	// finding in Decision.Warning; Postfix logs it (WARN) when SPF has
+	// nothing to answer.
 	ActionWarn Action = "warn"
 	// ActionDefer defers the recipient if nothing else refuses it
 	// (DEFER_IF_PERMIT, 450).
@@ -113,7 +115,8 @@ type Decision struct {
 	Action string
 	// Reason is a stable word for logs and metrics: "exempt", "skip",
 	// "not_rcpt", "dnsbl", "fcrdns", "helo_fail", "mailfrom_fail",
-	// "permerror", "temperror", "spf" (header added) or "none".
+	// "permerror", "temperror", "spf" (header added), "none" or "error"
+	// (a panic in a check).
 	Reason string
 	// SPF is the MAIL FROM result (the HELO result for a null sender),
 	// HELO the HELO identity's; empty Result when not checked.
@@ -121,6 +124,9 @@ type Decision struct {
 	// Header is the Received-SPF field for SPF, whatever the action;
 	// empty when SPF was not checked.
 	Header string
+	// Warning is what a client check set to warn found ("Service
+	// unavailable; client [IP] blocked using ZONE"), for the log.
+	Warning string
 }
 
 // Checker decides requests. It is safe for concurrent use.
@@ -212,19 +218,33 @@ func (c *Checker) evaluate(ctx context.Context, req Request) Decision {
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
-	if d, ok := c.checkClient(ctx, ip); ok {
-		return d
+	cd, final := c.checkClient(ctx, ip)
+	if final {
+		return cd
 	}
-	return c.checkSPF(ctx, ip, req["helo_name"], req["sender"])
+	d := c.checkSPF(ctx, ip, req["helo_name"], req["sender"])
+	if cd.Action != "" {
+		// A warning goes on to SPF; Postfix logs it (WARN) only when
+		// SPF has nothing else to answer, sluice's log always.
+		d.Warning = strings.TrimPrefix(cd.Action, "WARN ")
+		if d.Action == "DUNNO" {
+			d.Action = cd.Action
+		}
+	}
+	return d
 }
 
-// checkClient makes the DNSBL and FCrDNS checks; ok when one decided.
-func (c *Checker) checkClient(ctx context.Context, ip net.IP) (Decision, bool) {
+// checkClient makes the DNSBL and FCrDNS checks: final when one refused
+// or deferred, a WARN action when one only warns.
+func (c *Checker) checkClient(ctx context.Context, ip net.IP) (d Decision, final bool) {
 	if len(c.cfg.DNSBLs) > 0 && c.cfg.DNSBLAction != ActionOff {
 		hits, _ := auth.CheckDNSBL(ctx, c.r, ip, c.cfg.DNSBLs, len(c.cfg.DNSBLs))
 		if len(hits) > 0 {
 			text := fmt.Sprintf("Service unavailable; client [%s] blocked using %s", ip, hits[0].Zone)
-			return Decision{Action: actionText(c.cfg.DNSBLAction, "554 5.7.1", text), Reason: "dnsbl"}, true
+			d = Decision{Action: actionText(c.cfg.DNSBLAction, "554 5.7.1", text), Reason: "dnsbl"}
+			if c.cfg.DNSBLAction != ActionWarn {
+				return d, true
+			}
 		}
 	}
 	if c.cfg.FCrDNS != ActionOff {
@@ -233,7 +253,12 @@ func (c *Checker) checkClient(ctx context.Context, ip net.IP) (Decision, bool) {
 		case err == nil:
 		case errors.Is(err, auth.ErrNoFCrDNS):
 			text := fmt.Sprintf("Client host rejected: cannot find your hostname, [%s]", ip)
-			return Decision{Action: actionText(c.cfg.FCrDNS, "550 5.7.25", text), Reason: "fcrdns"}, true
+			if c.cfg.FCrDNS != ActionWarn {
+				return Decision{Action: actionText(c.cfg.FCrDNS, "550 5.7.25", text), Reason: "fcrdns"}, true
+			}
+			if d.Action == "" {
+				d = Decision{Action: "WARN " + text, Reason: "fcrdns"}
+			}
 		case c.cfg.FCrDNS == ActionReject || c.cfg.FCrDNS == ActionDefer:
 			// RFC 7372 §3.3: X.7.25 is the reverse DNS failure code;
 			// a DNS failure can pass on retry.
@@ -241,7 +266,7 @@ func (c *Checker) checkClient(ctx context.Context, ip net.IP) (Decision, bool) {
 			return Decision{Action: "DEFER_IF_PERMIT 4.7.25 " + text, Reason: "fcrdns"}, true
 		}
 	}
-	return Decision{}, false
+	return d, false
 }
 
 // actionText is the policy action for a client check that found

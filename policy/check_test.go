@@ -123,24 +123,31 @@ func TestCheckClient(t *testing.T) {
 	}{
 		{"dnsbl listed", Config{DNSBLs: bl}, "192.0.2.99", "554 5.7.1 Service unavailable; client [192.0.2.99] blocked using bl.test", "dnsbl"},
 		{"dnsbl defer", Config{DNSBLs: bl, DNSBLAction: ActionDefer}, "192.0.2.99", "DEFER_IF_PERMIT 4.7.1 Service unavailable;", "dnsbl"},
-		{"dnsbl warn", Config{DNSBLs: bl, DNSBLAction: ActionWarn}, "192.0.2.99", "WARN Service unavailable;", "dnsbl"},
+		{"dnsbl warn", Config{DNSBLs: bl, DNSBLAction: ActionWarn}, "192.0.2.99", "PREPEND Received-SPF: fail", "spf"},
+		{"dnsbl warn, no spf", Config{DNSBLs: bl, DNSBLAction: ActionWarn, MailFromReject: RejectNoCheck, HELOReject: RejectNoCheck}, "192.0.2.99", "WARN Service unavailable;", "none"},
 		{"dnsbl off", Config{DNSBLs: bl, DNSBLAction: ActionOff}, "192.0.2.99", "PREPEND Received-SPF: fail", "spf"},
 		{"dnsbl not listed", Config{DNSBLs: bl}, "192.0.2.10", "PREPEND Received-SPF: pass", "spf"},
 		{"fcrdns confirmed", Config{FCrDNS: ActionReject}, "192.0.2.10", "PREPEND Received-SPF: pass", "spf"},
 		{"fcrdns no ptr", Config{FCrDNS: ActionReject}, "192.0.2.99", "550 5.7.25 Client host rejected: cannot find your hostname, [192.0.2.99]", "fcrdns"},
 		{"fcrdns mismatch", Config{FCrDNS: ActionReject}, "192.0.2.11", "550 5.7.25 ", "fcrdns"},
-		{"fcrdns mismatch warn", Config{FCrDNS: ActionWarn}, "192.0.2.11", "WARN Client host rejected", "fcrdns"},
+		{"fcrdns mismatch warn", Config{FCrDNS: ActionWarn}, "192.0.2.11", "PREPEND Received-SPF: fail", "spf"},
+		{"fcrdns mismatch warn, no spf", Config{FCrDNS: ActionWarn, MailFromReject: RejectNoCheck, HELOReject: RejectNoCheck}, "192.0.2.11", "WARN Client host rejected", "none"},
 		{"fcrdns timeout", Config{FCrDNS: ActionReject}, "192.0.2.12", "DEFER_IF_PERMIT 4.7.25 ", "fcrdns"},
 		{"fcrdns timeout warn", Config{FCrDNS: ActionWarn}, "192.0.2.12", "PREPEND Received-SPF: ", "spf"},
 	} {
 		// pass.test permits 192.0.2.10 only: SPF refuses nothing here, so
 		// the client checks alone decide.
-		tc.cfg.MailFromReject = RejectOff
+		if tc.cfg.MailFromReject == "" {
+			tc.cfg.MailFromReject = RejectOff
+		}
 		c, _ := newTestChecker(t, tc.cfg)
 		sender := "a@pass.test"
 		d := c.Check(context.Background(), rcptRequest(tc.ip, "x.test", sender, "b@example.test"))
 		if !strings.HasPrefix(d.Action, tc.action) || d.Reason != tc.reason {
 			t.Errorf("%s: Check = %q (%s), want %q… (%s)", tc.name, d.Action, d.Reason, tc.action, tc.reason)
+		}
+		if warns := strings.Contains(tc.name, " warn") && !strings.Contains(tc.name, "timeout"); warns != (d.Warning != "") {
+			t.Errorf("%s: Check warning = %q", tc.name, d.Warning)
 		}
 	}
 }

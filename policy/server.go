@@ -218,7 +218,7 @@ func (s *Server) serveConn(c net.Conn) {
 		prepended = prepended || strings.HasPrefix(d.Action, "PREPEND ")
 		s.log.Info("policy", "instance", req["instance"], "queue_id", req["queue_id"],
 			"client", req["client_address"], "helo", req["helo_name"], "sender", req["sender"],
-			"rcpt", req["recipient"], "reason", d.Reason, "spf", d.SPF.Result, "helo_spf", d.HELO.Result)
+			"rcpt", req["recipient"], "reason", d.Reason, "spf", d.SPF.Result, "helo_spf", d.HELO.Result, "warning", d.Warning)
 		s.log.Debug("policy reply", "action", d.Action)
 		c.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout))
 		if err := WriteReply(c, d.Action); err != nil {
