@@ -32,7 +32,8 @@ func swaksFrom(t *testing.T, pf *testutil.Postfix, sender, rcpt, subject string)
 // docs/postfix.md ("## Policy service") asks sluice's policy service at
 // RCPT: an SPF -all fail is refused 550 5.7.23, a pass is delivered with
 // Received-SPF: pass prepended, a DNS timeout defers with a 4xx, and
-// postmaster@ takes the failing sender's mail.
+// postmaster@ takes the failing sender's mail; the FCrDNS check, set to
+// warn, logs the client without a PTR record.
 func TestPostfixPolicyService(t *testing.T) {
 	testutil.RequirePeer(t, "swaks")
 	blocks := docBlocks(t)
@@ -54,6 +55,9 @@ fail.client.test. TXT "v=spf1 -all"
 	cfg.Policy.Listen = []string{fmt.Sprintf("127.0.0.1:%d", pport)}
 	// The test client is on loopback, which the default skips.
 	cfg.Policy.SkipNetworks = nil
+	// 127.0.0.1 has no PTR record here: the warning is logged, SPF
+	// still decides.
+	cfg.Policy.FCrDNS = "warn"
 	lmtpAddr, logs := startInProcess(t, cfg)
 	if err := testutil.WaitPort(pport, 5*time.Second); err != nil {
 		t.Fatal(err)
@@ -88,6 +92,9 @@ fail.client.test. TXT "v=spf1 -all"
 	pm := onlyMessage(t, filepath.Join(root, "example.test/postmaster/Maildir"), pf)
 	if !strings.Contains(pm, "Received-SPF: fail ") {
 		t.Errorf("postmaster's copy lacks Received-SPF: fail:\n%s", pm)
+	}
+	if !strings.Contains(logs.String(), `warning="Client host rejected: cannot find your hostname, [127.0.0.1]"`) {
+		t.Errorf("sluice's log lacks the FCrDNS warning:\n%s", logs)
 	}
 	if !strings.Contains(logs.String(), "reason=mailfrom_fail") {
 		t.Errorf("sluice's log lacks the refusal:\n%s", logs)
