@@ -42,6 +42,8 @@ type Config struct {
 	Outbound Outbound `toml:"outbound"`
 	Bayes    Bayes    `toml:"bayes"`
 	Redis    Redis    `toml:"redis"`
+	// Policy is the Postfix policy service (config/policy.go).
+	Policy Policy `toml:"policy"`
 }
 
 // Redis is the Redis server that holds state shared between sluice nodes;
@@ -402,6 +404,7 @@ func Default() Config {
 			QuotaFullTempfail:  false,
 		},
 		Metrics:  Metrics{Listen: "127.0.0.1:9425"},
+		Policy:   defaultPolicy(),
 		Bayes:    Bayes{Enabled: true, LockTimeout: 2 * time.Second},
 		Redis:    Redis{KeyPrefix: "sluice:", Timeout: time.Second},
 		Filter:   Filter{Sendmail: "/usr/sbin/sendmail", OnError: "tempfail", NextHopTimeout: 5 * time.Minute},
@@ -625,6 +628,7 @@ func (c *Config) Validate() error {
 			bad("delivery.quota_rule: %v", err)
 		}
 	}
+	errs = append(errs, c.Policy.validate()...)
 	return errors.Join(errs...)
 }
 

@@ -36,6 +36,7 @@ func cmdServe(args []string, stderr io.Writer) int {
 	lmtpAddr := fs.String("lmtp", "", "listen `address` (host:port or unix:/path), replacing lmtp.listen")
 	mailRoot := fs.String("mail-root", "", "mail root `directory`, replacing delivery.mail_root")
 	metricsAddr := fs.String("metrics", "", "metrics listen `address` (host:port, or \"off\"), replacing metrics.listen")
+	policyAddr := fs.String("policy", "", "policy service `address` (host:port or unix:/path), replacing policy.listen")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -50,6 +51,9 @@ func cmdServe(args []string, stderr io.Writer) int {
 		}
 		if *mailRoot != "" {
 			cfg.Delivery.MailRoot = *mailRoot
+		}
+		if *policyAddr != "" {
+			cfg.Policy.Listen = []string{*policyAddr}
 		}
 		switch *metricsAddr {
 		case "":
@@ -133,6 +137,7 @@ func reload(cur *current, load func() (config.Config, error), old config.Config,
 			if !slices.Equal(cfg.LMTP.Listen, old.LMTP.Listen) || !slices.Equal(cfg.Filter.Listen, old.Filter.Listen) || cfg.Metrics.Listen != old.Metrics.Listen {
 				log.Warn("reload: listen addresses changed; they take effect at the next restart")
 			}
+			warnPolicyReload(cfg, old, log)
 			cur.set(p, cfg)
 			mt.Reloads.WithLabelValues("ok").Inc()
 			log.Info("reloaded")
@@ -227,6 +232,12 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, hup <-chan 
 		log.Info("listening", "proto", b.proto, "addr", b.l.Addr().String())
 		go func() { errc <- b.srv.Serve(b.l) }()
 	}
+	pol, err := startPolicy(cfg, log, mt, errc)
+	if err != nil {
+		closeAll()
+		return err
+	}
+	defer pol.shutdown(cfg.LMTP.ShutdownTimeout)
 	wctx, stopWatch := context.WithCancel(ctx)
 	watched := make(chan struct{})
 	defer stopWatch()
