@@ -42,6 +42,7 @@ type Config struct {
 	Outbound Outbound `toml:"outbound"`
 	Bayes    Bayes    `toml:"bayes"`
 	Redis    Redis    `toml:"redis"`
+	Milter   Milter   `toml:"milter"`
 }
 
 // Redis is the Redis server that holds state shared between sluice nodes;
@@ -412,6 +413,7 @@ func Default() Config {
 			DKIMMinRSABits:    1024,
 			QuarantineFolder:  "Spam",
 		},
+		Milter: defaultMilter(),
 	}
 }
 
@@ -621,6 +623,7 @@ func (c *Config) Validate() error {
 			bad("delivery.quota_rule: %v", err)
 		}
 	}
+	c.validateMilter(bad)
 	return errors.Join(errs...)
 }
 
