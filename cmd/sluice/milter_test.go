@@ -1,0 +1,242 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sluice-mail/sluice/config"
+	"github.com/sluice-mail/sluice/internal/dnstest"
+	"github.com/sluice-mail/sluice/internal/testutil"
+	"github.com/sluice-mail/sluice/mail"
+)
+
+// milterPostfix is a private Postfix with the documented milter lines
+// pointing at milterPort, relaying mail for other domains to sink and
+// delivering example.test over LMTP to lmtpPort.
+func milterPostfix(t *testing.T, sink *testutil.Sink, milterPort, lmtpPort int) *testutil.Postfix {
+	t.Helper()
+	host, port, _ := strings.Cut(sink.Addr, ":")
+	main := lines(docBlocks(t)["main.cf milter"], "inet:127.0.0.1:8891", fmt.Sprintf("inet:127.0.0.1:%d", milterPort))
+	if len(main) < 2 {
+		t.Fatal("docs/postfix.md has no main.cf name=milter block")
+	}
+	return testutil.StartPostfix(t, testutil.PostfixOptions{
+		LMTP: fmt.Sprintf("inet:127.0.0.1:%d", lmtpPort),
+		MainCF: append(main,
+			"default_transport = smtp",
+			"relay_transport = smtp",
+			"relayhost = ["+host+"]:"+port,
+			"smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination",
+			"smtp_dns_support_level = disabled",
+		),
+		MasterCF: []string{"smtp      unix  - - n -   - smtp"},
+	})
+}
+
+// milterDNS serves SPF for client.test and the DKIM key of example.test
+// (the zone file outboundSetup wrote).
+func milterDNS(t *testing.T, keyZone string) *dnstest.Server {
+	t.Helper()
+	srv := dnstest.Start(t, `client.test. TXT "v=spf1 ip4:127.0.0.0/8 -all"`)
+	b, err := os.ReadFile(keyZone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name, value, _ := strings.Cut(strings.TrimSpace(string(b)), " ")
+	srv.AddTXT(name+".", value, 300)
+	return srv
+}
+
+// swaksFrom submits one message from the loopback address local and
+// returns swaks' transcript; a refusal is not an error here.
+func swaksFrom(t *testing.T, pf *testutil.Postfix, local, from, to, subject, body string) string {
+	t.Helper()
+	out, _ := exec.Command("swaks", "--server", fmt.Sprintf("127.0.0.1:%d", pf.SMTPPort),
+		"--local-interface", local, "--helo", "mail.client.test",
+		"--from", from, "--to", to, "--header", "Subject: "+subject, "--body", body).CombinedOutput()
+	return string(out)
+}
+
+// waitSink waits for a message to rcpt at the sink.
+func waitSink(t *testing.T, pf *testutil.Postfix, sk *testutil.Sink, rcpt string) []byte {
+	t.Helper()
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		pf.Flush()
+		for _, m := range sk.Received() {
+			if len(m.To) > 0 && m.To[0] == rcpt {
+				return m.Data
+			}
+		}
+	}
+	t.Fatalf("no message to %s at the sink\npostfix log:\n%s", rcpt, pf.Log())
+	return nil
+}
+
+var opendkimResult = regexp.MustCompile(`verification \(s=(\S+?),? d=(\S+?),.*\) (succeeded|failed)`)
+
+// verifyOpenDKIM verifies msg's signature with OpenDKIM's verifier
+// (`opendkim -t`), the published key given as TestPublicKeys (the zone
+// file: the record loopback DNS serves). OpenDKIM's libunbound resolver
+// cannot be pointed at a loopback server on a port other than 53.
+func verifyOpenDKIM(t *testing.T, msg []byte, zone, domain string) {
+	t.Helper()
+	bin := testutil.RequirePeer(t, "/usr/sbin/opendkim")[0]
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "opendkim.conf")
+	os.WriteFile(conf, []byte("Mode v\nSyslog no\nTestPublicKeys "+zone+"\n"), 0o644)
+	mf := filepath.Join(dir, "msg.eml")
+	os.WriteFile(mf, msg, 0o644)
+	out, err := exec.Command(bin, "-x", conf, "-t", mf).CombinedOutput()
+	if err != nil {
+		t.Fatalf("opendkim -t: %v\n%s", err, out)
+	}
+	m := opendkimResult.FindStringSubmatch(string(out))
+	if m == nil || m[2] != domain || m[3] != "succeeded" {
+		t.Fatalf("opendkim -t did not pass a d=%s signature:\n%s\nmessage:\n%s", domain, out, msg)
+	}
+}
+
+// TestPostfixMilter: a real Postfix with smtpd_milters pointing at
+// sluice's milter (LMTP in the same process). A message from an internal
+// client leaves Postfix DKIM-signed, and dkimpy and OpenDKIM verify it
+// against the key in loopback DNS; GTUBE from an external client is
+// refused 550 at the end of DATA; external ham is delivered over LMTP with
+// the milter's Authentication-Results and X-Spam-*, not checked again.
+func TestPostfixMilter(t *testing.T) {
+	testutil.RequirePeer(t, "swaks")
+	sk := testutil.StartSink(t, &testutil.Sink{Addr: fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))}, nil)
+	milterPort, lmtpPort := testutil.FreePort(t), testutil.FreePort(t)
+	pf := milterPostfix(t, sk, milterPort, lmtpPort)
+	cfg, root, zone := outboundSetup(t, "127.0.0.1:1")
+	dns := milterDNS(t, zone)
+	cfg.Auth.DNS = []string{dns.Addr}
+	cfg.LMTP.Listen = []string{fmt.Sprintf("127.0.0.1:%d", lmtpPort)}
+	cfg.LMTP.Hostname = "mx.example.test"
+	cfg.Milter.Listen = []string{fmt.Sprintf("127.0.0.1:%d", milterPort)}
+	cfg.Milter.SignNetworks = []string{"127.0.0.1"}
+	cfg.Milter.RejectScore = 5
+	cfg.Sieve.Enabled = false
+	_, logs := startInProcess(t, cfg)
+	if err := testutil.WaitPort(milterPort, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("internal signed", func(t *testing.T) {
+		out := swaksFrom(t, pf, "127.0.0.1", "alice@example.test", "friend@elsewhere.test", "signed by the milter", "outbound body")
+		if !strings.Contains(out, "250 2.0.0 Ok: queued") {
+			t.Fatalf("swaks:\n%s", out)
+		}
+		msg := waitSink(t, pf, sk, "friend@elsewhere.test")
+		if strings.Contains(string(msg), "X-Spam-") || strings.Contains(string(msg), "Authentication-Results") {
+			t.Errorf("outbound mail got spam headers:\n%s", msg)
+		}
+		verifyDKIM(t, msg, zone, "example.test")
+		verifyOpenDKIM(t, msg, zone, "example.test")
+	})
+	t.Run("external GTUBE refused", func(t *testing.T) {
+		out := swaksFrom(t, pf, "127.0.0.2", "sender@client.test", "bob@example.test", "spam", "spam body\n"+gtube)
+		if !regexp.MustCompile(`<\*\* 550 5\.7\.1 Message rejected as spam \(score 1\d\d\d`).MatchString(out) {
+			t.Fatalf("swaks did not get 550 5.7.1 with the score at end of DATA:\n%s", out)
+		}
+	})
+	t.Run("external ham delivered once checked", func(t *testing.T) {
+		out := swaksFrom(t, pf, "127.0.0.2", "sender@client.test", "bob@example.test", "ham", "a plain message")
+		if !strings.Contains(out, "250 2.0.0 Ok: queued") {
+			t.Fatalf("swaks:\n%s", out)
+		}
+		dir := filepath.Join(root, "example.test", "bob", "Maildir")
+		var files []string
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline) && len(files) == 0; time.Sleep(200 * time.Millisecond) {
+			files, _ = filepath.Glob(filepath.Join(dir, "new", "*"))
+		}
+		if len(files) != 1 {
+			t.Fatalf("%d messages delivered, want 1\npostfix log:\n%s", len(files), pf.Log())
+		}
+		b, _ := os.ReadFile(files[0])
+		k := mail.HeaderLen(b)
+		count := map[string]int{}
+		for _, f := range mail.ParseHeader(b[:k]) {
+			count[strings.ToLower(f.Name)]++
+		}
+		if count["authentication-results"] != 1 || count["x-spam-status"] != 1 || count["x-sluice-scanned"] != 1 ||
+			!strings.Contains(string(b), "spf=pass") {
+			t.Fatalf("delivered message lacks the milter's fields (%v):\n%s", count, b)
+		}
+		// The delivery line has no verdict: LMTP did not score it again.
+		found := false
+		for _, line := range strings.Split(logs.String(), "\n") {
+			if strings.Contains(line, "msg=delivery") && strings.Contains(line, "rcpt=bob@example.test") {
+				found = true
+				if strings.Contains(line, "score=") {
+					t.Fatalf("LMTP scored milter-checked mail again:\n%s", line)
+				}
+			}
+		}
+		if !found {
+			t.Fatalf("no delivery line for bob in the log:\n%s", logs)
+		}
+	})
+}
+
+// startMilterOnly runs `sluice serve` with the milter alone on a free
+// port and returns the port.
+func startMilterOnly(t *testing.T, cfg config.Config) int {
+	t.Helper()
+	port := testutil.FreePort(t)
+	cfg.LMTP.Listen = nil
+	cfg.Milter.Listen = []string{fmt.Sprintf("127.0.0.1:%d", port)}
+	cfg.Metrics.Listen = ""
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	var w io.Writer = io.Discard
+	if testing.Verbose() {
+		w = os.Stderr
+	}
+	go func() { done <- serve(ctx, cfg, slog.New(slog.NewTextHandler(w, nil)), nil, nil) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	if err := testutil.WaitPort(port, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	return port
+}
+
+// TestPostfixMilterRulesUnloadable: with the rules unloadable and
+// on_error = "tempfail", inbound mail gets 451 at the end of DATA, and
+// signing goes on.
+func TestPostfixMilterRulesUnloadable(t *testing.T) {
+	testutil.RequirePeer(t, "swaks")
+	sk := testutil.StartSink(t, &testutil.Sink{Addr: fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))}, nil)
+	cfg, _, zone := outboundSetup(t, "127.0.0.1:1")
+	cfg.Rules.Mode = "dirs"
+	cfg.Rules.Dirs = []string{filepath.Join(t.TempDir(), "missing")}
+	cfg.Auth.Enabled = false
+	cfg.Milter.SignNetworks = []string{"127.0.0.1"}
+	cfg.Milter.OnError = "tempfail"
+	port := startMilterOnly(t, cfg)
+	pf := milterPostfix(t, sk, port, testutil.FreePort(t))
+	out := swaksFrom(t, pf, "127.0.0.2", "sender@client.test", "bob@example.test", "inbound", "body")
+	if !strings.Contains(out, "<** 451 4.7.1") {
+		t.Fatalf("swaks did not get 451 4.7.1 at end of DATA:\n%s", out)
+	}
+	out = swaksFrom(t, pf, "127.0.0.1", "alice@example.test", "friend@elsewhere.test", "outbound", "body")
+	if !strings.Contains(out, "250 2.0.0 Ok: queued") {
+		t.Fatalf("swaks:\n%s", out)
+	}
+	msg := waitSink(t, pf, sk, "friend@elsewhere.test")
+	verifyDKIM(t, msg, zone, "example.test")
+	verifyOpenDKIM(t, msg, zone, "example.test")
+}
