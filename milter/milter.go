@@ -183,7 +183,7 @@ func Listen(addr string) (net.Listener, error) {
 // Serve accepts MTA connections on l until the server is closed; it
 // returns nil then.
 func (s *Server) Serve(l net.Listener) error {
-	err := s.srv.Serve(l)
+	err := s.srv.Serve(guardedListener{l})
 	if errors.Is(err, gomilter.ErrServerClosed) {
 		return nil
 	}

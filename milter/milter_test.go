@@ -104,7 +104,7 @@ func lookupFor(t *testing.T, pub crypto.PublicKey) func(string) ([]string, error
 	}
 }
 
-func startServer(t *testing.T, cfg Config, signer Signer, checker Checker) (*Server, string) {
+func startServer(t testing.TB, cfg Config, signer Signer, checker Checker) (*Server, string) {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	s := New(cfg, log, signer, checker)
@@ -411,7 +411,7 @@ func TestFromAddress(t *testing.T) {
 }
 
 // rawDial opens a plain connection, for clients that misbehave.
-func rawDial(t *testing.T, addr string) net.Conn {
+func rawDial(t testing.TB, addr string) net.Conn {
 	t.Helper()
 	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {
