@@ -46,7 +46,9 @@ func milterPostfix(t *testing.T, sink *testutil.Sink, milterPort, lmtpPort int) 
 // (the zone file outboundSetup wrote).
 func milterDNS(t *testing.T, keyZone string) *dnstest.Server {
 	t.Helper()
-	srv := dnstest.Start(t, `client.test. TXT "v=spf1 ip4:127.0.0.0/8 -all"`)
+	srv := dnstest.Start(t, `client.test. TXT "v=spf1 ip4:127.0.0.0/8 -all"
+forged.test. TXT "v=spf1 ip4:192.0.2.99 -all"
+_dmarc.forged.test. TXT "v=DMARC1; p=reject"`)
 	b, err := os.ReadFile(keyZone)
 	if err != nil {
 		t.Fatal(err)
@@ -124,6 +126,7 @@ func TestPostfixMilter(t *testing.T) {
 	cfg.Milter.Listen = []string{fmt.Sprintf("127.0.0.1:%d", milterPort)}
 	cfg.Milter.SignNetworks = []string{"127.0.0.1"}
 	cfg.Milter.RejectScore = 5
+	cfg.Auth.EnforceDMARC = true
 	cfg.Sieve.Enabled = false
 	_, logs := startInProcess(t, cfg)
 	if err := testutil.WaitPort(milterPort, 5*time.Second); err != nil {
@@ -146,6 +149,12 @@ func TestPostfixMilter(t *testing.T) {
 		out := swaksFrom(t, pf, "127.0.0.2", "sender@client.test", "bob@example.test", "spam", "spam body\n"+gtube)
 		if !regexp.MustCompile(`<\*\* 550 5\.7\.1 Message rejected as spam \(score 1\d\d\d`).MatchString(out) {
 			t.Fatalf("swaks did not get 550 5.7.1 with the score at end of DATA:\n%s", out)
+		}
+	})
+	t.Run("DMARC p=reject refused", func(t *testing.T) {
+		out := swaksFrom(t, pf, "127.0.0.2", "ceo@forged.test", "bob@example.test", "wire money", "urgent")
+		if !strings.Contains(out, "<** 550 5.7.1 Rejected by the sender domain's DMARC policy") {
+			t.Fatalf("swaks did not get 550 5.7.1 for DMARC p=reject:\n%s", out)
 		}
 	})
 	t.Run("external ham delivered once checked", func(t *testing.T) {
