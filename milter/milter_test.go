@@ -399,9 +399,9 @@ func TestListen(t *testing.T) {
 
 func TestFromAddress(t *testing.T) {
 	for in, want := range map[string]string{
-		"From: Alice <alice@example.test>\r\n":       "alice@example.test",
-		"From: bob@example.test (Bob)\r\n":           "bob@example.test",
-		"To: x@y.test\r\n":                           "",
+		"From: Alice <alice@example.test>\r\n":    "alice@example.test",
+		"From: bob@example.test (Bob)\r\n":        "bob@example.test",
+		"To: x@y.test\r\n":                        "",
 		"From: \"a, b\" <c@d.test>, e@f.test\r\n": "c@d.test",
 	} {
 		if got := fromAddress(mail.ParseHeader([]byte(in))); got != want {
