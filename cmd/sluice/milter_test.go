@@ -10,8 +10,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	gomilter "github.com/d--j/go-milter"
 
 	"github.com/sluice-mail/sluice/config"
 	"github.com/sluice-mail/sluice/internal/dnstest"
@@ -248,4 +251,68 @@ func TestPostfixMilterRulesUnloadable(t *testing.T) {
 	msg := waitSink(t, pf, sk, "friend@elsewhere.test")
 	verifyDKIM(t, msg, zone, "example.test")
 	verifyOpenDKIM(t, msg, zone, "example.test")
+}
+
+// TestMilterOnlyReload: `sluice serve` with the milter alone starts with
+// rules it cannot load (inbound mail: 451), and SIGHUP with the rules
+// fixed puts the checks in force.
+func TestMilterOnlyReload(t *testing.T) {
+	cfg := config.Default()
+	cfg.Auth.Enabled = false
+	cfg.Rules.Mode = "dirs"
+	cfg.Rules.Dirs = []string{filepath.Join(t.TempDir(), "missing")}
+	port := testutil.FreePort(t)
+	cfg.LMTP.Listen = nil
+	cfg.Milter.Listen = []string{fmt.Sprintf("127.0.0.1:%d", port)}
+	cfg.Metrics.Listen = ""
+	fixed := cfg
+	fixed.Rules.Mode, fixed.Rules.Dirs = "builtin", nil
+	hup := make(chan os.Signal, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- serve(ctx, cfg, quiet(), hup, func() (config.Config, error) { return fixed, nil })
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	if err := testutil.WaitPort(port, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	send := func() *gomilter.Action {
+		t.Helper()
+		s, err := gomilter.NewClient("tcp", fmt.Sprintf("127.0.0.1:%d", port)).Session(gomilter.NewMacroBag())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		s.Conn("client.test", gomilter.FamilyInet, 25, "192.0.2.1")
+		s.Helo("client.test")
+		s.Mail("<a@client.test>", "")
+		s.Rcpt("<b@example.test>", "")
+		s.DataStart()
+		s.HeaderField("From", " a@client.test", nil)
+		s.HeaderField("Subject", " reload", nil)
+		s.HeaderEnd()
+		s.BodyChunk([]byte(gtube + "\r\n"))
+		_, act, err := s.End()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return act
+	}
+	if act := send(); act.SMTPCode != 451 {
+		t.Fatalf("with rules unloadable: %v, want 451", act)
+	}
+	hup <- syscall.SIGHUP
+	var act *gomilter.Action
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if act = send(); act.Type == gomilter.ActionAccept {
+			return
+		}
+	}
+	t.Fatalf("after the reload: %v, want accept", act)
 }
