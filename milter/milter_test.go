@@ -419,3 +419,23 @@ func rawDial(t testing.TB, addr string) net.Conn {
 	}
 	return c
 }
+
+// rewriteChecker answers as report_safe does: a new message whose header
+// section runs on into its body, all of it in Header.
+type rewriteChecker struct{}
+
+func (rewriteChecker) Check(context.Context, *mail.Envelope, []byte) (Verdict, error) {
+	return Verdict{Header: []byte("From: Alice <alice@example.test>\r\nX-Spam-Flag: YES\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nreport\r\n--b--\r\n")}, nil
+}
+
+func TestReplaceBody(t *testing.T) {
+	_, addr := startServer(t, Config{}, nil, rewriteChecker{})
+	mods, act := exchange(t, addr, "192.0.2.1", "", testMsg)
+	if act.Type != gomilter.ActionAccept {
+		t.Fatalf("action %v", act)
+	}
+	got := applyMods(t, testMsg, mods)
+	if want := "From: Alice <alice@example.test>\r\nX-Spam-Flag: YES\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nreport\r\n--b--\r\n"; got != want {
+		t.Fatalf("message after %v:\n%q\nwant\n%q", mods, got, want)
+	}
+}

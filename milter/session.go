@@ -257,7 +257,13 @@ func (ss *session) check(m gomilter.Modifier, raw []byte, qid string) (*gomilter
 // apply sends the header actions (and the body, where report_safe
 // replaced it) that turn raw into the verdict's message.
 func (ss *session) apply(m gomilter.Modifier, raw []byte, v Verdict) error {
-	for _, a := range headerActions(ss.fields, mail.ParseHeader(v.Header), ss.leadingSpace) {
+	// Where the checks rewrote the message as bytes (report_safe), the
+	// header section may run on into the body: split the whole again.
+	out := make([]byte, 0, len(v.Header)+len(v.Body))
+	out = append(append(out, v.Header...), v.Body...)
+	k := mail.HeaderLen(out)
+	newHeader, newBody := out[:k], out[k:]
+	for _, a := range headerActions(ss.fields, mail.ParseHeader(newHeader), ss.leadingSpace) {
 		var err error
 		switch a.kind {
 		case actAdd:
@@ -271,9 +277,8 @@ func (ss *session) apply(m gomilter.Modifier, raw []byte, v Verdict) error {
 			return err
 		}
 	}
-	body := raw[len(ss.header)+2:]
-	if v.Body != nil && !bytes.Equal(v.Body, body) {
-		return m.ReplaceBody(bytes.NewReader(v.Body))
+	if body := raw[len(ss.header)+2:]; !bytes.Equal(newBody, body) {
+		return m.ReplaceBody(bytes.NewReader(newBody))
 	}
 	return nil
 }

@@ -316,3 +316,64 @@ func TestMilterOnlyReload(t *testing.T) {
 	}
 	t.Fatalf("after the reload: %v, want accept", act)
 }
+
+// TestPostfixMilterSpamMarked: with reject_score off, GTUBE from an
+// external client passes marked through a real Postfix. With the built-in
+// rules (report_safe 0): forged X-Spam-* removed, the Subject rewritten in
+// place (a change action), X-Spam-* added, other fields kept. With
+// report_safe 1: the body replaced by the report (a body action).
+func TestPostfixMilterSpamMarked(t *testing.T) {
+	testutil.RequirePeer(t, "swaks")
+	send := func(t *testing.T, cfg config.Config) []byte {
+		t.Helper()
+		sk := testutil.StartSink(t, &testutil.Sink{Addr: fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))}, nil)
+		cfg.Auth.Enabled = false
+		cfg.Milter.SignNetworks = []string{"127.0.0.1"}
+		pf := milterPostfix(t, sk, startMilterOnly(t, cfg), testutil.FreePort(t))
+		out, err := exec.Command("swaks", "--server", fmt.Sprintf("127.0.0.1:%d", pf.SMTPPort),
+			"--local-interface", "127.0.0.2", "--from", "sender@client.test", "--to", "victim@elsewhere.test",
+			"--header", "Subject: cheap pills", "--add-header", "X-Spam-Flag: NO", "--add-header", "X-Keep: middle",
+			"--body", "buy now\n"+gtube).CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "250 2.0.0 Ok: queued") {
+			t.Fatalf("swaks: %v\n%s", err, out)
+		}
+		return waitSink(t, pf, sk, "victim@elsewhere.test")
+	}
+	t.Run("headers", func(t *testing.T) {
+		cfg := config.Default()
+		cfg.Rules.Mode = "builtin"
+		msg := send(t, cfg)
+		k := mail.HeaderLen(msg)
+		var subjects, flags, names []string
+		for _, f := range mail.ParseHeader(msg[:k]) {
+			names = append(names, f.Name)
+			switch strings.ToLower(f.Name) {
+			case "subject":
+				subjects = append(subjects, f.Unfolded())
+			case "x-spam-flag":
+				flags = append(flags, strings.TrimSpace(f.Unfolded()))
+			}
+		}
+		if len(subjects) != 1 || !strings.Contains(subjects[0], "*****SPAM***** cheap pills") {
+			t.Errorf("Subject fields %q, want one, rewritten\n%s", subjects, msg)
+		}
+		if len(flags) != 1 || flags[0] != "YES" {
+			t.Errorf("X-Spam-Flag fields %q, want the forged one gone and ours YES\n%s", flags, msg)
+		}
+		if !strings.Contains(strings.Join(names, ","), "X-Keep") || !strings.Contains(string(msg), "X-Spam-Status: Yes") {
+			t.Errorf("fields %v\n%s", names, msg)
+		}
+	})
+	t.Run("report_safe", func(t *testing.T) {
+		dir := t.TempDir()
+		os.WriteFile(filepath.Join(dir, "local.cf"), []byte("required_score 5\nreport_safe 1\n"+
+			"body GTUBE /XJS\\*C4JDBQADN1\\.NSBN3\\*2IDNEN\\*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL\\*C\\.34X/\nscore GTUBE 1000\n"), 0o644)
+		cfg := config.Default()
+		cfg.Rules.Mode, cfg.Rules.Dirs = "dirs", []string{dir}
+		msg := send(t, cfg)
+		body := string(msg[mail.HeaderLen(msg):])
+		if !strings.Contains(body, "Content analysis details") || !strings.Contains(body, "message/rfc822") || !strings.Contains(body, gtube) {
+			t.Errorf("body is not report_safe's report with the original attached:\n%s", msg)
+		}
+	})
+}
