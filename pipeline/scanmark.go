@@ -15,11 +15,13 @@ import (
 )
 
 // ScannedField names the field Scan adds: "X-Sluice-Scanned: AUTHSERVID;
-// v=1; b=MAC". The MAC (HMAC-SHA256 with Config.ScanKey) covers the
-// authserv-id, the From, To, Subject and Message-ID fields, every X-Spam-*
-// field, our Authentication-Results fields and the body, so that a mark
-// copied onto other mail, or mail whose verdict fields were changed on
-// the way, does not verify.
+// v=1; [a=quarantine;] b=MAC". The MAC (HMAC-SHA256 with Config.ScanKey)
+// covers the authserv-id, the a= tag, the From, To, Subject and
+// Message-ID fields, every X-Spam-* field, our Authentication-Results
+// fields and the body, so that a mark copied onto other mail, or mail
+// whose verdict fields were changed on the way, does not verify. a= carries
+// a DMARC policy of quarantine to the delivery, which applies it (with
+// AuthStage.EnforceDMARC) without checking again.
 const ScannedField = "X-Sluice-Scanned"
 
 // Scan runs the per-message steps for a front end that hands the message
@@ -48,7 +50,12 @@ func (p *Pipeline) Scan(ctx context.Context, env *mail.Envelope, raw []byte) (*M
 			}
 		}
 		id := p.authServID()
-		mark := ScannedField + ": " + id + "; v=1; b=" + p.scanMAC(id, kept, c.Body) + "\r\n"
+		apply, tag := "", ""
+		if c.Auth != nil && c.Auth.DMARC.Apply == auth.PolicyQuarantine {
+			apply = auth.PolicyQuarantine
+			tag = " a=" + apply + ";"
+		}
+		mark := ScannedField + ": " + id + "; v=1;" + tag + " b=" + p.scanMAC(id, apply, kept, c.Body) + "\r\n"
 		h := mail.NewHeader(c.Header, fields)
 		h.Edit(mail.HeaderEdits{Remove: marks, Add: []mail.FieldAdd{{Before: 0, Field: mark}}})
 		c.Header = h.Bytes()
@@ -101,23 +108,33 @@ func (p *Pipeline) scanned(m *Message) bool {
 	if !strings.EqualFold(id, p.authServID()) {
 		return false
 	}
-	var got string
+	var got, apply string
 	for _, tag := range strings.Split(rest, ";") {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(tag), "b="); ok {
+		tag = strings.TrimSpace(tag)
+		if v, ok := strings.CutPrefix(tag, "b="); ok {
 			got = v
 		}
+		if v, ok := strings.CutPrefix(tag, "a="); ok {
+			apply = v
+		}
 	}
-	want := p.scanMAC(id, slices.Delete(slices.Clone(fields), at, at+1), m.Body)
-	return got != "" && hmac.Equal([]byte(got), []byte(want))
+	want := p.scanMAC(id, apply, slices.Delete(slices.Clone(fields), at, at+1), m.Body)
+	if got == "" || !hmac.Equal([]byte(got), []byte(want)) {
+		return false
+	}
+	if apply == auth.PolicyQuarantine {
+		m.Auth = &auth.Results{DMARC: auth.DMARCResult{Apply: apply}}
+	}
+	return true
 }
 
 // scanMAC is the MAC of a mark (see ScannedField). Values are compared
 // unfolded with white space collapsed, the body with LF line ends and no
 // trailing empty lines, so that a hop that refolds or re-ends lines
 // keeps the mark valid.
-func (p *Pipeline) scanMAC(id string, fields []mail.Field, body []byte) string {
+func (p *Pipeline) scanMAC(id, apply string, fields []mail.Field, body []byte) string {
 	mac := hmac.New(sha256.New, p.cfg.ScanKey)
-	io.WriteString(mac, "sluice-scan-v1\n"+strings.ToLower(id)+"\n")
+	io.WriteString(mac, "sluice-scan-v1\n"+strings.ToLower(id)+"\n"+apply+"\n")
 	ours := map[int]bool{}
 	for _, i := range auth.Forged(fields, id) {
 		ours[i] = true

@@ -85,6 +85,28 @@ func TestScanMark(t *testing.T) {
 			t.Errorf("%s: forged verdict kept:\n%s", name, got)
 		}
 	}
+	// A DMARC quarantine travels in the mark, and is applied at delivery
+	// (with enforcement) without checking again.
+	qp := New(Config{
+		Hostname:  "mx.test",
+		Directory: NewDirectory(DirectoryConfig{MailRoot: t.TempDir(), MailLocation: "%d/%n/Maildir"}),
+		Auth:      &AuthStage{Resolver: p.cfg.Auth.Resolver, AuthServID: "mx.test", EnforceDMARC: true, QuarantineFolder: "Spam"},
+		ScanKey:   []byte("k1"),
+	}, quietLog())
+	qenv := &mail.Envelope{MailFrom: "x@quar.test", Recipients: []string{"bob@example.test"}, ClientIP: net.ParseIP("192.0.2.1"), ClientHelo: "h.test"}
+	qm, err := qp.Scan(context.Background(), qenv, []byte("From: x@quar.test\r\nSubject: q\r\n\r\nbody\r\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(qm.Header), "a=quarantine;") {
+		t.Fatalf("mark without a=quarantine:\n%s", qm.Header)
+	}
+	if m := check(qp, string(qm.Out())); !m.Scanned || m.Auth == nil || m.Auth.DMARC.Apply != "quarantine" {
+		t.Fatalf("quarantine not carried: scanned %v auth %+v", m.Scanned, m.Auth)
+	}
+	if m := check(qp, strings.Replace(string(qm.Out()), " a=quarantine;", "", 1)); m.Scanned {
+		t.Fatal("mark with a= removed still trusted")
+	}
 	// Without a key nothing is marked or trusted.
 	q := scanPipeline(t, "")
 	if m := check(q, delivered); m.Scanned {
