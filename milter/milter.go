@@ -163,13 +163,17 @@ func New(cfg Config, log *slog.Logger, signer Signer, checker Checker) *Server {
 }
 
 // Listen opens a milter listener: "unix:/path" (a stale socket file is
-// replaced) or host:port.
+// replaced; one with a live listener is an error) or host:port.
 func Listen(addr string) (net.Listener, error) {
 	if path, ok := strings.CutPrefix(addr, "unix:"); ok {
 		if path == "" {
 			return nil, fmt.Errorf("%w: empty socket path", ErrConfig)
 		}
 		if fi, err := os.Lstat(path); err == nil && fi.Mode()&os.ModeSocket != 0 {
+			if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+				c.Close()
+				return nil, fmt.Errorf("%w: %s: another server is listening", ErrConfig, path)
+			}
 			os.Remove(path)
 		}
 		return net.Listen("unix", path)

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 
 	"github.com/sluice-mail/sluice/config"
+	"github.com/sluice-mail/sluice/lmtp"
 	"github.com/sluice-mail/sluice/mail"
 	"github.com/sluice-mail/sluice/metrics"
 	"github.com/sluice-mail/sluice/milter"
@@ -124,8 +125,11 @@ func startMilters(cfg config.Config, log *slog.Logger, mt *metrics.Metrics, curr
 	}
 	srv := milter.New(mc, log, ms.signer, milterChecker{pipeline: current})
 	var ls []net.Listener
+	// A unix socket gets [lmtp]'s socket_mode and socket_group: Postfix's
+	// smtpd must be able to write to it.
+	mode, _ := cfg.LMTP.SocketModeBits()
 	for _, a := range cfg.Milter.Listen {
-		l, err := milter.Listen(a)
+		l, err := lmtp.Listen(a, mode, cfg.LMTP.SocketGroup)
 		if err != nil {
 			for _, l := range ls {
 				l.Close()

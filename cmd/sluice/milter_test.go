@@ -377,3 +377,57 @@ func TestPostfixMilterSpamMarked(t *testing.T) {
 		}
 	})
 }
+
+// TestPostfixMilterUnixSocket: Postfix reaches the milter on a unix
+// socket made with lmtp.socket_mode and socket_group (Postfix's group).
+func TestPostfixMilterUnixSocket(t *testing.T) {
+	testutil.RequirePeer(t, "swaks")
+	sk := testutil.StartSink(t, &testutil.Sink{Addr: fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))}, nil)
+	cfg, _, zone := outboundSetup(t, "127.0.0.1:1")
+	cfg.Auth.Enabled = false
+	cfg.Rules.Mode = "builtin"
+	cfg.LMTP.Listen = nil
+	cfg.LMTP.SocketGroup = "postfix"
+	cfg.Metrics.Listen = ""
+	dir := t.TempDir()
+	// Postfix's smtpd runs as the postfix user: the directories must let
+	// it through; the socket itself is 0660, group postfix.
+	os.Chmod(dir, 0o755)
+	os.Chmod(filepath.Dir(dir), 0o755)
+	sock := filepath.Join(dir, "milter.sock")
+	cfg.Milter.Listen = []string{"unix:" + sock}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, cfg, quiet(), nil, nil) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+		if _, err := os.Stat(sock); err == nil {
+			t.Errorf("socket %s left behind", sock)
+		}
+	})
+	for i := 0; ; i++ {
+		if _, err := os.Stat(sock); err == nil {
+			break
+		}
+		if i > 100 {
+			t.Fatal("no milter socket")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	host, port, _ := strings.Cut(sk.Addr, ":")
+	main := lines(docBlocks(t)["main.cf milter"], "inet:127.0.0.1:8891", "unix:"+sock)
+	pf := testutil.StartPostfix(t, testutil.PostfixOptions{
+		LMTP: fmt.Sprintf("inet:127.0.0.1:%d", testutil.FreePort(t)),
+		MainCF: append(main, "default_transport = smtp", "relay_transport = smtp", "relayhost = ["+host+"]:"+port,
+			"smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination", "smtp_dns_support_level = disabled"),
+		MasterCF: []string{"smtp      unix  - - n -   - smtp"},
+	})
+	out := swaksFrom(t, pf, "127.0.0.1", "alice@example.test", "friend@elsewhere.test", "over a unix socket", "body")
+	if !strings.Contains(out, "250 2.0.0 Ok: queued") {
+		t.Fatalf("swaks:\n%s\npostfix log:\n%s", out, pf.Log())
+	}
+	verifyDKIM(t, waitSink(t, pf, sk, "friend@elsewhere.test"), zone, "example.test")
+}
