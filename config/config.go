@@ -44,6 +44,8 @@ type Config struct {
 	Redis    Redis    `toml:"redis"`
 	// Policy is the Postfix policy service (config/policy.go).
 	Policy Policy `toml:"policy"`
+	// Milter is the Postfix milter front end (config/milter.go).
+	Milter Milter `toml:"milter"`
 }
 
 // Redis is the Redis server that holds state shared between sluice nodes;
@@ -419,6 +421,7 @@ func Default() Config {
 			DKIMMinRSABits:    1024,
 			QuarantineFolder:  "Spam",
 		},
+		Milter: defaultMilter(),
 	}
 }
 
@@ -629,6 +632,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	errs = append(errs, c.Policy.validate()...)
+	c.validateMilter(bad)
 	return errors.Join(errs...)
 }
 
