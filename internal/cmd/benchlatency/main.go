@@ -11,7 +11,8 @@
 //
 // After -warmup messages it sends every FILE once (the corpus pass) and
 // prints its latency percentiles and how many of its messages ran out of
-// the rule budget (the server's sluice_rules_timeouts_total); then it goes
+// the rule budget (the server's sluice_rules_timeouts_total) and the mean
+// time per message of each stage (sluice_stage_duration_seconds); then it goes
 // on through the files again until -deliveries messages in all have been
 // delivered, printing the server's resident set size (VmRSS, from
 // /proc/PID/status) after each count in -rss-at. It exits 1 if any
@@ -88,7 +89,7 @@ func main() {
 	for ; n < min(*warmup, *total); n++ {
 		deliver(n, msgs[n%len(msgs)])
 	}
-	timeouts0, err := counter(*metricsAddr, "sluice_rules_timeouts_total")
+	m0, err := scrape(*metricsAddr)
 	if err != nil {
 		fail(err)
 	}
@@ -97,11 +98,13 @@ func main() {
 	for i := 0; i < len(msgs) && n < *total; i, n = i+1, n+1 {
 		pass = append(pass, deliver(n, msgs[i]))
 	}
-	timeouts1, err := counter(*metricsAddr, "sluice_rules_timeouts_total")
+	m1, err := scrape(*metricsAddr)
 	if err != nil {
 		fail(err)
 	}
-	fmt.Printf("latency: %s, %d over the rule budget\n", summary(pass), int(timeouts1-timeouts0))
+	fmt.Printf("latency: %s, %d over the rule budget\n", summary(pass),
+		int(m1["sluice_rules_timeouts_total"]-m0["sluice_rules_timeouts_total"]))
+	fmt.Printf("stages, mean per message in the server: %s\n", stageMeans(m0, m1))
 	var rest []time.Duration
 	for ; n < *total; n++ {
 		rest = append(rest, deliver(n, msgs[n%len(msgs)]))
@@ -182,21 +185,46 @@ func (d *deliverer) send(msg []byte) (time.Duration, error) {
 
 func (d *deliverer) close() { d.c.Quit() }
 
-// counter reads one unlabelled counter from the server's /metrics.
-func counter(addr, name string) (float64, error) {
+// scrape reads every sample of the server's /metrics, keyed by the series
+// as written (name and labels, e.g. `x_sum{stage="rules"}`).
+func scrape(addr string) (map[string]float64, error) {
 	resp, err := http.Get("http://" + addr + "/metrics")
 	if err != nil {
-		return 0, fmt.Errorf("benchlatency: metrics: %w", err)
+		return nil, fmt.Errorf("benchlatency: metrics: %w", err)
 	}
 	defer resp.Body.Close()
+	out := map[string]float64{}
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
-			return strconv.ParseFloat(strings.TrimSpace(v), 64)
+		line := sc.Text()
+		i := strings.LastIndexByte(line, ' ')
+		if i < 0 || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if v, err := strconv.ParseFloat(line[i+1:], 64); err == nil {
+			out[line[:i]] = v
 		}
 	}
-	return 0, fmt.Errorf("benchlatency: metrics: no %s", name)
+	if _, ok := out["sluice_rules_timeouts_total"]; !ok {
+		return nil, fmt.Errorf("benchlatency: metrics: no sluice_rules_timeouts_total")
+	}
+	return out, nil
+}
+
+// stageMeans formats the mean time per message of each pipeline stage
+// between two scrapes.
+func stageMeans(m0, m1 map[string]float64) string {
+	var parts []string
+	for _, st := range []string{"parse", "auth", "bayes", "rules", "sieve", "delivery"} {
+		k := `sluice_stage_duration_seconds_%s{stage="` + st + `"}`
+		n := m1[fmt.Sprintf(k, "count")] - m0[fmt.Sprintf(k, "count")]
+		if n > 0 {
+			sum := m1[fmt.Sprintf(k, "sum")] - m0[fmt.Sprintf(k, "sum")]
+			parts = append(parts, fmt.Sprintf("%s %.2f ms", st, sum/n*1000))
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 // residentKiB reads VmRSS and VmHWM (the peak) from /proc/PID/status.
