@@ -85,6 +85,10 @@ func main() {
 		}
 		return lat
 	}
+	if *pid > 0 {
+		rss, hwm := residentKiB(*pid)
+		fmt.Printf("rss before any delivery: %.1f MiB (peak %.1f MiB)\n", float64(rss)/1024, float64(hwm)/1024)
+	}
 	n := 0
 	for ; n < min(*warmup, *total); n++ {
 		deliver(n, msgs[n%len(msgs)])
