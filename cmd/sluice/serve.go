@@ -36,6 +36,7 @@ func cmdServe(args []string, stderr io.Writer) int {
 	lmtpAddr := fs.String("lmtp", "", "listen `address` (host:port or unix:/path), replacing lmtp.listen")
 	mailRoot := fs.String("mail-root", "", "mail root `directory`, replacing delivery.mail_root")
 	metricsAddr := fs.String("metrics", "", "metrics listen `address` (host:port, or \"off\"), replacing metrics.listen")
+	spamdAddr := fs.String("spamd", "", "spamd protocol listen `address` (host:port or unix:/path), replacing spamd.listen")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -50,6 +51,9 @@ func cmdServe(args []string, stderr io.Writer) int {
 		}
 		if *mailRoot != "" {
 			cfg.Delivery.MailRoot = *mailRoot
+		}
+		if *spamdAddr != "" {
+			cfg.Spamd.Listen = []string{*spamdAddr}
 		}
 		switch *metricsAddr {
 		case "":
@@ -212,17 +216,24 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, hup <-chan 
 	if smtpSrv != nil {
 		mt.RegisterSessions("smtp", func() float64 { return float64(smtpSrv.Sessions()) })
 	}
-	errc := make(chan error, len(listeners)+1)
+	spamdSrv, err := listenSpamd(cfg, cur, log, mt)
+	if err != nil {
+		closeAll()
+		return err
+	}
+	errc := make(chan error, len(listeners)+len(cfg.Spamd.Listen)+1)
 	if cfg.Metrics.Listen != "" {
 		ml, err := net.Listen("tcp", cfg.Metrics.Listen)
 		if err != nil {
 			closeAll()
+			spamdSrv.shutdown(context.Background(), log)
 			return fmt.Errorf("metrics listen %s: %w", cfg.Metrics.Listen, err)
 		}
 		mctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		go func() { errc <- mt.Serve(mctx, ml, log) }()
 	}
+	spamdSrv.start(log, errc)
 	for _, b := range listeners {
 		log.Info("listening", "proto", b.proto, "addr", b.l.Addr().String())
 		go func() { errc <- b.srv.Serve(b.l) }()
@@ -239,6 +250,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, hup <-chan 
 				if smtpSrv != nil {
 					smtpSrv.Shutdown(context.Background())
 				}
+				spamdSrv.shutdown(context.Background(), log)
 				return err
 			}
 		case <-hup:
@@ -261,6 +273,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, hup <-chan 
 			log.Warn("shutdown", "err", err)
 		}
 	}
+	spamdSrv.shutdown(sctx, log)
 	for _, a := range cfg.LMTP.Listen {
 		if path, ok := strings.CutPrefix(a, "unix:"); ok {
 			os.Remove(path)

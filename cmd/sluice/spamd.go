@@ -1,0 +1,153 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"sort"
+
+	"github.com/sluice-mail/sluice/bayes"
+	"github.com/sluice-mail/sluice/config"
+	"github.com/sluice-mail/sluice/lmtp"
+	"github.com/sluice-mail/sluice/mail"
+	"github.com/sluice-mail/sluice/metrics"
+	"github.com/sluice-mail/sluice/pipeline"
+	"github.com/sluice-mail/sluice/spamd"
+)
+
+// spamdScanner answers the spamd front end with the pipeline in force:
+// the same per-message steps as delivery (parse, auth, Bayes, rules,
+// scoring, auto-learn), run by CheckUser, and Bayes learning by Learn.
+// The User header names the Bayes database ([bayes] per_user); without
+// per_user every user shares the global one.
+//
+// Per-user preferences (user_prefs, user_scores_dsn) are to come as a
+// prefs step of the pipeline that CheckUser applies for the same user
+// name; nothing here would change.
+type spamdScanner struct {
+	cur *current
+}
+
+// Scan implements spamd.Scanner.
+func (s spamdScanner) Scan(ctx context.Context, req *spamd.Request) (*spamd.Result, error) {
+	p := s.cur.relay.Load().Pipeline
+	// spamd sees no envelope: the client is taken from the Received
+	// fields, as SpamAssassin does.
+	m, err := p.CheckUser(ctx, &mail.Envelope{}, req.Message, req.User)
+	if err != nil {
+		return nil, err
+	}
+	res := &spamd.Result{}
+	if v := m.Verdict; v != nil {
+		res.Spam, res.Score, res.Required = v.Spam, v.Score, v.Required
+		for _, h := range v.Hits {
+			res.Symbols = append(res.Symbols, h.Rule)
+		}
+		sort.Strings(res.Symbols) // get_names_of_tests_hit: Perl's sort
+	}
+	if req.WantsReport() {
+		res.Report = p.Report(m)
+	}
+	if req.WantsMessage() {
+		res.Message = m.Out()
+	}
+	return res, nil
+}
+
+// Learn implements spamd.Scanner. With Bayes off the TELL does nothing
+// and says so (no DidSet), as spamd without a Bayes scanner.
+func (s spamdScanner) Learn(ctx context.Context, req *spamd.Request) (spamd.Learned, error) {
+	p := s.cur.relay.Load().Pipeline
+	class := bayes.Class(0)
+	switch {
+	case req.SetLocal && req.Class == "spam":
+		class = bayes.Spam
+	case req.SetLocal:
+		class = bayes.Ham
+	}
+	out, err := p.Learn(ctx, req.Message, req.User, class)
+	if errors.Is(err, pipeline.ErrNoBayes) || errors.Is(err, bayes.ErrDisabled) {
+		return spamd.Learned{}, nil
+	}
+	if err != nil {
+		return spamd.Learned{}, err
+	}
+	return spamd.Learned{
+		DidSetLocal:    class != 0 && (out == bayes.Learned || out == bayes.Moved),
+		DidRemoveLocal: class == 0 && out == bayes.Forgotten,
+	}, nil
+}
+
+// spamdFront is the spamd server and its listeners.
+type spamdFront struct {
+	srv       *spamd.Server
+	listeners []net.Listener
+}
+
+// listenSpamd opens [spamd] listen; nil when it is empty.
+func listenSpamd(cfg config.Config, cur *current, log *slog.Logger, mt *metrics.Metrics) (*spamdFront, error) {
+	c := cfg.Spamd
+	if len(c.Listen) == 0 {
+		return nil, nil
+	}
+	nets, err := c.AllowedNets()
+	if err != nil {
+		return nil, fmt.Errorf("spamd.allowed_ips: %w", err)
+	}
+	mode, err := c.SocketModeBits()
+	if err != nil {
+		return nil, fmt.Errorf("spamd.socket_mode: %w", err)
+	}
+	f := &spamdFront{}
+	for _, a := range c.Listen {
+		l, err := lmtp.Listen(a, os.FileMode(mode), "")
+		if err != nil {
+			f.close()
+			return nil, fmt.Errorf("spamd listen %s: %w", a, err)
+		}
+		f.listeners = append(f.listeners, l)
+	}
+	f.srv = spamd.New(spamd.Config{
+		AllowedIPs:     nets,
+		MaxConnections: c.MaxConnections,
+		MaxMessageSize: c.MaxMessageSize,
+		ReadTimeout:    c.ReadTimeout,
+		WriteTimeout:   c.WriteTimeout,
+		ScanTimeout:    c.ScanTimeout,
+		AllowTell:      c.AllowTell,
+	}, log, spamdScanner{cur: cur})
+	mt.RegisterSessions("spamd", func() float64 { return float64(f.srv.Connections()) })
+	return f, nil
+}
+
+// start serves every listener; each Serve's end is sent to errc.
+func (f *spamdFront) start(log *slog.Logger, errc chan<- error) {
+	if f == nil {
+		return
+	}
+	for _, l := range f.listeners {
+		log.Info("listening", "proto", "spamd", "addr", l.Addr().String())
+		go func() { errc <- f.srv.Serve(l) }()
+	}
+}
+
+// shutdown stops the server, waiting for requests in progress until ctx
+// ends; closing a unix listener removes its socket.
+func (f *spamdFront) shutdown(ctx context.Context, log *slog.Logger) {
+	if f == nil {
+		return
+	}
+	if err := f.srv.Shutdown(ctx); err != nil {
+		log.Warn("spamd shutdown", "err", err)
+	}
+	f.close()
+}
+
+func (f *spamdFront) close() {
+	for _, l := range f.listeners {
+		l.Close()
+	}
+}
