@@ -26,4 +26,3 @@ func Report(v Verdict, conf rules.Config, opt Options) string {
 func FormatScore(score, required float64, spam bool) string {
 	return scoreString(score, required, spam, "", false)
 }
-
