@@ -34,7 +34,7 @@ const (
 func startSpamdServe(t *testing.T, cfgFile string) int {
 	t.Helper()
 	port := testutil.FreePort(t)
-	startServeProcess(t, func() error { return testutil.WaitPort(port, 60*time.Second) },
+	startServeProcess(t, func() error { return testutil.WaitPort(port, 3*time.Minute) },
 		"serve", "-config", cfgFile, "-spamd", fmt.Sprintf("127.0.0.1:%d", port))
 	return port
 }
@@ -378,7 +378,7 @@ func TestSpamcUnixSocketPerUser(t *testing.T) {
 	sock := filepath.Join(dir, "spamd.sock")
 	cfg := spamdServeConfig(t, dir, "", "per_user = true\n", fmt.Sprintf("listen = [%q]\n", "unix:"+sock))
 	startServeProcess(t, func() error {
-		for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		for deadline := time.Now().Add(3 * time.Minute); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 			if c, err := net.Dial("unix", sock); err == nil {
 				c.Close()
 				return nil
