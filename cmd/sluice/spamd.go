@@ -20,23 +20,34 @@ import (
 
 // spamdScanner answers the spamd front end with the pipeline in force:
 // the same per-message steps as delivery (parse, auth, Bayes, rules,
-// scoring, auto-learn), run by CheckUser, and Bayes learning by Learn.
-// The User header names the Bayes database ([bayes] per_user); without
-// per_user every user shares the global one.
-//
-// Per-user preferences (user_prefs, user_scores_dsn) are to come as a
-// prefs step of the pipeline that CheckUser applies for the same user
-// name; nothing here would change.
+// scoring, auto-learn), run by CheckUser, and Bayes learning by Learn,
+// both for the user users names.
 type spamdScanner struct {
-	cur *current
+	cur   *current
+	users spamdUsers
 }
+
+// spamdUsers turns a request's User header (spamc -u; "" when absent)
+// into the user the pipeline scores for: the mailbox whose Bayes database
+// ([bayes] per_user) and, once they exist, per-user preferences apply. A
+// name that maps to "" is scored as the site.
+type spamdUsers interface {
+	PipelineUser(header string) string
+}
+
+// headerUsers takes the User header as it is: a mailbox address
+// (alice@example.org) has its own Bayes database with per_user; any other
+// name has none, and without per_user every name shares the global one.
+type headerUsers struct{}
+
+func (headerUsers) PipelineUser(header string) string { return header }
 
 // Scan implements spamd.Scanner.
 func (s spamdScanner) Scan(ctx context.Context, req *spamd.Request) (*spamd.Result, error) {
 	p := s.cur.relay.Load().Pipeline
 	// spamd sees no envelope: the client is taken from the Received
 	// fields, as SpamAssassin does.
-	m, err := p.CheckUser(ctx, &mail.Envelope{}, req.Message, req.User)
+	m, err := p.CheckUser(ctx, &mail.Envelope{}, req.Message, s.users.PipelineUser(req.User))
 	if err != nil {
 		return nil, err
 	}
@@ -68,7 +79,7 @@ func (s spamdScanner) Learn(ctx context.Context, req *spamd.Request) (spamd.Lear
 	case req.SetLocal:
 		class = bayes.Ham
 	}
-	out, err := p.Learn(ctx, req.Message, req.User, class)
+	out, err := p.Learn(ctx, req.Message, s.users.PipelineUser(req.User), class)
 	if errors.Is(err, pipeline.ErrNoBayes) || errors.Is(err, bayes.ErrDisabled) {
 		return spamd.Learned{}, nil
 	}
@@ -118,7 +129,7 @@ func listenSpamd(cfg config.Config, cur *current, log *slog.Logger, mt *metrics.
 		WriteTimeout:   c.WriteTimeout,
 		ScanTimeout:    c.ScanTimeout,
 		AllowTell:      c.AllowTell,
-	}, log, spamdScanner{cur: cur})
+	}, log, spamdScanner{cur: cur, users: headerUsers{}})
 	mt.RegisterSessions("spamd", func() float64 { return float64(f.srv.Connections()) })
 	return f, nil
 }
