@@ -28,6 +28,11 @@ type Spamd struct {
 	// is refused with EX_DATAERR and spamc passes it on unscanned.
 	// Default 50 MiB.
 	MaxMessageSize int64 `toml:"max_message_size"`
+	// MaxBytesInFlight bounds the message bytes all requests together
+	// hold in memory (by Content-length; MaxMessageSize for a request
+	// without one or compressed); past it a request is answered
+	// EX_TEMPFAIL. Default 200 MiB.
+	MaxBytesInFlight int64 `toml:"max_bytes_in_flight"`
 	// ReadTimeout bounds reading a request, WriteTimeout writing the
 	// reply. Default 30s each (spamd's --timeout-tcp).
 	ReadTimeout  time.Duration `toml:"read_timeout"`
@@ -46,9 +51,11 @@ func defaultSpamd() Spamd {
 		SocketMode:     "0666",
 		MaxConnections: 50,
 		MaxMessageSize: 50 << 20,
-		ReadTimeout:    30 * time.Second,
-		WriteTimeout:   30 * time.Second,
-		ScanTimeout:    5 * time.Minute,
+		// Room for four messages of the largest size at once, as LMTP.
+		MaxBytesInFlight: 200 << 20,
+		ReadTimeout:      30 * time.Second,
+		WriteTimeout:     30 * time.Second,
+		ScanTimeout:      5 * time.Minute,
 	}
 }
 
@@ -106,6 +113,9 @@ func (s Spamd) validate(bad func(format string, args ...any)) {
 	}
 	if s.MaxMessageSize <= 0 {
 		bad("spamd.max_message_size must be positive")
+	}
+	if s.MaxBytesInFlight < s.MaxMessageSize {
+		bad("spamd.max_bytes_in_flight (%d) must be at least spamd.max_message_size (%d)", s.MaxBytesInFlight, s.MaxMessageSize)
 	}
 	for _, t := range []struct {
 		key string

@@ -66,6 +66,18 @@ func (r *Request) hasBody() bool { return r.Command != Ping && r.Command != Skip
 // message, at most maxSize bytes (after inflating). Errors are *Error
 // values carrying the EX_* code spamd answers them with.
 func ReadRequest(br *bufio.Reader, maxSize int64) (*Request, error) {
+	req, err := readHead(br)
+	if err != nil || !req.hasBody() {
+		return req, err
+	}
+	if req.Message, err = readBody(br, req, maxSize); err != nil {
+		return nil, err
+	}
+	return req, nil
+}
+
+// readHead reads and checks the request line and headers.
+func readHead(br *bufio.Reader) (*Request, error) {
 	line, err := readLine(br)
 	if err != nil {
 		if errors.Is(err, io.EOF) {
@@ -88,10 +100,6 @@ func ReadRequest(br *bufio.Reader, maxSize int64) (*Request, error) {
 		return req, nil
 	}
 	if err := validate(req); err != nil {
-		return nil, err
-	}
-	req.Message, err = readBody(br, req, maxSize)
-	if err != nil {
 		return nil, err
 	}
 	return req, nil

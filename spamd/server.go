@@ -68,6 +68,11 @@ type Config struct {
 	// MaxMessageSize bounds a message, compressed or inflated. Default
 	// 50 MiB.
 	MaxMessageSize int64
+	// MaxBytesInFlight bounds the message bytes all requests together
+	// hold; a request that would pass it (by its Content-length, or
+	// MaxMessageSize without one or compressed) is answered EX_TEMPFAIL
+	// before its message is read. Default 4 × MaxMessageSize.
+	MaxBytesInFlight int64
 	// ReadTimeout bounds reading the whole request; WriteTimeout writing
 	// the reply. Default 30s each (spamd's --timeout-tcp).
 	ReadTimeout, WriteTimeout time.Duration
@@ -85,6 +90,9 @@ func (c *Config) defaults() {
 	}
 	if c.MaxMessageSize <= 0 {
 		c.MaxMessageSize = 50 << 20
+	}
+	if c.MaxBytesInFlight <= 0 {
+		c.MaxBytesInFlight = 4 * c.MaxMessageSize
 	}
 	for _, d := range []*time.Duration{&c.ReadTimeout, &c.WriteTimeout} {
 		if *d <= 0 {
@@ -105,8 +113,9 @@ type Server struct {
 
 	ctx    context.Context // cancelled when Shutdown gives up waiting
 	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	active atomic.Int64
+	wg       sync.WaitGroup
+	active   atomic.Int64
+	inFlight atomic.Int64 // message bytes reserved by requests
 	closed atomic.Bool
 
 	mu        sync.Mutex
@@ -222,8 +231,11 @@ func (s *Server) serveConn(c net.Conn) {
 		return
 	}
 	c.SetReadDeadline(start.Add(s.cfg.ReadTimeout))
-	req, err := ReadRequest(bufio.NewReader(c), s.cfg.MaxMessageSize)
+	req, err := s.readRequest(bufio.NewReader(c))
 	c.SetReadDeadline(time.Time{})
+	if req != nil {
+		defer s.inFlight.Add(-s.reservation(req))
+	}
 	var reply []byte
 	var res *Result
 	if err == nil {
@@ -235,6 +247,38 @@ func (s *Server) serveConn(c net.Conn) {
 	c.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout))
 	_, werr := c.Write(reply)
 	s.logRequest(req, res, err, werr, remote, time.Since(start))
+}
+
+// readRequest is ReadRequest with the message's bytes reserved against
+// MaxBytesInFlight before they are read. A request returned holds its
+// reservation, which the caller gives back.
+func (s *Server) readRequest(br *bufio.Reader) (*Request, error) {
+	req, err := readHead(br)
+	if err != nil || !req.hasBody() {
+		return req, err
+	}
+	n := s.reservation(req)
+	if s.inFlight.Add(n) > s.cfg.MaxBytesInFlight {
+		s.inFlight.Add(-n)
+		return nil, &Error{Code: ExTempFail, Text: "EX_TEMPFAIL: too much mail in flight, try again later", Err: ErrTooBig}
+	}
+	if req.Message, err = readBody(br, req, s.cfg.MaxMessageSize); err != nil {
+		s.inFlight.Add(-n)
+		return nil, err
+	}
+	return req, nil
+}
+
+// reservation is what a request may hold: its Content-length, or the
+// largest message when it has none or is compressed.
+func (s *Server) reservation(req *Request) int64 {
+	switch {
+	case !req.hasBody():
+		return 0
+	case req.ContentLength < 0 || req.Zlib:
+		return s.cfg.MaxMessageSize
+	}
+	return min(req.ContentLength, s.cfg.MaxMessageSize)
 }
 
 // answer runs one request; a panic in the scanner is an EX_SOFTWARE error.

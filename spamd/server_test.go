@@ -28,7 +28,7 @@ func (f *fakeScanner) Scan(ctx context.Context, req *Request) (*Result, error) {
 	f.users = append(f.users, req.User)
 	block := f.block
 	f.mu.Unlock()
-	if block != nil {
+	if block != nil && bytes.Contains(req.Message, []byte("BLOCK")) {
 		select {
 		case <-block:
 		case <-ctx.Done():
@@ -263,7 +263,7 @@ func TestMaxConnections(t *testing.T) {
 	sc := &fakeScanner{block: make(chan struct{})}
 	addr := startServer(t, Config{MaxConnections: 1}, sc)
 	first := make(chan string)
-	go func() { first <- exchange(t, addr, request(Check, "1.5", "", hamMsg)) }()
+	go func() { first <- exchange(t, addr, request(Check, "1.5", "", "BLOCK"+hamMsg)) }()
 	for deadline := time.Now().Add(5 * time.Second); ; {
 		sc.mu.Lock()
 		n := len(sc.users)
@@ -310,7 +310,7 @@ func TestTimeouts(t *testing.T) {
 	t.Run("scan", func(t *testing.T) {
 		sc := &fakeScanner{block: make(chan struct{})}
 		addr := startServer(t, Config{ScanTimeout: 200 * time.Millisecond}, sc)
-		got := exchange(t, addr, request(Check, "1.5", "", hamMsg))
+		got := exchange(t, addr, request(Check, "1.5", "", "BLOCK"+hamMsg))
 		if want := "SPAMD/1.0 79 Timeout: (0 second timeout while trying to CHECK)\r\n"; got != want {
 			t.Fatalf("slow scan got %q, want %q", got, want)
 		}
@@ -346,5 +346,37 @@ func TestHeaderSection(t *testing.T) {
 		if got := string(headerSection([]byte(in))); got != want {
 			t.Errorf("headerSection(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestMaxBytesInFlight: while one request holds 800 of 1000 bytes, a
+// second of 800 is told to retry before its message is read.
+func TestMaxBytesInFlight(t *testing.T) {
+	sc := &fakeScanner{block: make(chan struct{})}
+	addr := startServer(t, Config{MaxMessageSize: 1000, MaxBytesInFlight: 1000}, sc)
+	msg := strings.Repeat("x", 800)
+	first := make(chan string)
+	go func() { first <- exchange(t, addr, request(Check, "1.5", "", "BLOCK"+msg[5:])) }()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		sc.mu.Lock()
+		n := len(sc.users)
+		sc.mu.Unlock()
+		if n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("first request never reached the scanner")
+		}
+	}
+	if got, want := exchange(t, addr, request(Check, "1.5", "", msg)), "SPAMD/1.0 75 EX_TEMPFAIL: too much mail in flight, try again later\r\n"; got != want {
+		t.Fatalf("second request got %q, want %q", got, want)
+	}
+	if got := exchange(t, addr, request(Check, "1.5", "", "small")); !strings.Contains(got, "EX_OK") {
+		t.Fatalf("a small request beside it got %q", got)
+	}
+	close(sc.block)
+	<-first
+	if got := exchange(t, addr, request(Check, "1.5", "", msg)); !strings.Contains(got, "EX_OK") {
+		t.Fatalf("after the first ended, the same request got %q", got)
 	}
 }

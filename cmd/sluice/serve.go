@@ -134,8 +134,9 @@ func reload(cur *current, load func() (config.Config, error), old config.Config,
 	if err == nil {
 		var p *pipeline.Pipeline
 		if p, err = newPipeline(cfg, log, mt, buildOpts{delivers: true, strict: true, state: state, precompile: true}); err == nil {
-			if !slices.Equal(cfg.LMTP.Listen, old.LMTP.Listen) || !slices.Equal(cfg.Filter.Listen, old.Filter.Listen) || cfg.Metrics.Listen != old.Metrics.Listen {
-				log.Warn("reload: listen addresses changed; they take effect at the next restart")
+			if !slices.Equal(cfg.LMTP.Listen, old.LMTP.Listen) || !slices.Equal(cfg.Filter.Listen, old.Filter.Listen) || cfg.Metrics.Listen != old.Metrics.Listen ||
+				fmt.Sprint(cfg.Spamd) != fmt.Sprint(old.Spamd) {
+				log.Warn("reload: listen addresses or [spamd] settings changed; they take effect at the next restart")
 			}
 			cur.set(p, cfg)
 			mt.Reloads.WithLabelValues("ok").Inc()

@@ -122,13 +122,14 @@ func listenSpamd(cfg config.Config, cur *current, log *slog.Logger, mt *metrics.
 		f.listeners = append(f.listeners, l)
 	}
 	f.srv = spamd.New(spamd.Config{
-		AllowedIPs:     nets,
-		MaxConnections: c.MaxConnections,
-		MaxMessageSize: c.MaxMessageSize,
-		ReadTimeout:    c.ReadTimeout,
-		WriteTimeout:   c.WriteTimeout,
-		ScanTimeout:    c.ScanTimeout,
-		AllowTell:      c.AllowTell,
+		AllowedIPs:       nets,
+		MaxConnections:   c.MaxConnections,
+		MaxMessageSize:   c.MaxMessageSize,
+		MaxBytesInFlight: c.MaxBytesInFlight,
+		ReadTimeout:      c.ReadTimeout,
+		WriteTimeout:     c.WriteTimeout,
+		ScanTimeout:      c.ScanTimeout,
+		AllowTell:        c.AllowTell,
 	}, log, spamdScanner{cur: cur, users: headerUsers{}})
 	mt.RegisterSessions("spamd", func() float64 { return float64(f.srv.Connections()) })
 	return f, nil
