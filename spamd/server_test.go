@@ -1,6 +1,7 @@
 package spamd
 
 import (
+	"bufio"
 	"bytes"
 	"compress/zlib"
 	"context"
@@ -9,6 +10,8 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -378,5 +381,34 @@ func TestMaxBytesInFlight(t *testing.T) {
 	<-first
 	if got := exchange(t, addr, request(Check, "1.5", "", msg)); !strings.Contains(got, "EX_OK") {
 		t.Fatalf("after the first ended, the same request got %q", got)
+	}
+}
+
+// TestDebianSpamcRequests: requests Debian's spamc 4.0.1 sent (captured
+// from spamc -c, -L spam, -K, -y -u) parse as protocol 1.5 with their
+// headers.
+func TestDebianSpamcRequests(t *testing.T) {
+	for _, tc := range []struct {
+		file, cmd, user, class string
+		setLocal               bool
+		length                 int64
+	}{
+		{"spamc-check.req", Check, "root", "", false, 600},
+		{"spamc-learn.req", Tell, "root", "spam", true, 600},
+		{"spamc-ping.req", Ping, "", "", false, -1},
+		{"spamc-symbols_user.req", Symbols, "alice@example.org", "", false, 600},
+	} {
+		raw, err := os.ReadFile(filepath.Join("testdata", tc.file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req, err := ReadRequest(bufio.NewReader(bytes.NewReader(raw)), 1<<20)
+		if err != nil {
+			t.Fatalf("ReadRequest(%s) = %v", tc.file, err)
+		}
+		if req.Command != tc.cmd || req.Version != "1.5" || req.User != tc.user || req.Class != tc.class ||
+			req.SetLocal != tc.setLocal || req.ContentLength != tc.length || int64(len(req.Message)) != max(tc.length, 0) {
+			t.Errorf("ReadRequest(%s) = %+v (message %d bytes)", tc.file, *req, len(req.Message))
+		}
 	}
 }
