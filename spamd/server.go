@@ -111,12 +111,12 @@ type Server struct {
 	scan Scanner
 	sem  chan struct{}
 
-	ctx    context.Context // cancelled when Shutdown gives up waiting
-	cancel context.CancelFunc
+	ctx      context.Context // cancelled when Shutdown gives up waiting
+	cancel   context.CancelFunc
 	wg       sync.WaitGroup
 	active   atomic.Int64
 	inFlight atomic.Int64 // message bytes reserved by requests
-	closed atomic.Bool
+	closed   atomic.Bool
 
 	mu        sync.Mutex
 	listeners map[net.Listener]bool
