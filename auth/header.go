@@ -1,7 +1,6 @@
 package auth
 
 import (
-	"net/mail"
 	"strings"
 
 	smail "github.com/sluice-mail/sluice/mail"
@@ -20,33 +19,24 @@ func fromDomain(fields []smail.Field) (string, bool) {
 	if len(from) != 1 {
 		return "", false
 	}
-	addrs, err := mail.ParseAddressList(from[0])
-	if err != nil || len(addrs) == 0 {
-		// Fall back to the text after the last '@' of something that
-		// looks like an address, as lenient receivers do.
-		v := from[0]
-		if i := strings.LastIndexByte(v, '<'); i >= 0 {
-			v = v[i+1:]
-			if j := strings.IndexByte(v, '>'); j >= 0 {
-				v = v[:j]
-			}
-		}
-		_, d, ok := strings.Cut(strings.TrimSpace(v), "@")
-		if !ok || d == "" || strings.ContainsFunc(d, func(r rune) bool {
-			return r <= ' ' || r == 0x7f || strings.ContainsRune(`<>,;@()"\\`, r)
-		}) {
-			return "", false
-		}
-		return strings.ToLower(d), true
-	}
+	// mail.ParseAddressList reads display names, comments and groups as
+	// lenient receivers do; what is left must be one addr-spec with a
+	// plausible domain.
+	addrs := smail.ParseAddressList(from[0])
 	if len(addrs) != 1 {
 		return "", false
 	}
-	i := strings.LastIndexByte(addrs[0].Address, '@')
+	i := strings.LastIndexByte(addrs[0], '@')
 	if i < 0 {
 		return "", false
 	}
-	return strings.ToLower(strings.TrimSuffix(addrs[0].Address[i+1:], ".")), true
+	d := strings.TrimSuffix(addrs[0][i+1:], ".")
+	if d == "" || strings.ContainsFunc(d, func(r rune) bool {
+		return r <= ' ' || r == 0x7f || strings.ContainsRune(`<>,;@()"\\`, r)
+	}) {
+		return "", false
+	}
+	return strings.ToLower(d), true
 }
 
 // tagList parses a DKIM-style tag=value list (RFC 6376 §3.2), tolerating

@@ -3,8 +3,6 @@ package auth
 import (
 	"bufio"
 	"context"
-	"errors"
-	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -13,9 +11,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/miekg/dns"
-	"gopkg.in/yaml.v3"
 
 	"github.com/sluice-mail/sluice/internal/dnstest"
 )
@@ -37,129 +32,6 @@ func sharedDir(t *testing.T, sub string) string {
 		t.Skipf("shared data missing (set SLUICE_SHARED; required in CI): %v", err)
 	}
 	return dir
-}
-
-// spfSuite is one YAML document of the openspf test suites.
-type spfSuite struct {
-	Description string
-	Tests       map[string]spfTest
-	ZoneData    map[string][]yaml.Node `yaml:"zonedata"`
-}
-
-type spfTest struct {
-	Spec     yaml.Node
-	Helo     string
-	Host     string
-	MailFrom string `yaml:"mailfrom"`
-	Result   yaml.Node
-}
-
-// strings returns a scalar or a sequence of scalars as a list.
-func nodeStrings(t *testing.T, n *yaml.Node) []string {
-	t.Helper()
-	var list []string
-	if n.Kind == yaml.SequenceNode {
-		if err := n.Decode(&list); err != nil {
-			t.Fatalf("decoding %v: %v", n.Value, err)
-		}
-		return list
-	}
-	return []string{n.Value}
-}
-
-// loadSPFZone serves a suite's zonedata from srv, following the suites'
-// conventions (conformance/README.md): SPF-type records are served as TXT
-// unless the name has a TXT entry ("TXT: NONE" meaning none at all), and a
-// TIMEOUT entry makes queries for the types the name has no records of
-// time out.
-func loadSPFZone(t *testing.T, srv *dnstest.Server, zone map[string][]yaml.Node) {
-	t.Helper()
-	for name, entries := range zone {
-		fq := dns.Fqdn(name)
-		hdr := func(rrtype uint16) dns.RR_Header {
-			return dns.RR_Header{Name: fq, Rrtype: rrtype, Class: dns.ClassINET, Ttl: 300}
-		}
-		var txts, spfs [][]string
-		hasTXT, timeout := false, false
-		present := map[uint16]bool{}
-		for _, e := range entries {
-			if e.Kind == yaml.ScalarNode {
-				switch e.Value {
-				case "TIMEOUT":
-					timeout = true
-				default:
-					t.Fatalf("zone %s: unknown entry %q", name, e.Value)
-				}
-				continue
-			}
-			if e.Kind != yaml.MappingNode || len(e.Content) != 2 {
-				t.Fatalf("zone %s: bad entry at line %d", name, e.Line)
-			}
-			typ, val := e.Content[0].Value, e.Content[1]
-			switch typ {
-			case "A", "AAAA":
-				for _, s := range nodeStrings(t, val) {
-					ip := net.ParseIP(s)
-					if ip.To4() != nil && typ == "A" {
-						srv.Add(&dns.A{Hdr: hdr(dns.TypeA), A: ip})
-						present[dns.TypeA] = true
-					} else {
-						srv.Add(&dns.AAAA{Hdr: hdr(dns.TypeAAAA), AAAA: ip})
-						present[dns.TypeAAAA] = true
-					}
-				}
-			case "MX":
-				var mx []any
-				if err := val.Decode(&mx); err != nil || len(mx) != 2 {
-					t.Fatalf("zone %s: bad MX: %v", name, err)
-				}
-				srv.Add(&dns.MX{Hdr: hdr(dns.TypeMX), Preference: uint16(mx[0].(int)), Mx: dns.Fqdn(mx[1].(string))})
-				present[dns.TypeMX] = true
-			case "PTR":
-				for _, s := range nodeStrings(t, val) {
-					srv.Add(&dns.PTR{Hdr: hdr(dns.TypePTR), Ptr: dns.Fqdn(s)})
-				}
-				present[dns.TypePTR] = true
-			case "CNAME":
-				srv.Add(&dns.CNAME{Hdr: hdr(dns.TypeCNAME), Target: dns.Fqdn(val.Value)})
-				present[dns.TypeCNAME] = true
-			case "TXT":
-				hasTXT = true
-				if val.Kind == yaml.ScalarNode && val.Value == "NONE" {
-					continue
-				}
-				txts = append(txts, nodeStrings(t, val))
-			case "SPF":
-				spfs = append(spfs, nodeStrings(t, val))
-			default:
-				t.Fatalf("zone %s: unknown record type %s", name, typ)
-			}
-		}
-		if !hasTXT {
-			txts = spfs
-		}
-		for _, strs := range txts {
-			var chunks []string
-			for _, s := range strs {
-				for len(s) > 255 {
-					chunks = append(chunks, s[:255])
-					s = s[255:]
-				}
-				chunks = append(chunks, s)
-			}
-			srv.Add(&dns.TXT{Hdr: hdr(dns.TypeTXT), Txt: chunks})
-			present[dns.TypeTXT] = true
-		}
-		if timeout {
-			var types []uint16
-			for _, qt := range []uint16{dns.TypeA, dns.TypeAAAA, dns.TypeMX, dns.TypeTXT, dns.TypePTR, dns.TypeSPF} {
-				if !present[qt] {
-					types = append(types, qt)
-				}
-			}
-			srv.Timeout(name, types...)
-		}
-	}
 }
 
 // loadExceptions reads testdata/spf-exceptions.txt: "file<TAB>test<TAB>reason".
@@ -211,23 +83,9 @@ func TestSPFSuites(t *testing.T) {
 	seen := map[string]bool{}
 	passed := map[string]int{}
 	for _, file := range []string{"rfc7208-tests.yml", "rfc4408-tests.yml"} {
-		f, err := os.Open(filepath.Join(dir, file))
-		if err != nil {
-			t.Fatal(err)
-		}
-		dec := yaml.NewDecoder(f)
-		for {
-			var suite spfSuite
-			err := dec.Decode(&suite)
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				t.Fatalf("%s: %v", file, err)
-			}
+		for _, suite := range dnstest.ReadSPFSuites(t, filepath.Join(dir, file)) {
 			runSPFSuite(t, file, suite, exceptions, pyspf, seen, passed)
 		}
-		f.Close()
 		total := 0
 		for k := range seen {
 			if strings.HasPrefix(k, file+"\t") {
@@ -249,9 +107,9 @@ func TestSPFSuites(t *testing.T) {
 	t.Logf("%d SPF tests run, %d listed as exceptions", len(seen), len(exceptions))
 }
 
-func runSPFSuite(t *testing.T, file string, suite spfSuite, exceptions, pyspf map[string]string, seen map[string]bool, passed map[string]int) {
+func runSPFSuite(t *testing.T, file string, suite dnstest.SPFSuite, exceptions, pyspf map[string]string, seen map[string]bool, passed map[string]int) {
 	srv := dnstest.Start(t, "")
-	loadSPFZone(t, srv, suite.ZoneData)
+	srv.AddSPFZone(t, suite.ZoneData)
 	r, err := NewDNSResolver(DNSConfig{
 		Servers:  []string{srv.Addr},
 		Timeout:  150 * time.Millisecond,
@@ -269,7 +127,7 @@ func runSPFSuite(t *testing.T, file string, suite spfSuite, exceptions, pyspf ma
 		tc := suite.Tests[name]
 		k := file + "\t" + name
 		seen[k] = true
-		want := nodeStrings(t, &tc.Result)
+		want := dnstest.NodeStrings(t, &tc.Result)
 		got := checkSPF(context.Background(), r, net.ParseIP(tc.Host), tc.Helo, tc.MailFrom)
 		ok := slices.Contains(want, got.Result)
 		if ok {

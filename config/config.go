@@ -42,6 +42,8 @@ type Config struct {
 	Outbound Outbound `toml:"outbound"`
 	Bayes    Bayes    `toml:"bayes"`
 	Redis    Redis    `toml:"redis"`
+	// Policy is the Postfix policy service (config/policy.go).
+	Policy Policy `toml:"policy"`
 	// Spamd is the SPAMC/SPAMD protocol server (config/spamd.go).
 	Spamd Spamd `toml:"spamd"`
 }
@@ -183,6 +185,10 @@ type Rules struct {
 	// (default): /var/cache/sluice when it can be written, else the
 	// user's cache directory ($XDG_CACHE_HOME/sluice). "off": no cache.
 	CacheDir string `toml:"cache_dir"`
+	// ImitateSpamAssassin makes X-Spam-Checker-Version and the _VERSION_
+	// and _SUBVERSION_ tags read as SpamAssassin 4.0.1's, for tools that
+	// look for "SpamAssassin" there. Default false: the field names sluice.
+	ImitateSpamAssassin bool `toml:"imitate_spamassassin"`
 }
 
 // Auth configures SPF, DKIM, DMARC and DNSBL checks and the DNS resolver
@@ -400,6 +406,7 @@ func Default() Config {
 			QuotaFullTempfail:  false,
 		},
 		Metrics:  Metrics{Listen: "127.0.0.1:9425"},
+		Policy:   defaultPolicy(),
 		Bayes:    Bayes{Enabled: true, LockTimeout: 2 * time.Second},
 		Redis:    Redis{KeyPrefix: "sluice:", Timeout: time.Second},
 		Filter:   Filter{Sendmail: "/usr/sbin/sendmail", OnError: "tempfail", NextHopTimeout: 5 * time.Minute},
@@ -624,6 +631,7 @@ func (c *Config) Validate() error {
 			bad("delivery.quota_rule: %v", err)
 		}
 	}
+	errs = append(errs, c.Policy.validate()...)
 	c.Spamd.validate(bad)
 	return errors.Join(errs...)
 }

@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"net/mail"
 	"strings"
 
 	smail "github.com/sluice-mail/sluice/mail"
@@ -74,10 +73,24 @@ func AlreadyDelivered(raw []byte, addr string) bool {
 // bareAddress strips angle brackets, a display name and surrounding space.
 func bareAddress(s string) string {
 	s = strings.TrimSpace(s)
-	if a, err := mail.ParseAddress(s); err == nil {
-		return a.Address
+	if a := smail.ParseAddressList(s); len(a) == 1 {
+		return a[0]
 	}
 	return strings.Trim(s, "<> ")
+}
+
+// plainAddress reports whether s is a bare addr-spec: text on both sides
+// of its last "@", a domain without white space or separators, and a local
+// part that is quoted or holds none of them either.
+func plainAddress(s string) bool {
+	at := strings.LastIndexByte(s, '@')
+	if at <= 0 || at == len(s)-1 {
+		return false
+	}
+	bad := func(r rune) bool { return r <= ' ' || r == 0x7f || strings.ContainsRune(`<>,;:()[]"\@`, r) }
+	local := s[:at]
+	quoted := len(local) >= 2 && local[0] == '"' && local[len(local)-1] == '"'
+	return !strings.ContainsFunc(s[at+1:], bad) && (quoted || !strings.ContainsFunc(local, bad))
 }
 
 // prependField returns raw with "name: value" added as its first field,

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/sluice-mail/sluice/mail"
 )
 
 var (
@@ -263,22 +265,9 @@ func MessageIdentity(raw []byte) string {
 	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
-// splitMessage splits raw at the blank line ending the header; the header
-// keeps its final line ending.
+// splitMessage splits raw where mail.Parse ends its header section; the
+// header keeps the blank line that ends it.
 func splitMessage(raw []byte) (hdr, body []byte) {
-	if bytes.HasPrefix(raw, []byte("\r\n")) {
-		return nil, raw[2:]
-	}
-	if bytes.HasPrefix(raw, []byte("\n")) {
-		return nil, raw[1:]
-	}
-	i := bytes.Index(raw, []byte("\n\r\n"))
-	j := bytes.Index(raw, []byte("\n\n"))
-	switch {
-	case i >= 0 && (j < 0 || i < j):
-		return raw[:i+1], raw[i+3:]
-	case j >= 0:
-		return raw[:j+1], raw[j+2:]
-	}
-	return raw, nil
+	n := mail.HeaderLen(raw)
+	return raw[:n], raw[n:]
 }

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"mime"
 	"mime/quotedprintable"
-	"net/mail"
 	"strings"
 	"time"
 
@@ -104,19 +103,10 @@ func ShouldReply(raw []byte, sender, rcpt string, addresses []string) (reply boo
 				return false, "Precedence: " + f.Unfolded()
 			}
 		case "to", "cc", "bcc", "resent-to", "resent-cc", "resent-bcc":
-			list, err := mail.ParseAddressList(f.Unfolded())
-			if err != nil {
-				// Unparseable: look for the bare address text instead.
-				for _, a := range mine {
-					if a != "" && strings.Contains(strings.ToLower(f.Unfolded()), strings.ToLower(bareAddress(a))) {
-						addressed = true
-					}
-				}
-				continue
-			}
+			list := smail.ParseAddressList(f.Unfolded())
 			for _, l := range list {
 				for _, a := range mine {
-					if strings.EqualFold(l.Address, bareAddress(a)) {
+					if strings.EqualFold(l, bareAddress(a)) {
 						addressed = true
 					}
 				}
@@ -141,11 +131,14 @@ func BuildVacation(raw []byte, sender, rcpt string, p VacationParams, hostname s
 	if from == "" {
 		from = rcpt
 	}
-	if _, err := mail.ParseAddress(from); err != nil {
-		if _, err := mail.ParseAddress("<" + from + ">"); err != nil {
-			return nil, fmt.Errorf("%w: vacation :from %q: %w", ErrPermanent, from, err)
+	if !plainAddress(from) {
+		addrs := smail.ParseAddressList(from)
+		if len(addrs) != 1 || !plainAddress(addrs[0]) {
+			return nil, fmt.Errorf("%w: vacation :from %q is not one address", ErrPermanent, from)
 		}
-		from = "<" + from + ">"
+		if !strings.Contains(from, "<") {
+			from = "<" + from + ">"
+		}
 	}
 	subject := p.Subject
 	if subject != "" {

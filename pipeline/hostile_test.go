@@ -15,6 +15,7 @@ import (
 
 	"github.com/sluice-mail/sluice/mail"
 	"github.com/sluice-mail/sluice/maildir"
+	"github.com/sluice-mail/sluice/sieve"
 )
 
 // treeSnapshot describes every entry under dir, to prove nothing was
@@ -80,11 +81,11 @@ func TestHostileMaildir(t *testing.T) {
 			if os.Geteuid() == 0 {
 				cfg.Owner = &maildir.Owner{UID: 65534, GID: 65534}
 			}
-			junk := func(_ context.Context, _ *Message, d *Delivery) error {
-				d.FileOnly("Junk", true)
-				return nil
+			junk, err := sieve.Compile("junk.sieve", []byte(`require ["fileinto", "mailbox"]; fileinto :create "Junk";`), sieve.Options{})
+			if err != nil {
+				t.Fatal(err)
 			}
-			p := New(Config{Hostname: "mx.test", Directory: NewDirectory(cfg), RecipientSteps: []RecipientStep{junk}}, quietLog())
+			p := New(Config{Hostname: "mx.test", Directory: NewDirectory(cfg), Sieve: &SieveStage{Cache: sieve.NewCache(sieve.Options{}), Builtin: []*sieve.Script{junk}}}, quietLog())
 			before := treeSnapshot(t, outside)
 
 			done := make(chan []error, 1)

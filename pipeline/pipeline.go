@@ -114,21 +114,12 @@ func (d *Delivery) FileOnly(folder string, create bool) {
 	d.Stores = []Store{{Folder: folder, Create: create}}
 }
 
-// MessageStep runs once per message, before any recipient is handled.
-type MessageStep func(ctx context.Context, m *Message) error
-
-// RecipientStep runs once per recipient, before delivery.
-type RecipientStep func(ctx context.Context, m *Message, d *Delivery) error
-
 // Config configures a Pipeline.
 type Config struct {
 	// Hostname names this host in the Received header.
 	Hostname string
 	// Directory resolves recipients.
 	Directory *Directory
-	// MessageSteps and RecipientSteps run in order; empty is fine.
-	MessageSteps   []MessageStep
-	RecipientSteps []RecipientStep
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Metrics, when set, receives counts and durations.
@@ -400,7 +391,7 @@ func (p *Pipeline) count(result string, actions []string, reason string) {
 // perMessage runs the message steps and returns the message as they leave
 // it, one copy for each of users (the Bayes database it is scored with;
 // nil is one copy with the global database). Authentication and parsing
-// run once; the spam stage and the MessageSteps once per copy. A panic in
+// run once; the spam stage once per copy. A panic in
 // any becomes an error.
 func (p *Pipeline) perMessage(ctx context.Context, m *Message, users []string) (copies []*Message, err error) {
 	defer func() {
@@ -429,11 +420,6 @@ func (p *Pipeline) perMessage(ctx context.Context, m *Message, users []string) (
 			p.runSpam(ctx, c, u, seen)
 		}
 		c.renderHeader()
-		for _, step := range p.cfg.MessageSteps {
-			if err := step(ctx, c); err != nil {
-				return nil, err
-			}
-		}
 		copies = append(copies, c)
 	}
 	return copies, nil
@@ -536,16 +522,6 @@ func (p *Pipeline) perRecipient(ctx context.Context, m *Message, addr string) (a
 				return "", se
 			}
 			reason = "outbound"
-			return "", StatusTempFail
-		}
-	}
-	for _, step := range p.cfg.RecipientSteps {
-		if err := step(ctx, m, d); err != nil {
-			detail = err
-			var se *smtp.SMTPError
-			if errors.As(err, &se) {
-				return "", se
-			}
 			return "", StatusTempFail
 		}
 	}

@@ -33,6 +33,9 @@ type Lint struct {
 	Unsupported map[string]int
 	// UndefinedRefs counts meta references to undefined rules (they count as 0).
 	UndefinedRefs int
+	// Undefined names each such reference: the meta rule, where it is
+	// defined, and the rule it lacks.
+	Undefined []Diagnostic
 	// UnsupportedEvals counts rules per eval function sluice lacks.
 	UnsupportedEvals map[string]int
 	// EvalsUsed counts the distinct eval: functions the loaded rules call,
@@ -82,6 +85,9 @@ func (l Lint) String() string {
 		fmt.Fprintf(&b, "  unsupported: %s: %d\n", k, l.Unsupported[k])
 	}
 	fmt.Fprintf(&b, "meta references to undefined rules: %d\n", l.UndefinedRefs)
+	for _, d := range l.Undefined {
+		fmt.Fprintf(&b, "  %s\n", d)
+	}
 	fmt.Fprintf(&b, "errors: %d, warnings: %d, load time: %v\n", len(l.Errors), len(l.Warnings), l.LoadTime.Round(time.Millisecond))
 	return b.String()
 }

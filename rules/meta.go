@@ -308,9 +308,11 @@ func (rs *Ruleset) orderMetas() {
 		for _, name := range r.meta.resolve(rs.byName) {
 			// SpamAssassin counts an undefined rule as 0 and lint says so.
 			rs.lint.UndefinedRefs++
+			d := Diagnostic{File: r.def.file, Line: r.def.line, Rule: r.name,
+				Msg: fmt.Sprintf("meta %s: undefined rule %s (counts as 0)", r.name, name)}
+			rs.lint.Undefined = append(rs.lint.Undefined, d)
 			if rs.opt.WarnUndefined {
-				rs.lint.Warnings = append(rs.lint.Warnings, Diagnostic{File: r.def.file, Line: r.def.line, Rule: r.name,
-					Msg: fmt.Sprintf("meta %s: undefined rule %s (counts as 0)", r.name, name)})
+				rs.lint.Warnings = append(rs.lint.Warnings, d)
 			}
 		}
 	}

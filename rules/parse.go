@@ -126,6 +126,59 @@ type parser struct {
 	depth    int
 	jobs     []*regexJob
 	cache    *ruleCache // nil without one
+	// unsupported counts the lines of each unsupportedDirectives key,
+	// reported once per key at the end with its first place.
+	unsupported map[string]*unsupportedUse
+}
+
+// unsupportedUse is where a directive sluice cannot honour first appears,
+// and how many lines use it.
+type unsupportedUse struct {
+	file  string
+	line  int
+	lines int
+}
+
+// unsupportedDirective notes a use of a directive that can change a
+// verdict and that sluice reads past.
+func (p *parser) unsupportedDirective(file string, line int, key string) bool {
+	if _, ok := unsupportedDirectives[key]; !ok {
+		return false
+	}
+	if p.unsupported == nil {
+		p.unsupported = map[string]*unsupportedUse{}
+	}
+	u := p.unsupported[key]
+	if u == nil {
+		u = &unsupportedUse{file: file, line: line}
+		p.unsupported[key] = u
+	}
+	u.lines++
+	return true
+}
+
+// warnUnsupported reports every unsupported directive used, once each, in
+// the order of first use.
+func (p *parser) warnUnsupported() {
+	keys := make([]string, 0, len(p.unsupported))
+	for k := range p.unsupported {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		a, b := p.unsupported[keys[i]], p.unsupported[keys[j]]
+		if a.file != b.file {
+			return a.file < b.file
+		}
+		return a.line < b.line
+	})
+	for _, k := range keys {
+		u := p.unsupported[k]
+		lines := "this line"
+		if u.lines > 1 {
+			lines = fmt.Sprintf("%d lines from here", u.lines)
+		}
+		p.warn(u.file, u.line, "%s is not supported and can change verdicts: %s (%s ignored)", k, unsupportedDirectives[k], lines)
+	}
 }
 
 type condFrame struct {
@@ -289,6 +342,7 @@ func (p *parser) directive(file string, line int, key, val, raw string) {
 			p.settingDirective(file, line, key, val) ||
 			p.listDirective(file, line, key, val) ||
 			p.bayesDirective(p.rs, file, line, key, val) ||
+			p.unsupportedDirective(file, line, key) ||
 			isIgnoredDirective(key)
 		if !handled {
 			p.warn(file, line, "unknown directive %s", key)
@@ -414,7 +468,7 @@ func (p *parser) settingDirective(file string, line int, key, val string) bool {
 		for _, f := range lowerFields(val) {
 			rs.conf.TLDs[f] = true
 		}
-	case "util_rb_2tld":
+	case "util_rb_2tld", "util_rb_3tld":
 		for _, f := range lowerFields(val) {
 			rs.conf.TwoLevelTLDs[f] = true
 		}

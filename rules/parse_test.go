@@ -181,3 +181,24 @@ func FuzzParseRules(f *testing.F) {
 		_ = rs.Lint().String()
 	})
 }
+
+// TestUnsupportedDirectiveWarns: a directive sluice reads past although it
+// can change a verdict is a lint warning, once per directive, at its first
+// line, never silence; a harmless one is not reported.
+func TestUnsupportedDirectiveWarns(t *testing.T) {
+	rs, err := LoadString("local.cf", "loadplugin Mail::SpamAssassin::Plugin::Foo\nwhitelist_from_rcvd a@example.com example.com\nwhitelist_from_rcvd b@example.com example.com\nshortcircuit GTUBE on\n", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, d := range rs.Lint().Warnings {
+		got = append(got, d.String())
+	}
+	want := []string{
+		"local.cf:2: whitelist_from_rcvd is not supported and can change verdicts: USER_IN_WELCOMELIST does not check From against the relays (2 lines from here ignored)",
+		"local.cf:4: shortcircuit is not supported and can change verdicts: rules never end evaluation early (Shortcircuit plugin) (this line ignored)",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("Lint().Warnings =\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}

@@ -95,7 +95,8 @@ type Config struct {
 	WelcomelistFrom, BlocklistFrom []string
 	// TrustedNetworks and InternalNetworks are trusted_networks and internal_networks.
 	TrustedNetworks, InternalNetworks []netip.Prefix
-	// TLDs and TwoLevelTLDs are util_rb_tld and util_rb_2tld, lower case.
+	// TLDs are util_rb_tld; TwoLevelTLDs util_rb_2tld and util_rb_3tld
+	// (the suffixes of two and three labels), lower case.
 	TLDs, TwoLevelTLDs map[string]bool
 	// FreemailDomains are freemail_domains globs, lower case.
 	FreemailDomains []string
@@ -336,6 +337,7 @@ func (o Options) scoreSet() int {
 
 // finish compiles every definition once all files are read.
 func (rs *Ruleset) finish(p *parser) {
+	p.warnUnsupported()
 	if p.cache != nil {
 		p.cache.load(rs.opt.Logger)
 	}

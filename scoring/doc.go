@@ -27,9 +27,10 @@
 // and X-Spam-Level is present but empty below one point.
 //
 // Divergences from SpamAssassin:
-//   - _VERSION_ expands to Options.Version (the sluice version), so the
-//     stock template "SpamAssassin _VERSION_" reads "SpamAssassin 1.2.3";
-//     the report_safe Received line names Options.Product.
+//   - X-Spam-Checker-Version reads "sluice VERSION (SUBVERSION) on HOST"
+//     whatever the rule files' template, and _VERSION_ is the sluice
+//     version, unless Options.ImitateSpamAssassin; the report_safe
+//     Received line names Options.Product.
 //   - Incoming X-Spam-Prev-* fields are removed too: every X-Spam-* field
 //     arriving from outside is untrusted. SpamAssassin keeps X-Spam-Prev-*.
 //     With report_safe the attached original keeps all its fields, as in

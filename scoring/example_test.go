@@ -29,7 +29,7 @@ func ExampleHeaders() {
 		fmt.Printf("%s: %s\n", f.Name, f.Value)
 	}
 	// Output:
-	// X-Spam-Checker-Version: SpamAssassin 0.1.0 (2026-11-23) on mx.example.test
+	// X-Spam-Checker-Version: sluice 0.1.0 (2026-11-23) on mx.example.test
 	// X-Spam-Flag: YES
 	// X-Spam-Level: *******
 	// X-Spam-Status: Yes, score=7.3 required=5.0 tests=DRUGS_ERECTILE,EXCUSE_4,
@@ -47,7 +47,7 @@ func ExampleApply() {
 		Now: func() time.Time { return time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC) }}
 	fmt.Print(string(scoring.Apply(raw, v, conf, opt)))
 	// Output:
-	// X-Spam-Checker-Version: SpamAssassin 0.1.0 (2026-11-23) on mx.example.test
+	// X-Spam-Checker-Version: sluice 0.1.0 (2026-11-23) on mx.example.test
 	// X-Spam-Flag: YES
 	// X-Spam-Level: ******
 	// X-Spam-Status: Yes, score=6.2 required=5.0 tests=DRUGS_ERECTILE

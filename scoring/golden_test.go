@@ -186,7 +186,7 @@ func loadGolden(t *testing.T, dir, name string) *golden {
 	if ck == nil {
 		t.Fatalf("%s: no X-Spam-Checker-Version in golden", name)
 	}
-	g.opt = Options{Version: ck[1], SubVersion: ck[2], Hostname: ck[3], Product: "SpamAssassin",
+	g.opt = Options{Version: ck[1], SubVersion: ck[2], Hostname: ck[3], Product: "SpamAssassin", ImitateSpamAssassin: true,
 		ReportContact: "postmaster@example.test"}
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	if m := receivedRE.FindSubmatch(out); m != nil {

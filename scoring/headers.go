@@ -19,6 +19,10 @@ type Field struct {
 var checkerVersion = rules.HeaderTemplate{When: "all", Name: "Checker-Version",
 	Template: "SpamAssassin _VERSION_ (_SUBVERSION_) on _HOSTNAME_"}
 
+// sluiceChecker is the Checker-Version template unless Options imitates
+// SpamAssassin.
+const sluiceChecker = "sluice _VERSION_ (_SUBVERSION_) on _HOSTNAME_"
+
 // defaultHeaders are the add_header lines of SpamAssassin's
 // 10_default_prefs.cf, used when the rule files configure none.
 var defaultHeaders = []rules.HeaderTemplate{
@@ -138,6 +142,12 @@ func headers(t *tagger, conf rules.Config) []Field {
 	list := templates(conf, t.v.Spam)
 	out := make([]Field, 0, len(list))
 	for _, h := range list {
+		if h.Name == "Checker-Version" && !t.opt.ImitateSpamAssassin {
+			h.Template = sluiceChecker
+			if t.opt.SubVersion == "" {
+				h.Template = "sluice _VERSION_ on _HOSTNAME_"
+			}
+		}
 		val := t.expand(unescape(h.Template))
 		val = mimeEncode(foldField(h.Name, val))
 		out = append(out, Field{Name: "X-Spam-" + h.Name, Value: val})

@@ -10,6 +10,13 @@ import (
 	"github.com/sluice-mail/sluice/rules"
 )
 
+// The SpamAssassin release sluice's rule engine and scoring follow, as
+// _VERSION_ and _SUBVERSION_ read with Options.ImitateSpamAssassin.
+const (
+	SpamAssassinVersion    = "4.0.1"
+	SpamAssassinSubVersion = "2024-03-25"
+)
+
 // Options carries what the rule files do not: who and where we are, and
 // the report texts.
 type Options struct {
@@ -21,6 +28,14 @@ type Options struct {
 	// SubVersion is what _SUBVERSION_ expands to (SpamAssassin puts its
 	// release date there), for example the sluice build date.
 	SubVersion string
+	// ImitateSpamAssassin makes _VERSION_ and _SUBVERSION_ expand to the
+	// SpamAssassin release whose rules and verdicts sluice follows
+	// (SpamAssassinVersion, SpamAssassinSubVersion) and keeps the rule
+	// files' X-Spam-Checker-Version template, for tools that look for
+	// "SpamAssassin" there. Without it, X-Spam-Checker-Version names
+	// sluice: "sluice VERSION (SUBVERSION) on HOSTNAME", whatever the rule
+	// files' add_header Checker-Version says.
+	ImitateSpamAssassin bool
 	// Product names the software in the report_safe Received line
 	// ("with Product (version V)"). If empty, "sluice" is used.
 	Product string

@@ -234,16 +234,16 @@ func TestApplyEdges(t *testing.T) {
 	}{
 		{"ham strips every X-Spam field", ham,
 			"Return-Path: <a@b>\nX-Spam-Prev-Subject: old\nX-SPAM-Flag: YES\n\tcont\nSubject: hi\nX-Spam-Level: ***\n\nbody\nX-Spam-Flag: YES\n",
-			"Return-Path: <a@b>\nX-Spam-Checker-Version: SpamAssassin 1 (s) on h\nX-Spam-Level: *\nX-Spam-Status: No, score=1.0 required=5.0 tests=none autolearn=disabled\n\tversion=1\nSubject: hi\n\nbody\nX-Spam-Flag: YES\n"},
+			"Return-Path: <a@b>\nX-Spam-Checker-Version: sluice 1 (s) on h\nX-Spam-Level: *\nX-Spam-Status: No, score=1.0 required=5.0 tests=none autolearn=disabled\n\tversion=1\nSubject: hi\n\nbody\nX-Spam-Flag: YES\n"},
 		{"spam subject rewritten once, folded subject", spam,
 			"Subject:   [SPAM] already\n tagged\nFrom: a@b\n\nbody",
-			"X-Spam-Checker-Version: SpamAssassin 1 (s) on h\nX-Spam-Flag: YES\nX-Spam-Level: ******\nX-Spam-Status: Yes, score=6.0 required=5.0 tests=X autolearn=disabled version=1\nX-Spam-Report: \n\t*  6.0 X x\nSubject: [SPAM] already\n tagged\nFrom: a@b\nX-Spam-Prev-Subject:   [SPAM] already\n\nbody"},
+			"X-Spam-Checker-Version: sluice 1 (s) on h\nX-Spam-Flag: YES\nX-Spam-Level: ******\nX-Spam-Status: Yes, score=6.0 required=5.0 tests=X autolearn=disabled version=1\nX-Spam-Report: \n\t*  6.0 X x\nSubject: [SPAM] already\n tagged\nFrom: a@b\nX-Spam-Prev-Subject:   [SPAM] already\n\nbody"},
 		{"no body, no newline", ham, "Subject: x",
-			"X-Spam-Checker-Version: SpamAssassin 1 (s) on h\nX-Spam-Level: *\nX-Spam-Status: No, score=1.0 required=5.0 tests=none autolearn=disabled\n\tversion=1\nSubject: x\n"},
+			"X-Spam-Checker-Version: sluice 1 (s) on h\nX-Spam-Level: *\nX-Spam-Status: No, score=1.0 required=5.0 tests=none autolearn=disabled\n\tversion=1\nSubject: x\n"},
 		{"CRLF kept", ham, "Subject: x\r\n\r\nbody\r\n",
-			"X-Spam-Checker-Version: SpamAssassin 1 (s) on h\r\nX-Spam-Level: *\r\nX-Spam-Status: No, score=1.0 required=5.0 tests=none autolearn=disabled\r\n\tversion=1\r\nSubject: x\r\n\r\nbody\r\n"},
+			"X-Spam-Checker-Version: sluice 1 (s) on h\r\nX-Spam-Level: *\r\nX-Spam-Status: No, score=1.0 required=5.0 tests=none autolearn=disabled\r\n\tversion=1\r\nSubject: x\r\n\r\nbody\r\n"},
 		{"mbox line kept on top", ham, "From a@b Mon Jan  1 00:00:00 2001\nSubject: x\n\nb\n",
-			"From a@b Mon Jan  1 00:00:00 2001\nX-Spam-Checker-Version: SpamAssassin 1 (s) on h\nX-Spam-Level: *\nX-Spam-Status: No, score=1.0 required=5.0 tests=none autolearn=disabled\n\tversion=1\nSubject: x\n\nb\n"},
+			"From a@b Mon Jan  1 00:00:00 2001\nX-Spam-Checker-Version: sluice 1 (s) on h\nX-Spam-Level: *\nX-Spam-Status: No, score=1.0 required=5.0 tests=none autolearn=disabled\n\tversion=1\nSubject: x\n\nb\n"},
 	} {
 		got := string(Apply([]byte(tc.in), tc.v, conf, opt))
 		if got != tc.want {
@@ -278,6 +278,35 @@ func TestReportSafeBoundary(t *testing.T) {
 	}
 	if !strings.HasSuffix(out, raw+"\n------------=_6B0476CE.00000000/00000000--\n\n") {
 		t.Fatalf("Apply: original not attached unchanged:\n%s", out)
+	}
+}
+
+// TestCheckerVersion: X-Spam-Checker-Version names sluice whatever the
+// rule files' template says, unless Options imitates SpamAssassin.
+func TestCheckerVersion(t *testing.T) {
+	rs, err := rules.LoadString("v.cf", "add_header all Checker-Version SpamAssassin _VERSION_ (_SUBVERSION_) on _HOSTNAME_\n", rules.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := Verdict{Required: 5}
+	tests := []struct {
+		opt  Options
+		want string
+	}{
+		{Options{Hostname: "mx", Version: "1.2", SubVersion: "2026-12-04"}, "sluice 1.2 (2026-12-04) on mx"},
+		{Options{Hostname: "mx", Version: "1.2"}, "sluice 1.2 on mx"},
+		{Options{Hostname: "mx", Version: "1.2", ImitateSpamAssassin: true}, "SpamAssassin 4.0.1 (2024-03-25) on mx"},
+	}
+	for _, tt := range tests {
+		got := ""
+		for _, f := range Headers(v, rs.Config(), tt.opt) {
+			if f.Name == "X-Spam-Checker-Version" {
+				got = f.Value
+			}
+		}
+		if got != tt.want {
+			t.Errorf("Headers(%+v) Checker-Version = %q, want %q", tt.opt, got, tt.want)
+		}
 	}
 }
 

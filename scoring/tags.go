@@ -95,8 +95,14 @@ func (t *tagger) value(tag string) (string, bool) {
 	case "REQD":
 		return fmt.Sprintf("%2.1f", v.Required), true
 	case "VERSION":
+		if t.opt.ImitateSpamAssassin {
+			return SpamAssassinVersion, true
+		}
 		return t.opt.Version, true
 	case "SUBVERSION":
+		if t.opt.ImitateSpamAssassin {
+			return SpamAssassinSubVersion, true
+		}
 		return t.opt.SubVersion, true
 	case "HOSTNAME":
 		return t.host, true

@@ -2,6 +2,8 @@ package sieve
 
 import (
 	"strings"
+
+	"github.com/sluice-mail/sluice/mail"
 )
 
 // bodySpecs registers the commands and tests of body.
@@ -58,7 +60,7 @@ func evalBody(r *run, n *node) (bool, error) {
 			if (strings.HasPrefix(p.ContentType, "text/") || p.ContentType == "application/xhtml+xml") && len(p.Body) > 0 {
 				body := p.Body
 				if p.ContentType == "text/html" || p.ContentType == "application/xhtml+xml" {
-					body = []byte(htmlToText(string(body)))
+					body = mail.HTMLText(body)
 				}
 				vals = append(vals, clip(body))
 			}
@@ -103,25 +105,4 @@ func contentTypeMatches(ct string, types []string) bool {
 		}
 	}
 	return false
-}
-
-// htmlToText strips tags, a rough rendering for body :text. It is not
-// mail's HTML renderer on purpose: that one collapses white space as
-// SpamAssassin does, where Pigeonhole keeps the text between tags as it is
-// ("CLICK\n   HERE" does not contain "click here"), and the differential
-// test holds this package to Pigeonhole.
-func htmlToText(s string) string {
-	var b strings.Builder
-	in := false
-	for _, c := range s {
-		switch {
-		case c == '<':
-			in = true
-		case c == '>':
-			in = false
-		case !in:
-			b.WriteRune(c)
-		}
-	}
-	return b.String()
 }

@@ -82,6 +82,20 @@ func diffMessages(t *testing.T, dir string) []string {
 			out = append(out, p)
 		}
 	}
+	// Hand-made messages for what the corpus sample lacks (HTML with
+	// script, style, comments, entities and CDATA).
+	extra, _ := filepath.Glob(filepath.Join("testdata", "diffmsg", "*.eml"))
+	for _, f := range extra {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(dir, "extra-"+filepath.Base(f))
+		if err := os.WriteFile(p, append([]byte("X-Spam-Score: 1.0\nX-Virus-Scan: clean\n"), raw...), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, p)
+	}
 	return out
 }
 

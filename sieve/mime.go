@@ -3,6 +3,8 @@ package sieve
 import (
 	"mime"
 	"strings"
+
+	"github.com/sluice-mail/sluice/mail"
 )
 
 // mimeSpecs registers the commands and tests of foreverypart.
@@ -252,7 +254,7 @@ func execExtracttext(r *run, n *node) error {
 		if strings.HasPrefix(p.ContentType, "text/") {
 			text = string(p.Body)
 			if p.ContentType == "text/html" {
-				text = htmlToText(text)
+				text = string(mail.HTMLText(p.Body))
 			}
 		}
 	}

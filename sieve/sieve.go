@@ -34,8 +34,10 @@
 //     at compile time, and POSIX bracket classes follow RE2's syntax.
 //   - :matches, :regex and body tests look at no more than Limits.MaxMatchBytes
 //     of each value; on invalid UTF-8, "?" in :matches may miss a match.
-//   - body :text renders HTML by stripping tags, a rougher rendering than
-//     Pigeonhole's.
+//   - body :text and extracttext render HTML with mail.HTMLText, which
+//     follows Dovecot's mail-html2text (tags become a space, script, style
+//     and comments dropped, entities decoded); named entities come from
+//     the HTML5 table rather than Dovecot's HTML 4 list.
 //   - the MIME structure is mail.Parse's, which follows SpamAssassin on
 //     broken input (a header section ends after three lines that are not
 //     fields, a multipart without its boundary is one text part) where

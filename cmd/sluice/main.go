@@ -11,7 +11,7 @@
 //	sluice learn [-config FILE] [-bayes DB] [-user ADDR] (-stats|-backup|-restore FILE|-import-sa FILE)
 //	sluice sieve-test [-from ADDR] [-rcpt ADDR] [-spam-score N] SCRIPT MESSAGE
 //	sluice dkim-keygen -d DOMAIN -s SELECTOR [-a rsa|ed25519] [-b BITS] [-dir DIR]
-//	sluice version
+//	sluice version [-config FILE]   (also: sluice -version)
 //
 // With no -config, serve runs on the embedded defaults: LMTP on
 // 127.0.0.1:2424, mail under ./maildata, every recipient accepted.
@@ -53,9 +53,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdSieveTest(args[1:], stdout, stderr)
 	case "dkim-keygen":
 		return cmdDKIMKeygen(args[1:], stdout, stderr)
-	case "version":
-		fmt.Fprintf(stdout, "sluice %s\n", version)
-		return 0
+	case "version", "-version", "--version":
+		return cmdVersion(args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		usage(stdout)
 		return 0
@@ -77,7 +76,7 @@ commands:
   learn     learn messages as spam or ham (sa-learn); Bayes database stats, backup, restore
   sieve-test  run a Sieve script against a message and print its actions
   dkim-keygen generate a DKIM key and print its DNS record
-  version   print the version
+  version   print the version, the build and the rules the configuration loads
 
 Run "sluice <command> -h" for a command's flags.
 `)

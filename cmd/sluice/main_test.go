@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -220,6 +221,13 @@ func TestVersion(t *testing.T) {
 	var out bytes.Buffer
 	if code := run([]string{"version"}, &out, io.Discard); code != 0 || !strings.HasPrefix(out.String(), "sluice ") {
 		t.Fatalf("sluice version = %d %q", code, out.String())
+	}
+	// It names the rules the configuration loads: here the built-in set.
+	cfg := filepath.Join(t.TempDir(), "sluice.toml")
+	os.WriteFile(cfg, []byte("[rules]\nmode = \"builtin\"\ncache_dir = \"off\"\n"), 0o644)
+	out.Reset()
+	if code := run([]string{"-version", "-config", cfg}, &out, io.Discard); code != 0 || !regexp.MustCompile(`(?m)^rules: builtin: \d+ rules, \d+ active, 0 errors`).MatchString(out.String()) {
+		t.Fatalf("sluice -version -config %s = %d %q, want the built-in rules named", cfg, code, out.String())
 	}
 	if code := run([]string{"nope"}, io.Discard, io.Discard); code != 2 {
 		t.Fatalf("unknown command exit = %d, want 2", code)

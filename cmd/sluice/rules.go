@@ -114,7 +114,7 @@ func newSpamStage(cfg config.Config, log *slog.Logger, strict, createBayes, oneS
 	}
 	return &pipeline.SpamStage{
 		Rules:              rs,
-		Scoring:            scoring.Options{Hostname: hostnameOf(cfg), Version: version, Product: "sluice"},
+		Scoring:            scoring.Options{Hostname: hostnameOf(cfg), Version: version, SubVersion: subVersion(), Product: "sluice", ImitateSpamAssassin: cfg.Rules.ImitateSpamAssassin},
 		Bayes:              bc,
 		Users:              users,
 		RecipientDelimiter: cfg.Delivery.RecipientDelimiter,

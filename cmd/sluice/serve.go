@@ -36,6 +36,7 @@ func cmdServe(args []string, stderr io.Writer) int {
 	lmtpAddr := fs.String("lmtp", "", "listen `address` (host:port or unix:/path), replacing lmtp.listen")
 	mailRoot := fs.String("mail-root", "", "mail root `directory`, replacing delivery.mail_root")
 	metricsAddr := fs.String("metrics", "", "metrics listen `address` (host:port, or \"off\"), replacing metrics.listen")
+	policyAddr := fs.String("policy", "", "policy service `address` (host:port or unix:/path), replacing policy.listen")
 	spamdAddr := fs.String("spamd", "", "spamd protocol listen `address` (host:port or unix:/path), replacing spamd.listen")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -51,6 +52,9 @@ func cmdServe(args []string, stderr io.Writer) int {
 		}
 		if *mailRoot != "" {
 			cfg.Delivery.MailRoot = *mailRoot
+		}
+		if *policyAddr != "" {
+			cfg.Policy.Listen = []string{*policyAddr}
 		}
 		if *spamdAddr != "" {
 			cfg.Spamd.Listen = []string{*spamdAddr}
@@ -138,6 +142,7 @@ func reload(cur *current, load func() (config.Config, error), old config.Config,
 				fmt.Sprint(cfg.Spamd) != fmt.Sprint(old.Spamd) {
 				log.Warn("reload: listen addresses or [spamd] settings changed; they take effect at the next restart")
 			}
+			warnPolicyReload(cfg, old, log)
 			cur.set(p, cfg)
 			mt.Reloads.WithLabelValues("ok").Inc()
 			log.Info("reloaded")
@@ -222,7 +227,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, hup <-chan 
 		closeAll()
 		return err
 	}
-	errc := make(chan error, len(listeners)+len(cfg.Spamd.Listen)+1)
+	errc := make(chan error, len(listeners)+len(cfg.Spamd.Listen)+len(cfg.Policy.Listen)+1)
 	if cfg.Metrics.Listen != "" {
 		ml, err := net.Listen("tcp", cfg.Metrics.Listen)
 		if err != nil {
@@ -239,6 +244,13 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, hup <-chan 
 		log.Info("listening", "proto", b.proto, "addr", b.l.Addr().String())
 		go func() { errc <- b.srv.Serve(b.l) }()
 	}
+	pol, err := startPolicy(cfg, log, mt, errc)
+	if err != nil {
+		closeAll()
+		spamdSrv.shutdown(context.Background(), log)
+		return err
+	}
+	defer pol.shutdown(cfg.LMTP.ShutdownTimeout)
 	wctx, stopWatch := context.WithCancel(ctx)
 	watched := make(chan struct{})
 	defer stopWatch()

@@ -12,7 +12,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -22,14 +21,9 @@ import (
 	"github.com/sluice-mail/sluice/scoring"
 )
 
-type dirs []string
-
-func (d *dirs) String() string     { return strings.Join(*d, ",") }
-func (d *dirs) Set(v string) error { *d = append(*d, v); return nil }
-
 func main() {
-	var rd dirs
-	flag.Var(&rd, "rules", "rules directory (repeatable)")
+	var rd []string
+	flag.Func("rules", "rules directory (repeatable)", func(v string) error { rd = append(rd, v); return nil })
 	workers := flag.Int("workers", 2, "concurrent workers")
 	flag.Parse()
 	files := flag.Args()
