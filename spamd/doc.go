@@ -20,8 +20,10 @@
 // Divergences from spamd:
 //   - every read is bounded: request and header lines (8 KiB), the number
 //     of header lines (255, as spamd), the message (Config.MaxMessageSize,
-//     compressed and inflated alike), and the time to read the request
-//     (Config.ReadTimeout) and to scan it (Config.ScanTimeout);
+//     compressed and inflated alike), the messages of all requests
+//     together (Config.MaxBytesInFlight, past which a request is told
+//     EX_TEMPFAIL), and the time to read the request (Config.ReadTimeout)
+//     and to scan it (Config.ScanTimeout);
 //   - a request whose Content-length exceeds MaxMessageSize is refused
 //     with EX_DATAERR before its body is read (spamd reads any size);
 //   - a Message-class other than spam or ham is a protocol error (spamd's
