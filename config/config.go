@@ -44,6 +44,8 @@ type Config struct {
 	Redis    Redis    `toml:"redis"`
 	// Policy is the Postfix policy service (config/policy.go).
 	Policy Policy `toml:"policy"`
+	// Milter is the Postfix milter front end (config/milter.go).
+	Milter Milter `toml:"milter"`
 	// Spamd is the SPAMC/SPAMD protocol server (config/spamd.go).
 	Spamd Spamd `toml:"spamd"`
 }
@@ -422,6 +424,7 @@ func Default() Config {
 			DKIMMinRSABits:    1024,
 			QuarantineFolder:  "Spam",
 		},
+		Milter: defaultMilter(),
 	}
 }
 
@@ -632,6 +635,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	errs = append(errs, c.Policy.validate()...)
+	c.validateMilter(bad)
 	c.Spamd.validate(bad)
 	return errors.Join(errs...)
 }

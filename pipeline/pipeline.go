@@ -74,6 +74,11 @@ type Message struct {
 	Parsed  *mail.Message
 	Verdict *scoring.Verdict
 
+	// Scanned is set when the message carried a valid mark of our milter
+	// (Config.ScanKey): the auth and spam stages did not run again.
+	Scanned bool
+
+	scanning bool          // Scan is marking the message: no mark is trusted
 	edits    *mail.Header  // Header under the per-message steps' edits, until rendered
 	sieveMsg sieve.Message // Header and Body as Sieve sees them, parsed on first use
 	identity string        // for the delivery log, computed on first use
@@ -141,6 +146,10 @@ type Config struct {
 	// QuotaFullTempfail answers a recipient over quota 452 4.2.2 (the MTA
 	// retries) instead of 552 5.2.2, as Dovecot's quota_full_tempfail.
 	QuotaFullTempfail bool
+	// ScanKey, when set, keys the marks Scan adds (ScannedField), and mail
+	// carrying a mark that verifies with it is not checked again: its
+	// Authentication-Results and X-Spam-* fields are kept as they are.
+	ScanKey []byte
 }
 
 // Pipeline delivers messages. It is safe for concurrent use.
@@ -400,7 +409,8 @@ func (p *Pipeline) perMessage(ctx context.Context, m *Message, users []string) (
 		}
 	}()
 	p.parse(m)
-	if p.cfg.Auth != nil {
+	m.Scanned = p.scanned(m)
+	if p.cfg.Auth != nil && !m.Scanned {
 		p.runAuth(ctx, m)
 	}
 	if len(users) == 0 {
@@ -416,7 +426,7 @@ func (p *Pipeline) perMessage(ctx context.Context, m *Message, users []string) (
 			dup.edits = m.edits.Clone()
 			c = &dup
 		}
-		if p.cfg.Spam != nil {
+		if p.cfg.Spam != nil && !m.Scanned {
 			p.runSpam(ctx, c, u, seen)
 		}
 		c.renderHeader()

@@ -13,16 +13,6 @@ func isIgnoredDirective(key string) bool {
 // unsupportedDirectives are settings sluice reads past although they can
 // change a verdict; lint reports each, with what is lost. Read only.
 var unsupportedDirectives = map[string]string{
-	"def_whitelist_from_rcvd":      "the default welcomelist (USER_IN_DEF_WELCOMELIST) is not checked",
-	"def_welcomelist_from_rcvd":    "the default welcomelist (USER_IN_DEF_WELCOMELIST) is not checked",
-	"whitelist_from_rcvd":          "USER_IN_WELCOMELIST does not check From against the relays",
-	"welcomelist_from_rcvd":        "USER_IN_WELCOMELIST does not check From against the relays",
-	"whitelist_allows_relays":      "the welcomelist forgery exemption is not applied",
-	"welcomelist_allows_relays":    "the welcomelist forgery exemption is not applied",
-	"unwhitelist_from":             "entries stay on the welcomelist",
-	"unwelcomelist_from":           "entries stay on the welcomelist",
-	"unblacklist_from":             "entries stay on the blocklist",
-	"unblocklist_from":             "entries stay on the blocklist",
 	"blacklist_from_rcvd":          "not checked",
 	"blocklist_from_rcvd":          "not checked",
 	"delist_uri_host":              "entries stay on the URI host lists",

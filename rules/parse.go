@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -492,6 +493,24 @@ func (p *parser) listDirective(file string, line int, key, val string) bool {
 		rs.conf.WelcomelistFrom = append(rs.conf.WelcomelistFrom, lowerFields(val)...)
 	case "blocklist_from", "blacklist_from":
 		rs.conf.BlocklistFrom = append(rs.conf.BlocklistFrom, lowerFields(val)...)
+	case "unwelcomelist_from", "unwhitelist_from":
+		rs.conf.WelcomelistFrom = without(rs.conf.WelcomelistFrom, lowerFields(val))
+	case "unblocklist_from", "unblacklist_from":
+		rs.conf.BlocklistFrom = without(rs.conf.BlocklistFrom, lowerFields(val))
+	case "welcomelist_from_rcvd", "whitelist_from_rcvd", "def_welcomelist_from_rcvd", "def_whitelist_from_rcvd":
+		f := strings.Fields(strings.ToLower(val))
+		if len(f) != 2 {
+			p.diag(file, line, 0, "", "%s needs an address and a relay, got %q", key, val)
+			return true
+		}
+		e := RcvdEntry{Addr: f[0], Relay: f[1]}
+		if strings.HasPrefix(key, "def_") {
+			rs.conf.DefWelcomelistRcvd = append(rs.conf.DefWelcomelistRcvd, e)
+		} else {
+			rs.conf.WelcomelistRcvd = append(rs.conf.WelcomelistRcvd, e)
+		}
+	case "welcomelist_allows_relays", "whitelist_allows_relays":
+		rs.conf.WelcomelistAllowsRelays = append(rs.conf.WelcomelistAllowsRelays, lowerFields(val)...)
 	case "welcomelist_auth", "whitelist_auth", "def_welcomelist_auth", "def_whitelist_auth",
 		"welcomelist_from_dkim", "whitelist_from_dkim", "def_welcomelist_from_dkim", "def_whitelist_from_dkim",
 		"welcomelist_from_spf", "whitelist_from_spf", "def_welcomelist_from_spf", "def_whitelist_from_spf":
@@ -955,4 +974,16 @@ func b2f(b bool) float64 {
 		return 1
 	}
 	return 0
+}
+
+// without returns list less every entry of drop (unwelcomelist_from and
+// friends remove entries exactly as written, lower case).
+func without(list, drop []string) []string {
+	out := list[:0:0]
+	for _, e := range list {
+		if !slices.Contains(drop, e) {
+			out = append(out, e)
+		}
+	}
+	return out
 }

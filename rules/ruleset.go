@@ -93,6 +93,11 @@ type Config struct {
 	ReportContact string
 	// WelcomelistFrom and BlocklistFrom are lower-cased address globs (* and ?).
 	WelcomelistFrom, BlocklistFrom []string
+	// WelcomelistRcvd and DefWelcomelistRcvd are welcomelist_from_rcvd
+	// and def_welcomelist_from_rcvd; WelcomelistAllowsRelays the
+	// welcomelist_allows_relays globs exempt from their forgery check.
+	WelcomelistRcvd, DefWelcomelistRcvd []RcvdEntry
+	WelcomelistAllowsRelays             []string
 	// TrustedNetworks and InternalNetworks are trusted_networks and internal_networks.
 	TrustedNetworks, InternalNetworks []netip.Prefix
 	// TLDs are util_rb_tld; TwoLevelTLDs util_rb_2tld and util_rb_3tld

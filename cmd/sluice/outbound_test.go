@@ -20,7 +20,7 @@ import (
 
 // outboundSetup generates a DKIM key, tables and SRS secrets for
 // example.test and returns a configuration relaying to the sink.
-func outboundSetup(t *testing.T, sinkAddr string) (config.Config, string, string) {
+func outboundSetup(t testing.TB, sinkAddr string) (config.Config, string, string) {
 	t.Helper()
 	dir := t.TempDir()
 	var rec bytes.Buffer

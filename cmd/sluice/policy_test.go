@@ -22,9 +22,28 @@ import (
 // Postfix and returns swaks's transcript and whether it succeeded.
 func swaksFrom(t *testing.T, pf *testutil.Postfix, sender, rcpt, subject string) (string, bool) {
 	t.Helper()
-	out, err := exec.Command("swaks", "--server", fmt.Sprintf("127.0.0.1:%d", pf.SMTPPort),
-		"--helo", "swaks.client.test", "--from", sender, "--to", rcpt,
-		"--header", "Subject: "+subject, "--body", "policy test body\n").CombinedOutput()
+	return swaksSend(t, pf, "", "swaks.client.test", sender, rcpt, subject, "policy test body\n")
+}
+
+// swaks submits one message from the loopback address local and returns
+// swaks' transcript; a refusal is not an error here.
+func swaks(t *testing.T, pf *testutil.Postfix, local, from, to, subject, body string) string {
+	t.Helper()
+	out, _ := swaksSend(t, pf, local, "mail.client.test", from, to, subject, body)
+	return out
+}
+
+// swaksSend submits one message through the private Postfix, from the
+// loopback address local unless it is empty, and returns swaks'
+// transcript and whether it exited 0.
+func swaksSend(t *testing.T, pf *testutil.Postfix, local, helo, from, to, subject, body string) (string, bool) {
+	t.Helper()
+	args := []string{"--server", fmt.Sprintf("127.0.0.1:%d", pf.SMTPPort), "--helo", helo,
+		"--from", from, "--to", to, "--header", "Subject: " + subject, "--body", body}
+	if local != "" {
+		args = append(args, "--local-interface", local)
+	}
+	out, err := exec.Command("swaks", args...).CombinedOutput()
 	return string(out), err == nil
 }
 

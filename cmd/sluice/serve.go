@@ -37,6 +37,7 @@ func cmdServe(args []string, stderr io.Writer) int {
 	mailRoot := fs.String("mail-root", "", "mail root `directory`, replacing delivery.mail_root")
 	metricsAddr := fs.String("metrics", "", "metrics listen `address` (host:port, or \"off\"), replacing metrics.listen")
 	policyAddr := fs.String("policy", "", "policy service `address` (host:port or unix:/path), replacing policy.listen")
+	milterAddr := fs.String("milter", "", "milter listen `address` (host:port or unix:/path), replacing milter.listen")
 	spamdAddr := fs.String("spamd", "", "spamd protocol listen `address` (host:port or unix:/path), replacing spamd.listen")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -55,6 +56,9 @@ func cmdServe(args []string, stderr io.Writer) int {
 		}
 		if *policyAddr != "" {
 			cfg.Policy.Listen = []string{*policyAddr}
+		}
+		if *milterAddr != "" {
+			cfg.Milter.Listen = []string{*milterAddr}
 		}
 		if *spamdAddr != "" {
 			cfg.Spamd.Listen = []string{*spamdAddr}
@@ -101,6 +105,7 @@ func loadConfig(path string) (config.Config, error) {
 type current struct {
 	relay    atomic.Pointer[pipeline.Relay] // its Pipeline is the one in force
 	mailRoot atomic.Pointer[mailRoot]       // where deliveries go now
+	scanKey  []byte                         // keys the milter's marks (scanKey)
 }
 
 // mailRoot is what watchReady probes: the mail root in force and the free
@@ -137,7 +142,7 @@ func reload(cur *current, load func() (config.Config, error), old config.Config,
 	}
 	if err == nil {
 		var p *pipeline.Pipeline
-		if p, err = newPipeline(cfg, log, mt, buildOpts{delivers: true, strict: true, state: state, precompile: true}); err == nil {
+		if p, err = newPipeline(cfg, log, mt, buildOpts{delivers: true, strict: true, state: state, precompile: true, scanKey: cur.scanKey}); err == nil {
 			if !slices.Equal(cfg.LMTP.Listen, old.LMTP.Listen) || !slices.Equal(cfg.Filter.Listen, old.Filter.Listen) || cfg.Metrics.Listen != old.Metrics.Listen ||
 				fmt.Sprint(cfg.Spamd) != fmt.Sprint(old.Spamd) {
 				log.Warn("reload: listen addresses or [spamd] settings changed; they take effect at the next restart")
@@ -156,6 +161,9 @@ func reload(cur *current, load func() (config.Config, error), old config.Config,
 // serve runs until ctx is cancelled, then shuts down gracefully.
 // Each value received on hup reloads the configuration with load.
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger, hup <-chan os.Signal, load func() (config.Config, error)) error {
+	if len(cfg.LMTP.Listen) == 0 && len(cfg.Filter.Listen) == 0 && len(cfg.Milter.Listen) > 0 {
+		return serveMilterOnly(ctx, cfg, log, hup, load)
+	}
 	mt := metrics.New(version)
 	if err := checkMailRoot(cfg.Delivery.MailRoot); err != nil {
 		return err
@@ -172,12 +180,16 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, hup <-chan 
 	}
 	defer state.Close()
 	go expireState(ctx, state, log)
-	p, err := newPipeline(cfg, log, mt, buildOpts{delivers: true, state: state, precompile: true})
+	key, err := scanKey(cfg)
+	if err != nil {
+		return err
+	}
+	p, err := newPipeline(cfg, log, mt, buildOpts{delivers: true, state: state, precompile: true, scanKey: key})
 	if err != nil {
 		return err
 	}
 	hostname := hostnameOf(cfg)
-	cur := &current{}
+	cur := &current{scanKey: key}
 	cur.set(p, cfg)
 	lcfg, err := lmtpConfig(cfg, hostname)
 	if err != nil {
@@ -222,12 +234,18 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, hup <-chan 
 	if smtpSrv != nil {
 		mt.RegisterSessions("smtp", func() float64 { return float64(smtpSrv.Sessions()) })
 	}
-	spamdSrv, err := listenSpamd(cfg, cur, log, mt)
+	errc := make(chan error, len(listeners)+len(cfg.Milter.Listen)+len(cfg.Spamd.Listen)+len(cfg.Policy.Listen)+1)
+	ms, err := startMilters(cfg, log, mt, func() *pipeline.Pipeline { return cur.relay.Load().Pipeline }, errc)
 	if err != nil {
 		closeAll()
 		return err
 	}
-	errc := make(chan error, len(listeners)+len(cfg.Spamd.Listen)+len(cfg.Policy.Listen)+1)
+	spamdSrv, err := listenSpamd(cfg, cur, log, mt)
+	if err != nil {
+		closeAll()
+		ms.shutdown(context.Background(), cfg)
+		return err
+	}
 	if cfg.Metrics.Listen != "" {
 		ml, err := net.Listen("tcp", cfg.Metrics.Listen)
 		if err != nil {
@@ -268,6 +286,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, hup <-chan 
 			}
 		case <-hup:
 			reload(cur, load, cfg, state, log, mt)
+			if c, err := load(); err == nil {
+				ms.reload(c)
+			}
 		case <-ctx.Done():
 			done = true
 		}
@@ -286,6 +307,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, hup <-chan 
 			log.Warn("shutdown", "err", err)
 		}
 	}
+	ms.shutdown(sctx, cfg)
 	spamdSrv.shutdown(sctx, log)
 	for _, a := range cfg.LMTP.Listen {
 		if path, ok := strings.CutPrefix(a, "unix:"); ok {
@@ -398,13 +420,23 @@ type buildOpts struct {
 	precompile bool
 	// oneShot: the command scores one message (check of one file, pipe).
 	oneShot bool
+	// scanKey keys the milter's X-Sluice-Scanned marks (see scanKey);
+	// nil: milter.scan_key_file's, if set.
+	scanKey []byte
 }
 
 // newPipeline builds the pipeline every mode runs: the per-message steps
 // from the configuration and, when it delivers, the recipient directory
 // and Sieve.
 func newPipeline(cfg config.Config, log *slog.Logger, mt *metrics.Metrics, o buildOpts) (*pipeline.Pipeline, error) {
-	pc := pipeline.Config{Hostname: hostnameOf(cfg), Metrics: mt, QuotaFullTempfail: cfg.Delivery.QuotaFullTempfail}
+	pc := pipeline.Config{Hostname: hostnameOf(cfg), Metrics: mt, QuotaFullTempfail: cfg.Delivery.QuotaFullTempfail, ScanKey: o.scanKey}
+	if pc.ScanKey == nil && cfg.Milter.ScanKeyFile != "" {
+		k, err := scanKey(cfg)
+		if err != nil {
+			return nil, err
+		}
+		pc.ScanKey = k
+	}
 	if cfg.Auth.Enabled {
 		a, err := newAuthStage(cfg, mt)
 		if err != nil {

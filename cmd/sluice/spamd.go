@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"sort"
+	"strings"
 
 	"github.com/sluice-mail/sluice/bayes"
 	"github.com/sluice-mail/sluice/config"
@@ -47,7 +48,7 @@ func (s spamdScanner) Scan(ctx context.Context, req *spamd.Request) (*spamd.Resu
 	p := s.cur.relay.Load().Pipeline
 	// spamd sees no envelope: the client is taken from the Received
 	// fields, as SpamAssassin does.
-	m, err := p.CheckUser(ctx, &mail.Envelope{}, req.Message, s.users.PipelineUser(req.User))
+	m, err := p.CheckUser(ctx, &mail.Envelope{}, unmarked(req.Message), s.users.PipelineUser(req.User))
 	if err != nil {
 		return nil, err
 	}
@@ -66,6 +67,26 @@ func (s spamdScanner) Scan(ctx context.Context, req *spamd.Request) (*spamd.Resu
 		res.Message = m.Out()
 	}
 	return res, nil
+}
+
+// unmarked returns raw without the X-Sluice-Scanned fields of our milter:
+// a spamd client asks for a verdict, which a valid mark would skip (the
+// pipeline trusts the marked verdict and scores nothing).
+func unmarked(raw []byte) []byte {
+	k := mail.HeaderLen(raw)
+	fields := mail.ParseHeader(raw[:k])
+	var drop []int
+	for i := range fields {
+		if strings.EqualFold(fields[i].Name, pipeline.ScannedField) {
+			drop = append(drop, i)
+		}
+	}
+	if len(drop) == 0 {
+		return raw
+	}
+	h := mail.NewHeader(raw[:k], fields)
+	h.Edit(mail.HeaderEdits{Remove: drop})
+	return append(h.Bytes(), raw[k:]...)
 }
 
 // Learn implements spamd.Scanner. With Bayes off the TELL does nothing

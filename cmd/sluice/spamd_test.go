@@ -415,3 +415,14 @@ func TestSpamcUnixSocketPerUser(t *testing.T) {
 		t.Fatalf("the global database exists after per-user learning:\n%s", errs)
 	}
 }
+
+func TestSpamdUnmarked(t *testing.T) {
+	for in, want := range map[string]string{
+		"Subject: a\nX-Sluice-Scanned: mx; v=1; b=x\n\tfolded\nTo: b\n\nbody X-Sluice-Scanned: no\n": "Subject: a\nTo: b\n\nbody X-Sluice-Scanned: no\n",
+		"Subject: a\n\nbody\n": "Subject: a\n\nbody\n",
+	} {
+		if got := string(unmarked([]byte(in))); got != want {
+			t.Errorf("unmarked(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

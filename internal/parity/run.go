@@ -46,45 +46,30 @@ func SARun(ctx context.Context, sd *Spamd, msgs []Message, cache Cache, workers 
 	}
 	var mu sync.Mutex
 	var firstErr error
-	next, done := 0, 0
-	var wg sync.WaitGroup
-	for w := 0; w < max(workers, 1); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				mu.Lock()
-				if next >= len(todo) || firstErr != nil {
-					mu.Unlock()
-					return
-				}
-				j := todo[next]
-				next++
-				mu.Unlock()
-				v, err := sd.Check(ctx, j.body)
-				mu.Lock()
-				if err != nil {
-					if firstErr == nil {
-						firstErr = fmt.Errorf("%s: %w", j.m.Name, err)
-					}
-					mu.Unlock()
-					return
-				}
-				cache[j.hash] = CacheEntry{Name: j.m.Name, Verdict: v}
-				done++
-				if progress != nil {
-					progress(done, len(todo))
-				}
-				if save != nil && done%200 == 0 {
-					if err := save(); err != nil && firstErr == nil {
-						firstErr = err
-					}
-				}
-				mu.Unlock()
+	done := 0
+	Each(len(todo), workers, func(i int) bool {
+		j := todo[i]
+		v, err := sd.Check(ctx, j.body)
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			if firstErr == nil {
+				firstErr = fmt.Errorf("%s: %w", j.m.Name, err)
 			}
-		}()
-	}
-	wg.Wait()
+			return false
+		}
+		cache[j.hash] = CacheEntry{Name: j.m.Name, Verdict: v}
+		done++
+		if progress != nil {
+			progress(done, len(todo))
+		}
+		if save != nil && done%200 == 0 {
+			if err := save(); err != nil && firstErr == nil {
+				firstErr = err
+			}
+		}
+		return firstErr == nil
+	})
 	if save != nil {
 		if err := save(); err != nil && firstErr == nil {
 			firstErr = err
@@ -99,37 +84,21 @@ func SARun(ctx context.Context, sd *Spamd, msgs []Message, cache Cache, workers 
 func Pairs(ctx context.Context, s *Sluice, msgs []Message, cache Cache, workers int) ([]Pair, error) {
 	out := make([]Pair, len(msgs))
 	errs := make([]error, len(msgs))
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	next := 0
-	for w := 0; w < max(workers, 1); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				mu.Lock()
-				i := next
-				next++
-				mu.Unlock()
-				if i >= len(msgs) {
-					return
-				}
-				raw, err := os.ReadFile(msgs[i].Path)
-				if err != nil {
-					errs[i] = err
-					continue
-				}
-				body := Clean(raw)
-				e, ok := cache[Hash(body)]
-				if !ok {
-					errs[i] = fmt.Errorf("%w: %s not in the SpamAssassin cache", ErrSpamd, msgs[i].Name)
-					continue
-				}
-				out[i] = Pair{Msg: msgs[i], SA: e.Verdict, Sluice: s.Check(ctx, body)}
-			}
-		}()
-	}
-	wg.Wait()
+	Each(len(msgs), workers, func(i int) bool {
+		raw, err := os.ReadFile(msgs[i].Path)
+		if err != nil {
+			errs[i] = err
+			return true
+		}
+		body := Clean(raw)
+		e, ok := cache[Hash(body)]
+		if !ok {
+			errs[i] = fmt.Errorf("%w: %s not in the SpamAssassin cache", ErrSpamd, msgs[i].Name)
+			return true
+		}
+		out[i] = Pair{Msg: msgs[i], SA: e.Verdict, Sluice: s.Check(ctx, body)}
+		return true
+	})
 	for _, err := range errs {
 		if err != nil {
 			return nil, fmt.Errorf("parity: %w", err)

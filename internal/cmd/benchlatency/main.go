@@ -1,0 +1,253 @@
+// Command benchlatency measures the latency of sluice's full delivery
+// pipeline and the server's resident memory over many deliveries. It
+// drives a running `sluice serve` over one LMTP connection, kept open as
+// Postfix's LMTP client keeps it, one message at a time to one recipient:
+// the latency of a message is from MAIL FROM to the recipient's final
+// reply after DATA, so it covers parsing, rules, scoring, Sieve and the
+// Maildir delivery with its fsyncs. scripts/bench-latency.sh starts the
+// server and runs it.
+//
+//	benchlatency -lmtp 127.0.0.1:2424 -metrics 127.0.0.1:9425 -pid PID [-deliveries 10000] FILE...
+//
+// After -warmup messages it sends every FILE once (the corpus pass) and
+// prints its latency percentiles and how many of its messages ran out of
+// the rule budget (the server's sluice_rules_timeouts_total) and the mean
+// time per message of each stage (sluice_stage_duration_seconds); then it goes
+// on through the files again until -deliveries messages in all have been
+// delivered, printing the server's resident set size (VmRSS, from
+// /proc/PID/status) after each count in -rss-at. It exits 1 if any
+// delivery was not accepted.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"github.com/sluice-mail/sluice/internal/parity"
+)
+
+func main() {
+	addr := flag.String("lmtp", "127.0.0.1:2424", "sluice's LMTP address")
+	metricsAddr := flag.String("metrics", "127.0.0.1:9425", "sluice's metrics address")
+	pid := flag.Int("pid", 0, "the server's process id (for its resident size)")
+	rcpt := flag.String("rcpt", "alice@example.test", "recipient of every message")
+	warmup := flag.Int("warmup", 20, "messages delivered before the corpus pass, not timed")
+	total := flag.Int("deliveries", 10000, "deliveries in all, warm-up and corpus pass included")
+	rssAt := flag.String("rss-at", "1000,5000,10000", "delivery counts after which to print the server's RSS")
+	flag.Parse()
+	var msgs [][]byte
+	for _, f := range flag.Args() {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			fail(err)
+		}
+		msgs = append(msgs, parity.Clean(b))
+	}
+	if len(msgs) == 0 {
+		fail(fmt.Errorf("benchlatency: no message files given"))
+	}
+	samples := map[int]bool{}
+	for _, s := range strings.Split(*rssAt, ",") {
+		if n, err := strconv.Atoi(strings.TrimSpace(s)); err == nil {
+			samples[n] = true
+		}
+	}
+	d, err := dial(*addr, *rcpt)
+	if err != nil {
+		fail(err)
+	}
+	defer d.close()
+	failed := 0
+	// deliver sends delivery n (counted from 0), then samples the RSS
+	// when n+1 is one of the -rss-at counts.
+	deliver := func(n int, msg []byte) time.Duration {
+		lat, err := d.send(msg)
+		if err != nil {
+			failed++
+			if failed <= 5 {
+				fmt.Fprintf(os.Stderr, "benchlatency: delivery %d: %v\n", n+1, err)
+			}
+		}
+		if samples[n+1] && *pid > 0 {
+			rss, hwm := residentKiB(*pid)
+			fmt.Printf("rss after %d deliveries: %.1f MiB (peak %.1f MiB)\n", n+1, float64(rss)/1024, float64(hwm)/1024)
+		}
+		return lat
+	}
+	if *pid > 0 {
+		rss, hwm := residentKiB(*pid)
+		fmt.Printf("rss before any delivery: %.1f MiB (peak %.1f MiB)\n", float64(rss)/1024, float64(hwm)/1024)
+	}
+	n := 0
+	for ; n < min(*warmup, *total); n++ {
+		deliver(n, msgs[n%len(msgs)])
+	}
+	m0, err := scrape(*metricsAddr)
+	if err != nil {
+		fail(err)
+	}
+	// The corpus pass: every file once, in order.
+	var pass []time.Duration
+	for i := 0; i < len(msgs) && n < *total; i, n = i+1, n+1 {
+		pass = append(pass, deliver(n, msgs[i]))
+	}
+	m1, err := scrape(*metricsAddr)
+	if err != nil {
+		fail(err)
+	}
+	fmt.Printf("latency: %s, %d over the rule budget\n", summary(pass),
+		int(m1["sluice_rules_timeouts_total"]-m0["sluice_rules_timeouts_total"]))
+	fmt.Printf("stages, mean per message in the server: %s\n", stageMeans(m0, m1))
+	var rest []time.Duration
+	for ; n < *total; n++ {
+		rest = append(rest, deliver(n, msgs[n%len(msgs)]))
+	}
+	if len(rest) > 0 {
+		fmt.Printf("latency after the corpus pass: %s\n", summary(rest))
+	}
+	fmt.Printf("deliveries: %d, failed %d\n", n, failed)
+	if failed > 0 {
+		os.Exit(1)
+	}
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, err)
+	os.Exit(2)
+}
+
+// summary formats the percentiles of lat.
+func summary(lat []time.Duration) string {
+	s := slices.Clone(lat)
+	slices.Sort(s)
+	p := func(q float64) string {
+		i := min(len(s)-1, int(q*float64(len(s))))
+		return fmt.Sprintf("%.1f", float64(s[i].Microseconds())/1000)
+	}
+	var sum time.Duration
+	for _, d := range s {
+		sum += d
+	}
+	return fmt.Sprintf("%d messages, 1 session, p50 %s ms, p90 %s ms, p99 %s ms, max %s ms, mean %.1f ms",
+		len(s), p(0.5), p(0.9), p(0.99), p(1), float64(sum.Microseconds())/1000/float64(len(s)))
+}
+
+// deliverer is one LMTP session kept open across messages.
+type deliverer struct {
+	c    *smtp.Client
+	rcpt string
+}
+
+func dial(addr, rcpt string) (*deliverer, error) {
+	conn, err := net.DialTimeout("tcp", addr, 10*time.Second)
+	if err != nil {
+		return nil, fmt.Errorf("benchlatency: %w", err)
+	}
+	c := smtp.NewClientLMTP(conn)
+	if err := c.Hello("client.test"); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("benchlatency: LHLO: %w", err)
+	}
+	return &deliverer{c: c, rcpt: rcpt}, nil
+}
+
+// send delivers msg and returns the time from MAIL FROM to the reply
+// after DATA.
+func (d *deliverer) send(msg []byte) (time.Duration, error) {
+	start := time.Now()
+	if err := d.c.Mail("sender@client.test", nil); err != nil {
+		return 0, fmt.Errorf("benchlatency: MAIL: %w", err)
+	}
+	if err := d.c.Rcpt(d.rcpt, nil); err != nil {
+		d.c.Reset()
+		return 0, fmt.Errorf("benchlatency: RCPT: %w", err)
+	}
+	w, err := d.c.Data()
+	if err != nil {
+		d.c.Reset()
+		return 0, fmt.Errorf("benchlatency: DATA: %w", err)
+	}
+	if _, err := w.Write(msg); err != nil {
+		return 0, fmt.Errorf("benchlatency: DATA: %w", err)
+	}
+	if err := w.Close(); err != nil {
+		return time.Since(start), fmt.Errorf("benchlatency: %w", err)
+	}
+	return time.Since(start), nil
+}
+
+func (d *deliverer) close() { d.c.Quit() }
+
+// scrape reads every sample of the server's /metrics, keyed by the series
+// as written (name and labels, e.g. `x_sum{stage="rules"}`).
+func scrape(addr string) (map[string]float64, error) {
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		return nil, fmt.Errorf("benchlatency: metrics: %w", err)
+	}
+	defer resp.Body.Close()
+	out := map[string]float64{}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		i := strings.LastIndexByte(line, ' ')
+		if i < 0 || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if v, err := strconv.ParseFloat(line[i+1:], 64); err == nil {
+			out[line[:i]] = v
+		}
+	}
+	if _, ok := out["sluice_rules_timeouts_total"]; !ok {
+		return nil, fmt.Errorf("benchlatency: metrics: no sluice_rules_timeouts_total")
+	}
+	return out, nil
+}
+
+// stageMeans formats the mean time per message of each pipeline stage
+// between two scrapes.
+func stageMeans(m0, m1 map[string]float64) string {
+	var parts []string
+	for _, st := range []string{"parse", "auth", "bayes", "rules", "sieve", "delivery"} {
+		k := `sluice_stage_duration_seconds_%s{stage="` + st + `"}`
+		n := m1[fmt.Sprintf(k, "count")] - m0[fmt.Sprintf(k, "count")]
+		if n > 0 {
+			sum := m1[fmt.Sprintf(k, "sum")] - m0[fmt.Sprintf(k, "sum")]
+			parts = append(parts, fmt.Sprintf("%s %.2f ms", st, sum/n*1000))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// residentKiB reads VmRSS and VmHWM (the peak) from /proc/PID/status.
+func residentKiB(pid int) (rss, hwm int64) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, 0
+	}
+	for _, line := range bytes.Split(b, []byte("\n")) {
+		f := strings.Fields(string(line))
+		if len(f) >= 2 {
+			v, _ := strconv.ParseInt(f[1], 10, 64)
+			switch f[0] {
+			case "VmRSS:":
+				rss = v
+			case "VmHWM:":
+				hwm = v
+			}
+		}
+	}
+	return rss, hwm
+}

@@ -1,0 +1,38 @@
+package main
+
+import (
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestSummary(t *testing.T) {
+	var lat []time.Duration
+	for i := 100; i >= 1; i-- {
+		lat = append(lat, time.Duration(i)*time.Millisecond)
+	}
+	got := summary(lat)
+	want := "100 messages, 1 session, p50 51.0 ms, p90 91.0 ms, p99 100.0 ms, max 100.0 ms, mean 50.5 ms"
+	if got != want {
+		t.Fatalf("summary = %q, want %q", got, want)
+	}
+}
+
+func TestStageMeans(t *testing.T) {
+	m0 := map[string]float64{`sluice_stage_duration_seconds_sum{stage="rules"}`: 1, `sluice_stage_duration_seconds_count{stage="rules"}`: 10}
+	m1 := map[string]float64{`sluice_stage_duration_seconds_sum{stage="rules"}`: 3, `sluice_stage_duration_seconds_count{stage="rules"}`: 110}
+	if got, want := stageMeans(m0, m1), "rules 20.00 ms"; got != want {
+		t.Fatalf("stageMeans = %q, want %q", got, want)
+	}
+}
+
+func TestResidentKiB(t *testing.T) {
+	rss, hwm := residentKiB(os.Getpid())
+	if rss <= 0 || hwm < rss {
+		t.Fatalf("residentKiB(self) = %d, %d", rss, hwm)
+	}
+	if !strings.Contains(summary([]time.Duration{time.Millisecond}), "p99 1.0 ms") {
+		t.Fatal("summary of one message")
+	}
+}
