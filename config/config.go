@@ -46,6 +46,8 @@ type Config struct {
 	Policy Policy `toml:"policy"`
 	// Milter is the Postfix milter front end (config/milter.go).
 	Milter Milter `toml:"milter"`
+	// Spamd is the SPAMC/SPAMD protocol server (config/spamd.go).
+	Spamd Spamd `toml:"spamd"`
 }
 
 // Redis is the Redis server that holds state shared between sluice nodes;
@@ -411,6 +413,7 @@ func Default() Config {
 		Redis:    Redis{KeyPrefix: "sluice:", Timeout: time.Second},
 		Filter:   Filter{Sendmail: "/usr/sbin/sendmail", OnError: "tempfail", NextHopTimeout: 5 * time.Minute},
 		Rules:    Rules{Mode: "auto", Budget: 2 * time.Second},
+		Spamd:    defaultSpamd(),
 		Outbound: Outbound{Relay: "127.0.0.1:25", ConnectTimeout: 30 * time.Second, CommandTimeout: 5 * time.Minute, DataTimeout: 10 * time.Minute},
 		Sieve:    Sieve{Enabled: true, SpamFolder: "Spam", UserScript: "%h/.dovecot.sieve", UserDir: "%h/sieve", MaxScriptSize: 1 << 20, MaxRedirects: 4, MaxActions: 32},
 		Auth: Auth{
@@ -633,6 +636,7 @@ func (c *Config) Validate() error {
 	}
 	errs = append(errs, c.Policy.validate()...)
 	c.validateMilter(bad)
+	c.Spamd.validate(bad)
 	return errors.Join(errs...)
 }
 

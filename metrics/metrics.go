@@ -112,7 +112,7 @@ func New(version string) *Metrics {
 }
 
 // RegisterSessions exports f, the number of open sessions of a front end
-// (proto lmtp or smtp), as sluice_sessions_open.
+// (proto lmtp, smtp or spamd), as sluice_sessions_open.
 func (m *Metrics) RegisterSessions(proto string, f func() float64) {
 	m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "sluice_sessions_open", Help: "Open LMTP/SMTP sessions.",

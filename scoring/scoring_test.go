@@ -309,3 +309,30 @@ func TestCheckerVersion(t *testing.T) {
 		}
 	}
 }
+
+func TestReportAndFormatScore(t *testing.T) {
+	v := Verdict{Score: 1000, Required: 5, Spam: true, Autolearn: "no",
+		Hits: []rules.Hit{{Rule: "GTUBE", Score: 1000, Describe: "Generic Test for Unsolicited Bulk Email"}}}
+	rep := Report(v, rules.Config{}, Options{Hostname: "mx.test", ReportTemplate: "on _HOSTNAME_ (_SCORE_/_REQD_)\n_SUMMARY_\n\n\n"})
+	if want := "on mx.test (1000.0/5.0)\n1000 GTUBE                  Generic Test for Unsolicited Bulk Email\n\n"; rep != want {
+		t.Fatalf("Report = %q, want %q", rep, want)
+	}
+	if rep := Report(v, rules.Config{}, Options{Hostname: "mx.test"}); !strings.Contains(rep, "Content analysis details:   (1000.0 points, 5.0 required)") || !strings.HasSuffix(rep, "Email\n\n") {
+		t.Fatalf("Report with the default template:\n%s", rep)
+	}
+	for _, tc := range []struct {
+		score, req float64
+		spam       bool
+		want       string
+	}{
+		{1000, 5, true, "1000.0"},
+		{4.96, 5, false, "4.9"},
+		{5, 5, true, "5.0"},
+		{-0.001, 5, false, "-0.0"},
+		{2.25, 5, false, "2.2"},
+	} {
+		if got := FormatScore(tc.score, tc.req, tc.spam); got != tc.want {
+			t.Errorf("FormatScore(%v, %v, %v) = %q, want %q", tc.score, tc.req, tc.spam, got, tc.want)
+		}
+	}
+}

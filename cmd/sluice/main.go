@@ -2,7 +2,7 @@
 //
 // Usage:
 //
-//	sluice serve [-config FILE] [-lmtp ADDR] [-mail-root DIR] [-metrics ADDR] [-milter ADDR]
+//	sluice serve [-config FILE] [-lmtp ADDR] [-mail-root DIR] [-metrics ADDR] [-milter ADDR] [-spamd ADDR]
 //	sluice pipe [-config FILE] -f SENDER [-client-ip IP] [-helo NAME] -- RECIPIENT...
 //	sluice check [-config FILE] [-rules DIR]... [-json] [-client-ip IP] [-helo NAME] [-mail-from ADDR] [-rcpt ADDR] [-bayes DB] [-user ADDR] [-dns HOST:PORT] [FILE]
 //	sluice masscheck -spam PATH... -ham PATH... [-train-fraction F] [-html FILE] [-config FILE] [-rules DIR]... [-bayes DB] [-export DIR]

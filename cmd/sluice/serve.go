@@ -38,6 +38,7 @@ func cmdServe(args []string, stderr io.Writer) int {
 	metricsAddr := fs.String("metrics", "", "metrics listen `address` (host:port, or \"off\"), replacing metrics.listen")
 	policyAddr := fs.String("policy", "", "policy service `address` (host:port or unix:/path), replacing policy.listen")
 	milterAddr := fs.String("milter", "", "milter listen `address` (host:port or unix:/path), replacing milter.listen")
+	spamdAddr := fs.String("spamd", "", "spamd protocol listen `address` (host:port or unix:/path), replacing spamd.listen")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -58,6 +59,9 @@ func cmdServe(args []string, stderr io.Writer) int {
 		}
 		if *milterAddr != "" {
 			cfg.Milter.Listen = []string{*milterAddr}
+		}
+		if *spamdAddr != "" {
+			cfg.Spamd.Listen = []string{*spamdAddr}
 		}
 		switch *metricsAddr {
 		case "":
@@ -139,8 +143,9 @@ func reload(cur *current, load func() (config.Config, error), old config.Config,
 	if err == nil {
 		var p *pipeline.Pipeline
 		if p, err = newPipeline(cfg, log, mt, buildOpts{delivers: true, strict: true, state: state, precompile: true, scanKey: cur.scanKey}); err == nil {
-			if !slices.Equal(cfg.LMTP.Listen, old.LMTP.Listen) || !slices.Equal(cfg.Filter.Listen, old.Filter.Listen) || cfg.Metrics.Listen != old.Metrics.Listen {
-				log.Warn("reload: listen addresses changed; they take effect at the next restart")
+			if !slices.Equal(cfg.LMTP.Listen, old.LMTP.Listen) || !slices.Equal(cfg.Filter.Listen, old.Filter.Listen) || cfg.Metrics.Listen != old.Metrics.Listen ||
+				fmt.Sprint(cfg.Spamd) != fmt.Sprint(old.Spamd) {
+				log.Warn("reload: listen addresses or [spamd] settings changed; they take effect at the next restart")
 			}
 			warnPolicyReload(cfg, old, log)
 			cur.set(p, cfg)
@@ -229,22 +234,30 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, hup <-chan 
 	if smtpSrv != nil {
 		mt.RegisterSessions("smtp", func() float64 { return float64(smtpSrv.Sessions()) })
 	}
-	errc := make(chan error, len(listeners)+len(cfg.Milter.Listen)+1)
+	errc := make(chan error, len(listeners)+len(cfg.Milter.Listen)+len(cfg.Spamd.Listen)+len(cfg.Policy.Listen)+1)
 	ms, err := startMilters(cfg, log, mt, func() *pipeline.Pipeline { return cur.relay.Load().Pipeline }, errc)
 	if err != nil {
 		closeAll()
+		return err
+	}
+	spamdSrv, err := listenSpamd(cfg, cur, log, mt)
+	if err != nil {
+		closeAll()
+		ms.shutdown(context.Background(), cfg)
 		return err
 	}
 	if cfg.Metrics.Listen != "" {
 		ml, err := net.Listen("tcp", cfg.Metrics.Listen)
 		if err != nil {
 			closeAll()
+			spamdSrv.shutdown(context.Background(), log)
 			return fmt.Errorf("metrics listen %s: %w", cfg.Metrics.Listen, err)
 		}
 		mctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		go func() { errc <- mt.Serve(mctx, ml, log) }()
 	}
+	spamdSrv.start(log, errc)
 	for _, b := range listeners {
 		log.Info("listening", "proto", b.proto, "addr", b.l.Addr().String())
 		go func() { errc <- b.srv.Serve(b.l) }()
@@ -252,6 +265,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, hup <-chan 
 	pol, err := startPolicy(cfg, log, mt, errc)
 	if err != nil {
 		closeAll()
+		spamdSrv.shutdown(context.Background(), log)
 		return err
 	}
 	defer pol.shutdown(cfg.LMTP.ShutdownTimeout)
@@ -267,6 +281,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, hup <-chan 
 				if smtpSrv != nil {
 					smtpSrv.Shutdown(context.Background())
 				}
+				spamdSrv.shutdown(context.Background(), log)
 				return err
 			}
 		case <-hup:
@@ -293,6 +308,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, hup <-chan 
 		}
 	}
 	ms.shutdown(sctx, cfg)
+	spamdSrv.shutdown(sctx, log)
 	for _, a := range cfg.LMTP.Listen {
 		if path, ok := strings.CutPrefix(a, "unix:"); ok {
 			os.Remove(path)

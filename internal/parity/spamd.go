@@ -295,3 +295,7 @@ func freePort() (int, error) {
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
+
+// Port is the loopback port spamd listens on, for clients other than
+// Check (spamc run by a test).
+func (s *Spamd) Port() int { return s.port }
