@@ -151,7 +151,8 @@ func (p *Pipeline) autoLearn(ctx context.Context, m *Message, s *SpamStage, user
 			mt.AutoLearn.WithLabelValues(status).Inc()
 		}
 	}()
-	if !s.bayesOn() || !conf.AutoLearn || !conf.UseLearner {
+	// Plugin/Shortcircuit.pm: a shortcircuited message is not learned.
+	if !s.bayesOn() || !conf.AutoLearn || !conf.UseLearner || res.Shortcircuit != "" {
 		return status
 	}
 	// A user's database that does not exist yet is there to be created.

@@ -109,6 +109,9 @@ type Input struct {
 	// Bayes (2, or 3 with Options.Net), as SpamAssassin switches once its
 	// Bayes database becomes usable.
 	Bayes *float64
+	// Prefs, when set by the Ruleset's ParsePrefs, applies one user's
+	// preferences: their scores and lists, and their own rules.
+	Prefs *Prefs
 }
 
 // Auth is the part of the auth package's results the eval functions read.
@@ -149,6 +152,11 @@ type Result struct {
 	// ScoreSet is the SpamAssassin score set the hits were scored with:
 	// 0 neither network tests nor Bayes, 1 network, 2 Bayes, 3 both.
 	ScoreSet int
+	// Shortcircuit is "spam" or "ham" when a shortcircuit rule
+	// (ShortcircuitRule names it) ended the evaluation early, as
+	// SpamAssassin's Shortcircuit plugin does; then SHORTCIRCUIT is among
+	// the hits and auto-learning is off. "" otherwise.
+	Shortcircuit, ShortcircuitRule string
 }
 
 // evalState is the per-message state of one Eval.
@@ -233,7 +241,7 @@ func (rs *Ruleset) eval(ctx context.Context, msg Message, in Input) (Result, []f
 		}
 		g.run(st, texts)
 	}
-	ec := &EvalContext{Msg: msg, Input: &in, Config: &rs.conf, ctx: ctx, cache: map[string]any{}}
+	ec := &EvalContext{Msg: msg, Input: &in, Config: rs.evalConfig(&in), ctx: ctx, cache: map[string]any{}}
 	if st.relays != nil {
 		ec.cache[relaysKey] = st.relays
 	}
@@ -261,9 +269,10 @@ func (rs *Ruleset) eval(ctx context.Context, msg Message, in Input) (Result, []f
 	}
 	set := rs.scoreSetFor(&in)
 	res := Result{TimedOut: st.timedOut, Skipped: st.skipped, Errors: st.errs, ScoreSet: set}
+	cut := rs.shortcircuit(st.vals, func(r *rule) float64 { return rs.scoreOf(&in, r, set) })
 	for _, r := range rs.rules {
 		v := st.vals[r.idx]
-		score := r.scores[set]
+		score := rs.scoreOf(&in, r, set)
 		if v == 0 || score == 0 || strings.HasPrefix(r.name, "__") || (r.inactive != "" && r.inactive != "net") {
 			continue
 		}
@@ -275,6 +284,16 @@ func (rs *Ruleset) eval(ctx context.Context, msg Message, in Input) (Result, []f
 		sc := score * float64(n)
 		res.Hits = append(res.Hits, Hit{Rule: r.name, Score: sc, Count: n, Describe: r.describe})
 		res.Score += sc
+	}
+	if cut.rule != "" {
+		res.Shortcircuit, res.ShortcircuitRule = cut.typ, cut.rule
+		h := cut.hit(rs)
+		res.Hits = append(res.Hits, h)
+		res.Score += h.Score
+	} else {
+		rs.userHits(&res, &in, func(u *Ruleset) Result {
+			return u.Eval(ctx, msg, Input{Rules: in.Rules, Auth: in.Auth, Bayes: in.Bayes})
+		})
 	}
 	sort.Slice(res.Hits, func(i, j int) bool { return res.Hits[i].Rule < res.Hits[j].Rule })
 	res.Elapsed = time.Since(start)

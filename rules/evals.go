@@ -42,6 +42,8 @@ func NewEvalRegistry() *EvalRegistry {
 	r := &EvalRegistry{funcs: map[string]EvalFunc{}}
 	registerBuiltins(r)
 	registerRelayEvals(r)
+	// The SHORTCIRCUIT pseudo-rule never fires by itself (Plugin/Shortcircuit.pm).
+	r.Register("check_shortcircuit", func(*EvalContext, []string) (bool, error) { return false, nil })
 	return r
 }
 

@@ -130,6 +130,8 @@ type parser struct {
 	// unsupported counts the lines of each unsupportedDirectives key,
 	// reported once per key at the end with its first place.
 	unsupported map[string]*unsupportedUse
+	sc          scParse
+	prefs       *prefsParse // reading a user_prefs file; nil for rule files
 }
 
 // unsupportedUse is where a directive sluice cannot honour first appears,
@@ -198,6 +200,9 @@ func (p *parser) warn(file string, line int, format string, a ...any) {
 
 // loadDirs reads every *.cf file of each directory in lexical order.
 func (p *parser) loadDirs(dirs []string) error {
+	if err := p.loadPre(dirs); err != nil {
+		return err
+	}
 	for _, dir := range dirs {
 		st, err := os.Stat(dir)
 		if err != nil {
@@ -327,6 +332,9 @@ func splitWord(s string) (string, string) {
 
 // directive handles one active line.
 func (p *parser) directive(file string, line int, key, val, raw string) {
+	if p.prefs != nil && !p.prefsDirective(file, line, key, val) {
+		return
+	}
 	switch key {
 	case "header", "body", "rawbody", "full", "uri", "mimeheader", "meta":
 		p.ruleLine(file, line, key, val, raw)
@@ -343,6 +351,7 @@ func (p *parser) directive(file string, line int, key, val, raw string) {
 			p.settingDirective(file, line, key, val) ||
 			p.listDirective(file, line, key, val) ||
 			p.bayesDirective(p.rs, file, line, key, val) ||
+			p.shortcircuitDirective(file, line, key, val) ||
 			p.unsupportedDirective(file, line, key) ||
 			isIgnoredDirective(key)
 		if !handled {
@@ -477,6 +486,8 @@ func (p *parser) settingDirective(file string, line int, key, val string) bool {
 		rs.conf.OKLocales = strings.ToLower(strings.TrimSpace(val))
 	case "report_contact":
 		rs.conf.ReportContact = val
+	case "allow_user_rules":
+		rs.conf.AllowUserRules = strings.TrimSpace(val) == "1"
 	default:
 		return false
 	}

@@ -124,6 +124,9 @@ type Config struct {
 	OKLocales string
 	// Bayes holds the bayes_* and learning settings of the rule files.
 	Bayes BayesConfig
+	// AllowUserRules is allow_user_rules: rule definitions in a user's
+	// user_prefs count (ParsePrefs).
+	AllowUserRules bool
 
 	freemail *freemailIndex
 }
@@ -206,7 +209,8 @@ type Ruleset struct {
 	scans     [KindMeta]*scanGroup
 	hdrGroups []*hdrGroup
 	reg       *EvalRegistry
-	sets      *setState // a pointer: tests copy a Ruleset to change its options
+	sets      *setState     // a pointer: tests copy a Ruleset to change its options
+	sc        *shortcircuit // nil without shortcircuit rules
 }
 
 // setState tracks the compilation of a Ruleset's RE2 sets.
@@ -325,6 +329,7 @@ func newParser(opt Options) (*parser, error) {
 		describe: map[string]string{}, tflags: map[string]string{}, priority: map[string]int{},
 		replace: map[string]bool{}, tags: map[string]string{}, pre: map[string]string{},
 		inter: map[string]string{}, post: map[string]string{}, start: "<", end: ">",
+		sc: scParse{types: map[string]string{}, spam: 100, ham: -100},
 	}, nil
 }
 
@@ -404,6 +409,7 @@ func (rs *Ruleset) finish(p *parser) {
 	rs.storeCache(p)
 	rs.conf.freemail = newFreemailIndex(rs.conf.FreemailDomains)
 	rs.orderMetas()
+	rs.buildShortcircuit(p)
 	rs.buildScans()
 	rs.buildHeaderGroups()
 	for _, r := range rs.rules {

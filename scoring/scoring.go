@@ -150,7 +150,21 @@ func Decide(res rules.Result, conf rules.Config) Verdict {
 	}
 	v.Score = round3(sum)
 	v.Spam = v.Score >= v.Required
+	v.Tags = shortcircuitTags(res)
 	return v
+}
+
+// shortcircuitTags are the Shortcircuit plugin's template tags: _SC_,
+// _SCRULE_ and _SCTYPE_ ("no", "none" and "no" without a shortcircuit).
+func shortcircuitTags(res rules.Result) map[string]string {
+	if res.Shortcircuit == "" {
+		return map[string]string{"SC": "no", "SCRULE": "none", "SCTYPE": "no"}
+	}
+	return map[string]string{
+		"SC":     res.ShortcircuitRule + " (" + res.Shortcircuit + ")",
+		"SCRULE": res.ShortcircuitRule,
+		"SCTYPE": res.Shortcircuit,
+	}
 }
 
 // round3 rounds as Perl's sprintf("%0.3f", $x) + 0.

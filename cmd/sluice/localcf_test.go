@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -117,6 +118,13 @@ func writeSite(t *testing.T, dir, cf string) string {
 // wrote under dir, and returns its verdict and its tests= list.
 func spamassassinVerdict(t *testing.T, dir, msg string) (bool, string) {
 	t.Helper()
+	spam, _, tests := spamassassinStatus(t, dir, msg)
+	return spam, tests
+}
+
+// spamassassinStatus is spamassassinVerdict with the score.
+func spamassassinStatus(t *testing.T, dir, msg string) (spam bool, score float64, tests string) {
+	t.Helper()
 	cmd := exec.Command("spamassassin", "-L", "--siteconfigpath="+filepath.Join(dir, "site"), "-p", filepath.Join(dir, "user_prefs"))
 	cmd.Stdin = strings.NewReader(msg)
 	var out, errb bytes.Buffer
@@ -128,5 +136,6 @@ func spamassassinVerdict(t *testing.T, dir, msg string) (bool, string) {
 	if m == nil {
 		t.Fatalf("no X-Spam-Status in spamassassin's output:\n%s", out.String())
 	}
-	return m[1] == "Yes", strings.NewReplacer("\n\t", "", " ", "").Replace(m[3])
+	score, _ = strconv.ParseFloat(m[2], 64)
+	return m[1] == "Yes", score, strings.NewReplacer("\n\t", "", " ", "").Replace(m[3])
 }
