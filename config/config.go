@@ -191,6 +191,12 @@ type Rules struct {
 	// and _SUBVERSION_ tags read as SpamAssassin 4.0.1's, for tools that
 	// look for "SpamAssassin" there. Default false: the field names sluice.
 	ImitateSpamAssassin bool `toml:"imitate_spamassassin"`
+	// UserPrefs is the path template of each recipient's SpamAssassin
+	// user_prefs file (%h home, %u user, %n local part, %d domain, ~
+	// home), as "%h/.spamassassin/user_prefs". Empty (default): off.
+	UserPrefs string `toml:"user_prefs"`
+	// UserPrefsMaxSize bounds a user_prefs file in bytes. Default 262144.
+	UserPrefsMaxSize int `toml:"user_prefs_max_size"`
 }
 
 // Auth configures SPF, DKIM, DMARC and DNSBL checks and the DNS resolver
@@ -412,7 +418,7 @@ func Default() Config {
 		Bayes:    Bayes{Enabled: true, LockTimeout: 2 * time.Second},
 		Redis:    Redis{KeyPrefix: "sluice:", Timeout: time.Second},
 		Filter:   Filter{Sendmail: "/usr/sbin/sendmail", OnError: "tempfail", NextHopTimeout: 5 * time.Minute},
-		Rules:    Rules{Mode: "auto", Budget: 2 * time.Second},
+		Rules:    Rules{Mode: "auto", Budget: 2 * time.Second, UserPrefsMaxSize: 256 << 10},
 		Spamd:    defaultSpamd(),
 		Outbound: Outbound{Relay: "127.0.0.1:25", ConnectTimeout: 30 * time.Second, CommandTimeout: 5 * time.Minute, DataTimeout: 10 * time.Minute},
 		Sieve:    Sieve{Enabled: true, SpamFolder: "Spam", UserScript: "%h/.dovecot.sieve", UserDir: "%h/sieve", MaxScriptSize: 1 << 20, MaxRedirects: 4, MaxActions: 32},

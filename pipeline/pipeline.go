@@ -28,6 +28,7 @@ import (
 	"github.com/sluice-mail/sluice/maildir"
 	"github.com/sluice-mail/sluice/metrics"
 	"github.com/sluice-mail/sluice/outbound"
+	"github.com/sluice-mail/sluice/rules"
 	"github.com/sluice-mail/sluice/scoring"
 	"github.com/sluice-mail/sluice/sieve"
 )
@@ -157,6 +158,7 @@ type Pipeline struct {
 	cfg    Config
 	log    *slog.Logger
 	stores storeCache
+	prefs  prefsCache
 }
 
 // New returns a Pipeline. A nil log discards nothing: slog.Default is used.
@@ -203,8 +205,8 @@ func rcptStatus(err error) error {
 func (p *Pipeline) Deliver(ctx context.Context, env *mail.Envelope, raw []byte) []error {
 	statuses := make([]error, len(env.Recipients))
 	m := newMessage(env, raw)
-	users, of := p.recipientUsers(env.Recipients)
-	copies, err := p.perMessage(ctx, m, users)
+	targets, of := p.recipientTargets(ctx, env.Recipients)
+	copies, err := p.perMessage(ctx, m, targets)
 	if err != nil {
 		p.log.ErrorContext(ctx, "message failed", "msgid", m.MessageID, "queue_id", m.QueueID, "err", err)
 		for i := range statuses {
@@ -237,35 +239,6 @@ func (p *Pipeline) Deliver(ctx context.Context, env *mail.Envelope, raw []byte) 
 	}
 	p.count(result, actions, "")
 	return statuses
-}
-
-// recipientUsers groups rcpts by the Bayes database their copies are
-// scored with: users are the distinct mailboxes in order of first
-// appearance, and rcpts[i] gets the copy of users[of[i]]. Without
-// per-user Bayes, users is nil and every recipient shares the one copy.
-// A recipient with no mailbox (malformed, or an SRS bounce address) goes
-// with the global database, "".
-func (p *Pipeline) recipientUsers(rcpts []string) (users []string, of []int) {
-	of = make([]int, len(rcpts))
-	s := p.cfg.Spam
-	if s == nil || s.Users == nil || !s.bayesOn() {
-		return nil, of
-	}
-	index := make(map[string]int)
-	for i, r := range rcpts {
-		u := ""
-		if b := p.cfg.Bouncer; b == nil || !b.IsSRS(r) {
-			u, _ = MailboxUser(r, s.RecipientDelimiter)
-		}
-		n, ok := index[u]
-		if !ok {
-			n = len(users)
-			index[u] = n
-			users = append(users, u)
-		}
-		of[i] = n
-	}
-	return users, of
 }
 
 // logIdentity is the message's key in the delivery log.
@@ -337,8 +310,8 @@ type Filtered struct {
 // copy is returned: the caller must make the MTA retry.
 func (p *Pipeline) Filter(ctx context.Context, env *mail.Envelope, raw []byte) ([]Filtered, error) {
 	m := newMessage(env, raw)
-	users, of := p.recipientUsers(env.Recipients)
-	copies, err := p.perMessage(ctx, m, users)
+	targets, of := p.recipientTargets(ctx, env.Recipients)
+	copies, err := p.perMessage(ctx, m, targets)
 	if err != nil {
 		p.log.ErrorContext(ctx, "filter failed", "msgid", m.MessageID, "queue_id", m.QueueID, "err", err)
 		p.count("tempfail", nil, "panic")
@@ -355,8 +328,8 @@ func (p *Pipeline) Filter(ctx context.Context, env *mail.Envelope, raw []byte) (
 		}
 		out[i].Raw = c.Out()
 		attrs := []any{"msgid", c.MessageID, "queue_id", c.QueueID, "from", env.MailFrom, "rcpts", len(out[i].Recipients), "size", len(c.Header) + len(c.Body)}
-		if users != nil {
-			attrs = append(attrs, "user", users[i])
+		if targets != nil && targets[i].user != "" {
+			attrs = append(attrs, "user", targets[i].user)
 		}
 		p.log.InfoContext(ctx, "filtered", append(attrs, c.verdictAttrs()...)...)
 	}
@@ -372,10 +345,22 @@ func (p *Pipeline) Check(ctx context.Context, env *mail.Envelope, raw []byte) (*
 }
 
 // CheckUser is Check with the Bayes database of user, a mailbox as
-// MailboxUser names it, when SpamStage.Users is set.
+// MailboxUser names it, when SpamStage.Users is set, and with the
+// user_prefs of user as a recipient address, when SpamStage.UserPrefs is
+// set.
 func (p *Pipeline) CheckUser(ctx context.Context, env *mail.Envelope, raw []byte, user string) (*Message, error) {
+	var prefs *rules.Prefs
+	if s := p.cfg.Spam; s != nil && s.UserPrefs != "" {
+		prefs = p.recipientPrefs(ctx, user)
+	}
+	return p.CheckPrefs(ctx, env, raw, user, prefs)
+}
+
+// CheckPrefs is CheckUser with prefs (from SpamStage.Rules.ParsePrefs;
+// nil: the site's settings) in place of the user's own.
+func (p *Pipeline) CheckPrefs(ctx context.Context, env *mail.Envelope, raw []byte, user string, prefs *rules.Prefs) (*Message, error) {
 	m := newMessage(env, raw)
-	copies, err := p.perMessage(ctx, m, []string{user})
+	copies, err := p.perMessage(ctx, m, []scoreTarget{{user: user, prefs: prefs}})
 	if err != nil {
 		return nil, err
 	}
@@ -398,11 +383,11 @@ func (p *Pipeline) count(result string, actions []string, reason string) {
 }
 
 // perMessage runs the message steps and returns the message as they leave
-// it, one copy for each of users (the Bayes database it is scored with;
-// nil is one copy with the global database). Authentication and parsing
-// run once; the spam stage once per copy. A panic in
-// any becomes an error.
-func (p *Pipeline) perMessage(ctx context.Context, m *Message, users []string) (copies []*Message, err error) {
+// it, one copy for each of targets (the Bayes database and preferences it
+// is scored with; nil is one copy with the global database and the
+// site's settings). Authentication and parsing run once; the spam stage
+// once per copy. A panic in any becomes an error.
+func (p *Pipeline) perMessage(ctx context.Context, m *Message, targets []scoreTarget) (copies []*Message, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			copies, err = nil, fmt.Errorf("pipeline: panic: %v\n%s", r, debug.Stack())
@@ -413,13 +398,13 @@ func (p *Pipeline) perMessage(ctx context.Context, m *Message, users []string) (
 	if p.cfg.Auth != nil && !m.Scanned {
 		p.runAuth(ctx, m)
 	}
-	if len(users) == 0 {
-		users = []string{""}
+	if len(targets) == 0 {
+		targets = []scoreTarget{{}}
 	}
 	seen := evals{}
-	for i, u := range users {
+	for i, t := range targets {
 		c := m
-		if i < len(users)-1 {
+		if i < len(targets)-1 {
 			// The copies share Raw, Parsed and the auth results, which
 			// nothing below changes; the header edits are each copy's own.
 			dup := *m
@@ -427,7 +412,7 @@ func (p *Pipeline) perMessage(ctx context.Context, m *Message, users []string) (
 			c = &dup
 		}
 		if p.cfg.Spam != nil && !m.Scanned {
-			p.runSpam(ctx, c, u, seen)
+			p.runSpam(ctx, c, t, seen)
 		}
 		c.renderHeader()
 		copies = append(copies, c)

@@ -35,6 +35,16 @@ type SpamStage struct {
 	// RecipientDelimiter names a recipient's mailbox for Users, as
 	// DirectoryConfig.RecipientDelimiter does for delivery.
 	RecipientDelimiter string
+	// UserPrefs is the path template of a recipient's SpamAssassin
+	// user_prefs file (%h home, %u user, %n local part, %d domain, ~
+	// home); "" is off. Its required_score, scores, lists,
+	// rewrite_header and report_safe apply to the recipient's copy (see
+	// rules.Prefs); recipients whose files differ get copies scored
+	// apart. The file is read as sieve.ReadUserFile describes.
+	UserPrefs string
+	// UserPrefsMaxSize bounds a user_prefs file; if zero,
+	// DefaultUserPrefsMaxSize.
+	UserPrefsMaxSize int
 }
 
 // BayesUsers opens per-user Bayes databases.
@@ -77,12 +87,13 @@ func bayesKey(prob *float64) string {
 // results and user's Bayes database ("" the global one) as input,
 // decides, and rewrites m.Header with SpamAssassin's headers (and Subject
 // for spam; report_safe replaces m.Body too). Results in seen are reused.
-func (p *Pipeline) runSpam(ctx context.Context, m *Message, user string, seen evals) {
+func (p *Pipeline) runSpam(ctx context.Context, m *Message, t scoreTarget, seen evals) {
 	s := p.cfg.Spam
 	mt := p.cfg.Metrics
 	start := p.cfg.Now()
-	conf := s.Rules.Config()
-	in := rules.Input{Auth: rulesAuth(m.Auth), Rules: dnsblRules(m.Auth)}
+	user := t.user
+	conf := s.Rules.ConfigFor(t.prefs)
+	in := rules.Input{Auth: rulesAuth(m.Auth), Rules: dnsblRules(m.Auth), Prefs: t.prefs}
 	var bres bayes.Result
 	var cl *bayes.Classifier
 	if s.bayesOn() {
@@ -100,7 +111,7 @@ func (p *Pipeline) runSpam(ctx context.Context, m *Message, user string, seen ev
 		}
 	}
 	bayesDone := p.cfg.Now()
-	key := bayesKey(in.Bayes)
+	key := bayesKey(in.Bayes) + "\x00" + t.prefs.Key()
 	res, ok := seen[key]
 	if !ok {
 		res = s.Rules.Eval(ctx, rules.FromMail(m.Parsed), in)

@@ -88,12 +88,18 @@ func statScript(root, path string, owner *FileOwner) (fileID, error) {
 // with the identity of the open file, which must be a regular file
 // readable by owner when owner is set.
 func openScript(root, path string, owner *FileOwner) (*os.File, fileID, error) {
+	return openLinks(root, path, owner, 1)
+}
+
+// openLinks is openScript with links symlinks allowed for the last
+// component of a path under root.
+func openLinks(root, path string, owner *FileOwner, links int) (*os.File, fileID, error) {
 	var f *os.File
 	var err error
 	if root == "" {
 		f, err = openFile(unix.AT_FDCWD, path, path)
 	} else {
-		f, err = openUnder(root, path, owner, 1)
+		f, err = openUnder(root, path, owner, links)
 	}
 	if err != nil {
 		return nil, fileID{}, err

@@ -15,6 +15,7 @@ import (
 	"github.com/sluice-mail/sluice/config"
 	"github.com/sluice-mail/sluice/mail"
 	"github.com/sluice-mail/sluice/pipeline"
+	"github.com/sluice-mail/sluice/rules"
 )
 
 // stringList is a repeatable string flag.
@@ -41,6 +42,7 @@ func cmdCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.Var(&rcpts, "rcpt", "envelope `recipient` (repeatable)")
 	bayesDB := fs.String("bayes", "", "Bayes database `file` (replaces bayes.path and [redis]); used when it exists")
 	user := fs.String("user", "", "score with the per-user Bayes database of `address`, as delivery to it does with [bayes] per_user")
+	prefsFile := fs.String("prefs", "", "score with this user_prefs `file`, as spamassassin -p does")
 	dns := fs.String("dns", "", "DNS `server:port` for SPF/DKIM/DMARC (replaces auth.dns); \"off\" skips the checks")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -81,6 +83,11 @@ func cmdCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "sluice: %v\n", err)
 		return 1
 	}
+	prefs, err := checkPrefs(p, *prefsFile, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "sluice check: %v\n", err)
+		return 1
+	}
 	env := &mail.Envelope{MailFrom: *mailFrom, Recipients: rcpts, ClientIP: net.ParseIP(*clientIP), ClientHelo: *helo}
 	paths := fs.Args()
 	if len(paths) == 0 {
@@ -106,7 +113,12 @@ func cmdCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		m, err := p.CheckUser(ctx, env, src.Raw, userDB)
+		var m *pipeline.Message
+		if prefs != nil {
+			m, err = p.CheckPrefs(ctx, env, src.Raw, userDB, prefs)
+		} else {
+			m, err = p.CheckUser(ctx, env, src.Raw, userDB)
+		}
 		if err != nil {
 			fmt.Fprintf(stderr, "sluice: %s: %v\n", src.File, err)
 			code = 1
@@ -219,4 +231,25 @@ func printReport(w io.Writer, m *pipeline.Message) {
 	if v.TimedOut {
 		fmt.Fprintln(w, "\nnote: rule evaluation ran out of its time budget; some rules were skipped")
 	}
+}
+
+// checkPrefs reads check's -prefs file (nil without one) and reports
+// the lines of it that do not apply.
+func checkPrefs(p *pipeline.Pipeline, path string, stderr io.Writer) (*rules.Prefs, error) {
+	if path == "" {
+		return nil, nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	pr, err := p.ParsePrefs(path, data)
+	if err != nil || pr == nil {
+		return nil, err
+	}
+	l := pr.Lint()
+	for _, d := range append(l.Errors, l.Warnings...) {
+		fmt.Fprintf(stderr, "sluice check: %s\n", d)
+	}
+	return pr, nil
 }

@@ -118,6 +118,8 @@ func newSpamStage(cfg config.Config, log *slog.Logger, strict, createBayes, oneS
 		Bayes:              bc,
 		Users:              users,
 		RecipientDelimiter: cfg.Delivery.RecipientDelimiter,
+		UserPrefs:          cfg.Rules.UserPrefs,
+		UserPrefsMaxSize:   cfg.Rules.UserPrefsMaxSize,
 	}, nil
 }
 

@@ -1,0 +1,169 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+
+	"github.com/sluice-mail/sluice/rules"
+	"github.com/sluice-mail/sluice/sieve"
+)
+
+// DefaultUserPrefsMaxSize bounds a user_prefs file when
+// SpamStage.UserPrefsMaxSize is zero.
+const DefaultUserPrefsMaxSize = 256 << 10
+
+// scoreTarget is what one copy of a message is scored for: the Bayes
+// database of user ("" the global one) and a user's preferences (nil:
+// the site's).
+type scoreTarget struct {
+	user  string
+	prefs *rules.Prefs
+}
+
+// key groups recipients whose copies score alike.
+func (t scoreTarget) key() string { return t.user + "\x00" + t.prefs.Key() }
+
+// prefsCache holds parsed user_prefs files by path, each until its file
+// or the rule set changes. The zero value is ready to use.
+type prefsCache struct {
+	mu      sync.Mutex
+	entries map[string]prefsEntry
+}
+
+type prefsEntry struct {
+	rs    *rules.Ruleset
+	ver   sieve.FileVersion
+	prefs *rules.Prefs
+}
+
+// userPrefs returns the preferences of rcpt, read from SpamStage.UserPrefs
+// expanded for it: nil when the setting is off or the file does not
+// exist. A file that cannot be read safely (a symlink, a FIFO, too large,
+// unreadable by its owner) or parsed is logged and left out: the
+// recipient is scored with the site's settings, and no mail is lost.
+func (p *Pipeline) userPrefs(ctx context.Context, rcpt Recipient) *rules.Prefs {
+	s := p.cfg.Spam
+	if s == nil || s.UserPrefs == "" || s.Rules == nil {
+		return nil
+	}
+	path := expandUser(s.UserPrefs, rcpt)
+	u := sieve.UserFiles{Home: homeOf(rcpt)}
+	if o := rcpt.Owner; o != nil {
+		u.Owner = &sieve.FileOwner{UID: o.UID, GID: o.GID}
+	}
+	pr, fresh, err := p.prefs.load(s, u, path)
+	if err != nil {
+		p.log.ErrorContext(ctx, "user_prefs not applied; site settings used", "rcpt", rcpt.Address, "user", rcpt.User, "path", path, "err", err)
+		return nil
+	}
+	if fresh {
+		l := pr.Lint()
+		for _, d := range append(l.Errors, l.Warnings...) {
+			p.log.WarnContext(ctx, "user_prefs line not applied", "user", rcpt.User, "diag", d.String())
+		}
+	}
+	return pr
+}
+
+// load returns the parsed file at path, reading it when it is new or
+// changed (fresh).
+func (c *prefsCache) load(s *SpamStage, u sieve.UserFiles, path string) (pr *rules.Prefs, fresh bool, err error) {
+	ver, err := sieve.StatUserFile(u, path)
+	if errors.Is(err, sieve.ErrNoScript) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	c.mu.Lock()
+	e, ok := c.entries[path]
+	c.mu.Unlock()
+	if ok && e.rs == s.Rules && e.ver.Same(ver) {
+		return e.prefs, false, nil
+	}
+	max := s.UserPrefsMaxSize
+	if max <= 0 {
+		max = DefaultUserPrefsMaxSize
+	}
+	data, ver, err := sieve.ReadUserFile(u, path, max)
+	if errors.Is(err, sieve.ErrNoScript) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	if pr, err = s.Rules.ParsePrefs(path, data); err != nil {
+		return nil, false, err
+	}
+	c.mu.Lock()
+	if c.entries == nil {
+		c.entries = map[string]prefsEntry{}
+	}
+	c.entries[path] = prefsEntry{rs: s.Rules, ver: ver, prefs: pr}
+	c.mu.Unlock()
+	return pr, true, nil
+}
+
+// recipientTargets groups rcpts by what their copies are scored for: the
+// Bayes database of their mailbox ([bayes] per_user) and their
+// user_prefs. targets are the distinct ones in order of first
+// appearance, and rcpts[i] gets the copy of targets[of[i]]. Without
+// either feature, targets is nil and every recipient shares one copy. A
+// recipient with no mailbox (malformed, or an SRS bounce address) goes
+// with the global database and the site's settings.
+func (p *Pipeline) recipientTargets(ctx context.Context, rcpts []string) (targets []scoreTarget, of []int) {
+	of = make([]int, len(rcpts))
+	s := p.cfg.Spam
+	if s == nil {
+		return nil, of
+	}
+	bayesUsers := s.Users != nil && s.bayesOn()
+	prefsOn := s.UserPrefs != "" && p.cfg.Directory != nil
+	if !bayesUsers && !prefsOn {
+		return nil, of
+	}
+	index := make(map[string]int)
+	for i, r := range rcpts {
+		var t scoreTarget
+		if b := p.cfg.Bouncer; b == nil || !b.IsSRS(r) {
+			if bayesUsers {
+				t.user, _ = MailboxUser(r, s.RecipientDelimiter)
+			}
+			if prefsOn {
+				t.prefs = p.recipientPrefs(ctx, r)
+			}
+		}
+		k := t.key()
+		n, ok := index[k]
+		if !ok {
+			n = len(targets)
+			index[k] = n
+			targets = append(targets, t)
+		}
+		of[i] = n
+	}
+	return targets, of
+}
+
+// recipientPrefs resolves addr and returns its preferences, if any.
+func (p *Pipeline) recipientPrefs(ctx context.Context, addr string) *rules.Prefs {
+	if p.cfg.Directory == nil || !strings.Contains(addr, "@") {
+		return nil
+	}
+	rcpt, err := p.cfg.Directory.Resolve(addr)
+	if err != nil {
+		return nil
+	}
+	return p.userPrefs(ctx, rcpt)
+}
+
+// ParsePrefs parses a user_prefs file over the rule set in force, for
+// CheckPrefs; nil without scoring.
+func (p *Pipeline) ParsePrefs(name string, data []byte) (*rules.Prefs, error) {
+	if s := p.cfg.Spam; s != nil && s.Rules != nil {
+		return s.Rules.ParsePrefs(name, data)
+	}
+	return nil, nil
+}
