@@ -90,7 +90,7 @@ func TestUserPrefsSpamAssassin(t *testing.T) {
 				if math.Abs(saScore-r.Score) > 0.05 || r.Required != map[bool]float64{true: 12, false: 5}[strings.Contains(tt.prefs, "required_score 12")] {
 					t.Errorf("%s: score: SpamAssassin %.3f (%s), sluice %.3f/%.1f (%s)", m.name, saScore, saTests, r.Score, r.Required, got)
 				}
-				if (!strings.Contains(","+saTests+",", ","+m.rule+",") || !strings.Contains(got, ","+m.rule+",")) {
+				if !strings.Contains(","+saTests+",", ","+m.rule+",") || !strings.Contains(got, ","+m.rule+",") {
 					t.Errorf("%s: %s: SpamAssassin %s, sluice %s; want it in both", m.name, m.rule, saTests, got)
 				}
 			}
