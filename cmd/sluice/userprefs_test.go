@@ -8,8 +8,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
+	"github.com/sluice-mail/sluice/config"
 	"github.com/sluice-mail/sluice/internal/testutil"
 )
 
@@ -95,5 +98,72 @@ func TestUserPrefsSpamAssassin(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestUserPrefsLMTP: one LMTP transaction to four recipients: alice's
+// user_prefs lowers required_score and her copy is flagged, bob has none
+// and his is not; carol's user_prefs is a symlink and dave's a FIFO, and
+// both are refused (promptly, the FIFO never opened for a blocking read):
+// they get the site's verdict, and every copy is delivered.
+func TestUserPrefsLMTP(t *testing.T) {
+	dir := t.TempDir()
+	rulesFile := filepath.Join(dir, "local.cf")
+	os.WriteFile(rulesFile, []byte("body LOCAL_PILLS /cheap pills/\nscore LOCAL_PILLS 4\n"), 0o644)
+	root := filepath.Join(dir, "mail")
+	prefsOf := func(user string) string {
+		p := filepath.Join(root, "example.test", user, ".spamassassin", "user_prefs")
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		return p
+	}
+	os.WriteFile(prefsOf("alice"), []byte("required_score 3\n"), 0o644)
+	prefsOf("bob")
+	elsewhere := filepath.Join(dir, "lenient_prefs")
+	os.WriteFile(elsewhere, []byte("required_score 1\n"), 0o644)
+	if err := os.Symlink(elsewhere, prefsOf("carol")); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(prefsOf("dave"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	src := fmt.Sprintf("[delivery]\nmail_root = %q\ndomains = [\"example.test\"]\n[rules]\nmode = \"dirs\"\ndirs = [%q]\nuser_prefs = \"%%h/.spamassassin/user_prefs\"\n[auth]\nenabled = false\n[sieve]\nenabled = false\n[bayes]\nenabled = false\n",
+		root, rulesFile)
+	cfgFile := filepath.Join(dir, "sluice.toml")
+	os.WriteFile(cfgFile, []byte(src), 0o644)
+	cfg, err := config.Load(cfgFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Metrics.Listen = fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
+	addr, logs := startInProcess(t, cfg)
+	rcpts := []string{"alice@example.test", "bob@example.test", "carol@example.test", "dave@example.test"}
+	done := make(chan map[string]error, 1)
+	go func() { done <- lmtpSend(t, addr, "s@client.test", rcpts, testMessage("offer", "cheap pills")) }()
+	select {
+	case st := <-done:
+		for _, r := range rcpts {
+			if st[r] != nil {
+				t.Fatalf("delivery to %s: %v", r, st[r])
+			}
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("delivery hangs (the FIFO user_prefs?)")
+	}
+	for _, c := range []struct {
+		user, want string
+	}{
+		{"alice", "Yes, score=4.0 required=3.0"},
+		{"bob", "No, score=4.0 required=5.0"},
+		{"carol", "No, score=4.0 required=5.0"},
+		{"dave", "No, score=4.0 required=5.0"},
+	} {
+		if st := statusOf(t, cfg, c.user, "offer"); !strings.HasPrefix(st, c.want) {
+			t.Errorf("%s's copy: X-Spam-Status %q, want %q…", c.user, st, c.want)
+		}
+	}
+	for _, user := range []string{"carol", "dave"} {
+		if !strings.Contains(logs.String(), "user_prefs not applied") || !strings.Contains(logs.String(), user+"@example.test") {
+			t.Errorf("no log line refusing %s's user_prefs:\n%s", user, logs.String())
+		}
 	}
 }
