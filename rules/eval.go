@@ -173,6 +173,7 @@ type evalState struct {
 	stamp    []uint32
 	gen      uint32
 	relays   *Relays // computed on first use
+	conf     *Config // the site's, or with a user's preferences
 	// screen: the RE2 sets are not compiled yet, regexp2 screens their
 	// rules; screenOff: a screening timed out, RE2 does the rest.
 	screen, screenOff bool
@@ -181,7 +182,7 @@ type evalState struct {
 // relaysOf returns the message's relays, computing them once.
 func (st *evalState) relaysOf(msg Message) *Relays {
 	if st.relays == nil {
-		st.relays = ComputeRelays(msg, &st.rs.conf)
+		st.relays = ComputeRelays(msg, st.conf)
 	}
 	return st.relays
 }
@@ -214,7 +215,7 @@ func (rs *Ruleset) eval(ctx context.Context, msg Message, in Input) (Result, []f
 	}
 	start := time.Now()
 	st := &evalState{rs: rs, ctx: ctx, deadline: start.Add(rs.opt.Budget), vals: make([]float64, len(rs.rules)),
-		hdrCache: map[string]string{}, stamp: make([]uint32, len(rs.rules)), screen: !rs.sets.ready.Load()}
+		hdrCache: map[string]string{}, stamp: make([]uint32, len(rs.rules)), screen: !rs.sets.ready.Load(), conf: rs.evalConfig(&in)}
 	if d, ok := ctx.Deadline(); ok && d.Before(st.deadline) {
 		st.deadline = d
 	}
@@ -241,7 +242,7 @@ func (rs *Ruleset) eval(ctx context.Context, msg Message, in Input) (Result, []f
 		}
 		g.run(st, texts)
 	}
-	ec := &EvalContext{Msg: msg, Input: &in, Config: rs.evalConfig(&in), ctx: ctx, cache: map[string]any{}}
+	ec := &EvalContext{Msg: msg, Input: &in, Config: st.conf, ctx: ctx, cache: map[string]any{}}
 	if st.relays != nil {
 		ec.cache[relaysKey] = st.relays
 	}

@@ -16,11 +16,12 @@ var ErrPrefs = errors.New("rules: bad user_prefs")
 
 // Prefs is one user's preferences (SpamAssassin's user_prefs) over the
 // Ruleset that parsed them: required_score, score overrides, the
-// welcomelists and blocklists, rewrite_header and report_safe, applied at
+// welcomelists and blocklists, rewrite_header, report_safe and the other
+// settings spamd lets a user change (trusted_networks too), applied at
 // evaluation and scoring time (Input.Prefs, Prefs.Config) without
 // recompiling the site's rules. Rule definitions count only when the
-// site's rule files say allow_user_rules 1. A Prefs is immutable and safe
-// for concurrent use.
+// site's rule files say allow_user_rules 1; administrator settings never.
+// A Prefs is immutable and safe for concurrent use.
 type Prefs struct {
 	rs     *Ruleset
 	conf   Config
@@ -37,27 +38,32 @@ type prefsParse struct {
 	first   int             // line of the first one
 }
 
-// userRuleKeys are the directives of user rules, honoured only with the
-// site's allow_user_rules.
+// userRuleKeys are the directives SpamAssassin's Conf.pm marks is_priv:
+// a user's own rules, honoured only with the site's allow_user_rules.
 var userRuleKeys = map[string]bool{
 	"header": true, "body": true, "rawbody": true, "full": true, "uri": true,
-	"mimeheader": true, "meta": true, "describe": true, "tflags": true,
+	"mimeheader": true, "meta": true, "tflags": true, "priority": true, "reuse": true,
 }
 
-// userSettingKeys are the settings a user_prefs file may hold besides the
-// lists of listDirective (SpamAssassin's non-admin settings that sluice
-// reads); anything else is an administrator's setting and is ignored.
-var userSettingKeys = map[string]bool{
-	"score": true, "required_score": true, "required_hits": true, "rewrite_header": true,
-	"report_safe": true, "ok_locales": true, "add_header": true, "remove_header": true,
-	"clear_headers": true,
+// adminKeys are the settings Conf.pm marks is_admin or is_priv (besides
+// the rules), which a user_prefs file may not change, and the ones sluice
+// reads only at load time (include, shortcircuit).
+var adminKeys = map[string]bool{
+	"allow_user_rules": true, "redirector_pattern": true, "version_tag": true, "test": true,
+	"body_part_scan_size": true, "rawbody_part_scan_size": true, "rbl_timeout": true,
+	"util_rb_tld": true, "util_rb_2tld": true, "util_rb_3tld": true, "user_scores_dsn": true,
+	"loadplugin": true, "tryplugin": true, "dns_block_rule": true, "dns_local_ports_permit": true,
+	"dns_local_ports_avoid": true, "include": true, "shortcircuit": true,
+	"shortcircuit_spam_score": true, "shortcircuit_ham_score": true,
+	"bayes_path": true, "bayes_file_mode": true, "bayes_store_module": true, "bayes_sql_dsn": true,
+	"bayes_sql_username": true, "bayes_sql_password": true, "bayes_sql_username_authorized": true,
+	"user_scores_sql_username": true, "user_scores_sql_password": true, "user_scores_sql_custom_query": true,
+	"user_scores_ldap_username": true, "user_scores_ldap_password": true, "user_scores_fallback_to_global": true,
 }
 
-// userListExcluded are listDirective keys an administrator alone sets.
-var userListExcluded = map[string]bool{"freemail_domains": true}
-
-// prefsDirective screens one directive of a user_prefs file. It reports
-// whether the parser should go on and handle it as in a rule file.
+// prefsDirective screens one directive of a user_prefs file as
+// SpamAssassin's parse_scores_only does. It reports whether the parser
+// should go on and handle it as in a rule file.
 func (p *parser) prefsDirective(file string, line int, key, val string) bool {
 	pp := p.prefs
 	switch {
@@ -71,34 +77,23 @@ func (p *parser) prefsDirective(file string, line int, key, val string) bool {
 		}
 		fmt.Fprintf(&pp.rules, "%s %s\n", key, val)
 		return false
-	case key == "score":
+	case key == "score" || key == "describe":
 		if p.rs.conf.AllowUserRules {
 			fmt.Fprintf(&pp.rules, "%s %s\n", key, val)
 		}
 		return true
-	case userSettingKeys[key], isIgnoredDirective(key):
-		return true
-	case !userListExcluded[key] && isListKey(key):
-		return true
+	case adminKeys[key]:
+		p.warn(file, line, "%s is not allowed in user_prefs: ignored", key)
+		return false
 	}
-	p.warn(file, line, "%s is not allowed in user_prefs: ignored", key)
-	return false
-}
-
-// isListKey reports whether key names a sender or recipient list.
-func isListKey(key string) bool {
-	for _, w := range []string{"welcomelist_", "whitelist_", "blocklist_", "blacklist_", "more_spam_to", "all_spam_to", "enlist_"} {
-		if strings.Contains(key, w) {
-			return true
-		}
-	}
-	return false
+	return true
 }
 
 // ParsePrefs reads a user_prefs file (name only labels diagnostics) over
-// the site's settings. Lines it cannot use are warnings in Prefs.Lint:
-// administrator settings, and rule definitions when the site does not
-// allow user rules. It fails only for input that is not text.
+// the site's settings, as spamd reads one (parse_scores_only). Lines it
+// cannot use are warnings in Prefs.Lint: administrator settings, and rule
+// definitions when the site does not allow user rules. It fails only for
+// input that is not text.
 func (rs *Ruleset) ParsePrefs(name string, data []byte) (*Prefs, error) {
 	if slices.Contains(data, 0) {
 		return nil, fmt.Errorf("%w: %s: NUL byte", ErrPrefs, name)
@@ -113,6 +108,9 @@ func (rs *Ruleset) ParsePrefs(name string, data []byte) (*Prefs, error) {
 		return nil, fmt.Errorf("%w: %v", ErrPrefs, err)
 	}
 	pr := &Prefs{rs: rs, conf: p.rs.conf, scores: map[int][4]float64{}, lint: p.rs.lint}
+	if len(pr.conf.FreemailDomains) != len(rs.conf.FreemailDomains) {
+		pr.conf.freemail = newFreemailIndex(pr.conf.FreemailDomains)
+	}
 	if n := p.prefs.ignored; n > 0 {
 		pr.lint.Warnings = append(pr.lint.Warnings, Diagnostic{File: name, Line: p.prefs.first,
 			Msg: fmt.Sprintf("%d rule lines ignored: the site does not set allow_user_rules", n)})
@@ -227,11 +225,18 @@ func (c Config) clone() Config {
 	for _, s := range []*[]AuthListEntry{&c.WelcomelistDKIM, &c.DefWelcomelistDKIM, &c.WelcomelistSPF, &c.DefWelcomelistSPF} {
 		*s = slices.Clip(*s)
 	}
+	c.TrustedNetworks = slices.Clip(c.TrustedNetworks)
+	c.InternalNetworks = slices.Clip(c.InternalNetworks)
 	c.AddHeaders = slices.Clip(c.AddHeaders)
 	c.RemoveHeaders = slices.Clip(c.RemoveHeaders)
 	c.RewriteHeader = maps.Clone(c.RewriteHeader)
 	c.AddrLists = cloneLists(c.AddrLists)
 	c.URIHostLists = cloneLists(c.URIHostLists)
+	c.TLDs = maps.Clone(c.TLDs)
+	c.TwoLevelTLDs = maps.Clone(c.TwoLevelTLDs)
+	b := &c.Bayes
+	b.Other = maps.Clone(b.Other)
+	b.IgnoreHeaders, b.IgnoreFrom, b.IgnoreTo = slices.Clip(b.IgnoreHeaders), slices.Clip(b.IgnoreFrom), slices.Clip(b.IgnoreTo)
 	return c
 }
 

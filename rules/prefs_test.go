@@ -33,7 +33,7 @@ func TestPrefsOverlay(t *testing.T) {
 		t.Fatal(err)
 	}
 	pr, err := rs.ParsePrefs("user_prefs", []byte("required_score 2\nscore LOCAL_BODY 0.5\nwelcomelist_from a@example.com\n"+
-		"trusted_networks 10.0.0.0/8\nbody MINE /stuff/\nrewrite_header Subject [SPAM]\nreport_safe 0\n"))
+		"util_rb_tld example\nbody MINE /stuff/\nrewrite_header Subject [SPAM]\nreport_safe 0\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,17 +41,17 @@ func TestPrefsOverlay(t *testing.T) {
 	if conf.RequiredScore != 2 || conf.ReportSafe != 0 || conf.RewriteHeader["Subject"] != "[SPAM]" {
 		t.Errorf("ConfigFor(pr) = required %v, report_safe %v, rewrite %v", conf.RequiredScore, conf.ReportSafe, conf.RewriteHeader)
 	}
-	if got := rs.Config().WelcomelistFrom; len(got) != 1 || rs.Config().RequiredScore != 5 || len(rs.Config().TrustedNetworks) != 0 {
+	if got := rs.Config().WelcomelistFrom; len(got) != 1 || rs.Config().RequiredScore != 5 {
 		t.Errorf("site Config changed: welcomelist %v, required %v", got, rs.Config().RequiredScore)
 	}
-	if len(conf.TrustedNetworks) != 0 {
-		t.Errorf("trusted_networks taken from user_prefs")
+	if conf.TLDs["example"] {
+		t.Errorf("util_rb_tld taken from user_prefs")
 	}
 	var warns []string
 	for _, d := range pr.Lint().Warnings {
 		warns = append(warns, d.String())
 	}
-	if w := strings.Join(warns, "\n"); !strings.Contains(w, "trusted_networks is not allowed") || !strings.Contains(w, "1 rule lines ignored") {
+	if w := strings.Join(warns, "\n"); !strings.Contains(w, "util_rb_tld is not allowed") || !strings.Contains(w, "1 rule lines ignored") {
 		t.Errorf("warnings = %s", w)
 	}
 	msg := newTestMessage([]byte(prefsMsg))

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/sluice-mail/sluice/config"
+	"github.com/sluice-mail/sluice/internal/parity"
 	"github.com/sluice-mail/sluice/internal/testutil"
 )
 
@@ -164,6 +166,76 @@ func TestUserPrefsLMTP(t *testing.T) {
 	for _, user := range []string{"carol", "dave"} {
 		if !strings.Contains(logs.String(), "user_prefs not applied") || !strings.Contains(logs.String(), user+"@example.test") {
 			t.Errorf("no log line refusing %s's user_prefs:\n%s", user, logs.String())
+		}
+	}
+}
+
+// TestUserPrefsSpamd: spamc -u USER gets the same verdict and score from
+// `sluice serve -spamd` with [rules] user_prefs as from spamd
+// --virtual-config-dir with the same user_prefs files: alice's
+// required_score flips the verdict; bob's score and trusted_networks
+// apply (spamd lets a user set them), his rule and his administrator
+// setting (util_rb_tld) do not without allow_user_rules; carol has no
+// file and gets the site's verdict.
+func TestUserPrefsSpamd(t *testing.T) {
+	testutil.RequirePeer(t, "spamd", "spamc")
+	dir := testutil.PeerDir(t)
+	const site = "body LOCAL_PILLS /cheap pills/\nscore LOCAL_PILLS 3\n"
+	users := filepath.Join(dir, "users")
+	for user, prefs := range map[string]string{
+		"alice@example.test": "required_score 3\n",
+		"bob@example.test":   "score LOCAL_PILLS 0.5\ntrusted_networks 192.0.2.0/24\nbody USER_RULE /pills/\nscore USER_RULE 5\nutil_rb_tld example\n",
+	} {
+		os.MkdirAll(filepath.Join(users, user), 0o755)
+		if err := os.WriteFile(filepath.Join(users, user, "user_prefs"), []byte(prefs), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sd, err := parity.StartSpamd(context.Background(), parity.SpamdOptions{Dir: filepath.Join(dir, "spamd"), ExtraCF: site, VirtualConfigDir: users + "/%u"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sd.Close() })
+	sdir := filepath.Join(dir, "sluice")
+	os.MkdirAll(sdir, 0o755)
+	lcf := filepath.Join(sdir, "local.cf")
+	os.WriteFile(lcf, []byte(parity.LocalCF+site), 0o644)
+	cfg := filepath.Join(sdir, "sluice.toml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`[auth]
+enabled = false
+[metrics]
+listen = ""
+[lmtp]
+listen = ["127.0.0.1:%d"]
+[delivery]
+mail_root = %q
+[rules]
+mode = "dirs"
+dirs = [%q, %q]
+budget = "5m"
+user_prefs = %q
+[bayes]
+enabled = false
+`, testutil.FreePort(t), filepath.Join(sdir, "mail"), stockRules(t), lcf, users+"/%u/user_prefs")), 0o644)
+	port := startSpamdServe(t, cfg)
+
+	msg := filepath.Join(dir, "pills.eml")
+	os.WriteFile(msg, []byte("Received: from mail.example.com (mail.example.com [192.0.2.10]) by mx.example.org (Postfix) with ESMTP id 4AbCdE12\n"+
+		"\tfor <user@example.org>; Thu, 03 Dec 2026 10:00:00 +0000\n"+
+		"From: Friend <a@example.com>\nTo: user@example.org\nSubject: hello\n"+
+		"Date: Thu, 03 Dec 2026 09:59:00 +0000\nMessage-ID: <x1@example.com>\n\nHere are the cheap pills you asked about.\n"), 0o644)
+	for _, c := range []struct {
+		user     string
+		spam     bool
+		required string
+	}{{"alice@example.test", true, "/3.0\n"}, {"bob@example.test", false, "/5.0\n"}, {"carol@example.test", false, "/5.0\n"}} {
+		saOut, saCode := spamc(t, sd.Port(), msg, "-c", "-u", c.user)
+		slOut, slCode := spamc(t, port, msg, "-c", "-u", c.user)
+		if saOut != slOut || saCode != slCode {
+			t.Errorf("spamc -c -u %s: spamd %q exit %d, sluice %q exit %d", c.user, saOut, saCode, slOut, slCode)
+		}
+		if want := map[bool]int{true: 1, false: 0}[c.spam]; slCode != want || !strings.HasSuffix(slOut, c.required) {
+			t.Errorf("spamc -c -u %s against sluice: exit %d (%q), want %d", c.user, slCode, slOut, want)
 		}
 	}
 }

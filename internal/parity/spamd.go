@@ -49,6 +49,13 @@ type SpamdOptions struct {
 	Rules string
 	// Children is spamd's child count; default 2.
 	Children int
+	// ExtraCF is appended to LocalCF in the site's local.cf.
+	ExtraCF string
+	// VirtualConfigDir, when set, is spamd's --virtual-config-dir (with
+	// -x, %u the User header): each user's user_prefs is read from it,
+	// as spamd reads one (read_scoreonly_config), in place of
+	// --nouser-config.
+	VirtualConfigDir string
 }
 
 // Spamd is a running private spamd.
@@ -78,7 +85,7 @@ func StartSpamd(ctx context.Context, o SpamdOptions) (*Spamd, error) {
 	if _, err := exec.LookPath("spamc"); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrSpamd, err)
 	}
-	site, err := WriteSite(o.Dir)
+	site, err := writeSite(o.Dir, LocalCF+o.ExtraCF)
 	if err != nil {
 		return nil, err
 	}
@@ -87,10 +94,14 @@ func StartSpamd(ctx context.Context, o SpamdOptions) (*Spamd, error) {
 		return nil, fmt.Errorf("%w: %w", ErrSpamd, err)
 	}
 	n := strconv.Itoa(o.Children)
-	args := []string{"-L", "--configpath", o.Rules, "--siteconfigpath", site, "--nouser-config",
-		"-i", "127.0.0.1", "-p", strconv.Itoa(port),
+	users := []string{"--nouser-config"}
+	if o.VirtualConfigDir != "" {
+		users = []string{"-x", "--virtual-config-dir=" + o.VirtualConfigDir}
+	}
+	args := append([]string{"-L", "--configpath", o.Rules, "--siteconfigpath", site}, users...)
+	args = append(args, "-i", "127.0.0.1", "-p", strconv.Itoa(port),
 		"--max-children", n, "--min-children", n, "--min-spare", "1", "--max-spare", n,
-		"--max-conn-per-child=1", "-s", "stderr"}
+		"--max-conn-per-child=1", "-s", "stderr")
 	if os.Geteuid() == 0 {
 		args = append(args, "-u", "nobody")
 	}
@@ -133,7 +144,9 @@ func StartSpamd(ctx context.Context, o SpamdOptions) (*Spamd, error) {
 // WriteSite creates dir/site holding Debian's /etc/spamassassin/*.pre
 // (which plugins load) and LocalCF, readable by every user, and returns
 // its path.
-func WriteSite(dir string) (string, error) {
+func WriteSite(dir string) (string, error) { return writeSite(dir, LocalCF) }
+
+func writeSite(dir, localCF string) (string, error) {
 	site := filepath.Join(dir, "site")
 	if err := os.MkdirAll(site, 0o755); err != nil {
 		return "", fmt.Errorf("%w: %w", ErrSpamd, err)
@@ -149,7 +162,7 @@ func WriteSite(dir string) (string, error) {
 			return "", fmt.Errorf("%w: %w", ErrSpamd, err)
 		}
 	}
-	if err := os.WriteFile(filepath.Join(site, "local.cf"), []byte(LocalCF), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(site, "local.cf"), []byte(localCF), 0o644); err != nil {
 		return "", fmt.Errorf("%w: %w", ErrSpamd, err)
 	}
 	return site, nil
