@@ -41,8 +41,9 @@
 //
 // Divergences from SpamAssassin: eval functions not implemented never fire
 // (Lint lists them; testdata/eval-ranking.txt ranks them); lang-prefixed
-// lines, Bayes, auto-learning, Shortcircuit and capture rules (%{...}) are
-// ignored; Perl's \s also matches \x0b while RE2's does not; under /m a ^
+// lines, Bayes, auto-learning and capture rules (%{...}) are ignored
+// (Shortcircuit is honoured: shortcircuit.go; user_prefs over a loaded set:
+// prefs.go); Perl's \s also matches \x0b while RE2's does not; under /m a ^
 // may match after a final newline; a rule's score is added once per hit
 // for tflags multiple, as SpamAssassin does, but __ rules and zero scores
 // are never reported.
