@@ -16,8 +16,6 @@ var unsupportedDirectives = map[string]string{
 	"blacklist_from_rcvd":          "not checked",
 	"blocklist_from_rcvd":          "not checked",
 	"delist_uri_host":              "entries stay on the URI host lists",
-	"body_part_scan_size":          "body parts are scanned in full",
-	"rawbody_part_scan_size":       "raw body parts are scanned in full",
 	"envelope_sender_header":       "EnvelopeFrom comes from the relays and Return-Path only",
 	"user_scores_dsn":              "per-user scores are not read from SQL",
 	"msa_networks":                 "MSA relays are not trusted as such",

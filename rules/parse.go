@@ -488,6 +488,17 @@ func (p *parser) settingDirective(file string, line int, key, val string) bool {
 		rs.conf.ReportContact = val
 	case "allow_user_rules":
 		rs.conf.AllowUserRules = strings.TrimSpace(val) == "1"
+	case "body_part_scan_size", "rawbody_part_scan_size":
+		v, err := strconv.Atoi(val)
+		if err != nil || v < 0 {
+			p.diag(file, line, 1, "", "%s: bad size %q", key, val)
+			return true
+		}
+		if key == "body_part_scan_size" {
+			rs.conf.BodyPartScanSize = v
+		} else {
+			rs.conf.RawBodyPartScanSize = v
+		}
 	default:
 		return false
 	}

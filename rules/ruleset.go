@@ -127,6 +127,10 @@ type Config struct {
 	// AllowUserRules is allow_user_rules: rule definitions in a user's
 	// user_prefs count (ParsePrefs).
 	AllowUserRules bool
+	// BodyPartScanSize and RawBodyPartScanSize are body_part_scan_size
+	// (50000) and rawbody_part_scan_size (500000): the bytes of each text
+	// part body and rawbody rules see, 0 for all (mail.Options takes them).
+	BodyPartScanSize, RawBodyPartScanSize int
 
 	freemail *freemailIndex
 }
@@ -319,7 +323,7 @@ func newParser(opt Options) (*parser, error) {
 		opt.Logger = slog.Default()
 	}
 	rs := &Ruleset{opt: opt, byName: map[string]*rule{}, reg: opt.Evals, sets: new(setState)}
-	rs.conf = Config{RequiredScore: 5, ReportSafe: 1, OKLocales: "all", TLDs: map[string]bool{}, TwoLevelTLDs: map[string]bool{}, Bayes: DefaultBayesConfig()}
+	rs.conf = Config{RequiredScore: 5, ReportSafe: 1, OKLocales: "all", BodyPartScanSize: 50000, RawBodyPartScanSize: 500000, TLDs: map[string]bool{}, TwoLevelTLDs: map[string]bool{}, Bayes: DefaultBayesConfig()}
 	rs.lint.ByKind = map[string]int{}
 	rs.lint.Unsupported = map[string]int{}
 	rs.lint.UnsupportedEvals = map[string]int{}

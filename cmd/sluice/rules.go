@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sluice-mail/sluice/config"
+	"github.com/sluice-mail/sluice/mail"
 	"github.com/sluice-mail/sluice/outbound"
 	"github.com/sluice-mail/sluice/pipeline"
 	"github.com/sluice-mail/sluice/rules"
@@ -114,6 +115,7 @@ func newSpamStage(cfg config.Config, log *slog.Logger, strict, createBayes, oneS
 	}
 	return &pipeline.SpamStage{
 		Rules:              rs,
+		Parse:              scanSizes(rs.Config()),
 		Scoring:            scoring.Options{Hostname: hostnameOf(cfg), Version: version, SubVersion: subVersion(), Product: "sluice", ImitateSpamAssassin: cfg.Rules.ImitateSpamAssassin},
 		Bayes:              bc,
 		Users:              users,
@@ -226,4 +228,16 @@ func statePath(cfg config.Config) string {
 		return cfg.Outbound.State
 	}
 	return filepath.Join(cfg.Delivery.MailRoot, ".sluice-state.db")
+}
+
+// scanSizes carries the rule files' body_part_scan_size and
+// rawbody_part_scan_size (0: no limit) into the message parser.
+func scanSizes(c rules.Config) mail.Options {
+	size := func(n int) int {
+		if n == 0 {
+			return -1
+		}
+		return n
+	}
+	return mail.Options{MaxBodyScan: size(c.BodyPartScanSize), MaxRawBodyScan: size(c.RawBodyPartScanSize)}
 }

@@ -1,0 +1,72 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/sluice-mail/sluice/internal/testutil"
+)
+
+// TestLocalCFScanSize: body_part_scan_size and rawbody_part_scan_size
+// bound what body and rawbody rules see of a text part as in
+// SpamAssassin 4.0.1 (spamassassin -L, same site): a word past the body
+// limit but within the rawbody limit fires only the rawbody rule; past
+// both, neither.
+func TestLocalCFScanSize(t *testing.T) {
+	stock := stockRules(t)
+	testutil.RequirePeer(t, "spamassassin")
+	cf := "body_part_scan_size 1000\nrawbody_part_scan_size 2000\n" +
+		"body LOCAL_FAR /farword/\nscore LOCAL_FAR 0.6\nrawbody LOCAL_RAWFAR /farword/\nscore LOCAL_RAWFAR 0.7\n"
+	filler := func(n int) string {
+		return strings.Repeat("lorem ipsum dolor sit amet consectetur adipiscing elit sed\n", n/60)
+	}
+	msg := func(body string) string {
+		return "From: Friend <a@example.com>\nTo: user@example.org\nSubject: hello\n" +
+			"Date: Thu, 03 Dec 2026 09:59:00 +0000\nMessage-ID: <x1@example.com>\n\n" + body
+	}
+	tests := []struct {
+		name, msg  string
+		body, raw bool
+	}{
+		{"near", msg("farword\n" + filler(600)), true, true},
+		{"past body", msg(filler(1400) + "farword\n"), false, true},
+		{"past both", msg(filler(3000) + "farword\n"), false, false},
+	}
+	dir := t.TempDir()
+	local := writeSite(t, dir, cf)
+	conf := filepath.Join(dir, "sluice.toml")
+	os.WriteFile(conf, []byte("[rules]\nbudget = \"10m\"\ncache_dir = \"off\"\n"), 0o644)
+	args := []string{"check", "-config", conf, "-json", "-dns", "off", "-rules", stock, "-rules", local}
+	for i, tt := range tests {
+		f := filepath.Join(dir, fmt.Sprintf("msg%d.eml", i))
+		os.WriteFile(f, []byte(tt.msg), 0o644)
+		args = append(args, f)
+	}
+	var out, errb bytes.Buffer
+	if code := run(args, &out, &errb); code != 0 {
+		t.Fatalf("sluice check = %d\n%s", code, errb.String())
+	}
+	dec := json.NewDecoder(&out)
+	for _, tt := range tests {
+		var r jsonResult
+		if err := dec.Decode(&r); err != nil {
+			t.Fatalf("check -json: %v", err)
+		}
+		_, saTests := spamassassinVerdict(t, dir, tt.msg)
+		fired := map[string]bool{}
+		for _, h := range r.Hits {
+			fired[h.Rule] = true
+		}
+		for rule, want := range map[string]bool{"LOCAL_FAR": tt.body, "LOCAL_RAWFAR": tt.raw} {
+			sa := strings.Contains(","+saTests+",", ","+rule+",")
+			if sa != want || fired[rule] != want {
+				t.Errorf("%s: %s: SpamAssassin %v (%s), sluice %v; want %v", tt.name, rule, sa, saTests, fired[rule], want)
+			}
+		}
+	}
+}
