@@ -182,7 +182,11 @@ type evalState struct {
 // relaysOf returns the message's relays, computing them once.
 func (st *evalState) relaysOf(msg Message) *Relays {
 	if st.relays == nil {
-		st.relays = ComputeRelays(msg, st.conf)
+		conf := st.conf
+		if conf == nil {
+			conf = &st.rs.conf
+		}
+		st.relays = ComputeRelays(msg, conf)
 	}
 	return st.relays
 }

@@ -19,7 +19,7 @@ type Relays = relays.Path
 // ComputeRelays parses the Received fields of msg and splits them by the
 // trusted_networks and internal_networks of conf, as relays.Compute does.
 func ComputeRelays(msg Message, conf *Config) *Relays {
-	return relays.Compute(msg, relays.Networks{Trusted: conf.TrustedNetworks, Internal: conf.InternalNetworks})
+	return relays.Compute(msg, relays.Networks{Trusted: conf.TrustedNetworks, Internal: conf.InternalNetworks, MSA: conf.MSANetworks})
 }
 
 // ipAddressRE finds an IP address in a header value; spaceRE a run of

@@ -457,10 +457,14 @@ func (p *parser) settingDirective(file string, line int, key, val string) bool {
 			return true
 		}
 		rs.conf.ReportSafe = v
-	case "trusted_networks", "internal_networks", "clear_trusted_networks", "clear_internal_networks":
+	case "trusted_networks", "internal_networks", "msa_networks",
+		"clear_trusted_networks", "clear_internal_networks", "clear_msa_networks":
 		dst := &rs.conf.TrustedNetworks
-		if strings.Contains(key, "internal") {
+		switch {
+		case strings.Contains(key, "internal"):
 			dst = &rs.conf.InternalNetworks
+		case strings.Contains(key, "msa"):
+			dst = &rs.conf.MSANetworks
 		}
 		if strings.HasPrefix(key, "clear_") {
 			*dst = nil

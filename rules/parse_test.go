@@ -186,7 +186,7 @@ func FuzzParseRules(f *testing.F) {
 // can change a verdict is a lint warning, once per directive, at its first
 // line, never silence; a harmless one is not reported.
 func TestUnsupportedDirectiveWarns(t *testing.T) {
-	rs, err := LoadString("local.cf", "loadplugin Mail::SpamAssassin::Plugin::Foo\nenvelope_sender_header X-A\nenvelope_sender_header X-B\nmsa_networks 192.0.2.0/24\n", Options{})
+	rs, err := LoadString("local.cf", "loadplugin Mail::SpamAssassin::Plugin::Foo\nenvelope_sender_header X-A\nenvelope_sender_header X-B\nalways_trust_envelope_sender 1\n", Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +196,7 @@ func TestUnsupportedDirectiveWarns(t *testing.T) {
 	}
 	want := []string{
 		"local.cf:2: envelope_sender_header is not supported and can change verdicts: EnvelopeFrom comes from the relays and Return-Path only (2 lines from here ignored)",
-		"local.cf:4: msa_networks is not supported and can change verdicts: MSA relays are not trusted as such (this line ignored)",
+		"local.cf:4: always_trust_envelope_sender is not supported and can change verdicts: not applied (this line ignored)",
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("Lint().Warnings =\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

@@ -227,6 +227,7 @@ func (c Config) clone() Config {
 	}
 	c.TrustedNetworks = slices.Clip(c.TrustedNetworks)
 	c.InternalNetworks = slices.Clip(c.InternalNetworks)
+	c.MSANetworks = slices.Clip(c.MSANetworks)
 	c.AddHeaders = slices.Clip(c.AddHeaders)
 	c.RemoveHeaders = slices.Clip(c.RemoveHeaders)
 	c.RewriteHeader = maps.Clone(c.RewriteHeader)

@@ -98,8 +98,10 @@ type Config struct {
 	// welcomelist_allows_relays globs exempt from their forgery check.
 	WelcomelistRcvd, DefWelcomelistRcvd []RcvdEntry
 	WelcomelistAllowsRelays             []string
-	// TrustedNetworks and InternalNetworks are trusted_networks and internal_networks.
-	TrustedNetworks, InternalNetworks []netip.Prefix
+	// TrustedNetworks and InternalNetworks are trusted_networks and
+	// internal_networks; MSANetworks is msa_networks: relays after a
+	// trusted MSA take its trust (relays.Networks).
+	TrustedNetworks, InternalNetworks, MSANetworks []netip.Prefix
 	// TLDs are util_rb_tld; TwoLevelTLDs util_rb_2tld and util_rb_3tld
 	// (the suffixes of two and three labels), lower case.
 	TLDs, TwoLevelTLDs map[string]bool

@@ -30,7 +30,7 @@ func TestLocalCFScanSize(t *testing.T) {
 			"Date: Thu, 03 Dec 2026 09:59:00 +0000\nMessage-ID: <x1@example.com>\n\n" + body
 	}
 	tests := []struct {
-		name, msg  string
+		name, msg string
 		body, raw bool
 	}{
 		{"near", msg("farword\n" + filler(600)), true, true},
@@ -63,6 +63,65 @@ func TestLocalCFScanSize(t *testing.T) {
 			fired[h.Rule] = true
 		}
 		for rule, want := range map[string]bool{"LOCAL_FAR": tt.body, "LOCAL_RAWFAR": tt.raw} {
+			sa := strings.Contains(","+saTests+",", ","+rule+",")
+			if sa != want || fired[rule] != want {
+				t.Errorf("%s: %s: SpamAssassin %v (%s), sluice %v; want %v", tt.name, rule, sa, saTests, fired[rule], want)
+			}
+		}
+	}
+}
+
+// TestLocalCFMSANetworks: with trusted_networks and msa_networks, the
+// relay that handed a message to a trusted MSA is trusted too, as in
+// SpamAssassin 4.0.1 (ALL_TRUSTED fires, the client is not an untrusted
+// relay); through a trusted relay that is no MSA, the client stays
+// untrusted.
+func TestLocalCFMSANetworks(t *testing.T) {
+	stock := stockRules(t)
+	testutil.RequirePeer(t, "spamassassin")
+	cf := "trusted_networks 10.0.0.0/8\ninternal_networks 10.0.0.0/8\nmsa_networks 10.0.0.5\n" +
+		"header LOCAL_UNTRUSTED_CLIENT X-Spam-Relays-Untrusted =~ /ip=198\\.51\\.100\\.7 /\nscore LOCAL_UNTRUSTED_CLIENT 0.5\n"
+	msg := func(via string) string {
+		return "Received: from relay.example.org (relay.example.org [" + via + "]) by mx.example.org (Postfix) with ESMTP id 4AbCdE12\n" +
+			"\tfor <user@example.org>; Thu, 03 Dec 2026 10:00:05 +0000\n" +
+			"Received: from laptop.example.net (laptop.example.net [198.51.100.7]) by relay.example.org (Postfix) with ESMTP id 5BcDeF23\n" +
+			"\tfor <user@example.org>; Thu, 03 Dec 2026 10:00:00 +0000\n" +
+			"From: Friend <a@example.org>\nTo: user@example.org\nSubject: hello\n" +
+			"Date: Thu, 03 Dec 2026 09:59:00 +0000\nMessage-ID: <x1.abcdef@example.org>\n\nHello there.\n"
+	}
+	tests := []struct {
+		name, msg       string
+		trusted, client bool // ALL_TRUSTED, LOCAL_UNTRUSTED_CLIENT
+	}{
+		{"through the MSA", msg("10.0.0.5"), true, false},
+		{"through another relay", msg("10.0.0.6"), false, true},
+	}
+	dir := t.TempDir()
+	local := writeSite(t, dir, cf)
+	conf := filepath.Join(dir, "sluice.toml")
+	os.WriteFile(conf, []byte("[rules]\nbudget = \"10m\"\ncache_dir = \"off\"\n"), 0o644)
+	args := []string{"check", "-config", conf, "-json", "-dns", "off", "-rules", stock, "-rules", local}
+	for i, tt := range tests {
+		f := filepath.Join(dir, fmt.Sprintf("msg%d.eml", i))
+		os.WriteFile(f, []byte(tt.msg), 0o644)
+		args = append(args, f)
+	}
+	var out, errb bytes.Buffer
+	if code := run(args, &out, &errb); code != 0 {
+		t.Fatalf("sluice check = %d\n%s", code, errb.String())
+	}
+	dec := json.NewDecoder(&out)
+	for _, tt := range tests {
+		var r jsonResult
+		if err := dec.Decode(&r); err != nil {
+			t.Fatalf("check -json: %v", err)
+		}
+		_, saTests := spamassassinVerdict(t, dir, tt.msg)
+		fired := map[string]bool{}
+		for _, h := range r.Hits {
+			fired[h.Rule] = true
+		}
+		for rule, want := range map[string]bool{"ALL_TRUSTED": tt.trusted, "LOCAL_UNTRUSTED_CLIENT": tt.client} {
 			sa := strings.Contains(","+saTests+",", ","+rule+",")
 			if sa != want || fired[rule] != want {
 				t.Errorf("%s: %s: SpamAssassin %v (%s), sluice %v; want %v", tt.name, rule, sa, saTests, fired[rule], want)

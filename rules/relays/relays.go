@@ -134,9 +134,10 @@ type Headers interface {
 	Header(name string, raw bool) []string
 }
 
-// Networks are the trust settings: trusted_networks and internal_networks.
+// Networks are the trust settings: trusted_networks, internal_networks
+// and msa_networks.
 type Networks struct {
-	Trusted, Internal []netip.Prefix
+	Trusted, Internal, MSA []netip.Prefix
 }
 
 // Compute parses the Received fields of msg (newest first) and
@@ -165,6 +166,9 @@ func Compute(msg Headers, nets Networks) *Path {
 	}
 	rl := &Path{}
 	inTrusted, inInternal := true, true
+	// Past a trusted relay in msa_networks, every earlier relay keeps the
+	// MSA's trust (Received.pm: the MSA authenticated its clients).
+	foundMSA := false
 	allowFetch := true
 	var qmsEnvFrom *string
 	for _, line := range hdrs {
@@ -191,15 +195,21 @@ func Compute(msg Headers, nets Networks) *Path {
 		if saved != nil {
 			r.EnvFrom, r.hasEnvFrom = *saved, true
 		}
-		if inTrusted {
-			if !configured {
+		if inTrusted && !foundMSA {
+			switch {
+			case !configured:
 				if !r.Private && r.Auth == "" {
 					inTrusted, inInternal = false, false
 				}
-			} else if r.Auth == "" && !inNets(r.IP, trusted) {
+			case r.Auth == "" && !inNets(r.IP, trusted):
 				inTrusted, inInternal = false, false
-			} else if inInternal && r.Auth == "" && !inNets(r.IP, internal) {
-				inInternal = false
+			default:
+				if inInternal && r.Auth == "" && !inNets(r.IP, internal) {
+					inInternal = false
+				}
+				if inPrefixes(r.IP, nets.MSA) {
+					foundMSA, r.MSA = true, true
+				}
 			}
 		}
 		r.Internal = inInternal
@@ -217,6 +227,21 @@ func Compute(msg Headers, nets Networks) *Path {
 		}
 	}
 	return rl
+}
+
+// inPrefixes reports whether ip is in nets.
+func inPrefixes(ip string, nets []netip.Prefix) bool {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return false
+	}
+	a = a.Unmap()
+	for _, n := range nets {
+		if n.Contains(a) {
+			return true
+		}
+	}
+	return false
 }
 
 // inNets reports whether ip is loopback (always trusted) or in nets.
