@@ -131,6 +131,7 @@ type parser struct {
 	// reported once per key at the end with its first place.
 	unsupported map[string]*unsupportedUse
 	sc          scParse
+	compat      map[string]bool // enable_compat flags (init.pre)
 	prefs       *prefsParse // reading a user_prefs file; nil for rule files
 }
 
@@ -986,6 +987,9 @@ func pluginFeature(f string) bool {
 
 func (p *parser) can(arg string) bool {
 	if f, ok := strings.CutPrefix(arg, "Mail::SpamAssassin::Conf::"); ok {
+		if flag, ok := strings.CutPrefix(f, "compat_"); ok {
+			return p.compat[flag]
+		}
 		return confFeature(f)
 	}
 	if f, ok := strings.CutPrefix(arg, "Mail::SpamAssassin::Plugin::"); ok {

@@ -54,7 +54,7 @@ var adminKeys = map[string]bool{
 	"util_rb_tld": true, "util_rb_2tld": true, "util_rb_3tld": true, "user_scores_dsn": true,
 	"loadplugin": true, "tryplugin": true, "dns_block_rule": true, "dns_local_ports_permit": true,
 	"dns_local_ports_avoid": true, "include": true, "shortcircuit": true,
-	"shortcircuit_spam_score": true, "shortcircuit_ham_score": true,
+	"shortcircuit_spam_score": true, "shortcircuit_ham_score": true, "enable_compat": true,
 	"bayes_path": true, "bayes_file_mode": true, "bayes_store_module": true, "bayes_sql_dsn": true,
 	"bayes_sql_username": true, "bayes_sql_password": true, "bayes_sql_username_authorized": true,
 	"user_scores_sql_username": true, "user_scores_sql_password": true, "user_scores_sql_custom_query": true,

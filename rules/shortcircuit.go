@@ -40,7 +40,8 @@ func (p *parser) loadPre(dirs []string) error {
 }
 
 // shortcircuitDirective handles loadplugin/tryplugin of the Shortcircuit
-// plugin and its settings. It reports whether key was one of them.
+// plugin and its settings, and enable_compat (which, like loadplugin,
+// lives in the plugin files). It reports whether key was one of them.
 func (p *parser) shortcircuitDirective(file string, line int, key, val string) bool {
 	switch key {
 	case "loadplugin", "tryplugin":
@@ -55,6 +56,15 @@ func (p *parser) shortcircuitDirective(file string, line int, key, val string) b
 		}
 		m[name] = true
 		p.opt.Plugins = m
+		return true
+	case "enable_compat":
+		// Conf.pm: defines Mail::SpamAssassin::Conf::compat_NAME for
+		// can(); Debian's init.pre enables welcomelist_blocklist, which
+		// drops the deprecated USER_IN_WHITELIST metas.
+		if p.compat == nil {
+			p.compat = map[string]bool{}
+		}
+		p.compat[strings.TrimSpace(val)] = true
 		return true
 	case "shortcircuit", "shortcircuit_spam_score", "shortcircuit_ham_score":
 	default:

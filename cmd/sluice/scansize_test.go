@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -126,6 +127,62 @@ func TestLocalCFMSANetworks(t *testing.T) {
 			if sa != want || fired[rule] != want {
 				t.Errorf("%s: %s: SpamAssassin %v (%s), sluice %v; want %v", tt.name, rule, sa, saTests, fired[rule], want)
 			}
+		}
+	}
+}
+
+// TestLocalCFRecipientLists: welcomelist_to, more_spam_to, all_spam_to
+// and blocklist_to fire their rules and change the score as in
+// SpamAssassin 4.0.1, each for its own recipient.
+func TestLocalCFRecipientLists(t *testing.T) {
+	stock := stockRules(t)
+	testutil.RequirePeer(t, "spamassassin")
+	cf := localCFSpammy + "welcomelist_to wl@example.org\nmore_spam_to more@example.org\nall_spam_to all@example.org\nblocklist_to bl@example.org\n"
+	msg := func(to string) string {
+		return "Received: from mail.example.com (mail.example.com [192.0.2.10]) by mx.example.org (Postfix) with ESMTP id 4AbCdE12\n" +
+			"\tfor <" + to + ">; Thu, 03 Dec 2026 10:00:00 +0000\n" +
+			"From: Friend <a@example.com>\nTo: " + to + "\nSubject: hello\n" +
+			"Date: Thu, 03 Dec 2026 09:59:00 +0000\nMessage-ID: <x1@example.com>\n\nHere are the cheap pills you asked about.\n"
+	}
+	tests := []string{"wl@example.org", "more@example.org", "all@example.org", "bl@example.org", "other@example.org"}
+	dir := t.TempDir()
+	// The site directory: its init.pre's enable_compat
+	// welcomelist_blocklist drops the deprecated USER_IN_WHITELIST_TO.
+	local := writeSite(t, dir, cf)
+	conf := filepath.Join(dir, "sluice.toml")
+	os.WriteFile(conf, []byte("[rules]\nbudget = \"10m\"\ncache_dir = \"off\"\n"), 0o644)
+	args := []string{"check", "-config", conf, "-json", "-dns", "off", "-rules", stock, "-rules", filepath.Dir(local)}
+	for i, to := range tests {
+		f := filepath.Join(dir, fmt.Sprintf("msg%d.eml", i))
+		os.WriteFile(f, []byte(msg(to)), 0o644)
+		args = append(args, f)
+	}
+	var out, errb bytes.Buffer
+	if code := run(args, &out, &errb); code != 0 {
+		t.Fatalf("sluice check = %d\n%s", code, errb.String())
+	}
+	dec := json.NewDecoder(&out)
+	for _, to := range tests {
+		var r jsonResult
+		if err := dec.Decode(&r); err != nil {
+			t.Fatalf("check -json: %v", err)
+		}
+		saSpam, saScore, saTests := spamassassinStatus(t, dir, msg(to))
+		var names []string
+		for _, h := range r.Hits {
+			if !strings.HasPrefix(h.Rule, "USER_IN_") {
+				continue
+			}
+			names = append(names, h.Rule)
+		}
+		var saNames []string
+		for _, n := range strings.Split(saTests, ",") {
+			if strings.HasPrefix(n, "USER_IN_") {
+				saNames = append(saNames, n)
+			}
+		}
+		if saSpam != r.Spam || math.Abs(saScore-r.Score) > 0.05 || strings.Join(names, ",") != strings.Join(saNames, ",") {
+			t.Errorf("To %s: SpamAssassin %v %.2f (%s), sluice %v %.2f (%s)", to, saSpam, saScore, saTests, r.Spam, r.Score, strings.Join(names, ","))
 		}
 	}
 }

@@ -14,8 +14,8 @@ import (
 )
 
 // TestLocalCFShortcircuit: with the Shortcircuit plugin loaded, shortcircuit
-// rules (spam, ham, on, a meta whose dependency takes its priority; off
-// undoing one) end the
+// rules (spam, ham, on, a meta whose dependency takes its priority, a
+// stock rule's priority -1000; off undoing one) end the
 // evaluation and change verdict and score as in SpamAssassin 4.0.1
 // (spamassassin -L with the same site configuration).
 func TestLocalCFShortcircuit(t *testing.T) {
@@ -42,6 +42,8 @@ meta LOCAL_SC_META __LOCAL_SC_A
 score LOCAL_SC_META 2
 priority LOCAL_SC_META -500
 shortcircuit LOCAL_SC_META spam
+welcomelist_from friend@example.com
+shortcircuit USER_IN_WELCOMELIST ham
 `
 	msg := func(from, subject, body string) string {
 		return "Received: from mail.example.com (mail.example.com [192.0.2.10]) by mx.example.org (Postfix) with ESMTP id 4AbCdE12\n" +
@@ -62,6 +64,7 @@ shortcircuit LOCAL_SC_META spam
 		{"off", msg("a@example.com", "sc-off", pills), true, false},
 		{"meta", msg("a@example.com", "sc-meta", pills), true, true},
 		{"meta before ham", msg("a@example.com", "sc-meta sc-ham", pills), true, true},
+		{"stock rule's priority", msg("friend@example.com", "sc-meta", pills), false, true},
 	}
 	dir := t.TempDir()
 	local := writeSite(t, dir, cf)
