@@ -132,7 +132,7 @@ type parser struct {
 	unsupported map[string]*unsupportedUse
 	sc          scParse
 	compat      map[string]bool // enable_compat flags (init.pre)
-	prefs       *prefsParse // reading a user_prefs file; nil for rule files
+	prefs       *prefsParse     // reading a user_prefs file; nil for rule files
 }
 
 // unsupportedUse is where a directive sluice cannot honour first appears,
