@@ -197,6 +197,10 @@ type Rules struct {
 	UserPrefs string `toml:"user_prefs"`
 	// UserPrefsMaxSize bounds a user_prefs file in bytes. Default 262144.
 	UserPrefsMaxSize int `toml:"user_prefs_max_size"`
+	// Lang is the locale whose "lang" lines of the rule files apply
+	// (descriptions in reports), as "de_DE.UTF-8". Empty (default):
+	// English, SpamAssassin's choice for the C locale.
+	Lang string `toml:"lang"`
 }
 
 // Auth configures SPF, DKIM, DMARC and DNSBL checks and the DNS resolver

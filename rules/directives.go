@@ -35,7 +35,6 @@ var ignoredDirectives = map[string]bool{
 	"require_version":                  true,
 	"test":                             true,
 	"reuse":                            true,
-	"lang":                             true,
 	"use_bayes":                        true,
 	"use_bayes_rules":                  true,
 	"clear_util_rb":                    true,

@@ -268,6 +268,17 @@ func (p *parser) parse(file string, data []byte) error {
 		}
 		key, val := splitWord(line)
 		key = strings.ToLower(key)
+		if key == "lang" {
+			// Conf/Parser.pm: "lang xx LINE" is LINE when the locale
+			// starts with xx, else nothing.
+			tag, rest := splitWord(val)
+			if !p.langMatches(tag) || !active() {
+				continue
+			}
+			line = rest
+			key, val = splitWord(rest)
+			key = strings.ToLower(key)
+		}
 		switch key {
 		case "if", "ifplugin":
 			on := false

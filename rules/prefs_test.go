@@ -127,3 +127,18 @@ func FuzzParsePrefs(f *testing.F) {
 		rs.Eval(context.Background(), msg, Input{Prefs: pr})
 	})
 }
+
+// TestLangLines: "lang xx" lines apply when Options.Lang starts with xx
+// (codeset left out); by default the English lines stay.
+func TestLangLines(t *testing.T) {
+	const cf = "body R /x/\ndescribe R english\nlang de describe R deutsch\nlang pt_BR describe R portugues\n"
+	for lang, want := range map[string]string{"": "english", "de_DE.UTF-8": "deutsch", "pt_BR": "portugues", "pt_PT": "english", "C": "english"} {
+		rs, err := LoadString("t.cf", cf, Options{Plugins: map[string]bool{}, Lang: lang})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := rs.byName["R"].describe; got != want {
+			t.Errorf("Lang %q: describe %q, want %q", lang, got, want)
+		}
+	}
+}

@@ -51,6 +51,11 @@ type Options struct {
 	// message, pipe): Load starts compiling in the background what the
 	// first Eval uses instead of the RE2 sets.
 	OneShot bool
+	// Lang is the locale whose "lang" lines apply (SpamAssassin takes it
+	// from LANGUAGE, LC_ALL, LC_MESSAGES or LANG): "lang de describe …"
+	// counts when Lang starts with "de", case-insensitively. If empty,
+	// en_US (SpamAssassin's default for the C locale).
+	Lang string
 	// Cache is the compiled-rules cache. With a valid cache, Load skips
 	// translating the patterns and compiles each RE2 program on first use;
 	// call Ruleset.Precompile to compile them all ahead of traffic.

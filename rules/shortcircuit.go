@@ -295,3 +295,16 @@ func (o scOutcome) hit(rs *Ruleset) Hit {
 	}
 	return Hit{Rule: ShortcircuitRule, Score: o.score, Count: 1, Describe: desc}
 }
+
+// langMatches reports whether "lang tag" lines apply to the locale of
+// Options.Lang, with its codeset and modifier (".UTF-8", "@euro") left out.
+func (p *parser) langMatches(tag string) bool {
+	lang := p.opt.Lang
+	if lang == "" || lang == "C" || lang == "POSIX" {
+		lang = "en_US"
+	}
+	if i := strings.IndexAny(lang, "@.+,"); i >= 0 {
+		lang = lang[:i]
+	}
+	return tag != "" && len(lang) >= len(tag) && strings.EqualFold(lang[:len(tag)], tag)
+}

@@ -32,7 +32,7 @@ func loadRulesFor(cfg config.Config, dirs []string, log *slog.Logger, oneShot bo
 	// Network rules (SPF, DKIM, DMARC, DNSBL evals) and SpamAssassin's
 	// network score set apply when sluice runs the checks that feed them.
 	opt := rules.Options{Budget: cfg.Rules.Budget, Logger: log, Net: cfg.Auth.Enabled, Plugins: rules.DefaultPlugins(),
-		Cache: rules.CacheOptions{Dir: rulesCacheDir(cfg.Rules.CacheDir), Build: version}, OneShot: oneShot}
+		Cache: rules.CacheOptions{Dir: rulesCacheDir(cfg.Rules.CacheDir), Build: version}, OneShot: oneShot, Lang: cfg.Rules.Lang}
 	// SpamAssassin 4.0.1's packaged 25_dmarc.cf wraps its rules in
 	// "ifplugin ...::Dmarc", the plugin's pre-4.0 name, which its own
 	// v400.pre no longer loads; sluice checks DMARC, so it answers to both.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -183,6 +184,50 @@ func TestLocalCFRecipientLists(t *testing.T) {
 		}
 		if saSpam != r.Spam || math.Abs(saScore-r.Score) > 0.05 || strings.Join(names, ",") != strings.Join(saNames, ",") {
 			t.Errorf("To %s: SpamAssassin %v %.2f (%s), sluice %v %.2f (%s)", to, saSpam, saScore, saTests, r.Spam, r.Score, strings.Join(names, ","))
+		}
+	}
+}
+
+// TestLocalCFLang: with [rules] lang = "de_DE.UTF-8", the rule files'
+// "lang de describe" lines name the rules in reports, as SpamAssassin
+// 4.0.1 run with LANG=de_DE.UTF-8 names them (the bytes as the file has
+// them); without it, English.
+func TestLocalCFLang(t *testing.T) {
+	stock := stockRules(t)
+	testutil.RequirePeer(t, "spamassassin")
+	dir := t.TempDir()
+	writeSite(t, dir, "")
+	m := filepath.Join(dir, "msg.eml")
+	os.WriteFile(m, []byte("Received: from mail.example.com (mail.example.com [192.0.2.10]) by mx.example.org (Postfix) with ESMTP id 4AbCdE12\n"+
+		"\tfor <user@example.org>; Thu, 03 Dec 2026 10:00:00 +0000\n"+
+		"From: Friend <a@example.com>\nTo: user@example.org\nSubject: hello\n"+
+		"Date: Thu, 03 Dec 2026 09:59:00 +0000\nMessage-ID: <x1@example.com>\n\nHello.\n"), 0o644)
+	describe := func(report, rule string) string {
+		for _, l := range strings.Split(report, "\n") {
+			if f := strings.Fields(l); len(f) > 2 && f[1] == rule {
+				return strings.Join(f[2:], " ")
+			}
+		}
+		t.Fatalf("no %s line in the report:\n%s", rule, report)
+		return ""
+	}
+	for _, lang := range []string{"de_DE.UTF-8", ""} {
+		cmd := exec.Command("spamassassin", "-L", "-t", "--siteconfigpath="+filepath.Join(dir, "site"), "-p", filepath.Join(dir, "user_prefs"))
+		cmd.Env = append(os.Environ(), "LANG="+lang, "LANGUAGE=", "LC_ALL=", "LC_MESSAGES=")
+		in, _ := os.Open(m)
+		cmd.Stdin = in
+		sa, err := cmd.Output()
+		in.Close()
+		if err != nil {
+			t.Fatalf("spamassassin: %v", err)
+		}
+		conf := filepath.Join(dir, "sluice.toml")
+		os.WriteFile(conf, []byte(fmt.Sprintf("[rules]\ncache_dir = \"off\"\nlang = %q\n", lang)), 0o644)
+		var out, errb bytes.Buffer
+		run([]string{"check", "-config", conf, "-dns", "off", "-rules", stock, "-rules", filepath.Join(dir, "site"), m}, &out, &errb)
+		want, got := describe(string(sa), "RCVD_ILLEGAL_IP"), describe(out.String(), "RCVD_ILLEGAL_IP")
+		if got != want {
+			t.Errorf("lang %q: RCVD_ILLEGAL_IP described %q, SpamAssassin %q", lang, got, want)
 		}
 	}
 }
