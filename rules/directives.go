@@ -49,8 +49,6 @@ var ignoredDirectives = map[string]bool{
 	"urirhsbl":                         true,
 	"uridnsbl":                         true,
 	"dns_block_rule":                   true,
-	"unsafe_report":                    true,
-	"clear_unsafe_report_template":     true,
 	"report_charset":                   true,
 	"report_hostname":                  true,
 	"dns_local_ports_avoid":            true,
@@ -101,6 +99,4 @@ var ignoredDirectives = map[string]bool{
 	"pdfinfo_max_parts":                true,
 	"trusted_relays":                   true,
 	"internal_relays":                  true,
-	"report":                           true,
-	"clear_report_template":            true,
 }

@@ -502,6 +502,21 @@ func (p *parser) settingDirective(file string, line int, key, val string) bool {
 		rs.conf.OKLocales = strings.ToLower(strings.TrimSpace(val))
 	case "report_contact":
 		rs.conf.ReportContact = val
+	case "report", "unsafe_report":
+		// Conf/Parser.pm set_template_append: one line each, quotes
+		// around the whole value dropped.
+		if len(val) >= 2 && val[0] == '"' && val[len(val)-1] == '"' {
+			val = val[1 : len(val)-1]
+		}
+		dst := &rs.conf.ReportTemplate
+		if key == "unsafe_report" {
+			dst = &rs.conf.UnsafeReportTemplate
+		}
+		*dst += val + "\n"
+	case "clear_report_template":
+		rs.conf.ReportTemplate = ""
+	case "clear_unsafe_report_template":
+		rs.conf.UnsafeReportTemplate = ""
 	case "allow_user_rules":
 		rs.conf.AllowUserRules = strings.TrimSpace(val) == "1"
 	case "body_part_scan_size", "rawbody_part_scan_size":

@@ -128,10 +128,12 @@ func FuzzParsePrefs(f *testing.F) {
 	})
 }
 
-// TestLangLines: "lang xx" lines apply when Options.Lang starts with xx
-// (codeset left out); by default the English lines stay.
+// TestLangLines: "lang xx" lines (describe, report templates) apply when
+// Options.Lang starts with xx (codeset left out); by default the English
+// lines stay.
 func TestLangLines(t *testing.T) {
-	const cf = "body R /x/\ndescribe R english\nlang de describe R deutsch\nlang pt_BR describe R portugues\n"
+	const cf = "body R /x/\ndescribe R english\nlang de describe R deutsch\nlang pt_BR describe R portugues\n" +
+		"report \"english\"\nreport\nlang de clear_report_template\nlang de report deutsch\n"
 	for lang, want := range map[string]string{"": "english", "de_DE.UTF-8": "deutsch", "pt_BR": "portugues", "pt_PT": "english", "C": "english"} {
 		rs, err := LoadString("t.cf", cf, Options{Plugins: map[string]bool{}, Lang: lang})
 		if err != nil {
@@ -139,6 +141,13 @@ func TestLangLines(t *testing.T) {
 		}
 		if got := rs.byName["R"].describe; got != want {
 			t.Errorf("Lang %q: describe %q, want %q", lang, got, want)
+		}
+		wantReport := "english\n\n"
+		if want == "deutsch" {
+			wantReport = "deutsch\n"
+		}
+		if got := rs.Config().ReportTemplate; got != wantReport {
+			t.Errorf("Lang %q: report template %q, want %q", lang, got, wantReport)
 		}
 	}
 }

@@ -96,6 +96,10 @@ type Config struct {
 	// ReportContact is report_contact: what the _CONTACTADDRESS_ tag of
 	// scoring's reports expands to.
 	ReportContact string
+	// ReportTemplate and UnsafeReportTemplate are the report and
+	// unsafe_report lines (after the last clear_…_template), each line
+	// ending in a newline; "" when the rule files set none.
+	ReportTemplate, UnsafeReportTemplate string
 	// WelcomelistFrom and BlocklistFrom are lower-cased address globs (* and ?).
 	WelcomelistFrom, BlocklistFrom []string
 	// WelcomelistRcvd and DefWelcomelistRcvd are welcomelist_from_rcvd

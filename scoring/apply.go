@@ -397,7 +397,7 @@ func reportSafe(raw []byte, m *message, t *tagger, conf rules.Config, opt Option
 	to, hasTo = comment(to, hasTo, "To", " ")
 	from, hasFrom = comment(from, hasFrom, "From", "")
 
-	report := t.expand(reportTemplate(opt.ReportTemplate, DefaultReport))
+	report := t.expand(reportTemplate(opt.ReportTemplate, conf.ReportTemplate, DefaultReport))
 	report = strings.TrimRight(report, "\n") + "\n\n"
 
 	var h strings.Builder
@@ -424,7 +424,7 @@ func reportSafe(raw []byte, m *message, t *tagger, conf rules.Config, opt Option
 	disposition := "inline"
 	if ct := m.fields("Content-Type"); len(ct) > 0 && !containsFold(ct[len(ct)-1], "text/plain") {
 		disposition = "attachment"
-		report += t.expand(reportTemplate(opt.UnsafeReportTemplate, DefaultUnsafeReport))
+		report += t.expand(reportTemplate(opt.UnsafeReportTemplate, conf.UnsafeReportTemplate, DefaultUnsafeReport))
 	}
 	typ := "message/rfc822"
 	if conf.ReportSafe > 1 {
@@ -446,11 +446,15 @@ func reportSafe(raw []byte, m *message, t *tagger, conf rules.Config, opt Option
 	return append(out, trailer...)
 }
 
-func reportTemplate(tmpl, def string) string {
-	if tmpl == "" {
-		return def
+// reportTemplate returns the first template set: Options', the rule
+// files', the default.
+func reportTemplate(tmpls ...string) string {
+	for _, t := range tmpls[:len(tmpls)-1] {
+		if t != "" {
+			return t
+		}
 	}
-	return tmpl
+	return tmpls[len(tmpls)-1]
 }
 
 func containsFold(s, sub string) bool {

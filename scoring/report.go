@@ -11,12 +11,13 @@ var trailingNewlines = regexp.MustCompile(`\n*$`)
 
 // Report returns SpamAssassin's report of a verdict, as
 // PerMsgStatus::get_report builds it (what spamd answers REPORT with):
-// the report template (Options.ReportTemplate, else DefaultReport) with
+// the report template (Options.ReportTemplate, else the rule files' report
+// lines, rules.Config.ReportTemplate, else DefaultReport) with
 // its tags expanded, ending in exactly one blank line.
 func Report(v Verdict, conf rules.Config, opt Options) string {
 	opt = withContact(opt, conf)
 	t := newTagger(&v, &opt)
-	rep := t.expand(reportTemplate(opt.ReportTemplate, DefaultReport))
+	rep := t.expand(reportTemplate(opt.ReportTemplate, conf.ReportTemplate, DefaultReport))
 	return trailingNewlines.ReplaceAllLiteralString(rep, "") + "\n\n"
 }
 
