@@ -315,4 +315,3 @@ func TestStoreExpiryAndReopen(t *testing.T) {
 	}
 	store.Close()
 }
-
