@@ -16,7 +16,7 @@ func TestRedisSentinelConfig(t *testing.T) {
 		t.Fatalf("Redis = %+v", c.Redis)
 	}
 	for src, want := range map[string]string{
-		"[redis]\nurl = \"redis://x:1\"\nsentinel_addrs = [\"a:1\"]\n":  "go together",
+		"[redis]\nurl = \"redis://x:1\"\nsentinel_addrs = [\"a:1\"]\n":   "go together",
 		"[redis]\nurl = \"redis://x:1\"\nsentinel_master = \"m\"\n":      "go together",
 		"[redis]\nsentinel_addrs = [\"a:1\"]\nsentinel_master = \"m\"\n": "redis.url is empty",
 	} {
