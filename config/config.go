@@ -50,9 +50,10 @@ type Config struct {
 	Spamd Spamd `toml:"spamd"`
 }
 
-// Redis is the Redis server that holds state shared between sluice nodes;
-// today the Bayes database, which then lives there instead of in
-// bayes.path.
+// Redis is the Redis server that holds state shared between sluice nodes:
+// the Bayes database, which then lives there instead of in bayes.path,
+// and the outbound state (delivery log, vacation windows, Sieve duplicate
+// memory), which then lives there instead of in outbound.state.
 type Redis struct {
 	// URL is redis://[user:password@]host:port/db, or rediss:// for TLS.
 	// Default "": no Redis.
@@ -63,6 +64,14 @@ type Redis struct {
 	// Timeout bounds the connect and each reply; past it a delivery goes
 	// on without what Redis holds (Bayes). Default 1s.
 	Timeout time.Duration `toml:"timeout"`
+	// SentinelAddrs are host:port addresses of Redis Sentinels; set, the
+	// master named SentinelMaster is asked of them (and followed across a
+	// failover), and URL gives only the credentials, database and TLS.
+	// Default none.
+	SentinelAddrs []string `toml:"sentinel_addrs"`
+	// SentinelMaster is the master's name in the Sentinels' configuration.
+	// Default "".
+	SentinelMaster string `toml:"sentinel_master"`
 }
 
 // Bayes configures the learning classifier. What it learns and when
@@ -550,6 +559,12 @@ func (c *Config) Validate() error {
 		if err := checkRedisURL(c.Redis.URL); err != nil {
 			bad("redis.url: %v", err)
 		}
+	}
+	if (len(c.Redis.SentinelAddrs) > 0) != (c.Redis.SentinelMaster != "") {
+		bad("redis.sentinel_addrs and redis.sentinel_master go together")
+	}
+	if len(c.Redis.SentinelAddrs) > 0 && c.Redis.URL == "" {
+		bad("redis.sentinel_addrs is set but redis.url is empty")
 	}
 	if len(c.Filter.Listen) > 0 && c.Filter.NextHop == "" {
 		bad("filter.listen is set but filter.next_hop is empty")

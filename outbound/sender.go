@@ -61,9 +61,10 @@ type Msg struct {
 type SenderConfig struct {
 	// Submitter hands the message to the mail system, normally a [Relay].
 	Submitter Submitter
-	// Store holds the delivery log and vacation windows. If nil, Msg.Key is
-	// ignored and Sender.Vacation refuses to run.
-	Store *Store
+	// Store holds the delivery log and vacation windows: a [*Store] on
+	// one node, a shared one on several. If nil, Msg.Key is ignored and
+	// Sender.Vacation refuses to run.
+	Store State
 	// DKIM signs outgoing mail. If nil, nothing is signed.
 	DKIM *DKIM
 	// SRS rewrites the envelope sender of redirects and reverses bounce
@@ -112,7 +113,7 @@ func (s *Sender) Send(ctx context.Context, m Msg) error {
 		return fmt.Errorf("%w: %s: no recipients", ErrPermanent, m.Kind)
 	}
 	if m.Key != nil && s.cfg.Store != nil {
-		done, err := s.cfg.Store.Done(*m.Key)
+		done, err := s.cfg.Store.Done(ctx, *m.Key)
 		if err != nil {
 			return err
 		}
@@ -173,7 +174,7 @@ func (s *Sender) Send(ctx context.Context, m Msg) error {
 	if m.Key != nil && s.cfg.Store != nil {
 		// The message is out: a failure to record it must not make Postfix
 		// retry and send it twice, so it is only logged.
-		if err := s.cfg.Store.Mark(*m.Key); err != nil {
+		if err := s.cfg.Store.Mark(ctx, *m.Key); err != nil {
 			s.cfg.Logger.ErrorContext(ctx, "outbound delivery log", "rcpt", m.Rcpt, "err", err)
 		}
 	}
@@ -210,7 +211,7 @@ func (s *Sender) Vacation(ctx context.Context, raw []byte, sender, rcpt string, 
 		window = DefaultVacationWindow
 	}
 	key := VacationKey{Recipient: rcpt, Sender: bareAddress(sender), Handle: handle}
-	claimed, err := s.cfg.Store.ClaimVacation(key, window)
+	claimed, err := s.cfg.Store.ClaimVacation(ctx, key, window)
 	if err != nil {
 		return false, "", err
 	}
@@ -222,7 +223,7 @@ func (s *Sender) Vacation(ctx context.Context, raw []byte, sender, rcpt string, 
 		err = s.Send(ctx, Msg{Kind: Vacation, To: []string{bareAddress(sender)}, Raw: reply, Rcpt: rcpt})
 	}
 	if err != nil {
-		if rerr := s.cfg.Store.ReleaseVacation(key); rerr != nil {
+		if rerr := s.cfg.Store.ReleaseVacation(ctx, key); rerr != nil {
 			err = errors.Join(err, rerr)
 		}
 		if errors.Is(err, ErrLoop) {

@@ -117,6 +117,17 @@ func Open(url string, opts Options) (*Store, error) {
 	return s, nil
 }
 
+// NewStore returns a Store on c, a client shared with other users of the
+// server (the outbound state), under opts.Prefix with opts.Expiry's TTLs;
+// opts.Timeout is c's business. Close leaves c open.
+func NewStore(c redis.UniversalClient, opts Options) *Store {
+	e := bayes.DefaultExpiry()
+	if opts.Expiry != nil {
+		e = *opts.Expiry
+	}
+	return newStore(c, opts.Prefix, e)
+}
+
 // New returns a Store on c under prefix (default [DefaultPrefix]), with
 // the TTLs of [bayes.DefaultExpiry]; stores of several users can share one
 // client. Close leaves c open.
