@@ -17,6 +17,27 @@ type DeliveryLog interface {
 	Mark(ctx context.Context, k DeliveryKey) error
 }
 
+// DeliveryClaimer is an optional capability of a DeliveryLog that several
+// nodes share: an action is claimed before it is carried out, so that two
+// nodes handed the same message at once (a Postfix retry after a timeout,
+// while the first attempt still runs) do not both send it. Sender uses it
+// in place of Done when the DeliveryLog has it.
+type DeliveryClaimer interface {
+	// Claim reserves the action k for hold: claimed means the caller may
+	// carry it out (and then Mark it, or Release it on failure); done
+	// means it was carried out already. Neither means another node holds
+	// it now: the caller must wait (a temporary failure).
+	Claim(ctx context.Context, k DeliveryKey, hold time.Duration) (claimed, done bool, err error)
+	// Release gives up a claim whose action failed, unless it was marked
+	// done meanwhile.
+	Release(ctx context.Context, k DeliveryKey) error
+}
+
+// ClaimHold is how long Sender holds a claim: longer than one submission
+// may take (connect, command and data timeouts), short enough that a node
+// that dies holding one delays the action only that long.
+const ClaimHold = 15 * time.Minute
+
 // VacationWindows holds the vacation reply windows (RFC 5230 §4.2).
 type VacationWindows interface {
 	// ClaimVacation atomically checks and opens the window k for window:

@@ -5,14 +5,15 @@
 //
 // Layout, every key under the prefix P (default "sluice:"):
 //
-//	P+"o:d:"+DeliveryKey.ID()   "1", PX the delivery TTL (default 7 days)
+//	P+"o:d:"+DeliveryKey.ID()   "1" done, PX the delivery TTL (default 7 days);
+//	                            "claimed" while a node carries the action out, PX outbound.ClaimHold
 //	P+"o:v:"+VacationKey.ID()   "1", PX the window: the window is open while the key lives
 //	P+"o:s:"+user+NUL+id        "1", PXAT the duplicate expiry
 //
 // Atomicity: a vacation window is claimed with one SET NX PX, so of two
-// nodes answering the same sender at once exactly one wins. A delivery
-// log entry is written with SET PX once the action is done; Done is a
-// GET. Expiry is Redis's own (every key has a TTL): there is no expiry
+// nodes answering the same sender at once exactly one wins. A forward is
+// claimed the same way before it is sent ([outbound.DeliveryClaimer]), and
+// its entry set to "1" with SET PX once it is done; Done is a GET. Expiry is Redis's own (every key has a TTL): there is no expiry
 // run.
 //
 // Where it diverges from the bbolt store: with Redis down every
@@ -77,13 +78,49 @@ func (s *Store) fail(what string, err error) error {
 	return fmt.Errorf("%w: %w: %s: %w", outbound.ErrTemporary, ErrUnavailable, what, err)
 }
 
-// Done implements [outbound.DeliveryLog].
+// Done implements [outbound.DeliveryLog]: a claimed action is not done.
 func (s *Store) Done(ctx context.Context, k outbound.DeliveryKey) (bool, error) {
-	n, err := s.c.Exists(ctx, s.prefix+"o:d:"+k.ID()).Result()
+	v, err := s.c.Get(ctx, s.prefix+"o:d:"+k.ID()).Result()
+	if errors.Is(err, redis.Nil) {
+		return false, nil
+	}
 	if err != nil {
 		return false, s.fail("delivery log", err)
 	}
-	return n == 1, nil
+	return v == "1", nil
+}
+
+// claimScript is Claim in one round trip: done when the entry says so,
+// else the entry taken with NX, else held by someone else.
+var claimScript = redis.NewScript(`
+local v = redis.call('GET', KEYS[1])
+if v == '1' then return 2 end
+if v then return 0 end
+redis.call('SET', KEYS[1], 'claimed', 'PX', ARGV[1])
+return 1
+`)
+
+// Claim implements [outbound.DeliveryClaimer].
+func (s *Store) Claim(ctx context.Context, k outbound.DeliveryKey, hold time.Duration) (claimed, done bool, err error) {
+	n, err := claimScript.Run(ctx, s.c, []string{s.prefix + "o:d:" + k.ID()}, max(hold, time.Millisecond).Milliseconds()).Int()
+	if err != nil {
+		return false, false, s.fail("delivery log", err)
+	}
+	return n == 1, n == 2, nil
+}
+
+// releaseScript deletes a claim, never a done entry.
+var releaseScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == 'claimed' then redis.call('DEL', KEYS[1]) end
+return 0
+`)
+
+// Release implements [outbound.DeliveryClaimer].
+func (s *Store) Release(ctx context.Context, k outbound.DeliveryKey) error {
+	if err := releaseScript.Run(ctx, s.c, []string{s.prefix + "o:d:" + k.ID()}).Err(); err != nil && !errors.Is(err, redis.Nil) {
+		return s.fail("delivery log", err)
+	}
+	return nil
 }
 
 // Mark implements [outbound.DeliveryLog].
