@@ -259,6 +259,12 @@ type Filter struct {
 	// NextHopTimeout bounds the whole re-injection of one message into
 	// NextHop, greeting to QUIT. Default 5m.
 	NextHopTimeout time.Duration `toml:"next_hop_timeout"`
+	// Server is the spamd listener of a running `sluice serve` (host:port
+	// or unix:/path) that `sluice pipe` hands its message to instead of
+	// loading the rules itself; pipe filters in-process when none answers.
+	// Empty (default): the first [spamd] listen address, if any. "off":
+	// always in-process.
+	Server string `toml:"server"`
 }
 
 // Metrics configures the Prometheus endpoint.

@@ -28,6 +28,20 @@ type Scanner interface {
 	Learn(ctx context.Context, req *Request) (Learned, error)
 }
 
+// Filterer is an optional capability of a Scanner: it answers FILTER,
+// sluice's extension that runs the whole per-message pipeline with the
+// request's Envelope and returns the message as it is to be re-injected,
+// one copy per group of recipients.
+type Filterer interface {
+	Filter(ctx context.Context, req *Request) ([]Copy, error)
+}
+
+// Copy is one message FILTER returns and the recipients it is for.
+type Copy struct {
+	Recipients []string
+	Message    []byte
+}
+
 // Result is a Scanner's answer to a scanning command.
 type Result struct {
 	Spam            bool
@@ -244,6 +258,17 @@ func (s *Server) answer(req *Request) (reply []byte, res *Result, err error) {
 	if req.Command == Tell {
 		reply, err := s.tell(ctx, req)
 		return reply, nil, err
+	}
+	if req.Command == Filter {
+		f, ok := s.scan.(Filterer)
+		if !ok {
+			return nil, nil, protoErr("(FILTER is not offered here)")
+		}
+		copies, err := f.Filter(ctx, req)
+		if err != nil {
+			return nil, nil, s.scanError(ctx, req, err)
+		}
+		return FilterReply(copies), &Result{}, nil
 	}
 	res, err = s.scan.Scan(ctx, req)
 	if err != nil {
