@@ -35,6 +35,9 @@ type SpamStage struct {
 	// RecipientDelimiter names a recipient's mailbox for Users, as
 	// DirectoryConfig.RecipientDelimiter does for delivery.
 	RecipientDelimiter string
+	// DNS, when set, runs the rule files' DNSBL and URI blocklist lookups
+	// (through the auth resolver) before every evaluation.
+	DNS *rules.DNS
 }
 
 // BayesUsers opens per-user Bayes databases.
@@ -82,7 +85,7 @@ func (p *Pipeline) runSpam(ctx context.Context, m *Message, user string, seen ev
 	mt := p.cfg.Metrics
 	start := p.cfg.Now()
 	conf := s.Rules.Config()
-	in := rules.Input{Auth: rulesAuth(m.Auth), Rules: dnsblRules(m.Auth)}
+	in := rules.Input{Auth: rulesAuth(m.Auth), Rules: dnsblRules(m.Auth), DNS: s.DNS}
 	var bres bayes.Result
 	var cl *bayes.Classifier
 	if s.bayesOn() {
@@ -120,6 +123,10 @@ func (p *Pipeline) runSpam(ctx context.Context, m *Message, user string, seen ev
 	}
 	for _, err := range res.Errors {
 		p.log.DebugContext(ctx, "eval function failed", "msgid", m.MessageID, "err", err)
+	}
+	if d := res.DNS; d.Queries > 0 && !ok {
+		p.log.DebugContext(ctx, "rule DNS lookups", "msgid", m.MessageID, "queue_id", m.QueueID, "queries", d.Queries,
+			"over_budget", d.OverBudget, "failed", d.Failed, "timed_out", d.TimedOut, "elapsed", d.Elapsed)
 	}
 	if mt != nil {
 		if s.bayesOn() {
