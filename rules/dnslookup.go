@@ -9,8 +9,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/sluice-mail/sluice/auth"
 )
 
 // DNS configures the network tests of one evaluation. With it set (and
@@ -23,7 +21,7 @@ import (
 // (auth.DNSResolver keeps them for their TTL).
 type DNS struct {
 	// Resolver answers the queries; the one the auth checks use.
-	Resolver auth.Resolver
+	Resolver Resolver
 	// MaxQueries bounds the DNS questions of one message; the rest are
 	// not asked (their rules do not fire). Default 100.
 	MaxQueries int
@@ -49,6 +47,15 @@ type DNSStats struct {
 	Elapsed time.Duration
 }
 
+// Resolver is the DNS access the lookup phase needs; *net.Resolver and
+// the auth package's resolver have it. Errors are *net.DNSError, with
+// IsNotFound for NXDOMAIN and NODATA.
+type Resolver interface {
+	LookupTXT(ctx context.Context, name string) ([]string, error)
+	// LookupIP looks up host's addresses; network is "ip", "ip4" or "ip6".
+	LookupIP(ctx context.Context, network, host string) ([]net.IP, error)
+}
+
 // nsResolver is the optional capability of a Resolver the uridnsbl rules
 // need: name server lookups (*net.Resolver and *auth.DNSResolver have it).
 type nsResolver interface {
@@ -72,7 +79,7 @@ type dnsAnswer struct {
 type dnsLookups struct {
 	cfg   *DNSConfig
 	plan  *dnsRules
-	r     auth.Resolver
+	r     Resolver
 	ctx   context.Context
 	stop  context.CancelFunc
 	max   int
