@@ -48,6 +48,15 @@ type URIBL struct {
 	Subtest string
 }
 
+// DNSLint counts the network rules the lookup phase runs, for lint.
+type DNSLint struct {
+	// RBLRules are check_rbl* and check_rbl_sub rules, URIBLRules
+	// check_uridnsbl rules with a URIBL line; Zones the distinct zones
+	// they query. Zero-scored rules are left out, as SpamAssassin skips
+	// them.
+	RBLRules, URIBLRules, Zones int
+}
+
 // DefaultDNSConfig returns SpamAssassin's defaults.
 func DefaultDNSConfig() DNSConfig {
 	return DNSConfig{

@@ -248,7 +248,9 @@ func (l *dnsLookups) resolve(q dnsQuery) ([]string, error) {
 // wait ends the phase: every answer is in, or the time ran out.
 func (l *dnsLookups) wait() {
 	l.wg.Wait()
-	l.stats.TimedOut = l.ctx.Err() == context.DeadlineExceeded
+	// A query's own timeout fires a moment before the phase's deadline.
+	dl, _ := l.ctx.Deadline()
+	l.stats.TimedOut = l.ctx.Err() != nil || (l.stats.Failed > 0 && time.Until(dl) < 50*time.Millisecond)
 	l.stats.Elapsed = time.Since(l.start)
 	l.stop()
 }

@@ -41,7 +41,6 @@ type dnsRules struct {
 	byRBL map[string]*rblRule
 	subs  map[string]rblSub
 	uribl []string // rules with a URIBL line and an active check_uridnsbl, sorted
-	errs  []error
 }
 
 // dnsRules returns the ruleset's DNS plan.
@@ -74,14 +73,14 @@ func (rs *Ruleset) buildDNSRules() *dnsRules {
 		switch fn := r.def.eval; fn {
 		case "check_rbl", "check_rbl_txt", "check_rbl_envfrom", "check_rbl_from_host":
 			if len(args) < 2 {
-				d.errs = append(d.errs, fmt.Errorf("rules: %s: %s needs a set and a zone", r.name, fn))
+				rs.dnsDiag(r, fmt.Errorf("%s needs a set and a zone", fn))
 				continue
 			}
 			rr := rblRule{rule: r.name, fn: fn, set: args[0], zone: normZone(args[1]), txt: fn == "check_rbl_txt", nice: tf["nice"], tflags: tf}
 			if len(args) > 2 && args[2] != "" {
 				sub, err := compileRBLSubtest(args[2])
 				if err != nil {
-					d.errs = append(d.errs, fmt.Errorf("%w (rule %s)", err, r.name))
+					rs.dnsDiag(r, err)
 					continue
 				}
 				rr.sub = sub
@@ -93,7 +92,7 @@ func (rs *Ruleset) buildDNSRules() *dnsRules {
 			}
 			sub, err := compileRBLSubtest(args[1])
 			if err != nil {
-				d.errs = append(d.errs, fmt.Errorf("%w (rule %s)", err, r.name))
+				rs.dnsDiag(r, err)
 				continue
 			}
 			d.subs[r.name] = rblSub{set: args[0], sub: sub}
@@ -105,10 +104,21 @@ func (rs *Ruleset) buildDNSRules() *dnsRules {
 	}
 	sort.Strings(d.uribl)
 	d.byRBL = map[string]*rblRule{}
+	zones := map[string]bool{}
 	for i := range d.rbl {
 		d.byRBL[d.rbl[i].rule] = &d.rbl[i]
+		zones[d.rbl[i].zone] = true
 	}
+	for _, n := range d.uribl {
+		zones[rs.conf.DNS.URIBLs[n].Zone] = true
+	}
+	rs.lint.DNS = DNSLint{RBLRules: len(d.rbl) + len(d.subs), URIBLRules: len(d.uribl), Zones: len(zones)}
 	return d
+}
+
+// dnsDiag reports a network rule whose arguments are wrong; it never fires.
+func (rs *Ruleset) dnsDiag(r *rule, err error) {
+	rs.lint.Errors = append(rs.lint.Errors, Diagnostic{File: r.def.file, Line: r.def.line, Rule: r.name, Msg: fmt.Sprintf("%s: %v", r.name, err)})
 }
 
 // rblIPs returns the relay addresses a check_rbl set looks up, as

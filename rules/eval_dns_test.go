@@ -207,6 +207,14 @@ func TestDNSLookupPhase(t *testing.T) {
 		t.Errorf("DNS stats = %+v, want 8 queries within budget", res.DNS)
 	}
 
+	// Network tests ran: score set 1, and 3 once Bayes takes part.
+	if res.ScoreSet != 1 {
+		t.Errorf("score set = %d, want 1", res.ScoreSet)
+	}
+	prob := 0.5
+	if set := rs.Eval(context.Background(), msg, Input{DNS: &DNS{Resolver: resolverFor(t, srv)}, Bayes: &prob}).ScoreSet; set != 3 {
+		t.Errorf("with Bayes: score set = %d, want 3", set)
+	}
 	// Without a lookup phase (spamassassin -L), nothing fires.
 	if hits := hitNames(eval(nil)); len(hits) != 0 {
 		t.Errorf("without DNS: hits %v", hits)
@@ -286,4 +294,34 @@ func TestDNSSettings(t *testing.T) {
 			}
 		}
 	}
+}
+
+func FuzzParseURISubtest(f *testing.F) {
+	for _, s := range []string{"2", "0x10", "127.0.1.2", "127.0.1.20-127.0.1.39", "0.0.0.16/0.0.0.16", "1-", "-", "0x", "a/b"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		c, ok := ParseURISubtest(s)
+		if !ok {
+			return
+		}
+		// The canonical form is its own canonical form.
+		if again, ok := ParseURISubtest(c); !ok || again != c {
+			t.Fatalf("ParseURISubtest(%q) = %q, which parses again as %q, %v", s, c, again, ok)
+		}
+		MatchURISubtest("127.0.0.2", c, false)
+	})
+}
+
+func FuzzRBLSubtest(f *testing.F) {
+	for _, s := range []string{"2", "127.0.0.2", `^127\.0\.0\.[4567]$`, "(?i:spamcop)", "99999999999"} {
+		f.Add(s, "127.0.0.2")
+	}
+	f.Fuzz(func(t *testing.T, sub, answer string) {
+		st, err := compileRBLSubtest(sub)
+		if err != nil {
+			return
+		}
+		st.match(answer)
+	})
 }
