@@ -32,8 +32,8 @@ var unsupportedDirectives = map[string]string{
 // ignoredDirectives are the settings isIgnoredDirective accepts besides
 // the bayes_ ones; read only.
 var ignoredDirectives = map[string]bool{
-	// Only DNSBL lookups of the originating IP read it; those are network
-	// tests, which sluice does not run from the rule files.
+	// The relays package reads SpamAssassin's default list as synthetic
+	// relays, which the DNSBL lookups also see.
 	"originating_ip_headers":           true,
 	"loadplugin":                       true,
 	"tryplugin":                        true,
