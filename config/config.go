@@ -231,7 +231,7 @@ type Auth struct {
 	DNSBLs []DNSBL `toml:"dnsbl"`
 	// --- rule-file network tests (docs/dnsbl.md) ---
 	// DNSBLMaxQueries bounds the DNS questions the rule files' DNSBL and
-	// URI blocklist rules ask for one message. Default 100.
+	// URI blocklist rules ask for one message. Default 200.
 	DNSBLMaxQueries int `toml:"dnsbl_max_queries"`
 	// DNSBLTimeout bounds those lookups for one message (and is bounded by
 	// the rule files' rbl_timeout). Default 5s.
@@ -448,7 +448,7 @@ func Default() Config {
 			Timeout:           20 * time.Second,
 			DKIMMaxSignatures: 5,
 			DKIMMinRSABits:    1024,
-			DNSBLMaxQueries:   100,
+			DNSBLMaxQueries:   200,
 			DNSBLTimeout:      5 * time.Second,
 			QuarantineFolder:  "Spam",
 		},

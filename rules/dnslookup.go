@@ -23,7 +23,7 @@ type DNS struct {
 	// Resolver answers the queries; the one the auth checks use.
 	Resolver Resolver
 	// MaxQueries bounds the DNS questions of one message; the rest are
-	// not asked (their rules do not fire). Default 100.
+	// not asked (their rules do not fire). Default 200.
 	MaxQueries int
 	// Timeout bounds the lookup phase of one message. Default (and upper
 	// bound): the rule files' rbl_timeout.
@@ -119,7 +119,7 @@ func (rs *Ruleset) startDNS(ctx context.Context, msg Message, st *evalState, in 
 	l := &dnsLookups{cfg: cfg, plan: plan, r: d.Resolver, max: d.MaxQueries, off: map[string]bool{}, start: time.Now(),
 		answers: map[dnsQuery]*dnsAnswer{}, byRule: map[string][]dnsQuery{}, bySet: map[string][]dnsQuery{}}
 	if l.max <= 0 {
-		l.max = 100
+		l.max = 200
 	}
 	for _, z := range d.DisabledZones {
 		l.off[normZone(z)] = true

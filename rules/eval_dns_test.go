@@ -108,6 +108,8 @@ header RCVD_IN_PSBL    eval:check_rbl('psbl-lastexternal', 'psbl.surriel.com.')
 tflags RCVD_IN_PSBL    net
 header RCVD_IN_SPAMCOP eval:check_rbl_txt('spamcop', 'bl.spamcop.net.', '(?i:spamcop)')
 tflags RCVD_IN_SPAMCOP net
+header ENVFROM_LISTED  eval:check_rbl_envfrom('ef', 'ef.example.')
+tflags ENVFROM_LISTED  net
 header RCVD_IN_ZERO    eval:check_rbl('zero', 'zero.example.')
 tflags RCVD_IN_ZERO    net
 score  RCVD_IN_ZERO    0
@@ -137,9 +139,10 @@ spam-domain.com. NS ns1.spam-host.com.
 ns1.spam-host.com. A 192.0.2.53
 53.2.0.192.zen.spamhaus.org. TXT "https://www.spamhaus.org/sbl/query/SBL1"
 skipped.com.multi.uribl.com. A 127.0.0.2
+bounce.spam-sender.com.ef.example. A 127.0.0.2
 `
 
-const dnsMsg = "Received: from mail.spam.test (mail.spam.test [192.0.2.99])\r\n" +
+const dnsMsg = "Return-Path: <spammer@bounce.spam-sender.com>\r\nReceived: from mail.spam.test (mail.spam.test [192.0.2.99])\r\n" +
 	"\tby mx.example.test (Postfix) with ESMTP id 4AB12;\r\n\tMon, 23 Nov 2026 10:00:00 +0000\r\n" +
 	"From: <spammer@spam.test>\r\nTo: <bob@example.test>\r\nSubject: offer\r\n" +
 	"Date: Mon, 23 Nov 2026 10:00:00 +0000\r\nMessage-ID: <dns1@spam.test>\r\n\r\n" +
@@ -189,7 +192,7 @@ func TestDNSLookupPhase(t *testing.T) {
 	for _, n := range hitNames(res) {
 		got[n] = true
 	}
-	for _, want := range []string{"RCVD_IN_SBL", "RCVD_IN_XBL", "RCVD_IN_SPAMCOP", "URIBL_BLACK", "URIBL_DBL_SPAM", "URIBL_SBL"} {
+	for _, want := range []string{"RCVD_IN_SBL", "RCVD_IN_XBL", "RCVD_IN_SPAMCOP", "ENVFROM_LISTED", "URIBL_BLACK", "URIBL_DBL_SPAM", "URIBL_SBL"} {
 		if !got[want] {
 			t.Errorf("%s did not fire; hits %v", want, hitNames(res))
 		}
@@ -199,12 +202,13 @@ func TestDNSLookupPhase(t *testing.T) {
 			t.Errorf("%s fired; hits %v", not, hitNames(res))
 		}
 	}
-	// zen asked once for the relay (shared by three rules), psbl, spamcop;
+	// zen asked once for the relay (shared by three rules), psbl, spamcop,
+	// the envelope sender's host;
 	// multi.uribl.com (shared by two rules) and dbl for one host
 	// (skipped.com not asked), the NS chain (NS, A, TXT); the zero-scored
 	// rule asks nothing.
-	if res.DNS.Queries != 8 || res.DNS.OverBudget != 0 || res.DNS.TimedOut {
-		t.Errorf("DNS stats = %+v, want 8 queries within budget", res.DNS)
+	if res.DNS.Queries != 9 || res.DNS.OverBudget != 0 || res.DNS.TimedOut {
+		t.Errorf("DNS stats = %+v, want 9 queries within budget", res.DNS)
 	}
 
 	// Network tests ran: score set 1, and 3 once Bayes takes part.
@@ -272,9 +276,10 @@ func TestDNSSettings(t *testing.T) {
 		want  []string
 	}{
 		{"skip_rbl_checks 1\n", []string{"URIBL_BLACK", "URIBL_DBL_SPAM", "URIBL_SBL"}},
-		{"skip_uribl_checks 1\n", []string{"RCVD_IN_SBL", "RCVD_IN_SPAMCOP", "RCVD_IN_XBL"}},
+		{"uridnsbl_skip_domain spam-sender.com\nskip_uribl_checks 1\n", []string{"RCVD_IN_SBL", "RCVD_IN_SPAMCOP", "RCVD_IN_XBL"}},
+		{"skip_uribl_checks 1\n", []string{"ENVFROM_LISTED", "RCVD_IN_SBL", "RCVD_IN_SPAMCOP", "RCVD_IN_XBL"}},
 		{"dns_available no\n", nil},
-		{"dns_query_restriction deny spamhaus.org\n", []string{"RCVD_IN_SPAMCOP", "URIBL_BLACK"}},
+		{"dns_query_restriction deny spamhaus.org\n", []string{"ENVFROM_LISTED", "RCVD_IN_SPAMCOP", "URIBL_BLACK"}},
 		{"uridnsbl_skip_domain spam-domain.com\nskip_rbl_checks 1\n", nil},
 	} {
 		rs, err := LoadString("dns.cf", dnsRulesText+tc.extra, Options{Net: true})
