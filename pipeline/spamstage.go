@@ -9,6 +9,7 @@ import (
 	"github.com/sluice-mail/sluice/auth"
 	"github.com/sluice-mail/sluice/bayes"
 	"github.com/sluice-mail/sluice/mail"
+	"github.com/sluice-mail/sluice/metrics"
 	"github.com/sluice-mail/sluice/rules"
 	"github.com/sluice-mail/sluice/scoring"
 )
@@ -140,6 +141,7 @@ func (p *Pipeline) runSpam(ctx context.Context, m *Message, user string, seen ev
 		if res.TimedOut {
 			mt.RuleTimeouts.Inc()
 		}
+		observeRuleDNS(mt, res.DNS, s.DNS != nil && !ok)
 	}
 }
 
@@ -266,4 +268,19 @@ func rulesAuth(a *auth.Results) rules.Auth {
 		}
 	}
 	return out
+}
+
+// observeRuleDNS records what the lookup phase of one evaluation did;
+// fresh is false for a result reused for another mailbox.
+func observeRuleDNS(mt *metrics.Metrics, d rules.DNSStats, fresh bool) {
+	if !fresh {
+		return
+	}
+	mt.RuleDNSQueries.Observe(float64(d.Queries))
+	if d.OverBudget > 0 {
+		mt.RuleDNSExhausted.WithLabelValues("count").Inc()
+	}
+	if d.TimedOut {
+		mt.RuleDNSExhausted.WithLabelValues("time").Inc()
+	}
 }
