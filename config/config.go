@@ -226,8 +226,16 @@ type Auth struct {
 	EnforceDMARC bool `toml:"enforce_dmarc"`
 	// QuarantineFolder receives DMARC-quarantined mail. Default "Spam".
 	QuarantineFolder string `toml:"quarantine_folder"`
-	// DNSBLs are the blocklists the client IP is looked up in.
+	// DNSBLs are the blocklists the client IP is looked up in, and the
+	// rule-file zones turned off (Disable).
 	DNSBLs []DNSBL `toml:"dnsbl"`
+	// --- rule-file network tests (docs/dnsbl.md) ---
+	// DNSBLMaxQueries bounds the DNS questions the rule files' DNSBL and
+	// URI blocklist rules ask for one message. Default 200.
+	DNSBLMaxQueries int `toml:"dnsbl_max_queries"`
+	// DNSBLTimeout bounds those lookups for one message (and is bounded by
+	// the rule files' rbl_timeout). Default 5s.
+	DNSBLTimeout time.Duration `toml:"dnsbl_timeout"`
 }
 
 // DNSBL is one blocklist zone ([[auth.dnsbl]]) and what its answers mean.
@@ -239,6 +247,9 @@ type DNSBL struct {
 	// bitmask "8". The rule is usually one of the stock RCVD_IN_* names,
 	// or one defined in local rules as "header NAME eval:check_rbl(...)".
 	Rules map[string]string `toml:"rules"`
+	// Disable turns the zone off: the rule files' queries to it are not
+	// made, so their rules never fire. Rules is then not needed.
+	Disable bool `toml:"disable"`
 }
 
 // Filter configures the content-filter modes, where Postfix delivers and
@@ -437,6 +448,8 @@ func Default() Config {
 			Timeout:           20 * time.Second,
 			DKIMMaxSignatures: 5,
 			DKIMMinRSABits:    1024,
+			DNSBLMaxQueries:   200,
+			DNSBLTimeout:      5 * time.Second,
 			QuarantineFolder:  "Spam",
 		},
 		Milter: defaultMilter(),
@@ -590,8 +603,8 @@ func (c *Config) Validate() error {
 		bad("rules.dirs is set but rules.mode is %q: set mode = \"dirs\" to read them", c.Rules.Mode)
 	}
 	for _, b := range c.Auth.DNSBLs {
-		if b.Zone == "" || len(b.Rules) == 0 {
-			bad("auth.dnsbl: zone and rules are required")
+		if b.Zone == "" || (len(b.Rules) == 0 && !b.Disable) {
+			bad("auth.dnsbl: zone and rules (or disable = true) are required")
 		}
 	}
 	for _, a := range c.Auth.DNS {

@@ -9,6 +9,7 @@ import (
 	"github.com/sluice-mail/sluice/auth"
 	"github.com/sluice-mail/sluice/bayes"
 	"github.com/sluice-mail/sluice/mail"
+	"github.com/sluice-mail/sluice/metrics"
 	"github.com/sluice-mail/sluice/rules"
 	"github.com/sluice-mail/sluice/scoring"
 )
@@ -35,6 +36,9 @@ type SpamStage struct {
 	// RecipientDelimiter names a recipient's mailbox for Users, as
 	// DirectoryConfig.RecipientDelimiter does for delivery.
 	RecipientDelimiter string
+	// DNS, when set, runs the rule files' DNSBL and URI blocklist lookups
+	// (through the auth resolver) before every evaluation.
+	DNS *rules.DNS
 }
 
 // BayesUsers opens per-user Bayes databases.
@@ -82,7 +86,7 @@ func (p *Pipeline) runSpam(ctx context.Context, m *Message, user string, seen ev
 	mt := p.cfg.Metrics
 	start := p.cfg.Now()
 	conf := s.Rules.Config()
-	in := rules.Input{Auth: rulesAuth(m.Auth), Rules: dnsblRules(m.Auth)}
+	in := rules.Input{Auth: rulesAuth(m.Auth), Rules: dnsblRules(m.Auth), DNS: s.DNS}
 	var bres bayes.Result
 	var cl *bayes.Classifier
 	if s.bayesOn() {
@@ -121,6 +125,10 @@ func (p *Pipeline) runSpam(ctx context.Context, m *Message, user string, seen ev
 	for _, err := range res.Errors {
 		p.log.DebugContext(ctx, "eval function failed", "msgid", m.MessageID, "err", err)
 	}
+	if d := res.DNS; d.Queries > 0 && !ok {
+		p.log.DebugContext(ctx, "rule DNS lookups", "msgid", m.MessageID, "queue_id", m.QueueID, "queries", d.Queries,
+			"over_budget", d.OverBudget, "failed", d.Failed, "timed_out", d.TimedOut, "elapsed", d.Elapsed)
+	}
 	if mt != nil {
 		if s.bayesOn() {
 			mt.ObserveStage("bayes", bayesDone.Sub(start))
@@ -133,6 +141,7 @@ func (p *Pipeline) runSpam(ctx context.Context, m *Message, user string, seen ev
 		if res.TimedOut {
 			mt.RuleTimeouts.Inc()
 		}
+		observeRuleDNS(mt, res.DNS, s.DNS != nil && !ok)
 	}
 }
 
@@ -259,4 +268,19 @@ func rulesAuth(a *auth.Results) rules.Auth {
 		}
 	}
 	return out
+}
+
+// observeRuleDNS records what the lookup phase of one evaluation did;
+// fresh is false for a result reused for another mailbox.
+func observeRuleDNS(mt *metrics.Metrics, d rules.DNSStats, fresh bool) {
+	if !fresh {
+		return
+	}
+	mt.RuleDNSQueries.Observe(float64(d.Queries))
+	if d.OverBudget > 0 {
+		mt.RuleDNSExhausted.WithLabelValues("count").Inc()
+	}
+	if d.TimedOut {
+		mt.RuleDNSExhausted.WithLabelValues("time").Inc()
+	}
 }

@@ -32,8 +32,8 @@ var unsupportedDirectives = map[string]string{
 // ignoredDirectives are the settings isIgnoredDirective accepts besides
 // the bayes_ ones; read only.
 var ignoredDirectives = map[string]bool{
-	// Only DNSBL lookups of the originating IP read it; those are network
-	// tests, which sluice does not run from the rule files.
+	// The relays package reads SpamAssassin's default list as synthetic
+	// relays, which the DNSBL lookups also see.
 	"originating_ip_headers":           true,
 	"loadplugin":                       true,
 	"tryplugin":                        true,
@@ -48,12 +48,7 @@ var ignoredDirectives = map[string]bool{
 	"url_shortener_get":                true,
 	"delist_addrlist":                  true,
 	"adsp_override":                    true,
-	"uridnsbl_skip_domain":             true,
 	"askdns":                           true,
-	"urirhssub":                        true,
-	"uridnssub":                        true,
-	"urirhsbl":                         true,
-	"uridnsbl":                         true,
 	"dns_block_rule":                   true,
 	"unsafe_report":                    true,
 	"clear_unsafe_report_template":     true,
@@ -61,7 +56,6 @@ var ignoredDirectives = map[string]bool{
 	"report_hostname":                  true,
 	"dns_local_ports_avoid":            true,
 	"dns_local_ports_permit":           true,
-	"dns_available":                    true,
 	"dns_server":                       true,
 	"dns_options":                      true,
 	"redirector_pattern":               true,
@@ -77,8 +71,6 @@ var ignoredDirectives = map[string]bool{
 	"freemail_skip_when_over_max":      true,
 	"use_auto_whitelist":               true,
 	"use_txrep":                        true,
-	"skip_rbl_checks":                  true,
-	"skip_uribl_checks":                true,
 	"use_razor2":                       true,
 	"use_pyzor":                        true,
 	"use_dcc":                          true,
@@ -90,7 +82,6 @@ var ignoredDirectives = map[string]bool{
 	"textcat_optimal_ngrams":           true,
 	"inactivity_timeout":               true,
 	"normalize_charset":                true,
-	"dns_query_restriction":            true,
 	"report_safe_copy_headers":         true,
 	"fold_headers":                     true,
 	"add_header_once":                  true,

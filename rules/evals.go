@@ -42,6 +42,7 @@ func NewEvalRegistry() *EvalRegistry {
 	r := &EvalRegistry{funcs: map[string]EvalFunc{}}
 	registerBuiltins(r)
 	registerRelayEvals(r)
+	registerDNSEvals(r)
 	return r
 }
 

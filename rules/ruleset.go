@@ -124,6 +124,8 @@ type Config struct {
 	OKLocales string
 	// Bayes holds the bayes_* and learning settings of the rule files.
 	Bayes BayesConfig
+	// DNS holds the DNSBL and URI blocklist settings (dnsconf.go).
+	DNS DNSConfig
 
 	freemail *freemailIndex
 }
@@ -207,6 +209,7 @@ type Ruleset struct {
 	hdrGroups []*hdrGroup
 	reg       *EvalRegistry
 	sets      *setState // a pointer: tests copy a Ruleset to change its options
+	dns       *dnsRules // the check_rbl* and URIBL rules (eval_dns.go)
 }
 
 // setState tracks the compilation of a Ruleset's RE2 sets.
@@ -315,7 +318,7 @@ func newParser(opt Options) (*parser, error) {
 		opt.Logger = slog.Default()
 	}
 	rs := &Ruleset{opt: opt, byName: map[string]*rule{}, reg: opt.Evals, sets: new(setState)}
-	rs.conf = Config{RequiredScore: 5, ReportSafe: 1, OKLocales: "all", TLDs: map[string]bool{}, TwoLevelTLDs: map[string]bool{}, Bayes: DefaultBayesConfig()}
+	rs.conf = Config{RequiredScore: 5, ReportSafe: 1, OKLocales: "all", TLDs: map[string]bool{}, TwoLevelTLDs: map[string]bool{}, Bayes: DefaultBayesConfig(), DNS: DefaultDNSConfig()}
 	rs.lint.ByKind = map[string]int{}
 	rs.lint.Unsupported = map[string]int{}
 	rs.lint.UnsupportedEvals = map[string]int{}
@@ -406,6 +409,7 @@ func (rs *Ruleset) finish(p *parser) {
 	rs.orderMetas()
 	rs.buildScans()
 	rs.buildHeaderGroups()
+	rs.dns = rs.buildDNSRules()
 	for _, r := range rs.rules {
 		if r.inactive == "" {
 			rs.lint.Active++

@@ -455,6 +455,7 @@ func newPipeline(cfg config.Config, log *slog.Logger, mt *metrics.Metrics, o bui
 		return nil, err
 	}
 	pc.Spam = spam
+	setRuleDNS(cfg, pc.Auth, spam)
 	if o.precompile && spam != nil {
 		// In the background: a start or reload from the rules cache is
 		// ready in a few tens of milliseconds, and a message that comes
@@ -503,6 +504,9 @@ func newAuthStage(cfg config.Config, mt *metrics.Metrics) (*pipeline.AuthStage, 
 	}
 	var bls []auth.DNSBL
 	for _, b := range c.DNSBLs {
+		if b.Disable {
+			continue
+		}
 		bl := auth.DNSBL{Set: b.Zone, Zone: b.Zone}
 		tests := make([]string, 0, len(b.Rules))
 		for test := range b.Rules {
