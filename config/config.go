@@ -612,6 +612,17 @@ func (c *Config) Validate() error {
 			bad("auth.dns %q: want host:port", a)
 		}
 	}
+	c.validateLMTP(bad)
+	c.validateDelivery(bad)
+	errs = append(errs, c.Policy.validate()...)
+	c.validateMilter(bad)
+	c.Spamd.validate(bad)
+	return errors.Join(errs...)
+}
+
+// validateLMTP checks the [lmtp] limits and modes (and sieve's script
+// size, which lmtp's limits bound with it).
+func (c *Config) validateLMTP(bad func(format string, args ...any)) {
 	if _, err := c.LMTP.SocketModeBits(); err != nil {
 		bad("lmtp.socket_mode %q: want an octal mode such as 0660", c.LMTP.SocketMode)
 	}
@@ -644,6 +655,10 @@ func (c *Config) Validate() error {
 		// would retry it until it bounces.
 		bad("lmtp.max_bytes_in_flight (%d) must be at least lmtp.max_message_size (%d)", c.LMTP.MaxBytesInFlight, c.LMTP.MaxMessageSize)
 	}
+}
+
+// validateDelivery checks [delivery]: where mail goes and who owns it.
+func (c *Config) validateDelivery(bad func(format string, args ...any)) {
 	if c.Delivery.MailRoot == "" {
 		bad("delivery.mail_root is empty")
 	}
@@ -668,10 +683,6 @@ func (c *Config) Validate() error {
 			bad("delivery.quota_rule: %v", err)
 		}
 	}
-	errs = append(errs, c.Policy.validate()...)
-	c.validateMilter(bad)
-	c.Spamd.validate(bad)
-	return errors.Join(errs...)
 }
 
 // Quota returns the limits of QuotaRule; zero for none. The rule must be

@@ -203,33 +203,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, hup <-chan 
 		smtpSrv = lmtp.NewSMTP(lcfg, log, cur)
 	}
 
-	mode, _ := cfg.LMTP.SocketModeBits()
-	type bound struct {
-		l     net.Listener
-		srv   *lmtp.Server
-		proto string
-	}
-	var listeners []bound
-	closeAll := func() {
-		for _, b := range listeners {
-			b.l.Close()
-		}
-	}
-	for _, a := range cfg.LMTP.Listen {
-		l, err := lmtp.Listen(a, mode, cfg.LMTP.SocketGroup)
-		if err != nil {
-			closeAll()
-			return fmt.Errorf("listen %s: %w", a, err)
-		}
-		listeners = append(listeners, bound{l, srv, "lmtp"})
-	}
-	for _, a := range cfg.Filter.Listen {
-		l, err := net.Listen("tcp", a)
-		if err != nil {
-			closeAll()
-			return fmt.Errorf("filter listen %s: %w", a, err)
-		}
-		listeners = append(listeners, bound{l, smtpSrv, "smtp"})
+	listeners, closeAll, err := bindListeners(cfg, srv, smtpSrv)
+	if err != nil {
+		return err
 	}
 	mt.RegisterSessions("lmtp", func() float64 { return float64(srv.Sessions()) })
 	if smtpSrv != nil {
@@ -317,6 +293,42 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, hup <-chan 
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// bound is a listener and the server (LMTP or the SMTP filter) that
+// serves it.
+type bound struct {
+	l     net.Listener
+	srv   *lmtp.Server
+	proto string
+}
+
+// bindListeners opens [lmtp] listen for srv and [filter] listen for
+// smtpSrv; closeAll closes what it opened. On an error nothing stays open.
+func bindListeners(cfg config.Config, srv, smtpSrv *lmtp.Server) (listeners []bound, closeAll func(), err error) {
+	closeAll = func() {
+		for _, b := range listeners {
+			b.l.Close()
+		}
+	}
+	mode, _ := cfg.LMTP.SocketModeBits()
+	for _, a := range cfg.LMTP.Listen {
+		l, err := lmtp.Listen(a, mode, cfg.LMTP.SocketGroup)
+		if err != nil {
+			closeAll()
+			return nil, nil, fmt.Errorf("listen %s: %w", a, err)
+		}
+		listeners = append(listeners, bound{l, srv, "lmtp"})
+	}
+	for _, a := range cfg.Filter.Listen {
+		l, err := net.Listen("tcp", a)
+		if err != nil {
+			closeAll()
+			return nil, nil, fmt.Errorf("filter listen %s: %w", a, err)
+		}
+		listeners = append(listeners, bound{l, smtpSrv, "smtp"})
+	}
+	return listeners, closeAll, nil
 }
 
 // lmtpConfig is the [lmtp] section as the LMTP server and the SMTP filter

@@ -158,28 +158,32 @@ func Run(t *testing.T, open Opener, shared bool) {
 		})
 	}
 	if shared {
-		t.Run("TwoNodes", func(t *testing.T) {
-			a, b := open(t, time.Hour), open(t, time.Hour)
-			k := outbound.DeliveryKey{Message: "m", Recipient: "r@x", Action: "redirect:0:z@y"}
-			if err := a.Mark(ctx, k); err != nil {
-				t.Fatal(err)
-			}
-			if done, err := b.Done(ctx, k); !done || err != nil {
-				t.Errorf("node B Done(marked on A) = %v, %v, want true", done, err)
-			}
-			vk := outbound.VacationKey{Recipient: "r@x", Sender: "s@y", Handle: "h"}
-			if ok, _ := a.ClaimVacation(ctx, vk, time.Hour); !ok {
-				t.Fatal("node A ClaimVacation = false")
-			}
-			if ok, err := b.ClaimVacation(ctx, vk, time.Hour); ok || err != nil {
-				t.Errorf("node B ClaimVacation(claimed on A) = %v, %v, want false", ok, err)
-			}
-			if err := a.MarkSeen(ctx, "u\x00id", time.Now().Add(time.Hour)); err != nil {
-				t.Fatal(err)
-			}
-			if seen, err := b.Seen(ctx, "u\x00id"); !seen || err != nil {
-				t.Errorf("node B Seen(marked on A) = %v, %v, want true", seen, err)
-			}
-		})
+		t.Run("TwoNodes", func(t *testing.T) { twoNodes(t, open) })
+	}
+}
+
+// twoNodes: what one open records, a second open of the same state sees.
+func twoNodes(t *testing.T, open Opener) {
+	ctx := context.Background()
+	a, b := open(t, time.Hour), open(t, time.Hour)
+	k := outbound.DeliveryKey{Message: "m", Recipient: "r@x", Action: "redirect:0:z@y"}
+	if err := a.Mark(ctx, k); err != nil {
+		t.Fatal(err)
+	}
+	if done, err := b.Done(ctx, k); !done || err != nil {
+		t.Errorf("node B Done(marked on A) = %v, %v, want true", done, err)
+	}
+	vk := outbound.VacationKey{Recipient: "r@x", Sender: "s@y", Handle: "h"}
+	if ok, _ := a.ClaimVacation(ctx, vk, time.Hour); !ok {
+		t.Fatal("node A ClaimVacation = false")
+	}
+	if ok, err := b.ClaimVacation(ctx, vk, time.Hour); ok || err != nil {
+		t.Errorf("node B ClaimVacation(claimed on A) = %v, %v, want false", ok, err)
+	}
+	if err := a.MarkSeen(ctx, "u\x00id", time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if seen, err := b.Seen(ctx, "u\x00id"); !seen || err != nil {
+		t.Errorf("node B Seen(marked on A) = %v, %v, want true", seen, err)
 	}
 }
