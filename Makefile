@@ -32,6 +32,11 @@ bench:
 bench-lmtp: peers build
 	./scripts/bench-lmtp.sh
 
+# One node and two nodes sharing a private redis-server (docs/scaling.md).
+.PHONY: bench-cluster
+bench-cluster: peers build
+	./scripts/bench-cluster.sh
+
 # One-shot start-up: `sluice check` with a warm rules cache vs
 # `spamassassin -L -t` on the same message (RUNS=10 each).
 .PHONY: bench-check

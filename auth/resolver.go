@@ -255,6 +255,22 @@ func (r *DNSResolver) LookupMX(ctx context.Context, name string) ([]*net.MX, err
 	return out, nil
 }
 
+// LookupNS returns name's NS records, hosts fully qualified (the URI
+// blocklists of the uridnsbl rules ask for a domain's name servers).
+func (r *DNSResolver) LookupNS(ctx context.Context, name string) ([]*net.NS, error) {
+	rrs, err := r.query(ctx, name, dns.TypeNS)
+	if err != nil {
+		return nil, err
+	}
+	var out []*net.NS
+	for _, rr := range rrs {
+		if ns, ok := rr.(*dns.NS); ok {
+			out = append(out, &net.NS{Host: ns.Ns})
+		}
+	}
+	return out, nil
+}
+
 // LookupAddr returns the PTR names for addr, fully qualified.
 func (r *DNSResolver) LookupAddr(ctx context.Context, addr string) ([]string, error) {
 	arpa, err := dns.ReverseAddr(addr)

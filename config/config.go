@@ -50,9 +50,10 @@ type Config struct {
 	Spamd Spamd `toml:"spamd"`
 }
 
-// Redis is the Redis server that holds state shared between sluice nodes;
-// today the Bayes database, which then lives there instead of in
-// bayes.path.
+// Redis is the Redis server that holds state shared between sluice nodes:
+// the Bayes database, which then lives there instead of in bayes.path,
+// and the outbound state (delivery log, vacation windows, Sieve duplicate
+// memory), which then lives there instead of in outbound.state.
 type Redis struct {
 	// URL is redis://[user:password@]host:port/db, or rediss:// for TLS.
 	// Default "": no Redis.
@@ -63,6 +64,14 @@ type Redis struct {
 	// Timeout bounds the connect and each reply; past it a delivery goes
 	// on without what Redis holds (Bayes). Default 1s.
 	Timeout time.Duration `toml:"timeout"`
+	// SentinelAddrs are host:port addresses of Redis Sentinels; set, the
+	// master named SentinelMaster is asked of them (and followed across a
+	// failover), and URL gives only the credentials, database and TLS.
+	// Default none.
+	SentinelAddrs []string `toml:"sentinel_addrs"`
+	// SentinelMaster is the master's name in the Sentinels' configuration.
+	// Default "".
+	SentinelMaster string `toml:"sentinel_master"`
 }
 
 // Bayes configures the learning classifier. What it learns and when
@@ -227,8 +236,16 @@ type Auth struct {
 	EnforceDMARC bool `toml:"enforce_dmarc"`
 	// QuarantineFolder receives DMARC-quarantined mail. Default "Spam".
 	QuarantineFolder string `toml:"quarantine_folder"`
-	// DNSBLs are the blocklists the client IP is looked up in.
+	// DNSBLs are the blocklists the client IP is looked up in, and the
+	// rule-file zones turned off (Disable).
 	DNSBLs []DNSBL `toml:"dnsbl"`
+	// --- rule-file network tests (docs/dnsbl.md) ---
+	// DNSBLMaxQueries bounds the DNS questions the rule files' DNSBL and
+	// URI blocklist rules ask for one message. Default 200.
+	DNSBLMaxQueries int `toml:"dnsbl_max_queries"`
+	// DNSBLTimeout bounds those lookups for one message (and is bounded by
+	// the rule files' rbl_timeout). Default 5s.
+	DNSBLTimeout time.Duration `toml:"dnsbl_timeout"`
 }
 
 // DNSBL is one blocklist zone ([[auth.dnsbl]]) and what its answers mean.
@@ -240,6 +257,9 @@ type DNSBL struct {
 	// bitmask "8". The rule is usually one of the stock RCVD_IN_* names,
 	// or one defined in local rules as "header NAME eval:check_rbl(...)".
 	Rules map[string]string `toml:"rules"`
+	// Disable turns the zone off: the rule files' queries to it are not
+	// made, so their rules never fire. Rules is then not needed.
+	Disable bool `toml:"disable"`
 }
 
 // Filter configures the content-filter modes, where Postfix delivers and
@@ -260,6 +280,12 @@ type Filter struct {
 	// NextHopTimeout bounds the whole re-injection of one message into
 	// NextHop, greeting to QUIT. Default 5m.
 	NextHopTimeout time.Duration `toml:"next_hop_timeout"`
+	// Server is the spamd listener of a running `sluice serve` (host:port
+	// or unix:/path) that `sluice pipe` hands its message to instead of
+	// loading the rules itself; pipe filters in-process when none answers.
+	// Empty (default): the first [spamd] listen address, if any. "off":
+	// always in-process.
+	Server string `toml:"server"`
 }
 
 // Metrics configures the Prometheus endpoint.
@@ -432,6 +458,8 @@ func Default() Config {
 			Timeout:           20 * time.Second,
 			DKIMMaxSignatures: 5,
 			DKIMMinRSABits:    1024,
+			DNSBLMaxQueries:   200,
+			DNSBLTimeout:      5 * time.Second,
 			QuarantineFolder:  "Spam",
 		},
 		Milter: defaultMilter(),
@@ -561,6 +589,12 @@ func (c *Config) Validate() error {
 			bad("redis.url: %v", err)
 		}
 	}
+	if (len(c.Redis.SentinelAddrs) > 0) != (c.Redis.SentinelMaster != "") {
+		bad("redis.sentinel_addrs and redis.sentinel_master go together")
+	}
+	if len(c.Redis.SentinelAddrs) > 0 && c.Redis.URL == "" {
+		bad("redis.sentinel_addrs is set but redis.url is empty")
+	}
 	if len(c.Filter.Listen) > 0 && c.Filter.NextHop == "" {
 		bad("filter.listen is set but filter.next_hop is empty")
 	}
@@ -579,8 +613,8 @@ func (c *Config) Validate() error {
 		bad("rules.dirs is set but rules.mode is %q: set mode = \"dirs\" to read them", c.Rules.Mode)
 	}
 	for _, b := range c.Auth.DNSBLs {
-		if b.Zone == "" || len(b.Rules) == 0 {
-			bad("auth.dnsbl: zone and rules are required")
+		if b.Zone == "" || (len(b.Rules) == 0 && !b.Disable) {
+			bad("auth.dnsbl: zone and rules (or disable = true) are required")
 		}
 	}
 	for _, a := range c.Auth.DNS {
@@ -588,6 +622,17 @@ func (c *Config) Validate() error {
 			bad("auth.dns %q: want host:port", a)
 		}
 	}
+	c.validateLMTP(bad)
+	c.validateDelivery(bad)
+	errs = append(errs, c.Policy.validate()...)
+	c.validateMilter(bad)
+	c.Spamd.validate(bad)
+	return errors.Join(errs...)
+}
+
+// validateLMTP checks the [lmtp] limits and modes (and sieve's script
+// size, which lmtp's limits bound with it).
+func (c *Config) validateLMTP(bad func(format string, args ...any)) {
 	if _, err := c.LMTP.SocketModeBits(); err != nil {
 		bad("lmtp.socket_mode %q: want an octal mode such as 0660", c.LMTP.SocketMode)
 	}
@@ -620,6 +665,10 @@ func (c *Config) Validate() error {
 		// would retry it until it bounces.
 		bad("lmtp.max_bytes_in_flight (%d) must be at least lmtp.max_message_size (%d)", c.LMTP.MaxBytesInFlight, c.LMTP.MaxMessageSize)
 	}
+}
+
+// validateDelivery checks [delivery]: where mail goes and who owns it.
+func (c *Config) validateDelivery(bad func(format string, args ...any)) {
 	if c.Delivery.MailRoot == "" {
 		bad("delivery.mail_root is empty")
 	}
@@ -644,10 +693,6 @@ func (c *Config) Validate() error {
 			bad("delivery.quota_rule: %v", err)
 		}
 	}
-	errs = append(errs, c.Policy.validate()...)
-	c.validateMilter(bad)
-	c.Spamd.validate(bad)
-	return errors.Join(errs...)
 }
 
 // Quota returns the limits of QuotaRule; zero for none. The rule must be

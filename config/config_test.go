@@ -175,7 +175,7 @@ func TestRedisConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (Redis{URL: "rediss://:pw@redis.example:6380/2", KeyPrefix: "sluice:", Timeout: time.Second}); c.Redis != want {
+	if want := (Redis{URL: "rediss://:pw@redis.example:6380/2", KeyPrefix: "sluice:", Timeout: time.Second}); !reflect.DeepEqual(c.Redis, want) {
 		t.Fatalf("Redis = %+v, want %+v", c.Redis, want)
 	}
 }

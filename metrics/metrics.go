@@ -36,6 +36,10 @@ type Metrics struct {
 	BuildInfo      *prometheus.GaugeVec   // version, goversion
 	BayesErrors    *prometheus.CounterVec // op: score, learn
 	AutoLearn      *prometheus.CounterVec // result: ham, spam, no, unavailable, failed, disabled
+	StateErrors    *prometheus.CounterVec // state: delivery_log, vacation, duplicate
+	// --- rule-file DNS blocklists (docs/dnsbl.md) ---
+	RuleDNSQueries   prometheus.Histogram   // questions asked per message
+	RuleDNSExhausted *prometheus.CounterVec // budget: count, time
 
 	ready atomic.Bool
 }
@@ -84,12 +88,23 @@ func New(version string) *Metrics {
 		AutoLearn: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sluice_autolearn_total", Help: "Auto-learn outcomes, as X-Spam-Status autolearn= says (ham, spam, no, unavailable, failed, disabled).",
 		}, []string{"result"}),
+		StateErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sluice_state_errors_total", Help: "Operations on the outbound state (Redis or the state file) that failed, by state (delivery_log, vacation, duplicate).",
+		}, []string{"state"}),
+		RuleDNSQueries: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "sluice_rule_dns_queries", Help: "DNS questions the rule files' DNSBL and URI blocklist rules asked per message.",
+			Buckets: []float64{0, 5, 10, 20, 40, 80, 120, 160, 200, 400},
+		}),
+		RuleDNSExhausted: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sluice_rule_dns_budget_exhausted_total", Help: "Messages whose DNSBL/URIBL lookups ran out of their query budget (count) or time (time).",
+		}, []string{"budget"}),
 		BuildInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "sluice_build_info", Help: "Always 1; labels name the build.",
 		}, []string{"version", "goversion"}),
 	}
 	reg.MustRegister(m.Messages, m.Recipients, m.Score, m.RuleHits, m.RuleTimeouts, m.StageDuration,
-		m.DNSLookups, m.DeliveryErrors, m.RulesLoaded, m.Reloads, m.BuildInfo, m.BayesErrors, m.AutoLearn,
+		m.DNSLookups, m.DeliveryErrors, m.RulesLoaded, m.Reloads, m.BuildInfo, m.BayesErrors, m.AutoLearn, m.StateErrors,
+		m.RuleDNSQueries, m.RuleDNSExhausted,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.BuildInfo.WithLabelValues(version, runtime.Version()).Set(1)
 	// Make the labelled series visible at zero before the first event.
@@ -107,6 +122,9 @@ func New(version string) *Metrics {
 	}
 	for _, r := range []string{"ok", "error"} {
 		m.Reloads.WithLabelValues(r)
+	}
+	for _, st := range []string{"delivery_log", "vacation", "duplicate"} {
+		m.StateErrors.WithLabelValues(st)
 	}
 	return m
 }

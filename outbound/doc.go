@@ -9,9 +9,10 @@
 //     AUTH PLAIN) with [Relay], or through a sendmail binary with [Sendmail].
 //     Errors are classified: a relay 4xx, a refused connection or a timeout
 //     is temporary ([ErrTemporary]), a 5xx is permanent ([ErrPermanent]).
-//   - A persistent delivery log and vacation window store ([Store], bbolt),
-//     so that a recipient retried by Postfix has only its failed actions
-//     redone.
+//   - A persistent delivery log and vacation windows ([DeliveryLog],
+//     [VacationWindows]), so that a recipient retried by Postfix has only
+//     its failed actions redone: [Store] keeps them in bbolt for one node,
+//     outbound/redisstate in Redis for several.
 //   - DKIM signing (RFC 6376, RFC 8463 ed25519-sha256) driven by OpenDKIM
 //     KeyTable and SigningTable files ([LoadDKIM]).
 //   - The Sender Rewriting Scheme in postsrsd's (libsrs2's) format, SRS0 and

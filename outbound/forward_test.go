@@ -3,13 +3,10 @@ package outbound
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -27,7 +24,7 @@ func forwardKeys(t *testing.T) *testKeys {
 	}, "# forwarding domain: both keys\n*@forward.example fwd-rsa\n*@forward.example fwd-ed\n")
 }
 
-func newTestSender(t *testing.T, addr string, keys *testKeys, store *Store) *Sender {
+func newTestSender(t *testing.T, addr string, keys *testKeys, store State) *Sender {
 	t.Helper()
 	srs, err := NewSRS(SRSConfig{Secrets: []string{"s3cret"}})
 	if err != nil {
@@ -244,7 +241,7 @@ func TestDeliveryLogExactlyOnce(t *testing.T) {
 	if err := s.Send(bg(), m); !IsTemporary(err) {
 		t.Fatalf("Send(relay 451) = %v, want temporary", err)
 	}
-	if done, _ := store.Done(key); done {
+	if done, _ := store.Done(bg(), key); done {
 		t.Fatalf("Done after a failed send = true")
 	}
 	snk.SetFail(nil)
@@ -276,7 +273,7 @@ func TestDeliveryLogExactlyOnce(t *testing.T) {
 	// Another action of the same recipient is independent.
 	other := key
 	other.Action = "redirect:1:joe@elsewhere.example"
-	if done, _ := store.Done(other); done {
+	if done, _ := store.Done(bg(), other); done {
 		t.Errorf("Done(other action) = true")
 	}
 }
@@ -290,11 +287,11 @@ func TestStoreExpiryAndReopen(t *testing.T) {
 		t.Fatal(err)
 	}
 	k := DeliveryKey{Message: "m", Recipient: "R@x", Action: "a"}
-	if err := store.Mark(k); err != nil {
+	if err := store.Mark(bg(), k); err != nil {
 		t.Fatal(err)
 	}
 	vk := VacationKey{Recipient: "r@x", Sender: "s@y", Handle: "h"}
-	if ok, err := store.ClaimVacation(vk, 24*time.Hour); !ok || err != nil {
+	if ok, err := store.ClaimVacation(bg(), vk, 24*time.Hour); !ok || err != nil {
 		t.Fatalf("ClaimVacation = %v, %v", ok, err)
 	}
 	store.Close()
@@ -302,7 +299,7 @@ func TestStoreExpiryAndReopen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if done, err := store.Done(DeliveryKey{Message: "m", Recipient: "r@X", Action: "a"}); !done || err != nil {
+	if done, err := store.Done(bg(), DeliveryKey{Message: "m", Recipient: "r@X", Action: "a"}); !done || err != nil {
 		t.Errorf("Done after reopen = %v, %v, want true (recipient case-insensitive)", done, err)
 	}
 	now = now.Add(6 * 24 * time.Hour)
@@ -310,47 +307,11 @@ func TestStoreExpiryAndReopen(t *testing.T) {
 		t.Errorf("Expire at 6 days = %d, %v, want the vacation window only", n, err)
 	}
 	now = now.Add(24 * time.Hour)
-	if done, _ := store.Done(k); done {
+	if done, _ := store.Done(bg(), k); done {
 		t.Errorf("Done after 7 days = true")
 	}
 	if n, err := store.Expire(); n != 1 || err != nil {
 		t.Errorf("Expire at 7 days = %d, %v, want 1", n, err)
 	}
 	store.Close()
-}
-
-// TestStoreConcurrent races many goroutines for one vacation window and
-// marks many actions at once: exactly one claim wins, every mark is seen.
-func TestStoreConcurrent(t *testing.T) {
-	store, err := OpenStore(StoreConfig{Path: filepath.Join(t.TempDir(), "outbound.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	var wg sync.WaitGroup
-	var won atomic.Int32
-	for i := 0; i < 16; i++ {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			ok, err := store.ClaimVacation(VacationKey{Recipient: "r@x", Sender: "s@y", Handle: "h"}, time.Hour)
-			if err != nil {
-				t.Errorf("ClaimVacation = %v", err)
-			}
-			if ok {
-				won.Add(1)
-			}
-			k := DeliveryKey{Message: "m", Recipient: "r@x", Action: fmt.Sprint("redirect:", i)}
-			if err := store.Mark(k); err != nil {
-				t.Errorf("Mark = %v", err)
-			}
-			if done, err := store.Done(k); !done || err != nil {
-				t.Errorf("Done after Mark = %v, %v", done, err)
-			}
-		}(i)
-	}
-	wg.Wait()
-	if n := won.Load(); n != 1 {
-		t.Errorf("%d goroutines claimed the window, want 1", n)
-	}
 }

@@ -61,9 +61,10 @@ type Msg struct {
 type SenderConfig struct {
 	// Submitter hands the message to the mail system, normally a [Relay].
 	Submitter Submitter
-	// Store holds the delivery log and vacation windows. If nil, Msg.Key is
-	// ignored and Sender.Vacation refuses to run.
-	Store *Store
+	// Store holds the delivery log and vacation windows: a [*Store] on
+	// one node, a shared one on several. If nil, Msg.Key is ignored and
+	// Sender.Vacation refuses to run.
+	Store State
 	// DKIM signs outgoing mail. If nil, nothing is signed.
 	DKIM *DKIM
 	// SRS rewrites the envelope sender of redirects and reverses bounce
@@ -107,23 +108,33 @@ func NewSender(cfg SenderConfig) (*Sender, error) {
 // submits it. An error wraps [ErrTemporary] (answer 4xx and let Postfix
 // retry) or [ErrPermanent]; one wrapping [ErrLoop] means the action must be
 // dropped, not retried.
-func (s *Sender) Send(ctx context.Context, m Msg) error {
+func (s *Sender) Send(ctx context.Context, m Msg) (err error) {
 	if len(m.To) == 0 {
 		return fmt.Errorf("%w: %s: no recipients", ErrPermanent, m.Kind)
 	}
 	if m.Key != nil && s.cfg.Store != nil {
-		done, err := s.cfg.Store.Done(*m.Key)
-		if err != nil {
+		var done, claimed bool
+		if done, claimed, err = s.claim(ctx, *m.Key); err != nil {
 			return err
 		}
 		if done {
 			s.cfg.Logger.DebugContext(ctx, "outbound action already done", "kind", m.Kind.String(), "rcpt", m.Rcpt, "action", m.Key.Action)
 			return nil
 		}
+		if claimed {
+			sent := false
+			defer func() {
+				if !sent {
+					if err := s.cfg.Store.(DeliveryClaimer).Release(context.WithoutCancel(ctx), *m.Key); err != nil {
+						s.cfg.Logger.WarnContext(ctx, "outbound delivery log: releasing a claim", "rcpt", m.Rcpt, "err", err)
+					}
+				}
+			}()
+			defer func() { sent = err == nil }()
+		}
 	}
 	// SMTP carries CRLF; signing what will be sent keeps signatures valid.
 	from, to, raw := m.From, m.To, toCRLF(m.Raw)
-	var err error
 	switch m.Kind {
 	case Redirect:
 		if err := CheckLoop(raw, s.cfg.Hostname, m.Rcpt, to, s.cfg.MaxHops); err != nil {
@@ -173,11 +184,30 @@ func (s *Sender) Send(ctx context.Context, m Msg) error {
 	if m.Key != nil && s.cfg.Store != nil {
 		// The message is out: a failure to record it must not make Postfix
 		// retry and send it twice, so it is only logged.
-		if err := s.cfg.Store.Mark(*m.Key); err != nil {
+		if err := s.cfg.Store.Mark(ctx, *m.Key); err != nil {
 			s.cfg.Logger.ErrorContext(ctx, "outbound delivery log", "rcpt", m.Rcpt, "err", err)
 		}
 	}
 	return nil
+}
+
+// claim asks the delivery log whether the action k is done; a log shared
+// by nodes (DeliveryClaimer) also reserves it, and one another node holds
+// is a temporary failure.
+func (s *Sender) claim(ctx context.Context, k DeliveryKey) (done, claimed bool, err error) {
+	c, ok := s.cfg.Store.(DeliveryClaimer)
+	if !ok {
+		done, err = s.cfg.Store.Done(ctx, k)
+		return done, false, err
+	}
+	claimed, done, err = c.Claim(ctx, k, ClaimHold)
+	switch {
+	case err != nil || done:
+		return done, false, err
+	case !claimed:
+		return false, false, fmt.Errorf("%w: %s for %s is being sent by another node", ErrTemporary, k.Action, k.Recipient)
+	}
+	return false, true, nil
 }
 
 func (s *Sender) sign(raw []byte, addr string) ([]byte, error) {
@@ -210,7 +240,7 @@ func (s *Sender) Vacation(ctx context.Context, raw []byte, sender, rcpt string, 
 		window = DefaultVacationWindow
 	}
 	key := VacationKey{Recipient: rcpt, Sender: bareAddress(sender), Handle: handle}
-	claimed, err := s.cfg.Store.ClaimVacation(key, window)
+	claimed, err := s.cfg.Store.ClaimVacation(ctx, key, window)
 	if err != nil {
 		return false, "", err
 	}
@@ -222,7 +252,7 @@ func (s *Sender) Vacation(ctx context.Context, raw []byte, sender, rcpt string, 
 		err = s.Send(ctx, Msg{Kind: Vacation, To: []string{bareAddress(sender)}, Raw: reply, Rcpt: rcpt})
 	}
 	if err != nil {
-		if rerr := s.cfg.Store.ReleaseVacation(key); rerr != nil {
+		if rerr := s.cfg.Store.ReleaseVacation(ctx, key); rerr != nil {
 			err = errors.Join(err, rerr)
 		}
 		if errors.Is(err, ErrLoop) {

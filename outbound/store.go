@@ -2,6 +2,7 @@ package outbound
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -34,9 +35,10 @@ type StoreConfig struct {
 	Now func() time.Time
 }
 
-// Store is the persistent state of outbound mail: the delivery log that makes
-// actions idempotent across Postfix retries, and the vacation reply windows.
-// Both live in one bbolt file. Store is safe for concurrent use; only one
+// Store is the persistent state of outbound mail in one bbolt file, for one
+// node: the delivery log ([DeliveryLog]) that makes actions idempotent
+// across Postfix retries, the vacation reply windows ([VacationWindows])
+// and Sieve's duplicate memory ([Store.Seen]). Store is safe for concurrent use; only one
 // process may open the file at a time.
 type Store struct {
 	db  *bolt.DB
@@ -58,9 +60,13 @@ type DeliveryKey struct {
 	Action string
 }
 
-func (k DeliveryKey) bytes() []byte {
-	return []byte(k.Message + "\x00" + strings.ToLower(k.Recipient) + "\x00" + k.Action)
+// ID returns the key as stored: the message, the lower-cased recipient
+// and the action, NUL-separated.
+func (k DeliveryKey) ID() string {
+	return k.Message + "\x00" + strings.ToLower(k.Recipient) + "\x00" + k.Action
 }
+
+func (k DeliveryKey) bytes() []byte { return []byte(k.ID()) }
 
 // VacationKey identifies one vacation window (RFC 5230 §4.2): the recipient
 // whose script runs, the sender being answered and the :handle (or the
@@ -69,9 +75,13 @@ type VacationKey struct {
 	Recipient, Sender, Handle string
 }
 
-func (k VacationKey) bytes() []byte {
-	return []byte(strings.ToLower(k.Recipient) + "\x00" + strings.ToLower(k.Sender) + "\x00" + k.Handle)
+// ID returns the key as stored: the lower-cased recipient and sender and
+// the handle, NUL-separated.
+func (k VacationKey) ID() string {
+	return strings.ToLower(k.Recipient) + "\x00" + strings.ToLower(k.Sender) + "\x00" + k.Handle
 }
+
+func (k VacationKey) bytes() []byte { return []byte(k.ID()) }
 
 // OpenStore opens or creates the store at cfg.Path and drops expired entries.
 func OpenStore(cfg StoreConfig) (*Store, error) {
@@ -116,7 +126,7 @@ func (s *Store) Close() error { return s.db.Close() }
 
 // Done reports whether the action k was already carried out and has not
 // expired.
-func (s *Store) Done(k DeliveryKey) (bool, error) {
+func (s *Store) Done(_ context.Context, k DeliveryKey) (bool, error) {
 	var done bool
 	err := s.db.View(func(tx *bolt.Tx) error {
 		v := tx.Bucket(bucketDelivered).Get(k.bytes())
@@ -131,7 +141,7 @@ func (s *Store) Done(k DeliveryKey) (bool, error) {
 
 // Mark records that the action k was carried out now. The write is fsynced
 // before Mark returns.
-func (s *Store) Mark(k DeliveryKey) error {
+func (s *Store) Mark(_ context.Context, k DeliveryKey) error {
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketDelivered).Put(k.bytes(), encodeTime(s.now()))
 	})
@@ -143,7 +153,7 @@ func (s *Store) Mark(k DeliveryKey) error {
 
 // Seen reports whether key was recorded with MarkSeen and has not expired
 // (Sieve's duplicate extension, RFC 7352).
-func (s *Store) Seen(key string) (bool, error) {
+func (s *Store) Seen(_ context.Context, key string) (bool, error) {
 	var seen bool
 	err := s.db.View(func(tx *bolt.Tx) error {
 		v := tx.Bucket(bucketSeen).Get([]byte(key))
@@ -157,7 +167,7 @@ func (s *Store) Seen(key string) (bool, error) {
 }
 
 // MarkSeen records key until expiry.
-func (s *Store) MarkSeen(key string, expiry time.Time) error {
+func (s *Store) MarkSeen(_ context.Context, key string, expiry time.Time) error {
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketSeen).Put([]byte(key), encodeTime(expiry))
 	})
@@ -171,7 +181,7 @@ func (s *Store) MarkSeen(key string, expiry time.Time) error {
 // returns true, and records the window as running until now+window, if no
 // reply was sent to this sender for this handle within the current window.
 // If sending the reply then fails, call [Store.ReleaseVacation].
-func (s *Store) ClaimVacation(k VacationKey, window time.Duration) (bool, error) {
+func (s *Store) ClaimVacation(_ context.Context, k VacationKey, window time.Duration) (bool, error) {
 	now := s.now()
 	claimed := false
 	err := s.db.Update(func(tx *bolt.Tx) error {
@@ -190,7 +200,7 @@ func (s *Store) ClaimVacation(k VacationKey, window time.Duration) (bool, error)
 
 // ReleaseVacation forgets the window k, so the next message from the sender
 // is answered.
-func (s *Store) ReleaseVacation(k VacationKey) error {
+func (s *Store) ReleaseVacation(_ context.Context, k VacationKey) error {
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketVacation).Delete(k.bytes())
 	})

@@ -123,6 +123,20 @@ func (c countingResolver) LookupMX(ctx context.Context, name string) ([]*net.MX,
 	return v, err
 }
 
+// LookupNS counts a name server lookup; a wrapped resolver without them
+// answers a temporary error.
+func (c countingResolver) LookupNS(ctx context.Context, name string) ([]*net.NS, error) {
+	nr, ok := c.r.(interface {
+		LookupNS(ctx context.Context, name string) ([]*net.NS, error)
+	})
+	if !ok {
+		return nil, &net.DNSError{Err: "no NS lookups", Name: name, IsTemporary: true}
+	}
+	v, err := nr.LookupNS(ctx, name)
+	c.count(err)
+	return v, err
+}
+
 func (c countingResolver) LookupAddr(ctx context.Context, addr string) ([]string, error) {
 	v, err := c.r.LookupAddr(ctx, addr)
 	c.count(err)

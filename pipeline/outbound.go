@@ -14,12 +14,27 @@ import (
 // message is kept instead, so that it is not lost.
 var ErrRedirectRefused = errors.New("pipeline: redirect refused by the relay")
 
+// ErrStateUnavailable means the delivery log could not be read (Redis
+// down): a recipient with redirects is deferred (4xx) before anything is
+// filed, so that the retry neither files twice nor forwards twice.
+var ErrStateUnavailable = errors.New("pipeline: state unavailable")
+
 // DeliveryLog remembers which actions of a message were done for a
 // recipient, so that when Postfix retries a recipient after a partial
 // failure (a copy filed, then a redirect failed) only the rest is redone.
 type DeliveryLog interface {
-	Done(msgIdentity, rcpt, action string) (bool, error)
-	Mark(msgIdentity, rcpt, action string) error
+	Done(ctx context.Context, msgIdentity, rcpt, action string) (bool, error)
+	Mark(ctx context.Context, msgIdentity, rcpt, action string) error
+}
+
+// State is what a [Sender] keeps between messages, on one node (an
+// outbound.Store) or shared by several (outbound/redisstate): the
+// outbound delivery log and vacation windows, and Sieve's duplicate
+// memory, whose keys are user-prefixed by [Sender.Duplicates].
+type State interface {
+	outbound.State
+	Seen(ctx context.Context, key string) (bool, error)
+	MarkSeen(ctx context.Context, key string, expiry time.Time) error
 }
 
 // Bouncer forwards bounces sent to our SRS addresses back to the original
@@ -33,7 +48,7 @@ type Bouncer interface {
 // needs: Outbound, DeliveryLog and Bouncer.
 type Sender struct {
 	Out   *outbound.Sender
-	Store *outbound.Store
+	Store State
 	// SRS enables bounce forwarding; nil leaves SRS addresses to the
 	// directory (usually unknown users).
 	SRS *outbound.SRS
@@ -69,13 +84,13 @@ func (s *Sender) Vacation(ctx context.Context, m *Message, rcpt Recipient, v *si
 }
 
 // Done implements DeliveryLog.
-func (s *Sender) Done(msgIdentity, rcpt, action string) (bool, error) {
-	return s.Store.Done(outbound.DeliveryKey{Message: msgIdentity, Recipient: rcpt, Action: action})
+func (s *Sender) Done(ctx context.Context, msgIdentity, rcpt, action string) (bool, error) {
+	return s.Store.Done(ctx, outbound.DeliveryKey{Message: msgIdentity, Recipient: rcpt, Action: action})
 }
 
 // Mark implements DeliveryLog.
-func (s *Sender) Mark(msgIdentity, rcpt, action string) error {
-	return s.Store.Mark(outbound.DeliveryKey{Message: msgIdentity, Recipient: rcpt, Action: action})
+func (s *Sender) Mark(ctx context.Context, msgIdentity, rcpt, action string) error {
+	return s.Store.Mark(ctx, outbound.DeliveryKey{Message: msgIdentity, Recipient: rcpt, Action: action})
 }
 
 // IsSRS implements Bouncer.
@@ -94,14 +109,14 @@ func (s *Sender) Duplicates(user string) sieve.DuplicateTracker {
 }
 
 type userDuplicates struct {
-	st     *outbound.Store
+	st     State
 	prefix string
 }
 
-func (u userDuplicates) Seen(_ context.Context, key string) (bool, error) {
-	return u.st.Seen(u.prefix + key)
+func (u userDuplicates) Seen(ctx context.Context, key string) (bool, error) {
+	return u.st.Seen(ctx, u.prefix+key)
 }
 
-func (u userDuplicates) Mark(_ context.Context, key string, expiry time.Time) error {
-	return u.st.MarkSeen(u.prefix+key, expiry)
+func (u userDuplicates) Mark(ctx context.Context, key string, expiry time.Time) error {
+	return u.st.MarkSeen(ctx, u.prefix+key, expiry)
 }

@@ -560,7 +560,13 @@ func (p *Pipeline) file(ctx context.Context, m *Message, d *Delivery) error {
 		st := &d.Stores[i]
 		action := "store:" + folderName(st.Folder)
 		if logged {
-			if done, err := p.cfg.Log.Done(m.logIdentity(), d.Rcpt.Address, action); err == nil && done {
+			done, err := p.cfg.Log.Done(ctx, m.logIdentity(), d.Rcpt.Address, action)
+			if err != nil {
+				// The redirects that follow need the log too and would
+				// fail: defer before filing, so the retry files once.
+				return fmt.Errorf("%w: delivery log: %w", ErrStateUnavailable, err)
+			}
+			if done {
 				continue
 			}
 		}
@@ -579,7 +585,7 @@ func (p *Pipeline) file(ctx context.Context, m *Message, d *Delivery) error {
 		}
 		st.size = got.Size
 		if logged {
-			if err := p.cfg.Log.Mark(m.logIdentity(), d.Rcpt.Address, action); err != nil {
+			if err := p.cfg.Log.Mark(ctx, m.logIdentity(), d.Rcpt.Address, action); err != nil {
 				p.log.WarnContext(ctx, "delivery log", "err", err)
 			}
 		}
@@ -648,6 +654,9 @@ func (p *Pipeline) storageStatus(err error) (reason string, status error) {
 		return "quota", StatusMailboxFull
 	case errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT):
 		return "nospace", StatusNoSpace
+	}
+	if errors.Is(err, ErrStateUnavailable) {
+		return "state", StatusTempFail
 	}
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		return "timeout", StatusTimeout

@@ -9,6 +9,7 @@ import (
 	"github.com/sluice-mail/sluice/auth"
 	"github.com/sluice-mail/sluice/bayes"
 	"github.com/sluice-mail/sluice/mail"
+	"github.com/sluice-mail/sluice/metrics"
 	"github.com/sluice-mail/sluice/rules"
 	"github.com/sluice-mail/sluice/scoring"
 )
@@ -45,6 +46,9 @@ type SpamStage struct {
 	// UserPrefsMaxSize bounds a user_prefs file; if zero,
 	// DefaultUserPrefsMaxSize.
 	UserPrefsMaxSize int
+	// DNS, when set, runs the rule files' DNSBL and URI blocklist lookups
+	// (through the auth resolver) before every evaluation.
+	DNS *rules.DNS
 }
 
 // BayesUsers opens per-user Bayes databases.
@@ -93,7 +97,7 @@ func (p *Pipeline) runSpam(ctx context.Context, m *Message, t scoreTarget, seen 
 	start := p.cfg.Now()
 	user := t.user
 	conf := s.Rules.ConfigFor(t.prefs)
-	in := rules.Input{Auth: rulesAuth(m.Auth), Rules: dnsblRules(m.Auth), Prefs: t.prefs}
+	in := rules.Input{Auth: rulesAuth(m.Auth), Rules: dnsblRules(m.Auth), DNS: s.DNS, Prefs: t.prefs}
 	var bres bayes.Result
 	var cl *bayes.Classifier
 	if s.bayesOn() {
@@ -132,6 +136,10 @@ func (p *Pipeline) runSpam(ctx context.Context, m *Message, t scoreTarget, seen 
 	for _, err := range res.Errors {
 		p.log.DebugContext(ctx, "eval function failed", "msgid", m.MessageID, "err", err)
 	}
+	if d := res.DNS; d.Queries > 0 && !ok {
+		p.log.DebugContext(ctx, "rule DNS lookups", "msgid", m.MessageID, "queue_id", m.QueueID, "queries", d.Queries,
+			"over_budget", d.OverBudget, "failed", d.Failed, "timed_out", d.TimedOut, "elapsed", d.Elapsed)
+	}
 	if mt != nil {
 		if s.bayesOn() {
 			mt.ObserveStage("bayes", bayesDone.Sub(start))
@@ -144,6 +152,7 @@ func (p *Pipeline) runSpam(ctx context.Context, m *Message, t scoreTarget, seen 
 		if res.TimedOut {
 			mt.RuleTimeouts.Inc()
 		}
+		observeRuleDNS(mt, res.DNS, s.DNS != nil && !ok)
 	}
 }
 
@@ -271,4 +280,19 @@ func rulesAuth(a *auth.Results) rules.Auth {
 		}
 	}
 	return out
+}
+
+// observeRuleDNS records what the lookup phase of one evaluation did;
+// fresh is false for a result reused for another mailbox.
+func observeRuleDNS(mt *metrics.Metrics, d rules.DNSStats, fresh bool) {
+	if !fresh {
+		return
+	}
+	mt.RuleDNSQueries.Observe(float64(d.Queries))
+	if d.OverBudget > 0 {
+		mt.RuleDNSExhausted.WithLabelValues("count").Inc()
+	}
+	if d.TimedOut {
+		mt.RuleDNSExhausted.WithLabelValues("time").Inc()
+	}
 }

@@ -3,16 +3,14 @@ package policy
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/sluice-mail/sluice/auth"
+	"github.com/sluice-mail/sluice/internal/netserve"
 )
 
 // ErrServerClosed is returned by Serve after Shutdown.
@@ -38,17 +36,7 @@ type Server struct {
 	cfg     ServerConfig
 	log     *slog.Logger
 	checker *Checker
-
-	ctx    context.Context
-	cancel context.CancelFunc
-	slots  chan struct{}
-
-	mu        sync.Mutex
-	listeners map[net.Listener]struct{}
-	conns     map[net.Conn]struct{}
-	closing   atomic.Bool
-	wg        sync.WaitGroup
-	sessions  atomic.Int64
+	loop    *netserve.Loop
 }
 
 // New returns a server that checks with r. log gets one line per request
@@ -67,132 +55,36 @@ func New(cfg ServerConfig, log *slog.Logger, r auth.Resolver) *Server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	return &Server{
-		cfg:       cfg,
-		log:       log,
-		checker:   NewChecker(cfg.Config, r),
-		ctx:       ctx,
-		cancel:    cancel,
-		slots:     make(chan struct{}, cfg.MaxConnections),
-		listeners: map[net.Listener]struct{}{},
-		conns:     map[net.Conn]struct{}{},
-	}
+	s := &Server{cfg: cfg, log: log, checker: NewChecker(cfg.Config, r)}
+	s.loop = netserve.New("policy", cfg.MaxConnections, s.serveConn)
+	// A connection waiting for its next request wakes up and ends; one
+	// being checked answers first (see serveConn).
+	s.loop.Wake = func(c net.Conn) { c.SetReadDeadline(time.Now()) }
+	return s
 }
 
 // Sessions reports how many connections are open.
-func (s *Server) Sessions() int { return int(s.sessions.Load()) }
+func (s *Server) Sessions() int { return s.loop.Active() }
 
 // Serve accepts connections on l until Shutdown, and returns
 // ErrServerClosed then.
 func (s *Server) Serve(l net.Listener) error {
-	s.mu.Lock()
-	if s.closing.Load() {
-		s.mu.Unlock()
-		l.Close()
-		return ErrServerClosed
+	if err := s.loop.Serve(l); !errors.Is(err, netserve.ErrClosed) {
+		return err
 	}
-	s.listeners[l] = struct{}{}
-	s.mu.Unlock()
-	var backoff time.Duration
-	for {
-		select {
-		case s.slots <- struct{}{}:
-		case <-s.ctx.Done():
-			return ErrServerClosed
-		}
-		c, err := l.Accept()
-		if err != nil {
-			<-s.slots
-			if s.closing.Load() {
-				return ErrServerClosed
-			}
-			if retryable(err) {
-				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-				time.Sleep(backoff)
-				continue
-			}
-			return fmt.Errorf("policy: accept: %w", err)
-		}
-		backoff = 0
-		if !s.track(c) {
-			c.Close()
-			<-s.slots
-			return ErrServerClosed
-		}
-		go s.serveConn(c)
-	}
-}
-
-// retryable reports whether an accept error is worth retrying: a timeout,
-// or EMFILE and the like, which still report the deprecated Temporary.
-func retryable(err error) bool {
-	var t interface{ Temporary() bool }
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout() || errors.As(err, &t) && t.Temporary()
-}
-
-func (s *Server) track(c net.Conn) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closing.Load() {
-		return false
-	}
-	s.conns[c] = struct{}{}
-	s.wg.Add(1)
-	s.sessions.Add(1)
-	return true
-}
-
-func (s *Server) untrack(c net.Conn) {
-	c.Close()
-	s.mu.Lock()
-	delete(s.conns, c)
-	s.mu.Unlock()
-	s.sessions.Add(-1)
-	<-s.slots
-	s.wg.Done()
+	return ErrServerClosed
 }
 
 // Shutdown stops accepting, lets requests being checked be answered,
 // closes idle connections, and waits for every connection to end; when
 // ctx ends first, the rest are closed and ctx's error is returned.
-func (s *Server) Shutdown(ctx context.Context) error {
-	s.mu.Lock()
-	s.closing.Store(true)
-	for l := range s.listeners {
-		l.Close()
-	}
-	for c := range s.conns {
-		// A connection waiting for its next request wakes up and ends;
-		// one being checked answers first (see serveConn).
-		c.SetReadDeadline(time.Now())
-	}
-	s.mu.Unlock()
-	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-		s.cancel()
-		return nil
-	case <-ctx.Done():
-	}
-	s.cancel()
-	s.mu.Lock()
-	for c := range s.conns {
-		c.Close()
-	}
-	s.mu.Unlock()
-	<-done
-	return ctx.Err()
-}
+func (s *Server) Shutdown(ctx context.Context) error { return s.loop.Shutdown(ctx) }
 
 // serveConn answers the requests of one connection. Postfix keeps it open
 // across SMTP sessions and sends one request per recipient; the verdict
 // of the last message (its instance attribute) is kept, so the other
 // recipients of that message cost no lookups.
 func (s *Server) serveConn(c net.Conn) {
-	defer s.untrack(c)
 	br := NewReader(c, s.cfg.Limits)
 	var (
 		lastKey   clientKey
@@ -200,7 +92,7 @@ func (s *Server) serveConn(c net.Conn) {
 		prepended bool // Received-SPF was sent for lastKey's message
 	)
 	for {
-		if s.closing.Load() {
+		if s.loop.Closing() {
 			return
 		}
 		c.SetReadDeadline(time.Now().Add(s.cfg.IdleTimeout))
@@ -263,5 +155,5 @@ func (s *Server) evaluate(req Request) (d Decision) {
 			d = Decision{Action: "DEFER_IF_PERMIT 4.3.0 Policy service: internal error", Reason: "error"}
 		}
 	}()
-	return s.checker.evaluate(s.ctx, req)
+	return s.checker.evaluate(s.loop.Context(), req)
 }

@@ -27,8 +27,8 @@ var unsupportedDirectives = map[string]string{
 // ignoredDirectives are the settings isIgnoredDirective accepts besides
 // the bayes_ ones; read only.
 var ignoredDirectives = map[string]bool{
-	// Only DNSBL lookups of the originating IP read it; those are network
-	// tests, which sluice does not run from the rule files.
+	// The relays package reads SpamAssassin's default list as synthetic
+	// relays, which the DNSBL lookups also see.
 	"originating_ip_headers":           true,
 	"loadplugin":                       true,
 	"tryplugin":                        true,
@@ -42,18 +42,12 @@ var ignoredDirectives = map[string]bool{
 	"url_shortener_get":                true,
 	"delist_addrlist":                  true,
 	"adsp_override":                    true,
-	"uridnsbl_skip_domain":             true,
 	"askdns":                           true,
-	"urirhssub":                        true,
-	"uridnssub":                        true,
-	"urirhsbl":                         true,
-	"uridnsbl":                         true,
 	"dns_block_rule":                   true,
 	"report_charset":                   true,
 	"report_hostname":                  true,
 	"dns_local_ports_avoid":            true,
 	"dns_local_ports_permit":           true,
-	"dns_available":                    true,
 	"dns_server":                       true,
 	"dns_options":                      true,
 	"redirector_pattern":               true,
@@ -69,8 +63,6 @@ var ignoredDirectives = map[string]bool{
 	"freemail_skip_when_over_max":      true,
 	"use_auto_whitelist":               true,
 	"use_txrep":                        true,
-	"skip_rbl_checks":                  true,
-	"skip_uribl_checks":                true,
 	"use_razor2":                       true,
 	"use_pyzor":                        true,
 	"use_dcc":                          true,
@@ -82,7 +74,6 @@ var ignoredDirectives = map[string]bool{
 	"textcat_optimal_ngrams":           true,
 	"inactivity_timeout":               true,
 	"normalize_charset":                true,
-	"dns_query_restriction":            true,
 	"report_safe_copy_headers":         true,
 	"fold_headers":                     true,
 	"add_header_once":                  true,

@@ -34,8 +34,11 @@
 // eval: functions are Go functions in an EvalRegistry, in one file per
 // SpamAssassin plugin they mirror (eval_header.go for HeaderEval,
 // eval_mime.go for MIMEEval, …), registered from one table in
-// builtins.go. Network, Bayes and reputation evals take their answers
-// from Input.Rules, SPF/DKIM/DMARC evals from Input.Auth. MIME, image and
+// builtins.go. The DNSEval and URIDNSBL evals (check_rbl*, check_uridnsbl)
+// read the answers of a lookup phase that Eval starts before the rules run
+// when Input.DNS is set (eval_dns.go, dnslookup.go; docs/dnsbl.md); other
+// network, Bayes and reputation evals take their answers from
+// Input.Rules, SPF/DKIM/DMARC evals from Input.Auth. MIME, image and
 // HTML evals need the optional Message capabilities PartsMessage,
 // HTMLMessage and ParseFlagsMessage and stay false without them.
 //

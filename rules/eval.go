@@ -100,6 +100,9 @@ type Input struct {
 	// Rules fixes the outcome of rules decided outside this package (DNS
 	// blocklists, Bayes, …) by rule name: such rules fire when true.
 	Rules map[string]bool
+	// DNS, when set with Options.Net, runs the rule files' DNSBL and URI
+	// blocklist lookups (see DNS).
+	DNS *DNS
 	// Auth carries SPF, DKIM and DMARC results for their eval functions.
 	Auth Auth
 	// Bayes is the Bayes probability that the message is spam, or nil
@@ -157,6 +160,8 @@ type Result struct {
 	// SpamAssassin's Shortcircuit plugin does; then SHORTCIRCUIT is among
 	// the hits and auto-learning is off. "" otherwise.
 	Shortcircuit, ShortcircuitRule string
+	// DNS is what the lookup phase did (zero without one).
+	DNS DNSStats
 }
 
 // evalState is the per-message state of one Eval.
@@ -228,6 +233,7 @@ func (rs *Ruleset) eval(ctx context.Context, msg Message, in Input) (Result, []f
 			st.vals[r.idx] = 1
 		}
 	}
+	dnsl := rs.startDNS(ctx, msg, st, &in)
 	rs.evalHeaders(st, msg)
 	if g := rs.scans[KindBody]; g != nil {
 		g.run(st, msg.Body())
@@ -249,6 +255,10 @@ func (rs *Ruleset) eval(ctx context.Context, msg Message, in Input) (Result, []f
 	ec := &EvalContext{Msg: msg, Input: &in, Config: st.conf, ctx: ctx, cache: map[string]any{}}
 	if st.relays != nil {
 		ec.cache[relaysKey] = st.relays
+	}
+	if dnsl != nil {
+		dnsl.wait()
+		ec.cache[dnsKey] = dnsl
 	}
 	for _, r := range rs.evals {
 		if r.inactive != "" {
@@ -273,7 +283,7 @@ func (rs *Ruleset) eval(ctx context.Context, msg Message, in Input) (Result, []f
 		}
 	}
 	set := rs.scoreSetFor(&in)
-	res := Result{TimedOut: st.timedOut, Skipped: st.skipped, Errors: st.errs, ScoreSet: set}
+	res := Result{TimedOut: st.timedOut, Skipped: st.skipped, Errors: st.errs, ScoreSet: set, DNS: dnsl.Stats()}
 	cut := rs.shortcircuit(st.vals, func(r *rule) float64 { return rs.scoreOf(&in, r, set) })
 	for _, r := range rs.rules {
 		v := st.vals[r.idx]

@@ -44,6 +44,7 @@ func NewEvalRegistry() *EvalRegistry {
 	registerRelayEvals(r)
 	// The SHORTCIRCUIT pseudo-rule never fires by itself (Plugin/Shortcircuit.pm).
 	r.Register("check_shortcircuit", func(*EvalContext, []string) (bool, error) { return false, nil })
+	registerDNSEvals(r)
 	return r
 }
 

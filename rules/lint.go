@@ -28,6 +28,8 @@ type Lint struct {
 	WithLiteral int
 	// Net counts rules inactive because they need the network (tflags net).
 	Net int
+	// DNS counts the rule files' DNSBL and URI blocklist rules.
+	DNS DNSLint
 	// Unsupported counts inactive rules by reason ("eval NAME", "parse
 	// error", a regex construct, "meta dependency cycle").
 	Unsupported map[string]int
@@ -81,6 +83,8 @@ func (l Lint) String() string {
 	fmt.Fprintf(&b, "eval functions: %d called by the loaded rules, %d implemented (%.1f%%)\n",
 		l.EvalsUsed, l.EvalsImplemented, 100*float64(l.EvalsImplemented)/float64(max(l.EvalsUsed, 1)))
 	fmt.Fprintf(&b, "net rules (inactive without network tests): %d\n", l.Net)
+	fmt.Fprintf(&b, "DNS blocklist rules from the rule files (queried when network tests run): %d DNSBL (check_rbl*), %d URI (URIBL), %d zones\n",
+		l.DNS.RBLRules, l.DNS.URIBLRules, l.DNS.Zones)
 	for _, k := range sortedKeys(l.Unsupported) {
 		fmt.Fprintf(&b, "  unsupported: %s: %d\n", k, l.Unsupported[k])
 	}

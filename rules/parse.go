@@ -364,6 +364,7 @@ func (p *parser) directive(file string, line int, key, val, raw string) {
 			p.listDirective(file, line, key, val) ||
 			p.bayesDirective(p.rs, file, line, key, val) ||
 			p.shortcircuitDirective(file, line, key, val) ||
+			p.dnsDirective(file, line, key, val) ||
 			p.unsupportedDirective(file, line, key) ||
 			isIgnoredDirective(key)
 		if !handled {
@@ -1008,7 +1009,7 @@ func pluginFeature(f string) bool {
 		"FreeMail::has_check_freemail_header", "WLBLEval::has_check_from_in_default_welcomelist":
 		return true
 	}
-	return false
+	return uridnsblFeature(f)
 }
 
 func (p *parser) can(arg string) bool {

@@ -235,6 +235,9 @@ func (c Config) clone() Config {
 	c.URIHostLists = cloneLists(c.URIHostLists)
 	c.TLDs = maps.Clone(c.TLDs)
 	c.TwoLevelTLDs = maps.Clone(c.TwoLevelTLDs)
+	d := &c.DNS
+	d.ZoneTimeouts, d.URIBLs = maps.Clone(d.ZoneTimeouts), maps.Clone(d.URIBLs)
+	d.SkipDomains, d.Restrictions = maps.Clone(d.SkipDomains), maps.Clone(d.Restrictions)
 	b := &c.Bayes
 	b.Other = maps.Clone(b.Other)
 	b.IgnoreHeaders, b.IgnoreFrom, b.IgnoreTo = slices.Clip(b.IgnoreHeaders), slices.Clip(b.IgnoreFrom), slices.Clip(b.IgnoreTo)

@@ -15,7 +15,7 @@ welcomelist_from boss@example.com
 
 const prefsMsg = "From: a@example.com\nTo: u@example.org\nSubject: pills\n\ncheap stuff\n"
 
-func hitNames(res Result) string {
+func hitList(res Result) string {
 	var n []string
 	for _, h := range res.Hits {
 		n = append(n, h.Rule)
@@ -57,11 +57,11 @@ func TestPrefsOverlay(t *testing.T) {
 	msg := newTestMessage([]byte(prefsMsg))
 	site := rs.Eval(context.Background(), msg, Input{})
 	user := rs.Eval(context.Background(), msg, Input{Prefs: pr})
-	if site.Score != 4 || hitNames(site) != "LOCAL_BODY,LOCAL_SUBJ" {
-		t.Errorf("site: %v %s", site.Score, hitNames(site))
+	if site.Score != 4 || hitList(site) != "LOCAL_BODY,LOCAL_SUBJ" {
+		t.Errorf("site: %v %s", site.Score, hitList(site))
 	}
 	if user.Score != 3.5 {
-		t.Errorf("user: score %v (%s), want 3.5", user.Score, hitNames(user))
+		t.Errorf("user: score %v (%s), want 3.5", user.Score, hitList(user))
 	}
 	other, _ := LoadString("site.cf", prefsSite, Options{Plugins: map[string]bool{}})
 	if res := other.Eval(context.Background(), msg, Input{Prefs: pr}); res.Score != 4 {
@@ -81,8 +81,8 @@ func TestPrefsUserRules(t *testing.T) {
 		t.Fatal(err)
 	}
 	res := rs.Eval(context.Background(), newTestMessage([]byte(prefsMsg)), Input{Prefs: pr})
-	if res.Score != 6.5 || hitNames(res) != "LOCAL_BODY,LOCAL_SUBJ,MINE" {
-		t.Errorf("Eval = %v (%s), want 6.5 with MINE", res.Score, hitNames(res))
+	if res.Score != 6.5 || hitList(res) != "LOCAL_BODY,LOCAL_SUBJ,MINE" {
+		t.Errorf("Eval = %v (%s), want 6.5 with MINE", res.Score, hitList(res))
 	}
 }
 
@@ -99,12 +99,12 @@ func TestShortcircuitOrder(t *testing.T) {
 		t.Errorf("loadplugin changed the caller's Plugins: %v", plugins)
 	}
 	res := rs.Eval(context.Background(), newTestMessage([]byte(prefsMsg)), Input{})
-	if res.Score != 23 || hitNames(res) != "LOCAL_SUBJ,SHORTCIRCUIT" || res.Shortcircuit != "spam" {
-		t.Errorf("Eval = %v (%s, %q), want 23 LOCAL_SUBJ,SHORTCIRCUIT spam", res.Score, hitNames(res), res.Shortcircuit)
+	if res.Score != 23 || hitList(res) != "LOCAL_SUBJ,SHORTCIRCUIT" || res.Shortcircuit != "spam" {
+		t.Errorf("Eval = %v (%s, %q), want 23 LOCAL_SUBJ,SHORTCIRCUIT spam", res.Score, hitList(res), res.Shortcircuit)
 	}
 	off, _ := LoadString("site.cf", prefsSite+"shortcircuit LOCAL_SUBJ spam\n", Options{Plugins: map[string]bool{}})
 	if res := off.Eval(context.Background(), newTestMessage([]byte(prefsMsg)), Input{}); res.Score != 4 || len(off.Lint().Warnings) != 1 {
-		t.Errorf("without the plugin: %v (%s), warnings %v", res.Score, hitNames(res), off.Lint().Warnings)
+		t.Errorf("without the plugin: %v (%s), warnings %v", res.Score, hitList(res), off.Lint().Warnings)
 	}
 }
 

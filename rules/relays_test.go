@@ -227,18 +227,18 @@ func relayRuleNames(rs *Ruleset) []*rule {
 // TestRelayRulesAgainstSpamAssassin compares, on the corpus sample, the
 // hits of the stock rules that read the relays with SpamAssassin's
 // (testdata/sa-relay-rules.tsv, regenerated with -update by
-// testdata/sa-relay-rules.pl; SLUICE_SA_RELAY_RULES_TSV names another
+// testdata/sa-relays.pl -rules; SLUICE_SA_RELAY_RULES_TSV names another
 // reference file).
 func TestRelayRulesAgainstSpamAssassin(t *testing.T) {
 	base, sample := relaySample(t)
 	rs := loadStock(t)
 	const golden = "testdata/sa-relay-rules.tsv"
 	if *update {
-		regenerate(t, base, "testdata/sa-relay-rules.pl", golden, sample)
+		regenerate(t, base, "testdata/sa-relays.pl", golden, append([]string{"-rules"}, sample...))
 	}
 	path := golden
 	if g := os.Getenv("SLUICE_SA_RELAY_RULES_TSV"); g != "" && !*update {
-		// A larger reference made by sa-relay-rules.pl.
+		// A larger reference made by sa-relays.pl -rules.
 		path = g
 	}
 	data, err := os.ReadFile(path)

@@ -142,6 +142,8 @@ type Config struct {
 	// (50000) and rawbody_part_scan_size (500000): the bytes of each text
 	// part body and rawbody rules see, 0 for all (mail.Options takes them).
 	BodyPartScanSize, RawBodyPartScanSize int
+	// DNS holds the DNSBL and URI blocklist settings (dnsconf.go).
+	DNS DNSConfig
 
 	freemail *freemailIndex
 }
@@ -226,6 +228,7 @@ type Ruleset struct {
 	reg       *EvalRegistry
 	sets      *setState     // a pointer: tests copy a Ruleset to change its options
 	sc        *shortcircuit // nil without shortcircuit rules
+	dns       *dnsRules     // the check_rbl* and URIBL rules (eval_dns.go)
 }
 
 // setState tracks the compilation of a Ruleset's RE2 sets.
@@ -335,6 +338,7 @@ func newParser(opt Options) (*parser, error) {
 	}
 	rs := &Ruleset{opt: opt, byName: map[string]*rule{}, reg: opt.Evals, sets: new(setState)}
 	rs.conf = Config{RequiredScore: 5, ReportSafe: 1, OKLocales: "all", BodyPartScanSize: 50000, RawBodyPartScanSize: 500000, TLDs: map[string]bool{}, TwoLevelTLDs: map[string]bool{}, Bayes: DefaultBayesConfig()}
+	rs.conf = Config{RequiredScore: 5, ReportSafe: 1, OKLocales: "all", TLDs: map[string]bool{}, TwoLevelTLDs: map[string]bool{}, Bayes: DefaultBayesConfig(), DNS: DefaultDNSConfig()}
 	rs.lint.ByKind = map[string]int{}
 	rs.lint.Unsupported = map[string]int{}
 	rs.lint.UnsupportedEvals = map[string]int{}
@@ -427,6 +431,7 @@ func (rs *Ruleset) finish(p *parser) {
 	rs.buildShortcircuit(p)
 	rs.buildScans()
 	rs.buildHeaderGroups()
+	rs.dns = rs.buildDNSRules()
 	for _, r := range rs.rules {
 		if r.inactive == "" {
 			rs.lint.Active++

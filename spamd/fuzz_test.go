@@ -20,6 +20,7 @@ func FuzzReadRequest(f *testing.F) {
 		zlibRequest(Symbols, "Subject: z\n\nzz\n"),
 		"CHECK SPAMC/1.5\r\nCompress: zlib\r\nContent-length: 2\r\n\r\nxx",
 		"HEADERS SPAMC/x\r\n\r\n",
+		"FILTER SPAMC/1.5\r\nEnvelope-From: s@x\r\nEnvelope-To: a@y\r\nEnvelope-To: b@y\r\nClient-Address: 192.0.2.1\r\nContent-length: 3\r\n\r\nabc",
 	} {
 		f.Add(s)
 	}
@@ -45,6 +46,22 @@ func FuzzReadRequest(f *testing.F) {
 		res := &Result{Spam: true, Score: 3, Required: 5, Symbols: []string{"X"}, Message: req.Message}
 		if out := scanReply(req, res); len(out) == 0 {
 			t.Fatalf("empty reply to %q", in)
+		}
+	})
+}
+
+// FuzzFilterReply: whatever a server sends back, the FILTER client returns
+// copies within the size limit or an error, and never hangs or panics.
+func FuzzFilterReply(f *testing.F) {
+	f.Add(string(FilterReply([]Copy{{Recipients: []string{"a@x"}, Message: []byte("Subject: x\r\n\r\nb")}})))
+	f.Add("SPAMD/1.5 0 EX_OK\r\nCopies: 2\r\n\r\nEnvelope-To: a\r\nContent-length: 1\r\n\r\nx")
+	f.Add("SPAMD/1.0 75 EX_TEMPFAIL\r\n")
+	f.Fuzz(func(t *testing.T, in string) {
+		copies, err := readFilterReply(bufio.NewReader(strings.NewReader(in)), 64)
+		for _, c := range copies {
+			if len(c.Message) > 64 || len(c.Recipients) == 0 {
+				t.Fatalf("copy %q beyond the limits (err %v)", c, err)
+			}
 		}
 	})
 }

@@ -22,7 +22,17 @@ const (
 	Ping         = "PING"
 	Skip         = "SKIP"
 	Tell         = "TELL"
+	// Filter is sluice's own extension, not SpamAssassin's: the whole
+	// per-message pipeline (authentication with the envelope below,
+	// rules, scoring, per-mailbox copies) for `sluice pipe`, which hands
+	// its message to a running `sluice serve` this way. Its headers are
+	// Envelope-From, Envelope-To (one per recipient), Client-Address,
+	// Client-Helo and Queue-Id; its reply is FilterReply's.
+	Filter = "FILTER"
 )
+
+// MaxRecipients bounds the Envelope-To headers of one FILTER request.
+const MaxRecipients = 200
 
 // Limits on what a request may send before its message.
 const (
@@ -56,6 +66,17 @@ type Request struct {
 	SetLocal, SetRemote, RemoveLocal, RemoveRemote bool
 	// Message is the message as sent, inflated when Zlib.
 	Message []byte
+	// Envelope is what FILTER sends of the SMTP transaction.
+	Envelope Envelope
+}
+
+// Envelope is the SMTP transaction a FILTER request's message came in.
+type Envelope struct {
+	From          string   // Envelope-From; "" is the null sender
+	To            []string // Envelope-To, in order
+	ClientAddress string   // Client-Address: the SMTP client's IP, "" unknown
+	ClientHelo    string   // Client-Helo
+	QueueID       string   // Queue-Id, for logs
 }
 
 // hasBody reports whether the command is followed by a message.
@@ -142,7 +163,7 @@ func parseRequestLine(line string) (*Request, error) {
 		return nil, protoErr(printable(line))
 	}
 	switch cmd {
-	case Check, Symbols, Report, ReportIfSpam, Process, Headers, Ping, Skip, Tell:
+	case Check, Symbols, Report, ReportIfSpam, Process, Headers, Ping, Skip, Tell, Filter:
 	default:
 		return nil, protoErr(printable(line))
 	}
@@ -210,12 +231,15 @@ func setHeader(req *Request, name, value string) error {
 		}
 		req.ContentLength = n
 	case "User":
-		for i := 0; i < len(value); i++ {
-			if value[i] < 0x20 || value[i] == 0x7f {
-				return protoErr("(User header contains control chars)")
-			}
+		if hasControl(value) {
+			return protoErr("(User header contains control chars)")
 		}
 		req.User = value
+	case "Envelope-From", "Envelope-To", "Client-Address", "Client-Helo", "Queue-Id":
+		if req.Command != Filter {
+			return nil // spamd ignores headers it does not know
+		}
+		return setEnvelope(&req.Envelope, name, value)
 	case "Message-class":
 		switch c := strings.ToLower(strings.TrimSpace(value)); c {
 		case "spam", "ham":
@@ -236,10 +260,45 @@ func setHeader(req *Request, name, value string) error {
 	return nil
 }
 
+func hasControl(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] == 0x7f {
+			return true
+		}
+	}
+	return false
+}
+
+// setEnvelope sets one of FILTER's envelope headers.
+func setEnvelope(env *Envelope, name, value string) error {
+	if hasControl(value) {
+		return protoErr("(" + name + " header contains control chars)")
+	}
+	switch name {
+	case "Envelope-From":
+		env.From = value
+	case "Envelope-To":
+		if len(env.To) >= MaxRecipients {
+			return protoErr("(too many Envelope-To headers)")
+		}
+		env.To = append(env.To, value)
+	case "Client-Address":
+		env.ClientAddress = value
+	case "Client-Helo":
+		env.ClientHelo = value
+	case "Queue-Id":
+		env.QueueID = value
+	}
+	return nil
+}
+
 // validate checks what the headers say together, before the body is read.
 func validate(req *Request) error {
 	if req.Zlib && req.ContentLength < 0 {
 		return &Error{Code: ExUnavailable, Text: "Service Unavailable: Compress requires Content-length header", Err: ErrProtocol}
+	}
+	if req.Command == Filter && len(req.Envelope.To) == 0 {
+		return protoErr("(FILTER requires an Envelope-To header)")
 	}
 	if req.Command != Tell {
 		return nil

@@ -9,9 +9,10 @@ import (
 	"net"
 	"net/netip"
 	"runtime/debug"
-	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/sluice-mail/sluice/internal/netserve"
 )
 
 // Scanner scores and learns messages for the server. cmd/sluice implements
@@ -25,6 +26,20 @@ type Scanner interface {
 	// (SetLocal) or forgets it (RemoveLocal), in req.User's Bayes
 	// database.
 	Learn(ctx context.Context, req *Request) (Learned, error)
+}
+
+// Filterer is an optional capability of a Scanner: it answers FILTER,
+// sluice's extension that runs the whole per-message pipeline with the
+// request's Envelope and returns the message as it is to be re-injected,
+// one copy per group of recipients.
+type Filterer interface {
+	Filter(ctx context.Context, req *Request) ([]Copy, error)
+}
+
+// Copy is one message FILTER returns and the recipients it is for.
+type Copy struct {
+	Recipients []string
+	Message    []byte
 }
 
 // Result is a Scanner's answer to a scanning command.
@@ -109,17 +124,10 @@ type Server struct {
 	cfg  Config
 	log  *slog.Logger
 	scan Scanner
-	sem  chan struct{}
-
-	ctx      context.Context // cancelled when Shutdown gives up waiting
-	cancel   context.CancelFunc
-	wg       sync.WaitGroup
-	active   atomic.Int64
+	// loop's Context is cancelled when Shutdown gives up waiting: it
+	// ends the scans still running.
+	loop     *netserve.Loop
 	inFlight atomic.Int64 // message bytes reserved by requests
-	closed   atomic.Bool
-
-	mu        sync.Mutex
-	listeners map[net.Listener]bool
 }
 
 // New returns a server answering with scan. A nil log discards.
@@ -128,75 +136,26 @@ func New(cfg Config, log *slog.Logger, scan Scanner) *Server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	return &Server{cfg: cfg, log: log, scan: scan, sem: make(chan struct{}, cfg.MaxConnections),
-		ctx: ctx, cancel: cancel, listeners: map[net.Listener]bool{}}
+	s := &Server{cfg: cfg, log: log, scan: scan}
+	s.loop = netserve.New("spamd", cfg.MaxConnections, s.serveConn)
+	return s
 }
 
 // Connections returns the number of connections being served.
-func (s *Server) Connections() int { return int(s.active.Load()) }
+func (s *Server) Connections() int { return s.loop.Active() }
 
 // Serve accepts connections on l until Shutdown, serving each in its own
 // goroutine. It returns nil after Shutdown, or the accept error.
 func (s *Server) Serve(l net.Listener) error {
-	s.mu.Lock()
-	if s.closed.Load() {
-		s.mu.Unlock()
-		l.Close()
-		return nil
+	if err := s.loop.Serve(l); !errors.Is(err, netserve.ErrClosed) {
+		return err
 	}
-	s.listeners[l] = true
-	s.mu.Unlock()
-	for {
-		// A slot first: past MaxConnections, clients wait in the backlog.
-		select {
-		case s.sem <- struct{}{}:
-		case <-s.ctx.Done():
-			return nil
-		}
-		c, err := l.Accept()
-		if err != nil {
-			<-s.sem
-			if s.closed.Load() {
-				return nil
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				time.Sleep(10 * time.Millisecond)
-				continue
-			}
-			return fmt.Errorf("spamd: accept: %w", err)
-		}
-		s.wg.Add(1)
-		s.active.Add(1)
-		go func() {
-			defer func() { s.active.Add(-1); <-s.sem; s.wg.Done() }()
-			s.serveConn(c)
-		}()
-	}
+	return nil
 }
 
 // Shutdown stops accepting and waits for the connections being served,
 // until ctx ends; then it cancels their scans and closes them.
-func (s *Server) Shutdown(ctx context.Context) error {
-	s.mu.Lock()
-	s.closed.Store(true)
-	for l := range s.listeners {
-		l.Close()
-	}
-	s.mu.Unlock()
-	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-		s.cancel()
-		return nil
-	case <-ctx.Done():
-		s.cancel()
-		<-done
-		return ctx.Err()
-	}
-}
+func (s *Server) Shutdown(ctx context.Context) error { return s.loop.Shutdown(ctx) }
 
 // allowed reports whether a client at addr may connect.
 func (s *Server) allowed(addr net.Addr) bool {
@@ -222,7 +181,6 @@ func (s *Server) allowed(addr net.Addr) bool {
 
 // serveConn answers the one request of a connection.
 func (s *Server) serveConn(c net.Conn) {
-	defer c.Close()
 	start := time.Now()
 	remote := c.RemoteAddr().String()
 	if !s.allowed(c.RemoteAddr()) {
@@ -295,11 +253,22 @@ func (s *Server) answer(req *Request) (reply []byte, res *Result, err error) {
 	case Skip:
 		return nil, nil, nil
 	}
-	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.ScanTimeout)
+	ctx, cancel := context.WithTimeout(s.loop.Context(), s.cfg.ScanTimeout)
 	defer cancel()
 	if req.Command == Tell {
 		reply, err := s.tell(ctx, req)
 		return reply, nil, err
+	}
+	if req.Command == Filter {
+		f, ok := s.scan.(Filterer)
+		if !ok {
+			return nil, nil, protoErr("(FILTER is not offered here)")
+		}
+		copies, err := f.Filter(ctx, req)
+		if err != nil {
+			return nil, nil, s.scanError(ctx, req, err)
+		}
+		return FilterReply(copies), &Result{}, nil
 	}
 	res, err = s.scan.Scan(ctx, req)
 	if err != nil {

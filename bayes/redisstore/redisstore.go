@@ -57,14 +57,10 @@ import (
 // DefaultPrefix is the key prefix when Options.Prefix is empty.
 const DefaultPrefix = "sluice:"
 
-// Options configures [Open].
+// Options configures [Open] and [NewStore].
 type Options struct {
 	// Prefix starts every key. Default [DefaultPrefix].
 	Prefix string
-	// Timeout bounds the connect and each reply, unless the URL sets
-	// dial_timeout, read_timeout or write_timeout. Default 1 second. A
-	// failed operation is retried once (the URL's max_retries overrides).
-	Timeout time.Duration
 	// Expiry gives the TTLs: TokenTTL and SeenTTL when Auto is on, none
 	// when it is off. If nil, [bayes.DefaultExpiry].
 	Expiry *bayes.Expiry
@@ -84,37 +80,31 @@ type Store struct {
 	tokTTL, seenTTL int64
 }
 
-// Open returns a Store on the Redis server at url (redis://host:port/db
-// or rediss:// for TLS, as go-redis ParseURL reads it). It does not
-// connect: a server that is down makes each operation fail, not Open.
+// Open returns a Store on its own client for the Redis server at url
+// (redis://host:port/db or rediss:// for TLS, as go-redis ParseURL reads
+// it), closed by Close: for tools and tests. It does not connect: a server
+// that is down makes each operation fail, not Open. sluice's commands
+// share one client between the Bayes store and the outbound state, with
+// the timeouts of [redis], and use NewStore.
 func Open(url string, opts Options) (*Store, error) {
 	o, err := redis.ParseURL(url)
 	if err != nil {
 		return nil, fmt.Errorf("redisstore: %w", err)
 	}
-	t := opts.Timeout
-	if t <= 0 {
-		t = time.Second
-	}
-	for _, d := range []*time.Duration{&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout} {
-		if *d == 0 {
-			*d = t
-		}
-	}
-	// A delivery waits for Bayes, and goes on without it when Redis is
-	// down: one dial and one retry, not go-redis's 5 dials of 4 tries
-	// (two seconds per operation against a closed port).
-	o.DialerRetries = 1
-	if o.MaxRetries == 0 {
-		o.MaxRetries = 1
-	}
+	s := NewStore(redis.NewClient(o), opts)
+	s.own = true
+	return s, nil
+}
+
+// NewStore returns a Store on c, a client shared with other users of the
+// server (the outbound state), under opts.Prefix with opts.Expiry's TTLs;
+// timeouts are c's. Close leaves c open.
+func NewStore(c redis.UniversalClient, opts Options) *Store {
 	e := bayes.DefaultExpiry()
 	if opts.Expiry != nil {
 		e = *opts.Expiry
 	}
-	s := newStore(redis.NewClient(o), opts.Prefix, e)
-	s.own = true
-	return s, nil
+	return newStore(c, opts.Prefix, e)
 }
 
 // New returns a Store on c under prefix (default [DefaultPrefix]), with

@@ -173,13 +173,14 @@ func openBayesStore(cfg config.Config, user string, create bool, exp *bayes.Expi
 	return st, st, nil
 }
 
-// openRedisStore opens a Redis store, with its own pool, under prefix.
+// openRedisStore opens a Redis store under prefix, on the process's one
+// client for [redis] (sharedRedis, state.go).
 func openRedisStore(cfg config.Config, prefix string, exp *bayes.Expiry) (*redisstore.Store, error) {
-	st, err := redisstore.Open(cfg.Redis.URL, redisstore.Options{Prefix: prefix, Timeout: cfg.Redis.Timeout, Expiry: exp})
+	c, err := sharedRedis(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("redis.url: %w", err)
+		return nil, err
 	}
-	return st, nil
+	return redisstore.NewStore(c, redisstore.Options{Prefix: prefix, Expiry: exp}), nil
 }
 
 // openBoltStore opens the bbolt database at path; without create, a file

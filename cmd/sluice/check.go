@@ -43,7 +43,7 @@ func cmdCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	bayesDB := fs.String("bayes", "", "Bayes database `file` (replaces bayes.path and [redis]); used when it exists")
 	user := fs.String("user", "", "score with the per-user Bayes database of `address`, as delivery to it does with [bayes] per_user")
 	prefsFile := fs.String("prefs", "", "score with this user_prefs `file`, as spamassassin -p does")
-	dns := fs.String("dns", "", "DNS `server:port` for SPF/DKIM/DMARC (replaces auth.dns); \"off\" skips the checks")
+	dns := fs.String("dns", "", "DNS `server:port` for SPF/DKIM/DMARC and the rule files' DNSBL/URIBL rules (replaces auth.dns); \"off\" skips them all, as spamassassin -L")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}

@@ -131,7 +131,7 @@ func TestMasscheckCorpus(t *testing.T) {
 	// auto-learn thresholds would learn every test message.
 	os.WriteFile(local, []byte("bayes_min_spam_num 5\nbayes_min_ham_num 5\nbayes_auto_learn 1\n"+
 		"bayes_auto_learn_threshold_nonspam 100\nbayes_auto_learn_threshold_spam -100\n"), 0o644)
-	args := []string{"masscheck", "-rules", "/usr/share/spamassassin", "-rules", local,
+	args := []string{"masscheck", "-config", patientConfig(t), "-rules", "/usr/share/spamassassin", "-rules", local,
 		"-bayes", filepath.Join(dir, "bayes.db"), "-html", filepath.Join(dir, "r.html"), "-export", filepath.Join(dir, "split"),
 		"-log", filepath.Join(dir, "mc.log")}
 	for _, class := range []string{"spam", "ham"} {

@@ -3,17 +3,20 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"os/exec"
+	"strings"
 	"time"
 
 	"github.com/sluice-mail/sluice/config"
 	"github.com/sluice-mail/sluice/mail"
 	"github.com/sluice-mail/sluice/pipeline"
+	"github.com/sluice-mail/sluice/spamd"
 )
 
 // Exit statuses of `sluice pipe`, from sysexits.h. Postfix's pipe(8)
@@ -62,7 +65,10 @@ func cmdPipe(args []string, stdin io.Reader, stderr io.Writer) int {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	copies, err := filterMessage(ctx, cfg, log, env, raw)
+	copies, err := filterByServe(ctx, cfg, log, env, raw)
+	if errors.Is(err, errNoServe) {
+		copies, err = filterMessage(ctx, cfg, log, env, raw)
+	}
 	if err != nil {
 		if cfg.Filter.OnError != "pass" {
 			log.Error("pipe: message deferred", "queue_id", *queueID, "err", err)
@@ -82,6 +88,62 @@ func cmdPipe(args []string, stdin io.Reader, stderr io.Writer) int {
 		}
 	}
 	return exitOK
+}
+
+// errNoServe: no `sluice serve` is configured for pipe, or none answered.
+var errNoServe = errors.New("no sluice serve answered")
+
+// serveAddress is where pipe finds a running `sluice serve`: [filter]
+// server, else the first [spamd] listen address; "" when neither is set
+// or server is "off".
+func serveAddress(cfg config.Config) string {
+	switch a := cfg.Filter.Server; {
+	case a == "off":
+		return ""
+	case a != "":
+		return a
+	case len(cfg.Spamd.Listen) > 0:
+		return cfg.Spamd.Listen[0]
+	}
+	return ""
+}
+
+// filterByServe hands the message to a running `sluice serve` over its
+// spamd listener (the FILTER extension), as spamc hands one to spamd, so
+// that pipe does not load and compile the rules itself. It returns
+// errNoServe when none is configured or none accepts the connection; an
+// error after that is the message's (temporary) failure.
+func filterByServe(ctx context.Context, cfg config.Config, log *slog.Logger, env *mail.Envelope, raw []byte) ([]pipeline.Filtered, error) {
+	addr := serveAddress(cfg)
+	if addr == "" {
+		return nil, errNoServe
+	}
+	network, address := "tcp", addr
+	if p, ok := strings.CutPrefix(addr, "unix:"); ok {
+		network, address = "unix", p
+	}
+	d := net.Dialer{Timeout: 2 * time.Second}
+	conn, err := d.DialContext(ctx, network, address)
+	if err != nil {
+		log.Info("pipe: no sluice serve answered; filtering in-process", "server", addr, "err", err)
+		return nil, errNoServe
+	}
+	defer conn.Close()
+	se := spamd.Envelope{From: env.MailFrom, To: env.Recipients, ClientHelo: env.ClientHelo, QueueID: env.QueueID}
+	if env.ClientIP != nil {
+		se.ClientAddress = env.ClientIP.String()
+	}
+	// The header grows by what the filter adds; 1 MiB is far beyond it.
+	copies, err := spamd.RequestFilter(ctx, conn, se, raw, cfg.LMTP.MaxMessageSize+1<<20)
+	if err != nil {
+		return nil, fmt.Errorf("sluice serve at %s: %w", addr, err)
+	}
+	out := make([]pipeline.Filtered, len(copies))
+	for i, c := range copies {
+		out[i] = pipeline.Filtered{Recipients: c.Recipients, Raw: c.Message}
+	}
+	log.Info("pipe: filtered by sluice serve", "server", addr, "queue_id", env.QueueID, "copies", len(out))
+	return out, nil
 }
 
 // filterMessage builds the pipeline from cfg and runs its per-message

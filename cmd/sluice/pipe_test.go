@@ -2,10 +2,14 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/sluice-mail/sluice/internal/testutil"
 )
 
 // fakeSendmail writes a sendmail stand-in that records its arguments and
@@ -83,4 +87,62 @@ func TestPipe(t *testing.T) {
 func runPipe(t *testing.T, args []string, stdin string, stderr *bytes.Buffer) int {
 	t.Helper()
 	return cmdPipe(args, strings.NewReader(stdin), stderr)
+}
+
+// TestPipeHandsToServe: with a `sluice serve` listening for spamd, pipe
+// hands the message over (FILTER) and re-injects the filtered copy
+// without loading the rules; with none answering it filters in-process.
+func TestPipeHandsToServe(t *testing.T) {
+	dir := t.TempDir()
+	sm := fakeSendmail(t, dir, 0)
+	port := testutil.FreePort(t)
+	cfg := writeConfig(t, dir, fmt.Sprintf(`[auth]
+enabled = false
+[metrics]
+listen = ""
+[lmtp]
+listen = ["127.0.0.1:%d"]
+[delivery]
+mail_root = %q
+[rules]
+mode = "builtin"
+[filter]
+sendmail = %q
+[spamd]
+listen = ["127.0.0.1:%d"]
+`, testutil.FreePort(t), filepath.Join(dir, "mail"), sm, port))
+	startServeProcess(t, func() error { return testutil.WaitPort(port, time.Minute) }, "serve", "-config", cfg)
+	gtube, err := os.ReadFile(sampleSpam)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var errb bytes.Buffer
+	if code := runPipe(t, []string{"-config", cfg, "-f", "a@client.test", "-client-ip", "192.0.2.1", "--", "x@example.test"}, string(gtube), &errb); code != 0 {
+		t.Fatalf("sluice pipe = %d\n%s", code, errb.String())
+	}
+	if !strings.Contains(errb.String(), "filtered by sluice serve") || strings.Contains(errb.String(), "rules loaded") {
+		t.Fatalf("pipe did not hand the message to serve (or loaded rules itself):\n%s", errb.String())
+	}
+	out, _ := os.ReadFile(filepath.Join(dir, "msg"))
+	if !strings.Contains(string(out), "X-Spam-Flag: YES") {
+		t.Fatalf("re-injected message lacks X-Spam-Flag: YES:\n%.600s", out)
+	}
+	args, _ := os.ReadFile(filepath.Join(dir, "args"))
+	if got := strings.TrimSpace(string(args)); got != "-G -i -f a@client.test -- x@example.test" {
+		t.Fatalf("sendmail args = %q", got)
+	}
+
+	// Nothing listening: pipe filters in-process.
+	os.Remove(filepath.Join(dir, "msg"))
+	cfg2 := writeConfig(t, t.TempDir(), fmt.Sprintf("[auth]\nenabled = false\n[rules]\nmode = \"builtin\"\n[filter]\nsendmail = %q\nserver = \"127.0.0.1:%d\"\n", sm, testutil.FreePort(t)))
+	errb.Reset()
+	if code := runPipe(t, []string{"-config", cfg2, "-f", "a@client.test", "--", "x@example.test"}, string(gtube), &errb); code != 0 {
+		t.Fatalf("sluice pipe without serve = %d\n%s", code, errb.String())
+	}
+	if !strings.Contains(errb.String(), "filtering in-process") {
+		t.Fatalf("pipe without serve did not say it filters in-process:\n%s", errb.String())
+	}
+	if out, _ := os.ReadFile(filepath.Join(dir, "msg")); !strings.Contains(string(out), "X-Spam-Flag: YES") {
+		t.Fatalf("in-process re-injection lacks X-Spam-Flag: YES:\n%.600s", out)
+	}
 }

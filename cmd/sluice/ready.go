@@ -17,7 +17,8 @@ var readyInterval = 5 * time.Second
 // the mail root in force now and every interval, and reports not ready
 // (logging once per change) while a probe write fails, e.g. with the mail
 // root gone or read-only, or while the free space there is less than one
-// message of lmtp.max_message_size, so a load balancer or an operator
+// message of lmtp.max_message_size, or while [redis] does not answer a
+// PING (the shared state), so a load balancer or an operator
 // sees the problem before the deferred-mail queue does. It returns when ctx
 // is done.
 func watchReady(ctx context.Context, cur *current, mt *metrics.Metrics, log *slog.Logger, interval time.Duration) {
@@ -30,11 +31,14 @@ func watchReady(ctx context.Context, cur *current, mt *metrics.Metrics, log *slo
 		if err == nil {
 			err = checkFreeSpace(mr.path, mr.minFree)
 		}
+		if err == nil && cur.ping != nil {
+			err = pingState(ctx, cur.ping, interval)
+		}
 		switch {
 		case err != nil && ready:
 			log.Error("not ready: deliveries would fail", "err", err)
 		case err == nil && !ready:
-			log.Info("ready again: the mail root is writable")
+			log.Info("ready again: the mail root is writable and the shared state answers")
 		}
 		ready = err == nil
 		if ctx.Err() != nil {
@@ -47,6 +51,17 @@ func watchReady(ctx context.Context, cur *current, mt *metrics.Metrics, log *slo
 		case <-t.C:
 		}
 	}
+}
+
+// pingState asks the shared state (Redis) whether it answers, within
+// the probe interval.
+func pingState(ctx context.Context, ping func(context.Context) error, interval time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, interval)
+	defer cancel()
+	if err := ping(ctx); err != nil {
+		return fmt.Errorf("shared state: %w", err)
+	}
+	return nil
 }
 
 // checkFreeSpace fails when the file system holding root has less than

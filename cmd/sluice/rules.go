@@ -172,7 +172,7 @@ func newSieveStage(cfg config.Config, log *slog.Logger) (*pipeline.SieveStage, e
 // newSender builds the outbound side: relay or sendmail submission, the
 // state database, DKIM signing and SRS. The database is opened once per
 // process and shared across reloads (bbolt allows one opener).
-func newSender(cfg config.Config, st *outbound.Store, log *slog.Logger) (*pipeline.Sender, error) {
+func newSender(cfg config.Config, st pipeline.State, log *slog.Logger) (*pipeline.Sender, error) {
 	c := cfg.Outbound
 	var sub outbound.Submitter
 	if c.Sendmail != "" {

@@ -25,7 +25,6 @@ import (
 	"github.com/sluice-mail/sluice/mail"
 	"github.com/sluice-mail/sluice/maildir"
 	"github.com/sluice-mail/sluice/metrics"
-	"github.com/sluice-mail/sluice/outbound"
 	"github.com/sluice-mail/sluice/pipeline"
 )
 
@@ -106,6 +105,8 @@ type current struct {
 	relay    atomic.Pointer[pipeline.Relay] // its Pipeline is the one in force
 	mailRoot atomic.Pointer[mailRoot]       // where deliveries go now
 	scanKey  []byte                         // keys the milter's marks (scanKey)
+	// ping, when not nil, checks the shared state (Redis) for /readyz.
+	ping func(context.Context) error
 }
 
 // mailRoot is what watchReady probes: the mail root in force and the free
@@ -135,7 +136,7 @@ func (c *current) Relay(ctx context.Context, env *mail.Envelope, data []byte) er
 // reload builds a new pipeline from a fresh configuration and puts it in
 // force; on any error the old one stays. Listener addresses, the metrics
 // address and logging need a restart.
-func reload(cur *current, load func() (config.Config, error), old config.Config, state *outbound.Store, log *slog.Logger, mt *metrics.Metrics) {
+func reload(cur *current, load func() (config.Config, error), old config.Config, state pipeline.State, log *slog.Logger, mt *metrics.Metrics) {
 	cfg, err := load()
 	if err == nil {
 		err = checkMailRoot(cfg.Delivery.MailRoot)
@@ -171,15 +172,15 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, hup <-chan 
 	if err := checkSpool(cfg.LMTP.SpoolPath(cfg.Delivery.MailRoot)); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(statePath(cfg)), 0o755); err != nil {
-		return fmt.Errorf("outbound state: %w", err)
-	}
-	state, err := outbound.OpenStore(outbound.StoreConfig{Path: statePath(cfg), OpenTimeout: 5 * time.Second})
+	opened, err := openState(cfg, log, mt) // state.go: bbolt, or Redis with [redis]
 	if err != nil {
-		return fmt.Errorf("outbound state %s: %w", statePath(cfg), err)
+		return err
 	}
-	defer state.Close()
-	go expireState(ctx, state, log)
+	defer opened.close()
+	if opened.expire != nil {
+		go expireState(ctx, opened.expire, log)
+	}
+	state := opened.st
 	key, err := scanKey(cfg)
 	if err != nil {
 		return err
@@ -189,7 +190,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, hup <-chan 
 		return err
 	}
 	hostname := hostnameOf(cfg)
-	cur := &current{scanKey: key}
+	cur := &current{scanKey: key, ping: opened.ping}
 	cur.set(p, cfg)
 	lcfg, err := lmtpConfig(cfg, hostname)
 	if err != nil {
@@ -202,33 +203,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, hup <-chan 
 		smtpSrv = lmtp.NewSMTP(lcfg, log, cur)
 	}
 
-	mode, _ := cfg.LMTP.SocketModeBits()
-	type bound struct {
-		l     net.Listener
-		srv   *lmtp.Server
-		proto string
-	}
-	var listeners []bound
-	closeAll := func() {
-		for _, b := range listeners {
-			b.l.Close()
-		}
-	}
-	for _, a := range cfg.LMTP.Listen {
-		l, err := lmtp.Listen(a, mode, cfg.LMTP.SocketGroup)
-		if err != nil {
-			closeAll()
-			return fmt.Errorf("listen %s: %w", a, err)
-		}
-		listeners = append(listeners, bound{l, srv, "lmtp"})
-	}
-	for _, a := range cfg.Filter.Listen {
-		l, err := net.Listen("tcp", a)
-		if err != nil {
-			closeAll()
-			return fmt.Errorf("filter listen %s: %w", a, err)
-		}
-		listeners = append(listeners, bound{l, smtpSrv, "smtp"})
+	listeners, closeAll, err := bindListeners(cfg, srv, smtpSrv)
+	if err != nil {
+		return err
 	}
 	mt.RegisterSessions("lmtp", func() float64 { return float64(srv.Sessions()) })
 	if smtpSrv != nil {
@@ -318,6 +295,42 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, hup <-chan 
 	return nil
 }
 
+// bound is a listener and the server (LMTP or the SMTP filter) that
+// serves it.
+type bound struct {
+	l     net.Listener
+	srv   *lmtp.Server
+	proto string
+}
+
+// bindListeners opens [lmtp] listen for srv and [filter] listen for
+// smtpSrv; closeAll closes what it opened. On an error nothing stays open.
+func bindListeners(cfg config.Config, srv, smtpSrv *lmtp.Server) (listeners []bound, closeAll func(), err error) {
+	closeAll = func() {
+		for _, b := range listeners {
+			b.l.Close()
+		}
+	}
+	mode, _ := cfg.LMTP.SocketModeBits()
+	for _, a := range cfg.LMTP.Listen {
+		l, err := lmtp.Listen(a, mode, cfg.LMTP.SocketGroup)
+		if err != nil {
+			closeAll()
+			return nil, nil, fmt.Errorf("listen %s: %w", a, err)
+		}
+		listeners = append(listeners, bound{l, srv, "lmtp"})
+	}
+	for _, a := range cfg.Filter.Listen {
+		l, err := net.Listen("tcp", a)
+		if err != nil {
+			closeAll()
+			return nil, nil, fmt.Errorf("filter listen %s: %w", a, err)
+		}
+		listeners = append(listeners, bound{l, smtpSrv, "smtp"})
+	}
+	return listeners, closeAll, nil
+}
+
 // lmtpConfig is the [lmtp] section as the LMTP server and the SMTP filter
 // front end take it; both share its limits and XFORWARD networks.
 func lmtpConfig(cfg config.Config, hostname string) (lmtp.Config, error) {
@@ -378,7 +391,7 @@ func checkMailRoot(root string) error {
 }
 
 // expireState drops old delivery-log entries and vacation windows hourly.
-func expireState(ctx context.Context, st *outbound.Store, log *slog.Logger) {
+func expireState(ctx context.Context, expire func() (int, error), log *slog.Logger) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
@@ -386,7 +399,7 @@ func expireState(ctx context.Context, st *outbound.Store, log *slog.Logger) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if n, err := st.Expire(); err != nil {
+			if n, err := expire(); err != nil {
 				log.Warn("outbound state expiry", "err", err)
 			} else if n > 0 {
 				log.Debug("outbound state expiry", "removed", n)
@@ -413,7 +426,7 @@ type buildOpts struct {
 	// otherwise a broken rule is disabled alone and reported.
 	strict bool
 	// state is the outbound state database; nil: no outbound side.
-	state *outbound.Store
+	state pipeline.State
 	// precompile compiles every rule in the background once the pipeline
 	// is built, for a server; other commands compile rules as messages
 	// use them.
@@ -454,6 +467,7 @@ func newPipeline(cfg config.Config, log *slog.Logger, mt *metrics.Metrics, o bui
 		return nil, err
 	}
 	pc.Spam = spam
+	setRuleDNS(cfg, pc.Auth, spam)
 	if o.precompile && spam != nil {
 		// In the background: a start or reload from the rules cache is
 		// ready in a few tens of milliseconds, and a message that comes
@@ -502,6 +516,9 @@ func newAuthStage(cfg config.Config, mt *metrics.Metrics) (*pipeline.AuthStage, 
 	}
 	var bls []auth.DNSBL
 	for _, b := range c.DNSBLs {
+		if b.Disable {
+			continue
+		}
 		bl := auth.DNSBL{Set: b.Zone, Zone: b.Zone}
 		tests := make([]string, 0, len(b.Rules))
 		for test := range b.Rules {

@@ -91,6 +91,24 @@ func unmarked(raw []byte) []byte {
 
 // Learn implements spamd.Scanner. With Bayes off the TELL does nothing
 // and says so (no DidSet), as spamd without a Bayes scanner.
+// Filter answers FILTER (`sluice pipe` handing its message over): the
+// per-message pipeline with the request's envelope, one copy per mailbox
+// as pipe's own in-process run would give.
+func (s spamdScanner) Filter(ctx context.Context, req *spamd.Request) ([]spamd.Copy, error) {
+	p := s.cur.relay.Load().Pipeline
+	e := req.Envelope
+	env := &mail.Envelope{MailFrom: e.From, Recipients: e.To, ClientIP: net.ParseIP(e.ClientAddress), ClientHelo: e.ClientHelo, QueueID: e.QueueID}
+	copies, err := p.Filter(ctx, env, req.Message)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]spamd.Copy, len(copies))
+	for i, c := range copies {
+		out[i] = spamd.Copy{Recipients: c.Recipients, Message: c.Raw}
+	}
+	return out, nil
+}
+
 func (s spamdScanner) Learn(ctx context.Context, req *spamd.Request) (spamd.Learned, error) {
 	p := s.cur.relay.Load().Pipeline
 	class := bayes.Class(0)

@@ -17,9 +17,15 @@ import (
 // service, if any, plays no part.
 func StartRedis(t testing.TB) (addr string, stop func()) {
 	t.Helper()
+	return StartRedisOn(t, FreePort(t))
+}
+
+// StartRedisOn is StartRedis on a given port: a test that killed its
+// server starts a new, empty one where its clients expect it.
+func StartRedisOn(t testing.TB, port int) (addr string, stop func()) {
+	t.Helper()
 	bin := RequirePeer(t, "redis-server")[0]
 	dir := t.TempDir()
-	port := FreePort(t)
 	logFile := filepath.Join(dir, "redis.log")
 	cmd := exec.Command(bin,
 		"--bind", "127.0.0.1",

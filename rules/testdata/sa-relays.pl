@@ -4,16 +4,30 @@
 # -External and LASTEXTERNALIP, tab-separated. Configuration lines in the
 # environment variable SA_RELAYS_CONF (e.g. trusted_networks) are added.
 # Used by TestRelaysAgainstSpamAssassin -update.
+#
+# sa-relays.pl -rules FILE... runs SpamAssassin's local tests (Debian's
+# plugin loaders, no Bayes) on each message instead and prints the file and
+# every rule that hit (sub-rules included), sorted and comma-separated.
+# Used by TestRelayRulesAgainstSA -update.
 use strict;
 use warnings;
 use File::Temp qw(tempdir);
 use Mail::SpamAssassin;
 use Mail::SpamAssassin::PerMsgStatus;
 
+my $rules = @ARGV && $ARGV[0] eq '-rules' ? shift @ARGV : '';
 my $site = tempdir(CLEANUP => 1);
-if ($ENV{SA_RELAYS_CONF}) {
+my $conf = $ENV{SA_RELAYS_CONF} || '';
+if ($rules) {
+  # The plugin loaders, without the machine's local.cf.
+  for my $pre (glob('/etc/spamassassin/*.pre')) {
+    system('cp', $pre, $site) == 0 or die "cp $pre: $?";
+  }
+  $conf = "use_bayes 0\nbayes_auto_learn 0\nuse_auto_welcomelist 0\n";
+}
+if ($conf) {
   open(my $cf, '>', "$site/local.cf") or die;
-  print $cf $ENV{SA_RELAYS_CONF}, "\n";
+  print $cf $conf, "\n";
   close $cf;
 }
 my $sa = Mail::SpamAssassin->new({
@@ -27,12 +41,19 @@ for my $f (@ARGV) {
   my @lines = <$fh>;
   close $fh;
   my $msg = $sa->parse(\@lines);
-  my $pms = Mail::SpamAssassin::PerMsgStatus->new($sa, $msg);
-  $pms->extract_message_metadata();
-  my @v = map { my $x = $pms->get($_); $x = '' unless defined $x; chomp $x; $x =~ s/[\t\n]/ /g; $x }
-    qw(X-Spam-Relays-Trusted X-Spam-Relays-Untrusted X-Spam-Relays-Internal X-Spam-Relays-External);
-  my $ip = $pms->get_tag('LASTEXTERNALIP'); $ip = '' unless defined $ip;
   my $name = $f; $name =~ s{.*/([^/]+/[^/]+)$}{$1};
-  print join("\t", $name, @v, $ip), "\n";
+  my $pms;
+  if ($rules) {
+    $pms = $sa->check($msg);
+    my $hit = $pms->{tests_already_hit} || {};
+    print join("\t", $name, join(',', sort grep { $hit->{$_} } keys %$hit)), "\n";
+  } else {
+    $pms = Mail::SpamAssassin::PerMsgStatus->new($sa, $msg);
+    $pms->extract_message_metadata();
+    my @v = map { my $x = $pms->get($_); $x = '' unless defined $x; chomp $x; $x =~ s/[\t\n]/ /g; $x }
+      qw(X-Spam-Relays-Trusted X-Spam-Relays-Untrusted X-Spam-Relays-Internal X-Spam-Relays-External);
+    my $ip = $pms->get_tag('LASTEXTERNALIP'); $ip = '' unless defined $ip;
+    print join("\t", $name, @v, $ip), "\n";
+  }
   $pms->finish(); $msg->finish();
 }

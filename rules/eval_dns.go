@@ -1,0 +1,550 @@
+package rules
+
+// The eval functions of SpamAssassin's DNSEval plugin (check_rbl,
+// check_rbl_sub, check_rbl_txt, check_rbl_envfrom, check_rbl_from_host)
+// and the URIDNSBL plugin (check_uridnsbl), and the queries they plan for
+// the lookup phase (dnslookup.go).
+//
+// Divergences from SpamAssassin: originating_ip_headers are not read
+// apart from the relays package's synthetic relays; URI hosts are taken
+// in message order, not ranked by the kind of link they came from; no
+// dns_available probe is made ("test" counts as "yes").
+
+import (
+	"fmt"
+	"net/netip"
+	"net/url"
+	"sort"
+	"strings"
+
+	"github.com/sluice-mail/sluice/mail"
+	"github.com/sluice-mail/sluice/rules/relays"
+)
+
+// rblRule is one check_rbl* rule, its arguments parsed.
+type rblRule struct {
+	rule, fn, set, zone string
+	txt, nice           bool
+	sub                 *rblSubtest // nil: any answer
+	tflags              map[string]bool
+}
+
+// rblSub is one check_rbl_sub rule.
+type rblSub struct {
+	set string
+	sub *rblSubtest
+}
+
+// dnsRules is what the loaded rules ask of DNS, built once per load.
+type dnsRules struct {
+	rbl   []rblRule
+	byRBL map[string]*rblRule
+	subs  map[string]rblSub
+	uribl []string // rules with a URIBL line and an active check_uridnsbl, sorted
+}
+
+// dnsRules returns the ruleset's DNS plan.
+func (rs *Ruleset) dnsRules() *dnsRules {
+	if rs.dns == nil {
+		return &dnsRules{}
+	}
+	return rs.dns
+}
+
+// scoredRule reports whether SpamAssassin would run a network rule: a
+// score of zero disables it (a __ rule's default score is 1 there).
+func scoredRule(r *rule) bool {
+	return strings.HasPrefix(r.name, "__") || r.scores[0] != 0 || r.scores[1] != 0 || r.scores[2] != 0 || r.scores[3] != 0
+}
+
+// buildDNSRules collects the check_rbl*, check_rbl_sub and
+// check_uridnsbl rules that can fire.
+func (rs *Ruleset) buildDNSRules() *dnsRules {
+	d := &dnsRules{subs: map[string]rblSub{}, byRBL: map[string]*rblRule{}}
+	for _, r := range rs.evals {
+		if r.inactive != "" && r.inactive != "net" || !scoredRule(r) {
+			continue
+		}
+		args := r.def.args
+		tf := map[string]bool{}
+		for _, f := range r.tflags {
+			tf[f] = true
+		}
+		switch fn := r.def.eval; fn {
+		case "check_rbl", "check_rbl_txt", "check_rbl_envfrom", "check_rbl_from_host":
+			if len(args) < 2 {
+				rs.dnsDiag(r, fmt.Errorf("%s needs a set and a zone", fn))
+				continue
+			}
+			rr := rblRule{rule: r.name, fn: fn, set: args[0], zone: normZone(args[1]), txt: fn == "check_rbl_txt", nice: tf["nice"], tflags: tf}
+			if len(args) > 2 && args[2] != "" {
+				sub, err := compileRBLSubtest(args[2])
+				if err != nil {
+					rs.dnsDiag(r, err)
+					continue
+				}
+				rr.sub = sub
+			}
+			d.rbl = append(d.rbl, rr)
+		case "check_rbl_sub":
+			if len(args) < 2 {
+				continue
+			}
+			sub, err := compileRBLSubtest(args[1])
+			if err != nil {
+				rs.dnsDiag(r, err)
+				continue
+			}
+			d.subs[r.name] = rblSub{set: args[0], sub: sub}
+		case "check_uridnsbl":
+			if _, ok := rs.conf.DNS.URIBLs[r.name]; ok {
+				d.uribl = append(d.uribl, r.name)
+			}
+		}
+	}
+	sort.Strings(d.uribl)
+	d.byRBL = map[string]*rblRule{}
+	zones := map[string]bool{}
+	for i := range d.rbl {
+		d.byRBL[d.rbl[i].rule] = &d.rbl[i]
+		zones[d.rbl[i].zone] = true
+	}
+	for _, n := range d.uribl {
+		zones[rs.conf.DNS.URIBLs[n].Zone] = true
+	}
+	rs.lint.DNS = DNSLint{RBLRules: len(d.rbl) + len(d.subs), URIBLRules: len(d.uribl), Zones: len(zones)}
+	return d
+}
+
+// dnsDiag reports a network rule whose arguments are wrong; it never fires.
+func (rs *Ruleset) dnsDiag(r *rule, err error) {
+	rs.lint.Errors = append(rs.lint.Errors, Diagnostic{File: r.def.file, Line: r.def.line, Rule: r.name, Msg: fmt.Sprintf("%s: %v", r.name, err)})
+}
+
+// rblIPs returns the relay addresses a check_rbl set looks up, as
+// DNSEval.pm's _check_rbl_backend chooses them: "-lastexternal" the
+// newest external relay, "-notfirsthop" every external relay but the
+// oldest, "-firsttrusted" the relay that handed the message to the
+// trusted ones, "-untrusted" the untrusted ones after it, and a plain set
+// every untrusted relay, oldest first; at most num_check_received, the
+// leading trusted ones dropped unless the rule is nice.
+func (rs *Ruleset) rblIPs(rl *Relays, rr rblRule) []string {
+	untrusted := uniqPublic(ipsOf(rl.Untrusted))
+	if len(untrusted) == 0 {
+		return nil
+	}
+	var ips []string
+	switch {
+	case strings.HasSuffix(rr.set, "-lastexternal"), strings.HasSuffix(rr.set, "-notfirsthop"):
+		var ext []string
+		for _, r := range rl.Trusted {
+			if !r.Internal {
+				ext = append(ext, r.IP)
+			}
+		}
+		ips = uniqPublic(append(ext, ipsOf(rl.Untrusted)...))
+		if strings.HasSuffix(rr.set, "-lastexternal") {
+			ips = ips[:min(len(ips), 1)]
+		} else if len(ips) > 1 {
+			ips = ips[:len(ips)-1]
+		}
+	case strings.HasSuffix(rr.set, "-firsttrusted"):
+		ips = untrusted[:1]
+	case strings.HasSuffix(rr.set, "-untrusted"):
+		ips = untrusted[1:]
+	default:
+		for i := len(untrusted) - 1; i >= 0; i-- {
+			ips = append(ips, untrusted[i])
+		}
+	}
+	if n := rs.conf.DNS.NumCheckReceived; len(ips) > n {
+		ips = ips[:n]
+	}
+	if !rr.nice {
+		for len(ips) > 0 && inNetList(ips[0], rs.conf.TrustedNetworks) {
+			ips = ips[1:]
+		}
+	}
+	return ips
+}
+
+func ipsOf(rs []Relay) []string {
+	out := make([]string, 0, len(rs))
+	for _, r := range rs {
+		out = append(out, r.IP)
+	}
+	return out
+}
+
+// uniqPublic drops empty, repeated and private addresses, keeping order.
+func uniqPublic(ips []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, ip := range ips {
+		if ip == "" || seen[ip] {
+			continue
+		}
+		seen[ip] = true
+		if relays.IsPrivateIP(ip) {
+			continue
+		}
+		out = append(out, ip)
+	}
+	return out
+}
+
+// planRBL launches the queries of the check_rbl* rules.
+func (rs *Ruleset) planRBL(l *dnsLookups, plan *dnsRules, msg Message, rl *Relays) {
+	for _, rr := range plan.rbl {
+		qtype := "A"
+		if rr.txt {
+			qtype = "TXT"
+		}
+		switch rr.fn {
+		case "check_rbl_envfrom", "check_rbl_from_host":
+			var addrs []string
+			if rr.fn == "check_rbl_envfrom" {
+				addrs = headerAddrs(msg, "EnvelopeFrom")
+			} else {
+				for _, h := range []string{"From", "Envelope-Sender", "Resent-From", "X-Envelope-From", "EnvelopeFrom"} {
+					addrs = append(addrs, headerAddrs(msg, h)...)
+				}
+			}
+			for _, host := range rs.addrHosts(addrs, rr.tflags) {
+				l.launch(rr.rule, rr.set, dnsQuery{name: host + "." + rr.zone, qtype: qtype, zone: rr.zone})
+			}
+		default:
+			for _, ip := range rs.rblIPs(rl, rr) {
+				if name, ok := reverseName(ip, rr.zone); ok {
+					l.launch(rr.rule, rr.set, dnsQuery{name: name, qtype: qtype, zone: rr.zone})
+				}
+			}
+		}
+	}
+}
+
+// headerAddrs returns the addresses of a header field.
+func headerAddrs(msg Message, name string) []string {
+	var out []string
+	for _, v := range msg.Header(name, true) {
+		out = append(out, mail.HeaderAddr(v)...)
+	}
+	return out
+}
+
+// addrHosts returns the hosts of addresses a check_rbl_envfrom or
+// check_rbl_from_host rule looks up (DNSEval.pm _check_rbl_addresses): an
+// IP literal reversed, a name under a known TLD and outside
+// uridnsbl_skip_domain as it is.
+func (rs *Ruleset) addrHosts(addrs []string, tf map[string]bool) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, a := range addrs {
+		i := strings.LastIndexByte(a, '@')
+		if i < 0 {
+			continue
+		}
+		host := strings.ToLower(strings.Trim(a[i+1:], "."))
+		for strings.Contains(host, "..") {
+			host = strings.ReplaceAll(host, "..", ".")
+		}
+		if !strings.Contains(host, ".") || seen[host] {
+			continue
+		}
+		seen[host] = true
+		h := strings.Trim(host, "[]")
+		if isIPv4(h) {
+			if tf["domains_only"] {
+				continue
+			}
+			if name, ok := reverseName(h, ""); ok {
+				out = append(out, strings.TrimSuffix(name, "."))
+			}
+			continue
+		}
+		if tf["ips_only"] || !rs.validDomain(host) {
+			continue
+		}
+		dom := RegistrableDomain(host, rs.conf.TLDs, rs.conf.TwoLevelTLDs)
+		if rs.conf.DNS.SkipDomains[host] || rs.conf.DNS.SkipDomains[dom] {
+			continue
+		}
+		out = append(out, host)
+	}
+	return out
+}
+
+// validDomain reports a host whose top-level domain is in util_rb_tld
+// (RegistryBoundaries is_domain_valid); without a TLD list, any dotted
+// name.
+func (rs *Ruleset) validDomain(host string) bool {
+	i := strings.LastIndexByte(host, '.')
+	if i < 0 || i == len(host)-1 {
+		return false
+	}
+	return len(rs.conf.TLDs) == 0 || rs.conf.TLDs[host[i+1:]]
+}
+
+// uriHost is one host of the message's URIs and its registrable domain.
+type uriHost struct{ host, domain string }
+
+// uriHosts returns the distinct hosts of the message's URIs, in order,
+// at most uridnsbl_max_domains, without mailto: URIs (uridnsbl_skip_mailto),
+// hosts outside a known TLD and uridnsbl_skip_domain entries.
+func (rs *Ruleset) uriHosts(msg Message) []uriHost {
+	c := &rs.conf.DNS
+	seen := map[string]bool{}
+	var out []uriHost
+	for _, u := range msg.URIs() {
+		if len(out) >= c.MaxDomains {
+			break
+		}
+		host := uriHostOf(u, c.SkipMailto)
+		if host == "" || seen[host] {
+			continue
+		}
+		seen[host] = true
+		if strings.HasPrefix(host, "[") {
+			continue
+		}
+		dom := host
+		if !isIPv4(host) {
+			if !rs.validDomain(host) {
+				continue
+			}
+			dom = RegistrableDomain(host, rs.conf.TLDs, rs.conf.TwoLevelTLDs)
+		}
+		if c.SkipDomains[dom] || c.SkipDomains[host] {
+			continue
+		}
+		out = append(out, uriHost{host: host, domain: dom})
+	}
+	return out
+}
+
+// uriHostOf returns the lower-case host of a URI from mail's list ("" for
+// none, or a mailto: when skipped).
+func uriHostOf(u string, skipMailto bool) string {
+	if len(u) > 7 && strings.EqualFold(u[:7], "mailto:") {
+		if skipMailto {
+			return ""
+		}
+		addr := u[7:]
+		if i := strings.IndexAny(addr, "?"); i >= 0 {
+			addr = addr[:i]
+		}
+		i := strings.LastIndexByte(addr, '@')
+		if i < 0 {
+			return ""
+		}
+		return strings.Trim(strings.ToLower(addr[i+1:]), ".")
+	}
+	p, err := url.Parse(u)
+	if err != nil || p.Host == "" {
+		return ""
+	}
+	return strings.Trim(strings.ToLower(p.Hostname()), ".")
+}
+
+// planURIBL launches the URI blocklist queries (URIDNSBL.pm
+// query_hosts_or_domains): name-based zones get the registrable domain
+// (the host with tflags notrim), or a public IPv4 host reversed;
+// address-based zones get the addresses of the domain's name servers
+// (tflags a: of the host itself), reversed.
+func (rs *Ruleset) planURIBL(l *dnsLookups, plan *dnsRules, msg Message) {
+	hosts := rs.uriHosts(msg)
+	for _, h := range hosts {
+		ip := isIPv4(h.host)
+		if ip && relays.IsPrivateIP(h.host) {
+			continue
+		}
+		var nsRules, aRules []string
+		for _, name := range plan.uribl {
+			u := rs.conf.DNS.URIBLs[name]
+			tf := map[string]bool{}
+			if r := rs.byName[name]; r != nil {
+				for _, f := range r.tflags {
+					tf[f] = true
+				}
+			}
+			if !u.RHS {
+				if ip {
+					continue
+				}
+				if tf["a"] {
+					aRules = append(aRules, name)
+				}
+				if tf["ns"] || !tf["a"] {
+					nsRules = append(nsRules, name)
+				}
+				continue
+			}
+			if (ip && tf["domains_only"]) || (!ip && tf["ips_only"]) {
+				continue
+			}
+			q := h.domain
+			if tf["notrim"] {
+				q = h.host
+			}
+			qname := q + "." + u.Zone
+			if ip {
+				qname, _ = reverseName(q, u.Zone)
+			}
+			l.launch(name, "", dnsQuery{name: qname, qtype: u.Type, zone: u.Zone})
+		}
+		if len(nsRules) > 0 {
+			l.chain(dnsQuery{name: h.domain, qtype: "NS"}, nsRules)
+		}
+		if len(aRules) > 0 {
+			l.chain(dnsQuery{name: h.host, qtype: "A"}, aRules)
+		}
+	}
+}
+
+// chain looks q up (a domain's NS records, or a host's addresses), then
+// the addresses of the name servers found, and queries each public
+// address in the zones of rules (uridnsbl, uridnssub).
+func (l *dnsLookups) chain(q dnsQuery, rules []string) {
+	if !l.allowed(q) {
+		return
+	}
+	l.wg.Add(1)
+	go func() {
+		defer l.wg.Done()
+		a := l.ask(q)
+		if a == nil {
+			return
+		}
+		var ips []string
+		if q.qtype == "A" {
+			ips = a.vals
+		} else {
+			for i, ns := range a.vals {
+				if i == 4 {
+					break // enough name servers to find a listed one
+				}
+				if isIPv4(ns) {
+					ips = append(ips, ns)
+					continue
+				}
+				if na := l.ask(dnsQuery{name: ns, qtype: "A"}); na != nil {
+					ips = append(ips, na.vals...)
+				}
+			}
+		}
+		for _, ip := range uniqPublic(ips) {
+			for _, rule := range rules {
+				u := l.cfg.URIBLs[rule]
+				name, ok := reverseName(ip, u.Zone)
+				if !ok {
+					continue
+				}
+				bq := dnsQuery{name: name, qtype: u.Type, zone: u.Zone}
+				if !l.allowed(bq) {
+					continue
+				}
+				l.mu.Lock()
+				l.byRule[rule] = append(l.byRule[rule], bq)
+				l.mu.Unlock()
+				l.ask(bq)
+			}
+		}
+	}()
+}
+
+// lookupsFor returns the evaluation's lookup phase, nil without one.
+func lookupsFor(ec *EvalContext) *dnsLookups {
+	l, _ := ec.cache[dnsKey].(*dnsLookups)
+	return l
+}
+
+// registerDNSEvals adds the DNSEval and URIDNSBL eval functions. A rule
+// also fires when the caller decided it through Input.Rules (the zones
+// of [[auth.dnsbl]]).
+func registerDNSEvals(r *EvalRegistry) {
+	for _, n := range []string{"check_rbl", "check_rbl_txt", "check_rbl_envfrom", "check_rbl_from_host"} {
+		r.Register(n, evalRBL)
+	}
+	r.Register("check_rbl_sub", evalRBLSub)
+	r.Register("check_uridnsbl", evalURIDNSBL)
+}
+
+// evalRBL fires when an answer to one of the rule's queries passes its
+// sub-test (any answer without one); A answers count only in 127/8.
+func evalRBL(ec *EvalContext, _ []string) (bool, error) {
+	if ec.Input.Rules[ec.Rule] {
+		return true, nil
+	}
+	l := lookupsFor(ec)
+	if l == nil {
+		return false, nil
+	}
+	rr := l.plan.byRBL[ec.Rule]
+	if rr == nil {
+		return false, nil
+	}
+	return anyPasses(l.answersOf(l.byRule[ec.Rule]), rr.sub), nil
+}
+
+// evalRBLSub fires when an answer to a query of its set passes its
+// sub-test.
+func evalRBLSub(ec *EvalContext, _ []string) (bool, error) {
+	if ec.Input.Rules[ec.Rule] {
+		return true, nil
+	}
+	l := lookupsFor(ec)
+	if l == nil {
+		return false, nil
+	}
+	s, ok := l.plan.subs[ec.Rule]
+	if !ok {
+		return false, nil
+	}
+	return anyPasses(l.answersOf(l.bySet[s.set]), s.sub), nil
+}
+
+func anyPasses(rs []dnsResult, sub *rblSubtest) bool {
+	for _, r := range rs {
+		if !r.txt && !in127(r.val) {
+			continue
+		}
+		if sub == nil || sub.match(r.val) {
+			return true
+		}
+	}
+	return false
+}
+
+// evalURIDNSBL fires when a query of the rule's URIBL line was answered
+// as its sub-test asks.
+func evalURIDNSBL(ec *EvalContext, _ []string) (bool, error) {
+	if ec.Input.Rules[ec.Rule] {
+		return true, nil
+	}
+	l := lookupsFor(ec)
+	if l == nil {
+		return false, nil
+	}
+	u := ec.Config.DNS.URIBLs[ec.Rule]
+	for _, r := range l.answersOf(l.byRule[ec.Rule]) {
+		if MatchURISubtest(r.val, u.Subtest, r.txt) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// inNetList reports whether ip is in one of nets (trusted_networks).
+func inNetList(ip string, nets []netip.Prefix) bool {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return false
+	}
+	a = a.Unmap()
+	for _, n := range nets {
+		if n.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
