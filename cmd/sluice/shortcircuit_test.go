@@ -2,15 +2,22 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/sluice-mail/sluice/config"
 	"github.com/sluice-mail/sluice/internal/testutil"
+	"github.com/sluice-mail/sluice/mail"
 )
 
 // TestLocalCFShortcircuit: with the Shortcircuit plugin loaded, shortcircuit
@@ -112,4 +119,50 @@ func spamassassinScore(t *testing.T, dir, msg string) (bool, float64, string) {
 	spam, score, tests := spamassassinStatus(t, dir, msg)
 	tests, _, _ = strings.Cut(tests, "shortcircuit=")
 	return spam, score, tests
+}
+
+// TestShortcircuitPluginFile: the plugin loaded by the site's v320.pre
+// (not local.cf) turns on the stock 60_shortcircuit.cf block too: its
+// SHORTCIRCUIT rule and X-Spam-Status with shortcircuit=_SCTYPE_, which
+// reads as SpamAssassin 4.0.1 writes it, field for field.
+func TestShortcircuitPluginFile(t *testing.T) {
+	stock := stockRules(t)
+	testutil.RequirePeer(t, "spamassassin")
+	dir := t.TempDir()
+	local := writeSite(t, dir, localCFSpammy+"header LOCAL_SC Subject =~ /sc-spam/\nscore LOCAL_SC 1\nshortcircuit LOCAL_SC spam\n")
+	pre := filepath.Join(filepath.Dir(local), "v320.pre")
+	b, err := os.ReadFile(pre)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(pre, append(b, "\nloadplugin Mail::SpamAssassin::Plugin::Shortcircuit\n"...), 0o644)
+	cfg, err := config.Parse("t.toml", []byte("[rules]\nbudget = \"10m\"\ncache_dir = \"off\"\nimitate_spamassassin = true\n[auth]\nenabled = false\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Rules.Mode, cfg.Rules.Dirs = "dirs", []string{stock, filepath.Dir(local)}
+	p, err := newPipeline(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), nil, buildOpts{oneShot: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	status := regexp.MustCompile(`(?m)^X-Spam-Status: (?:[^\n]|\n\t)*`)
+	for _, subject := range []string{"sc-spam", "hello"} {
+		msg := "From: Friend <a@example.com>\nTo: user@example.org\nSubject: " + subject + "\n" +
+			"Date: Thu, 03 Dec 2026 09:59:00 +0000\nMessage-ID: <x1.abcdefgh@example.com>\n\nHere are the cheap pills you asked about.\n"
+		cmd := exec.Command("spamassassin", "-L", "--siteconfigpath="+filepath.Dir(local), "-p", filepath.Join(dir, "user_prefs"))
+		cmd.Stdin = strings.NewReader(msg)
+		sa, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("spamassassin: %v", err)
+		}
+		m, err := p.Check(context.Background(), &mail.Envelope{}, []byte(msg))
+		if err != nil {
+			t.Fatal(err)
+		}
+		unfold := func(s string) string { return strings.Join(strings.Fields(s), " ") }
+		want, got := unfold(status.FindString(string(sa))), unfold(status.FindString(string(m.Out())))
+		if got != want || !strings.Contains(want, "shortcircuit=") {
+			t.Errorf("Subject %s:\n sluice      %s\n SpamAssassin %s", subject, got, want)
+		}
+	}
 }
