@@ -10,7 +10,7 @@ import (
 // referenceValue evaluates one regex rule the slow, obvious way: alone, on
 // every text of its kind, with no prefilter and no set.
 func referenceValue(rs *Ruleset, r *rule, msg Message) float64 {
-	st := &evalState{rs: rs, ctx: context.Background(), deadline: time.Now().Add(time.Minute), hdrCache: map[string]string{}}
+	st := &evalState{rs: rs, ctx: context.Background(), deadline: time.Now().Add(time.Minute)}
 	d := r.def
 	if d.kind == KindHeader || d.kind == KindMIMEHeader {
 		text, set := st.headerText(msg, d)

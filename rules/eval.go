@@ -160,7 +160,8 @@ type evalState struct {
 	timedOut bool
 	skipped  int
 	runes    []rune
-	hdrCache map[string]string
+	htext    []hdrText // by rule.textID, filled on first use
+	hdrLit   []bool    // by rule.idx: a header rule's literal occurs in its text
 	errs     []error
 	stamp    []uint32
 	gen      uint32
@@ -206,7 +207,7 @@ func (rs *Ruleset) eval(ctx context.Context, msg Message, in Input) (Result, []f
 	}
 	start := time.Now()
 	st := &evalState{rs: rs, ctx: ctx, deadline: start.Add(rs.opt.Budget), vals: make([]float64, len(rs.rules)),
-		hdrCache: map[string]string{}, stamp: make([]uint32, len(rs.rules)), screen: !rs.sets.ready.Load()}
+		stamp: make([]uint32, len(rs.rules)), screen: !rs.sets.ready.Load()}
 	if d, ok := ctx.Deadline(); ok && d.Before(st.deadline) {
 		st.deadline = d
 	}
@@ -298,13 +299,13 @@ func (rs *Ruleset) evalHeaders(st *evalState, msg Message) {
 			st.skipped++
 			continue
 		}
-		text, set := st.headerText(msg, d)
+		text, set := st.headerTextOf(msg, d, r.textID)
 		if !set && d.unset == nil {
 			// SpamAssassin matches an absent header as the empty string.
 			text = ""
 		}
 		matched := false
-		if len(r.lits) == 0 || anyLiteral(text, r.lits) {
+		if len(r.lits) == 0 || st.headerLiteral(r, text) {
 			matched = st.match(r, []byte(text)) > 0
 		}
 		if matched != d.negate {
@@ -317,7 +318,7 @@ func (rs *Ruleset) evalHeaders(st *evalState, msg Message) {
 			continue
 		}
 		d := g.rules[0].def
-		text, set := st.headerText(msg, d)
+		text, set := st.headerTextOf(msg, d, g.rules[0].textID)
 		if !set && d.unset == nil {
 			text = ""
 		}
@@ -357,6 +358,7 @@ type hdrGroup struct {
 // buildHeaderGroups groups the literal-less header rules by the text they
 // match, so that one RE2 set call replaces several single matches.
 func (rs *Ruleset) buildHeaderGroups() {
+	rs.buildHeaderTexts()
 	byKey := map[string][]*rule{}
 	var keys []string
 	for _, r := range rs.header {
@@ -393,6 +395,89 @@ func (rs *Ruleset) buildHeaderGroups() {
 	}
 }
 
+// hdrText is one header text of a message, as headerText built it.
+type hdrText struct {
+	v        string
+	set, ok  bool // ok: computed
+	litsDone bool // the text's literal index has been scanned
+}
+
+// hdrLits is the literal prefilter of the header rules that match one
+// text: one Aho–Corasick scan of the text finds every rule whose
+// required literal occurs in it, instead of a search per rule.
+type hdrLits struct {
+	ac      *perlre.AC
+	litRule [][]int32 // literal index → rule idx
+}
+
+// buildHeaderTexts numbers the distinct texts header rules match
+// (rule.textID) and builds a literal prefilter for each.
+func (rs *Ruleset) buildHeaderTexts() {
+	ids := map[string]int{}
+	var lits [][]string
+	var litIdx []map[string]int
+	var litRule [][][]int32
+	for _, r := range rs.header {
+		if r.def.exists {
+			continue
+		}
+		k := textKey(r.def)
+		id, ok := ids[k]
+		if !ok {
+			id = len(ids)
+			ids[k] = id
+			lits = append(lits, nil)
+			litIdx = append(litIdx, map[string]int{})
+			litRule = append(litRule, nil)
+		}
+		r.textID = id
+		if r.inactive != "" || r.re == nil || r.grouped {
+			continue
+		}
+		for _, l := range r.lits {
+			i, ok := litIdx[id][l]
+			if !ok {
+				i = len(lits[id])
+				litIdx[id][l] = i
+				lits[id] = append(lits[id], l)
+				litRule[id] = append(litRule[id], nil)
+			}
+			litRule[id][i] = append(litRule[id][i], int32(r.idx))
+		}
+	}
+	rs.hdrTexts = len(ids)
+	rs.hdrLits = make([]*hdrLits, len(ids))
+	for id := range lits {
+		if len(lits[id]) > 0 && perlre.ACFits(lits[id]) {
+			rs.hdrLits[id] = &hdrLits{ac: perlre.NewAC(lits[id]), litRule: litRule[id]}
+		}
+	}
+}
+
+// headerLiteral reports whether one of r's required literals occurs in
+// text, the header text of r.textID.
+func (st *evalState) headerLiteral(r *rule, text string) bool {
+	var hl *hdrLits
+	if r.textID < len(st.rs.hdrLits) {
+		hl = st.rs.hdrLits[r.textID]
+	}
+	if hl == nil || r.textID >= len(st.htext) {
+		return anyLiteral(text, r.lits)
+	}
+	if h := &st.htext[r.textID]; !h.litsDone {
+		h.litsDone = true
+		if st.hdrLit == nil {
+			st.hdrLit = make([]bool, len(st.rs.rules))
+		}
+		hl.ac.ScanString(text, func(li int32) {
+			for _, idx := range hl.litRule[li] {
+				st.hdrLit[idx] = true
+			}
+		})
+	}
+	return st.hdrLit[r.idx]
+}
+
 func anyLiteral(text string, lits []string) bool {
 	for _, l := range lits {
 		if perlre.ContainsFold(text, l) {
@@ -405,11 +490,28 @@ func anyLiteral(text string, lits []string) bool {
 // headerText builds the text a header rule matches: every value of the
 // field, each followed by a newline, after the :modifiers.
 func (st *evalState) headerText(msg Message, d *ruleDef) (string, bool) {
-	key := textKey(d)
-	m := d.mods
-	if v, ok := st.hdrCache[key]; ok {
-		return v, v != "" || d.unset == nil && msg.HasHeader(d.header)
+	return st.buildHeaderText(msg, d)
+}
+
+// headerTextOf is headerText for a rule's text id, computed once per
+// message.
+func (st *evalState) headerTextOf(msg Message, d *ruleDef, id int) (string, bool) {
+	if st.htext == nil {
+		st.htext = make([]hdrText, st.rs.hdrTexts)
 	}
+	if id >= len(st.htext) {
+		return st.buildHeaderText(msg, d)
+	}
+	h := &st.htext[id]
+	if !h.ok {
+		h.v, h.set = st.buildHeaderText(msg, d)
+		h.ok = true
+	}
+	return h.v, h.set
+}
+
+func (st *evalState) buildHeaderText(msg Message, d *ruleDef) (string, bool) {
+	m := d.mods
 	// The address modifiers read the raw value, as mail's parser expects;
 	// :name decodes the names it finds.
 	raw := m.raw || m.addr || m.name || m.host || m.domain
@@ -420,7 +522,6 @@ func (st *evalState) headerText(msg Message, d *ruleDef) (string, bool) {
 		// SpamAssassin answers its relay pseudo-headers, set even when
 		// empty, and without a trailing newline.
 		if v, ok := st.relaysOf(msg).Pseudo(d.header); ok {
-			st.hdrCache[key] = v
 			return v, true
 		}
 	} else {
@@ -431,7 +532,6 @@ func (st *evalState) headerText(msg Message, d *ruleDef) (string, bool) {
 		if d.unset != nil {
 			v = *d.unset
 		}
-		st.hdrCache[key] = v
 		return v, false
 	}
 	if m.first {
@@ -471,7 +571,6 @@ func (st *evalState) headerText(msg Message, d *ruleDef) (string, bool) {
 		// Only field values keep their newline; :addr and friends do not.
 		v = strings.TrimSuffix(v, "\n")
 	}
-	st.hdrCache[key] = v
 	return v, true
 }
 

@@ -205,6 +205,8 @@ type Ruleset struct {
 	metas     []*rule // in dependency order
 	scans     [KindMeta]*scanGroup
 	hdrGroups []*hdrGroup
+	hdrTexts  int        // distinct header texts (rule.textID)
+	hdrLits   []*hdrLits // by textID; nil: no literal prefilter
 	reg       *EvalRegistry
 	sets      *setState // a pointer: tests copy a Ruleset to change its options
 }
@@ -238,6 +240,7 @@ type rule struct {
 	lits       []string
 	setPat     string // RE2 superset with line anchors, for sets over joined texts
 	grouped    bool   // a header rule run through its hdrGroup's sets
+	textID     int    // header rules: which header text they match
 	meta       metaNode
 	metaDeps   []string
 	eval       EvalFunc
