@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/dlclark/regexp2"
+
 	"github.com/sluice-mail/sluice/mail"
 	"github.com/sluice-mail/sluice/rules/perlre"
 	"github.com/sluice-mail/sluice/rules/relays"
@@ -600,15 +602,19 @@ func b(v bool) byte {
 
 // compile compiles a rule's programs if they are not yet, outside the
 // message's budget.
+// The backtracking programs are compiled by confirm, which knows which
+// of them it needs.
 func (st *evalState) compile(r *rule) {
-	if r.re.compiled() && (r.bt == nil || r.bt.compiled()) {
+	if r.re.compiled() {
 		return
 	}
+	st.uncharged(func() { r.re.get() })
+}
+
+// uncharged runs a compilation outside the message's budget.
+func (st *evalState) uncharged(f func()) {
 	t0 := time.Now()
-	r.re.get()
-	if r.bt != nil {
-		r.bt.get()
-	}
+	f()
 	st.deadline = st.deadline.Add(time.Since(t0))
 }
 
@@ -650,17 +656,34 @@ func (st *evalState) confirm(r *rule, text []byte, from int) int {
 	}
 	// The match may overrun the budget by up to BacktrackTimeout: the
 	// compiled regexp2 is shared between goroutines and keeps its limit.
+	n := 0
+	var at *regexp2.Regexp
+	var k startKind
+	get := func() { at, k = r.bt.anchored(r.re.String()) }
+	if r.bt.at.ready.Load() {
+		get()
+	} else {
+		st.uncharged(get)
+	}
+	if at != nil {
+		var ok bool
+		if n, from, ok = st.confirmAnchored(r, at, k, text, from); ok {
+			return n
+		}
+	}
+	if !r.bt.compiled() {
+		st.uncharged(func() { r.bt.get() })
+	}
 	bt := r.bt.get()
 	if bt == nil {
-		return 0
+		return n
 	}
 	m, err := bt.FindRunesMatchStartingAt(st.runes, from)
 	if err != nil {
 		// regexp2's only match error is its timeout.
 		st.skipped++
-		return 0
+		return n
 	}
-	n := 0
 	for m != nil {
 		n++
 		if !r.multiple || (r.maxhits > 0 && n >= r.maxhits) {
