@@ -3,6 +3,7 @@ package rules
 import (
 	"bytes"
 	"context"
+	"slices"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -162,6 +163,7 @@ type evalState struct {
 	timedOut bool
 	skipped  int
 	runes    []rune
+	runesOf  []byte    // the text runes holds, widened
 	htext    []hdrText // by rule.textID, filled on first use
 	hdrLit   []bool    // by rule.idx: a header rule's literal occurs in its text
 	errs     []error
@@ -171,6 +173,39 @@ type evalState struct {
 	// screen: the RE2 sets are not compiled yet, regexp2 screens their
 	// rules; screenOff: a screening timed out, RE2 does the rest.
 	screen, screenOff bool
+}
+
+// evalBuf is scratch space of one Eval that later ones reuse: the runes
+// of the confirmations and the candidate stamps, which otherwise cost an
+// allocation (and its garbage) per message.
+type evalBuf struct {
+	runes []rune
+	stamp []uint32 // compared with gen, which keeps counting across messages
+	gen   uint32
+}
+
+func (rs *Ruleset) getBuf() *evalBuf {
+	if rs.bufs != nil {
+		if b, ok := rs.bufs.Get().(*evalBuf); ok {
+			return b
+		}
+	}
+	return &evalBuf{stamp: make([]uint32, len(rs.rules))}
+}
+
+func (rs *Ruleset) putBuf(b *evalBuf, st *evalState) {
+	if rs.bufs == nil {
+		return
+	}
+	b.runes, b.gen = st.runes[:0], st.gen
+	if cap(b.runes) > 1<<20 {
+		b.runes = nil // a rare huge text: do not keep 4 MB for it
+	}
+	if b.gen > 1<<31 {
+		clear(b.stamp)
+		b.gen = 0
+	}
+	rs.bufs.Put(b)
 }
 
 // relaysOf returns the message's relays, computing them once.
@@ -209,7 +244,10 @@ func (rs *Ruleset) eval(ctx context.Context, msg Message, in Input) (Result, []f
 	}
 	start := time.Now()
 	st := &evalState{rs: rs, ctx: ctx, deadline: start.Add(rs.opt.Budget), vals: make([]float64, len(rs.rules)),
-		stamp: make([]uint32, len(rs.rules)), screen: !rs.sets.ready.Load()}
+		screen: !rs.sets.ready.Load()}
+	buf := rs.getBuf()
+	defer rs.putBuf(buf, st)
+	st.runes, st.stamp, st.gen = buf.runes, buf.stamp, buf.gen
 	if d, ok := ctx.Deadline(); ok && d.Before(st.deadline) {
 		st.deadline = d
 	}
@@ -308,7 +346,7 @@ func (rs *Ruleset) evalHeaders(st *evalState, msg Message) {
 		}
 		matched := false
 		if len(r.lits) == 0 || st.headerLiteral(r, text) {
-			matched = st.match(r, []byte(text)) > 0
+			matched = st.match(r, st.headerBytes(r.textID, text)) > 0
 		}
 		if matched != d.negate {
 			st.vals[r.idx] = 1
@@ -325,8 +363,9 @@ func (rs *Ruleset) evalHeaders(st *evalState, msg Message) {
 			text = ""
 		}
 		hit := make([]bool, len(g.rules))
+		tb := st.headerBytes(g.rules[0].textID, text)
 		for si, s := range g.sets {
-			ms, err := s.FindAllWithError([]byte(text), -1)
+			ms, err := s.FindAllWithError(tb, -1)
 			if err != nil {
 				for _, i := range g.setRule[si] {
 					hit[i] = g.rules[i].re.MatchString(text)
@@ -340,7 +379,7 @@ func (rs *Ruleset) evalHeaders(st *evalState, msg Message) {
 		for i, r := range g.rules {
 			matched := hit[i]
 			if matched && r.bt != nil {
-				matched = st.match(r, []byte(text)) > 0
+				matched = st.match(r, tb) > 0
 			}
 			if matched != r.def.negate {
 				st.vals[r.idx] = 1
@@ -400,8 +439,9 @@ func (rs *Ruleset) buildHeaderGroups() {
 // hdrText is one header text of a message, as headerText built it.
 type hdrText struct {
 	v        string
-	set, ok  bool // ok: computed
-	litsDone bool // the text's literal index has been scanned
+	b        []byte // v as bytes, made on first use
+	set, ok  bool   // ok: computed
+	litsDone bool   // the text's literal index has been scanned
 }
 
 // hdrLits is the literal prefilter of the header rules that match one
@@ -454,6 +494,19 @@ func (rs *Ruleset) buildHeaderTexts() {
 			rs.hdrLits[id] = &hdrLits{ac: perlre.NewAC(lits[id]), litRule: litRule[id]}
 		}
 	}
+}
+
+// headerBytes returns text, the header text of id, as bytes, converted
+// once per message.
+func (st *evalState) headerBytes(id int, text string) []byte {
+	if id >= len(st.htext) || st.htext[id].v != text {
+		return []byte(text)
+	}
+	h := &st.htext[id]
+	if h.b == nil {
+		h.b = []byte(text)
+	}
+	return h.b
 }
 
 // headerLiteral reports whether one of r's required literals occurs in
@@ -644,16 +697,28 @@ func (st *evalState) match(r *rule, text []byte) int {
 	return st.confirm(r, text, loc[0])
 }
 
+// widen sets st.runes to text widened byte to rune, unless it holds it
+// already: the confirmations of one text share one widening. Texts do not
+// change during an Eval, and holding the text keeps its address from
+// being reused for another.
+func (st *evalState) widen(text []byte) {
+	if len(text) > 0 && len(st.runesOf) == len(text) && &st.runesOf[0] == &text[0] {
+		return
+	}
+	st.runesOf = text
+	st.runes = slices.Grow(st.runes[:0], len(text))[:len(text)]
+	for i, c := range text {
+		st.runes[i] = rune(c)
+	}
+}
+
 // confirm runs the backtracking pattern over text widened byte to rune.
 func (st *evalState) confirm(r *rule, text []byte, from int) int {
 	if st.expired() {
 		st.skipped++
 		return 0
 	}
-	st.runes = st.runes[:0]
-	for _, c := range text {
-		st.runes = append(st.runes, rune(c))
-	}
+	st.widen(text)
 	// The match may overrun the budget by up to BacktrackTimeout: the
 	// compiled regexp2 is shared between goroutines and keeps its limit.
 	n := 0

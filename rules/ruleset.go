@@ -208,7 +208,8 @@ type Ruleset struct {
 	hdrTexts  int        // distinct header texts (rule.textID)
 	hdrLits   []*hdrLits // by textID; nil: no literal prefilter
 	reg       *EvalRegistry
-	sets      *setState // a pointer: tests copy a Ruleset to change its options
+	sets      *setState  // a pointer: tests copy a Ruleset to change its options
+	bufs      *sync.Pool // of *evalBuf
 }
 
 // setState tracks the compilation of a Ruleset's RE2 sets.
@@ -317,7 +318,7 @@ func newParser(opt Options) (*parser, error) {
 	if opt.Logger == nil {
 		opt.Logger = slog.Default()
 	}
-	rs := &Ruleset{opt: opt, byName: map[string]*rule{}, reg: opt.Evals, sets: new(setState)}
+	rs := &Ruleset{opt: opt, byName: map[string]*rule{}, reg: opt.Evals, sets: new(setState), bufs: new(sync.Pool)}
 	rs.conf = Config{RequiredScore: 5, ReportSafe: 1, OKLocales: "all", TLDs: map[string]bool{}, TwoLevelTLDs: map[string]bool{}, Bayes: DefaultBayesConfig()}
 	rs.lint.ByKind = map[string]int{}
 	rs.lint.Unsupported = map[string]int{}
