@@ -670,6 +670,10 @@ func (rs *Ruleset) compileRegex(j *regexJob) error {
 	}
 	r.re = &lazyRE{pat: tr.RE2, re: re}
 	r.re.get()
+	if r.bt != nil {
+		// Compiled with the rest, as the confirmation it replaces is.
+		r.bt.anchored(r.re.String())
+	}
 	r.lits = perlre.RequiredLiterals(tr.RE2)
 	lo := perlre.Options{LineAnchors: true, LooseRepeats: tr.Confirm, LooseBig: tr.Confirm}
 	if tl, err := perlre.Translate(pat, flags, lo); err == nil && perlre.CheckRE2(tl.RE2) == nil {
