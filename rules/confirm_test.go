@@ -2,6 +2,9 @@ package rules
 
 import (
 	"context"
+	"os"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 )
@@ -93,4 +96,41 @@ tflags __LA4 multiple
 			}
 		}
 	}
+}
+
+// TestEvalConcurrentAgrees evaluates corpus messages from several
+// goroutines at once, sharing the Ruleset's pooled scratch space, and
+// compares every rule's value with a serial evaluation.
+func TestEvalConcurrentAgrees(t *testing.T) {
+	shared := loadStock(t)
+	rs := &Ruleset{}
+	*rs = *shared
+	rs.opt.Budget = time.Hour // never skip: this compares results, not speed
+	var msgs []*testMessage
+	var want [][]float64
+	for _, f := range corpusFiles(t, 4) {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := newTestMessage(data)
+		_, v := rs.eval(context.Background(), m, Input{})
+		msgs = append(msgs, m)
+		want = append(want, v)
+	}
+	var wg sync.WaitGroup
+	for g := range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := range 2 * len(msgs) {
+				i := (k + g) % len(msgs)
+				_, v := rs.eval(context.Background(), msgs[i], Input{})
+				if !slices.Equal(v, want[i]) {
+					t.Errorf("message %d: concurrent values differ from serial ones", i)
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }
