@@ -3,10 +3,13 @@ package rules
 import (
 	"bytes"
 	"context"
+	"slices"
 	"sort"
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/dlclark/regexp2"
 
 	"github.com/sluice-mail/sluice/mail"
 	"github.com/sluice-mail/sluice/rules/perlre"
@@ -173,7 +176,9 @@ type evalState struct {
 	timedOut bool
 	skipped  int
 	runes    []rune
-	hdrCache map[string]string
+	runesOf  []byte    // the text runes holds, widened
+	htext    []hdrText // by rule.textID, filled on first use
+	hdrLit   []bool    // by rule.idx: a header rule's literal occurs in its text
 	errs     []error
 	stamp    []uint32
 	gen      uint32
@@ -182,6 +187,39 @@ type evalState struct {
 	// screen: the RE2 sets are not compiled yet, regexp2 screens their
 	// rules; screenOff: a screening timed out, RE2 does the rest.
 	screen, screenOff bool
+}
+
+// evalBuf is scratch space of one Eval that later ones reuse: the runes
+// of the confirmations and the candidate stamps, which otherwise cost an
+// allocation (and its garbage) per message.
+type evalBuf struct {
+	runes []rune
+	stamp []uint32 // compared with gen, which keeps counting across messages
+	gen   uint32
+}
+
+func (rs *Ruleset) getBuf() *evalBuf {
+	if rs.bufs != nil {
+		if b, ok := rs.bufs.Get().(*evalBuf); ok {
+			return b
+		}
+	}
+	return &evalBuf{stamp: make([]uint32, len(rs.rules))}
+}
+
+func (rs *Ruleset) putBuf(b *evalBuf, st *evalState) {
+	if rs.bufs == nil {
+		return
+	}
+	b.runes, b.gen = st.runes[:0], st.gen
+	if cap(b.runes) > 1<<20 {
+		b.runes = nil // a rare huge text: do not keep 4 MB for it
+	}
+	if b.gen > 1<<31 {
+		clear(b.stamp)
+		b.gen = 0
+	}
+	rs.bufs.Put(b)
 }
 
 // relaysOf returns the message's relays, computing them once.
@@ -224,7 +262,10 @@ func (rs *Ruleset) eval(ctx context.Context, msg Message, in Input) (Result, []f
 	}
 	start := time.Now()
 	st := &evalState{rs: rs, ctx: ctx, deadline: start.Add(rs.opt.Budget), vals: make([]float64, len(rs.rules)),
-		hdrCache: map[string]string{}, stamp: make([]uint32, len(rs.rules)), screen: !rs.sets.ready.Load(), conf: rs.evalConfig(&in)}
+		screen: !rs.sets.ready.Load(), conf: rs.evalConfig(&in)}
+	buf := rs.getBuf()
+	defer rs.putBuf(buf, st)
+	st.runes, st.stamp, st.gen = buf.runes, buf.stamp, buf.gen
 	if d, ok := ctx.Deadline(); ok && d.Before(st.deadline) {
 		st.deadline = d
 	}
@@ -332,14 +373,14 @@ func (rs *Ruleset) evalHeaders(st *evalState, msg Message) {
 			st.skipped++
 			continue
 		}
-		text, set := st.headerText(msg, d)
+		text, set := st.headerTextOf(msg, d, r.textID)
 		if !set && d.unset == nil {
 			// SpamAssassin matches an absent header as the empty string.
 			text = ""
 		}
 		matched := false
-		if len(r.lits) == 0 || anyLiteral(text, r.lits) {
-			matched = st.match(r, []byte(text)) > 0
+		if len(r.lits) == 0 || st.headerLiteral(r, text) {
+			matched = st.match(r, st.headerBytes(r.textID, text)) > 0
 		}
 		if matched != d.negate {
 			st.vals[r.idx] = 1
@@ -351,13 +392,14 @@ func (rs *Ruleset) evalHeaders(st *evalState, msg Message) {
 			continue
 		}
 		d := g.rules[0].def
-		text, set := st.headerText(msg, d)
+		text, set := st.headerTextOf(msg, d, g.rules[0].textID)
 		if !set && d.unset == nil {
 			text = ""
 		}
 		hit := make([]bool, len(g.rules))
+		tb := st.headerBytes(g.rules[0].textID, text)
 		for si, s := range g.sets {
-			ms, err := s.FindAllWithError([]byte(text), -1)
+			ms, err := s.FindAllWithError(tb, -1)
 			if err != nil {
 				for _, i := range g.setRule[si] {
 					hit[i] = g.rules[i].re.MatchString(text)
@@ -371,7 +413,7 @@ func (rs *Ruleset) evalHeaders(st *evalState, msg Message) {
 		for i, r := range g.rules {
 			matched := hit[i]
 			if matched && r.bt != nil {
-				matched = st.match(r, []byte(text)) > 0
+				matched = st.match(r, tb) > 0
 			}
 			if matched != r.def.negate {
 				st.vals[r.idx] = 1
@@ -391,6 +433,7 @@ type hdrGroup struct {
 // buildHeaderGroups groups the literal-less header rules by the text they
 // match, so that one RE2 set call replaces several single matches.
 func (rs *Ruleset) buildHeaderGroups() {
+	rs.buildHeaderTexts()
 	byKey := map[string][]*rule{}
 	var keys []string
 	for _, r := range rs.header {
@@ -427,6 +470,103 @@ func (rs *Ruleset) buildHeaderGroups() {
 	}
 }
 
+// hdrText is one header text of a message, as headerText built it.
+type hdrText struct {
+	v        string
+	b        []byte // v as bytes, made on first use
+	set, ok  bool   // ok: computed
+	litsDone bool   // the text's literal index has been scanned
+}
+
+// hdrLits is the literal prefilter of the header rules that match one
+// text: one Aho–Corasick scan of the text finds every rule whose
+// required literal occurs in it, instead of a search per rule.
+type hdrLits struct {
+	ac      *perlre.AC
+	litRule [][]int32 // literal index → rule idx
+}
+
+// buildHeaderTexts numbers the distinct texts header rules match
+// (rule.textID) and builds a literal prefilter for each.
+func (rs *Ruleset) buildHeaderTexts() {
+	ids := map[string]int{}
+	var lits [][]string
+	var litIdx []map[string]int
+	var litRule [][][]int32
+	for _, r := range rs.header {
+		if r.def.exists {
+			continue
+		}
+		k := textKey(r.def)
+		id, ok := ids[k]
+		if !ok {
+			id = len(ids)
+			ids[k] = id
+			lits = append(lits, nil)
+			litIdx = append(litIdx, map[string]int{})
+			litRule = append(litRule, nil)
+		}
+		r.textID = id
+		if r.inactive != "" || r.re == nil || r.grouped {
+			continue
+		}
+		for _, l := range r.lits {
+			i, ok := litIdx[id][l]
+			if !ok {
+				i = len(lits[id])
+				litIdx[id][l] = i
+				lits[id] = append(lits[id], l)
+				litRule[id] = append(litRule[id], nil)
+			}
+			litRule[id][i] = append(litRule[id][i], int32(r.idx))
+		}
+	}
+	rs.hdrTexts = len(ids)
+	rs.hdrLits = make([]*hdrLits, len(ids))
+	for id := range lits {
+		if len(lits[id]) > 0 && perlre.ACFits(lits[id]) {
+			rs.hdrLits[id] = &hdrLits{ac: perlre.NewAC(lits[id]), litRule: litRule[id]}
+		}
+	}
+}
+
+// headerBytes returns text, the header text of id, as bytes, converted
+// once per message.
+func (st *evalState) headerBytes(id int, text string) []byte {
+	if id >= len(st.htext) || st.htext[id].v != text {
+		return []byte(text)
+	}
+	h := &st.htext[id]
+	if h.b == nil {
+		h.b = []byte(text)
+	}
+	return h.b
+}
+
+// headerLiteral reports whether one of r's required literals occurs in
+// text, the header text of r.textID.
+func (st *evalState) headerLiteral(r *rule, text string) bool {
+	var hl *hdrLits
+	if r.textID < len(st.rs.hdrLits) {
+		hl = st.rs.hdrLits[r.textID]
+	}
+	if hl == nil || r.textID >= len(st.htext) {
+		return anyLiteral(text, r.lits)
+	}
+	if h := &st.htext[r.textID]; !h.litsDone {
+		h.litsDone = true
+		if st.hdrLit == nil {
+			st.hdrLit = make([]bool, len(st.rs.rules))
+		}
+		hl.ac.ScanString(text, func(li int32) {
+			for _, idx := range hl.litRule[li] {
+				st.hdrLit[idx] = true
+			}
+		})
+	}
+	return st.hdrLit[r.idx]
+}
+
 func anyLiteral(text string, lits []string) bool {
 	for _, l := range lits {
 		if perlre.ContainsFold(text, l) {
@@ -439,11 +579,28 @@ func anyLiteral(text string, lits []string) bool {
 // headerText builds the text a header rule matches: every value of the
 // field, each followed by a newline, after the :modifiers.
 func (st *evalState) headerText(msg Message, d *ruleDef) (string, bool) {
-	key := textKey(d)
-	m := d.mods
-	if v, ok := st.hdrCache[key]; ok {
-		return v, v != "" || d.unset == nil && msg.HasHeader(d.header)
+	return st.buildHeaderText(msg, d)
+}
+
+// headerTextOf is headerText for a rule's text id, computed once per
+// message.
+func (st *evalState) headerTextOf(msg Message, d *ruleDef, id int) (string, bool) {
+	if st.htext == nil {
+		st.htext = make([]hdrText, st.rs.hdrTexts)
 	}
+	if id >= len(st.htext) {
+		return st.buildHeaderText(msg, d)
+	}
+	h := &st.htext[id]
+	if !h.ok {
+		h.v, h.set = st.buildHeaderText(msg, d)
+		h.ok = true
+	}
+	return h.v, h.set
+}
+
+func (st *evalState) buildHeaderText(msg Message, d *ruleDef) (string, bool) {
+	m := d.mods
 	// The address modifiers read the raw value, as mail's parser expects;
 	// :name decodes the names it finds.
 	raw := m.raw || m.addr || m.name || m.host || m.domain
@@ -454,7 +611,6 @@ func (st *evalState) headerText(msg Message, d *ruleDef) (string, bool) {
 		// SpamAssassin answers its relay pseudo-headers, set even when
 		// empty, and without a trailing newline.
 		if v, ok := st.relaysOf(msg).Pseudo(d.header); ok {
-			st.hdrCache[key] = v
 			return v, true
 		}
 	} else {
@@ -465,7 +621,6 @@ func (st *evalState) headerText(msg Message, d *ruleDef) (string, bool) {
 		if d.unset != nil {
 			v = *d.unset
 		}
-		st.hdrCache[key] = v
 		return v, false
 	}
 	if m.first {
@@ -505,7 +660,6 @@ func (st *evalState) headerText(msg Message, d *ruleDef) (string, bool) {
 		// Only field values keep their newline; :addr and friends do not.
 		v = strings.TrimSuffix(v, "\n")
 	}
-	st.hdrCache[key] = v
 	return v, true
 }
 
@@ -535,15 +689,19 @@ func b(v bool) byte {
 
 // compile compiles a rule's programs if they are not yet, outside the
 // message's budget.
+// The backtracking programs are compiled by confirm, which knows which
+// of them it needs.
 func (st *evalState) compile(r *rule) {
-	if r.re.compiled() && (r.bt == nil || r.bt.compiled()) {
+	if r.re.compiled() {
 		return
 	}
+	st.uncharged(func() { r.re.get() })
+}
+
+// uncharged runs a compilation outside the message's budget.
+func (st *evalState) uncharged(f func()) {
 	t0 := time.Now()
-	r.re.get()
-	if r.bt != nil {
-		r.bt.get()
-	}
+	f()
 	st.deadline = st.deadline.Add(time.Since(t0))
 }
 
@@ -573,29 +731,58 @@ func (st *evalState) match(r *rule, text []byte) int {
 	return st.confirm(r, text, loc[0])
 }
 
+// widen sets st.runes to text widened byte to rune, unless it holds it
+// already: the confirmations of one text share one widening. Texts do not
+// change during an Eval, and holding the text keeps its address from
+// being reused for another.
+func (st *evalState) widen(text []byte) {
+	if len(text) > 0 && len(st.runesOf) == len(text) && &st.runesOf[0] == &text[0] {
+		return
+	}
+	st.runesOf = text
+	st.runes = slices.Grow(st.runes[:0], len(text))[:len(text)]
+	for i, c := range text {
+		st.runes[i] = rune(c)
+	}
+}
+
 // confirm runs the backtracking pattern over text widened byte to rune.
 func (st *evalState) confirm(r *rule, text []byte, from int) int {
 	if st.expired() {
 		st.skipped++
 		return 0
 	}
-	st.runes = st.runes[:0]
-	for _, c := range text {
-		st.runes = append(st.runes, rune(c))
-	}
+	st.widen(text)
 	// The match may overrun the budget by up to BacktrackTimeout: the
 	// compiled regexp2 is shared between goroutines and keeps its limit.
+	n := 0
+	var at *regexp2.Regexp
+	var k startKind
+	get := func() { at, k = r.bt.anchored(r.re.String()) }
+	if r.bt.at.ready.Load() {
+		get()
+	} else {
+		st.uncharged(get)
+	}
+	if at != nil {
+		var ok bool
+		if n, from, ok = st.confirmAnchored(r, at, k, text, from); ok {
+			return n
+		}
+	}
+	if !r.bt.compiled() {
+		st.uncharged(func() { r.bt.get() })
+	}
 	bt := r.bt.get()
 	if bt == nil {
-		return 0
+		return n
 	}
 	m, err := bt.FindRunesMatchStartingAt(st.runes, from)
 	if err != nil {
 		// regexp2's only match error is its timeout.
 		st.skipped++
-		return 0
+		return n
 	}
-	n := 0
 	for m != nil {
 		n++
 		if !r.multiple || (r.maxhits > 0 && n >= r.maxhits) {

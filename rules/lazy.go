@@ -72,6 +72,7 @@ type lazyBT struct {
 	once    sync.Once
 	re      *regexp2.Regexp
 	ready   atomic.Bool
+	at      anchoredBT
 }
 
 func (l *lazyBT) get() *regexp2.Regexp {
@@ -127,6 +128,7 @@ func (rs *Ruleset) Precompile() {
 				r.re.get()
 				if r.bt != nil {
 					r.bt.get()
+					r.bt.anchored(r.re.String())
 				}
 			})
 		}

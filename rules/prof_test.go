@@ -50,7 +50,7 @@ type ruleProf struct {
 // reads, one rule at a time, without the prefilters and sets of Eval.
 func profileMessage(rs *Ruleset, msg Message, prof map[string]*ruleProf) {
 	st := &evalState{rs: rs, ctx: context.Background(), deadline: time.Now().Add(time.Hour),
-		vals: make([]float64, len(rs.rules)), hdrCache: map[string]string{}, stamp: make([]uint32, len(rs.rules))}
+		vals: make([]float64, len(rs.rules)), stamp: make([]uint32, len(rs.rules))}
 	texts := map[Kind][][]byte{KindBody: msg.Body(), KindRawBody: msg.RawBody(), KindFull: {msg.Full()}}
 	for _, u := range msg.URIs() {
 		texts[KindURI] = append(texts[KindURI], []byte(u))

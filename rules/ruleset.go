@@ -225,8 +225,11 @@ type Ruleset struct {
 	metas     []*rule // in dependency order
 	scans     [KindMeta]*scanGroup
 	hdrGroups []*hdrGroup
+	hdrTexts  int        // distinct header texts (rule.textID)
+	hdrLits   []*hdrLits // by textID; nil: no literal prefilter
 	reg       *EvalRegistry
 	sets      *setState     // a pointer: tests copy a Ruleset to change its options
+	bufs      *sync.Pool    // of *evalBuf
 	sc        *shortcircuit // nil without shortcircuit rules
 	dns       *dnsRules     // the check_rbl* and URIBL rules (eval_dns.go)
 }
@@ -260,6 +263,7 @@ type rule struct {
 	lits       []string
 	setPat     string // RE2 superset with line anchors, for sets over joined texts
 	grouped    bool   // a header rule run through its hdrGroup's sets
+	textID     int    // header rules: which header text they match
 	meta       metaNode
 	metaDeps   []string
 	eval       EvalFunc
@@ -336,9 +340,9 @@ func newParser(opt Options) (*parser, error) {
 	if opt.Logger == nil {
 		opt.Logger = slog.Default()
 	}
-	rs := &Ruleset{opt: opt, byName: map[string]*rule{}, reg: opt.Evals, sets: new(setState)}
-	rs.conf = Config{RequiredScore: 5, ReportSafe: 1, OKLocales: "all", BodyPartScanSize: 50000, RawBodyPartScanSize: 500000, TLDs: map[string]bool{}, TwoLevelTLDs: map[string]bool{}, Bayes: DefaultBayesConfig()}
-	rs.conf = Config{RequiredScore: 5, ReportSafe: 1, OKLocales: "all", TLDs: map[string]bool{}, TwoLevelTLDs: map[string]bool{}, Bayes: DefaultBayesConfig(), DNS: DefaultDNSConfig()}
+	rs := &Ruleset{opt: opt, byName: map[string]*rule{}, reg: opt.Evals, sets: new(setState), bufs: new(sync.Pool)}
+	rs.conf = Config{RequiredScore: 5, ReportSafe: 1, OKLocales: "all", BodyPartScanSize: 50000, RawBodyPartScanSize: 500000,
+		TLDs: map[string]bool{}, TwoLevelTLDs: map[string]bool{}, Bayes: DefaultBayesConfig(), DNS: DefaultDNSConfig()}
 	rs.lint.ByKind = map[string]int{}
 	rs.lint.Unsupported = map[string]int{}
 	rs.lint.UnsupportedEvals = map[string]int{}
@@ -692,6 +696,10 @@ func (rs *Ruleset) compileRegex(j *regexJob) error {
 	}
 	r.re = &lazyRE{pat: tr.RE2, re: re}
 	r.re.get()
+	if r.bt != nil {
+		// Compiled with the rest, as the confirmation it replaces is.
+		r.bt.anchored(r.re.String())
+	}
 	r.lits = perlre.RequiredLiterals(tr.RE2)
 	lo := perlre.Options{LineAnchors: true, LooseRepeats: tr.Confirm, LooseBig: tr.Confirm}
 	if tl, err := perlre.Translate(pat, flags, lo); err == nil && perlre.CheckRE2(tl.RE2) == nil {

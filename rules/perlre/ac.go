@@ -92,14 +92,36 @@ func NewAC(pats []string) *AC {
 	return m
 }
 
+// ACFits reports whether NewAC can tell apart every byte of pats: the
+// automaton has room for 254 distinct case-folded bytes, and a pattern
+// with a byte beyond those would never be found.
+func ACFits(pats []string) bool {
+	used := [256]bool{}
+	n := 0
+	for _, p := range pats {
+		for i := 0; i < len(p); i++ {
+			if c := foldByte(p[i]); !used[c] {
+				used[c] = true
+				n++
+			}
+		}
+	}
+	return n <= 254
+}
+
 // Scan calls fn for each pattern occurrence in text (a pattern may be
 // reported more than once).
-func (m *AC) Scan(text []byte, fn func(pat int32)) {
+func (m *AC) Scan(text []byte, fn func(pat int32)) { scan(m, text, fn) }
+
+// ScanString is Scan over a string.
+func (m *AC) ScanString(text string, fn func(pat int32)) { scan(m, text, fn) }
+
+func scan[T ~string | ~[]byte](m *AC, text T, fn func(pat int32)) {
 	s := int32(0)
 	n := int32(m.nclass)
 	trans, class, hasOut := m.trans, &m.class, m.hasOut
-	for _, c := range text {
-		s = trans[s*n+int32(class[c])]
+	for i := 0; i < len(text); i++ {
+		s = trans[s*n+int32(class[text[i]])]
 		if hasOut[s] {
 			for _, p := range m.out[s] {
 				fn(p)
