@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -29,8 +28,7 @@ func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 // JSON object with -json; many (several files, directories, mboxes) get
 // one summary line each, or one JSON object per line with -json.
 func cmdCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("check", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("check", stderr)
 	cfgPath := fs.String("config", "", "configuration `file` (TOML); default: embedded defaults")
 	var ruleDirs stringList
 	fs.Var(&ruleDirs, "rules", "rules `dir`ectory or file (repeatable; replaces [rules])")

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -13,8 +12,7 @@ import (
 // cmdDKIMKeygen writes a DKIM private key (mode 0600) and prints the DNS
 // TXT record to publish, split into strings as opendkim-genkey does.
 func cmdDKIMKeygen(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("dkim-keygen", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("dkim-keygen", stderr)
 	domain := fs.String("d", "", "signing `domain`")
 	selector := fs.String("s", "", "`selector`")
 	alg := fs.String("a", "rsa", "`algorithm`: rsa or ed25519")

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -47,8 +46,7 @@ type learnCounts struct {
 // cmdLearn is sa-learn: it learns messages as spam or ham, forgets them,
 // or prints, backs up and restores the Bayes database.
 func cmdLearn(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("learn", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("learn", stderr)
 	fs.Usage = func() {
 		fmt.Fprint(stderr, `usage: sluice learn [-config F] [-bayes DB] [-user ADDR] (-spam|-ham|-forget) PATH...
        sluice learn [-config F] [-bayes DB] [-user ADDR] (-stats|-expire|-backup|-restore FILE|-import-sa FILE)

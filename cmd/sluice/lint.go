@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 
@@ -12,8 +11,7 @@ import (
 // cmdLint loads the rules as serve would and prints every error and
 // warning as file:line: message, then statistics. Exit 1 on errors.
 func cmdLint(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("lint", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("lint", stderr)
 	cfgPath := fs.String("config", "", "configuration `file` (TOML); default: embedded defaults")
 	var ruleDirs stringList
 	fs.Var(&ruleDirs, "rules", "rules `dir`ectory or file (repeatable; replaces [rules])")

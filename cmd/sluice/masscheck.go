@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -93,8 +92,7 @@ type mcReport struct {
 // labelled corpus and scores the newer part with and without it, as
 // SpamAssassin's mass-check measures a rule set.
 func cmdMasscheck(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("masscheck", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("masscheck", stderr)
 	var spamPaths, hamPaths, ruleDirs stringList
 	fs.Var(&spamPaths, "spam", "spam `path`: message file, directory or mbox (repeatable)")
 	fs.Var(&hamPaths, "ham", "ham `path`: message file, directory or mbox (repeatable)")

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -30,8 +29,7 @@ const (
 // cmdPipe is the content_filter mode: read one message on stdin, run the
 // per-message pipeline, and re-inject the result with sendmail.
 func cmdPipe(args []string, stdin io.Reader, stderr io.Writer) int {
-	fs := flag.NewFlagSet("pipe", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("pipe", stderr)
 	cfgPath := fs.String("config", "", "configuration `file` (TOML); default: embedded defaults")
 	sender := fs.String("f", "", "envelope `sender` (Postfix: ${sender}); empty for the null sender")
 	clientIP := fs.String("client-ip", "", "original client `IP` (Postfix: ${client_address})")

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -15,8 +14,7 @@ import (
 // cmdSieveTest runs one script against one message, as Pigeonhole's
 // sieve-test does, and prints the actions one per line.
 func cmdSieveTest(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("sieve-test", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("sieve-test", stderr)
 	from := fs.String("from", "sender@example.org", "envelope `sender`")
 	rcpt := fs.String("rcpt", "recipient@example.org", "envelope `recipient`")
 	spamScore := fs.Float64("spam-score", -1, "spam `score` for spamtest (required 5); negative: not tested")

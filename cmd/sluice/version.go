@@ -1,7 +1,6 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -45,8 +44,7 @@ func subVersion() string { return readBuildInfo().date }
 // cmdVersion prints sluice's version and build, and the rules the
 // configuration loads (from the compiled-rules cache when it is warm).
 func cmdVersion(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("version", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("version", stderr)
 	cfgPath := fs.String("config", "", "configuration `file` (default: embedded defaults)")
 	if err := fs.Parse(args); err != nil {
 		return 2
