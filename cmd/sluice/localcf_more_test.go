@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"math"
 	"os"
@@ -20,7 +19,7 @@ import (
 // limit but within the rawbody limit fires only the rawbody rule; past
 // both, neither.
 func TestLocalCFScanSize(t *testing.T) {
-	stock := stockRules(t)
+	stockRules(t)
 	testutil.RequirePeer(t, "spamassassin")
 	cf := "body_part_scan_size 1000\nrawbody_part_scan_size 2000\n" +
 		"body LOCAL_FAR /farword/\nscore LOCAL_FAR 0.6\nrawbody LOCAL_RAWFAR /farword/\nscore LOCAL_RAWFAR 0.7\n"
@@ -41,35 +40,14 @@ func TestLocalCFScanSize(t *testing.T) {
 	}
 	dir := t.TempDir()
 	local := writeSite(t, dir, cf)
-	conf := filepath.Join(dir, "sluice.toml")
-	os.WriteFile(conf, []byte("[rules]\nbudget = \"10m\"\ncache_dir = \"off\"\n"), 0o644)
-	args := []string{"check", "-config", conf, "-json", "-dns", "off", "-rules", stock, "-rules", local}
-	for i, tt := range tests {
-		f := filepath.Join(dir, fmt.Sprintf("msg%d.eml", i))
-		os.WriteFile(f, []byte(tt.msg), 0o644)
-		args = append(args, f)
-	}
-	var out, errb bytes.Buffer
-	if code := run(args, &out, &errb); code != 0 {
-		t.Fatalf("sluice check = %d\n%s", code, errb.String())
-	}
-	dec := json.NewDecoder(&out)
+	var msgs []string
 	for _, tt := range tests {
-		var r jsonResult
-		if err := dec.Decode(&r); err != nil {
-			t.Fatalf("check -json: %v", err)
-		}
-		_, saTests := spamassassinVerdict(t, dir, tt.msg)
-		fired := map[string]bool{}
-		for _, h := range r.Hits {
-			fired[h.Rule] = true
-		}
-		for rule, want := range map[string]bool{"LOCAL_FAR": tt.body, "LOCAL_RAWFAR": tt.raw} {
-			sa := strings.Contains(","+saTests+",", ","+rule+",")
-			if sa != want || fired[rule] != want {
-				t.Errorf("%s: %s: SpamAssassin %v (%s), sluice %v; want %v", tt.name, rule, sa, saTests, fired[rule], want)
-			}
-		}
+		msgs = append(msgs, tt.msg)
+	}
+	results := checkMessages(t, dir, local, msgs)
+	for i, tt := range tests {
+		r := results[i]
+		agreeOnRules(t, dir, tt.name, tt.msg, r, map[string]bool{"LOCAL_FAR": tt.body, "LOCAL_RAWFAR": tt.raw})
 	}
 }
 
@@ -79,7 +57,7 @@ func TestLocalCFScanSize(t *testing.T) {
 // relay); through a trusted relay that is no MSA, the client stays
 // untrusted.
 func TestLocalCFMSANetworks(t *testing.T) {
-	stock := stockRules(t)
+	stockRules(t)
 	testutil.RequirePeer(t, "spamassassin")
 	cf := "trusted_networks 10.0.0.0/8\ninternal_networks 10.0.0.0/8\nmsa_networks 10.0.0.5\n" +
 		"header LOCAL_UNTRUSTED_CLIENT X-Spam-Relays-Untrusted =~ /ip=198\\.51\\.100\\.7 /\nscore LOCAL_UNTRUSTED_CLIENT 0.5\n"
@@ -100,35 +78,14 @@ func TestLocalCFMSANetworks(t *testing.T) {
 	}
 	dir := t.TempDir()
 	local := writeSite(t, dir, cf)
-	conf := filepath.Join(dir, "sluice.toml")
-	os.WriteFile(conf, []byte("[rules]\nbudget = \"10m\"\ncache_dir = \"off\"\n"), 0o644)
-	args := []string{"check", "-config", conf, "-json", "-dns", "off", "-rules", stock, "-rules", local}
-	for i, tt := range tests {
-		f := filepath.Join(dir, fmt.Sprintf("msg%d.eml", i))
-		os.WriteFile(f, []byte(tt.msg), 0o644)
-		args = append(args, f)
-	}
-	var out, errb bytes.Buffer
-	if code := run(args, &out, &errb); code != 0 {
-		t.Fatalf("sluice check = %d\n%s", code, errb.String())
-	}
-	dec := json.NewDecoder(&out)
+	var msgs []string
 	for _, tt := range tests {
-		var r jsonResult
-		if err := dec.Decode(&r); err != nil {
-			t.Fatalf("check -json: %v", err)
-		}
-		_, saTests := spamassassinVerdict(t, dir, tt.msg)
-		fired := map[string]bool{}
-		for _, h := range r.Hits {
-			fired[h.Rule] = true
-		}
-		for rule, want := range map[string]bool{"ALL_TRUSTED": tt.trusted, "LOCAL_UNTRUSTED_CLIENT": tt.client} {
-			sa := strings.Contains(","+saTests+",", ","+rule+",")
-			if sa != want || fired[rule] != want {
-				t.Errorf("%s: %s: SpamAssassin %v (%s), sluice %v; want %v", tt.name, rule, sa, saTests, fired[rule], want)
-			}
-		}
+		msgs = append(msgs, tt.msg)
+	}
+	results := checkMessages(t, dir, local, msgs)
+	for i, tt := range tests {
+		r := results[i]
+		agreeOnRules(t, dir, tt.name, tt.msg, r, map[string]bool{"ALL_TRUSTED": tt.trusted, "LOCAL_UNTRUSTED_CLIENT": tt.client})
 	}
 }
 
@@ -136,7 +93,7 @@ func TestLocalCFMSANetworks(t *testing.T) {
 // and blocklist_to fire their rules and change the score as in
 // SpamAssassin 4.0.1, each for its own recipient.
 func TestLocalCFRecipientLists(t *testing.T) {
-	stock := stockRules(t)
+	stockRules(t)
 	testutil.RequirePeer(t, "spamassassin")
 	cf := localCFSpammy + "welcomelist_to wl@example.org\nmore_spam_to more@example.org\nall_spam_to all@example.org\nblocklist_to bl@example.org\n"
 	msg := func(to string) string {
@@ -150,24 +107,13 @@ func TestLocalCFRecipientLists(t *testing.T) {
 	// The site directory: its init.pre's enable_compat
 	// welcomelist_blocklist drops the deprecated USER_IN_WHITELIST_TO.
 	local := writeSite(t, dir, cf)
-	conf := filepath.Join(dir, "sluice.toml")
-	os.WriteFile(conf, []byte("[rules]\nbudget = \"10m\"\ncache_dir = \"off\"\n"), 0o644)
-	args := []string{"check", "-config", conf, "-json", "-dns", "off", "-rules", stock, "-rules", filepath.Dir(local)}
-	for i, to := range tests {
-		f := filepath.Join(dir, fmt.Sprintf("msg%d.eml", i))
-		os.WriteFile(f, []byte(msg(to)), 0o644)
-		args = append(args, f)
-	}
-	var out, errb bytes.Buffer
-	if code := run(args, &out, &errb); code != 0 {
-		t.Fatalf("sluice check = %d\n%s", code, errb.String())
-	}
-	dec := json.NewDecoder(&out)
+	var msgs []string
 	for _, to := range tests {
-		var r jsonResult
-		if err := dec.Decode(&r); err != nil {
-			t.Fatalf("check -json: %v", err)
-		}
+		msgs = append(msgs, msg(to))
+	}
+	results := checkMessages(t, dir, filepath.Dir(local), msgs)
+	for i, to := range tests {
+		r := results[i]
 		saSpam, saScore, saTests := spamassassinStatus(t, dir, msg(to))
 		var names []string
 		for _, h := range r.Hits {
@@ -228,6 +174,21 @@ func TestLocalCFLang(t *testing.T) {
 		want, got := describe(string(sa), "RCVD_ILLEGAL_IP"), describe(out.String(), "RCVD_ILLEGAL_IP")
 		if got != want {
 			t.Errorf("lang %q: RCVD_ILLEGAL_IP described %q, SpamAssassin %q", lang, got, want)
+		}
+	}
+}
+
+// agreeOnRules checks that each rule of want fires (true) or not (false)
+// on msg in both SpamAssassin (spamassassin -L on the site under dir) and
+// sluice's result r.
+func agreeOnRules(t *testing.T, dir, name, msg string, r jsonResult, want map[string]bool) {
+	t.Helper()
+	_, saTests := spamassassinVerdict(t, dir, msg)
+	hit := fired(r)
+	for rule, w := range want {
+		sa := strings.Contains(","+saTests+",", ","+rule+",")
+		if sa != w || hit[rule] != w {
+			t.Errorf("%s: %s: SpamAssassin %v (%s), sluice %v; want %v", name, rule, sa, saTests, hit[rule], w)
 		}
 	}
 }

@@ -26,7 +26,7 @@ const localCFSpammy = "body LOCAL_PILLS /cheap pills/\nscore LOCAL_PILLS 10\n"
 // welcomed by either. One local.cf holds every case, each for its own
 // sender, so that sluice loads the rules once for all the messages.
 func TestLocalCFWelcomelists(t *testing.T) {
-	rules := stockRules(t)
+	stockRules(t)
 	testutil.RequirePeer(t, "spamassassin")
 	cf := localCFSpammy + `welcomelist_from_rcvd rcvd@example.com example.com
 whitelist_from_rcvd *@byip.example.com [192.0.2.0]/24
@@ -59,34 +59,20 @@ unwelcomelist_from gone@example.com
 	local := writeSite(t, dir, cf)
 	// A budget no loaded machine (or -race) runs out of: the verdicts
 	// compared must be those of every rule.
-	conf := filepath.Join(dir, "sluice.toml")
-	os.WriteFile(conf, []byte("[rules]\nbudget = \"10m\"\ncache_dir = \"off\"\n"), 0o644)
-	args := []string{"check", "-config", conf, "-json", "-dns", "off", "-rules", rules, "-rules", local}
-	for i, tt := range tests {
-		f := filepath.Join(dir, fmt.Sprintf("msg%d.eml", i))
-		os.WriteFile(f, []byte(tt.msg), 0o644)
-		args = append(args, f)
-	}
-	var out, errb bytes.Buffer
-	if code := run(args, &out, &errb); code != 0 {
-		t.Fatalf("sluice check = %d\n%s", code, errb.String())
-	}
-	dec := json.NewDecoder(&out)
+	var msgs []string
 	for _, tt := range tests {
-		var r jsonResult
-		if err := dec.Decode(&r); err != nil {
-			t.Fatalf("check -json: %v", err)
-		}
+		msgs = append(msgs, tt.msg)
+	}
+	results := checkMessages(t, dir, local, msgs)
+	for i, tt := range tests {
+		r := results[i]
 		saSpam, saTests := spamassassinVerdict(t, dir, tt.msg)
-		fired := map[string]bool{}
-		for _, h := range r.Hits {
-			fired[h.Rule] = true
-		}
+		hit := fired(r)
 		if saSpam != tt.spam || r.Spam != tt.spam {
 			t.Errorf("%s: spam: SpamAssassin %v (%s), sluice %v (score %.1f); want %v", tt.name, saSpam, saTests, r.Spam, r.Score, tt.spam)
 		}
-		if !strings.Contains(","+saTests+",", ","+tt.rule+",") || !fired[tt.rule] {
-			t.Errorf("%s: %s: SpamAssassin tests=%s, sluice fired %v; want it in both", tt.name, tt.rule, saTests, fired[tt.rule])
+		if !strings.Contains(","+saTests+",", ","+tt.rule+",") || !hit[tt.rule] {
+			t.Errorf("%s: %s: SpamAssassin tests=%s, sluice fired %v; want it in both", tt.name, tt.rule, saTests, hit[tt.rule])
 		}
 	}
 }
@@ -138,4 +124,40 @@ func spamassassinStatus(t *testing.T, dir, msg string) (spam bool, score float64
 	}
 	score, _ = strconv.ParseFloat(m[2], 64)
 	return m[1] == "Yes", score, strings.NewReplacer("\n\t", "", " ", "").Replace(m[3])
+}
+
+// checkMessages scores msgs with one `sluice check -json` (the stock rules
+// and then rulesArg: local.cf or the site directory) under a budget no
+// loaded machine runs out of, and returns one result per message.
+func checkMessages(t *testing.T, dir, rulesArg string, msgs []string) []jsonResult {
+	t.Helper()
+	conf := filepath.Join(dir, "sluice.toml")
+	os.WriteFile(conf, []byte("[rules]\nbudget = \"10m\"\ncache_dir = \"off\"\n"), 0o644)
+	args := []string{"check", "-config", conf, "-json", "-dns", "off", "-rules", stockRules(t), "-rules", rulesArg}
+	for i, m := range msgs {
+		f := filepath.Join(dir, fmt.Sprintf("msg%d.eml", i))
+		os.WriteFile(f, []byte(m), 0o644)
+		args = append(args, f)
+	}
+	var out, errb bytes.Buffer
+	if code := run(args, &out, &errb); code != 0 {
+		t.Fatalf("sluice check = %d\n%s", code, errb.String())
+	}
+	dec := json.NewDecoder(&out)
+	res := make([]jsonResult, len(msgs))
+	for i := range res {
+		if err := dec.Decode(&res[i]); err != nil {
+			t.Fatalf("check -json: %v", err)
+		}
+	}
+	return res
+}
+
+// fired is the set of rules a check result hit.
+func fired(r jsonResult) map[string]bool {
+	m := map[string]bool{}
+	for _, h := range r.Hits {
+		m[h.Rule] = true
+	}
+	return m
 }

@@ -1,10 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
 	"math"
@@ -26,7 +23,7 @@ import (
 // evaluation and change verdict and score as in SpamAssassin 4.0.1
 // (spamassassin -L with the same site configuration).
 func TestLocalCFShortcircuit(t *testing.T) {
-	stock := stockRules(t)
+	stockRules(t)
 	testutil.RequirePeer(t, "spamassassin")
 	cf := localCFSpammy + `loadplugin Mail::SpamAssassin::Plugin::Shortcircuit
 header LOCAL_SC_HAM Subject =~ /sc-ham/
@@ -75,24 +72,13 @@ shortcircuit USER_IN_WELCOMELIST ham
 	}
 	dir := t.TempDir()
 	local := writeSite(t, dir, cf)
-	conf := filepath.Join(dir, "sluice.toml")
-	os.WriteFile(conf, []byte("[rules]\nbudget = \"10m\"\ncache_dir = \"off\"\n"), 0o644)
-	args := []string{"check", "-config", conf, "-json", "-dns", "off", "-rules", stock, "-rules", filepath.Dir(local)}
-	for i, tt := range tests {
-		f := filepath.Join(dir, fmt.Sprintf("msg%d.eml", i))
-		os.WriteFile(f, []byte(tt.msg), 0o644)
-		args = append(args, f)
-	}
-	var out, errb bytes.Buffer
-	if code := run(args, &out, &errb); code != 0 {
-		t.Fatalf("sluice check = %d\n%s", code, errb.String())
-	}
-	dec := json.NewDecoder(&out)
+	var msgs []string
 	for _, tt := range tests {
-		var r jsonResult
-		if err := dec.Decode(&r); err != nil {
-			t.Fatalf("check -json: %v", err)
-		}
+		msgs = append(msgs, tt.msg)
+	}
+	results := checkMessages(t, dir, filepath.Dir(local), msgs)
+	for i, tt := range tests {
+		r := results[i]
 		saSpam, saScore, saTests := spamassassinScore(t, dir, tt.msg)
 		var names []string
 		for _, h := range r.Hits {
