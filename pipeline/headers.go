@@ -25,7 +25,14 @@ func (p *Pipeline) parse(m *Message) *mail.Message {
 	if opts.EnvelopeFrom == "" {
 		opts.EnvelopeFrom = m.Env.MailFrom
 	}
-	m.Parsed = mail.Parse(m.Raw, opts)
+	raw := m.Raw
+	if p.cfg.Spam == nil && p.cfg.Sieve == nil && p.cfg.Auth == nil {
+		// No stage reads the body (plain delivery): the header alone is
+		// parsed, for the log's ids and the trace fields. The message
+		// written out is m.Header and m.Body, never the parse.
+		raw = m.Raw[:len(m.Raw)-len(m.Body)]
+	}
+	m.Parsed = mail.Parse(raw, opts)
 	msgID, queueID := identify(m.Parsed.Root().Fields())
 	m.MessageID = msgID
 	if m.QueueID == "" {
