@@ -72,6 +72,12 @@ type Redis struct {
 	// SentinelMaster is the master's name in the Sentinels' configuration.
 	// Default "".
 	SentinelMaster string `toml:"sentinel_master"`
+	// ClusterAddrs are host:port addresses of Redis Cluster nodes (any
+	// few; the client learns the rest); URL gives only the credentials
+	// and TLS. sluice's scripts touch several keys at once, which a
+	// cluster allows only within one hash slot: KeyPrefix must then hold
+	// a hash tag, such as "{sluice}:". Default none.
+	ClusterAddrs []string `toml:"cluster_addrs"`
 }
 
 // Bayes configures the learning classifier. What it learns and when
@@ -595,6 +601,16 @@ func (c *Config) Validate() error {
 	if len(c.Redis.SentinelAddrs) > 0 && c.Redis.URL == "" {
 		bad("redis.sentinel_addrs is set but redis.url is empty")
 	}
+	if len(c.Redis.ClusterAddrs) > 0 {
+		switch {
+		case c.Redis.URL == "":
+			bad("redis.cluster_addrs is set but redis.url is empty")
+		case len(c.Redis.SentinelAddrs) > 0:
+			bad("redis.cluster_addrs and redis.sentinel_addrs exclude each other")
+		case !hasHashTag(c.Redis.KeyPrefix):
+			bad("redis.cluster_addrs needs a hash tag in redis.key_prefix (e.g. \"{sluice}:\"): sluice's scripts touch several keys at once, which a cluster allows only within one slot")
+		}
+	}
 	if len(c.Filter.Listen) > 0 && c.Filter.NextHop == "" {
 		bad("filter.listen is set but filter.next_hop is empty")
 	}
@@ -693,6 +709,13 @@ func (c *Config) validateDelivery(bad func(format string, args ...any)) {
 			bad("delivery.quota_rule: %v", err)
 		}
 	}
+}
+
+// hasHashTag reports whether key holds a Redis Cluster hash tag: a
+// non-empty "{...}", whose content alone picks the slot.
+func hasHashTag(key string) bool {
+	i := strings.IndexByte(key, '{')
+	return i >= 0 && strings.IndexByte(key[i+1:], '}') > 0
 }
 
 // Quota returns the limits of QuotaRule; zero for none. The rule must be

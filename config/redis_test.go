@@ -25,3 +25,20 @@ func TestRedisSentinelConfig(t *testing.T) {
 		}
 	}
 }
+
+func TestRedisClusterConfig(t *testing.T) {
+	c, err := Parse("sluice.toml", []byte("[redis]\nurl = \"redis://x:1\"\nkey_prefix = \"{mail}:\"\ncluster_addrs = [\"127.0.0.1:7000\"]\n"))
+	if err != nil || len(c.Redis.ClusterAddrs) != 1 {
+		t.Fatalf("Parse = %+v, %v", c.Redis, err)
+	}
+	for src, want := range map[string]string{
+		"[redis]\nurl = \"redis://x:1\"\ncluster_addrs = [\"a:1\"]\n":                                                                             "hash tag",
+		"[redis]\nurl = \"redis://x:1\"\nkey_prefix = \"{}:\"\ncluster_addrs = [\"a:1\"]\n":                                                       "hash tag",
+		"[redis]\nkey_prefix = \"{s}:\"\ncluster_addrs = [\"a:1\"]\n":                                                                             "redis.url is empty",
+		"[redis]\nurl = \"redis://x:1\"\nkey_prefix = \"{s}:\"\ncluster_addrs = [\"a:1\"]\nsentinel_addrs = [\"b:1\"]\nsentinel_master = \"m\"\n": "exclude",
+	} {
+		if _, err := Parse("sluice.toml", []byte(src)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Parse(%q) = %v, want an error saying %q", src, err, want)
+		}
+	}
+}

@@ -150,3 +150,14 @@ func TestRedisScriptCacheLost(t *testing.T) {
 		t.Fatalf("ApplyAll after SCRIPT FLUSH = %v, %v; want [learned already]", outs, err)
 	}
 }
+
+// TestStoreRedisCluster runs the conformance tests against a real Redis
+// Cluster (one node holding every slot), every key under a hash-tagged
+// prefix so that each script's keys share a slot.
+func TestStoreRedisCluster(t *testing.T) {
+	addr := testutil.StartRedisCluster(t)
+	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{addr}})
+	t.Cleanup(func() { c.Close() })
+	var n atomic.Int64
+	storetest.Run(t, func(t *testing.T) bayes.Store { return New(c, fmt.Sprintf("{test%d}:", n.Add(1))) })
+}

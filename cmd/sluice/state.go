@@ -72,6 +72,13 @@ func newRedisClient(r config.Redis) (redis.UniversalClient, error) {
 	if o.MaxRetries == 0 {
 		o.MaxRetries = 1
 	}
+	if len(r.ClusterAddrs) > 0 {
+		return redis.NewClusterClient(&redis.ClusterOptions{
+			Addrs: r.ClusterAddrs, Username: o.Username, Password: o.Password, TLSConfig: o.TLSConfig,
+			DialTimeout: o.DialTimeout, ReadTimeout: o.ReadTimeout, WriteTimeout: o.WriteTimeout,
+			MaxRetries: o.MaxRetries, PoolSize: o.PoolSize,
+		}), nil
+	}
 	if len(r.SentinelAddrs) == 0 {
 		return redis.NewClient(o), nil
 	}

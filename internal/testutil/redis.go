@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -22,12 +23,12 @@ func StartRedis(t testing.TB) (addr string, stop func()) {
 
 // StartRedisOn is StartRedis on a given port: a test that killed its
 // server starts a new, empty one where its clients expect it.
-func StartRedisOn(t testing.TB, port int) (addr string, stop func()) {
+func StartRedisOn(t testing.TB, port int, extra ...string) (addr string, stop func()) {
 	t.Helper()
 	bin := RequirePeer(t, "redis-server")[0]
 	dir := t.TempDir()
 	logFile := filepath.Join(dir, "redis.log")
-	cmd := exec.Command(bin,
+	cmd := exec.Command(bin, append([]string{
 		"--bind", "127.0.0.1",
 		"--port", strconv.Itoa(port),
 		"--dir", dir,
@@ -36,7 +37,7 @@ func StartRedisOn(t testing.TB, port int) (addr string, stop func()) {
 		"--appendonly", "no",
 		"--daemonize", "no",
 		"--databases", "16",
-	)
+	}, extra...)...)
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("redis-server: %v", err)
 	}
@@ -54,4 +55,25 @@ func StartRedisOn(t testing.TB, port int) (addr string, stop func()) {
 		t.Fatalf("redis-server did not listen on %d: %v\n%s", port, err, b)
 	}
 	return "127.0.0.1:" + strconv.Itoa(port), stop
+}
+
+// StartRedisCluster starts a one-node Redis Cluster (cluster mode, every
+// slot assigned to the node) on a free port and returns the node's
+// host:port once the cluster answers "cluster_state:ok".
+func StartRedisCluster(t testing.TB) string {
+	t.Helper()
+	port := FreePort(t)
+	addr, _ := StartRedisOn(t, port, "--cluster-enabled", "yes", "--cluster-config-file", "nodes-"+strconv.Itoa(port)+".conf")
+	cli := RequirePeer(t, "redis-cli")[0]
+	if out, err := exec.Command(cli, "-p", strconv.Itoa(port), "cluster", "addslotsrange", "0", "16383").CombinedOutput(); err != nil {
+		t.Fatalf("redis-cli cluster addslotsrange: %v\n%s", err, out)
+	}
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		out, _ := exec.Command(cli, "-p", strconv.Itoa(port), "cluster", "info").Output()
+		if strings.Contains(string(out), "cluster_state:ok") {
+			return addr
+		}
+	}
+	t.Fatal("redis cluster did not reach cluster_state:ok")
+	return ""
 }

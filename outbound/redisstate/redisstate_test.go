@@ -163,3 +163,15 @@ func TestSenderClaims(t *testing.T) {
 		t.Fatalf("retry after a failed send: %v, %d submissions; want nil and 3", err, sub.n.Load())
 	}
 }
+
+// TestConformanceCluster runs the state table against a real Redis
+// Cluster (one node, every slot), keys under a hash-tagged prefix.
+func TestConformanceCluster(t *testing.T) {
+	addr := testutil.StartRedisCluster(t)
+	statetest.Run(t, func(t *testing.T, ttl time.Duration) statetest.State {
+		c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{addr}})
+		t.Cleanup(func() { c.Close() })
+		prefix := "{t:" + strings.ReplaceAll(t.Name(), "/", ":") + "}:"
+		return redisstate.New(c, redisstate.Options{Prefix: prefix, DeliveryTTL: ttl})
+	}, true)
+}
