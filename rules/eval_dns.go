@@ -12,7 +12,6 @@ package rules
 
 import (
 	"fmt"
-	"net/netip"
 	"net/url"
 	"sort"
 	"strings"
@@ -161,7 +160,7 @@ func (rs *Ruleset) rblIPs(rl *Relays, rr rblRule) []string {
 		ips = ips[:n]
 	}
 	if !rr.nice {
-		for len(ips) > 0 && inNetList(ips[0], rs.conf.TrustedNetworks) {
+		for len(ips) > 0 && relays.InPrefixes(ips[0], rs.conf.TrustedNetworks) {
 			ips = ips[1:]
 		}
 	}
@@ -534,17 +533,3 @@ func evalURIDNSBL(ec *EvalContext, _ []string) (bool, error) {
 	return false, nil
 }
 
-// inNetList reports whether ip is in one of nets (trusted_networks).
-func inNetList(ip string, nets []netip.Prefix) bool {
-	a, err := netip.ParseAddr(ip)
-	if err != nil {
-		return false
-	}
-	a = a.Unmap()
-	for _, n := range nets {
-		if n.Contains(a) {
-			return true
-		}
-	}
-	return false
-}

@@ -207,7 +207,7 @@ func Compute(msg Headers, nets Networks) *Path {
 				if inInternal && r.Auth == "" && !inNets(r.IP, internal) {
 					inInternal = false
 				}
-				if inPrefixes(r.IP, nets.MSA) {
+				if InPrefixes(r.IP, nets.MSA) {
 					foundMSA, r.MSA = true, true
 				}
 			}
@@ -229,8 +229,8 @@ func Compute(msg Headers, nets Networks) *Path {
 	return rl
 }
 
-// inPrefixes reports whether ip is in nets.
-func inPrefixes(ip string, nets []netip.Prefix) bool {
+// InPrefixes reports whether ip (a textual address) is in one of nets.
+func InPrefixes(ip string, nets []netip.Prefix) bool {
 	a, err := netip.ParseAddr(ip)
 	if err != nil {
 		return false
