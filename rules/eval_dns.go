@@ -532,4 +532,3 @@ func evalURIDNSBL(ec *EvalContext, _ []string) (bool, error) {
 	}
 	return false, nil
 }
-
