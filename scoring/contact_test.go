@@ -10,7 +10,7 @@ import (
 // TestReportContact: report_contact in the rule files is what
 // _CONTACTADDRESS_ expands to, unless Options names another contact.
 func TestReportContact(t *testing.T) {
-	rs, err := rules.LoadString("local.cf", "report_contact abuse@example.test\n" +
+	rs, err := rules.LoadString("local.cf", "report_contact abuse@example.test\n"+
 		"clear_headers\nadd_header all Contact _CONTACTADDRESS_\n", rules.Options{})
 	if err != nil {
 		t.Fatal(err)

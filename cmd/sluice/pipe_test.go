@@ -96,21 +96,13 @@ func TestPipeHandsToServe(t *testing.T) {
 	dir := t.TempDir()
 	sm := fakeSendmail(t, dir, 0)
 	port := testutil.FreePort(t)
-	cfg := writeConfig(t, dir, fmt.Sprintf(`[auth]
-enabled = false
-[metrics]
-listen = ""
-[lmtp]
-listen = ["127.0.0.1:%d"]
-[delivery]
-mail_root = %q
-[rules]
+	cfg := writeConfig(t, dir, serveTOML(t, dir)+fmt.Sprintf(`[rules]
 mode = "builtin"
 [filter]
 sendmail = %q
 [spamd]
 listen = ["127.0.0.1:%d"]
-`, testutil.FreePort(t), filepath.Join(dir, "mail"), sm, port))
+`, sm, port))
 	startServeProcess(t, func() error { return testutil.WaitPort(port, time.Minute) }, "serve", "-config", cfg)
 	gtube, err := os.ReadFile(sampleSpam)
 	if err != nil {

@@ -71,6 +71,22 @@ func startServeProcess(t *testing.T, ready func() error, args ...string) {
 	}
 }
 
+// serveTOML is the start of a test configuration for a `sluice serve`
+// process: no authentication (no DNS), no metrics, LMTP on a free port,
+// mail under dir/mail. Callers append their sections.
+func serveTOML(t *testing.T, dir string) string {
+	t.Helper()
+	return fmt.Sprintf(`[auth]
+enabled = false
+[metrics]
+listen = ""
+[lmtp]
+listen = ["127.0.0.1:%d"]
+[delivery]
+mail_root = %q
+`, testutil.FreePort(t), filepath.Join(dir, "mail"))
+}
+
 // spamdServeConfig writes a configuration for serve behind spamc: no DNS,
 // no metrics, LMTP on a free port, the stock rules plus localCF, Bayes in
 // dir and TELL allowed; bayesExtra and spamdExtra are added to the
@@ -81,15 +97,7 @@ func spamdServeConfig(t *testing.T, dir, localCF, bayesExtra, spamdExtra string)
 	if err := os.WriteFile(lcf, []byte(localCF), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	toml := fmt.Sprintf(`[auth]
-enabled = false
-[metrics]
-listen = ""
-[lmtp]
-listen = ["127.0.0.1:%d"]
-[delivery]
-mail_root = %q
-[rules]
+	toml := serveTOML(t, dir) + fmt.Sprintf(`[rules]
 mode = "dirs"
 dirs = [%q, %q]
 budget = "5m"
@@ -97,7 +105,7 @@ budget = "5m"
 path = %q
 %s[spamd]
 allow_tell = true
-%s`, testutil.FreePort(t), filepath.Join(dir, "mail"), stockRules(t), lcf, filepath.Join(dir, "bayes.db"), bayesExtra, spamdExtra)
+%s`, stockRules(t), lcf, filepath.Join(dir, "bayes.db"), bayesExtra, spamdExtra)
 	path := filepath.Join(dir, "sluice.toml")
 	if err := os.WriteFile(path, []byte(toml), 0o644); err != nil {
 		t.Fatal(err)

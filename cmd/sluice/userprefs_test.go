@@ -201,22 +201,14 @@ func TestUserPrefsSpamd(t *testing.T) {
 	lcf := filepath.Join(sdir, "local.cf")
 	os.WriteFile(lcf, []byte(parity.LocalCF+site), 0o644)
 	cfg := filepath.Join(sdir, "sluice.toml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf(`[auth]
-enabled = false
-[metrics]
-listen = ""
-[lmtp]
-listen = ["127.0.0.1:%d"]
-[delivery]
-mail_root = %q
-[rules]
+	os.WriteFile(cfg, []byte(serveTOML(t, sdir)+fmt.Sprintf(`[rules]
 mode = "dirs"
 dirs = [%q, %q]
 budget = "5m"
 user_prefs = %q
 [bayes]
 enabled = false
-`, testutil.FreePort(t), filepath.Join(sdir, "mail"), stockRules(t), lcf, users+"/%u/user_prefs")), 0o644)
+`, stockRules(t), lcf, users+"/%u/user_prefs")), 0o644)
 	port := startSpamdServe(t, cfg)
 
 	msg := filepath.Join(dir, "pills.eml")
