@@ -17,7 +17,6 @@ var unsupportedDirectives = map[string]string{
 	"blocklist_from_rcvd":          "not checked",
 	"delist_uri_host":              "entries stay on the URI host lists",
 	"envelope_sender_header":       "EnvelopeFrom comes from the relays and Return-Path only",
-	"user_scores_dsn":              "per-user scores are not read from SQL",
 	"always_trust_envelope_sender": "not applied",
 	"freemail_whitelist":           "not applied by the FreeMail evals",
 	"freemail_welcomelist":         "not applied by the FreeMail evals",

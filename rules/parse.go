@@ -520,6 +520,8 @@ func (p *parser) settingDirective(file string, line int, key, val string) bool {
 		rs.conf.UnsafeReportTemplate = ""
 	case "allow_user_rules":
 		rs.conf.AllowUserRules = strings.TrimSpace(val) == "1"
+	case "user_scores_dsn", "user_scores_sql_username", "user_scores_sql_password", "user_scores_sql_custom_query":
+		rs.conf.UserScores.set(key, val)
 	case "body_part_scan_size", "rawbody_part_scan_size":
 		v, err := strconv.Atoi(val)
 		if err != nil || v < 0 {

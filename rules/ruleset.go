@@ -144,6 +144,9 @@ type Config struct {
 	BodyPartScanSize, RawBodyPartScanSize int
 	// DNS holds the DNSBL and URI blocklist settings (dnsconf.go).
 	DNS DNSConfig
+	// UserScores is where per-user preferences come from besides
+	// user_prefs files: SpamAssassin's user_scores_dsn settings.
+	UserScores UserScoresSQL
 
 	freemail *freemailIndex
 }
