@@ -40,6 +40,8 @@ type Metrics struct {
 	// --- rule-file DNS blocklists (docs/dnsbl.md) ---
 	RuleDNSQueries   prometheus.Histogram   // questions asked per message
 	RuleDNSExhausted *prometheus.CounterVec // budget: count, time
+	// --- per-user preferences from SQL (docs/userprefs.md) ---
+	UserPrefsSQL *prometheus.CounterVec // result: hit, query, error
 
 	ready atomic.Bool
 }
@@ -101,6 +103,13 @@ func New(version string) *Metrics {
 		BuildInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "sluice_build_info", Help: "Always 1; labels name the build.",
 		}, []string{"version", "goversion"}),
+		UserPrefsSQL: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sluice_user_prefs_sql_total", Help: "Per-user preference look-ups in user_scores_dsn, by result (hit: from the cache, query: read from the database, error: the query failed and the site's settings were used).",
+		}, []string{"result"}),
+	}
+	reg.MustRegister(m.UserPrefsSQL)
+	for _, r := range []string{"hit", "query", "error"} {
+		m.UserPrefsSQL.WithLabelValues(r)
 	}
 	reg.MustRegister(m.Messages, m.Recipients, m.Score, m.RuleHits, m.RuleTimeouts, m.StageDuration,
 		m.DNSLookups, m.DeliveryErrors, m.RulesLoaded, m.Reloads, m.BuildInfo, m.BayesErrors, m.AutoLearn, m.StateErrors,

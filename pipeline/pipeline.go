@@ -159,6 +159,7 @@ type Pipeline struct {
 	log    *slog.Logger
 	stores storeCache
 	prefs  prefsCache
+	sql    sqlPrefsCache
 }
 
 // New returns a Pipeline. A nil log discards nothing: slog.Default is used.
@@ -347,11 +348,11 @@ func (p *Pipeline) Check(ctx context.Context, env *mail.Envelope, raw []byte) (*
 // CheckUser is Check with the Bayes database of user, a mailbox as
 // MailboxUser names it, when SpamStage.Users is set, and with the
 // user_prefs of user as a recipient address, when SpamStage.UserPrefs is
-// set.
+// set, and the SQL rows of user as it is, when SpamStage.SQLPrefs is.
 func (p *Pipeline) CheckUser(ctx context.Context, env *mail.Envelope, raw []byte, user string) (*Message, error) {
 	var prefs *rules.Prefs
-	if s := p.cfg.Spam; s != nil && s.UserPrefs != "" {
-		prefs = p.recipientPrefs(ctx, user)
+	if s := p.cfg.Spam; s != nil && (s.UserPrefs != "" || s.SQLPrefs != nil) {
+		prefs = p.UserPrefs(ctx, user, user)
 	}
 	return p.CheckPrefs(ctx, env, raw, user, prefs)
 }

@@ -36,6 +36,7 @@ type prefsEntry struct {
 	rs    *rules.Ruleset
 	ver   sieve.FileVersion
 	prefs *rules.Prefs
+	data  []byte // the file, for preferences from SQL read over it
 }
 
 // userPrefs returns the preferences of rcpt, read from SpamStage.UserPrefs
@@ -43,20 +44,20 @@ type prefsEntry struct {
 // exist. A file that cannot be read safely (a symlink, a FIFO, too large,
 // unreadable by its owner) or parsed is logged and left out: the
 // recipient is scored with the site's settings, and no mail is lost.
-func (p *Pipeline) userPrefs(ctx context.Context, rcpt Recipient) *rules.Prefs {
+func (p *Pipeline) userPrefs(ctx context.Context, rcpt Recipient) (*rules.Prefs, []byte) {
 	s := p.cfg.Spam
 	if s == nil || s.UserPrefs == "" || s.Rules == nil {
-		return nil
+		return nil, nil
 	}
 	path := expandUser(s.UserPrefs, rcpt)
 	u := sieve.UserFiles{Home: homeOf(rcpt)}
 	if o := rcpt.Owner; o != nil {
 		u.Owner = &sieve.FileOwner{UID: o.UID, GID: o.GID}
 	}
-	pr, fresh, err := p.prefs.load(s, u, path)
+	pr, data, fresh, err := p.prefs.load(s, u, path)
 	if err != nil {
 		p.log.ErrorContext(ctx, "user_prefs not applied; site settings used", "rcpt", rcpt.Address, "user", rcpt.User, "path", path, "err", err)
-		return nil
+		return nil, nil
 	}
 	if fresh {
 		l := pr.Lint()
@@ -64,46 +65,46 @@ func (p *Pipeline) userPrefs(ctx context.Context, rcpt Recipient) *rules.Prefs {
 			p.log.WarnContext(ctx, "user_prefs line not applied", "user", rcpt.User, "diag", d.String())
 		}
 	}
-	return pr
+	return pr, data
 }
 
-// load returns the parsed file at path, reading it when it is new or
-// changed (fresh).
-func (c *prefsCache) load(s *SpamStage, u sieve.UserFiles, path string) (pr *rules.Prefs, fresh bool, err error) {
+// load returns the parsed file at path and its text, reading it when it
+// is new or changed (fresh).
+func (c *prefsCache) load(s *SpamStage, u sieve.UserFiles, path string) (pr *rules.Prefs, data []byte, fresh bool, err error) {
 	ver, err := sieve.StatUserFile(u, path)
 	if errors.Is(err, sieve.ErrNoScript) {
-		return nil, false, nil
+		return nil, nil, false, nil
 	}
 	if err != nil {
-		return nil, false, err
+		return nil, nil, false, err
 	}
 	c.mu.Lock()
 	e, ok := c.entries[path]
 	c.mu.Unlock()
 	if ok && e.rs == s.Rules && e.ver.Same(ver) {
-		return e.prefs, false, nil
+		return e.prefs, e.data, false, nil
 	}
 	max := s.UserPrefsMaxSize
 	if max <= 0 {
 		max = DefaultUserPrefsMaxSize
 	}
-	data, ver, err := sieve.ReadUserFile(u, path, max)
+	data, ver, err = sieve.ReadUserFile(u, path, max)
 	if errors.Is(err, sieve.ErrNoScript) {
-		return nil, false, nil
+		return nil, nil, false, nil
 	}
 	if err != nil {
-		return nil, false, err
+		return nil, nil, false, err
 	}
 	if pr, err = s.Rules.ParsePrefs(path, data); err != nil {
-		return nil, false, err
+		return nil, nil, false, err
 	}
 	c.mu.Lock()
 	if c.entries == nil {
 		c.entries = map[string]prefsEntry{}
 	}
-	c.entries[path] = prefsEntry{rs: s.Rules, ver: ver, prefs: pr}
+	c.entries[path] = prefsEntry{rs: s.Rules, ver: ver, prefs: pr, data: data}
 	c.mu.Unlock()
-	return pr, true, nil
+	return pr, data, true, nil
 }
 
 // recipientTargets groups rcpts by what their copies are scored for: the
@@ -120,7 +121,7 @@ func (p *Pipeline) recipientTargets(ctx context.Context, rcpts []string) (target
 		return nil, of
 	}
 	bayesUsers := s.Users != nil && s.bayesOn()
-	prefsOn := s.UserPrefs != "" && p.cfg.Directory != nil
+	prefsOn := (s.UserPrefs != "" && p.cfg.Directory != nil) || s.SQLPrefs != nil
 	if !bayesUsers && !prefsOn {
 		return nil, of
 	}
@@ -147,16 +148,34 @@ func (p *Pipeline) recipientTargets(ctx context.Context, rcpts []string) (target
 	return targets, of
 }
 
-// recipientPrefs resolves addr and returns its preferences, if any.
+// recipientPrefs returns the preferences of the recipient addr, if any:
+// its user_prefs file, with the rows user_scores_dsn has for its mailbox
+// (MailboxUser: alice@example.org for Alice+news@Example.ORG) over it.
 func (p *Pipeline) recipientPrefs(ctx context.Context, addr string) *rules.Prefs {
-	if p.cfg.Directory == nil || !strings.Contains(addr, "@") {
-		return nil
+	sqlUser := ""
+	if s := p.cfg.Spam; s != nil && s.SQLPrefs != nil {
+		sqlUser, _ = MailboxUser(addr, s.RecipientDelimiter)
 	}
-	rcpt, err := p.cfg.Directory.Resolve(addr)
-	if err != nil {
-		return nil
+	return p.UserPrefs(ctx, addr, sqlUser)
+}
+
+// UserPrefs returns the preferences scoring applies for addr, a
+// recipient address whose user_prefs file (SpamStage.UserPrefs) is read,
+// and for sqlUser, the user name whose rows SpamStage.SQLPrefs gives
+// (spamd passes its User header as it is); either may be "". nil is the
+// site's settings.
+func (p *Pipeline) UserPrefs(ctx context.Context, addr, sqlUser string) *rules.Prefs {
+	var file *rules.Prefs
+	var data []byte
+	if p.cfg.Directory != nil && strings.Contains(addr, "@") {
+		if rcpt, err := p.cfg.Directory.Resolve(addr); err == nil {
+			file, data = p.userPrefs(ctx, rcpt)
+		}
 	}
-	return p.userPrefs(ctx, rcpt)
+	if sqlUser == "" {
+		return file
+	}
+	return p.sqlPrefs(ctx, sqlUser, file, data)
 }
 
 // ParsePrefs parses a user_prefs file over the rule set in force, for

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/sluice-mail/sluice/auth"
 	"github.com/sluice-mail/sluice/bayes"
@@ -43,9 +44,17 @@ type SpamStage struct {
 	// rules.Prefs); recipients whose files differ get copies scored
 	// apart. The file is read as sieve.ReadUserFile describes.
 	UserPrefs string
-	// UserPrefsMaxSize bounds a user_prefs file; if zero,
-	// DefaultUserPrefsMaxSize.
+	// UserPrefsMaxSize bounds a user_prefs file, and the text of a
+	// user's SQL rows; if zero, DefaultUserPrefsMaxSize.
 	UserPrefsMaxSize int
+	// SQLPrefs, when set, gives each user's preference rows
+	// (SpamAssassin's user_scores_dsn), read as user_prefs lines after
+	// the user's file, if any; see sqlprefs.go for the cache and
+	// failures.
+	SQLPrefs PrefsSource
+	// SQLPrefsTTL is how long a user's rows are used before they are read
+	// again; if zero, DefaultSQLPrefsTTL.
+	SQLPrefsTTL time.Duration
 	// DNS, when set, runs the rule files' DNSBL and URI blocklist lookups
 	// (through the auth resolver) before every evaluation.
 	DNS *rules.DNS

@@ -42,6 +42,10 @@ func cmdLint(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, "rules are off ([rules] mode = \"off\")")
 		return 0
 	}
+	if _, err := sqlPrefsSource(rs.Config().UserScores); err != nil {
+		fmt.Fprintf(stderr, "sluice: %v\n", err)
+		return 1
+	}
 	l := rs.Lint()
 	if *asJSON {
 		if err := json.NewEncoder(stdout).Encode(l); err != nil {

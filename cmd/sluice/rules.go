@@ -113,7 +113,12 @@ func newSpamStage(cfg config.Config, log *slog.Logger, strict, createBayes, oneS
 	if err != nil {
 		return nil, err
 	}
+	sqlPrefs, err := sqlPrefsSource(rs.Config().UserScores)
+	if err != nil {
+		return nil, err
+	}
 	return &pipeline.SpamStage{
+		SQLPrefs:           sqlPrefs,
 		Rules:              rs,
 		Parse:              scanSizes(rs.Config()),
 		Scoring:            scoring.Options{Hostname: hostnameOf(cfg), Version: version, SubVersion: subVersion(), Product: "sluice", ImitateSpamAssassin: cfg.Rules.ImitateSpamAssassin},

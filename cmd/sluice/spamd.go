@@ -48,7 +48,8 @@ func (s spamdScanner) Scan(ctx context.Context, req *spamd.Request) (*spamd.Resu
 	p := s.cur.relay.Load().Pipeline
 	// spamd sees no envelope: the client is taken from the Received
 	// fields, as SpamAssassin does.
-	m, err := p.CheckUser(ctx, &mail.Envelope{}, unmarked(req.Message), s.users.PipelineUser(req.User))
+	user := s.users.PipelineUser(req.User)
+	m, err := p.CheckPrefs(ctx, &mail.Envelope{}, unmarked(req.Message), user, p.UserPrefs(ctx, user, spamdSQLUser(req.User)))
 	if err != nil {
 		return nil, err
 	}
