@@ -56,6 +56,10 @@ type SpamdOptions struct {
 	// as spamd reads one (read_scoreonly_config), in place of
 	// --nouser-config.
 	VirtualConfigDir string
+	// SQLConfig, when set, runs spamd with -x --sql-config: each user's
+	// preferences come from the site's user_scores_dsn (in ExtraCF), as
+	// Conf::SQL reads them, for the User header (nobody without one).
+	SQLConfig bool
 }
 
 // Spamd is a running private spamd.
@@ -97,6 +101,9 @@ func StartSpamd(ctx context.Context, o SpamdOptions) (*Spamd, error) {
 	users := []string{"--nouser-config"}
 	if o.VirtualConfigDir != "" {
 		users = []string{"-x", "--virtual-config-dir=" + o.VirtualConfigDir}
+	}
+	if o.SQLConfig {
+		users = []string{"-x", "--sql-config"}
 	}
 	args := append([]string{"-L", "--configpath", o.Rules, "--siteconfigpath", site}, users...)
 	args = append(args, "-i", "127.0.0.1", "-p", strconv.Itoa(port),

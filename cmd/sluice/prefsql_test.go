@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/sluice-mail/sluice/internal/parity"
+	"github.com/sluice-mail/sluice/internal/testutil"
+	_ "modernc.org/sqlite"
+)
+
+// requireDBDSQLite fails (in CI) or skips when spamd cannot open SQLite:
+// Debian's libdbd-sqlite3-perl, which install-peers.sh installs.
+func requireDBDSQLite(t *testing.T) {
+	t.Helper()
+	if err := exec.Command("perl", "-MDBD::SQLite", "-e1").Run(); err != nil {
+		if testutil.InCI() {
+			t.Fatalf("peer missing: perl DBD::SQLite (libdbd-sqlite3-perl): %v", err)
+		}
+		t.Skipf("peer missing: perl DBD::SQLite (libdbd-sqlite3-perl): %v", err)
+	}
+}
+
+// writePrefsDB creates a SQLite file with SpamAssassin's userpref table
+// (sql/userpref_sqlite.sql) holding rows (username, preference, value),
+// readable by the user spamd's children run as.
+func writePrefsDB(t *testing.T, path string, rows [][3]string) {
+	t.Helper()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`CREATE TABLE userpref (username varchar(100) NOT NULL DEFAULT '', preference varchar(50) NOT NULL DEFAULT '', value varchar(100) NOT NULL DEFAULT '', prefid INTEGER PRIMARY KEY)`); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rows {
+		if _, err := db.Exec(`INSERT INTO userpref (username, preference, value) VALUES (?, ?, ?)`, r[0], r[1], r[2]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.Chmod(path, 0o644)
+}
+
+// TestUserScoresSQLSpamd: spamc -u USER gets the same verdict and score
+// from `sluice serve -spamd` as from spamd -x --sql-config, both reading
+// one SQLite file named by user_scores_dsn in local.cf: alice's
+// required_score, bob's score override and carol's welcomelist_from each
+// turn the site's spam verdict into ham; the '@GLOBAL' rows apply to
+// everyone and the user's come after them; erin's rule and administrator
+// setting are ignored (no allow_user_rules); dave has no rows.
+func TestUserScoresSQLSpamd(t *testing.T) {
+	testutil.RequirePeer(t, "spamd", "spamc")
+	requireDBDSQLite(t)
+	dir := testutil.PeerDir(t)
+	db := filepath.Join(dir, "prefs.db")
+	writePrefsDB(t, db, [][3]string{
+		{"@GLOBAL", "required_score", "4.5"},
+		{"@GLOBAL", "score", "LOCAL_LOW 0.2"},
+		{"alice@example.test", "required_score", "9"},
+		{"bob@example.test", "score", "LOCAL_PILLS 1"},
+		{"carol@example.test", "welcomelist_from", "*@example.com"},
+		{"erin@example.test", "body", "ERIN_RULE /cheap/"},
+		{"erin@example.test", "score", "ERIN_RULE -20"},
+		{"erin@example.test", "allow_user_rules", "1"},
+	})
+	site := fmt.Sprintf("body LOCAL_PILLS /cheap pills/\nscore LOCAL_PILLS 6\nbody LOCAL_LOW /asked/\nscore LOCAL_LOW 1\nuser_scores_dsn DBI:SQLite:dbname=%s\n", db)
+	sd, err := parity.StartSpamd(context.Background(), parity.SpamdOptions{Dir: filepath.Join(dir, "spamd"), ExtraCF: site, SQLConfig: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sd.Close() })
+	// sluice reads spamd's own site directory: Debian's .pre files
+	// (enable_compat welcomelist_blocklist) and the same local.cf.
+	sdir := filepath.Join(dir, "sluice")
+	os.MkdirAll(sdir, 0o755)
+	lcf := filepath.Join(dir, "spamd", "site")
+	cfg := filepath.Join(sdir, "sluice.toml")
+	os.WriteFile(cfg, []byte(serveTOML(t, sdir)+fmt.Sprintf(`[rules]
+mode = "dirs"
+dirs = [%q, %q]
+budget = "5m"
+[bayes]
+enabled = false
+`, stockRules(t), lcf)), 0o644)
+	port := startSpamdServe(t, cfg)
+
+	msg := filepath.Join(dir, "pills.eml")
+	os.WriteFile(msg, []byte("Received: from mail.example.com (mail.example.com [192.0.2.10]) by mx.example.org (Postfix) with ESMTP id 4AbCdE12\n"+
+		"\tfor <user@example.org>; Thu, 03 Dec 2026 10:00:00 +0000\n"+
+		"From: Friend <a@example.com>\nTo: user@example.org\nSubject: hello\n"+
+		"Date: Thu, 03 Dec 2026 09:59:00 +0000\nMessage-ID: <x1@example.com>\n\nHere are the cheap pills you asked about.\n"), 0o644)
+	for _, c := range []struct {
+		user string
+		spam bool
+		want string // the end of spamc -c's score/threshold
+	}{
+		{"alice@example.test", false, "/9.0\n"},
+		{"bob@example.test", false, "/4.5\n"},
+		{"carol@example.test", false, "/4.5\n"},
+		{"dave@example.test", true, "/4.5\n"},
+		{"erin@example.test", true, "/4.5\n"},
+	} {
+		saOut, saCode := spamc(t, sd.Port(), msg, "-c", "-u", c.user)
+		slOut, slCode := spamc(t, port, msg, "-c", "-u", c.user)
+		if saOut != slOut || saCode != slCode {
+			t.Errorf("spamc -c -u %s: spamd %q exit %d, sluice %q exit %d", c.user, saOut, saCode, slOut, slCode)
+		}
+		if want := map[bool]int{true: 1, false: 0}[c.spam]; slCode != want || !strings.HasSuffix(slOut, c.want) {
+			t.Errorf("spamc -c -u %s against sluice: exit %d (%q), want %d and %q", c.user, slCode, slOut, want, c.want)
+		}
+	}
+	// The rule names agree too: carol's USER_IN_WELCOMELIST.
+	saOut, _ := spamc(t, sd.Port(), msg, "-y", "-u", "carol@example.test")
+	slOut, _ := spamc(t, port, msg, "-y", "-u", "carol@example.test")
+	if saOut != slOut || !strings.Contains(slOut, "USER_IN_WELCOMELIST") {
+		t.Errorf("spamc -y -u carol: spamd %q, sluice %q", saOut, slOut)
+	}
+}
