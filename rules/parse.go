@@ -522,6 +522,10 @@ func (p *parser) settingDirective(file string, line int, key, val string) bool {
 		rs.conf.AllowUserRules = strings.TrimSpace(val) == "1"
 	case "user_scores_dsn", "user_scores_sql_username", "user_scores_sql_password", "user_scores_sql_custom_query":
 		rs.conf.UserScores.set(key, val)
+	case "user_scores_fallback_to_global":
+		if strings.TrimSpace(val) == "0" {
+			p.warn(file, line, "user_scores_fallback_to_global 0 is not supported: a user_scores_dsn failure scores with the site's settings")
+		}
 	case "body_part_scan_size", "rawbody_part_scan_size":
 		v, err := strconv.Atoi(val)
 		if err != nil || v < 0 {
