@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sluice-mail/sluice/config"
 	"github.com/sluice-mail/sluice/internal/parity"
 	"github.com/sluice-mail/sluice/internal/testutil"
 	_ "modernc.org/sqlite"
@@ -122,4 +123,107 @@ enabled = false
 	if saOut != slOut || !strings.Contains(slOut, "USER_IN_WELCOMELIST") {
 		t.Errorf("spamc -y -u carol: spamd %q, sluice %q", saOut, slOut)
 	}
+}
+
+// sqlLMTPConfig starts sluice in-process with local.cf saying site and a
+// user_prefs template, and returns the config, LMTP address and logs.
+func sqlLMTPConfig(t *testing.T, dir, site string) (config.Config, string, *syncBuffer) {
+	t.Helper()
+	rulesFile := filepath.Join(dir, "local.cf")
+	os.WriteFile(rulesFile, []byte("body LOCAL_PILLS /cheap pills/\nscore LOCAL_PILLS 4\n"+site), 0o644)
+	root := filepath.Join(dir, "mail")
+	src := fmt.Sprintf("[delivery]\nmail_root = %q\ndomains = [\"example.test\"]\nrecipient_delimiter = \"+\"\n[rules]\nmode = \"dirs\"\ndirs = [%q]\nuser_prefs = \"%%h/.spamassassin/user_prefs\"\n[auth]\nenabled = false\n[sieve]\nenabled = false\n[bayes]\nenabled = false\n",
+		root, rulesFile)
+	cfgFile := filepath.Join(dir, "sluice.toml")
+	os.WriteFile(cfgFile, []byte(src), 0o644)
+	cfg, err := config.Load(cfgFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Metrics.Listen = fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
+	addr, logs := startInProcess(t, cfg)
+	return cfg, addr, logs
+}
+
+// TestUserScoresSQLLMTP: one LMTP transaction to five recipients over
+// user_scores_dsn: alice's row beats her user_prefs file (read after
+// it), Bob+news is looked up as bob@example.test, carol has no rows and
+// gets '@GLOBAL'; the table is read once per mailbox (metrics), not once
+// per recipient.
+func TestUserScoresSQLLMTP(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "prefs.db")
+	writePrefsDB(t, db, [][3]string{
+		{"@GLOBAL", "required_score", "4.5"},
+		{"alice@example.test", "required_score", "2"},
+		{"bob@example.test", "score", "LOCAL_PILLS 0.5"},
+	})
+	prefs := filepath.Join(dir, "mail", "example.test", "alice", ".spamassassin", "user_prefs")
+	os.MkdirAll(filepath.Dir(prefs), 0o755)
+	os.WriteFile(prefs, []byte("required_score 9\nscore LOCAL_PILLS 3\n"), 0o644)
+	cfg, addr, _ := sqlLMTPConfig(t, dir, "user_scores_dsn DBI:SQLite:dbname="+db+"\n")
+	rcpts := []string{"alice@example.test", "alice+a@example.test", "Bob+news@example.test", "bob@example.test", "carol@example.test"}
+	st := lmtpSend(t, addr, "s@client.test", rcpts, testMessage("offer", "cheap pills"))
+	for _, r := range rcpts {
+		if st[r] != nil {
+			t.Fatalf("delivery to %s: %v", r, st[r])
+		}
+	}
+	for _, c := range []struct{ user, want string }{
+		{"alice", "Yes, score=3.0 required=2.0"},
+		{"bob", "No, score=0.5 required=4.5"},
+		{"carol", "No, score=4.0 required=4.5"},
+	} {
+		if st := statusOf(t, cfg, c.user, "offer"); !strings.HasPrefix(st, c.want) {
+			t.Errorf("%s's copy: X-Spam-Status %q, want %q…", c.user, st, c.want)
+		}
+	}
+	body := metricsBody(t, cfg)
+	if !strings.Contains(body, `sluice_user_prefs_sql_total{result="query"} 3`) || !strings.Contains(body, `sluice_user_prefs_sql_total{result="error"} 0`) {
+		t.Errorf("metrics: want 3 queries (one per mailbox) and no error:\n%s", sqlLines(body))
+	}
+}
+
+// TestUserScoresSQLDown: a user_scores_dsn whose file is missing does
+// not hold mail: the recipient is scored with the site's settings, and
+// the failure is logged and counted.
+func TestUserScoresSQLDown(t *testing.T) {
+	dir := t.TempDir()
+	cfg, addr, logs := sqlLMTPConfig(t, dir, "user_scores_dsn DBI:SQLite:dbname="+filepath.Join(dir, "missing.db")+"\n")
+	st := lmtpSend(t, addr, "s@client.test", []string{"alice@example.test"}, testMessage("offer", "cheap pills"))
+	if st["alice@example.test"] != nil {
+		t.Fatalf("delivery: %v", st["alice@example.test"])
+	}
+	if st := statusOf(t, cfg, "alice", "offer"); !strings.HasPrefix(st, "No, score=4.0 required=5.0") {
+		t.Errorf("X-Spam-Status %q, want the site's verdict", st)
+	}
+	if !strings.Contains(logs.String(), "user_scores_dsn preferences not applied") {
+		t.Errorf("no log line for the failed query:\n%s", logs.String())
+	}
+	if body := metricsBody(t, cfg); !strings.Contains(body, `sluice_user_prefs_sql_total{result="error"} 1`) {
+		t.Errorf("metrics: want 1 error:\n%s", sqlLines(body))
+	}
+}
+
+// TestUserScoresSQLUnsupported: a DSN sluice cannot read stops lint
+// (and serve, which loads the same way) with a clear error.
+func TestUserScoresSQLUnsupported(t *testing.T) {
+	dir := t.TempDir()
+	lcf := filepath.Join(dir, "local.cf")
+	os.WriteFile(lcf, []byte("user_scores_dsn DBI:Pg:dbname=sa;host=localhost;port=5432\n"), 0o644)
+	var stdout, stderr strings.Builder
+	if code := run([]string{"lint", "-rules", lcf}, &stdout, &stderr); code != 1 || !strings.Contains(stderr.String(), `driver "Pg" is not supported`) {
+		t.Errorf("lint with a Pg DSN: exit %d, stderr %q, want 1 and the driver named", code, stderr.String())
+	}
+}
+
+// sqlLines are the sluice_user_prefs_sql lines of a /metrics body.
+func sqlLines(body string) string {
+	var out []string
+	for _, l := range strings.Split(body, "\n") {
+		if strings.HasPrefix(l, "sluice_user_prefs_sql") {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
