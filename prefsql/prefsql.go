@@ -6,10 +6,11 @@
 // allowed and refused as in a file.
 //
 // Where it diverges from Conf::SQL:
-//   - Only SQLite (DBI:SQLite:dbname=PATH, through the pure-Go
-//     modernc.org/sqlite) is supported; any other DBI driver (mysql, Pg)
-//     or an LDAP URL is an error from Open, so a site finds out at
-//     start-up rather than per message.
+//   - Two DBI drivers are supported: SQLite (DBI:SQLite:dbname=PATH,
+//     through the pure-Go modernc.org/sqlite) and PostgreSQL
+//     (DBI:Pg:dbname=…;host=…;port=…, through pgx's database/sql
+//     driver). Any other (mysql) or an LDAP URL is an error from Open, so
+//     a site finds out at start-up rather than per message.
 //   - The placeholders of user_scores_sql_custom_query (_USERNAME_,
 //     _MAILBOX_, _DOMAIN_) are bound parameters, not values quoted into
 //     the text; _TABLE_ is the table name, userpref, as in SpamAssassin.
@@ -21,11 +22,15 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
-	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
+	_ "modernc.org/sqlite"             // the "sqlite" database/sql driver
 )
 
 // ErrDSN is wrapped by errors about a user_scores_dsn that cannot be
@@ -51,7 +56,8 @@ type Config struct {
 	// DSN is user_scores_dsn, a Perl DBI data source.
 	DSN string
 	// Username and Password are user_scores_sql_username and
-	// user_scores_sql_password; SQLite has no use for them.
+	// user_scores_sql_password, PostgreSQL's user and password; SQLite
+	// has no use for them.
 	Username, Password string
 	// CustomQuery is user_scores_sql_custom_query; "" is DefaultQuery.
 	CustomQuery string
@@ -146,16 +152,47 @@ func Open(cfg Config) (*Source, error) {
 		q.Add("mode", "ro")
 		q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", s.cfg.Timeout.Milliseconds()))
 		s.conn = "file:" + (&url.URL{Path: name}).EscapedPath() + "?" + q.Encode()
+	case "pg":
+		s.driver = "pgx"
+		s.conn = pgConn(d.Params, cfg)
 	default:
-		return nil, fmt.Errorf("%w: driver %q is not supported (only DBI:SQLite:dbname=PATH)", ErrDSN, d.Driver)
+		return nil, fmt.Errorf("%w: driver %q is not supported (DBI:SQLite:dbname=PATH or DBI:Pg:dbname=…;host=…)", ErrDSN, d.Driver)
 	}
-	s.query, s.args = bindQuery(cfg.CustomQuery)
+	s.query, s.args = bindQuery(cfg.CustomQuery, s.driver == "pgx")
 	return s, nil
 }
 
-// bindQuery turns a custom query (or DefaultQuery) into SQL with one ?
-// per _USERNAME_, _MAILBOX_ or _DOMAIN_, in order, and _TABLE_ replaced.
-func bindQuery(custom string) (string, []string) {
+// pgConn is the libpq keyword/value connection string of a DBI:Pg DSN:
+// its attributes (dbname, host, port, sslmode, … as DBD::Pg passes them to
+// libpq), with the user and password DBI->connect is given, and a connect
+// time-out from cfg.Timeout unless the DSN sets one.
+func pgConn(params map[string]string, cfg Config) string {
+	kv := maps.Clone(params)
+	if cfg.Username != "" {
+		kv["user"] = cfg.Username
+	}
+	if cfg.Password != "" {
+		kv["password"] = cfg.Password
+	}
+	if _, ok := kv["connect_timeout"]; !ok {
+		kv["connect_timeout"] = strconv.Itoa(max(1, int(cfg.Timeout.Seconds())))
+	}
+	var b strings.Builder
+	for _, k := range slices.Sorted(maps.Keys(kv)) {
+		if b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		// libpq: single quotes around the value, \ and \' escaped.
+		v := strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(kv[k])
+		fmt.Fprintf(&b, "%s='%s'", k, v)
+	}
+	return b.String()
+}
+
+// bindQuery turns a custom query (or DefaultQuery) into SQL with one
+// parameter per _USERNAME_, _MAILBOX_ or _DOMAIN_, in order (? or, with
+// dollar, PostgreSQL's $1, $2, …), and _TABLE_ replaced.
+func bindQuery(custom string, dollar bool) (string, []string) {
 	q := custom
 	if q == "" {
 		q = DefaultQuery
@@ -170,8 +207,12 @@ func bindQuery(custom string) (string, []string) {
 			return b.String(), args
 		}
 		b.WriteString(q[:i])
-		b.WriteByte('?')
 		args = append(args, name)
+		if dollar {
+			fmt.Fprintf(&b, "$%d", len(args))
+		} else {
+			b.WriteByte('?')
+		}
 		q = q[i+len(name):]
 	}
 }
@@ -187,7 +228,8 @@ func nextPlaceholder(q string) (int, string) {
 	return at, name
 }
 
-// Query returns the SQL a read runs, with ? for the bound user values.
+// Query returns the SQL a read runs, with ? (SQLite) or $n (PostgreSQL)
+// for the bound user values.
 func (s *Source) Query() string { return s.query }
 
 // UserPrefs returns the rows for user as the text of a user_prefs file,

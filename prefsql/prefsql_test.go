@@ -4,13 +4,34 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/sluice-mail/sluice/internal/testutil"
 )
 
-// newDB creates a SQLite file with SpamAssassin's userpref table
-// (sql/userpref_sqlite.sql's columns) holding rows, and returns its path.
+// createTable makes SpamAssassin's userpref table (sql/userpref_*.sql's
+// columns) in db, holding rows; dollar numbers the parameters as
+// PostgreSQL does.
+func createTable(t *testing.T, db *sql.DB, dollar bool, rows [][3]any) {
+	t.Helper()
+	if _, err := db.Exec(`CREATE TABLE userpref (username varchar(100) NOT NULL, preference varchar(50) NOT NULL, value varchar(100), prefid SERIAL PRIMARY KEY)`); err != nil {
+		t.Fatal(err)
+	}
+	ins := `INSERT INTO userpref (username, preference, value) VALUES (?, ?, ?)`
+	if dollar {
+		ins = `INSERT INTO userpref (username, preference, value) VALUES ($1, $2, $3)`
+	}
+	for _, r := range rows {
+		if _, err := db.Exec(ins, r[0], r[1], r[2]); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// newDB creates a SQLite file holding rows and returns its path.
 func newDB(t *testing.T, rows [][3]any) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "prefs.db")
@@ -19,14 +40,7 @@ func newDB(t *testing.T, rows [][3]any) string {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if _, err := db.Exec(`CREATE TABLE userpref (username varchar(100) NOT NULL, preference varchar(50) NOT NULL, value varchar(100), prefid INTEGER PRIMARY KEY)`); err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range rows {
-		if _, err := db.Exec(`INSERT INTO userpref (username, preference, value) VALUES (?, ?, ?)`, r[0], r[1], r[2]); err != nil {
-			t.Fatal(err)
-		}
-	}
+	createTable(t, db, false, rows)
 	return path
 }
 
@@ -69,24 +83,59 @@ func TestParseDSN(t *testing.T) {
 }
 
 func TestOpenUnsupported(t *testing.T) {
-	for _, dsn := range []string{"DBI:Pg:dbname=sa;host=localhost", "DBI:mysql:sa:localhost", "DBI:SQLite:", "ldap://localhost/"} {
+	for _, dsn := range []string{"DBI:mysql:sa:localhost", "DBI:SQLite:", "dbi:Oracle:sa", "ldap://localhost/"} {
 		if _, err := Open(Config{DSN: dsn}); !errors.Is(err, ErrDSN) {
 			t.Errorf("Open(%q) = %v, want ErrDSN", dsn, err)
 		}
 	}
 }
 
+// prefsRows are the rows TestUserPrefs and TestUserPrefsPostgres read.
+var prefsRows = [][3]any{
+	{"alice@example.test", "required_score", "3"},
+	{"@GLOBAL", "required_score", "6"},
+	{"@GLOBAL", "score", "LOCAL_PILLS 2"},
+	{"bob@example.test", "welcomelist_from", "*@friend.example"},
+	{"bob@example.test", "rewrite_header", nil},
+	{"@~example.test", "report_safe", "0"},
+	{"eve'--@example.test", "required_score", "1"},
+}
+
 func TestUserPrefs(t *testing.T) {
-	path := newDB(t, [][3]any{
-		{"alice@example.test", "required_score", "3"},
-		{"@GLOBAL", "required_score", "6"},
-		{"@GLOBAL", "score", "LOCAL_PILLS 2"},
-		{"bob@example.test", "welcomelist_from", "*@friend.example"},
-		{"bob@example.test", "rewrite_header", nil},
-		{"@~example.test", "report_safe", "0"},
-		{"eve'--@example.test", "required_score", "1"},
-	})
-	dsn := "DBI:SQLite:dbname=" + path
+	testQueries(t, Config{DSN: "DBI:SQLite:dbname=" + newDB(t, prefsRows)})
+}
+
+// TestUserPrefsPostgres reads the rows from a real PostgreSQL, with a
+// password that needs quoting.
+func TestUserPrefsPostgres(t *testing.T) {
+	pg := testutil.StartPostgres(t)
+	cfg := Config{DSN: fmt.Sprintf("DBI:Pg:dbname=%s;host=127.0.0.1;port=%d", pg.Database, pg.Port), Username: pg.User, Password: pg.Password}
+	d, err := ParseDSN(cfg.DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("pgx", pgConn(d.Params, Config{Username: pg.User, Password: pg.Password, Timeout: DefaultTimeout}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	createTable(t, db, true, prefsRows)
+	testQueries(t, cfg)
+	bad := cfg
+	bad.Password = "wrong"
+	s, err := Open(bad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.UserPrefs(context.Background(), "alice@example.test"); !errors.Is(err, ErrQuery) {
+		t.Errorf("UserPrefs with a wrong password = %v, want ErrQuery", err)
+	}
+}
+
+// testQueries checks the default query and Conf.pm's example custom
+// queries over prefsRows in the database of cfg.
+func testQueries(t *testing.T, base Config) {
+	t.Helper()
 	read := func(cfg Config, user string) string {
 		t.Helper()
 		s, err := Open(cfg)
@@ -99,7 +148,7 @@ func TestUserPrefs(t *testing.T) {
 		}
 		return string(text)
 	}
-	def := Config{DSN: dsn}
+	def := base
 	for _, c := range []struct{ user, want string }{
 		// '@GLOBAL' sorts first: the user's rows come after and win.
 		{"alice@example.test", "required_score\t6\nscore\tLOCAL_PILLS 2\nrequired_score\t3\n"},
@@ -114,7 +163,8 @@ func TestUserPrefs(t *testing.T) {
 		}
 	}
 	// Conf.pm's example of domain defaults.
-	dom := Config{DSN: dsn, CustomQuery: "SELECT preference, value FROM _TABLE_ WHERE username = _USERNAME_ OR username = '@GLOBAL' OR username = '@~'||_DOMAIN_ ORDER BY username ASC"}
+	dom := base
+	dom.CustomQuery = "SELECT preference, value FROM _TABLE_ WHERE username = _USERNAME_ OR username = '@GLOBAL' OR username = '@~'||_DOMAIN_ ORDER BY username ASC"
 	if got, want := read(dom, "carol@example.test"), "required_score\t6\nscore\tLOCAL_PILLS 2\nreport_safe\t0\n"; got != want {
 		t.Errorf("domain query: UserPrefs = %q, want %q", got, want)
 	}
@@ -122,7 +172,8 @@ func TestUserPrefs(t *testing.T) {
 	if got, want := read(dom, "carol"), "required_score\t6\nscore\tLOCAL_PILLS 2\n"; got != want {
 		t.Errorf("domain query, no domain: UserPrefs = %q, want %q", got, want)
 	}
-	mbox := Config{DSN: dsn, CustomQuery: "SELECT preference, value FROM _TABLE_ WHERE username = _MAILBOX_ || '@' || _DOMAIN_"}
+	mbox := base
+	mbox.CustomQuery = "SELECT preference, value FROM _TABLE_ WHERE username = _MAILBOX_ || '@' || _DOMAIN_"
 	if got, want := read(mbox, "alice@example.test"), "required_score\t3\n"; got != want {
 		t.Errorf("mailbox query: UserPrefs = %q, want %q", got, want)
 	}
@@ -156,13 +207,28 @@ func TestUserPrefsErrors(t *testing.T) {
 }
 
 func TestBindQuery(t *testing.T) {
-	q, args := bindQuery("")
+	q, args := bindQuery("", false)
 	if want := "SELECT preference, value FROM userpref WHERE username = ? OR username = '@GLOBAL' ORDER BY username ASC"; q != want || strings.Join(args, ",") != "_USERNAME_" {
 		t.Errorf("bindQuery(\"\") = %q %v, want %q [_USERNAME_]", q, args, want)
 	}
-	q, args = bindQuery("SELECT a, b FROM _TABLE_ WHERE u = _DOMAIN_ OR u = _MAILBOX_ OR u = _USERNAME_")
+	q, args = bindQuery("SELECT a, b FROM _TABLE_ WHERE u = _DOMAIN_ OR u = _MAILBOX_ OR u = _USERNAME_", false)
 	if want := "SELECT a, b FROM userpref WHERE u = ? OR u = ? OR u = ?"; q != want || strings.Join(args, ",") != "_DOMAIN_,_MAILBOX_,_USERNAME_" {
 		t.Errorf("bindQuery = %q %v", q, args)
+	}
+	q, _ = bindQuery("SELECT a, b FROM _TABLE_ WHERE u = _USERNAME_ OR u = '@~'||_DOMAIN_", true)
+	if want := "SELECT a, b FROM userpref WHERE u = $1 OR u = '@~'||$2"; q != want {
+		t.Errorf("bindQuery(dollar) = %q, want %q", q, want)
+	}
+}
+
+func TestPgConn(t *testing.T) {
+	d, err := ParseDSN("DBI:Pg:dbname=sa;host=db.example;port=5433;sslmode=disable")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := pgConn(d.Params, Config{Username: "spam", Password: `it's a \ secret`, Timeout: DefaultTimeout})
+	if want := `connect_timeout='5' dbname='sa' host='db.example' password='it\'s a \\ secret' port='5433' sslmode='disable' user='spam'`; got != want {
+		t.Errorf("pgConn = %q, want %q", got, want)
 	}
 }
 
@@ -182,6 +248,9 @@ func FuzzParseDSN(f *testing.F) {
 		}
 		s, err := Open(Config{DSN: dsn, CustomQuery: query})
 		if err != nil {
+			return
+		}
+		if s.driver != "sqlite" {
 			return
 		}
 		if n := strings.Count(s.Query(), "?") - strings.Count(strings.ReplaceAll(query, "_TABLE_", Table), "?"); n != len(s.args) {

@@ -2,7 +2,7 @@
 # Installs the real mail peers sluice's tests run against, from Debian.
 # Does nothing when they are all present; needs root otherwise.
 set -eu
-pkgs="postfix dovecot-imapd dovecot-lmtpd dovecot-sieve swaks spamassassin spamc spamd python3-dkim opendkim opendkim-tools redis-server python3-spf postfix-policyd-spf-python libdbd-sqlite3-perl"
+pkgs="postfix dovecot-imapd dovecot-lmtpd dovecot-sieve swaks spamassassin spamc spamd python3-dkim opendkim opendkim-tools redis-server python3-spf postfix-policyd-spf-python libdbd-sqlite3-perl postgresql libdbd-pg-perl"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
