@@ -15,7 +15,7 @@ import (
 // createTable makes SpamAssassin's userpref table (sql/userpref_*.sql's
 // columns) in db, holding rows; dollar numbers the parameters as
 // PostgreSQL does.
-func createTable(t *testing.T, db *sql.DB, dollar bool, rows [][3]any) {
+func createTable(t testing.TB, db *sql.DB, dollar bool, rows [][3]any) {
 	t.Helper()
 	if _, err := db.Exec(`CREATE TABLE userpref (username varchar(100) NOT NULL, preference varchar(50) NOT NULL, value varchar(100), prefid SERIAL PRIMARY KEY)`); err != nil {
 		t.Fatal(err)
@@ -32,7 +32,7 @@ func createTable(t *testing.T, db *sql.DB, dollar bool, rows [][3]any) {
 }
 
 // newDB creates a SQLite file holding rows and returns its path.
-func newDB(t *testing.T, rows [][3]any) string {
+func newDB(t testing.TB, rows [][3]any) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "prefs.db")
 	db, err := sql.Open("sqlite", path)
@@ -260,4 +260,17 @@ func FuzzParseDSN(f *testing.F) {
 			t.Fatal("bind length differs from the placeholders")
 		}
 	})
+}
+
+// BenchmarkUserPrefsSQLite is one uncached read: open, query, close.
+func BenchmarkUserPrefsSQLite(b *testing.B) {
+	s, err := Open(Config{DSN: "DBI:SQLite:dbname=" + newDB(b, prefsRows)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := s.UserPrefs(context.Background(), "alice@example.test"); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

@@ -16,21 +16,27 @@ import (
 	_ "modernc.org/sqlite"
 )
 
-// requireDBDSQLite fails (in CI) or skips when spamd cannot open SQLite:
-// Debian's libdbd-sqlite3-perl, which install-peers.sh installs.
-func requireDBDSQLite(t *testing.T) {
+// writePrefsDB creates SpamAssassin's userpref table
+// (sql/userpref_sqlite.sql) holding rows (username, preference, value)
+// in db; dollar numbers parameters as PostgreSQL does.
+func writePrefsTable(t *testing.T, db *sql.DB, dollar bool, rows [][3]string) {
 	t.Helper()
-	if err := exec.Command("perl", "-MDBD::SQLite", "-e1").Run(); err != nil {
-		if testutil.InCI() {
-			t.Fatalf("peer missing: perl DBD::SQLite (libdbd-sqlite3-perl): %v", err)
+	if _, err := db.Exec(`CREATE TABLE userpref (username varchar(100) NOT NULL DEFAULT '', preference varchar(50) NOT NULL DEFAULT '', value varchar(100) NOT NULL DEFAULT '', prefid SERIAL PRIMARY KEY)`); err != nil {
+		t.Fatal(err)
+	}
+	ins := `INSERT INTO userpref (username, preference, value) VALUES (?, ?, ?)`
+	if dollar {
+		ins = `INSERT INTO userpref (username, preference, value) VALUES ($1, $2, $3)`
+	}
+	for _, r := range rows {
+		if _, err := db.Exec(ins, r[0], r[1], r[2]); err != nil {
+			t.Fatal(err)
 		}
-		t.Skipf("peer missing: perl DBD::SQLite (libdbd-sqlite3-perl): %v", err)
 	}
 }
 
-// writePrefsDB creates a SQLite file with SpamAssassin's userpref table
-// (sql/userpref_sqlite.sql) holding rows (username, preference, value),
-// readable by the user spamd's children run as.
+// writePrefsDB creates a SQLite file at path holding rows, readable by
+// the user spamd's children run as.
 func writePrefsDB(t *testing.T, path string, rows [][3]string) {
 	t.Helper()
 	db, err := sql.Open("sqlite", path)
@@ -38,40 +44,73 @@ func writePrefsDB(t *testing.T, path string, rows [][3]string) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if _, err := db.Exec(`CREATE TABLE userpref (username varchar(100) NOT NULL DEFAULT '', preference varchar(50) NOT NULL DEFAULT '', value varchar(100) NOT NULL DEFAULT '', prefid INTEGER PRIMARY KEY)`); err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range rows {
-		if _, err := db.Exec(`INSERT INTO userpref (username, preference, value) VALUES (?, ?, ?)`, r[0], r[1], r[2]); err != nil {
-			t.Fatal(err)
-		}
-	}
+	writePrefsTable(t, db, false, rows)
 	os.Chmod(path, 0o644)
+}
+
+// spamdPrefsRows are the rows both spamd and sluice read in
+// TestUserScoresSQLSpamd.
+var spamdPrefsRows = [][3]string{
+	{"@GLOBAL", "required_score", "4.5"},
+	{"@GLOBAL", "score", "LOCAL_LOW 0.2"},
+	{"alice@example.test", "required_score", "9"},
+	{"bob@example.test", "score", "LOCAL_PILLS 1"},
+	{"carol@example.test", "welcomelist_from", "*@example.com"},
+	{"erin@example.test", "body", "ERIN_RULE /cheap/"},
+	{"erin@example.test", "score", "ERIN_RULE -20"},
+	{"erin@example.test", "allow_user_rules", "1"},
 }
 
 // TestUserScoresSQLSpamd: spamc -u USER gets the same verdict and score
 // from `sluice serve -spamd` as from spamd -x --sql-config, both reading
-// one SQLite file named by user_scores_dsn in local.cf: alice's
-// required_score, bob's score override and carol's welcomelist_from each
-// turn the site's spam verdict into ham; the '@GLOBAL' rows apply to
-// everyone and the user's come after them; erin's rule and administrator
-// setting are ignored (no allow_user_rules); dave has no rows.
+// one database named by user_scores_dsn in local.cf — a SQLite file, and
+// a PostgreSQL server with a password: alice's required_score, bob's
+// score override and carol's welcomelist_from each turn the site's spam
+// verdict into ham; the '@GLOBAL' rows apply to everyone and the user's
+// come after them; erin's rule and administrator setting are ignored
+// (no allow_user_rules); dave has no rows.
 func TestUserScoresSQLSpamd(t *testing.T) {
 	testutil.RequirePeer(t, "spamd", "spamc")
-	requireDBDSQLite(t)
-	dir := testutil.PeerDir(t)
-	db := filepath.Join(dir, "prefs.db")
-	writePrefsDB(t, db, [][3]string{
-		{"@GLOBAL", "required_score", "4.5"},
-		{"@GLOBAL", "score", "LOCAL_LOW 0.2"},
-		{"alice@example.test", "required_score", "9"},
-		{"bob@example.test", "score", "LOCAL_PILLS 1"},
-		{"carol@example.test", "welcomelist_from", "*@example.com"},
-		{"erin@example.test", "body", "ERIN_RULE /cheap/"},
-		{"erin@example.test", "score", "ERIN_RULE -20"},
-		{"erin@example.test", "allow_user_rules", "1"},
+	t.Run("sqlite", func(t *testing.T) {
+		requirePerlModule(t, "DBD::SQLite", "libdbd-sqlite3-perl")
+		dir := testutil.PeerDir(t)
+		db := filepath.Join(dir, "prefs.db")
+		writePrefsDB(t, db, spamdPrefsRows)
+		sqlSpamdParity(t, dir, "user_scores_dsn DBI:SQLite:dbname="+db+"\n")
 	})
-	site := fmt.Sprintf("body LOCAL_PILLS /cheap pills/\nscore LOCAL_PILLS 6\nbody LOCAL_LOW /asked/\nscore LOCAL_LOW 1\nuser_scores_dsn DBI:SQLite:dbname=%s\n", db)
+	t.Run("postgresql", func(t *testing.T) {
+		requirePerlModule(t, "DBD::Pg", "libdbd-pg-perl")
+		pg := testutil.StartPostgres(t)
+		quote := strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace
+		db, err := sql.Open("pgx", fmt.Sprintf("host=127.0.0.1 port=%d dbname=%s user=%s password='%s'", pg.Port, pg.Database, pg.User, quote(pg.Password)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		writePrefsTable(t, db, true, spamdPrefsRows)
+		db.Close()
+		sqlSpamdParity(t, testutil.PeerDir(t), fmt.Sprintf("user_scores_dsn DBI:Pg:dbname=%s;host=127.0.0.1;port=%d\nuser_scores_sql_username %s\nuser_scores_sql_password %s\n",
+			pg.Database, pg.Port, pg.User, pg.Password))
+	})
+}
+
+// requirePerlModule fails (in CI) or skips when spamd cannot load a DBI
+// driver module, from the Debian package pkg (install-peers.sh).
+func requirePerlModule(t *testing.T, module, pkg string) {
+	t.Helper()
+	if err := exec.Command("perl", "-M"+module, "-e1").Run(); err != nil {
+		if testutil.InCI() {
+			t.Fatalf("peer missing: perl %s (%s): %v", module, pkg, err)
+		}
+		t.Skipf("peer missing: perl %s (%s): %v", module, pkg, err)
+	}
+}
+
+// sqlSpamdParity runs spamd -x --sql-config and sluice -spamd with the
+// same site settings, sqlCF naming the database of spamdPrefsRows, and
+// compares spamc's answers for each user.
+func sqlSpamdParity(t *testing.T, dir, sqlCF string) {
+	t.Helper()
+	site := "body LOCAL_PILLS /cheap pills/\nscore LOCAL_PILLS 6\nbody LOCAL_LOW /asked/\nscore LOCAL_LOW 1\n" + sqlCF
 	sd, err := parity.StartSpamd(context.Background(), parity.SpamdOptions{Dir: filepath.Join(dir, "spamd"), ExtraCF: site, SQLConfig: true})
 	if err != nil {
 		t.Fatal(err)
@@ -210,10 +249,10 @@ func TestUserScoresSQLDown(t *testing.T) {
 func TestUserScoresSQLUnsupported(t *testing.T) {
 	dir := t.TempDir()
 	lcf := filepath.Join(dir, "local.cf")
-	os.WriteFile(lcf, []byte("user_scores_dsn DBI:Pg:dbname=sa;host=localhost;port=5432\n"), 0o644)
+	os.WriteFile(lcf, []byte("user_scores_dsn DBI:mysql:spamassassin:localhost\n"), 0o644)
 	var stdout, stderr strings.Builder
-	if code := run([]string{"lint", "-rules", lcf}, &stdout, &stderr); code != 1 || !strings.Contains(stderr.String(), `driver "Pg" is not supported`) {
-		t.Errorf("lint with a Pg DSN: exit %d, stderr %q, want 1 and the driver named", code, stderr.String())
+	if code := run([]string{"lint", "-rules", lcf}, &stdout, &stderr); code != 1 || !strings.Contains(stderr.String(), `driver "mysql" is not supported`) {
+		t.Errorf("lint with a mysql DSN: exit %d, stderr %q, want 1 and the driver named", code, stderr.String())
 	}
 }
 
