@@ -10,7 +10,7 @@ import (
 
 // sqlPrefsSource opens the rule files' user_scores_dsn for the pipeline;
 // nil when it is not set. A DSN sluice cannot use (a driver other than
-// SQLite, an LDAP URL) stops the start, the reload or lint: the site
+// SQLite or PostgreSQL, an LDAP URL) stops the start, the reload or lint: the site
 // asked for per-user preferences it would otherwise silently lose.
 func sqlPrefsSource(u rules.UserScoresSQL) (pipeline.PrefsSource, error) {
 	if u.DSN == "" {
