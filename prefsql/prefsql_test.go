@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/sluice-mail/sluice/internal/testutil"
 )
 
@@ -235,6 +236,7 @@ func TestPgConn(t *testing.T) {
 // FuzzParseDSN: any string parses or fails with ErrDSN, without a
 // panic, and Open agrees with ParseDSN.
 func FuzzParseDSN(f *testing.F) {
+	f.Add("DBI:Pg:dbname=sa;host=127.0.0.1;port=5432", `it's \\ a 'secret'`)
 	for _, s := range []string{"DBI:SQLite:dbname=/tmp/p.db", "dbi:SQLite:/p.db", "DBI:Pg:dbname=a;host=b;port=5432", "dbi:x(y):;;=;a", "DBI:mysql:a:b", "ldap://x/"} {
 		f.Add(s, "SELECT preference, value FROM _TABLE_ WHERE username = _USERNAME_ OR username = '@~'||_DOMAIN_")
 	}
@@ -246,11 +248,16 @@ func FuzzParseDSN(f *testing.F) {
 		if err == nil && d.Driver == "" {
 			t.Fatalf("ParseDSN(%q) = %+v without a driver", dsn, d)
 		}
-		s, err := Open(Config{DSN: dsn, CustomQuery: query})
+		s, err := Open(Config{DSN: dsn, CustomQuery: query, Password: query})
 		if err != nil {
 			return
 		}
-		if s.driver != "sqlite" {
+		if s.driver == "pgx" {
+			// The connection string quotes what it carries: pgconn reads
+			// the password back as given (when the rest parses at all).
+			if c, err := pgconn.ParseConfig(s.conn); err == nil && !strings.ContainsRune(query, 0) && c.Password != query {
+				t.Fatalf("pgConn(%q) = %q: password %q, want %q", dsn, s.conn, c.Password, query)
+			}
 			return
 		}
 		if n := strings.Count(s.Query(), "?") - strings.Count(strings.ReplaceAll(query, "_TABLE_", Table), "?"); n != len(s.args) {

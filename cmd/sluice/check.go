@@ -39,7 +39,7 @@ func cmdCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var rcpts stringList
 	fs.Var(&rcpts, "rcpt", "envelope `recipient` (repeatable)")
 	bayesDB := fs.String("bayes", "", "Bayes database `file` (replaces bayes.path and [redis]); used when it exists")
-	user := fs.String("user", "", "score with the per-user Bayes database of `address`, as delivery to it does with [bayes] per_user")
+	user := fs.String("user", "", "score as delivery to `address` does: its Bayes database ([bayes] per_user), user_prefs file and user_scores_dsn rows (the name as given)")
 	prefsFile := fs.String("prefs", "", "score with this user_prefs `file`, as spamassassin -p does")
 	dns := fs.String("dns", "", "DNS `server:port` for SPF/DKIM/DMARC and the rule files' DNSBL/URIBL rules (replaces auth.dns); \"off\" skips them all, as spamassassin -L")
 	if err := fs.Parse(args); err != nil {
