@@ -79,7 +79,11 @@ func (p *Pipeline) sqlPrefs(ctx context.Context, user string, file *rules.Prefs,
 	if !e.failed && len(e.text) > 0 && (e.prefs == nil || e.file != file.Key()) {
 		e.prefs, e.file = p.parseSQL(ctx, s, user, e.text, data), file.Key()
 	}
-	p.sql.put(user, e, now, ttl)
+	// A read cut short by the caller (the client went away, the message
+	// deadline) says nothing about the database: it is not remembered.
+	if !e.failed || ctx.Err() == nil {
+		p.sql.put(user, e, now, ttl)
+	}
 	if e.failed || e.prefs == nil {
 		return file
 	}

@@ -159,3 +159,28 @@ func TestSQLPrefsCheckUser(t *testing.T) {
 		t.Errorf("UserPrefs(\"\", nobody) = %v, want required_score 9", pr)
 	}
 }
+
+// TestSQLPrefsCancelled: a read failing because the caller's context is
+// done is not cached as a failure: the next message reads again.
+func TestSQLPrefsCancelled(t *testing.T) {
+	rs, err := rules.LoadString("local.cf", "body LOCAL_PILLS /cheap pills/\nscore LOCAL_PILLS 3\n", rules.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := &fakeSQL{rows: map[string]string{"alice": "required_score\t1\n"}, err: context.Canceled}
+	p := New(Config{Hostname: "mx.test", Spam: &SpamStage{Rules: rs, SQLPrefs: src}}, quietLog())
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if pr := p.UserPrefs(ctx, "", "alice"); pr != nil {
+		t.Errorf("UserPrefs with a failing read = %v, want nil", pr)
+	}
+	src.mu.Lock()
+	src.err = nil
+	src.mu.Unlock()
+	if pr := p.UserPrefs(context.Background(), "", "alice"); pr == nil || pr.Config().RequiredScore != 1 {
+		t.Errorf("UserPrefs after a cancelled read = %v, want required_score 1", pr)
+	}
+	if n := src.count("alice"); n != 2 {
+		t.Errorf("alice read %d times, want 2", n)
+	}
+}
