@@ -208,7 +208,7 @@ func serveMilterOnly(ctx context.Context, cfg config.Config, log *slog.Logger, h
 		}
 		mctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		go func() { errc <- mt.Serve(mctx, ml, log) }()
+		go func() { errc <- mt.Serve(mctx, ml, log, cfg.Metrics.Pprof) }()
 	}
 	mt.SetReady(true)
 	for {

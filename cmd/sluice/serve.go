@@ -233,7 +233,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, hup <-chan 
 		}
 		mctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		go func() { errc <- mt.Serve(mctx, ml, log) }()
+		go func() { errc <- mt.Serve(mctx, ml, log, cfg.Metrics.Pprof) }()
 	}
 	spamdSrv.start(log, errc)
 	for _, b := range listeners {
