@@ -24,6 +24,9 @@ type Lint struct {
 	// CacheHits counts the regex rules whose translation came from the
 	// compiled-rules cache.
 	CacheHits int
+	// Captures counts capture rules (named groups that set tags);
+	// Templates the rules whose regex uses %{NAME} tags (capture.go).
+	Captures, Templates int
 	// WithLiteral counts regex rules gated by the literal prefilter.
 	WithLiteral int
 	// Net counts rules inactive because they need the network (tflags net).
