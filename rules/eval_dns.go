@@ -1,9 +1,11 @@
 package rules
 
 // The eval functions of SpamAssassin's DNSEval plugin (check_rbl,
-// check_rbl_sub, check_rbl_txt, check_rbl_envfrom, check_rbl_from_host)
-// and the URIDNSBL plugin (check_uridnsbl), and the queries they plan for
-// the lookup phase (dnslookup.go).
+// check_rbl_sub, check_rbl_txt, check_rbl_envfrom, check_rbl_from_host,
+// check_rbl_from_domain, check_rbl_headers, check_rbl_rcvd) and the
+// URIDNSBL plugin (check_uridnsbl over urirhs*, uridns*, urinsrhs* and
+// urifullnsrhs* lines), and the queries they plan for the lookup phase
+// (dnslookup.go).
 //
 // Divergences from SpamAssassin: originating_ip_headers are not read
 // apart from the relays package's synthetic relays; URI hosts are taken
