@@ -28,6 +28,7 @@ package rules
 import (
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/dlclark/regexp2"
 
@@ -336,18 +337,45 @@ func (rs *Ruleset) evalCaptures(st *evalState, msg Message) map[string][]string 
 	return tags
 }
 
+// templateCache keeps the programs of recent template expansions: a
+// site's messages mostly go to the same few recipients, whose addresses
+// the stock templates take. Compiling costs about 20 µs a pattern.
+type templateCache struct {
+	mu sync.Mutex
+	m  map[string]*regexp2.Regexp // flags NUL pattern → program; nil: does not compile
+}
+
+// maxTemplateCache bounds the cache; when full it starts over.
+const maxTemplateCache = 4096
+
 // compileTemplate compiles a template rule's pattern with its values in;
 // nil when it does not compile (Load checked it with a stand-in).
+// Programs are shared: regexp2 matches concurrently.
 func (rs *Ruleset) compileTemplate(pat, flags string) *regexp2.Regexp {
-	tr, err := perlre.Translate(pat, flags, perlre.Options{RE2Classes: true})
-	if err != nil {
-		return nil
+	c := rs.tmplCache
+	key := flags + "\x00" + pat
+	if c != nil {
+		c.mu.Lock()
+		re, ok := c.m[key]
+		c.mu.Unlock()
+		if ok {
+			return re
+		}
 	}
-	re, err := regexp2.Compile(tr.Backtrack, regexp2.RE2)
-	if err != nil {
-		return nil
+	var re *regexp2.Regexp
+	if tr, err := perlre.Translate(pat, flags, perlre.Options{RE2Classes: true}); err == nil {
+		if re, err = regexp2.Compile(tr.Backtrack, regexp2.RE2); err == nil {
+			re.MatchTimeout = rs.opt.BacktrackTimeout
+		}
 	}
-	re.MatchTimeout = rs.opt.BacktrackTimeout
+	if c != nil {
+		c.mu.Lock()
+		if c.m == nil || len(c.m) >= maxTemplateCache {
+			c.m = map[string]*regexp2.Regexp{}
+		}
+		c.m[key] = re
+		c.mu.Unlock()
+	}
 	return re
 }
 

@@ -190,3 +190,36 @@ func runesOf(s string) []rune {
 	}
 	return r
 }
+
+// TestCaptureConcurrent: messages evaluated at once keep their own tags,
+// through the shared cache of template programs.
+func TestCaptureConcurrent(t *testing.T) {
+	rs, err := LoadString("capture.cf", captureRules, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan string)
+	for i := 0; i < 8; i++ {
+		go func() {
+			name := []string{"alice", "bob", "carol", "dave"}[i%4]
+			msg := "From: <" + name + "@example.com>\nSubject: x\n\nDear " + name + "\n"
+			other := "From: <" + name + "x@example.com>\nSubject: x\n\nDear " + name + "\n"
+			for j := 0; j < 20; j++ {
+				if !slices.Contains(hitNames(rs.Eval(context.Background(), newTestMessage([]byte(msg)), Input{})), "NAME_IN_BODY") {
+					done <- name + ": NAME_IN_BODY did not fire"
+					return
+				}
+				if slices.Contains(hitNames(rs.Eval(context.Background(), newTestMessage([]byte(other)), Input{})), "NAME_IN_BODY") {
+					done <- name + "x: NAME_IN_BODY fired"
+					return
+				}
+			}
+			done <- ""
+		}()
+	}
+	for i := 0; i < 8; i++ {
+		if msg := <-done; msg != "" {
+			t.Error(msg)
+		}
+	}
+}

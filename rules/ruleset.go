@@ -234,6 +234,7 @@ type Ruleset struct {
 	dns       *dnsRules     // the check_rbl* and URIBL rules (eval_dns.go)
 	captures  []*rule       // capture rules, in SpamAssassin's order (capture.go)
 	templates []*rule       // rules with %{NAME} templates, in running order
+	tmplCache *templateCache
 }
 
 // setState tracks the compilation of a Ruleset's RE2 sets.
@@ -344,7 +345,7 @@ func newParser(opt Options) (*parser, error) {
 	if opt.Logger == nil {
 		opt.Logger = slog.Default()
 	}
-	rs := &Ruleset{opt: opt, byName: map[string]*rule{}, reg: opt.Evals, sets: new(setState), bufs: new(sync.Pool)}
+	rs := &Ruleset{opt: opt, byName: map[string]*rule{}, reg: opt.Evals, sets: new(setState), bufs: new(sync.Pool), tmplCache: new(templateCache)}
 	rs.conf = Config{RequiredScore: 5, ReportSafe: 1, OKLocales: "all", BodyPartScanSize: 50000, RawBodyPartScanSize: 500000,
 		TLDs: map[string]bool{}, TwoLevelTLDs: map[string]bool{}, Bayes: DefaultBayesConfig(), DNS: DefaultDNSConfig()}
 	rs.lint.ByKind = map[string]int{}
