@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dlclark/regexp2"
+
 	"github.com/sluice-mail/sluice/rules/perlre"
 )
 
@@ -145,10 +147,22 @@ func TestTemplateRefs(t *testing.T) {
 // FuzzCaptureReplace: a template replaced by any value matches exactly
 // that value, under every flag combination, as quotemeta promises.
 func FuzzCaptureReplace(f *testing.F) {
-	for _, s := range []string{"bob@example.com", ".*", "a|b", "x) (", "\\", "#x y", "\xe9\x00\n", "$1", "%{X}", "\\E\\Q"} {
+	for _, s := range []string{"bob@example.com", ".*", "a|b", "x) (", "\\", "#x y", "\xe9\x00\n", "$1", "%{X}", "\\E\\Q",
+		"(?<AB>x)%{C(d)}", "[(?P<X>]\\(?'Y'z)%{"} {
 		f.Add(s, "ix")
 	}
 	f.Fuzz(func(t *testing.T, v, flags string) {
+		// Any text is a pattern the scanners must read without failing.
+		for _, ref := range templateRefs(v) {
+			if ref.start < 0 || ref.end > len(v) || v[ref.start:ref.start+2] != "%{" {
+				t.Fatalf("templateRefs(%q): bad ref %+v", v, ref)
+			}
+		}
+		for _, n := range captureNames(v) {
+			if !isTagName(n) {
+				t.Fatalf("captureNames(%q) = %q, not a tag name", v, n)
+			}
+		}
 		if v == "" || len(v) > 200 {
 			return
 		}
@@ -179,6 +193,17 @@ func FuzzCaptureReplace(f *testing.F) {
 		}
 		if re.MatchString(wide + "x") {
 			t.Errorf("%q (flags %q) matches %q+x", tr.RE2, flags, v)
+		}
+		// Eval matches templates with regexp2 over the widened bytes.
+		bt, err := regexp2.Compile(tr.Backtrack, regexp2.RE2)
+		if err != nil {
+			t.Fatalf("regexp2.Compile(%q): %v", tr.Backtrack, err)
+		}
+		if ok, _ := bt.MatchRunes(runesOf(v)); !ok {
+			t.Errorf("regexp2 %q (flags %q) does not match %q", tr.Backtrack, flags, v)
+		}
+		if ok, _ := bt.MatchRunes(runesOf(v + "x")); ok {
+			t.Errorf("regexp2 %q (flags %q) matches %q+x", tr.Backtrack, flags, v)
 		}
 	})
 }
