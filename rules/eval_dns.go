@@ -373,8 +373,7 @@ func headerAddrs(msg Message, name string) []string {
 
 // addrHosts returns the hosts of addresses a check_rbl_envfrom or
 // check_rbl_from_host rule looks up (DNSEval.pm _check_rbl_addresses): an
-// IP literal reversed, a name under a known TLD and outside
-// uridnsbl_skip_domain as it is.
+// IP literal reversed, a name under a known TLD as it is.
 func (rs *Ruleset) addrHosts(addrs []string, tf map[string]bool) []string {
 	seen := map[string]bool{}
 	var out []string
@@ -401,11 +400,8 @@ func (rs *Ruleset) addrHosts(addrs []string, tf map[string]bool) []string {
 			}
 			continue
 		}
+		// uridnsbl_skip_domain is URIDNSBL's: DNSEval asks such hosts.
 		if tf["ips_only"] || !rs.validDomain(host) {
-			continue
-		}
-		dom := RegistrableDomain(host, rs.conf.TLDs, rs.conf.TwoLevelTLDs)
-		if rs.conf.DNS.SkipDomains[host] || rs.conf.DNS.SkipDomains[dom] {
 			continue
 		}
 		out = append(out, host)

@@ -75,14 +75,15 @@ const dnsEvalMsg = "Return-Path: <x@bounce.envsender.com>\r\n" +
 
 // TestDNSEvalSpamAssassin: the DNSEval and URIDNSBL lookups of dnsEvalCF
 // fire in sluice as in SpamAssassin 4.0.1 (spamassassin with network
-// tests, dns_server the same loopback server).
+// tests, dns_server the same loopback server); uridnsbl_skip_domain,
+// URIDNSBL's, does not keep the From domain from DNSEval's lookups.
 func TestDNSEvalSpamAssassin(t *testing.T) {
 	stockRules(t)
 	testutil.RequirePeer(t, "spamassassin")
 	srv := dnstest.Start(t, dnsEvalZone)
 	dir := t.TempDir()
 	local := writeSite(t, dir, "dns_server "+srv.Addr+"\ndns_available yes\nuse_razor2 0\nuse_pyzor 0\nuse_dcc 0\n"+
-		"rbl_timeout 5\n"+dnsEvalCF)
+		"rbl_timeout 5\nuridnsbl_skip_domain from-dom.com\n"+dnsEvalCF)
 	file := filepath.Join(dir, "msg.eml")
 	os.WriteFile(file, []byte(dnsEvalMsg), 0o644)
 
