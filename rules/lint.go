@@ -83,6 +83,9 @@ func (l Lint) String() string {
 	for _, k := range sortedKeys(l.BacktrackReasons) {
 		fmt.Fprintf(&b, "  backtracking: %s: %d\n", k, l.BacktrackReasons[k])
 	}
+	if l.Captures > 0 || l.Templates > 0 {
+		fmt.Fprintf(&b, "capture rules: %d set tags, %d use %%{TAG} templates (compiled per message)\n", l.Captures, l.Templates)
+	}
 	fmt.Fprintf(&b, "eval functions: %d called by the loaded rules, %d implemented (%.1f%%)\n",
 		l.EvalsUsed, l.EvalsImplemented, 100*float64(l.EvalsImplemented)/float64(max(l.EvalsUsed, 1)))
 	fmt.Fprintf(&b, "net rules (inactive without network tests): %d\n", l.Net)
