@@ -295,7 +295,7 @@ func (rs *Ruleset) evalCaptures(st *evalState, msg Message) map[string][]string 
 	}
 	tags := map[string][]string{}
 	for _, r := range rs.captures {
-		if r.inactive != "" || st.vals[r.idx] == 0 {
+		if r.inactive != "" || st.vals[r.idx] == 0 || !runsInSA(r) {
 			continue
 		}
 		if st.expired() {
@@ -309,7 +309,7 @@ func (rs *Ruleset) evalCaptures(st *evalState, msg Message) map[string][]string 
 		}
 	}
 	for _, r := range rs.templates {
-		if r.inactive != "" {
+		if r.inactive != "" || !runsInSA(r) {
 			continue
 		}
 		if st.expired() {
@@ -347,6 +347,14 @@ type templateCache struct {
 
 // maxTemplateCache bounds the cache; when full it starts over.
 const maxTemplateCache = 4096
+
+// runsInSA reports whether SpamAssassin runs a regex rule at all: the
+// generated code of Check.pm skips a rule whose score is zero (a __
+// rule's default score is 1 there), so a zero-scored capture rule sets no
+// tags.
+func runsInSA(r *rule) bool {
+	return strings.HasPrefix(r.name, "__") || r.score != 0
+}
 
 // compileTemplate compiles a template rule's pattern with its values in;
 // nil when it does not compile (Load checked it with a stand-in).

@@ -9,8 +9,9 @@ import (
 
 // captureCF holds capture rules of the site's own: a header rule capturing
 // the From local part, body, rawbody and uri rules using it through
-// %{...}, a multiple body rule capturing several values, and a template
-// on a tag nothing sets.
+// %{...}, a multiple body rule capturing several values, a template on a
+// tag nothing sets, and one on the tag of a zero-scored rule, which
+// SpamAssassin never runs.
 const captureCF = `header   __LC_FROM_LOCAL From:addr =~ /^(?<LC_FROM_LOCAL>[^@]+)@/
 body     LC_DEAR_FROM    /\bdear %{LC_FROM_LOCAL}\b/i
 score    LC_DEAR_FROM    3
@@ -29,12 +30,16 @@ header   LC_UNSET        Subject =~ /%{LC_NOTHING_SETS_THIS}/
 score    LC_UNSET        5
 header   LC_NOT_FROM     Subject !~ /%{LC_FROM_LOCAL}/
 score    LC_NOT_FROM     0.2
+header   LC_ZERO_CAPT    To:addr =~ /(?<LC_ZSUBJ>.+)/
+score    LC_ZERO_CAPT    0
+uri      LC_USES_ZERO    /%{LC_ZSUBJ}/
+score    LC_USES_ZERO    0.6
 `
 
 // captureRulesCompared are the rules whose firing the test compares: the
 // stock capture variants (72_active.cf) and captureCF's.
 var captureRulesCompared = []string{"GB_CUSTOM_HTM_URI", "T_GB_STORAGE_GOOGLE_EMAIL", "T_GB_YOUTUBE_EMAIL",
-	"LC_DEAR_FROM", "LC_RAW_FROM", "LC_SUBJ_FROM", "LC_REF_CODE", "LC_URI_FROM", "LC_UNSET", "LC_NOT_FROM"}
+	"LC_DEAR_FROM", "LC_RAW_FROM", "LC_SUBJ_FROM", "LC_REF_CODE", "LC_URI_FROM", "LC_UNSET", "LC_NOT_FROM", "LC_USES_ZERO"}
 
 // TestCaptureRulesSpamAssassin: capture rules and %{...} templates, the
 // stock GB_* ones and a site's own, fire on the same messages, as often,
