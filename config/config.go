@@ -299,6 +299,9 @@ type Metrics struct {
 	// Listen is the host:port serving /metrics, /healthz and /readyz.
 	// Empty disables it. Default "127.0.0.1:9425".
 	Listen string `toml:"listen"`
+	// Pprof adds Go's profiler (net/http/pprof) under /debug/pprof/ on
+	// the same listener. Default false.
+	Pprof bool `toml:"pprof"`
 }
 
 // Log configures structured logging.

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"runtime"
 	"sync/atomic"
 	"time"
@@ -172,16 +173,29 @@ func (m *Metrics) Handler() http.Handler {
 	return mux
 }
 
-// Serve serves Handler on l until ctx is done.
-func (m *Metrics) Serve(ctx context.Context, l net.Listener, log *slog.Logger) error {
-	srv := &http.Server{Handler: m.Handler(), ReadHeaderTimeout: 10 * time.Second}
+// Serve serves Handler on l until ctx is done; with withPprof, Go's
+// profiler under /debug/pprof/ too.
+func (m *Metrics) Serve(ctx context.Context, l net.Listener, log *slog.Logger, withPprof bool) error {
+	h := m.Handler()
+	paths := "/metrics /healthz /readyz"
+	if withPprof {
+		mux := http.NewServeMux()
+		mux.Handle("/", h)
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		h, paths = mux, paths+" /debug/pprof/"
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		<-ctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		srv.Shutdown(sctx)
 	}()
-	log.Info("listening", "proto", "http", "addr", l.Addr().String(), "paths", "/metrics /healthz /readyz")
+	log.Info("listening", "proto", "http", "addr", l.Addr().String(), "paths", paths)
 	if err := srv.Serve(l); !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}

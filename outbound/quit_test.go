@@ -101,7 +101,7 @@ func TestQuitFailsAfterData(t *testing.T) {
 	fwd := Forwarded{Addr: "192.0.2.1", Name: "client.example", Helo: "helo name", Ident: "4XyzQ1"}
 
 	s := startScriptedRelay(t, "QUIT")
-	if err := NewRelay(RelayConfig{Addr: s.addr}).SubmitForwarded(bg(), "a@example.org", []string{"b@example.net"}, msg, fwd); err != nil {
+	if err := NewRelay(RelayConfig{Addr: s.addr}).SubmitForwarded(bg(), "a@example.org", []string{"b@example.net"}, fwd, msg); err != nil {
 		t.Fatalf("SubmitForwarded(relay drops at QUIT) = %v, want nil: the message was accepted", err)
 	}
 	cmds, msgs := s.got()

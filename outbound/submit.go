@@ -93,18 +93,19 @@ type Forwarded struct {
 // message is delivered: a QUIT that fails after it is not an error, or
 // the caller would send the message again.
 func (r *Relay) Submit(ctx context.Context, from string, to []string, raw []byte) error {
-	return r.submit(ctx, from, to, raw, nil)
+	return r.submit(ctx, from, to, nil, raw)
 }
 
 // SubmitForwarded is Submit that first replays fwd with XFORWARD when the
 // relay offers it (the attributes it does not list are left out). Over
 // STARTTLS nothing is replayed: XFORWARD is for the MTA's own loopback
-// re-injection listener.
-func (r *Relay) SubmitForwarded(ctx context.Context, from string, to []string, raw []byte, fwd Forwarded) error {
-	return r.submit(ctx, from, to, raw, &fwd)
+// re-injection listener. The message is the concatenation of parts (a
+// header section and a body, say), sent without joining them.
+func (r *Relay) SubmitForwarded(ctx context.Context, from string, to []string, fwd Forwarded, parts ...[]byte) error {
+	return r.submit(ctx, from, to, &fwd, parts...)
 }
 
-func (r *Relay) submit(ctx context.Context, from string, to []string, raw []byte, fwd *Forwarded) (err error) {
+func (r *Relay) submit(ctx context.Context, from string, to []string, fwd *Forwarded, parts ...[]byte) (err error) {
 	if len(to) == 0 {
 		return fmt.Errorf("%w: relay: no recipients", ErrPermanent)
 	}
@@ -174,7 +175,11 @@ func (r *Relay) submit(ctx context.Context, from string, to []string, raw []byte
 	step = "MAIL FROM"
 	// go-smtp adds BODY=8BITMIME itself when offered; RFC 6531 SMTPUTF8 is
 	// asked for only when an address needs it.
-	opts := &smtp.MailOptions{Size: int64(len(raw))}
+	var size int64
+	for _, p := range parts {
+		size += int64(len(p))
+	}
+	opts := &smtp.MailOptions{Size: size}
 	for _, a := range append([]string{from}, to...) {
 		opts.UTF8 = opts.UTF8 || !isASCII(a)
 	}
@@ -192,9 +197,11 @@ func (r *Relay) submit(ctx context.Context, from string, to []string, raw []byte
 	if err != nil {
 		return err
 	}
-	if _, err := w.Write(raw); err != nil {
-		w.Close()
-		return err
+	for _, p := range parts {
+		if _, err := w.Write(p); err != nil {
+			w.Close()
+			return err
+		}
 	}
 	if err := w.Close(); err != nil {
 		return err

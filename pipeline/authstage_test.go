@@ -49,7 +49,7 @@ func TestAuthStage(t *testing.T) {
 	if len(out) != 1 {
 		t.Fatalf("Filter returned %d copies, want 1", len(out))
 	}
-	got := string(out[0].Raw)
+	got := string(out[0].Bytes())
 	if !strings.HasPrefix(got, "Authentication-Results: mx.test;") || !strings.Contains(got, "spf=pass") {
 		t.Fatalf("Filter output lacks our Authentication-Results with spf=pass:\n%s", got)
 	}

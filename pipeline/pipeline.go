@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"runtime/debug"
 	"strings"
@@ -297,10 +298,28 @@ func newMessage(env *mail.Envelope, raw []byte) *Message {
 	return &Message{Env: env, Raw: raw, Header: raw[:k:k], Body: raw[k:], QueueID: env.QueueID}
 }
 
-// Filtered is one copy of a filtered message and the recipients it is for.
+// Filtered is one copy of a filtered message and the recipients it is for:
+// the new header section (with its blank line) and the body as received,
+// which shares the caller's buffer: a large message is never copied
+// whole.
 type Filtered struct {
 	Recipients []string
-	Raw        []byte
+	Header     []byte
+	Body       []byte
+}
+
+// Size returns the length of the message.
+func (f Filtered) Size() int64 { return int64(len(f.Header) + len(f.Body)) }
+
+// Bytes returns the message in one new buffer.
+func (f Filtered) Bytes() []byte {
+	out := make([]byte, 0, len(f.Header)+len(f.Body))
+	return append(append(out, f.Header...), f.Body...)
+}
+
+// Reader returns the message as a stream, without copying it.
+func (f Filtered) Reader() io.Reader {
+	return io.MultiReader(bytes.NewReader(f.Header), bytes.NewReader(f.Body))
 }
 
 // Filter runs only the per-message steps and returns the message as they
@@ -327,7 +346,7 @@ func (p *Pipeline) Filter(ctx context.Context, env *mail.Envelope, raw []byte) (
 		if c.spamResult() == "spam" {
 			result = "spam"
 		}
-		out[i].Raw = c.Out()
+		out[i].Header, out[i].Body = c.Header, c.Body
 		attrs := []any{"msgid", c.MessageID, "queue_id", c.QueueID, "from", env.MailFrom, "rcpts", len(out[i].Recipients), "size", len(c.Header) + len(c.Body)}
 		if targets != nil && targets[i].user != "" {
 			attrs = append(attrs, "user", targets[i].user)

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"sync"
 
+	lru "github.com/hashicorp/golang-lru/v2"
+
 	"github.com/sluice-mail/sluice/rules"
 	"github.com/sluice-mail/sluice/sieve"
 )
@@ -26,10 +28,21 @@ type scoreTarget struct {
 func (t scoreTarget) key() string { return t.user + "\x00" + t.prefs.Key() }
 
 // prefsCache holds parsed user_prefs files by path, each until its file
-// or the rule set changes. The zero value is ready to use.
+// or the rule set changes, at most sieve.CacheEntries of them (the least
+// recently used go first). The zero value is ready to use.
 type prefsCache struct {
-	mu      sync.Mutex
-	entries map[string]prefsEntry
+	once    sync.Once
+	entries *lru.Cache[string, prefsEntry]
+}
+
+func (c *prefsCache) cache() *lru.Cache[string, prefsEntry] {
+	c.once.Do(func() {
+		var err error
+		if c.entries, err = lru.New[string, prefsEntry](sieve.CacheEntries); err != nil {
+			panic(err) // only for a size under 1
+		}
+	})
+	return c.entries
 }
 
 type prefsEntry struct {
@@ -78,9 +91,7 @@ func (c *prefsCache) load(s *SpamStage, u sieve.UserFiles, path string) (pr *rul
 	if err != nil {
 		return nil, nil, false, err
 	}
-	c.mu.Lock()
-	e, ok := c.entries[path]
-	c.mu.Unlock()
+	e, ok := c.cache().Get(path)
 	if ok && e.rs == s.Rules && e.ver.Same(ver) {
 		return e.prefs, e.data, false, nil
 	}
@@ -98,12 +109,7 @@ func (c *prefsCache) load(s *SpamStage, u sieve.UserFiles, path string) (pr *rul
 	if pr, err = s.Rules.ParsePrefs(path, data); err != nil {
 		return nil, nil, false, err
 	}
-	c.mu.Lock()
-	if c.entries == nil {
-		c.entries = map[string]prefsEntry{}
-	}
-	c.entries[path] = prefsEntry{rs: s.Rules, ver: ver, prefs: pr, data: data}
-	c.mu.Unlock()
+	c.cache().Add(path, prefsEntry{rs: s.Rules, ver: ver, prefs: pr, data: data})
 	return pr, data, true, nil
 }
 

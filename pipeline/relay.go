@@ -41,7 +41,7 @@ func (r *Relay) Relay(ctx context.Context, env *mail.Envelope, data []byte) erro
 	for _, c := range copies {
 		e := *env
 		e.Recipients = c.Recipients
-		if err := r.send(ctx, &e, c.Raw); err != nil {
+		if err := r.send(ctx, &e, c); err != nil {
 			var se *smtp.SMTPError
 			if errors.As(err, &se) {
 				return se
@@ -53,7 +53,7 @@ func (r *Relay) Relay(ctx context.Context, env *mail.Envelope, data []byte) erro
 	return nil
 }
 
-func (r *Relay) send(ctx context.Context, env *mail.Envelope, msg []byte) error {
+func (r *Relay) send(ctx context.Context, env *mail.Envelope, msg Filtered) error {
 	timeout := r.Timeout
 	if timeout == 0 {
 		timeout = 5 * time.Minute
@@ -65,5 +65,5 @@ func (r *Relay) send(ctx context.Context, env *mail.Envelope, msg []byte) error 
 	if env.ClientIP != nil {
 		fwd.Addr = env.ClientIP.String()
 	}
-	return c.SubmitForwarded(ctx, env.MailFrom, env.Recipients, msg, fwd)
+	return c.SubmitForwarded(ctx, env.MailFrom, env.Recipients, fwd, msg.Header, msg.Body)
 }

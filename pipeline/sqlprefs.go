@@ -6,7 +6,10 @@ import (
 	"sync"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
+
 	"github.com/sluice-mail/sluice/rules"
+	"github.com/sluice-mail/sluice/sieve"
 )
 
 // PrefsSource gives the preference lines one user has outside their
@@ -22,17 +25,24 @@ type PrefsSource interface {
 // minute.
 const DefaultSQLPrefsTTL = 60 * time.Second
 
-// sqlPrefsSweep is the number of cached users above which expired
-// entries are dropped when one is added.
-const sqlPrefsSweep = 4096
-
-// sqlPrefsCache holds each user's rows, parsed, for SpamStage.SQLPrefsTTL.
-// A failed read is remembered for the same time, so that a database that
+// sqlPrefsCache holds each user's rows, parsed, for SpamStage.SQLPrefsTTL,
+// at most sieve.CacheEntries users (the least recently used go first). A
+// failed read is remembered for the same time, so that a database that
 // is down costs one time-out per user a minute, not one per message. The
 // zero value is ready to use.
 type sqlPrefsCache struct {
-	mu      sync.Mutex
-	entries map[string]sqlEntry
+	once    sync.Once
+	entries *lru.Cache[string, sqlEntry]
+}
+
+func (c *sqlPrefsCache) cache() *lru.Cache[string, sqlEntry] {
+	c.once.Do(func() {
+		var err error
+		if c.entries, err = lru.New[string, sqlEntry](sieve.CacheEntries); err != nil {
+			panic(err) // only for a size under 1
+		}
+	})
+	return c.entries
 }
 
 type sqlEntry struct {
@@ -62,9 +72,7 @@ func (p *Pipeline) sqlPrefs(ctx context.Context, user string, file *rules.Prefs,
 		ttl = DefaultSQLPrefsTTL
 	}
 	now := p.cfg.Now()
-	p.sql.mu.Lock()
-	e, ok := p.sql.entries[user]
-	p.sql.mu.Unlock()
+	e, ok := p.sql.cache().Get(user)
 	if ok && e.rs == s.Rules && now.Sub(e.at) < ttl && now.Sub(e.at) >= 0 {
 		p.countSQL("hit")
 		if e.failed || e.text == nil || e.file == file.Key() {
@@ -82,7 +90,7 @@ func (p *Pipeline) sqlPrefs(ctx context.Context, user string, file *rules.Prefs,
 	// A read cut short by the caller (the client went away, the message
 	// deadline) says nothing about the database: it is not remembered.
 	if !e.failed || ctx.Err() == nil {
-		p.sql.put(user, e, now, ttl)
+		p.sql.cache().Add(user, e)
 	}
 	if e.failed || e.prefs == nil {
 		return file
@@ -137,24 +145,6 @@ func (p *Pipeline) parseSQL(ctx context.Context, s *SpamStage, user string, text
 		p.log.WarnContext(ctx, "user_prefs line not applied", "user", user, "diag", d.String())
 	}
 	return pr
-}
-
-// put stores e for user, dropping expired entries when the cache is
-// large.
-func (c *sqlPrefsCache) put(user string, e sqlEntry, now time.Time, ttl time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.entries == nil {
-		c.entries = map[string]sqlEntry{}
-	}
-	if len(c.entries) >= sqlPrefsSweep {
-		for k, old := range c.entries {
-			if now.Sub(old.at) >= ttl || now.Before(old.at) {
-				delete(c.entries, k)
-			}
-		}
-	}
-	c.entries[user] = e
 }
 
 // countSQL counts one look-up outcome in sluice_user_prefs_sql_total.

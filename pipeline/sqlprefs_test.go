@@ -80,7 +80,7 @@ func TestSQLPrefsFilter(t *testing.T) {
 		}
 		got := map[string]string{}
 		for _, c := range out {
-			v := string(statusRE.Find(c.Raw))
+			v := string(statusRE.Find(c.Header))
 			for _, r := range c.Recipients {
 				got[r] = v
 			}

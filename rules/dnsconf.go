@@ -33,6 +33,9 @@ type DNSConfig struct {
 	NumCheckReceived int
 	// Restrictions is dns_query_restriction: domain → allowed.
 	Restrictions map[string]bool
+	// RBLHeaders is rbl_headers: the header fields check_rbl_headers
+	// reads when its rule names none, comma-separated.
+	RBLHeaders string
 }
 
 // URIBL is one URI blocklist rule of the URIDNSBL plugin.
@@ -43,6 +46,11 @@ type URIBL struct {
 	// it lists the addresses of the domains' name servers (uridnsbl,
 	// uridnssub).
 	RHS bool
+	// NS is set for the name-server RHSBLs: "ns" (urinsrhsbl,
+	// urinsrhssub: the registrable domain of each of the URI domain's
+	// name servers is looked up) or "full" (urifullnsrhsbl,
+	// urifullnsrhssub: the name server's own name).
+	NS string
 	// Subtest is the canonical sub-test ("" for any 127/8 answer), see
 	// ParseURISubtest.
 	Subtest string
@@ -69,6 +77,7 @@ func DefaultDNSConfig() DNSConfig {
 		SkipMailto:       true,
 		NumCheckReceived: 9,
 		Restrictions:     map[string]bool{},
+		RBLHeaders:       "EnvelopeFrom,Reply-To,Disposition-Notification-To,X-WebmailclientIP,X-Source-IP",
 	}
 }
 
@@ -126,8 +135,10 @@ func (p *parser) dnsDirective(file string, line int, key, val string) bool {
 		for _, d := range f[1:] {
 			c.Restrictions[normZone(d)] = f[0] == "allow"
 		}
-	case "urirhsbl", "urirhssub", "uridnsbl", "uridnssub":
+	case "urirhsbl", "urirhssub", "uridnsbl", "uridnssub", "urinsrhsbl", "urinsrhssub", "urifullnsrhsbl", "urifullnsrhssub":
 		p.uriblLine(file, line, key, val)
+	case "rbl_headers":
+		c.RBLHeaders = strings.TrimSpace(val)
 	default:
 		return false
 	}
@@ -163,6 +174,12 @@ func (p *parser) uriblLine(file string, line int, key, val string) {
 		return
 	}
 	u := URIBL{Zone: normZone(f[1]), Type: strings.ToUpper(f[2]), RHS: strings.HasPrefix(key, "urirhs")}
+	switch {
+	case strings.HasPrefix(key, "urinsrhs"):
+		u.NS = "ns"
+	case strings.HasPrefix(key, "urifullnsrhs"):
+		u.NS = "full"
+	}
 	if sub {
 		st, ok := ParseURISubtest(strings.Join(f[3:], " "))
 		if !ok {

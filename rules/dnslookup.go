@@ -78,6 +78,7 @@ type dnsAnswer struct {
 // dnsLookups is the lookup phase of one evaluation.
 type dnsLookups struct {
 	cfg   *DNSConfig
+	conf  *Config // util_rb_tld and friends, for registrable domains
 	plan  *dnsRules
 	r     Resolver
 	ctx   context.Context
@@ -116,7 +117,7 @@ func (rs *Ruleset) startDNS(ctx context.Context, msg Message, st *evalState, in 
 	if timeout <= 0 {
 		timeout = 15 * time.Second
 	}
-	l := &dnsLookups{cfg: cfg, plan: plan, r: d.Resolver, max: d.MaxQueries, off: map[string]bool{}, start: time.Now(),
+	l := &dnsLookups{cfg: cfg, conf: &rs.conf, plan: plan, r: d.Resolver, max: d.MaxQueries, off: map[string]bool{}, start: time.Now(),
 		answers: map[dnsQuery]*dnsAnswer{}, byRule: map[string][]dnsQuery{}, bySet: map[string][]dnsQuery{}}
 	if l.max <= 0 {
 		l.max = 200
@@ -309,6 +310,12 @@ func reverseName(ip, zone string) (string, bool) {
 	}
 	b.WriteString(zone)
 	return b.String(), true
+}
+
+// trim returns the registrable domain of host (RegistryBoundaries
+// trim_domain).
+func (l *dnsLookups) trim(host string) string {
+	return RegistrableDomain(host, l.conf.TLDs, l.conf.TwoLevelTLDs)
 }
 
 // Stats returns what the phase did; the zero value for no phase.

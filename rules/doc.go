@@ -44,12 +44,18 @@
 //
 // Divergences from SpamAssassin: eval functions not implemented never fire
 // (Lint lists them; testdata/eval-ranking.txt ranks them); lang-prefixed
-// lines, Bayes, auto-learning and capture rules (%{...}) are ignored
+// lines, Bayes and auto-learning are ignored
 // (Shortcircuit is honoured: shortcircuit.go; user_prefs over a loaded set:
 // prefs.go); Perl's \s also matches \x0b while RE2's does not; under /m a ^
 // may match after a final newline; a rule's score is added once per hit
 // for tflags multiple, as SpamAssassin does, but __ rules and zero scores
 // are never reported.
+//
+// Capture rules (SpamAssassin 4's named groups that set tags, and %{TAG}
+// templates in other rules' regexes) are run as Plugin/Check.pm runs them,
+// in capture.go: template rules run after every other regex rule, with
+// the captured values quoted in, and only captured tags (not built-in
+// ones) answer templates.
 //
 // Received fields (RFC 5321 §4.4) are parsed into relays and split by
 // trust by package relays (trusted_networks, internal_networks, or

@@ -165,6 +165,10 @@ type Result struct {
 	Shortcircuit, ShortcircuitRule string
 	// DNS is what the lookup phase did (zero without one).
 	DNS DNSStats
+	// Tags are the template tags capture rules set, by name: each tag's
+	// distinct non-empty values in match order (SpamAssassin's
+	// set_captures); nil when the rules have no capture rules.
+	Tags map[string][]string
 }
 
 // evalState is the per-message state of one Eval.
@@ -293,6 +297,7 @@ func (rs *Ruleset) eval(ctx context.Context, msg Message, in Input) (Result, []f
 		}
 		g.run(st, texts)
 	}
+	tags := rs.evalCaptures(st, msg)
 	ec := &EvalContext{Msg: msg, Input: &in, Config: st.conf, ctx: ctx, cache: map[string]any{}}
 	if st.relays != nil {
 		ec.cache[relaysKey] = st.relays
@@ -324,7 +329,7 @@ func (rs *Ruleset) eval(ctx context.Context, msg Message, in Input) (Result, []f
 		}
 	}
 	set := rs.scoreSetFor(&in)
-	res := Result{TimedOut: st.timedOut, Skipped: st.skipped, Errors: st.errs, ScoreSet: set, DNS: dnsl.Stats()}
+	res := Result{TimedOut: st.timedOut, Skipped: st.skipped, Errors: st.errs, ScoreSet: set, DNS: dnsl.Stats(), Tags: tags}
 	cut := rs.shortcircuit(st.vals, func(r *rule) float64 { return rs.scoreOf(&in, r, set) })
 	for _, r := range rs.rules {
 		v := st.vals[r.idx]

@@ -1,9 +1,11 @@
 package rules
 
 // The eval functions of SpamAssassin's DNSEval plugin (check_rbl,
-// check_rbl_sub, check_rbl_txt, check_rbl_envfrom, check_rbl_from_host)
-// and the URIDNSBL plugin (check_uridnsbl), and the queries they plan for
-// the lookup phase (dnslookup.go).
+// check_rbl_sub, check_rbl_txt, check_rbl_envfrom, check_rbl_from_host,
+// check_rbl_from_domain, check_rbl_headers, check_rbl_rcvd) and the
+// URIDNSBL plugin (check_uridnsbl over urirhs*, uridns*, urinsrhs* and
+// urifullnsrhs* lines), and the queries they plan for the lookup phase
+// (dnslookup.go).
 //
 // Divergences from SpamAssassin: originating_ip_headers are not read
 // apart from the relays package's synthetic relays; URI hosts are taken
@@ -26,6 +28,7 @@ type rblRule struct {
 	txt, nice           bool
 	sub                 *rblSubtest // nil: any answer
 	tflags              map[string]bool
+	headers             string // check_rbl_headers: its header list, "" for rbl_headers
 }
 
 // rblSub is one check_rbl_sub rule.
@@ -70,12 +73,16 @@ func (rs *Ruleset) buildDNSRules() *dnsRules {
 			tf[f] = true
 		}
 		switch fn := r.def.eval; fn {
-		case "check_rbl", "check_rbl_txt", "check_rbl_envfrom", "check_rbl_from_host":
+		case "check_rbl", "check_rbl_txt", "check_rbl_envfrom", "check_rbl_from_host", "check_rbl_from_domain",
+			"check_rbl_headers", "check_rbl_rcvd":
 			if len(args) < 2 {
 				rs.dnsDiag(r, fmt.Errorf("%s needs a set and a zone", fn))
 				continue
 			}
 			rr := rblRule{rule: r.name, fn: fn, set: args[0], zone: normZone(args[1]), txt: fn == "check_rbl_txt", nice: tf["nice"], tflags: tf}
+			if fn == "check_rbl_headers" && len(args) > 3 {
+				rr.headers = args[3]
+			}
 			if len(args) > 2 && args[2] != "" {
 				sub, err := compileRBLSubtest(args[2])
 				if err != nil {
@@ -199,27 +206,160 @@ func (rs *Ruleset) planRBL(l *dnsLookups, plan *dnsRules, msg Message, rl *Relay
 		if rr.txt {
 			qtype = "TXT"
 		}
+		var hosts []string
 		switch rr.fn {
-		case "check_rbl_envfrom", "check_rbl_from_host":
-			var addrs []string
-			if rr.fn == "check_rbl_envfrom" {
-				addrs = headerAddrs(msg, "EnvelopeFrom")
-			} else {
-				for _, h := range []string{"From", "Envelope-Sender", "Resent-From", "X-Envelope-From", "EnvelopeFrom"} {
-					addrs = append(addrs, headerAddrs(msg, h)...)
-				}
-			}
-			for _, host := range rs.addrHosts(addrs, rr.tflags) {
-				l.launch(rr.rule, rr.set, dnsQuery{name: host + "." + rr.zone, qtype: qtype, zone: rr.zone})
-			}
+		case "check_rbl_envfrom":
+			hosts = rs.addrHosts(headerAddrs(msg, "EnvelopeFrom"), rr.tflags)
+		case "check_rbl_from_host":
+			hosts = rs.addrHosts(allFromAddrs(msg), rr.tflags)
+		case "check_rbl_from_domain":
+			hosts = rs.addrHosts(rs.fromDomains(msg), rr.tflags)
+		case "check_rbl_headers":
+			hosts = rs.rblHeaderHosts(msg, rr)
+		case "check_rbl_rcvd":
+			hosts = rs.rcvdHosts(rl, rr.tflags)
 		default:
 			for _, ip := range rs.rblIPs(rl, rr) {
 				if name, ok := reverseName(ip, rr.zone); ok {
 					l.launch(rr.rule, rr.set, dnsQuery{name: name, qtype: qtype, zone: rr.zone})
 				}
 			}
+			continue
+		}
+		for _, host := range hosts {
+			l.launch(rr.rule, rr.set, dnsQuery{name: host + "." + rr.zone, qtype: qtype, zone: rr.zone})
 		}
 	}
+}
+
+// allFromAddrs returns the sender addresses of PerMsgStatus.pm
+// all_from_addrs: the first Resent-From when there is one, else those of
+// From, Envelope-Sender, Resent-Sender, X-Envelope-From and EnvelopeFrom.
+func allFromAddrs(msg Message) []string {
+	if v := msg.Header("Resent-From", true); len(v) > 0 {
+		if a := mail.HeaderAddr(v[0]); len(a) > 0 {
+			return a[:1]
+		}
+	}
+	var addrs []string
+	for _, h := range []string{"From", "Envelope-Sender", "Resent-Sender", "X-Envelope-From", "EnvelopeFrom"} {
+		addrs = append(addrs, headerAddrs(msg, h)...)
+	}
+	return addrs
+}
+
+// fromDomains returns all_from_addrs_domains: each sender address's
+// registrable domain (an address literal as it is), once each, as
+// dummy@domain.
+func (rs *Ruleset) fromDomains(msg Message) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, a := range allFromAddrs(msg) {
+		i := strings.LastIndexByte(a, '@')
+		if i < 0 {
+			continue
+		}
+		host := strings.ToLower(strings.Trim(a[i+1:], "."))
+		dom := strings.Trim(host, "[]")
+		if !isIPv4(dom) {
+			if !rs.validDomain(host) {
+				continue
+			}
+			dom = RegistrableDomain(host, rs.conf.TLDs, rs.conf.TwoLevelTLDs)
+		}
+		if dom == "" || seen[dom] {
+			continue
+		}
+		seen[dom] = true
+		out = append(out, "dummy@"+dom)
+	}
+	return out
+}
+
+// rblHeaderHosts returns what check_rbl_headers looks up for each header
+// of its list (rbl_headers by default): the host of the field's first
+// address, or else each line of the field, an IPv4 address reversed
+// (not with tflags domains_only) or a host name under a known TLD (not
+// with ips_only).
+func (rs *Ruleset) rblHeaderHosts(msg Message, rr rblRule) []string {
+	list := rr.headers
+	if list == "" {
+		list = rs.conf.DNS.RBLHeaders
+	}
+	var out []string
+	for _, h := range strings.Split(list, ",") {
+		h = strings.TrimSpace(h)
+		if h == "" {
+			continue
+		}
+		if addrs := headerAddrs(msg, h); len(addrs) > 0 && strings.Contains(addrs[0], "@") {
+			out = append(out, rs.addrHosts(addrs[:1], rr.tflags)...)
+			continue
+		}
+		for _, v := range msg.Header(h, false) {
+			for _, host := range strings.Split(strings.TrimRight(v, "\n"), "\n") {
+				if q, ok := rs.rblHost(strings.TrimSpace(host), rr.tflags); ok {
+					out = append(out, q)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// rcvdHosts returns what check_rbl_rcvd looks up: the address, by,
+// HELO and rDNS names of the oldest untrusted relay, once each.
+func (rs *Ruleset) rcvdHosts(rl *Relays, tf map[string]bool) []string {
+	if len(rl.Untrusted) == 0 {
+		return nil
+	}
+	r := rl.Untrusted[len(rl.Untrusted)-1]
+	seen := map[string]bool{}
+	var out []string
+	for _, v := range []string{r.IP, r.By, r.HELO, r.RDNS} {
+		if v == "" || seen[v] {
+			continue
+		}
+		seen[v] = true
+		if q, ok := rs.rblHost(strings.TrimSuffix(v, "."), tf); ok {
+			out = append(out, q)
+		}
+	}
+	return out
+}
+
+// rblHost is one host's query label under a zone, as DNSEval.pm checks
+// it: an IPv4 address reversed unless tflags domains_only, a host name
+// under a known TLD unless ips_only.
+func (rs *Ruleset) rblHost(host string, tf map[string]bool) (string, bool) {
+	if host == "" {
+		return "", false
+	}
+	if isIPv4(host) {
+		if tf["domains_only"] {
+			return "", false
+		}
+		name, ok := reverseName(host, "")
+		return strings.TrimSuffix(name, "."), ok
+	}
+	if tf["ips_only"] || !validFQDN(host) || !rs.validDomain(strings.ToLower(host)) {
+		return "", false
+	}
+	return host, true
+}
+
+// validFQDN is Util.pm's is_fqdn_valid: at most 255 octets, labels of 1
+// to 63, at least two of them.
+func validFQDN(host string) bool {
+	if len(host) > 255 || !strings.Contains(host, ".") {
+		return false
+	}
+	for _, l := range strings.Split(host, ".") {
+		if l == "" || len(l) > 63 {
+			return false
+		}
+	}
+	return true
 }
 
 // headerAddrs returns the addresses of a header field.
@@ -233,8 +373,7 @@ func headerAddrs(msg Message, name string) []string {
 
 // addrHosts returns the hosts of addresses a check_rbl_envfrom or
 // check_rbl_from_host rule looks up (DNSEval.pm _check_rbl_addresses): an
-// IP literal reversed, a name under a known TLD and outside
-// uridnsbl_skip_domain as it is.
+// IP literal reversed, a name under a known TLD as it is.
 func (rs *Ruleset) addrHosts(addrs []string, tf map[string]bool) []string {
 	seen := map[string]bool{}
 	var out []string
@@ -261,11 +400,8 @@ func (rs *Ruleset) addrHosts(addrs []string, tf map[string]bool) []string {
 			}
 			continue
 		}
+		// uridnsbl_skip_domain is URIDNSBL's: DNSEval asks such hosts.
 		if tf["ips_only"] || !rs.validDomain(host) {
-			continue
-		}
-		dom := RegistrableDomain(host, rs.conf.TLDs, rs.conf.TwoLevelTLDs)
-		if rs.conf.DNS.SkipDomains[host] || rs.conf.DNS.SkipDomains[dom] {
 			continue
 		}
 		out = append(out, host)
@@ -366,6 +502,12 @@ func (rs *Ruleset) planURIBL(l *dnsLookups, plan *dnsRules, msg Message) {
 					tf[f] = true
 				}
 			}
+			if u.NS != "" {
+				if !ip {
+					nsRules = append(nsRules, name)
+				}
+				continue
+			}
 			if !u.RHS {
 				if ip {
 					continue
@@ -402,7 +544,8 @@ func (rs *Ruleset) planURIBL(l *dnsLookups, plan *dnsRules, msg Message) {
 
 // chain looks q up (a domain's NS records, or a host's addresses), then
 // the addresses of the name servers found, and queries each public
-// address in the zones of rules (uridnsbl, uridnssub).
+// address in the zones of rules (uridnsbl, uridnssub); the name-server
+// RHSBLs among rules (urinsrhs*, urifullnsrhs*) query the names instead.
 func (l *dnsLookups) chain(q dnsQuery, rules []string) {
 	if !l.allowed(q) {
 		return
@@ -414,10 +557,22 @@ func (l *dnsLookups) chain(q dnsQuery, rules []string) {
 		if a == nil {
 			return
 		}
+		addrRules := rules
 		var ips []string
 		if q.qtype == "A" {
 			ips = a.vals
 		} else {
+			addrRules = addrRules[:0]
+			for _, rule := range rules {
+				if l.cfg.URIBLs[rule].NS == "" {
+					addrRules = append(addrRules, rule)
+				} else {
+					l.nsRHS(a.vals, rule)
+				}
+			}
+			if len(addrRules) == 0 {
+				return
+			}
 			for i, ns := range a.vals {
 				if i == 4 {
 					break // enough name servers to find a listed one
@@ -432,7 +587,7 @@ func (l *dnsLookups) chain(q dnsQuery, rules []string) {
 			}
 		}
 		for _, ip := range uniqPublic(ips) {
-			for _, rule := range rules {
+			for _, rule := range addrRules {
 				u := l.cfg.URIBLs[rule]
 				name, ok := reverseName(ip, u.Zone)
 				if !ok {
@@ -451,6 +606,39 @@ func (l *dnsLookups) chain(q dnsQuery, rules []string) {
 	}()
 }
 
+// nsRHS queries the name servers of a URI domain in the zone of a
+// urinsrhs* rule (each name's registrable domain) or urifullnsrhs* rule
+// (the name itself), as URIDNSBL.pm complete_ns_lookup does: every name
+// server, an address-like one as it is when public.
+func (l *dnsLookups) nsRHS(servers []string, rule string) {
+	u := l.cfg.URIBLs[rule]
+	for _, ns := range servers {
+		q := ns
+		switch {
+		case isIPv4(ns):
+			if relays.IsPrivateIP(ns) {
+				continue
+			}
+		case strings.Contains(ns, ":"):
+			continue
+		case u.NS == "ns":
+			q = l.trim(ns)
+		}
+		bq := dnsQuery{name: q + "." + u.Zone, qtype: u.Type, zone: u.Zone}
+		if !l.allowed(bq) {
+			continue
+		}
+		l.mu.Lock()
+		l.byRule[rule] = append(l.byRule[rule], bq)
+		l.mu.Unlock()
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			l.ask(bq)
+		}()
+	}
+}
+
 // lookupsFor returns the evaluation's lookup phase, nil without one.
 func lookupsFor(ec *EvalContext) *dnsLookups {
 	l, _ := ec.cache[dnsKey].(*dnsLookups)
@@ -461,7 +649,8 @@ func lookupsFor(ec *EvalContext) *dnsLookups {
 // also fires when the caller decided it through Input.Rules (the zones
 // of [[auth.dnsbl]]).
 func registerDNSEvals(r *EvalRegistry) {
-	for _, n := range []string{"check_rbl", "check_rbl_txt", "check_rbl_envfrom", "check_rbl_from_host"} {
+	for _, n := range []string{"check_rbl", "check_rbl_txt", "check_rbl_envfrom", "check_rbl_from_host",
+		"check_rbl_from_domain", "check_rbl_headers", "check_rbl_rcvd"} {
 		r.Register(n, evalRBL)
 	}
 	r.Register("check_rbl_sub", evalRBLSub)

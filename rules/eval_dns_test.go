@@ -3,6 +3,7 @@ package rules
 import (
 	"context"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -276,7 +277,9 @@ func TestDNSSettings(t *testing.T) {
 		want  []string
 	}{
 		{"skip_rbl_checks 1\n", []string{"URIBL_BLACK", "URIBL_DBL_SPAM", "URIBL_SBL"}},
-		{"uridnsbl_skip_domain spam-sender.com\nskip_uribl_checks 1\n", []string{"RCVD_IN_SBL", "RCVD_IN_SPAMCOP", "RCVD_IN_XBL"}},
+		// uridnsbl_skip_domain does not apply to check_rbl_envfrom (as in
+		// SpamAssassin 4.0.1: TestDNSEvalSpamAssassin).
+		{"uridnsbl_skip_domain spam-sender.com\nskip_uribl_checks 1\n", []string{"ENVFROM_LISTED", "RCVD_IN_SBL", "RCVD_IN_SPAMCOP", "RCVD_IN_XBL"}},
 		{"skip_uribl_checks 1\n", []string{"ENVFROM_LISTED", "RCVD_IN_SBL", "RCVD_IN_SPAMCOP", "RCVD_IN_XBL"}},
 		{"dns_available no\n", nil},
 		{"dns_query_restriction deny spamhaus.org\n", []string{"ENVFROM_LISTED", "RCVD_IN_SPAMCOP", "URIBL_BLACK"}},
@@ -329,4 +332,69 @@ func FuzzRBLSubtest(f *testing.F) {
 		}
 		st.match(answer)
 	})
+}
+
+// nsRHSRules are urinsrhsbl and urifullnsrhssub lines with the address-
+// based uridnsbl over the same NS lookup, and check_rbl_headers,
+// check_rbl_from_domain and check_rbl_rcvd.
+const nsRHSRules = `
+util_rb_tld com net org
+urinsrhsbl      NS_RHS    ns.test. A
+body            NS_RHS    eval:check_uridnsbl('NS_RHS')
+tflags          NS_RHS    net
+urifullnsrhssub FULL_NS   fullns.test. A 127.0.0.4
+body            FULL_NS   eval:check_uridnsbl('FULL_NS')
+tflags          FULL_NS   net
+uridnsbl        NS_ADDR   addr.test. A
+body            NS_ADDR   eval:check_uridnsbl('NS_ADDR')
+tflags          NS_ADDR   net
+header HDR_REPLYTO  eval:check_rbl_headers('h', 'hdr.test.', '127.0.0.2', 'Reply-To')
+tflags HDR_REPLYTO  net
+header FROM_DOMAIN  eval:check_rbl_from_domain('f', 'dom.test.')
+tflags FROM_DOMAIN  net
+header RCVD_HELO    eval:check_rbl_rcvd('r', 'rcvd.test.')
+tflags RCVD_HELO    net domains_only
+`
+
+const nsRHSZone = `
+uri-dom.com. NS ns1.dns-provider.net.
+uri-dom.com. NS ns2.other-dns.org.
+ns1.dns-provider.net. A 192.0.2.53
+ns2.other-dns.org. A 192.0.2.54
+dns-provider.net.ns.test. A 127.0.0.2
+ns2.other-dns.org.fullns.test. A 127.0.0.4
+54.2.0.192.addr.test. A 127.0.0.2
+reply.bad-reply.com.hdr.test. A 127.0.0.2
+from-dom.com.dom.test. A 127.0.0.2
+helo.rcvd-host.com.rcvd.test. A 127.0.0.2
+`
+
+func TestDNSEvalNSRHS(t *testing.T) {
+	rs, err := LoadString("ns.cf", nsRHSRules, Options{Net: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if errs := rs.Lint().Errors; len(errs) > 0 {
+		t.Fatalf("rule errors: %v", errs)
+	}
+	srv := dnstest.Start(t, nsRHSZone)
+	msg := FromMail(mail.Parse([]byte("Received: from helo.rcvd-host.com (rdns.rcvd-host.com [192.0.2.77])\r\n"+
+		"\tby mx.example.org (Postfix) with ESMTP id 4AB12CD;\r\n\tMon, 23 Nov 2026 10:00:00 +0000\r\n"+
+		"From: <sender@mail.from-dom.com>\r\nReply-To: <r@reply.bad-reply.com>\r\nSubject: x\r\n\r\n"+
+		"See http://www.uri-dom.com/page today.\r\n"), mail.Options{}))
+	res := rs.Eval(context.Background(), msg, Input{DNS: &DNS{Resolver: resolverFor(t, srv)}})
+	want := []string{"FROM_DOMAIN", "FULL_NS", "HDR_REPLYTO", "NS_ADDR", "NS_RHS", "RCVD_HELO"}
+	if got := hitNames(res); strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("hits %v, want %v", got, want)
+	}
+	// One NS question serves the three URI rules; every question fits
+	// the default budget.
+	if res.DNS.OverBudget != 0 || res.DNS.TimedOut {
+		t.Errorf("DNS stats = %+v", res.DNS)
+	}
+	// The per-message budget bounds the chain too.
+	res = rs.Eval(context.Background(), msg, Input{DNS: &DNS{Resolver: resolverFor(t, srv), MaxQueries: 4}})
+	if res.DNS.Queries != 4 || res.DNS.OverBudget == 0 {
+		t.Errorf("with MaxQueries 4: DNS stats = %+v", res.DNS)
+	}
 }

@@ -24,6 +24,9 @@ type Lint struct {
 	// CacheHits counts the regex rules whose translation came from the
 	// compiled-rules cache.
 	CacheHits int
+	// Captures counts capture rules (named groups that set tags);
+	// Templates the rules whose regex uses %{NAME} tags (capture.go).
+	Captures, Templates int
 	// WithLiteral counts regex rules gated by the literal prefilter.
 	WithLiteral int
 	// Net counts rules inactive because they need the network (tflags net).
@@ -79,6 +82,9 @@ func (l Lint) String() string {
 	fmt.Fprintf(&b, "regex: RE2 %d, backtracking %d, with literal prefilter %d\n", l.RE2, l.Backtrack, l.WithLiteral)
 	for _, k := range sortedKeys(l.BacktrackReasons) {
 		fmt.Fprintf(&b, "  backtracking: %s: %d\n", k, l.BacktrackReasons[k])
+	}
+	if l.Captures > 0 || l.Templates > 0 {
+		fmt.Fprintf(&b, "capture rules: %d set tags, %d use %%{TAG} templates (compiled per message)\n", l.Captures, l.Templates)
 	}
 	fmt.Fprintf(&b, "eval functions: %d called by the loaded rules, %d implemented (%.1f%%)\n",
 		l.EvalsUsed, l.EvalsImplemented, 100*float64(l.EvalsImplemented)/float64(max(l.EvalsUsed, 1)))

@@ -995,13 +995,12 @@ func (c *condParser) unary() (float64, error) {
 const spamAssassinVersion = 4.000001
 
 // confFeature reports the Mail::SpamAssassin::Conf::feature_* tests that are
-// true for sluice; capture_rules stays false so rule files take their
-// capture-free variants.
+// true for sluice (capture rules: capture.go).
 func confFeature(f string) bool {
 	switch f {
 	case "feature_bug6558_free", "feature_welcomelist_blocklist", "perl_min_version_5010000",
 		"feature_registryboundaries", "feature_yesno_takes_args", "feature_originating_ip_headers",
-		"feature_dns_local_ports_permit_avoid":
+		"feature_dns_local_ports_permit_avoid", "feature_capture_rules":
 		return true
 	}
 	return false

@@ -235,6 +235,9 @@ type Ruleset struct {
 	bufs      *sync.Pool    // of *evalBuf
 	sc        *shortcircuit // nil without shortcircuit rules
 	dns       *dnsRules     // the check_rbl* and URIBL rules (eval_dns.go)
+	captures  []*rule       // capture rules, in SpamAssassin's order (capture.go)
+	templates []*rule       // rules with %{NAME} templates, in running order
+	tmplCache *templateCache
 }
 
 // setState tracks the compilation of a Ruleset's RE2 sets.
@@ -271,6 +274,8 @@ type rule struct {
 	metaDeps   []string
 	eval       EvalFunc
 	tflags     []string
+	capture    *captureRE  // the named groups that set tags; nil for most rules
+	tmpl       *templateRE // %{NAME} templates, compiled per message; nil for most rules
 }
 
 // Config returns the settings read from the rule files.
@@ -343,7 +348,7 @@ func newParser(opt Options) (*parser, error) {
 	if opt.Logger == nil {
 		opt.Logger = slog.Default()
 	}
-	rs := &Ruleset{opt: opt, byName: map[string]*rule{}, reg: opt.Evals, sets: new(setState), bufs: new(sync.Pool)}
+	rs := &Ruleset{opt: opt, byName: map[string]*rule{}, reg: opt.Evals, sets: new(setState), bufs: new(sync.Pool), tmplCache: new(templateCache)}
 	rs.conf = Config{RequiredScore: 5, ReportSafe: 1, OKLocales: "all", BodyPartScanSize: 50000, RawBodyPartScanSize: 500000,
 		TLDs: map[string]bool{}, TwoLevelTLDs: map[string]bool{}, Bayes: DefaultBayesConfig(), DNS: DefaultDNSConfig()}
 	rs.lint.ByKind = map[string]int{}
@@ -439,6 +444,7 @@ func (rs *Ruleset) finish(p *parser) {
 	rs.buildScans()
 	rs.buildHeaderGroups()
 	rs.dns = rs.buildDNSRules()
+	rs.sortCaptures()
 	for _, r := range rs.rules {
 		if r.inactive == "" {
 			rs.lint.Active++
@@ -495,6 +501,17 @@ func (rs *Ruleset) compile(p *parser, r *rule) {
 	case d.exists:
 		rs.header = append(rs.header, r)
 	default:
+		// Capture rules and templates are written out in the rule files,
+		// not made by ReplaceTags.
+		if len(templateRefs(d.re)) > 0 || len(captureNames(d.re)) > 0 {
+			pat := d.re
+			if p.replace[d.name] {
+				pat = p.replaceTags(pat)
+			}
+			if rs.compileCapture(p, r, pat) {
+				return
+			}
+		}
 		// ReplaceTags expansions wait for a cache miss: the cache knows
 		// patterns as written (the tags are in the rule files it hashes).
 		p.jobs = append(p.jobs, &regexJob{r: r, pat: d.re, flags: d.flags, replace: p.replace[d.name]})

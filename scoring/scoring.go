@@ -151,7 +151,19 @@ func Decide(res rules.Result, conf rules.Config) Verdict {
 	v.Score = round3(sum)
 	v.Spam = v.Score >= v.Required
 	v.Tags = shortcircuitTags(res)
+	capturedTags(v.Tags, res.Tags)
 	return v
+}
+
+// capturedTags adds the tags capture rules set (rules.Result.Tags) to
+// tags, their values joined by spaces as SpamAssassin's get_tag joins a
+// list; a tag already there keeps its value.
+func capturedTags(tags map[string]string, captured map[string][]string) {
+	for name, vals := range captured {
+		if _, ok := tags[name]; !ok {
+			tags[name] = strings.Join(vals, " ")
+		}
+	}
 }
 
 // shortcircuitTags are the Shortcircuit plugin's template tags: _SC_,

@@ -336,3 +336,17 @@ func TestReportAndFormatScore(t *testing.T) {
 		}
 	}
 }
+
+// TestCapturedTags: tags set by capture rules expand in templates with
+// their values joined by spaces, as spamassassin -L writes
+// "codes=123 456 from=john.doe none=_LC_NONE_" for
+// add_header all Capt codes=_LC_CODE_ from=_LC_FROM_LOCAL_ none=_LC_NONE_.
+func TestCapturedTags(t *testing.T) {
+	res := rules.Result{Tags: map[string][]string{"LC_CODE": {"123", "456"}, "LC_FROM_LOCAL": {"john.doe"}, "SC": {"x"}}}
+	v := Decide(res, rules.Config{RequiredScore: 5})
+	opt := Options{Hostname: "mx.example.test"}
+	in := "codes=_LC_CODE_ from=_LC_FROM_LOCAL_ none=_LC_NONE_ sc=_SC_"
+	if got, want := newTagger(&v, &opt).expand(in), "codes=123 456 from=john.doe none=_LC_NONE_ sc=no"; got != want {
+		t.Errorf("expand(%q) = %q, want %q", in, got, want)
+	}
+}

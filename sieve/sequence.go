@@ -6,7 +6,8 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
-	"sync"
+
+	lru "github.com/hashicorp/golang-lru/v2"
 )
 
 // Sequence runs several scripts as Pigeonhole does with sieve_before,
@@ -95,12 +96,17 @@ func (q *Sequence) Run(ctx context.Context, msg Message, env Env) (*Result, erro
 // file read (device, inode, size, modification time), and of every file
 // it includes, so an edited script is recompiled on its next use. Script
 // files are read as Load and LoadUser describe, never more than
-// Limits.MaxScriptSize bytes. It is safe for concurrent use.
+// Limits.MaxScriptSize bytes. It holds at most CacheEntries scripts,
+// dropping the least recently used, so that a server with many users
+// keeps its memory bounded. It is safe for concurrent use.
 type Cache struct {
 	opts    Options
-	mu      sync.Mutex
-	entries map[string]cacheEntry
+	entries *lru.Cache[string, cacheEntry]
 }
+
+// CacheEntries bounds the scripts a Cache holds: past it the least
+// recently used is compiled again on its next use.
+const CacheEntries = 10000
 
 type cacheEntry struct {
 	id     fileID
@@ -121,7 +127,15 @@ type dep struct {
 // set, include finds :global scripts in opts.GlobalDir and, for scripts
 // loaded with LoadUser, :personal scripts in UserFiles.Dir.
 func NewCache(opts Options) *Cache {
-	return &Cache{opts: opts, entries: map[string]cacheEntry{}}
+	return newCache(opts, CacheEntries)
+}
+
+func newCache(opts Options, size int) *Cache {
+	entries, err := lru.New[string, cacheEntry](size)
+	if err != nil {
+		panic(err) // only for a size under 1
+	}
+	return &Cache{opts: opts, entries: entries}
 }
 
 // ErrNoScript is returned by Cache.Load when the script file does not exist.
@@ -181,9 +195,7 @@ func (c *Cache) load(ctx context.Context, key, root, path string, owner *FileOwn
 		return nil, err
 	}
 	defer f.Close()
-	c.mu.Lock()
-	e, ok := c.entries[key]
-	c.mu.Unlock()
+	e, ok := c.entries.Get(key)
 	if ok && e.id.same(id) && depsCurrent(e.deps) {
 		return e.script, e.err
 	}
@@ -202,9 +214,7 @@ func (c *Cache) load(ctx context.Context, key, root, path string, owner *FileOwn
 	if l != nil {
 		e.deps = l.deps
 	}
-	c.mu.Lock()
-	c.entries[key] = e
-	c.mu.Unlock()
+	c.entries.Add(key, e)
 	return s, err
 }
 

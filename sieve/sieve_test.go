@@ -3,6 +3,7 @@ package sieve
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -228,6 +229,44 @@ func TestCache(t *testing.T) {
 	}
 	if _, err := c.Load(context.Background(), filepath.Join(dir, "none")); !errors.Is(err, ErrNoScript) {
 		t.Fatalf("Cache.Load(missing) = %v, want ErrNoScript", err)
+	}
+}
+
+// TestCacheBounded: the cache keeps at most its size in scripts, the
+// least recently used going first, so that many users' scripts cannot
+// grow the server without bound (it had kept every script ever loaded).
+func TestCacheBounded(t *testing.T) {
+	dir := t.TempDir()
+	c := newCache(Options{}, 3)
+	ctx := context.Background()
+	load := func(name string) *Script {
+		t.Helper()
+		p := filepath.Join(dir, name+".sieve")
+		if _, err := os.Stat(p); err != nil {
+			os.WriteFile(p, []byte(`keep;`), 0o644)
+		}
+		s, err := c.Load(ctx, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	a := load("a")
+	for i := range 10 {
+		load(fmt.Sprint("u", i))
+		if i%2 == 0 {
+			load("a") // kept in use
+		}
+	}
+	if n := c.entries.Len(); n != 3 {
+		t.Fatalf("cache holds %d scripts, want its size 3", n)
+	}
+	if load("a") != a {
+		t.Errorf("the script in steady use was evicted")
+	}
+	u0 := filepath.Join(dir, "u0.sieve")
+	if c.entries.Contains("admin\x00" + u0) {
+		t.Errorf("the least recently used script is still cached")
 	}
 }
 

@@ -27,7 +27,7 @@ import (
 // missing database; `check` and `pipe` use one if it exists and otherwise
 // run without Bayes, which would score nothing yet anyway. Serving per
 // user, deliveries do not use the global database, and it is not made.
-func newBayes(cfg config.Config, rs *rules.Ruleset, create bool, log *slog.Logger) (*bayes.Classifier, pipeline.BayesUsers, error) {
+func newBayes(cfg config.Config, pool *redisPool, rs *rules.Ruleset, create bool, log *slog.Logger) (*bayes.Classifier, pipeline.BayesUsers, error) {
 	if !cfg.Bayes.Enabled || rs == nil {
 		return nil, nil, nil
 	}
@@ -38,7 +38,7 @@ func newBayes(cfg config.Config, rs *rules.Ruleset, create bool, log *slog.Logge
 	meta := bayesMetadata(rs)
 	var global *bayes.Classifier
 	if !cfg.Bayes.PerUser || !create {
-		st, err := pipelineBayesStore(cfg, create, &bc.Expiry)
+		st, err := pipelineBayesStore(cfg, pool, create, &bc.Expiry)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
 		case err != nil:
@@ -52,7 +52,7 @@ func newBayes(cfg config.Config, rs *rules.Ruleset, create bool, log *slog.Logge
 	}
 	users := &userBayes{cfg: cfg, conf: bc, meta: meta, create: create, log: log, byKey: map[string]*list.Element{}, lru: list.New()}
 	if cfg.Redis.URL != "" {
-		st, err := pipelineBayesStore(cfg, create, &bc.Expiry)
+		st, err := pipelineBayesStore(cfg, pool, create, &bc.Expiry)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -61,39 +61,15 @@ func newBayes(cfg config.Config, rs *rules.Ruleset, create bool, log *slog.Logge
 	return global, users, nil
 }
 
-// redisStores keeps one Redis store (and its connection pool) per
-// address, prefix and timeout for the life of the process: every reload
-// builds a new pipeline, and closing the old one's pool under deliveries
-// still in flight would fail them over to no Bayes for nothing. Per-user
-// databases are views on the same pool (userBayes).
-var redisStores struct {
-	sync.Mutex
-	m map[string]*redisstore.Store
-}
-
 // pipelineBayesStore is openBayesStore for a pipeline: a bbolt store holds
 // no handle between operations, so a fresh one per pipeline costs nothing;
-// a Redis store is shared across reloads.
-func pipelineBayesStore(cfg config.Config, create bool, exp *bayes.Expiry) (bayes.Store, error) {
+// a Redis store is the pool's, shared across reloads.
+func pipelineBayesStore(cfg config.Config, pool *redisPool, create bool, exp *bayes.Expiry) (bayes.Store, error) {
 	if cfg.Redis.URL == "" {
-		st, _, err := openBayesStore(cfg, "", create, exp)
+		st, _, err := openBayesStore(cfg, pool, "", create, exp)
 		return st, err
 	}
-	key := fmt.Sprintf("%s\x00%s\x00%s", cfg.Redis.URL, cfg.Redis.KeyPrefix, cfg.Redis.Timeout)
-	redisStores.Lock()
-	defer redisStores.Unlock()
-	if st, ok := redisStores.m[key]; ok {
-		return st, nil
-	}
-	st, err := openRedisStore(cfg, cfg.Redis.KeyPrefix, exp)
-	if err != nil {
-		return nil, err
-	}
-	if redisStores.m == nil {
-		redisStores.m = map[string]*redisstore.Store{}
-	}
-	redisStores.m[key] = st
-	return st, nil
+	return pool.bayesStore(cfg, exp)
 }
 
 // userKey is the name of addr's per-user database: the mailbox addr is
@@ -143,7 +119,7 @@ func userRedisPrefix(cfg config.Config, key string) string {
 // fs.ErrNotExist; Redis has nothing to create. Redis is not contacted
 // here: a server that is down fails the store's operations, which a
 // delivery survives without Bayes.
-func openBayesStore(cfg config.Config, user string, create bool, exp *bayes.Expiry) (bayes.Store, io.Closer, error) {
+func openBayesStore(cfg config.Config, pool *redisPool, user string, create bool, exp *bayes.Expiry) (bayes.Store, io.Closer, error) {
 	key := ""
 	if user != "" {
 		var err error
@@ -156,7 +132,7 @@ func openBayesStore(cfg config.Config, user string, create bool, exp *bayes.Expi
 		if key != "" {
 			prefix = userRedisPrefix(cfg, key)
 		}
-		st, err := openRedisStore(cfg, prefix, exp)
+		st, err := pool.redisStore(cfg, prefix, exp)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -171,16 +147,6 @@ func openBayesStore(cfg config.Config, user string, create bool, exp *bayes.Expi
 		return nil, nil, err
 	}
 	return st, st, nil
-}
-
-// openRedisStore opens a Redis store under prefix, on the process's one
-// client for [redis] (sharedRedis, state.go).
-func openRedisStore(cfg config.Config, prefix string, exp *bayes.Expiry) (*redisstore.Store, error) {
-	c, err := sharedRedis(cfg)
-	if err != nil {
-		return nil, err
-	}
-	return redisstore.NewStore(c, redisstore.Options{Prefix: prefix, Expiry: exp}), nil
 }
 
 // openBoltStore opens the bbolt database at path; without create, a file

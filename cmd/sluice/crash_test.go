@@ -231,3 +231,38 @@ func TestDiskFull(t *testing.T) {
 	}
 	t.Logf("%d acknowledged before the disk filled, then %d %s", len(acked), se.Code, se.Message)
 }
+
+// TestSpoolDiskFull: a message that does not fit in the spool's file
+// system gets 452 4.3.1 (never a 5xx, never a 250), nothing of it is
+// filed, the spool is left empty, and the server goes on delivering.
+func TestSpoolDiskFull(t *testing.T) {
+	testutil.RequireRoot(t)
+	spool := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", spool).CombinedOutput(); err != nil {
+		t.Fatalf("mount tmpfs: %v: %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", "-l", spool).Run() })
+	root := t.TempDir()
+	cfg := config.Default()
+	cfg.Delivery.Domains = []string{"example.test"}
+	cfg.Delivery.MailRoot = root
+	cfg.LMTP.SpoolDir = spool
+	cfg.LMTP.SpoolThreshold = 64 << 10
+	addr, _ := startInProcess(t, cfg)
+
+	ok, reply := deliverOne(addr, crashMessage(1, 1<<20))
+	se, isSMTP := reply.(*smtp.SMTPError)
+	if ok || !isSMTP || se.Code != 452 || se.EnhancedCode != (smtp.EnhancedCode{4, 3, 1}) {
+		t.Fatalf("a 1 MiB message into a 256 KiB spool = acked %v, %v; want 452 4.3.1", ok, reply)
+	}
+	if ok, reply := deliverOne(addr, crashMessage(2, 128<<10)); !ok {
+		t.Fatalf("a spooled message that fits, after the failure = %v, want 250", reply)
+	}
+	found := storedMessages(t, filepath.Join(root, "example.test/alice/Maildir"))
+	if found[1] != 0 || found[2] != 1 {
+		t.Errorf("filed copies: message 1 %d (want 0), message 2 %d (want 1)", found[1], found[2])
+	}
+	if left, _ := os.ReadDir(spool); len(left) != 0 {
+		t.Errorf("spool holds %d entries after the deliveries, want 0", len(left))
+	}
+}

@@ -128,7 +128,7 @@ included), an mbox, or - for one message on stdin.
 		e := bayesConfigFrom(bc).Expiry
 		exp = &e
 	}
-	store, closer, err := openBayesStore(cfg, *user, !*stats && !*backup && !*expire, exp)
+	store, closer, err := openBayesStore(cfg, &redisPool{}, *user, !*stats && !*backup && !*expire, exp)
 	if err != nil {
 		fmt.Fprintf(stderr, "sluice learn: %v\n", err)
 		return 1

@@ -149,7 +149,7 @@ func cmdMasscheck(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 
-	stage, err := newSpamStage(cfg, log, false, false, false)
+	stage, err := newSpamStage(cfg, &redisPool{}, log, false, false, false)
 	if err != nil {
 		fmt.Fprintf(stderr, "sluice: %v\n", err)
 		return 1

@@ -185,8 +185,9 @@ func serveMilterOnly(ctx context.Context, cfg config.Config, log *slog.Logger, h
 		return err
 	}
 	var cur atomic.Pointer[pipeline.Pipeline]
+	pool := &redisPool{}
 	build := func(cfg config.Config) {
-		p, err := newPipeline(cfg, log, mt, buildOpts{precompile: true, scanKey: key})
+		p, err := newPipeline(cfg, log, mt, buildOpts{precompile: true, scanKey: key, redis: pool})
 		if err != nil {
 			log.Error("milter: checks not loaded; inbound mail gets milter.on_error", "on_error", cfg.Milter.OnError, "err", err)
 			return
@@ -207,7 +208,7 @@ func serveMilterOnly(ctx context.Context, cfg config.Config, log *slog.Logger, h
 		}
 		mctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		go func() { errc <- mt.Serve(mctx, ml, log) }()
+		go func() { errc <- mt.Serve(mctx, ml, log, cfg.Metrics.Pprof) }()
 	}
 	mt.SetReady(true)
 	for {

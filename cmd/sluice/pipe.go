@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"os/exec"
 	"strings"
 	"time"
@@ -51,16 +52,12 @@ func cmdPipe(args []string, stdin io.Reader, stderr io.Writer) int {
 	log := newLogger(cfg.Log, stderr)
 	env := &mail.Envelope{MailFrom: *sender, Recipients: rcpts, ClientIP: net.ParseIP(*clientIP), ClientHelo: *helo, QueueID: *queueID}
 
-	raw, err := io.ReadAll(io.LimitReader(stdin, cfg.LMTP.MaxMessageSize+1))
+	raw, release, err := readMessage(stdin, cfg.LMTP)
 	if err != nil {
-		log.Error("pipe: reading the message", "err", err)
+		log.Error("pipe: reading the message", "queue_id", *queueID, "err", err)
 		return exitTempFail
 	}
-	if int64(len(raw)) > cfg.LMTP.MaxMessageSize {
-		// Postfix's own message_size_limit normally stops this earlier.
-		log.Error("pipe: message larger than lmtp.max_message_size", "limit", cfg.LMTP.MaxMessageSize)
-		return exitTempFail
-	}
+	defer release()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	copies, err := filterByServe(ctx, cfg, log, env, raw)
@@ -73,14 +70,14 @@ func cmdPipe(args []string, stdin io.Reader, stderr io.Writer) int {
 			return exitTempFail
 		}
 		log.Warn("pipe: passing the message unscanned (filter.on_error = pass)", "queue_id", *queueID, "err", err)
-		copies = []pipeline.Filtered{{Recipients: rcpts, Raw: append([]byte("X-Sluice-Unscanned: filter error, see sluice log\r\n"), raw...)}}
+		copies = []pipeline.Filtered{{Recipients: rcpts, Header: []byte("X-Sluice-Unscanned: filter error, see sluice log\r\n"), Body: raw}}
 	}
 	// Every copy is ready before the first goes out. A re-injection that
 	// fails after another succeeded defers the message, and Postfix's
 	// retry re-injects that other copy again: with per-user Bayes, run
 	// the transport with a recipient limit of 1 (docs/bayes.md).
 	for _, c := range copies {
-		if err := reinject(ctx, cfg.Filter.Sendmail, *sender, c.Recipients, c.Raw); err != nil {
+		if err := reinject(ctx, cfg.Filter.Sendmail, *sender, c.Recipients, c.Reader()); err != nil {
 			log.Error("pipe: re-injection failed; message deferred", "queue_id", *queueID, "err", err)
 			return exitTempFail
 		}
@@ -138,7 +135,8 @@ func filterByServe(ctx context.Context, cfg config.Config, log *slog.Logger, env
 	}
 	out := make([]pipeline.Filtered, len(copies))
 	for i, c := range copies {
-		out[i] = pipeline.Filtered{Recipients: c.Recipients, Raw: c.Message}
+		k := mail.HeaderLen(c.Message)
+		out[i] = pipeline.Filtered{Recipients: c.Recipients, Header: c.Message[:k], Body: c.Message[k:]}
 	}
 	log.Info("pipe: filtered by sluice serve", "server", addr, "queue_id", env.QueueID, "copies", len(out))
 	return out, nil
@@ -154,11 +152,40 @@ func filterMessage(ctx context.Context, cfg config.Config, log *slog.Logger, env
 	return p.Filter(ctx, env, raw)
 }
 
+// errTooLarge: the message on standard input is over lmtp.max_message_size.
+var errTooLarge = errors.New("message larger than lmtp.max_message_size")
+
+// readMessage reads the message on stdin as the LMTP listener reads DATA:
+// in memory up to l.SpoolThreshold, past it into an unlinked file in
+// l.SpoolDir (else $TMPDIR: pipe runs as the transport's user, who may
+// not write the server's spool) mapped read-only, so that a large
+// message is not held on the heap. release frees it.
+func readMessage(stdin io.Reader, l config.LMTP) (raw []byte, release func(), err error) {
+	dir := l.SpoolDir
+	if dir == "" {
+		dir = os.TempDir()
+	}
+	sp := mail.NewSpool(mail.SpoolConfig{Dir: dir, Threshold: l.SpoolThreshold})
+	n, err := io.Copy(sp, io.LimitReader(stdin, l.MaxMessageSize+1))
+	if err == nil && n > l.MaxMessageSize {
+		// Postfix's own message_size_limit normally stops this earlier.
+		err = fmt.Errorf("%w (%d)", errTooLarge, l.MaxMessageSize)
+	}
+	if err == nil {
+		raw, err = sp.Bytes()
+	}
+	if err != nil {
+		sp.Close()
+		return nil, nil, err
+	}
+	return raw, func() { sp.Close() }, nil
+}
+
 // reinject hands msg back to the MTA: sendmail -G -i -f SENDER -- RCPT...
-func reinject(ctx context.Context, sendmail, sender string, rcpts []string, msg []byte) error {
+func reinject(ctx context.Context, sendmail, sender string, rcpts []string, msg io.Reader) error {
 	args := append([]string{"-G", "-i", "-f", sender, "--"}, rcpts...)
 	cmd := exec.CommandContext(ctx, sendmail, args...)
-	cmd.Stdin = bytes.NewReader(msg)
+	cmd.Stdin = msg
 	var errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &errb, &errb
 	if err := cmd.Run(); err != nil {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -136,5 +138,43 @@ listen = ["127.0.0.1:%d"]
 	}
 	if out, _ := os.ReadFile(filepath.Join(dir, "msg")); !strings.Contains(string(out), "X-Spam-Flag: YES") {
 		t.Fatalf("in-process re-injection lacks X-Spam-Flag: YES:\n%.600s", out)
+	}
+}
+
+// TestPipeLargeMessageNotOnHeap: a message past lmtp.spool_threshold is
+// spooled to a file and re-injected as header plus body without being
+// joined, so pipe allocates far less than the message (it had read it
+// into a growing buffer and copied it whole: over 3× its size); the
+// re-injected copy is complete.
+func TestPipeLargeMessageNotOnHeap(t *testing.T) {
+	dir := t.TempDir()
+	sm := filepath.Join(dir, "sendmail")
+	if err := os.WriteFile(sm, []byte("#!/bin/sh\nwc -c > "+dir+"/size\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfg := writeConfig(t, dir, "[auth]\nenabled = false\n[rules]\nmode = \"builtin\"\n[lmtp]\nmax_message_size = 104857600\nspool_dir = \""+dir+"\"\n[filter]\nsendmail = \""+sm+"\"\nserver = \"off\"\n")
+	line := strings.Repeat("x", 76) + "\r\n"
+	small := "From: a@client.test\r\nSubject: big\r\n\r\n" + line
+	big := "From: a@client.test\r\nSubject: big\r\n\r\n" + strings.Repeat(line, (48<<20)/len(line))
+	alloc := func(msg string) uint64 {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		var errb bytes.Buffer
+		if code := runPipe(t, []string{"-config", cfg, "-f", "a@client.test", "--", "x@example.test"}, msg, &errb); code != 0 {
+			t.Fatalf("sluice pipe = %d\n%s", code, errb.String())
+		}
+		runtime.ReadMemStats(&after)
+		got, _ := os.ReadFile(filepath.Join(dir, "size"))
+		if n, _ := strconv.Atoi(strings.TrimSpace(string(got))); n < len(msg) {
+			t.Fatalf("re-injected %d bytes of a %d-byte message", n, len(msg))
+		}
+		return after.TotalAlloc - before.TotalAlloc
+	}
+	base := alloc(small)
+	extra := alloc(big) - base
+	t.Logf("pipe allocations: %d MiB for a 1-line message, %d MiB more for %d MiB", base>>20, extra>>20, len(big)>>20)
+	if extra > uint64(len(big))/2 {
+		t.Fatalf("pipe allocated %d MiB more for a %d MiB message than for a small one; want under half the message", extra>>20, len(big)>>20)
 	}
 }

@@ -94,7 +94,7 @@ func rulesCacheDir(dir string) string {
 // off. With strict, a rule that does not compile fails the whole load;
 // createBayes makes the Bayes database when it does not exist yet; oneShot
 // tunes the rules for a command that scores a message or two.
-func newSpamStage(cfg config.Config, log *slog.Logger, strict, createBayes, oneShot bool) (*pipeline.SpamStage, error) {
+func newSpamStage(cfg config.Config, pool *redisPool, log *slog.Logger, strict, createBayes, oneShot bool) (*pipeline.SpamStage, error) {
 	rs, source, err := loadRulesFor(cfg, nil, log, oneShot)
 	if err != nil || rs == nil {
 		return nil, err
@@ -109,7 +109,7 @@ func newSpamStage(cfg config.Config, log *slog.Logger, strict, createBayes, oneS
 	log.Info("rules loaded", "source", source, "rules", l.Total, "active", l.Active,
 		"errors", len(l.Errors), "warnings", len(l.Warnings), "load_time", l.LoadTime.Round(time.Millisecond),
 		"cache_hits", l.CacheHits)
-	bc, users, err := newBayes(cfg, rs, createBayes, log)
+	bc, users, err := newBayes(cfg, pool, rs, createBayes, log)
 	if err != nil {
 		return nil, err
 	}

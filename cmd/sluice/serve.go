@@ -105,6 +105,8 @@ type current struct {
 	scanKey  []byte                         // keys the milter's marks (scanKey)
 	// ping, when not nil, checks the shared state (Redis) for /readyz.
 	ping func(context.Context) error
+	// redis is the process's Redis clients and stores, kept across reloads.
+	redis *redisPool
 }
 
 // mailRoot is what watchReady probes: the mail root in force and the free
@@ -141,7 +143,7 @@ func reload(cur *current, load func() (config.Config, error), old config.Config,
 	}
 	if err == nil {
 		var p *pipeline.Pipeline
-		if p, err = newPipeline(cfg, log, mt, buildOpts{delivers: true, strict: true, state: state, precompile: true, scanKey: cur.scanKey}); err == nil {
+		if p, err = newPipeline(cfg, log, mt, buildOpts{delivers: true, strict: true, state: state, precompile: true, scanKey: cur.scanKey, redis: cur.redis}); err == nil {
 			if !slices.Equal(cfg.LMTP.Listen, old.LMTP.Listen) || !slices.Equal(cfg.Filter.Listen, old.Filter.Listen) || cfg.Metrics.Listen != old.Metrics.Listen ||
 				fmt.Sprint(cfg.Spamd) != fmt.Sprint(old.Spamd) {
 				log.Warn("reload: listen addresses or [spamd] settings changed; they take effect at the next restart")
@@ -170,7 +172,8 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, hup <-chan 
 	if err := checkSpool(cfg.LMTP.SpoolPath(cfg.Delivery.MailRoot)); err != nil {
 		return err
 	}
-	opened, err := openState(cfg, log, mt) // state.go: bbolt, or Redis with [redis]
+	pool := &redisPool{}
+	opened, err := openState(cfg, pool, log, mt) // state.go: bbolt, or Redis with [redis]
 	if err != nil {
 		return err
 	}
@@ -183,12 +186,12 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, hup <-chan 
 	if err != nil {
 		return err
 	}
-	p, err := newPipeline(cfg, log, mt, buildOpts{delivers: true, state: state, precompile: true, scanKey: key})
+	p, err := newPipeline(cfg, log, mt, buildOpts{delivers: true, state: state, precompile: true, scanKey: key, redis: pool})
 	if err != nil {
 		return err
 	}
 	hostname := hostnameOf(cfg)
-	cur := &current{scanKey: key, ping: opened.ping}
+	cur := &current{scanKey: key, ping: opened.ping, redis: pool}
 	cur.set(p, cfg)
 	lcfg, err := lmtpConfig(cfg, hostname)
 	if err != nil {
@@ -230,7 +233,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, hup <-chan 
 		}
 		mctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		go func() { errc <- mt.Serve(mctx, ml, log) }()
+		go func() { errc <- mt.Serve(mctx, ml, log, cfg.Metrics.Pprof) }()
 	}
 	spamdSrv.start(log, errc)
 	for _, b := range listeners {
@@ -434,6 +437,9 @@ type buildOpts struct {
 	// scanKey keys the milter's X-Sluice-Scanned marks (see scanKey);
 	// nil: milter.scan_key_file's, if set.
 	scanKey []byte
+	// redis holds the Redis clients and stores the pipelines of one
+	// process share; nil: a pool of this pipeline's own.
+	redis *redisPool
 }
 
 // newPipeline builds the pipeline every mode runs: the per-message steps
@@ -460,7 +466,10 @@ func newPipeline(cfg config.Config, log *slog.Logger, mt *metrics.Metrics, o bui
 		// often saves a tenth of its time for some 50 MB more.
 		debug.SetGCPercent(400)
 	}
-	spam, err := newSpamStage(cfg, log, o.strict, o.delivers, o.oneShot)
+	if o.redis == nil {
+		o.redis = &redisPool{}
+	}
+	spam, err := newSpamStage(cfg, o.redis, log, o.strict, o.delivers, o.oneShot)
 	if err != nil {
 		return nil, err
 	}

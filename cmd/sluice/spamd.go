@@ -105,7 +105,7 @@ func (s spamdScanner) Filter(ctx context.Context, req *spamd.Request) ([]spamd.C
 	}
 	out := make([]spamd.Copy, len(copies))
 	for i, c := range copies {
-		out[i] = spamd.Copy{Recipients: c.Recipients, Message: c.Raw}
+		out[i] = spamd.Copy{Recipients: c.Recipients, Message: c.Bytes()}
 	}
 	return out, nil
 }

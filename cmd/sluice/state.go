@@ -12,6 +12,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/sluice-mail/sluice/bayes"
+	"github.com/sluice-mail/sluice/bayes/redisstore"
 	"github.com/sluice-mail/sluice/config"
 	"github.com/sluice-mail/sluice/metrics"
 	"github.com/sluice-mail/sluice/outbound"
@@ -19,34 +21,75 @@ import (
 	"github.com/sluice-mail/sluice/pipeline"
 )
 
-// redisClients keeps one go-redis client, and so one connection pool, per
-// [redis] setting for the life of the process: the Bayes stores (global
-// and per user) and the outbound state all use it, and a reload that keeps
-// the setting keeps the pool.
-var redisClients struct {
-	sync.Mutex
-	m map[string]redis.UniversalClient
+// redisPool keeps one go-redis client, and so one connection pool, per
+// [redis] setting, and one Bayes store per setting and prefix, for the
+// life of a `serve` process: the Bayes stores (global and per user) and
+// the outbound state all use the client, and a reload that keeps the
+// setting keeps the pool (closing the old pipeline's pool under
+// deliveries still in flight would fail them over to no Bayes for
+// nothing). Commands that build one pipeline use a pool of their own. It
+// is safe for concurrent use; the zero value is ready.
+type redisPool struct {
+	mu      sync.Mutex
+	clients map[string]redis.UniversalClient
+	stores  map[string]*redisstore.Store
 }
 
-// sharedRedis returns the process's client for cfg.Redis. It does not
-// connect: a server that is down fails each operation instead.
-func sharedRedis(cfg config.Config) (redis.UniversalClient, error) {
+// client returns the pool's client for cfg.Redis. It does not connect: a
+// server that is down fails each operation instead.
+func (p *redisPool) client(cfg config.Config) (redis.UniversalClient, error) {
 	r := cfg.Redis
 	key := strings.Join(append([]string{r.URL, r.Timeout.String(), r.SentinelMaster}, r.SentinelAddrs...), "\x00")
-	redisClients.Lock()
-	defer redisClients.Unlock()
-	if c, ok := redisClients.m[key]; ok {
+	key += "\x00" + strings.Join(r.ClusterAddrs, "\x00")
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if c, ok := p.clients[key]; ok {
 		return c, nil
 	}
 	c, err := newRedisClient(r)
 	if err != nil {
 		return nil, err
 	}
-	if redisClients.m == nil {
-		redisClients.m = map[string]redis.UniversalClient{}
+	if p.clients == nil {
+		p.clients = map[string]redis.UniversalClient{}
 	}
-	redisClients.m[key] = c
+	p.clients[key] = c
 	return c, nil
+}
+
+// bayesStore returns the pool's Bayes store under cfg.Redis.KeyPrefix,
+// opening it on first use.
+func (p *redisPool) bayesStore(cfg config.Config, exp *bayes.Expiry) (*redisstore.Store, error) {
+	key := fmt.Sprintf("%s\x00%s\x00%s\x00%s", cfg.Redis.URL, strings.Join(cfg.Redis.ClusterAddrs, ","), cfg.Redis.KeyPrefix, cfg.Redis.Timeout)
+	p.mu.Lock()
+	st, ok := p.stores[key]
+	p.mu.Unlock()
+	if ok {
+		return st, nil
+	}
+	st, err := p.redisStore(cfg, cfg.Redis.KeyPrefix, exp)
+	if err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if old, ok := p.stores[key]; ok {
+		return old, nil
+	}
+	if p.stores == nil {
+		p.stores = map[string]*redisstore.Store{}
+	}
+	p.stores[key] = st
+	return st, nil
+}
+
+// redisStore opens a Redis Bayes store under prefix on the pool's client.
+func (p *redisPool) redisStore(cfg config.Config, prefix string, exp *bayes.Expiry) (*redisstore.Store, error) {
+	c, err := p.client(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return redisstore.NewStore(c, redisstore.Options{Prefix: prefix, Expiry: exp}), nil
 }
 
 // newRedisClient builds a client for r: on the server of r.URL, or on the
@@ -104,9 +147,9 @@ type openedState struct {
 // openState opens the outbound state: in Redis when [redis] url is set,
 // else the bbolt file statePath(cfg). Every failed operation is logged
 // and counted in sluice_state_errors_total.
-func openState(cfg config.Config, log *slog.Logger, mt *metrics.Metrics) (*openedState, error) {
+func openState(cfg config.Config, pool *redisPool, log *slog.Logger, mt *metrics.Metrics) (*openedState, error) {
 	if cfg.Redis.URL != "" {
-		c, err := sharedRedis(cfg)
+		c, err := pool.client(cfg)
 		if err != nil {
 			return nil, err
 		}

@@ -22,6 +22,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -85,6 +86,7 @@ func main() {
 	spamdPid := flag.Int("spamd-pid", 0, "spamd's parent process id, for its CPU time")
 	rspamdBin := flag.String("rspamd", "", "rspamd binary to start privately and measure too")
 	rspamdConf := flag.String("rspamd-conf", "/etc/rspamd/rspamd.conf", "rspamd's stock top-level configuration")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of sluice's measured run to `file`")
 	flag.Parse()
 	files := flag.Args()
 	msgs := make([][]byte, len(files))
@@ -96,7 +98,7 @@ func main() {
 		msgs[i] = b
 	}
 	n := len(msgs)
-	sl, load, err := runSluice(rd, msgs, *workers)
+	sl, load, err := runSluice(rd, msgs, *workers, *cpuProfile)
 	if err != nil {
 		fail(err)
 	}
@@ -124,7 +126,7 @@ func fail(err error) {
 	os.Exit(1)
 }
 
-func runSluice(rd []string, msgs [][]byte, workers int) (result, time.Duration, error) {
+func runSluice(rd []string, msgs [][]byte, workers int, cpuProfile string) (result, time.Duration, error) {
 	t0 := time.Now()
 	rs, err := rules.Load(rd, rules.Options{})
 	if err != nil {
@@ -136,6 +138,17 @@ func runSluice(rd []string, msgs [][]byte, workers int) (result, time.Duration, 
 	// Warm up: the first evaluations size the regex caches.
 	for _, m := range msgs[:min(20, len(msgs))] {
 		rs.Eval(context.Background(), rules.FromMail(mail.Parse(m, mail.Options{})), rules.Input{})
+	}
+	if cpuProfile != "" {
+		f, err := os.Create(cpuProfile)
+		if err != nil {
+			return result{}, 0, err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return result{}, 0, err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	r, err := measure(len(msgs), workers, selfCPU, func(i int) (bool, error) {
 		pm := mail.Parse(msgs[i], mail.Options{})
