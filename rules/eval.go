@@ -720,7 +720,7 @@ func (st *evalState) match(r *rule, text []byte) int {
 		if n == 0 {
 			n = -1
 		}
-		return len(r.re.FindAllIndex(text, n))
+		return r.re.Count(text, n)
 	}
 	loc := r.re.FindIndex(text)
 	if loc == nil {

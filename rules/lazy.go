@@ -10,16 +10,32 @@ import (
 	"github.com/dlclark/regexp2"
 	re2 "github.com/wasilibs/go-re2"
 	"github.com/wasilibs/go-re2/experimental"
+
+	"github.com/sluice-mail/sluice/rules/perlre"
 )
 
 // lazyRE is a rule's RE2 program, compiled on first use when the pattern
 // came from the cache (which records that it compiles). A program that
-// fails to compile after all matches nothing.
+// fails to compile after all matches nothing. A pattern that is a small
+// set of literal strings is matched in Go instead (perlre.LitSet): a call
+// into go-re2 copies the text into its WebAssembly memory first, which
+// costs more than comparing a few bytes.
 type lazyRE struct {
 	pat   string
 	once  sync.Once
 	re    *re2.Regexp // set by get, or before first use
 	ready atomic.Bool // get has run
+	lits  *perlre.LitSet
+}
+
+// newLazyRE returns the program of pat; re is its compiled RE2 program,
+// or nil to compile it on first use.
+func newLazyRE(pat string, re *re2.Regexp) *lazyRE {
+	l := &lazyRE{pat: pat, re: re}
+	if ls, ok := perlre.NewLitSet(pat); ok {
+		l.lits = ls
+	}
+	return l
 }
 
 func (l *lazyRE) get() *re2.Regexp {
@@ -40,16 +56,25 @@ func (l *lazyRE) compiled() bool { return l.ready.Load() }
 func (l *lazyRE) String() string { return l.pat }
 
 func (l *lazyRE) Match(b []byte) bool {
+	if l.lits != nil {
+		return l.lits.Match(b)
+	}
 	re := l.get()
 	return re != nil && re.Match(b)
 }
 
 func (l *lazyRE) MatchString(s string) bool {
+	if l.lits != nil {
+		return l.lits.MatchString(s)
+	}
 	re := l.get()
 	return re != nil && re.MatchString(s)
 }
 
 func (l *lazyRE) FindIndex(b []byte) []int {
+	if l.lits != nil {
+		return l.lits.FindIndex(b)
+	}
 	if re := l.get(); re != nil {
 		return re.FindIndex(b)
 	}
@@ -61,6 +86,14 @@ func (l *lazyRE) FindAllIndex(b []byte, n int) [][]int {
 		return re.FindAllIndex(b, n)
 	}
 	return nil
+}
+
+// Count returns len(FindAllIndex(b, n)).
+func (l *lazyRE) Count(b []byte, n int) int {
+	if l.lits != nil {
+		return l.lits.Count(b, n)
+	}
+	return len(l.FindAllIndex(b, n))
 }
 
 // lazyBT is a regexp2 program compiled on first use; nil when it does not
