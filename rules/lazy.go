@@ -123,6 +123,9 @@ func (l *lazyBT) get() *regexp2.Regexp {
 
 func (l *lazyBT) compiled() bool { return l.ready.Load() }
 
+// setBytes caps the pattern bytes of one RE2 set (buildScans).
+const setBytes = 1 << 20
+
 // lazySet is an RE2 set compiled on first use. Callers treat a set that
 // fails to compile as matching all its members, which then run alone.
 type lazySet struct {
@@ -241,4 +244,24 @@ func parallel(work []func()) {
 	}
 	close(ch)
 	wg.Wait()
+}
+
+// probeURIs are ordinary URIs, for telling the literals that nearly every
+// URI contains.
+const probeURIs = "http://www.example.com/index.html https://example.org/a/b?q=1&r=2 mailto:user@example.net"
+
+// commonLiteral reports a uri rule one of whose required literals (http,
+// www, com, …) occurs in ordinary URIs: the literal prefilter would pass
+// it on nearly every URI of a message, each a call into RE2, where an RE2
+// set over all of them joined is one call. It joins the sets instead.
+func (rs *Ruleset) commonLiteral(r *rule) bool {
+	if r.kind != KindURI || r.setPat == "" {
+		return false
+	}
+	for _, l := range r.lits {
+		if perlre.ContainsFold(probeURIs, l) {
+			return true
+		}
+	}
+	return false
 }
