@@ -80,3 +80,35 @@ func TestLitSetAgrees(t *testing.T) {
 		}
 	}
 }
+
+// FuzzLitSet checks LitSet against go-re2's Latin-1 mode on any pattern
+// it accepts: the same matches, the same leftmost match, the same counts.
+func FuzzLitSet(f *testing.F) {
+	for _, s := range []string{`e`, `(?i)ab|abc`, `(?:e|\xc3[\xa8-\xab])`, `(?i)[a-c]x`, `a(?:b|)c`, `[Kk]s`} {
+		f.Add(s, []byte("abcABCe\xc3\xa9 kKsS"))
+	}
+	f.Fuzz(func(t *testing.T, pat string, text []byte) {
+		if len(pat) > 100 || len(text) > 1000 {
+			return
+		}
+		ls, ok := NewLitSet(pat)
+		if !ok {
+			return
+		}
+		re, err := experimental.CompileLatin1(pat)
+		if err != nil {
+			// Go's parser accepts a few escapes RE2 refuses (\700); rules
+			// only hold patterns RE2 compiled.
+			return
+		}
+		if got, want := ls.Match(text), re.Match(text); got != want {
+			t.Fatalf("%q Match(%q) = %v, want %v", pat, text, got, want)
+		}
+		if got, want := ls.FindIndex(text), re.FindIndex(text); !reflect.DeepEqual(got, want) {
+			t.Fatalf("%q FindIndex(%q) = %v, want %v", pat, text, got, want)
+		}
+		if got, want := ls.Count(text, -1), len(re.FindAllIndex(text, -1)); got != want {
+			t.Fatalf("%q Count(%q) = %d, want %d", pat, text, got, want)
+		}
+	})
+}
