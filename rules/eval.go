@@ -1001,6 +1001,12 @@ func (g *scanGroup) screen(st *evalState, done []bool, texts [][]byte) []int32 {
 			switch {
 			case r.screen != nil && !st.screenOff && r.screenPays(size):
 				pos = append(pos, p)
+			case len(r.lits) > 0:
+				// A set member by commonLiteral: its literal decides, as
+				// the prefilter would, and RE2 compiles it only if needed.
+				if anyTextLiteral(texts, r.lits) {
+					solo = append(solo, p)
+				}
 			default:
 				solo = append(solo, p)
 				compile = append(compile, func() { r.re.get() })

@@ -40,7 +40,8 @@ func newLazyRE(pat string, re *re2.Regexp) *lazyRE {
 
 func (l *lazyRE) get() *re2.Regexp {
 	l.once.Do(func() {
-		if l.re == nil {
+		if l.re == nil && l.lits == nil {
+			// A literal set needs no RE2 program.
 			l.re, _ = experimental.CompileLatin1(l.pat)
 		}
 		l.ready.Store(true)
@@ -82,6 +83,9 @@ func (l *lazyRE) FindIndex(b []byte) []int {
 }
 
 func (l *lazyRE) FindAllIndex(b []byte, n int) [][]int {
+	if l.lits != nil {
+		return l.lits.FindAllIndex(b, n)
+	}
 	if re := l.get(); re != nil {
 		return re.FindAllIndex(b, n)
 	}
@@ -260,6 +264,17 @@ func (rs *Ruleset) commonLiteral(r *rule) bool {
 	}
 	for _, l := range r.lits {
 		if perlre.ContainsFold(probeURIs, l) {
+			return true
+		}
+	}
+	return false
+}
+
+// anyTextLiteral reports whether one of the texts contains one of lits
+// (lower case), ignoring ASCII case.
+func anyTextLiteral(texts [][]byte, lits []string) bool {
+	for _, t := range texts {
+		if anyLiteral(string(t), lits) {
 			return true
 		}
 	}

@@ -1,6 +1,9 @@
 package perlre
 
-import "regexp/syntax"
+import (
+	"regexp/syntax"
+	"strings"
+)
 
 // LitSet matches an RE2 pattern that denotes a small finite set of
 // non-empty byte strings and asserts nothing (no anchors, no \b): such a
@@ -25,22 +28,22 @@ func (s litStr) cat(t litStr) litStr {
 }
 
 // maxLitSet caps the strings of a LitSet, and maxLitClass the characters
-// of one class: bigger patterns are left to RE2.
+// of one class: bigger patterns are left to RE2. Patterns longer than
+// maxLitPattern are not parsed at all: every Load (a cached one too) asks
+// for every rule, and the stock rules' longest literal set is 157 bytes
+// where their ReplaceTags expansions, 100 KB and more, cost 70 ms to parse.
 const (
-	maxLitSet   = 256
-	maxLitClass = 64
+	maxLitSet     = 256
+	maxLitClass   = 64
+	maxLitPattern = 1024
 )
 
 // NewLitSet returns the LitSet of an RE2 pattern (as go-re2's Latin-1 mode
 // reads it: \xHH is one byte), or false when the pattern is not a small
 // set of non-empty literal strings.
 func NewLitSet(pat string) (*LitSet, bool) {
-	for i := 0; i < len(pat); i++ {
-		if pat[i] >= 0x80 {
-			// Go's parser reads raw bytes as UTF-8, RE2's Latin-1 mode as
-			// one character each.
-			return nil, false
-		}
+	if len(pat) > maxLitPattern || !mayBeLitSet(pat) {
+		return nil, false
 	}
 	re, err := syntax.Parse(pat, syntax.Perl)
 	if err != nil {
@@ -64,6 +67,29 @@ func NewLitSet(pat string) (*LitSet, bool) {
 		}
 	}
 	return ls, true
+}
+
+// mayBeLitSet rejects, without parsing, patterns with a repeat, any
+// character, an anchor or a class escape outside a character class
+// (conservatively: inside one too), and raw non-ASCII bytes, which Go's
+// parser reads as UTF-8 and RE2's Latin-1 mode as one character each.
+func mayBeLitSet(pat string) bool {
+	for i := 0; i < len(pat); i++ {
+		switch c := pat[i]; {
+		case c >= 0x80:
+			return false
+		case c == '\\':
+			i++
+			if i < len(pat) && strings.IndexByte("bBsSwWdDAzZpPQCN", pat[i]) >= 0 {
+				return false
+			}
+		case strings.IndexByte("*+.^${", c) >= 0:
+			return false
+		case c == '?' && (i == 0 || pat[i-1] != '('):
+			return false
+		}
+	}
+	return true
 }
 
 // expand lists the strings re matches, in priority order, or false.
@@ -211,4 +237,20 @@ func (ls *LitSet) Count(text []byte, n int) int {
 		i++
 	}
 	return c
+}
+
+// FindAllIndex returns the successive non-overlapping matches, at most n
+// of them (all if n < 0), as regexp's FindAllIndex.
+func (ls *LitSet) FindAllIndex(text []byte, n int) [][]int {
+	var out [][]int
+	for i := 0; i < len(text) && len(out) != n; i++ {
+		if len(ls.first[text[i]]) == 0 {
+			continue
+		}
+		if l := at(ls, text, i); l > 0 {
+			out = append(out, []int{i, i + l})
+			i += l - 1
+		}
+	}
+	return out
 }

@@ -73,6 +73,9 @@ func TestLitSetAgrees(t *testing.T) {
 				t.Errorf("%q FindIndex(%q) = %v, want %v", p.pat, text, got, want)
 			}
 			for _, n := range []int{-1, 1, 2, 5} {
+				if got, want := ls.FindAllIndex(text, n), re.FindAllIndex(text, n); !reflect.DeepEqual(got, want) {
+					t.Errorf("%q FindAllIndex(%q, %d) = %v, want %v", p.pat, text, n, got, want)
+				}
 				if got, want := ls.Count(text, n), len(re.FindAllIndex(text, n)); got != want {
 					t.Errorf("%q Count(%q, %d) = %d, want %d", p.pat, text, n, got, want)
 				}
