@@ -725,7 +725,7 @@ func (st *evalState) match(r *rule, text []byte) int {
 		if n == 0 {
 			n = -1
 		}
-		return len(r.re.FindAllIndex(text, n))
+		return r.re.Count(text, n)
 	}
 	loc := r.re.FindIndex(text)
 	if loc == nil {
@@ -826,7 +826,7 @@ func (rs *Ruleset) buildScans() {
 			}
 			pos := int32(len(g.rules))
 			g.rules = append(g.rules, r)
-			if len(r.lits) == 0 {
+			if len(r.lits) == 0 || rs.commonLiteral(r) {
 				if r.setPat == "" {
 					g.solo = append(g.solo, pos)
 				} else {
@@ -851,15 +851,17 @@ func (rs *Ruleset) buildScans() {
 		if len(lits) > 0 {
 			g.ac = perlre.NewAC(lits)
 		}
-		// Big patterns (ReplaceTags expansions run to 100 KB) blow up a
-		// shared DFA: a set holds at most SetSize rules and about 16 KB of
-		// pattern, smallest first.
+		// A set holds at most SetSize rules and about setBytes of pattern,
+		// smallest first. Each set is one pass of RE2's DFA over the text,
+		// and ReplaceTags expansions run to 100 KB: with a 16 KB cap they
+		// needed 34 sets of one or two rules (6% more CPU per message,
+		// warm, than sets of up to 8 of them; as much on the first pass).
 		sort.SliceStable(noLit, func(i, j int) bool { return len(g.rules[noLit[i]].setPat) < len(g.rules[noLit[j]].setPat) })
 		var chunks [][]int32
 		weight := 0
 		for _, pos := range noLit {
 			w := len(g.rules[pos].setPat)
-			if n := len(chunks); n == 0 || len(chunks[n-1]) >= rs.opt.SetSize || weight+w > 16<<10 {
+			if n := len(chunks); n == 0 || len(chunks[n-1]) >= rs.opt.SetSize || weight+w > setBytes {
 				chunks = append(chunks, nil)
 				weight = 0
 			}
@@ -1004,6 +1006,12 @@ func (g *scanGroup) screen(st *evalState, done []bool, texts [][]byte) []int32 {
 			switch {
 			case r.screen != nil && !st.screenOff && r.screenPays(size):
 				pos = append(pos, p)
+			case len(r.lits) > 0:
+				// A set member by commonLiteral: its literal decides, as
+				// the prefilter would, and RE2 compiles it only if needed.
+				if anyTextLiteral(texts, r.lits) {
+					solo = append(solo, p)
+				}
 			default:
 				solo = append(solo, p)
 				compile = append(compile, func() { r.re.get() })

@@ -10,21 +10,38 @@ import (
 	"github.com/dlclark/regexp2"
 	re2 "github.com/wasilibs/go-re2"
 	"github.com/wasilibs/go-re2/experimental"
+
+	"github.com/sluice-mail/sluice/rules/perlre"
 )
 
 // lazyRE is a rule's RE2 program, compiled on first use when the pattern
 // came from the cache (which records that it compiles). A program that
-// fails to compile after all matches nothing.
+// fails to compile after all matches nothing. A pattern that is a small
+// set of literal strings is matched in Go instead (perlre.LitSet): a call
+// into go-re2 copies the text into its WebAssembly memory first, which
+// costs more than comparing a few bytes.
 type lazyRE struct {
 	pat   string
 	once  sync.Once
 	re    *re2.Regexp // set by get, or before first use
 	ready atomic.Bool // get has run
+	lits  *perlre.LitSet
+}
+
+// newLazyRE returns the program of pat; re is its compiled RE2 program,
+// or nil to compile it on first use.
+func newLazyRE(pat string, re *re2.Regexp) *lazyRE {
+	l := &lazyRE{pat: pat, re: re}
+	if ls, ok := perlre.NewLitSet(pat); ok {
+		l.lits = ls
+	}
+	return l
 }
 
 func (l *lazyRE) get() *re2.Regexp {
 	l.once.Do(func() {
-		if l.re == nil {
+		if l.re == nil && l.lits == nil {
+			// A literal set needs no RE2 program.
 			l.re, _ = experimental.CompileLatin1(l.pat)
 		}
 		l.ready.Store(true)
@@ -40,16 +57,25 @@ func (l *lazyRE) compiled() bool { return l.ready.Load() }
 func (l *lazyRE) String() string { return l.pat }
 
 func (l *lazyRE) Match(b []byte) bool {
+	if l.lits != nil {
+		return l.lits.Match(b)
+	}
 	re := l.get()
 	return re != nil && re.Match(b)
 }
 
 func (l *lazyRE) MatchString(s string) bool {
+	if l.lits != nil {
+		return l.lits.MatchString(s)
+	}
 	re := l.get()
 	return re != nil && re.MatchString(s)
 }
 
 func (l *lazyRE) FindIndex(b []byte) []int {
+	if l.lits != nil {
+		return l.lits.FindIndex(b)
+	}
 	if re := l.get(); re != nil {
 		return re.FindIndex(b)
 	}
@@ -57,10 +83,21 @@ func (l *lazyRE) FindIndex(b []byte) []int {
 }
 
 func (l *lazyRE) FindAllIndex(b []byte, n int) [][]int {
+	if l.lits != nil {
+		return l.lits.FindAllIndex(b, n)
+	}
 	if re := l.get(); re != nil {
 		return re.FindAllIndex(b, n)
 	}
 	return nil
+}
+
+// Count returns len(FindAllIndex(b, n)).
+func (l *lazyRE) Count(b []byte, n int) int {
+	if l.lits != nil {
+		return l.lits.Count(b, n)
+	}
+	return len(l.FindAllIndex(b, n))
 }
 
 // lazyBT is a regexp2 program compiled on first use; nil when it does not
@@ -89,6 +126,9 @@ func (l *lazyBT) get() *regexp2.Regexp {
 }
 
 func (l *lazyBT) compiled() bool { return l.ready.Load() }
+
+// setBytes caps the pattern bytes of one RE2 set (buildScans).
+const setBytes = 1 << 20
 
 // lazySet is an RE2 set compiled on first use. Callers treat a set that
 // fails to compile as matching all its members, which then run alone.
@@ -208,4 +248,35 @@ func parallel(work []func()) {
 	}
 	close(ch)
 	wg.Wait()
+}
+
+// probeURIs are ordinary URIs, for telling the literals that nearly every
+// URI contains.
+const probeURIs = "http://www.example.com/index.html https://example.org/a/b?q=1&r=2 mailto:user@example.net"
+
+// commonLiteral reports a uri rule one of whose required literals (http,
+// www, com, …) occurs in ordinary URIs: the literal prefilter would pass
+// it on nearly every URI of a message, each a call into RE2, where an RE2
+// set over all of them joined is one call. It joins the sets instead.
+func (rs *Ruleset) commonLiteral(r *rule) bool {
+	if r.kind != KindURI || r.setPat == "" {
+		return false
+	}
+	for _, l := range r.lits {
+		if perlre.ContainsFold(probeURIs, l) {
+			return true
+		}
+	}
+	return false
+}
+
+// anyTextLiteral reports whether one of the texts contains one of lits
+// (lower case), ignoring ASCII case.
+func anyTextLiteral(texts [][]byte, lits []string) bool {
+	for _, t := range texts {
+		if anyLiteral(string(t), lits) {
+			return true
+		}
+	}
+	return false
 }

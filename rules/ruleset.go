@@ -539,7 +539,7 @@ func (j *regexJob) cached() (cacheEntry, bool) { return j.entry, j.hit }
 // RE2 compiles them on first use.
 func (j *regexJob) apply(rs *Ruleset, e cacheEntry) {
 	r := j.r
-	r.re = &lazyRE{pat: e.RE2}
+	r.re = newLazyRE(e.RE2, nil)
 	r.lits, r.setPat = e.Lits, e.SetPat
 	if e.Confirm {
 		r.bt = &lazyBT{pat: e.Backtrack, opts: regexp2.RE2, timeout: rs.opt.BacktrackTimeout}
@@ -714,7 +714,7 @@ func (rs *Ruleset) compileRegex(j *regexJob) error {
 		r.bt.get()
 		j.confirm, j.reasons = true, tr.Reasons
 	}
-	r.re = &lazyRE{pat: tr.RE2, re: re}
+	r.re = newLazyRE(tr.RE2, re)
 	r.re.get()
 	if r.bt != nil {
 		// Compiled with the rest, as the confirmation it replaces is.

@@ -7,7 +7,8 @@
 // and possessive groups, counts beyond RE2's limits), as a relaxed RE2
 // superset plus an exact regexp2 pattern that confirms its matches.
 // RequiredLiterals lists strings one of which every match contains, and AC
-// is the Aho–Corasick automaton that scans text for them.
+// is the Aho–Corasick automaton that scans text for them. LitSet matches,
+// in Go, the patterns that are only a small set of literal strings.
 //
 // Perl matches byte strings: every non-ASCII byte of a pattern becomes a
 // \xHH byte escape. Divergences from Perl: \s does not match \x0b in RE2;
