@@ -207,12 +207,12 @@ func arg(args []string, i int) string {
 }
 
 func (ec *EvalContext) header(name string) string {
-	return strings.Join(ec.Msg.Header(name, false), "\n")
+	return strings.Join(ec.hdr(name, false), "\n")
 }
 
 func (ec *EvalContext) addrs(name string) []string {
 	var out []string
-	for _, v := range ec.Msg.Header(name, true) {
+	for _, v := range ec.hdr(name, true) {
 		for _, a := range mail.HeaderAddr(v) {
 			out = append(out, strings.ToLower(a))
 		}

@@ -613,6 +613,10 @@ func (st *evalState) buildHeaderText(msg Message, d *ruleDef) (string, bool) {
 		if v, ok := st.relaysOf(msg).Pseudo(d.header); ok {
 			return v, true
 		}
+	} else if relays.IsTrustPseudo(d.header) {
+		vals, _ = st.relaysOf(msg).TrustFields(d.header, msg.Header("ALL", raw))
+	} else if strings.EqualFold(d.header, "EnvelopeFrom") {
+		vals = envelopeFrom(msg, st.relaysOf(msg))
 	} else {
 		vals = msg.Header(d.header, raw)
 	}

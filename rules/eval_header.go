@@ -57,7 +57,7 @@ var receivedDateRE = regexp.MustCompile(`(?:\w{3},\s+)?\d{1,2}\s+\w{3}\s+\d{2,4}
 // check_header_count_range(header, min, max): distinct values of the field.
 func evalHeaderCountRange(ec *EvalContext, args []string) (bool, error) {
 	seen := map[string]bool{}
-	for _, v := range ec.Msg.Header(arg(args, 0), true) {
+	for _, v := range ec.hdr(arg(args, 0), true) {
 		seen[v] = true
 	}
 	n := float64(len(seen))
@@ -80,7 +80,7 @@ func evalIllegalChars(ec *EvalContext, args []string) (bool, error) {
 		}
 		text = b.String()
 	} else {
-		text = strings.Join(ec.Msg.Header(h, true), "\n")
+		text = strings.Join(ec.hdr(h, true), "\n")
 	}
 	if text == "" {
 		return false, nil

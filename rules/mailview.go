@@ -41,11 +41,14 @@ func trimNL(vals []string) []string {
 }
 
 func (v *mailView) Header(name string, raw bool) []string { return trimNL(v.m.Header(name, raw)) }
-func (v *mailView) HasHeader(name string) bool            { return v.m.HasHeader(name) }
-func (v *mailView) Body() [][]byte                        { return v.m.Body() }
-func (v *mailView) RawBody() [][]byte                     { return v.m.RawBody() }
-func (v *mailView) Full() []byte                          { return v.m.Full() }
-func (v *mailView) URIs() []string                        { return v.m.URIs() }
+
+// SMTPSender makes mailView an EnvelopeMessage.
+func (v *mailView) SMTPSender() (string, bool) { return v.m.SMTPSender() }
+func (v *mailView) HasHeader(name string) bool { return v.m.HasHeader(name) }
+func (v *mailView) Body() [][]byte             { return v.m.Body() }
+func (v *mailView) RawBody() [][]byte          { return v.m.RawBody() }
+func (v *mailView) Full() []byte               { return v.m.Full() }
+func (v *mailView) URIs() []string             { return v.m.URIs() }
 func (v *mailView) MIMEHeader(name string, raw bool) []string {
 	return trimNL(v.m.MIMEHeader(name, raw))
 }
