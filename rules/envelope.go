@@ -46,3 +46,11 @@ func (ec *EvalContext) hdr(name string, raw bool) []string {
 	}
 	return ec.Msg.Header(name, raw)
 }
+
+// AnchorMailtoMessage is an optional capability of a Message: the mailto:
+// links of <a> elements that the rendered text does not show (the
+// uri_detail_list entries of type "a" and not "parsed"), which
+// SpamAssassin's FreeMail plugin counts among the body's addresses.
+type AnchorMailtoMessage interface {
+	AnchorMailtos() []string
+}

@@ -42,6 +42,9 @@ func trimNL(vals []string) []string {
 
 func (v *mailView) Header(name string, raw bool) []string { return trimNL(v.m.Header(name, raw)) }
 
+// AnchorMailtos makes mailView an AnchorMailtoMessage.
+func (v *mailView) AnchorMailtos() []string { return v.m.AnchorMailtos() }
+
 // SMTPSender makes mailView an EnvelopeMessage.
 func (v *mailView) SMTPSender() (string, bool) { return v.m.SMTPSender() }
 func (v *mailView) HasHeader(name string) bool { return v.m.HasHeader(name) }
