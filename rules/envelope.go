@@ -54,3 +54,23 @@ func (ec *EvalContext) hdr(name string, raw bool) []string {
 type AnchorMailtoMessage interface {
 	AnchorMailtos() []string
 }
+
+// AltText is one text part under a multipart/alternative as BodyEval's
+// _multipart_alternative_difference reads it: its rendered text (HTML
+// rendered as SpamAssassin's HTML.pm does) and, for HTML, whether it
+// holds an <img>.
+type AltText struct {
+	HTML  bool
+	Text  []byte
+	Image bool
+}
+
+// AlternativesMessage is an optional capability of a Message: for every
+// multipart/alternative part, in message order, the rendered text/plain
+// and text/html parts found under it at any depth (find_parts(qr/^text\b/)),
+// and SpamAssassin's content_summary (the top-level type, then each
+// top-level child's type, a nested multipart's as "type,child,child").
+type AlternativesMessage interface {
+	Alternatives() [][]AltText
+	ContentSummary() []string
+}

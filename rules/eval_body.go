@@ -8,6 +8,7 @@ import (
 	"math"
 	"regexp"
 	"strings"
+	"unicode"
 )
 
 // tvdRatio is the largest percentage of spaces to other characters over
@@ -86,6 +87,10 @@ func maDiff(ec *EvalContext) (diff float64, textWords, htmlWords int) {
 		text, html int
 	}
 	r := memo(ec, "madiff", func() res {
+		if am, ok := ec.Msg.(AlternativesMessage); ok {
+			d, t, h := maDiffAlternatives(am)
+			return res{d, t, h}
+		}
 		ps, _ := parts(ec)
 		text, html := map[string]int{}, map[string]int{}
 		for _, p := range ps {
@@ -124,6 +129,60 @@ func maDiff(ec *EvalContext) (diff float64, textWords, htmlWords int) {
 }
 
 var htmlTagRE = regexp.MustCompile(`(?s)<[^>]*>`)
+
+// maDiffAlternatives is BodyEval's _multipart_alternative_difference:
+// per multipart/alternative, the share of distinct words of its HTML
+// parts' rendered text that its plain parts do not hold as often (an
+// HTML part without words but with an image counts as one word); the
+// largest share over the alternatives, and the word counts of the last
+// one with HTML words. A meeting request (multipart/alternative of
+// text/html and text/calendar) is skipped.
+func maDiffAlternatives(am AlternativesMessage) (diff float64, textWords, htmlWords int) {
+	alts := am.Alternatives()
+	if len(alts) == 0 {
+		return 0, 0, 0
+	}
+	if cs := am.ContentSummary(); len(cs) == 3 && cs[0] == "multipart/alternative" && cs[1] == "text/html" && cs[2] == "text/calendar" {
+		return 0, 0, 0
+	}
+	for _, alt := range alts {
+		html, text := map[string]int{}, map[string]int{}
+		for _, p := range alt {
+			dst := text
+			if p.HTML {
+				dst = html
+			}
+			for _, w := range strings.Fields(string(p.Text)) {
+				if strings.IndexFunc(w, isWordRune) >= 0 {
+					dst[w]++
+				}
+			}
+			if p.HTML && len(html) == 0 && p.Image {
+				html["\n"] = 1 // BodyEval's mark: a word that never occurs
+			}
+		}
+		orig := len(html)
+		if orig == 0 {
+			continue
+		}
+		htmlWords, textWords = orig, len(text)
+		left := 0
+		for w, n := range html {
+			if n-text[w] >= 1 {
+				left++
+			}
+		}
+		if d := 100 * float64(left) / float64(orig); d > diff {
+			diff = d
+		}
+	}
+	return diff, textWords, htmlWords
+}
+
+// isWordRune is Perl's \w on a character string.
+func isWordRune(r rune) bool {
+	return r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.Is(unicode.Mn, r)
+}
 
 // multipart_alternative_difference(min, max)
 func evalMADiff(ec *EvalContext, args []string) (bool, error) {

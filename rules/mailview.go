@@ -42,6 +42,54 @@ func trimNL(vals []string) []string {
 
 func (v *mailView) Header(name string, raw bool) []string { return trimNL(v.m.Header(name, raw)) }
 
+// Alternatives makes mailView an AlternativesMessage.
+func (v *mailView) Alternatives() [][]AltText {
+	var out [][]AltText
+	for _, p := range v.m.Parts() {
+		if p.ContentType != "multipart/alternative" {
+			continue
+		}
+		var alt []AltText
+		var walk func(*mail.Part)
+		walk = func(q *mail.Part) {
+			if et := q.EffectiveType(); strings.HasPrefix(q.ContentType, "text/") && q.IsLeaf() && (et == "text/plain" || et == "text/html") {
+				h := q.HTML()
+				alt = append(alt, AltText{HTML: h != nil, Text: q.Rendered(), Image: h != nil && hasKey(h.Inside, "img")})
+			}
+			for _, c := range q.Children {
+				walk(c)
+			}
+		}
+		walk(p)
+		out = append(out, alt)
+	}
+	return out
+}
+
+func hasKey(m map[string]int, k string) bool { _, ok := m[k]; return ok }
+
+// ContentSummary makes mailView an AlternativesMessage; a child's
+// descendants follow it depth first, as in Node::content_summary.
+func (v *mailView) ContentSummary() []string {
+	root := v.m.Root()
+	out := []string{root.ContentType}
+	var desc func(*mail.Part, *strings.Builder)
+	desc = func(p *mail.Part, b *strings.Builder) {
+		for _, c := range p.Children {
+			b.WriteByte(',')
+			b.WriteString(c.ContentType)
+			desc(c, b)
+		}
+	}
+	for _, c := range root.Children {
+		var b strings.Builder
+		b.WriteString(c.ContentType)
+		desc(c, &b)
+		out = append(out, b.String())
+	}
+	return out
+}
+
 // AnchorMailtos makes mailView an AnchorMailtoMessage.
 func (v *mailView) AnchorMailtos() []string { return v.m.AnchorMailtos() }
 
