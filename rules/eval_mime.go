@@ -166,26 +166,56 @@ func contentTypes(ec *EvalContext) []string {
 	return out
 }
 
-func evalMIMEHTML(ec *EvalContext, _ []string) (bool, error) {
-	for _, t := range contentTypes(ec) {
-		if t == "text/html" {
-			return true, nil
+// mimeBodyCounts is MIMEEval's mime_body_html_count and
+// mime_body_text_count: the parts of type text/html, and of another text
+// type (a part without Content-Type is text/plain).
+func mimeBodyCounts(ec *EvalContext) (html, text int) {
+	ps, ok := parts(ec)
+	if !ok {
+		for _, t := range contentTypes(ec) {
+			switch {
+			case t == "text/html":
+				html++
+			case strings.HasPrefix(t, "text"):
+				text++
+			}
+		}
+		return html, text
+	}
+	for _, p := range ps {
+		switch {
+		case p.ContentType == "text/html":
+			html++
+		case strings.HasPrefix(p.ContentType, "text"):
+			text++
 		}
 	}
-	return false, nil
+	return html, text
 }
 
-func evalMIMEHTMLOnly(ec *EvalContext, _ []string) (bool, error) {
-	html, text := false, false
-	for _, t := range contentTypes(ec) {
-		switch t {
-		case "text/html":
-			html = true
-		case "text/plain":
-			text = true
-		}
+// topIsHTML reports a message Content-Type starting with text/html.
+func topIsHTML(ec *EvalContext) bool {
+	ct := ec.Msg.Header("Content-Type", false)
+	return len(ct) > 0 && len(ct[0]) >= 9 && strings.EqualFold(ct[0][:9], "text/html")
+}
+
+// check_for_mime_html: the message is text/html or has a text/html part.
+func evalMIMEHTML(ec *EvalContext, _ []string) (bool, error) {
+	if topIsHTML(ec) {
+		return true, nil
 	}
-	return html && !text, nil
+	html, _ := mimeBodyCounts(ec)
+	return html > 0, nil
+}
+
+// check_for_mime_html_only: the message is text/html, or has text/html
+// parts and no other text part.
+func evalMIMEHTMLOnly(ec *EvalContext, _ []string) (bool, error) {
+	if topIsHTML(ec) {
+		return true, nil
+	}
+	html, text := mimeBodyCounts(ec)
+	return html > 0 && text == 0, nil
 }
 
 // check_mime_multipart_ratio(min, max): once a multipart/alternative is
