@@ -211,8 +211,13 @@ func (ec *EvalContext) header(name string) string {
 }
 
 func (ec *EvalContext) addrs(name string) []string {
+	return ec.addrsOf(ec.hdr(name, true))
+}
+
+// addrsOf returns the lower-case addresses in raw header values.
+func (ec *EvalContext) addrsOf(vals []string) []string {
 	var out []string
-	for _, v := range ec.hdr(name, true) {
+	for _, v := range vals {
 		for _, a := range mail.HeaderAddr(v) {
 			out = append(out, strings.ToLower(a))
 		}
@@ -220,13 +225,37 @@ func (ec *EvalContext) addrs(name string) []string {
 	return out
 }
 
-// senders returns the addresses SpamAssassin's welcomelist checks consult.
+// senders is PerMsgStatus::all_from_addrs, the addresses the
+// welcomelist, FreeMail and SPF checks consult: the first Resent-From's
+// addresses when there is one (bug 672), else those of From,
+// Envelope-Sender, Resent-Sender, X-Envelope-From and EnvelopeFrom with
+// runs of dots squeezed; lower case, without duplicates.
 func (ec *EvalContext) senders() []string {
-	var out []string
-	for _, h := range []string{"From", "Envelope-Sender", "Resent-Sender", "X-Envelope-From", "EnvelopeFrom"} {
-		out = append(out, ec.addrs(h)...)
-	}
-	return out
+	return memo(ec, "all_from_addrs", func() []string {
+		var all []string
+		if rf := ec.hdr("Resent-From", true); len(rf) > 0 {
+			all = ec.addrsOf(rf[:1])
+		}
+		if len(all) == 0 {
+			for _, h := range []string{"From", "Envelope-Sender", "Resent-Sender", "X-Envelope-From", "EnvelopeFrom"} {
+				for _, a := range ec.addrs(h) {
+					for strings.Contains(a, "..") {
+						a = strings.ReplaceAll(a, "..", ".")
+					}
+					all = append(all, a)
+				}
+			}
+		}
+		seen := map[string]bool{}
+		out := all[:0]
+		for _, a := range all {
+			if a != "" && !seen[a] {
+				seen[a] = true
+				out = append(out, a)
+			}
+		}
+		return out
+	})
 }
 
 // globMatch matches s against a SpamAssassin glob (* and ?), ignoring case.

@@ -31,6 +31,8 @@ func TestEvalFunctions(t *testing.T) {
 		{"not all caps", hdr("Subject: Buy cheap pills now"), "subject_is_all_caps", nil, false, Auth{}},
 		{"to user in subject", hdr("To: bob@example.com|Subject: bob, your invoice"), "check_for_to_in_subject", []string{"user"}, true, Auth{}},
 		{"freemail from", hdr("From: x@gmail.com"), "check_freemail_from", nil, true, Auth{}},
+		// all_from_addrs: a Resent-From replaces From (spam/00224, resent by a non-freemail user).
+		{"freemail from resent", hdr("From: x@gmail.com|Resent-From: \"P\" <p@llamas.example>"), "check_freemail_from", nil, false, Auth{}},
 		{"freemail glob", hdr("Reply-To: x@yahoo.de"), "check_freemail_header", []string{"Reply-To"}, true, Auth{}},
 		{"freemail digit", hdr("Reply-To: x@gmail.com"), "check_freemail_header", []string{"Reply-To", `\d@`}, false, Auth{}},
 		{"welcomelist", hdr("From: Joe <joe@good.example>"), "check_from_in_welcomelist", nil, true, Auth{}},
