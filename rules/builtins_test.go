@@ -33,6 +33,9 @@ func TestEvalFunctions(t *testing.T) {
 		{"freemail from", hdr("From: x@gmail.com"), "check_freemail_from", nil, true, Auth{}},
 		// all_from_addrs: a Resent-From replaces From (spam/00224, resent by a non-freemail user).
 		{"freemail from resent", hdr("From: x@gmail.com|Resent-From: \"P\" <p@llamas.example>"), "check_freemail_from", nil, false, Auth{}},
+		{"from domains differ", hdr("From: a@giga.example.com|Return-Path: <b@other.com>"), "check_equal_from_domains", nil, true, Auth{}},
+		// HeaderEval compares the last two labels: both are "net.tw" (spam/00977).
+		{"from domains last two labels", hdr("From: a@giga.net.tw|Return-Path: <b@mars.seed.net.tw>"), "check_equal_from_domains", nil, false, Auth{}},
 		{"freemail glob", hdr("Reply-To: x@yahoo.de"), "check_freemail_header", []string{"Reply-To"}, true, Auth{}},
 		{"freemail digit", hdr("Reply-To: x@gmail.com"), "check_freemail_header", []string{"Reply-To", `\d@`}, false, Auth{}},
 		{"welcomelist", hdr("From: Joe <joe@good.example>"), "check_from_in_welcomelist", nil, true, Auth{}},

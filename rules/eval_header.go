@@ -287,15 +287,32 @@ func evalSimilarRecipients(ec *EvalContext, args []string) (bool, error) {
 	return ratio >= argFloat(args, 0, 0) && ratio < argFloat(args, 1, math.Inf(1)), nil
 }
 
+// check_equal_from_domains: HeaderEval compares the last two labels of
+// the first From and EnvelopeFrom addresses' domains (not registrable
+// domains: giga.net.tw and seed.net.tw are both "net.tw").
 func evalEqualFromDomains(ec *EvalContext, _ []string) (bool, error) {
 	env, from := ec.addrs("EnvelopeFrom"), ec.addrs("From")
 	if len(env) == 0 || len(from) == 0 {
 		return false, nil
 	}
-	c := ec.Config
-	d1 := RegistrableDomain(env[0][strings.LastIndexByte(env[0], '@')+1:], c.TLDs, c.TwoLevelTLDs)
-	d2 := RegistrableDomain(from[0][strings.LastIndexByte(from[0], '@')+1:], c.TLDs, c.TwoLevelTLDs)
-	return d1 != d2, nil
+	d1, d2 := lastTwoLabels(from[0]), lastTwoLabels(env[0])
+	return d1 != "" && d2 != "" && d1 != d2, nil
+}
+
+// lastTwoLabels is HeaderEval's /\@([^@]*)\z/ then
+// s/^.+\.([^\.]+\.[^\.]+)$/$1/ on a lower-case address.
+func lastTwoLabels(addr string) string {
+	i := strings.LastIndexByte(addr, '@')
+	if i < 0 {
+		return ""
+	}
+	d := addr[i+1:]
+	if j := strings.LastIndexByte(d, '.'); j > 0 {
+		if k := strings.LastIndexByte(d[:j], '.'); k > 0 && j > k+1 && j < len(d)-1 {
+			return d[k+1:]
+		}
+	}
+	return d
 }
 
 // check_for_faraway_charset_in_headers: an RFC 2047 word in a far charset.
