@@ -74,3 +74,11 @@ type AlternativesMessage interface {
 	Alternatives() [][]AltText
 	ContentSummary() []string
 }
+
+// MIMEPartsMessage is an optional capability of a Message: the values of
+// a header field in every MIME part separately (all parts, containers
+// included, in order; "ALL" gives each part's whole header as one
+// value), for mimeheader rules, which SpamAssassin matches part by part.
+type MIMEPartsMessage interface {
+	MIMEPartHeader(name string, raw bool) [][]string
+}

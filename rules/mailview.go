@@ -90,6 +90,24 @@ func (v *mailView) ContentSummary() []string {
 	return out
 }
 
+// MIMEPartHeader makes mailView a MIMEPartsMessage.
+func (v *mailView) MIMEPartHeader(name string, raw bool) [][]string {
+	if name == "ALL" {
+		all := trimNL(v.m.MIMEHeader("ALL", raw))
+		out := make([][]string, len(all))
+		for i, h := range all {
+			out[i] = []string{h}
+		}
+		return out
+	}
+	ps := v.m.Parts()
+	out := make([][]string, len(ps))
+	for i, p := range ps {
+		out[i] = trimNL(p.Header(name, raw))
+	}
+	return out
+}
+
 // AnchorMailtos makes mailView an AnchorMailtoMessage.
 func (v *mailView) AnchorMailtos() []string { return v.m.AnchorMailtos() }
 
