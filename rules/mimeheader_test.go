@@ -19,6 +19,8 @@ mimeheader CID_TWO_LINES Content-ID =~ /\n</
 mimeheader NO_CID Content-ID =~ /^$/
 mimeheader CT_NOT_GIF Content-Type !~ /gif/
 mimeheader CL_UNSET Content-Location =~ /^none$/ [if-unset: none]
+mimeheader ONETAB_GIF Content-Type:raw =~ /^image\/gif;\n\tname=\".+?\"$/s
+score ONETAB_GIF 1
 score CID_ANCHORED 1
 score CID_TWO_LINES 1
 score NO_CID 1
@@ -30,7 +32,7 @@ score CL_UNSET 1
 	}
 	msg := "Content-Type: multipart/related; boundary=b\n\n" +
 		"--b\nContent-Type: image/gif\nContent-ID: <000c01c1d6ab$c9c58000@AndrewLi>\n\nR0lG\n" +
-		"--b\nContent-Type: image/gif\nContent-ID: <000d01c1d6ab$c9c58000@AndrewLi>\n\nR0lG\n--b--\n"
+		"--b\nContent-Type: image/gif;\n\tname=\"x.gif\"\nContent-ID: <000d01c1d6ab$c9c58000@AndrewLi>\n\nR0lG\n--b--\n"
 	res := rs.Eval(context.Background(), FromMail(mail.Parse([]byte(msg), mail.Options{})), Input{})
 	var got []string
 	for _, h := range res.Hits {
@@ -39,8 +41,10 @@ score CL_UNSET 1
 	slices.Sort(got)
 	// The multipart container has no Content-ID (NO_CID) and no
 	// Content-Location (CL_UNSET); CT_NOT_GIF (!~) fires only when no
-	// part matches, and the image parts do.
-	want := []string{"CID_ANCHORED", "CL_UNSET", "NO_CID"}
+	// part matches, and the image parts do. ONETAB_GIF (72_active.cf's
+	// __CTYPE_ONETAB_GIF, of STOCK_IMG_CTYPE) matches the second part's raw
+	// value, which in a MIME part starts after the colon's white space.
+	want := []string{"CID_ANCHORED", "CL_UNSET", "NO_CID", "ONETAB_GIF"}
 	if !slices.Equal(got, want) {
 		t.Errorf("hits %v, want %v", got, want)
 	}
