@@ -144,6 +144,11 @@ func (h *HTML) Texts(name string) []string {
 	return nil
 }
 
+// AnchorHrefs returns, parallel to Anchors, the href each <a> element
+// was written with (trimmed, not resolved, "" when absent): the key
+// under which SpamAssassin's uri_detail keeps that anchor's text.
+func (h *HTML) AnchorHrefs() []string { return h.anchorKeys }
+
 // HTMLURI is one link found in an HTML attribute.
 type HTMLURI struct {
 	// URI is the attribute value trimmed and resolved against <base>.

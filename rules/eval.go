@@ -88,6 +88,9 @@ type HTMLFacts struct {
 	Balance map[string]int
 	// Text holds text by kind: "title", "comment", "anchor" ….
 	Text map[string][]string
+	// AnchorHrefs holds, parallel to Text["anchor"], the href of each
+	// <a> element as written.
+	AnchorHrefs []string
 }
 
 // HTMLPartsMessage is an optional capability of a Message: the facts of

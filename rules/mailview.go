@@ -235,6 +235,7 @@ func htmlFactsOf(h *mail.HTML) HTMLFacts {
 			f.Text[k] = t
 		}
 	}
+	f.AnchorHrefs = h.AnchorHrefs()
 	for _, u := range h.URIs {
 		if u.Tag == "iframe" {
 			f.Values["iframe_src"] = 1 // check_iframe_src: uri_detail types
