@@ -66,6 +66,7 @@ func builtinEvals() map[string]EvalFunc {
 		"check_for_mime_html":          evalMIMEHTML,
 		"check_for_mime_html_only":     evalMIMEHTMLOnly,
 		"check_https_http_mismatch":    evalHTTPSHTTPMismatch,
+		"check_stock_info":             evalStockInfo,
 		"check_for_uppercase":          evalUppercase,
 		"check_ma_non_text":            evalMANonText,
 		"check_mime_multipart_ratio":   evalMultipartRatio,

@@ -202,3 +202,70 @@ func evalMADiffCount(ec *EvalContext, args []string) (bool, error) {
 	}
 	return float64(text)/float64(html) > argFloat(args, 0, 0), nil
 }
+
+var (
+	stockLabelRE = regexp.MustCompile(`(?m)^\s*([^:\s][^:\n]{2,29})\s*:\s*\S`)
+	stockWordRE  = regexp.MustCompile(`(^trad(?:e|ing)date|company(?:name)?|s\w?(?:t\w?o\w?c\w?k|y\w?m(?:\w?b\w?o\w?l)?)|t(?:arget|icker)|(?:opening|current)p(?:rice)?|p(?:rojected|osition)|expectations|weeks?high|marketperformance|(?:year|week|month|day|price)(?:target|estimates?)|sector|r(?:ecommendation|ating))$`)
+)
+
+// check_stock_info(min): BodyEval counts the distinct stock-tip labels
+// ("Symbol:", "Current Price:", "Target:" …) at line starts of the first
+// text/plain part; true when there are at least min (min 0: always).
+func evalStockInfo(ec *EvalContext, args []string) (bool, error) {
+	min := argFloat(args, 0, 0)
+	n := memo(ec, "stock_info", func() int {
+		ps, _ := parts(ec)
+		for _, p := range ps {
+			if p.ContentType != "text/plain" {
+				continue
+			}
+			hits := map[string]bool{}
+			for _, chunk := range shortParagraphs(string(p.Decoded)) {
+				for _, m := range stockLabelRE.FindAllStringSubmatch(chunk, -1) {
+					s := strings.Map(func(r rune) rune {
+						if r >= 'a' && r <= 'z' {
+							return r
+						}
+						return -1
+					}, strings.ToLower(m[1]))
+					if w := stockWordRE.FindStringSubmatch(s); w != nil {
+						hits[w[1]] = true
+					}
+				}
+			}
+			return len(hits)
+		}
+		return 0
+	})
+	return min == 0 || float64(n) >= min, nil
+}
+
+// shortParagraphs is Message::split_into_array_of_short_paragraphs:
+// text cut into chunks of 2048 to 4096 bytes, at a newline, ">" or space
+// where one is near.
+func shortParagraphs(s string) []string {
+	const max = 2048
+	if len(s) <= max {
+		return []string{s}
+	}
+	var out []string
+	ofs := 0
+	for len(s)-ofs > 2*max {
+		j := -1
+		for _, sep := range []string{"\n", ">", " "} {
+			if k := strings.Index(s[ofs+max:], sep); k >= 0 && ofs+max+k-ofs+1 <= 2*max {
+				j = ofs + max + k
+				break
+			}
+		}
+		if j < 0 {
+			j = ofs + max
+		}
+		out = append(out, s[ofs:j+1])
+		ofs = j + 1
+	}
+	if ofs < len(s) {
+		out = append(out, s[ofs:])
+	}
+	return out
+}

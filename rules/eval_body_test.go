@@ -3,6 +3,7 @@ package rules
 import (
 	"context"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/sluice-mail/sluice/mail"
@@ -54,5 +55,29 @@ score MPART_ALT_DIFF_COUNT 1
 		if len(got) != len(tt.want) || (len(got) > 0 && got[0] != tt.want[0]) {
 			t.Errorf("%s: hits %v, want %v", tt.name, got, tt.want)
 		}
+	}
+}
+
+func TestStockInfo(t *testing.T) {
+	fn, _ := NewEvalRegistry().Lookup("check_stock_info")
+	tests := []struct {
+		body string
+		want bool
+	}{
+		{"Company: Acme Corp\nSymbol: ACME\nCurrent Price: $0.12\n", true},
+		{"Company: Acme Corp\nDear friend: hello\n", false},
+		{"  Target : 2.00\n 12-Month Target: 3.00\nTrading Date: today\n", true},
+	}
+	for _, tt := range tests {
+		raw := "Content-Type: text/plain\n\n" + tt.body
+		ec := &EvalContext{Msg: FromMail(mail.Parse([]byte(raw), mail.Options{})), Config: &Config{}, ctx: context.Background(), cache: map[string]any{}}
+		if got, _ := fn(ec, []string{"2"}); got != tt.want {
+			t.Errorf("check_stock_info(2) on %q = %v, want %v", tt.body, got, tt.want)
+		}
+	}
+	long := strings.Repeat("word ", 2000)
+	parts := shortParagraphs(long)
+	if strings.Join(parts, "") != long || len(parts) < 2 || len(parts[0]) > 4096 {
+		t.Errorf("shortParagraphs split %d bytes into %d chunks", len(long), len(parts))
 	}
 }
