@@ -314,11 +314,14 @@ func EnvelopeSender(msg Headers, rl *Path) (addr string, ok bool) {
 	if a, ok := rl.EnvelopeFrom(); ok {
 		return a, true
 	}
+	// first is SpamAssassin's get("Name:first:addr"): the first address
+	// of the topmost field, parsed from its raw value.
 	first := func(name string) (string, bool) {
-		for _, v := range msg.Header(name, false) {
-			for _, a := range mail.ParseAddresses(v) {
-				return a.Addr, true
+		for _, v := range msg.Header(name, true) {
+			for _, a := range mail.HeaderAddr(v) {
+				return a, true
 			}
+			return "", false
 		}
 		return "", false
 	}
