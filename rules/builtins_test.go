@@ -49,6 +49,10 @@ func TestEvalFunctions(t *testing.T) {
 		{"uri host excluded", hdr("From: a@b.c") + "see http://ok.evil.example/x\n", "check_uri_host_listed", []string{"BAD"}, false, Auth{}},
 		{"body length", hdr("From: a@b.c"), "check_body_length", []string{"128"}, true, Auth{}},
 		{"mime base64 text", "Content-Type: text/plain\nContent-Transfer-Encoding: base64\n\naGVsbG8gd29ybGQ=\n", "check_for_mime", []string{"mime_base64_encoded_text"}, true, Auth{}},
+		// MIMEEval: with QP bytes read, mime_qp_count counts needless escapes (spam/00415: none).
+		{"qp needed escapes", "Content-Type: text/html\nContent-Transfer-Encoding: quoted-printable\n\n<a href=3D\"x\">caf=E9=20\n", "check_for_mime", []string{"mime_qp_count"}, false, Auth{}},
+		{"qp needless escape", "Content-Type: text/html\nContent-Transfer-Encoding: quoted-printable\n\n=41BC\n", "check_for_mime", []string{"mime_qp_count"}, true, Auth{}},
+		{"qp trailing space only", "Content-Type: text/plain\nContent-Transfer-Encoding: quoted-printable\n\nabc=20=41=20\n", "check_for_mime", []string{"mime_qp_count"}, true, Auth{}},
 		{"mime html only", "Content-Type: text/html\n\n<html><body>hi</body></html>\n", "check_for_mime_html_only", nil, true, Auth{}},
 		{"mime html only, enriched alternative", "Content-Type: multipart/alternative; boundary=b\n\n--b\nContent-Type: text/enriched\n\nhi\n--b\nContent-Type: text/html\n\n<p>hi</p>\n--b--\n", "check_for_mime_html_only", nil, false, Auth{}},
 		{"mime html only, untyped part", "Content-Type: multipart/mixed; boundary=b\n\n--b\n\nhi\n--b\nContent-Type: text/html\n\n<p>hi</p>\n--b--\n", "check_for_mime_html_only", nil, false, Auth{}},
