@@ -44,6 +44,8 @@ func TestEvalFunctions(t *testing.T) {
 		{"unresolved template", hdr("X-Foo: %RND_NUMBER%"), "check_unresolved_template", nil, true, Auth{}},
 		{"no relays", hdr("From: a@b.c"), "check_no_relays", nil, true, Auth{}},
 		{"sorted recipients", hdr("To: a@x.com, b@x.com, c@x.com, d@x.com, e@x.com, f@x.com, g@x.com"), "sorted_recipients", nil, true, Auth{}},
+		// HeaderEval sorts the addresses as written: "B@" sorts before "a@".
+		{"sorted recipients case", hdr("To: B@x.com, a@x.com, c@x.com, d@x.com, e@x.com, f@x.com, g@x.com"), "sorted_recipients", nil, true, Auth{}},
 		{"sorted recipients too few", hdr("To: a@x.com, b@x.com, c@x.com, d@x.com, e@x.com"), "sorted_recipients", nil, false, Auth{}},
 		{"uri host listed", hdr("From: a@b.c") + "see http://www.evil.example/x\n", "check_uri_host_listed", []string{"BAD"}, true, Auth{}},
 		{"uri host excluded", hdr("From: a@b.c") + "see http://ok.evil.example/x\n", "check_uri_host_listed", []string{"BAD"}, false, Auth{}},

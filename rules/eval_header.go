@@ -4,6 +4,7 @@ package rules
 // (Mail::SpamAssassin::Plugin::HeaderEval).
 
 import (
+	"github.com/sluice-mail/sluice/mail"
 	"math"
 	"regexp"
 	"sort"
@@ -236,10 +237,20 @@ func evalSortedRecipients(ec *EvalContext, _ []string) (bool, error) {
 
 // saRecipients is _check_recipients' address list: To/Cc (then Bcc,
 // while fewer than 5), repeats in a row dropped, at most 256.
+//
+// The addresses keep their case: HeaderEval compares and sorts them as
+// written (FOREGONE@MSN.COM and forgione@… differ in their first bytes).
 func saRecipients(ec *EvalContext) []string {
-	in := ec.recipients()
+	asWritten := func(name string) []string {
+		var out []string
+		for _, v := range ec.hdr(name, true) {
+			out = append(out, mail.HeaderAddr(v)...)
+		}
+		return out
+	}
+	in := append(asWritten("To"), asWritten("Cc")...)
 	if len(in) < 5 {
-		in = append(in, ec.addrs("Bcc")...)
+		in = append(in, asWritten("Bcc")...)
 	}
 	var addr []string
 	prev := ""
