@@ -58,12 +58,14 @@ func (p *Part) render() *rendering {
 	// 7-bit input in ISO-2022-JP, UTF-7 and the like.
 	r.wide = !isASCII(d) || !asciiCompatible(cs)
 	if t == "text/html" && len(r.text) > 0 {
-		// SpamAssassin turns "&nbsp;" into a plain space before parsing.
+		// SpamAssassin turns "&nbsp;" into a plain space before parsing,
+		// after HTML.pm's parse measured the source's {length}.
 		src := r.text
+		srcLen := utf8.RuneCount(src)
 		if bytes.Contains(src, []byte("&nbsp;")) {
 			src = bytes.ReplaceAll(src, []byte("&nbsp;"), []byte(" "))
 		}
-		r.rendered, r.visible, r.invisible, r.html = renderHTML(src)
+		r.rendered, r.visible, r.invisible, r.html = renderHTML(src, srcLen)
 		if !r.wide {
 			r.wide = hasRuneAbove(r.rendered, 0xff)
 		}

@@ -420,3 +420,30 @@ func redirectTarget(rest string) string {
 	}
 	return ""
 }
+
+// AnchorMailtos returns the href values of <a> elements that start with
+// "mailto:" (any case) and that the rendered text does not also show, in
+// order, without duplicates: the uri_detail_list entries of type "a" but
+// not "parsed" that SpamAssassin's FreeMail plugin adds to the addresses
+// it finds in the body.
+func (m *Message) AnchorMailtos() []string {
+	var out []string
+	var inText map[string]bool
+	seen := map[string]bool{}
+	for _, h := range m.HTML() {
+		for _, u := range h.URIs {
+			if u.Tag != "a" || !hasPrefixFoldString(u.URI, "mailto:") || seen[u.URI] {
+				continue
+			}
+			seen[u.URI] = true
+			if inText == nil {
+				inText = map[string]bool{}
+				textURIs(m.Body(), map[string]bool{}, func(t string) { inText[t] = true })
+			}
+			if !inText[u.URI] {
+				out = append(out, u.URI)
+			}
+		}
+	}
+	return out
+}

@@ -144,6 +144,11 @@ func (h *HTML) Texts(name string) []string {
 	return nil
 }
 
+// AnchorHrefs returns, parallel to Anchors, the href each <a> element
+// was written with (trimmed, not resolved, "" when absent): the key
+// under which SpamAssassin's uri_detail keeps that anchor's text.
+func (h *HTML) AnchorHrefs() []string { return h.anchorKeys }
+
 // HTMLURI is one link found in an HTML attribute.
 type HTMLURI struct {
 	// URI is the attribute value trimmed and resolved against <base>.
@@ -218,7 +223,9 @@ type htmlRenderer struct {
 // HTML.pm does: script and style contents dropped, entities decoded,
 // <br> and <div> a line break, <p>, <hr>, <blockquote>, <pre>, <title>
 // (start or end) a paragraph break, table cells and list items a space.
-func renderHTML(src []byte) (all, visible, invisible []byte, h *HTML) {
+// srcLen is the source's length in characters as HTML.pm's parse
+// measured it (SpamAssassin's "length"), before "&nbsp;" became a space.
+func renderHTML(src []byte, srcLen int) (all, visible, invisible []byte, h *HTML) {
 	h = &HTML{}
 	r := &htmlRenderer{h: h, inside: map[string]int{}}
 	r.styles = []textStyle{{tag: "default", fg: "#000000", bg: "#ffffff", size: 3}}
@@ -233,7 +240,7 @@ func renderHTML(src []byte) (all, visible, invisible []byte, h *HTML) {
 
 	h.MinSize, h.MaxSize = 3, 3
 	r.run(src, 0)
-	return r.finish(utf8.RuneCount(src))
+	return r.finish(srcLen)
 }
 
 // run tokenizes src. The tokenizer reads the content of iframe, noembed,

@@ -37,3 +37,15 @@ func FuzzHTMLText(f *testing.F) {
 		}
 	})
 }
+
+// TestHTMLLengthBeforeNbsp: HTML.pm's {length} (html_image_only's
+// measure) is taken before parse turns "&nbsp;" into a space, so each
+// counts its six characters (spam/00545, spam/00610, spam/00707 fall in
+// SpamAssassin's bands only so).
+func TestHTMLLengthBeforeNbsp(t *testing.T) {
+	src := "<p>a&nbsp;b&nbsp;c</p><img src=x>\n"
+	h := Parse([]byte("Content-Type: text/html\n\n"+src), Options{}).HTML()
+	if len(h) != 1 || h[0].Length != len(src) {
+		t.Fatalf("Length = %+v, want %d", h, len(src))
+	}
+}

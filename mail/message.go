@@ -560,14 +560,24 @@ func (m *Message) allHeaders(raw bool) []string {
 	return out
 }
 
+// SMTPSender returns Options.EnvelopeFrom without its angle brackets (""
+// for the null sender "<>"); ok is false when the caller gave none.
+func (m *Message) SMTPSender() (addr string, ok bool) {
+	e := m.opts.EnvelopeFrom
+	if e == "" {
+		return "", false
+	}
+	if e == "<>" {
+		return "", true
+	}
+	return strings.TrimSuffix(strings.TrimPrefix(e, "<"), ">"), true
+}
+
 // envelopeFrom follows PerMsgStatus::get_envelope_from without the relay
 // analysis, which belongs to the rule engine.
 func (m *Message) envelopeFrom() (string, bool) {
-	if e := m.opts.EnvelopeFrom; e != "" {
-		if e == "<>" {
-			return "", true
-		}
-		return strings.TrimSuffix(strings.TrimPrefix(e, "<"), ">"), true
+	if e, ok := m.SMTPSender(); ok {
+		return e, true
 	}
 	if xs := m.root.lookup("x-sender"); len(xs) > 0 {
 		if a := HeaderAddr(m.root.fields[xs[0]].rawValue); len(a) > 0 && strings.Contains(a[0], "@") {

@@ -66,6 +66,8 @@ func builtinEvals() map[string]EvalFunc {
 		"check_for_mime":               evalForMIME,
 		"check_for_mime_html":          evalMIMEHTML,
 		"check_for_mime_html_only":     evalMIMEHTMLOnly,
+		"check_https_http_mismatch":    evalHTTPSHTTPMismatch,
+		"check_stock_info":             evalStockInfo,
 		"check_for_uppercase":          evalUppercase,
 		"check_ma_non_text":            evalMANonText,
 		"check_mime_multipart_ratio":   evalMultipartRatio,
@@ -208,12 +210,17 @@ func arg(args []string, i int) string {
 }
 
 func (ec *EvalContext) header(name string) string {
-	return strings.Join(ec.Msg.Header(name, false), "\n")
+	return strings.Join(ec.hdr(name, false), "\n")
 }
 
 func (ec *EvalContext) addrs(name string) []string {
+	return ec.addrsOf(ec.hdr(name, true))
+}
+
+// addrsOf returns the lower-case addresses in raw header values.
+func (ec *EvalContext) addrsOf(vals []string) []string {
 	var out []string
-	for _, v := range ec.Msg.Header(name, true) {
+	for _, v := range vals {
 		for _, a := range mail.HeaderAddr(v) {
 			out = append(out, strings.ToLower(a))
 		}
@@ -221,13 +228,37 @@ func (ec *EvalContext) addrs(name string) []string {
 	return out
 }
 
-// senders returns the addresses SpamAssassin's welcomelist checks consult.
+// senders is PerMsgStatus::all_from_addrs, the addresses the
+// welcomelist, FreeMail and SPF checks consult: the first Resent-From's
+// addresses when there is one (bug 672), else those of From,
+// Envelope-Sender, Resent-Sender, X-Envelope-From and EnvelopeFrom with
+// runs of dots squeezed; lower case, without duplicates.
 func (ec *EvalContext) senders() []string {
-	var out []string
-	for _, h := range []string{"From", "Envelope-Sender", "Resent-Sender", "X-Envelope-From", "EnvelopeFrom"} {
-		out = append(out, ec.addrs(h)...)
-	}
-	return out
+	return memo(ec, "all_from_addrs", func() []string {
+		var all []string
+		if rf := ec.hdr("Resent-From", true); len(rf) > 0 {
+			all = ec.addrsOf(rf[:1])
+		}
+		if len(all) == 0 {
+			for _, h := range []string{"From", "Envelope-Sender", "Resent-Sender", "X-Envelope-From", "EnvelopeFrom"} {
+				for _, a := range ec.addrs(h) {
+					for strings.Contains(a, "..") {
+						a = strings.ReplaceAll(a, "..", ".")
+					}
+					all = append(all, a)
+				}
+			}
+		}
+		seen := map[string]bool{}
+		out := all[:0]
+		for _, a := range all {
+			if a != "" && !seen[a] {
+				seen[a] = true
+				out = append(out, a)
+			}
+		}
+		return out
+	})
 }
 
 // globMatch matches s against a SpamAssassin glob (* and ?), ignoring case.

@@ -31,6 +31,11 @@ func TestEvalFunctions(t *testing.T) {
 		{"not all caps", hdr("Subject: Buy cheap pills now"), "subject_is_all_caps", nil, false, Auth{}},
 		{"to user in subject", hdr("To: bob@example.com|Subject: bob, your invoice"), "check_for_to_in_subject", []string{"user"}, true, Auth{}},
 		{"freemail from", hdr("From: x@gmail.com"), "check_freemail_from", nil, true, Auth{}},
+		// all_from_addrs: a Resent-From replaces From (spam/00224, resent by a non-freemail user).
+		{"freemail from resent", hdr("From: x@gmail.com|Resent-From: \"P\" <p@llamas.example>"), "check_freemail_from", nil, false, Auth{}},
+		{"from domains differ", hdr("From: a@giga.example.com|Return-Path: <b@other.com>"), "check_equal_from_domains", nil, true, Auth{}},
+		// HeaderEval compares the last two labels: both are "net.tw" (spam/00977).
+		{"from domains last two labels", hdr("From: a@giga.net.tw|Return-Path: <b@mars.seed.net.tw>"), "check_equal_from_domains", nil, false, Auth{}},
 		{"freemail glob", hdr("Reply-To: x@yahoo.de"), "check_freemail_header", []string{"Reply-To"}, true, Auth{}},
 		{"freemail digit", hdr("Reply-To: x@gmail.com"), "check_freemail_header", []string{"Reply-To", `\d@`}, false, Auth{}},
 		{"welcomelist", hdr("From: Joe <joe@good.example>"), "check_from_in_welcomelist", nil, true, Auth{}},
@@ -39,12 +44,21 @@ func TestEvalFunctions(t *testing.T) {
 		{"unresolved template", hdr("X-Foo: %RND_NUMBER%"), "check_unresolved_template", nil, true, Auth{}},
 		{"no relays", hdr("From: a@b.c"), "check_no_relays", nil, true, Auth{}},
 		{"sorted recipients", hdr("To: a@x.com, b@x.com, c@x.com, d@x.com, e@x.com, f@x.com, g@x.com"), "sorted_recipients", nil, true, Auth{}},
+		// HeaderEval sorts the addresses as written: "B@" sorts before "a@".
+		{"sorted recipients case", hdr("To: B@x.com, a@x.com, c@x.com, d@x.com, e@x.com, f@x.com, g@x.com"), "sorted_recipients", nil, true, Auth{}},
 		{"sorted recipients too few", hdr("To: a@x.com, b@x.com, c@x.com, d@x.com, e@x.com"), "sorted_recipients", nil, false, Auth{}},
 		{"uri host listed", hdr("From: a@b.c") + "see http://www.evil.example/x\n", "check_uri_host_listed", []string{"BAD"}, true, Auth{}},
 		{"uri host excluded", hdr("From: a@b.c") + "see http://ok.evil.example/x\n", "check_uri_host_listed", []string{"BAD"}, false, Auth{}},
 		{"body length", hdr("From: a@b.c"), "check_body_length", []string{"128"}, true, Auth{}},
 		{"mime base64 text", "Content-Type: text/plain\nContent-Transfer-Encoding: base64\n\naGVsbG8gd29ybGQ=\n", "check_for_mime", []string{"mime_base64_encoded_text"}, true, Auth{}},
+		// MIMEEval: with QP bytes read, mime_qp_count counts needless escapes (spam/00415: none).
+		{"qp needed escapes", "Content-Type: text/html\nContent-Transfer-Encoding: quoted-printable\n\n<a href=3D\"x\">caf=E9=20\n", "check_for_mime", []string{"mime_qp_count"}, false, Auth{}},
+		{"qp needless escape", "Content-Type: text/html\nContent-Transfer-Encoding: quoted-printable\n\n=41BC\n", "check_for_mime", []string{"mime_qp_count"}, true, Auth{}},
+		{"qp trailing space only", "Content-Type: text/plain\nContent-Transfer-Encoding: quoted-printable\n\nabc=20=41=20\n", "check_for_mime", []string{"mime_qp_count"}, true, Auth{}},
 		{"mime html only", "Content-Type: text/html\n\n<html><body>hi</body></html>\n", "check_for_mime_html_only", nil, true, Auth{}},
+		{"mime html only, enriched alternative", "Content-Type: multipart/alternative; boundary=b\n\n--b\nContent-Type: text/enriched\n\nhi\n--b\nContent-Type: text/html\n\n<p>hi</p>\n--b--\n", "check_for_mime_html_only", nil, false, Auth{}},
+		{"mime html only, untyped part", "Content-Type: multipart/mixed; boundary=b\n\n--b\n\nhi\n--b\nContent-Type: text/html\n\n<p>hi</p>\n--b--\n", "check_for_mime_html_only", nil, false, Auth{}},
+		{"mime html only, html alternatives", "Content-Type: multipart/alternative; boundary=b\n\n--b\nContent-Type: text/html\n\n<p>hi</p>\n--b--\n", "check_for_mime_html_only", nil, true, Auth{}},
 		{"html tag exists", "Content-Type: text/html\n\n<html><body>hi</body></html>\n", "html_tag_exists", []string{"body"}, true, Auth{}},
 		{"html tag balance", "Content-Type: text/html\n\n<html><body>hi</html>\n", "html_tag_balance", []string{"body", "!= 0"}, true, Auth{}},
 		{"fromname spoof", hdr(`From: "support@bank.example" <x@evil.example>`), "check_fromname_spoof", nil, true, Auth{}},

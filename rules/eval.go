@@ -88,6 +88,9 @@ type HTMLFacts struct {
 	Balance map[string]int
 	// Text holds text by kind: "title", "comment", "anchor" ….
 	Text map[string][]string
+	// AnchorHrefs holds, parallel to Text["anchor"], the href of each
+	// <a> element as written.
+	AnchorHrefs []string
 }
 
 // HTMLPartsMessage is an optional capability of a Message: the facts of
@@ -188,6 +191,8 @@ type evalState struct {
 	gen      uint32
 	relays   *Relays // computed on first use
 	conf     *Config // the site's, or with a user's preferences
+	// mimeTexts holds, by textKey, the per-part texts of mimeheader rules.
+	mimeTexts map[string][]string
 	// screen: the RE2 sets are not compiled yet, regexp2 screens their
 	// rules; screenOff: a screening timed out, RE2 does the rest.
 	screen, screenOff bool
@@ -378,6 +383,14 @@ func (rs *Ruleset) evalHeaders(st *evalState, msg Message) {
 			st.skipped++
 			continue
 		}
+		if d.kind == KindMIMEHeader {
+			if texts, ok := st.mimePartTexts(msg, d); ok {
+				if st.matchAny(r, texts) != d.negate {
+					st.vals[r.idx] = 1
+				}
+				continue
+			}
+		}
 		text, set := st.headerTextOf(msg, d, r.textID)
 		if !set && d.unset == nil {
 			// SpamAssassin matches an absent header as the empty string.
@@ -442,7 +455,8 @@ func (rs *Ruleset) buildHeaderGroups() {
 	byKey := map[string][]*rule{}
 	var keys []string
 	for _, r := range rs.header {
-		if r.inactive != "" || r.def.exists || r.re == nil || len(r.lits) > 0 || r.multiple {
+		// mimeheader rules match part by part (evalHeaders), not in sets.
+		if r.inactive != "" || r.def.exists || r.re == nil || len(r.lits) > 0 || r.multiple || r.def.kind == KindMIMEHeader {
 			continue
 		}
 		k := textKey(r.def)
@@ -618,6 +632,10 @@ func (st *evalState) buildHeaderText(msg Message, d *ruleDef) (string, bool) {
 		if v, ok := st.relaysOf(msg).Pseudo(d.header); ok {
 			return v, true
 		}
+	} else if relays.IsTrustPseudo(d.header) {
+		vals, _ = st.relaysOf(msg).TrustFields(d.header, msg.Header("ALL", raw))
+	} else if strings.EqualFold(d.header, "EnvelopeFrom") {
+		vals = envelopeFrom(msg, st.relaysOf(msg))
 	} else {
 		vals = msg.Header(d.header, raw)
 	}
@@ -633,6 +651,12 @@ func (st *evalState) buildHeaderText(msg Message, d *ruleDef) (string, bool) {
 	} else if m.last {
 		vals = vals[len(vals)-1:]
 	}
+	return st.formatHeader(vals, m), true
+}
+
+// formatHeader joins a header rule's values after its :addr, :name,
+// :host and :domain modifiers, each value with its newline.
+func (st *evalState) formatHeader(vals []string, m headerMods) string {
 	var sb strings.Builder
 	for _, v := range vals {
 		switch {
@@ -665,7 +689,51 @@ func (st *evalState) buildHeaderText(msg Message, d *ruleDef) (string, bool) {
 		// Only field values keep their newline; :addr and friends do not.
 		v = strings.TrimSuffix(v, "\n")
 	}
-	return v, true
+	return v
+}
+
+// mimePartTexts returns the text a mimeheader rule matches in each MIME
+// part (every part, containers included, in order), as the MIMEHeader
+// plugin does: the part's last value of the field after the modifiers,
+// or the rule's if-unset text, or "" when the part lacks it. ok is false
+// when msg cannot tell its parts apart.
+func (st *evalState) mimePartTexts(msg Message, d *ruleDef) ([]string, bool) {
+	pm, ok := msg.(MIMEPartsMessage)
+	if !ok {
+		return nil, false
+	}
+	key := textKey(d)
+	if t, ok := st.mimeTexts[key]; ok {
+		return t, true
+	}
+	m := d.mods
+	raw := m.raw || m.addr || m.name || m.host || m.domain
+	per := pm.MIMEPartHeader(d.header, raw)
+	texts := make([]string, len(per))
+	for i, vals := range per {
+		switch {
+		case len(vals) == 0 && d.unset != nil:
+			texts[i] = *d.unset
+		case len(vals) == 0:
+		default:
+			texts[i] = st.formatHeader(vals[len(vals)-1:], m)
+		}
+	}
+	if st.mimeTexts == nil {
+		st.mimeTexts = map[string][]string{}
+	}
+	st.mimeTexts[key] = texts
+	return texts, true
+}
+
+// matchAny reports whether r matches one of texts.
+func (st *evalState) matchAny(r *rule, texts []string) bool {
+	for _, t := range texts {
+		if (len(r.lits) == 0 || anyLiteral(t, r.lits)) && st.match(r, []byte(t)) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // textKey identifies the text a header rule matches: rules with equal

@@ -8,6 +8,7 @@ import (
 	"math"
 	"regexp"
 	"strings"
+	"unicode"
 )
 
 // tvdRatio is the largest percentage of spaces to other characters over
@@ -86,6 +87,10 @@ func maDiff(ec *EvalContext) (diff float64, textWords, htmlWords int) {
 		text, html int
 	}
 	r := memo(ec, "madiff", func() res {
+		if am, ok := ec.Msg.(AlternativesMessage); ok {
+			d, t, h := maDiffAlternatives(am)
+			return res{d, t, h}
+		}
 		ps, _ := parts(ec)
 		text, html := map[string]int{}, map[string]int{}
 		for _, p := range ps {
@@ -125,6 +130,60 @@ func maDiff(ec *EvalContext) (diff float64, textWords, htmlWords int) {
 
 var htmlTagRE = regexp.MustCompile(`(?s)<[^>]*>`)
 
+// maDiffAlternatives is BodyEval's _multipart_alternative_difference:
+// per multipart/alternative, the share of distinct words of its HTML
+// parts' rendered text that its plain parts do not hold as often (an
+// HTML part without words but with an image counts as one word); the
+// largest share over the alternatives, and the word counts of the last
+// one with HTML words. A meeting request (multipart/alternative of
+// text/html and text/calendar) is skipped.
+func maDiffAlternatives(am AlternativesMessage) (diff float64, textWords, htmlWords int) {
+	alts := am.Alternatives()
+	if len(alts) == 0 {
+		return 0, 0, 0
+	}
+	if cs := am.ContentSummary(); len(cs) == 3 && cs[0] == "multipart/alternative" && cs[1] == "text/html" && cs[2] == "text/calendar" {
+		return 0, 0, 0
+	}
+	for _, alt := range alts {
+		html, text := map[string]int{}, map[string]int{}
+		for _, p := range alt {
+			dst := text
+			if p.HTML {
+				dst = html
+			}
+			for _, w := range strings.Fields(string(p.Text)) {
+				if strings.IndexFunc(w, isWordRune) >= 0 {
+					dst[w]++
+				}
+			}
+			if p.HTML && len(html) == 0 && p.Image {
+				html["\n"] = 1 // BodyEval's mark: a word that never occurs
+			}
+		}
+		orig := len(html)
+		if orig == 0 {
+			continue
+		}
+		htmlWords, textWords = orig, len(text)
+		left := 0
+		for w, n := range html {
+			if n-text[w] >= 1 {
+				left++
+			}
+		}
+		if d := 100 * float64(left) / float64(orig); d > diff {
+			diff = d
+		}
+	}
+	return diff, textWords, htmlWords
+}
+
+// isWordRune is Perl's \w on a character string.
+func isWordRune(r rune) bool {
+	return r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.Is(unicode.Mn, r)
+}
+
 // multipart_alternative_difference(min, max)
 func evalMADiff(ec *EvalContext, args []string) (bool, error) {
 	d, _, html := maDiff(ec)
@@ -142,4 +201,71 @@ func evalMADiffCount(ec *EvalContext, args []string) (bool, error) {
 		return false, nil
 	}
 	return float64(text)/float64(html) > argFloat(args, 0, 0), nil
+}
+
+var (
+	stockLabelRE = regexp.MustCompile(`(?m)^\s*([^:\s][^:\n]{2,29})\s*:\s*\S`)
+	stockWordRE  = regexp.MustCompile(`(^trad(?:e|ing)date|company(?:name)?|s\w?(?:t\w?o\w?c\w?k|y\w?m(?:\w?b\w?o\w?l)?)|t(?:arget|icker)|(?:opening|current)p(?:rice)?|p(?:rojected|osition)|expectations|weeks?high|marketperformance|(?:year|week|month|day|price)(?:target|estimates?)|sector|r(?:ecommendation|ating))$`)
+)
+
+// check_stock_info(min): BodyEval counts the distinct stock-tip labels
+// ("Symbol:", "Current Price:", "Target:" …) at line starts of the first
+// text/plain part; true when there are at least min (min 0: always).
+func evalStockInfo(ec *EvalContext, args []string) (bool, error) {
+	min := argFloat(args, 0, 0)
+	n := memo(ec, "stock_info", func() int {
+		ps, _ := parts(ec)
+		for _, p := range ps {
+			if p.ContentType != "text/plain" {
+				continue
+			}
+			hits := map[string]bool{}
+			for _, chunk := range shortParagraphs(string(p.Decoded)) {
+				for _, m := range stockLabelRE.FindAllStringSubmatch(chunk, -1) {
+					s := strings.Map(func(r rune) rune {
+						if r >= 'a' && r <= 'z' {
+							return r
+						}
+						return -1
+					}, strings.ToLower(m[1]))
+					if w := stockWordRE.FindStringSubmatch(s); w != nil {
+						hits[w[1]] = true
+					}
+				}
+			}
+			return len(hits)
+		}
+		return 0
+	})
+	return min == 0 || float64(n) >= min, nil
+}
+
+// shortParagraphs is Message::split_into_array_of_short_paragraphs:
+// text cut into chunks of 2048 to 4096 bytes, at a newline, ">" or space
+// where one is near.
+func shortParagraphs(s string) []string {
+	const max = 2048
+	if len(s) <= max {
+		return []string{s}
+	}
+	var out []string
+	ofs := 0
+	for len(s)-ofs > 2*max {
+		j := -1
+		for _, sep := range []string{"\n", ">", " "} {
+			if k := strings.Index(s[ofs+max:], sep); k >= 0 && ofs+max+k-ofs+1 <= 2*max {
+				j = ofs + max + k
+				break
+			}
+		}
+		if j < 0 {
+			j = ofs + max
+		}
+		out = append(out, s[ofs:j+1])
+		ofs = j + 1
+	}
+	if ofs < len(s) {
+		out = append(out, s[ofs:])
+	}
+	return out
 }

@@ -150,14 +150,19 @@ func evalFreemailReplyTo(ec *EvalContext, args []string) (bool, error) {
 		return false, nil
 	case what == "reply" && len(reply) > 0 && !replyFM:
 		return false, nil
-	case what == "reply" && len(reply) == 0 && !fromFM:
+	case what == "reply" && !fromFM:
+		// FreeMail.pm: no freemail Reply-To, and From is not freemail.
 		return false, nil
 	}
 	cmp := reply
 	if what == "reply" && !replyFM {
 		cmp = from
 	}
-	for _, b := range bodyFreemails(ec) {
+	body, ok := bodyFreemails(ec)
+	if !ok {
+		return false, nil
+	}
+	for _, b := range body {
 		for _, r := range cmp {
 			if b != r {
 				return true, nil
@@ -167,28 +172,200 @@ func evalFreemailReplyTo(ec *EvalContext, args []string) (bool, error) {
 	return false, nil
 }
 
-var bulkEnvFromRE = regexp.MustCompile(`(?i)(?:\b(?:bounce|bounces|request|announce|owner|admin|mailer-daemon|postmaster)\b|noreply|no-reply|^(?:nobody|mailer)@)`)
+// bulkEnvFromRE is FreeMail.pm's $skip_replyto_envfrom: envelope senders
+// of lists and bounces, for which the Reply-To checks are skipped.
+var bulkEnvFromRE = regexp.MustCompile(`(?i)(?:^(?:post|host|domain)master|^double-bounce|^(?:sentto|owner|return|(?:gr)?bounced?)-.+|-(?:request|bounces?|admin|owner)|\b(?:do[._-t]?)?no[._-t]?repl(?:y|ies)|.+=.+)@`)
 
-// bodyFreemails returns the freemail addresses written in the body text,
-// leaving out addresses inside URLs and <...>.
-func bodyFreemails(ec *EvalContext) []string {
-	return memo(ec, "body_freemails", func() []string {
-		var out []string
+// FreeMail.pm's defaults for freemail_max_body_emails and
+// freemail_max_body_freemails (freemail_skip_when_over_max 1): at that
+// many distinct addresses, or freemail addresses, in the body the body
+// comparison is skipped.
+const (
+	freemailMaxBodyEmails    = 5
+	freemailMaxBodyFreemails = 3
+)
+
+// bodyFreemails returns the freemail addresses of the body as
+// FreeMail.pm's _parse_body collects them: the mailto: links of <a>
+// elements the text does not show (at most 20), then the addresses in
+// the rendered text (up to 40 in all), leaving out those inside URLs,
+// in <...> or before a "wrote:"-like word. ok is false when the body
+// holds too many addresses or freemail addresses to be compared.
+func bodyFreemails(ec *EvalContext) (addrs []string, ok bool) {
+	type result struct {
+		addrs []string
+		ok    bool
+	}
+	r := memo(ec, "body_freemails", func() result {
+		var all []string
 		seen := map[string]bool{}
+		addr := func(e string) {
+			if !seen[e] {
+				seen[e] = true
+				all = append(all, e)
+			}
+		}
+		if am, ok := ec.Msg.(AnchorMailtoMessage); ok {
+			for _, u := range am.AnchorMailtos() {
+				if e, _, ok := scanEmail(ec.Config.TLDs, strings.ToLower(u), len("mailto:")); ok && strings.HasPrefix(strings.ToLower(u), "mailto:"+e) {
+					addr(e)
+					if len(all) >= 20 {
+						break
+					}
+				}
+			}
+		}
+	body:
 		for _, p := range bodyText(ec) {
 			if bytes.IndexByte(p, '@') < 0 {
 				continue
 			}
-			t := strings.ToLower(string(p))
-			t = urlWithAtRE.ReplaceAllString(t, " ")
-			t = bracketEmailRE.ReplaceAllString(t, " ")
-			for _, e := range emailRE.FindAllString(t, 40) {
-				if !seen[e] && isFreemail(ec, e) {
-					seen[e] = true
-					out = append(out, e)
+			t := urlWithAtRE.ReplaceAllString(strings.ToLower(string(p)), " ")
+			for i := 0; i < len(t); {
+				e, end, ok := scanEmail(ec.Config.TLDs, t, i)
+				if !ok {
+					break
+				}
+				i = end
+				if !quotedEmail(t, end-len(e), end) {
+					addr(e)
+					if len(all) >= 40 {
+						break body
+					}
 				}
 			}
 		}
-		return out
+		var out []string
+		for n, e := range all {
+			if n+1 == freemailMaxBodyEmails {
+				return result{}
+			}
+			if !isFreemail(ec, e) {
+				continue
+			}
+			if out = append(out, e); len(out) == freemailMaxBodyFreemails {
+				return result{}
+			}
+		}
+		return result{out, true}
 	})
+	return r.addrs, r.ok
+}
+
+// quotedEmail reports whether the address at t[start:end] is one
+// _parse_body removes before it scans: one not after "mailto:" that is
+// followed by ">" or by white space and a word with a colon ("wrote:",
+// not "fax:", "tel:", "phone:", "mail:").
+func quotedEmail(t string, start, end int) bool {
+	if strings.HasSuffix(t[:start], "mailto:") {
+		return false
+	}
+	rest := t[end:]
+	if strings.HasPrefix(rest, ">") {
+		return true
+	}
+	ws := 0
+	for ws < len(rest) && ws <= 10 && isSpaceByte(rest[ws]) {
+		ws++
+	}
+	if ws == 0 || ws > 10 {
+		return false
+	}
+	w := rest[ws:]
+	for _, p := range []string{"fax", "facsi", "tel", "phone", "email", "e-mail", "-mail", "mail"} {
+		if strings.HasPrefix(w, p) {
+			return false
+		}
+	}
+	n := 0
+	for n < len(w) && w[n] >= 'a' && w[n] <= 'z' {
+		n++
+	}
+	return n >= 2 && n <= 11 && n < len(w) && w[n] == ':'
+}
+
+func isSpaceByte(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'
+}
+
+// emailLocal reports a byte of FreeMail.pm's email_regex local part
+// (besides the dots between runs).
+func emailLocal(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+/=?^_`{|}~-", c) >= 0
+}
+
+func emailLabel(c byte) bool { return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' }
+
+// scanEmail finds the first address of FreeMail.pm's email_regex in the
+// lower-case t from byte from: a local part of at most 64 characters not
+// preceded by a local-part character, "@", one to four host labels and a
+// valid TLD that ends the host name. It returns the address and where it
+// ends.
+func scanEmail(tlds map[string]bool, t string, from int) (email string, end int, ok bool) {
+	for at := from; at < len(t); at++ {
+		if t[at] != '@' {
+			continue
+		}
+		// The local part: runs of local characters joined by single dots,
+		// back from the "@", at most 64 characters, starting at a run.
+		start := at
+		for start > from && emailLocal(t[start-1]) {
+			start--
+			if start > from+1 && t[start-1] == '.' && emailLocal(t[start-2]) {
+				start--
+			}
+		}
+		if start < len(t) && t[start] == '.' {
+			start++
+		}
+		for at-start > 64 {
+			j := strings.IndexByte(t[start:at], '.')
+			if j < 0 {
+				start = at
+				break
+			}
+			start += j + 1
+		}
+		if start >= at || (start > 0 && emailLocal(t[start-1])) {
+			continue
+		}
+		if e, ok := emailHost(tlds, t, at+1); ok {
+			return t[start:e], e, true
+		}
+	}
+	return "", len(t), false
+}
+
+// emailHost matches the host part of email_regex at t[i:]: one to four
+// labels of [a-z0-9-] (not starting or ending with "-", at most 61
+// characters), each followed by ".", then a TLD not followed by a label
+// character or by "." and one. It returns where the host ends.
+func emailHost(tlds map[string]bool, t string, i int) (int, bool) {
+	var labels [][2]int
+	for j := i; ; {
+		k := j
+		for k < len(t) && emailLabel(t[k]) {
+			k++
+		}
+		if k == j {
+			break
+		}
+		labels = append(labels, [2]int{j, k})
+		if k+1 < len(t) && t[k] == '.' && t[k+1] >= 'a' && t[k+1] <= 'z' || k+1 < len(t) && t[k] == '.' && t[k+1] >= '0' && t[k+1] <= '9' {
+			j = k + 1
+			continue
+		}
+		break
+	}
+	n := len(labels)
+	if n < 2 || n > 5 || !tlds[t[labels[n-1][0]:labels[n-1][1]]] {
+		return 0, false
+	}
+	for _, l := range labels[:n-1] {
+		s := t[l[0]:l[1]]
+		if len(s) > 61 || s[0] == '-' || s[len(s)-1] == '-' {
+			return 0, false
+		}
+	}
+	return labels[n-1][1], true
 }

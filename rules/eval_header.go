@@ -4,6 +4,7 @@ package rules
 // (Mail::SpamAssassin::Plugin::HeaderEval).
 
 import (
+	"github.com/sluice-mail/sluice/mail"
 	"math"
 	"regexp"
 	"sort"
@@ -57,7 +58,7 @@ var receivedDateRE = regexp.MustCompile(`(?:\w{3},\s+)?\d{1,2}\s+\w{3}\s+\d{2,4}
 // check_header_count_range(header, min, max): distinct values of the field.
 func evalHeaderCountRange(ec *EvalContext, args []string) (bool, error) {
 	seen := map[string]bool{}
-	for _, v := range ec.Msg.Header(arg(args, 0), true) {
+	for _, v := range ec.hdr(arg(args, 0), true) {
 		seen[v] = true
 	}
 	n := float64(len(seen))
@@ -80,7 +81,7 @@ func evalIllegalChars(ec *EvalContext, args []string) (bool, error) {
 		}
 		text = b.String()
 	} else {
-		text = strings.Join(ec.Msg.Header(h, true), "\n")
+		text = strings.Join(ec.hdr(h, true), "\n")
 	}
 	if text == "" {
 		return false, nil
@@ -236,10 +237,20 @@ func evalSortedRecipients(ec *EvalContext, _ []string) (bool, error) {
 
 // saRecipients is _check_recipients' address list: To/Cc (then Bcc,
 // while fewer than 5), repeats in a row dropped, at most 256.
+//
+// The addresses keep their case: HeaderEval compares and sorts them as
+// written (FOREGONE@MSN.COM and forgione@… differ in their first bytes).
 func saRecipients(ec *EvalContext) []string {
-	in := ec.recipients()
+	asWritten := func(name string) []string {
+		var out []string
+		for _, v := range ec.hdr(name, true) {
+			out = append(out, mail.HeaderAddr(v)...)
+		}
+		return out
+	}
+	in := append(asWritten("To"), asWritten("Cc")...)
 	if len(in) < 5 {
-		in = append(in, ec.addrs("Bcc")...)
+		in = append(in, asWritten("Bcc")...)
 	}
 	var addr []string
 	prev := ""
@@ -287,15 +298,32 @@ func evalSimilarRecipients(ec *EvalContext, args []string) (bool, error) {
 	return ratio >= argFloat(args, 0, 0) && ratio < argFloat(args, 1, math.Inf(1)), nil
 }
 
+// check_equal_from_domains: HeaderEval compares the last two labels of
+// the first From and EnvelopeFrom addresses' domains (not registrable
+// domains: giga.net.tw and seed.net.tw are both "net.tw").
 func evalEqualFromDomains(ec *EvalContext, _ []string) (bool, error) {
 	env, from := ec.addrs("EnvelopeFrom"), ec.addrs("From")
 	if len(env) == 0 || len(from) == 0 {
 		return false, nil
 	}
-	c := ec.Config
-	d1 := RegistrableDomain(env[0][strings.LastIndexByte(env[0], '@')+1:], c.TLDs, c.TwoLevelTLDs)
-	d2 := RegistrableDomain(from[0][strings.LastIndexByte(from[0], '@')+1:], c.TLDs, c.TwoLevelTLDs)
-	return d1 != d2, nil
+	d1, d2 := lastTwoLabels(from[0]), lastTwoLabels(env[0])
+	return d1 != "" && d2 != "" && d1 != d2, nil
+}
+
+// lastTwoLabels is HeaderEval's /\@([^@]*)\z/ then
+// s/^.+\.([^\.]+\.[^\.]+)$/$1/ on a lower-case address.
+func lastTwoLabels(addr string) string {
+	i := strings.LastIndexByte(addr, '@')
+	if i < 0 {
+		return ""
+	}
+	d := addr[i+1:]
+	if j := strings.LastIndexByte(d, '.'); j > 0 {
+		if k := strings.LastIndexByte(d[:j], '.'); k > 0 && j > k+1 && j < len(d)-1 {
+			return d[k+1:]
+		}
+	}
+	return d
 }
 
 // check_for_faraway_charset_in_headers: an RFC 2047 word in a far charset.

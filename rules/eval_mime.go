@@ -90,6 +90,7 @@ func mimeFacts(ec *EvalContext) map[string]bool {
 		f := map[string]bool{}
 		ps, _ := parts(ec)
 		b64, qp := 0, 0
+		qpBytes, qpEscapes := 0, 0
 		// MIMEEval::_check_mime_header and _check_attachments, per leaf.
 		for _, p := range ps {
 			text := strings.HasPrefix(p.ContentType, "text")
@@ -114,6 +115,9 @@ func mimeFacts(ec *EvalContext) map[string]bool {
 						f["mime_qp_long_line"] = true
 					}
 				}
+				b, e := qpEscapeCount(p.Raw)
+				qpBytes += b
+				qpEscapes += e
 			}
 			cs := p.Charset
 			if badISORE.MatchString(cs) && !okISORE.MatchString(cs) {
@@ -124,10 +128,43 @@ func mimeFacts(ec *EvalContext) map[string]bool {
 			}
 		}
 		f["mime_base64_count"] = b64 > 0
+		// _check_attachments replaces the count of quoted-printable parts
+		// by the count of needless escapes once it has read QP bytes.
+		if qpBytes > 0 {
+			qp = qpEscapes
+		}
 		f["mime_qp_count"] = qp > 0
 		f["mimepart_limit_exceeded"] = len(ps) > 1000
 		return f
 	})
+}
+
+var (
+	qpNeedlessRE = regexp.MustCompile(`=(?:09|3[0-9ABCEF]|[2456][0-9A-F]|7[0-9A-E])`)
+	qpTrailingRE = regexp.MustCompile(`((?:=09|=20)+)\s*$`)
+)
+
+// qpEscapeCount is MIMEEval's scan of a quoted-printable part's raw
+// lines (those not starting "SPAM: "): their bytes, and the escapes of
+// characters that need none (=41 for "A"), less those of trailing white
+// space.
+func qpEscapeCount(raw []byte) (n, escapes int) {
+	for _, l := range bytes.SplitAfter(raw, []byte("\n")) {
+		if len(l) == 0 || bytes.HasPrefix(l, []byte("SPAM: ")) {
+			continue
+		}
+		n += len(l)
+		if bytes.IndexByte(l, '=') < 0 {
+			continue
+		}
+		if q := len(qpNeedlessRE.FindAllIndex(l, -1)); q > 0 {
+			escapes += q
+			if m := qpTrailingRE.FindSubmatch(bytes.TrimSuffix(l, []byte("\n"))); m != nil {
+				escapes -= len(m[1]) / 3
+			}
+		}
+	}
+	return n, escapes
 }
 
 var (
@@ -166,26 +203,56 @@ func contentTypes(ec *EvalContext) []string {
 	return out
 }
 
-func evalMIMEHTML(ec *EvalContext, _ []string) (bool, error) {
-	for _, t := range contentTypes(ec) {
-		if t == "text/html" {
-			return true, nil
+// mimeBodyCounts is MIMEEval's mime_body_html_count and
+// mime_body_text_count: the parts of type text/html, and of another text
+// type (a part without Content-Type is text/plain).
+func mimeBodyCounts(ec *EvalContext) (html, text int) {
+	ps, ok := parts(ec)
+	if !ok {
+		for _, t := range contentTypes(ec) {
+			switch {
+			case t == "text/html":
+				html++
+			case strings.HasPrefix(t, "text"):
+				text++
+			}
+		}
+		return html, text
+	}
+	for _, p := range ps {
+		switch {
+		case p.ContentType == "text/html":
+			html++
+		case strings.HasPrefix(p.ContentType, "text"):
+			text++
 		}
 	}
-	return false, nil
+	return html, text
 }
 
-func evalMIMEHTMLOnly(ec *EvalContext, _ []string) (bool, error) {
-	html, text := false, false
-	for _, t := range contentTypes(ec) {
-		switch t {
-		case "text/html":
-			html = true
-		case "text/plain":
-			text = true
-		}
+// topIsHTML reports a message Content-Type starting with text/html.
+func topIsHTML(ec *EvalContext) bool {
+	ct := ec.Msg.Header("Content-Type", false)
+	return len(ct) > 0 && len(ct[0]) >= 9 && strings.EqualFold(ct[0][:9], "text/html")
+}
+
+// check_for_mime_html: the message is text/html or has a text/html part.
+func evalMIMEHTML(ec *EvalContext, _ []string) (bool, error) {
+	if topIsHTML(ec) {
+		return true, nil
 	}
-	return html && !text, nil
+	html, _ := mimeBodyCounts(ec)
+	return html > 0, nil
+}
+
+// check_for_mime_html_only: the message is text/html, or has text/html
+// parts and no other text part.
+func evalMIMEHTMLOnly(ec *EvalContext, _ []string) (bool, error) {
+	if topIsHTML(ec) {
+		return true, nil
+	}
+	html, text := mimeBodyCounts(ec)
+	return html > 0 && text == 0, nil
 }
 
 // check_mime_multipart_ratio(min, max): once a multipart/alternative is

@@ -26,16 +26,21 @@ func evalAddrList(header string) EvalFunc {
 	}
 }
 
-// uriHosts returns the lower-cased host names of the message's URIs.
+// uriHosts returns the distinct hosts of the message's URIs that
+// get_uri_detail_list records (mailto: URIs left out, as WLBLEval's
+// _check_uri_host_listed does): an IPv4 address, an address literal, or a
+// dotted name ending in a known TLD.
 func uriHosts(ec *EvalContext) []string {
 	return memo(ec, "uri_hosts", func() []string {
 		var out []string
+		seen := map[string]bool{}
 		for _, u := range ec.Msg.URIs() {
+			if len(u) >= 7 && strings.EqualFold(u[:7], "mailto:") {
+				continue
+			}
 			h := u
 			if i := strings.Index(h, "://"); i >= 0 {
 				h = h[i+3:]
-			} else if strings.HasPrefix(strings.ToLower(h), "mailto:") {
-				h = h[strings.LastIndexByte(h, '@')+1:]
 			}
 			if i := strings.IndexAny(h, "/?#"); i >= 0 {
 				h = h[:i]
@@ -46,29 +51,58 @@ func uriHosts(ec *EvalContext) []string {
 			if i := strings.LastIndexByte(h, ':'); i >= 0 && !strings.Contains(h, "]") {
 				h = h[:i]
 			}
-			if h != "" {
-				out = append(out, strings.ToLower(h))
+			h = strings.ToLower(h)
+			if h == "" || seen[h] || !uriHostValid(ec.Config, h) {
+				continue
 			}
+			seen[h] = true
+			out = append(out, h)
 		}
 		return out
 	})
 }
 
-// hostInList reports whether host or one of its parent domains is listed
-// (entries starting with ! exclude).
+// uriHostValid reports a host RegistryBoundaries' uri_to_domain accepts.
+func uriHostValid(c *Config, h string) bool {
+	if strings.HasPrefix(h, "[") || isIPv4(h) {
+		return true
+	}
+	i := strings.LastIndexByte(h, '.')
+	if i <= 0 || i == len(h)-1 {
+		return false
+	}
+	return len(c.TLDs) == 0 || c.TLDs[h[i+1:]]
+}
+
+// hostInList is WLBLEval's lookup of a host in an enlist_uri_host list:
+// the host, then each parent domain (at most the last 11 names), the
+// first listed one deciding; an entry written "!name" unlists it. An
+// address literal or IPv4 address is looked up as is.
 func hostInList(host string, list []string) bool {
-	listed := false
-	for _, e := range list {
-		neg := strings.HasPrefix(e, "!")
-		e = strings.TrimPrefix(e, "!")
-		if host == e || strings.HasSuffix(host, "."+e) {
-			if neg {
-				return false
+	keys := []string{strings.Trim(host, "[]")}
+	if !strings.HasPrefix(host, "[") && !isIPv4(host) {
+		keys = keys[:0]
+		for h := host; ; {
+			if len(keys) > 10 {
+				keys = keys[1:]
 			}
-			listed = true
+			keys = append(keys, h)
+			i := strings.IndexByte(h, '.')
+			if i < 0 {
+				break
+			}
+			h = h[i+1:]
 		}
 	}
-	return listed
+	for _, k := range keys {
+		for _, e := range list {
+			neg := strings.HasPrefix(e, "!")
+			if strings.EqualFold(strings.TrimPrefix(e, "!"), k) {
+				return !neg
+			}
+		}
+	}
+	return false
 }
 
 func evalURIHostIn(list func(*Config) []string) EvalFunc {

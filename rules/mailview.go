@@ -41,11 +41,83 @@ func trimNL(vals []string) []string {
 }
 
 func (v *mailView) Header(name string, raw bool) []string { return trimNL(v.m.Header(name, raw)) }
-func (v *mailView) HasHeader(name string) bool            { return v.m.HasHeader(name) }
-func (v *mailView) Body() [][]byte                        { return v.m.Body() }
-func (v *mailView) RawBody() [][]byte                     { return v.m.RawBody() }
-func (v *mailView) Full() []byte                          { return v.m.Full() }
-func (v *mailView) URIs() []string                        { return v.m.URIs() }
+
+// Alternatives makes mailView an AlternativesMessage.
+func (v *mailView) Alternatives() [][]AltText {
+	var out [][]AltText
+	for _, p := range v.m.Parts() {
+		if p.ContentType != "multipart/alternative" {
+			continue
+		}
+		var alt []AltText
+		var walk func(*mail.Part)
+		walk = func(q *mail.Part) {
+			if et := q.EffectiveType(); strings.HasPrefix(q.ContentType, "text/") && q.IsLeaf() && (et == "text/plain" || et == "text/html") {
+				h := q.HTML()
+				alt = append(alt, AltText{HTML: h != nil, Text: q.Rendered(), Image: h != nil && hasKey(h.Inside, "img")})
+			}
+			for _, c := range q.Children {
+				walk(c)
+			}
+		}
+		walk(p)
+		out = append(out, alt)
+	}
+	return out
+}
+
+func hasKey(m map[string]int, k string) bool { _, ok := m[k]; return ok }
+
+// ContentSummary makes mailView an AlternativesMessage; a child's
+// descendants follow it depth first, as in Node::content_summary.
+func (v *mailView) ContentSummary() []string {
+	root := v.m.Root()
+	out := []string{root.ContentType}
+	var desc func(*mail.Part, *strings.Builder)
+	desc = func(p *mail.Part, b *strings.Builder) {
+		for _, c := range p.Children {
+			b.WriteByte(',')
+			b.WriteString(c.ContentType)
+			desc(c, b)
+		}
+	}
+	for _, c := range root.Children {
+		var b strings.Builder
+		b.WriteString(c.ContentType)
+		desc(c, &b)
+		out = append(out, b.String())
+	}
+	return out
+}
+
+// MIMEPartHeader makes mailView a MIMEPartsMessage.
+func (v *mailView) MIMEPartHeader(name string, raw bool) [][]string {
+	if name == "ALL" {
+		all := trimNL(v.m.MIMEHeader("ALL", raw))
+		out := make([][]string, len(all))
+		for i, h := range all {
+			out[i] = []string{h}
+		}
+		return out
+	}
+	ps := v.m.Parts()
+	out := make([][]string, len(ps))
+	for i, p := range ps {
+		out[i] = trimNL(p.Header(name, raw))
+	}
+	return out
+}
+
+// AnchorMailtos makes mailView an AnchorMailtoMessage.
+func (v *mailView) AnchorMailtos() []string { return v.m.AnchorMailtos() }
+
+// SMTPSender makes mailView an EnvelopeMessage.
+func (v *mailView) SMTPSender() (string, bool) { return v.m.SMTPSender() }
+func (v *mailView) HasHeader(name string) bool { return v.m.HasHeader(name) }
+func (v *mailView) Body() [][]byte             { return v.m.Body() }
+func (v *mailView) RawBody() [][]byte          { return v.m.RawBody() }
+func (v *mailView) Full() []byte               { return v.m.Full() }
+func (v *mailView) URIs() []string             { return v.m.URIs() }
 func (v *mailView) MIMEHeader(name string, raw bool) []string {
 	return trimNL(v.m.MIMEHeader(name, raw))
 }
@@ -163,6 +235,7 @@ func htmlFactsOf(h *mail.HTML) HTMLFacts {
 			f.Text[k] = t
 		}
 	}
+	f.AnchorHrefs = h.AnchorHrefs()
 	for _, u := range h.URIs {
 		if u.Tag == "iframe" {
 			f.Values["iframe_src"] = 1 // check_iframe_src: uri_detail types

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/sluice-mail/sluice/mail"
 	"github.com/sluice-mail/sluice/rules"
@@ -23,7 +24,11 @@ type Sluice struct {
 // the Dmarc alias and Bayes, whose rules never fire without a probability), followed by LocalCF so that required_score and the
 // other local settings match spamd's.
 func LoadSluice(dirs []string, localCF string, log *slog.Logger) (*Sluice, error) {
-	opt := rules.Options{Logger: log, Net: false, Plugins: rules.DefaultPlugins()}
+	// The budget is a minute rather than the default 2 s: parity compares
+	// the rules' semantics, and on the loaded shared machine a long message
+	// could otherwise run out of time and lose its body rules (e.g.
+	// EMPTY_MESSAGE firing for want of __NONEMPTY_BODY).
+	opt := rules.Options{Logger: log, Net: false, Plugins: rules.DefaultPlugins(), Budget: time.Minute}
 	opt.Plugins["Mail::SpamAssassin::Plugin::Dmarc"] = true
 	opt.Plugins["Mail::SpamAssassin::Plugin::Bayes"] = true
 	all := append([]string{}, dirs...)

@@ -80,6 +80,12 @@ type Path struct {
 	Trusted, Untrusted, Internal, External []Relay
 	// Unparseable counts Received fields that could not be parsed.
 	Unparseable int
+	// LastTrusted and LastInternal are SpamAssassin's
+	// last_trusted_relay_index and last_internal_relay_index: the index
+	// (0 = newest) of the last Received line still in the trusted
+	// (internal) part, counting the lines that yield no relay; -1 when
+	// the newest is already untrusted (external).
+	LastTrusted, LastInternal int
 }
 
 // Pseudo returns the text of SpamAssassin's pseudo-header name
@@ -164,7 +170,7 @@ func Compute(msg Headers, nets Networks) *Path {
 			}
 		}
 	}
-	rl := &Path{}
+	rl := &Path{LastTrusted: -1, LastInternal: -1}
 	inTrusted, inInternal := true, true
 	// Past a trusted relay in msa_networks, every earlier relay keeps the
 	// MSA's trust (Received.pm: the MSA authenticated its clients).
@@ -175,6 +181,16 @@ func Compute(msg Headers, nets Networks) *Path {
 		saved := qmsEnvFrom
 		qmsEnvFrom = nil
 		r, st := parseReceived(line)
+		if st != rcvdParsed {
+			// Received.pm: a line without a relay stays in the part it
+			// is found in.
+			if inTrusted {
+				rl.LastTrusted++
+			}
+			if inInternal {
+				rl.LastInternal++
+			}
+		}
 		switch st {
 		case rcvdUnparseable:
 			rl.Unparseable++
@@ -215,6 +231,7 @@ func Compute(msg Headers, nets Networks) *Path {
 		r.Internal = inInternal
 		if inTrusted {
 			rl.Trusted = append(rl.Trusted, r)
+			rl.LastTrusted++
 			allowFetch = true
 		} else {
 			rl.Untrusted = append(rl.Untrusted, r)
@@ -222,6 +239,7 @@ func Compute(msg Headers, nets Networks) *Path {
 		}
 		if inInternal {
 			rl.Internal = append(rl.Internal, r)
+			rl.LastInternal++
 		} else {
 			rl.External = append(rl.External, r)
 		}
@@ -296,11 +314,14 @@ func EnvelopeSender(msg Headers, rl *Path) (addr string, ok bool) {
 	if a, ok := rl.EnvelopeFrom(); ok {
 		return a, true
 	}
+	// first is SpamAssassin's get("Name:first:addr"): the first address
+	// of the topmost field, parsed from its raw value.
 	first := func(name string) (string, bool) {
-		for _, v := range msg.Header(name, false) {
-			for _, a := range mail.ParseAddresses(v) {
-				return a.Addr, true
+		for _, v := range msg.Header(name, true) {
+			for _, a := range mail.HeaderAddr(v) {
+				return a, true
 			}
+			return "", false
 		}
 		return "", false
 	}
@@ -339,4 +360,50 @@ func EnvelopeSender(msg Headers, rl *Path) (addr string, ok bool) {
 		}
 	}
 	return "", false
+}
+
+// IsTrustPseudo reports whether name is one of SpamAssassin's
+// ALL-TRUSTED, ALL-INTERNAL, ALL-UNTRUSTED and ALL-EXTERNAL
+// pseudo-headers (case-sensitive, as PerMsgStatus::_get compares them).
+func IsTrustPseudo(name string) bool {
+	switch name {
+	case "ALL-TRUSTED", "ALL-INTERNAL", "ALL-UNTRUSTED", "ALL-EXTERNAL":
+		return true
+	}
+	return false
+}
+
+// TrustFields selects from all, the message's header fields in order
+// (the ALL pseudo-header's values), those the pseudo-header name covers,
+// as PerMsgStatus::get_all_hdrs_in_rcvd_index_range does: ALL-TRUSTED
+// (ALL-INTERNAL) is everything up to and including the first Received
+// field past the trusted (internal) part, ALL-UNTRUSTED (ALL-EXTERNAL)
+// everything from that Received field on. ok is false for another name.
+func (rl *Path) TrustFields(name string, all []string) (fields []string, ok bool) {
+	var start, end = -1, -1 // Received indexes; -1 = unbounded
+	switch name {
+	case "ALL-TRUSTED":
+		end = rl.LastTrusted + 1
+	case "ALL-INTERNAL":
+		end = rl.LastInternal + 1
+	case "ALL-UNTRUSTED":
+		start = rl.LastTrusted + 1
+	case "ALL-EXTERNAL":
+		start = rl.LastInternal + 1
+	default:
+		return nil, false
+	}
+	cur := -1
+	for _, f := range all {
+		if len(f) >= 9 && strings.EqualFold(f[:9], "Received:") {
+			cur++
+		}
+		switch {
+		case (start < 0 || start <= cur) && (end < 0 || cur < end):
+			fields = append(fields, f)
+		case end >= 0 && cur == end:
+			return append(fields, f), true
+		}
+	}
+	return fields, true
 }
