@@ -131,9 +131,15 @@ func spamassassinStatus(t *testing.T, dir, msg string) (spam bool, score float64
 // loaded machine runs out of, and returns one result per message.
 func checkMessages(t *testing.T, dir, rulesArg string, msgs []string) []jsonResult {
 	t.Helper()
+	return checkMessagesArgs(t, dir, []string{"-dns", "off", "-rules", stockRules(t), "-rules", rulesArg}, msgs)
+}
+
+// checkMessagesArgs is checkMessages with check's flags given.
+func checkMessagesArgs(t *testing.T, dir string, flags, msgs []string) []jsonResult {
+	t.Helper()
 	conf := filepath.Join(dir, "sluice.toml")
 	os.WriteFile(conf, []byte("[rules]\nbudget = \"10m\"\ncache_dir = \"off\"\n"), 0o644)
-	args := []string{"check", "-config", conf, "-json", "-dns", "off", "-rules", stockRules(t), "-rules", rulesArg}
+	args := append([]string{"check", "-config", conf, "-json"}, flags...)
 	for i, m := range msgs {
 		f := filepath.Join(dir, fmt.Sprintf("msg%d.eml", i))
 		os.WriteFile(f, []byte(m), 0o644)
