@@ -108,4 +108,3 @@ func checkMessagesDNS(t *testing.T, dir, rulesArg, dns string, msgs []string) []
 	t.Helper()
 	return checkMessagesArgs(t, dir, []string{"-dns", dns, "-rules", stockRules(t), "-rules", rulesArg}, msgs)
 }
-
