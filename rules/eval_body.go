@@ -220,14 +220,18 @@ func evalStockInfo(ec *EvalContext, args []string) (bool, error) {
 				continue
 			}
 			hits := map[string]bool{}
-			for _, chunk := range shortParagraphs(string(p.Decoded)) {
-				for _, m := range stockLabelRE.FindAllStringSubmatch(chunk, -1) {
+			// Bytes, not a string: the part may be megabytes.
+			for _, chunk := range shortParagraphs(p.Decoded) {
+				if bytes.IndexByte(chunk, ':') < 0 {
+					continue // every label has one
+				}
+				for _, m := range stockLabelRE.FindAllSubmatch(chunk, -1) {
 					s := strings.Map(func(r rune) rune {
 						if r >= 'a' && r <= 'z' {
 							return r
 						}
 						return -1
-					}, strings.ToLower(m[1]))
+					}, strings.ToLower(string(m[1])))
 					if w := stockWordRE.FindStringSubmatch(s); w != nil {
 						hits[w[1]] = true
 					}
@@ -243,17 +247,17 @@ func evalStockInfo(ec *EvalContext, args []string) (bool, error) {
 // shortParagraphs is Message::split_into_array_of_short_paragraphs:
 // text cut into chunks of 2048 to 4096 bytes, at a newline, ">" or space
 // where one is near.
-func shortParagraphs(s string) []string {
+func shortParagraphs(s []byte) [][]byte {
 	const max = 2048
 	if len(s) <= max {
-		return []string{s}
+		return [][]byte{s}
 	}
-	var out []string
+	var out [][]byte
 	ofs := 0
 	for len(s)-ofs > 2*max {
 		j := -1
-		for _, sep := range []string{"\n", ">", " "} {
-			if k := strings.Index(s[ofs+max:], sep); k >= 0 && ofs+max+k-ofs+1 <= 2*max {
+		for _, sep := range []byte{'\n', '>', ' '} {
+			if k := bytes.IndexByte(s[ofs+max:], sep); k >= 0 && ofs+max+k-ofs+1 <= 2*max {
 				j = ofs + max + k
 				break
 			}

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"strings"
@@ -76,8 +77,8 @@ func TestStockInfo(t *testing.T) {
 		}
 	}
 	long := strings.Repeat("word ", 2000)
-	parts := shortParagraphs(long)
-	if strings.Join(parts, "") != long || len(parts) < 2 || len(parts[0]) > 4096 {
+	parts := shortParagraphs([]byte(long))
+	if string(bytes.Join(parts, nil)) != long || len(parts) < 2 || len(parts[0]) > 4096 {
 		t.Errorf("shortParagraphs split %d bytes into %d chunks", len(long), len(parts))
 	}
 }

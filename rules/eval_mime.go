@@ -22,10 +22,12 @@ func evalUppercase(ec *EvalContext, args []string) (bool, error) {
 		}
 		n, upper, lower := 0, 0, 0
 		for _, p := range ec.Msg.Body() {
-			if !innerSpaceRE.Match(p) || base64LineRE.Match(p) {
+			if !hasInnerSpace(p) || isBase64Line(p) {
 				continue
 			}
-			p = jisEscapeRE.ReplaceAll(p, nil)
+			if bytes.IndexByte(p, 0x1b) >= 0 {
+				p = jisEscapeRE.ReplaceAll(p, nil)
+			}
 			n += len(p)
 			for _, c := range p {
 				switch {
@@ -44,9 +46,50 @@ func evalUppercase(ec *EvalContext, args []string) (bool, error) {
 	return pct > argFloat(args, 0, 0) && pct <= argFloat(args, 1, 100), nil
 }
 
+// hasInnerSpace is the regexp \S\s+\S (RE2's \s: tab, newline, form
+// feed, carriage return, space) without a regexp: a line is read per body
+// line of every message, and RE2's backtracker allocates per call.
+func hasInnerSpace(p []byte) bool {
+	i, j := 0, len(p)
+	for i < j && isRE2Space(p[i]) {
+		i++
+	}
+	for j > i && isRE2Space(p[j-1]) {
+		j--
+	}
+	for k := i; k < j; k++ {
+		if isRE2Space(p[k]) {
+			return true
+		}
+	}
+	return false
+}
+
+func isRE2Space(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r'
+}
+
+// isBase64Line is the regexp ^(?:[A-Za-z0-9+/=]{60,76} ){2}: two runs of
+// 60 to 76 base64 characters, each followed by a space, at the start.
+func isBase64Line(p []byte) bool {
+	for range 2 {
+		n := 0
+		for n < len(p) && isBase64Char(p[n]) {
+			n++
+		}
+		if n < 60 || n > 76 || n >= len(p) || p[n] != ' ' {
+			return false
+		}
+		p = p[n+1:]
+	}
+	return true
+}
+
+func isBase64Char(c byte) bool {
+	return c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '+' || c == '/' || c == '='
+}
+
 var (
-	innerSpaceRE   = regexp.MustCompile(`\S\s+\S`)
-	base64LineRE   = regexp.MustCompile(`^(?:[A-Za-z0-9+/=]{60,76} ){2}`)
 	jisEscapeRE    = regexp.MustCompile(`(?s)\x1b\$B.*\x1b\(B`)
 	capsFPCharsets = regexp.MustCompile(`(?i)^[-_a-z0-9]*(?:koi|jp|jis|euc|gb|big5|isoir|cp1251|windows-1251|georgianps|pt154|tis)[-_a-z0-9]*$`)
 	ctCharsetRE    = regexp.MustCompile(`(?i)charset="([^"]+)"|charset='([^']+)'|charset=(\S+)`)
