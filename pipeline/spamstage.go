@@ -140,7 +140,8 @@ func (p *Pipeline) runSpam(ctx context.Context, m *Message, t scoreTarget, seen 
 	p.editSpamHeaders(m, v, conf)
 	if res.TimedOut && !ok {
 		p.log.WarnContext(ctx, "rule evaluation ran out of time; remaining regex rules skipped",
-			"msgid", m.MessageID, "queue_id", m.QueueID, "skipped", res.Skipped)
+			"msgid", m.MessageID, "queue_id", m.QueueID, "skipped", res.Skipped,
+			"undecided", res.Undecided, "undecided_metas", res.UndecidedMetas)
 	}
 	for _, err := range res.Errors {
 		p.log.DebugContext(ctx, "eval function failed", "msgid", m.MessageID, "err", err)
