@@ -209,13 +209,13 @@ func (rs *Ruleset) planRBL(l *dnsLookups, plan *dnsRules, msg Message, rl *Relay
 		var hosts []string
 		switch rr.fn {
 		case "check_rbl_envfrom":
-			hosts = rs.addrHosts(headerAddrs(msg, "EnvelopeFrom"), rr.tflags)
+			hosts = rs.addrHosts(headerAddrs(msg, rl, "EnvelopeFrom"), rr.tflags)
 		case "check_rbl_from_host":
-			hosts = rs.addrHosts(allFromAddrs(msg), rr.tflags)
+			hosts = rs.addrHosts(allFromAddrs(msg, rl), rr.tflags)
 		case "check_rbl_from_domain":
-			hosts = rs.addrHosts(rs.fromDomains(msg), rr.tflags)
+			hosts = rs.addrHosts(rs.fromDomains(msg, rl), rr.tflags)
 		case "check_rbl_headers":
-			hosts = rs.rblHeaderHosts(msg, rr)
+			hosts = rs.rblHeaderHosts(msg, rl, rr)
 		case "check_rbl_rcvd":
 			hosts = rs.rcvdHosts(rl, rr.tflags)
 		default:
@@ -235,7 +235,7 @@ func (rs *Ruleset) planRBL(l *dnsLookups, plan *dnsRules, msg Message, rl *Relay
 // allFromAddrs returns the sender addresses of PerMsgStatus.pm
 // all_from_addrs: the first Resent-From when there is one, else those of
 // From, Envelope-Sender, Resent-Sender, X-Envelope-From and EnvelopeFrom.
-func allFromAddrs(msg Message) []string {
+func allFromAddrs(msg Message, rl *Relays) []string {
 	if v := msg.Header("Resent-From", true); len(v) > 0 {
 		if a := mail.HeaderAddr(v[0]); len(a) > 0 {
 			return a[:1]
@@ -243,7 +243,7 @@ func allFromAddrs(msg Message) []string {
 	}
 	var addrs []string
 	for _, h := range []string{"From", "Envelope-Sender", "Resent-Sender", "X-Envelope-From", "EnvelopeFrom"} {
-		addrs = append(addrs, headerAddrs(msg, h)...)
+		addrs = append(addrs, headerAddrs(msg, rl, h)...)
 	}
 	return addrs
 }
@@ -251,10 +251,10 @@ func allFromAddrs(msg Message) []string {
 // fromDomains returns all_from_addrs_domains: each sender address's
 // registrable domain (an address literal as it is), once each, as
 // dummy@domain.
-func (rs *Ruleset) fromDomains(msg Message) []string {
+func (rs *Ruleset) fromDomains(msg Message, rl *Relays) []string {
 	seen := map[string]bool{}
 	var out []string
-	for _, a := range allFromAddrs(msg) {
+	for _, a := range allFromAddrs(msg, rl) {
 		i := strings.LastIndexByte(a, '@')
 		if i < 0 {
 			continue
@@ -281,7 +281,7 @@ func (rs *Ruleset) fromDomains(msg Message) []string {
 // address, or else each line of the field, an IPv4 address reversed
 // (not with tflags domains_only) or a host name under a known TLD (not
 // with ips_only).
-func (rs *Ruleset) rblHeaderHosts(msg Message, rr rblRule) []string {
+func (rs *Ruleset) rblHeaderHosts(msg Message, rl *Relays, rr rblRule) []string {
 	list := rr.headers
 	if list == "" {
 		list = rs.conf.DNS.RBLHeaders
@@ -292,11 +292,11 @@ func (rs *Ruleset) rblHeaderHosts(msg Message, rr rblRule) []string {
 		if h == "" {
 			continue
 		}
-		if addrs := headerAddrs(msg, h); len(addrs) > 0 && strings.Contains(addrs[0], "@") {
+		if addrs := headerAddrs(msg, rl, h); len(addrs) > 0 && strings.Contains(addrs[0], "@") {
 			out = append(out, rs.addrHosts(addrs[:1], rr.tflags)...)
 			continue
 		}
-		for _, v := range msg.Header(h, false) {
+		for _, v := range headerValues(msg, rl, h, false) {
 			for _, host := range strings.Split(strings.TrimRight(v, "\n"), "\n") {
 				if q, ok := rs.rblHost(strings.TrimSpace(host), rr.tflags); ok {
 					out = append(out, q)
@@ -363,12 +363,23 @@ func validFQDN(host string) bool {
 }
 
 // headerAddrs returns the addresses of a header field.
-func headerAddrs(msg Message, name string) []string {
+func headerAddrs(msg Message, rl *Relays, name string) []string {
 	var out []string
-	for _, v := range msg.Header(name, true) {
+	for _, v := range headerValues(msg, rl, name, true) {
 		out = append(out, mail.HeaderAddr(v)...)
 	}
 	return out
+}
+
+// headerValues is msg.Header(name, raw) with the EnvelopeFrom
+// pseudo-header answered as PerMsgStatus::get_envelope_from does: the
+// SMTP sender, else the relays' envelope-from, else the field the last MTA
+// added (envelopeFrom).
+func headerValues(msg Message, rl *Relays, name string, raw bool) []string {
+	if strings.EqualFold(name, "EnvelopeFrom") {
+		return envelopeFrom(msg, rl)
+	}
+	return msg.Header(name, raw)
 }
 
 // addrHosts returns the hosts of addresses a check_rbl_envfrom or
