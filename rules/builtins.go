@@ -67,11 +67,18 @@ func builtinEvals() map[string]EvalFunc {
 		"check_for_mime_html":          evalMIMEHTML,
 		"check_for_mime_html_only":     evalMIMEHTMLOnly,
 		"check_https_http_mismatch":    evalHTTPSHTTPMismatch,
-		"check_stock_info":             evalStockInfo,
-		"check_for_uppercase":          evalUppercase,
-		"check_ma_non_text":            evalMANonText,
-		"check_mime_multipart_ratio":   evalMultipartRatio,
-		"check_msg_parse_flags":        evalParseFlags,
+		// URIEval (eval_urieval.go)
+		"check_https_ip_mismatch": evalHTTPSIPMismatch,
+		"check_uri_truncated":     evalURITruncated,
+		// VBounce (eval_vbounce.go)
+		"have_any_bounce_relays":          evalHaveBounceRelays,
+		"check_welcomelist_bounce_relays": evalWelcomelistBounceRelays,
+		"check_whitelist_bounce_relays":   evalWelcomelistBounceRelays,
+		"check_stock_info":                evalStockInfo,
+		"check_for_uppercase":             evalUppercase,
+		"check_ma_non_text":               evalMANonText,
+		"check_mime_multipart_ratio":      evalMultipartRatio,
+		"check_msg_parse_flags":           evalParseFlags,
 		// AntiVirus (eval_antivirus.go)
 		"check_microsoft_executable": evalMSExecutable,
 		// TextCat (eval_textcat.go)

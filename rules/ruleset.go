@@ -107,6 +107,10 @@ type Config struct {
 	// welcomelist_allows_relays globs exempt from their forgery check.
 	WelcomelistRcvd, DefWelcomelistRcvd []RcvdEntry
 	WelcomelistAllowsRelays             []string
+	// WelcomelistBounceRelays are welcomelist_bounce_relays globs, lower
+	// case: the site's outbound relays, which VBounce looks for in the
+	// Received lines a bounce quotes.
+	WelcomelistBounceRelays []string
 	// TrustedNetworks and InternalNetworks are trusted_networks and
 	// internal_networks; MSANetworks is msa_networks: relays after a
 	// trusted MSA take its trust (relays.Networks).
