@@ -66,3 +66,57 @@ func (st *evalState) evalMeta(r *rule) {
 		st.undecidedMetas++
 	}
 }
+
+// earlyRules returns the regex rules SpamAssassin runs before the
+// default priority (priority below 0: __NONEMPTY_BODY, __HAS_FROM, GTUBE
+// …) that RE2 runs alone. SpamAssassin runs a priority level before it
+// looks at its deadline, so these are decided on every message however
+// soon the budget runs out, and so are the metas over them (EMPTY_MESSAGE).
+// sluice runs the rules by kind, not by priority, for speed; decideEarly
+// gives them their values when the budget cut their kind's step.
+func (rs *Ruleset) earlyRules() []*rule {
+	var out []*rule
+	for _, r := range rs.rules {
+		if r.priority >= 0 || r.inactive != "" || r.re == nil || r.bt != nil || r.def.exists || r.tmpl != nil {
+			continue
+		}
+		switch r.kind {
+		case KindHeader, KindBody, KindRawBody, KindFull, KindURI:
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// decideEarly evaluates the early rules the budget left undecided, as
+// SpamAssassin would have before its deadline: RE2 only, so in time
+// linear in the text and without a budget of its own.
+func (rs *Ruleset) decideEarly(st *evalState, msg Message) {
+	if st.unk == nil {
+		return
+	}
+	for _, r := range rs.early {
+		if st.unk[r.idx] <= st.vals[r.idx] {
+			continue
+		}
+		n := 0
+		for ti, text := range st.ruleTexts(msg, r) {
+			if r.nosubject && r.kind == KindBody && ti == 0 {
+				continue
+			}
+			n += st.match(r, text)
+			if n > 0 && (!r.multiple || (r.maxhits > 0 && n >= r.maxhits)) {
+				break
+			}
+		}
+		if r.kind == KindHeader && r.def.negate {
+			n = 1 - min(n, 1)
+		}
+		if r.multiple && r.maxhits > 0 {
+			n = min(n, r.maxhits)
+		}
+		st.vals[r.idx] = float64(n)
+		st.unk[r.idx] = 0
+		st.undecidedRules--
+	}
+}

@@ -9,11 +9,11 @@ import (
 )
 
 // budgetRules are the stock rules behind EMPTY_MESSAGE (20_meta_tests.cf)
-// and two metas over a decided and an undecided rule.
+// without their priority lines (budgetPriorities), and metas over a
+// decided and an undecided rule.
 const budgetRules = `
 body __NONEMPTY_BODY	/\S/
 tflags __NONEMPTY_BODY	nosubject
-priority __NONEMPTY_BODY -2000
 header __MIME_ATTACHMENT	Content-Type =~ /multipart\/mixed/i
 meta EMPTY_MESSAGE	!__MIME_ATTACHMENT && !__NONEMPTY_BODY
 score EMPTY_MESSAGE 2.3
@@ -27,6 +27,13 @@ meta NOT_HELLO	!__BODY_HELLO
 score NOT_HELLO 1
 `
 
+// budgetPriorities are the stock priority lines of EMPTY_MESSAGE's rules
+// (bug 8078): SpamAssassin runs them before any deadline check.
+const budgetPriorities = `
+priority __NONEMPTY_BODY -2000
+priority __MIME_ATTACHMENT -2000
+`
+
 // TestBudgetUndecided: rules the budget skipped are undecided, and so are
 // the metas that depend on them; EMPTY_MESSAGE must not fire on a message
 // whose body rules did not run, a || with a known-true branch still fires.
@@ -36,18 +43,28 @@ func TestBudgetUndecided(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		budget time.Duration
+		prio   bool // with budgetPriorities
 		msg    Message
 		want   []string
 		cut    bool
 	}{
-		{"full budget", time.Hour, msg, []string{"KNOWN_OR", "UNKNOWN_AND"}, false},
-		{"full budget, empty", time.Hour, empty, []string{"EMPTY_MESSAGE", "KNOWN_OR", "NOT_HELLO"}, false},
+		{"full budget", time.Hour, false, msg, []string{"KNOWN_OR", "UNKNOWN_AND"}, false},
+		{"full budget, empty", time.Hour, false, empty, []string{"EMPTY_MESSAGE", "KNOWN_OR", "NOT_HELLO"}, false},
 		// A nanosecond: every regex rule is skipped.
-		{"cut", time.Nanosecond, msg, []string{"KNOWN_OR"}, true},
-		{"cut, empty", time.Nanosecond, empty, []string{"KNOWN_OR"}, true},
+		{"cut", time.Nanosecond, false, msg, []string{"KNOWN_OR"}, true},
+		{"cut, empty", time.Nanosecond, false, empty, []string{"KNOWN_OR"}, true},
+		// The early rules are decided however soon the budget runs out, as
+		// in SpamAssassin: EMPTY_MESSAGE then fires on an empty message
+		// only, and the metas over the other rules stay undecided.
+		{"cut, early rules", time.Nanosecond, true, msg, []string{"KNOWN_OR"}, true},
+		{"cut, early rules, empty", time.Nanosecond, true, empty, []string{"EMPTY_MESSAGE", "KNOWN_OR"}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			rs, err := LoadString("budget.cf", budgetRules, Options{Budget: tc.budget})
+			text := budgetRules
+			if tc.prio {
+				text += budgetPriorities
+			}
+			rs, err := LoadString("budget.cf", text, Options{Budget: tc.budget})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -310,6 +310,7 @@ func (rs *Ruleset) eval(ctx context.Context, msg Message, in Input) (Result, []f
 		}
 		st.phase(g.rules, func() { g.run(st, texts) })
 	}
+	rs.decideEarly(st, msg)
 	var tags map[string][]string
 	st.phase(rs.templates, func() { tags = rs.evalCaptures(st, msg) })
 	ec := &EvalContext{Msg: msg, Input: &in, Config: st.conf, ctx: ctx, cache: map[string]any{}}

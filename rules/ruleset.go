@@ -232,6 +232,7 @@ type Ruleset struct {
 	metas     []*rule // in dependency order
 	scans     [KindMeta]*scanGroup
 	hdrGroups []*hdrGroup
+	early     []*rule // regex rules SpamAssassin runs before priority 0 (budget.go)
 	hdrTexts  int        // distinct header texts (rule.textID)
 	hdrLits   []*hdrLits // by textID; nil: no literal prefilter
 	reg       *EvalRegistry
@@ -446,6 +447,7 @@ func (rs *Ruleset) finish(p *parser) {
 	rs.orderMetas()
 	rs.buildShortcircuit(p)
 	rs.buildScans()
+	rs.early = rs.earlyRules()
 	rs.buildHeaderGroups()
 	rs.dns = rs.buildDNSRules()
 	rs.sortCaptures()
