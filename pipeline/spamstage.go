@@ -181,8 +181,10 @@ func (p *Pipeline) autoLearn(ctx context.Context, m *Message, s *SpamStage, user
 			mt.AutoLearn.WithLabelValues(status).Inc()
 		}
 	}()
-	// Plugin/Shortcircuit.pm: a shortcircuited message is not learned.
-	if !s.bayesOn() || !conf.AutoLearn || !conf.UseLearner || res.Shortcircuit != "" {
+	// Plugin/Shortcircuit.pm: a shortcircuited message is not learned;
+	// nor, as Plugin/Check.pm skips learn() past the deadline, one whose
+	// rules ran out of time (its score lacks the skipped rules).
+	if !s.bayesOn() || !conf.AutoLearn || !conf.UseLearner || res.Shortcircuit != "" || res.TimedOut {
 		return status
 	}
 	// A user's database that does not exist yet is there to be created.
