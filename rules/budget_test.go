@@ -153,3 +153,40 @@ func TestMetaBounds(t *testing.T) {
 		}
 	}
 }
+
+// FuzzMetaBounds: whatever the expression, a decided bounds() agrees with
+// eval for every value the undecided rules could take (U: 0 or 1; M: a
+// multiple rule with 2 hits counted, so 2, 3 or many).
+func FuzzMetaBounds(f *testing.F) {
+	for _, s := range []string{"K1 || U", "!U && K0", "(K1 + K3 + U) > 3", "M * K1 - U >= 2",
+		"K3 / (U + M) < 1", "!(M == 2) || -U", "U - U", "M / U > 0"} {
+		f.Add(s)
+	}
+	names := []string{"K1", "K0", "K3", "U", "M"}
+	byName := map[string]*rule{}
+	for i, n := range names {
+		byName[n] = &rule{name: n, idx: i}
+	}
+	vals := []float64{1, 0, 3, 0, 2}
+	unk := []float64{0, 0, 0, 1, math.Inf(1)}
+	f.Fuzz(func(t *testing.T, expr string) {
+		n, _, err := parseMeta(expr)
+		if err != nil {
+			return
+		}
+		n.resolve(byName)
+		tr := n.bounds(vals, unk).truth()
+		if tr.lo != 1 && tr.hi != 0 {
+			return // undecided: nothing to check
+		}
+		for _, u := range []float64{0, 1} {
+			for _, m := range []float64{2, 3, 1000} {
+				v := slices.Clone(vals)
+				v[3], v[4] = u, m
+				if got := n.eval(v) != 0; got != (tr.lo == 1) {
+					t.Fatalf("%q: bounds say %v, eval with U=%v M=%v gives %v", expr, tr.lo == 1, u, m, got)
+				}
+			}
+		}
+	})
+}
