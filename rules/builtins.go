@@ -16,9 +16,9 @@ func networkEvalNames() []string {
 	return []string{
 		// check_rbl, check_rbl_sub, check_rbl_txt, check_rbl_envfrom,
 		// check_rbl_from_host, check_rbl_from_domain, check_rbl_headers,
-		// check_rbl_rcvd and check_uridnsbl run their own lookups
+		// check_rbl_rcvd, check_rbl_accreditor and check_uridnsbl run their own lookups
 		// (eval_dns.go).
-		"check_rbl_ns_from", "check_rbl_accreditor",
+		"check_rbl_ns_from",
 		"check_dns_sender", "check_razor2", "check_razor2_range", "check_pyzor",
 		"check_dcc", "check_dcc_reputation_range", "check_hashbl_bodyre", "check_hashbl_emails",
 		"check_hashbl_uris", "check_access_database", "check_senders_reputation", "check_from_in_auto_whitelist",

@@ -15,6 +15,7 @@ package rules
 import (
 	"fmt"
 	"net/url"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -29,6 +30,7 @@ type rblRule struct {
 	sub                 *rblSubtest // nil: any answer
 	tflags              map[string]bool
 	headers             string // check_rbl_headers: its header list, "" for rbl_headers
+	accreditor          string // check_rbl_accreditor: the tag, lower case
 }
 
 // rblSub is one check_rbl_sub rule.
@@ -74,14 +76,17 @@ func (rs *Ruleset) buildDNSRules() *dnsRules {
 		}
 		switch fn := r.def.eval; fn {
 		case "check_rbl", "check_rbl_txt", "check_rbl_envfrom", "check_rbl_from_host", "check_rbl_from_domain",
-			"check_rbl_headers", "check_rbl_rcvd":
-			if len(args) < 2 {
+			"check_rbl_headers", "check_rbl_rcvd", "check_rbl_accreditor":
+			if len(args) < 2 || fn == "check_rbl_accreditor" && len(args) < 4 {
 				rs.dnsDiag(r, fmt.Errorf("%s needs a set and a zone", fn))
 				continue
 			}
 			rr := rblRule{rule: r.name, fn: fn, set: args[0], zone: normZone(args[1]), txt: fn == "check_rbl_txt", nice: tf["nice"], tflags: tf}
 			if fn == "check_rbl_headers" && len(args) > 3 {
 				rr.headers = args[3]
+			}
+			if fn == "check_rbl_accreditor" {
+				rr.accreditor = strings.ToLower(args[3])
 			}
 			if len(args) > 2 && args[2] != "" {
 				sub, err := compileRBLSubtest(args[2])
@@ -219,6 +224,9 @@ func (rs *Ruleset) planRBL(l *dnsLookups, plan *dnsRules, msg Message, rl *Relay
 		case "check_rbl_rcvd":
 			hosts = rs.rcvdHosts(rl, rr.tflags)
 		default:
+			if rr.fn == "check_rbl_accreditor" && !accreditorTags(msg, rl)[rr.accreditor] {
+				continue
+			}
 			for _, ip := range rs.rblIPs(rl, rr) {
 				if name, ok := reverseName(ip, rr.zone); ok {
 					l.launch(rr.rule, rr.set, dnsQuery{name: name, qtype: qtype, zone: rr.zone})
@@ -231,6 +239,29 @@ func (rs *Ruleset) planRBL(l *dnsLookups, plan *dnsRules, msg Message, rl *Relay
 		}
 	}
 }
+
+// accreditorTags returns the accreditors the message asserts, as
+// DNSEval.pm's message_accreditor_tag finds them: an "a--TAG." label in
+// the envelope sender's address, and the first word of each
+// comma-separated item of the Accreditor fields; lower case.
+func accreditorTags(msg Message, rl *Relays) map[string]bool {
+	tags := map[string]bool{}
+	if env := headerAddrs(msg, rl, "EnvelopeFrom"); len(env) > 0 {
+		if m := accreditorEnvRE.FindStringSubmatch(env[0]); m != nil {
+			tags[strings.ToLower(m[1])] = true
+		}
+	}
+	if v := msg.Header("Accreditor", false); len(v) > 0 {
+		for _, item := range strings.Split(strings.Join(v, "\n"), ",") {
+			if f := strings.Fields(item); len(f) > 0 {
+				tags[strings.ToLower(f[0])] = true
+			}
+		}
+	}
+	return tags
+}
+
+var accreditorEnvRE = regexp.MustCompile(`(?i)[@.]a--([a-z0-9]{3,})\.`)
 
 // allFromAddrs returns the sender addresses of PerMsgStatus.pm
 // all_from_addrs: the first Resent-From when there is one, else those of
@@ -661,7 +692,7 @@ func lookupsFor(ec *EvalContext) *dnsLookups {
 // of [[auth.dnsbl]]).
 func registerDNSEvals(r *EvalRegistry) {
 	for _, n := range []string{"check_rbl", "check_rbl_txt", "check_rbl_envfrom", "check_rbl_from_host",
-		"check_rbl_from_domain", "check_rbl_headers", "check_rbl_rcvd"} {
+		"check_rbl_from_domain", "check_rbl_headers", "check_rbl_rcvd", "check_rbl_accreditor"} {
 		r.Register(n, evalRBL)
 	}
 	r.Register("check_rbl_sub", evalRBLSub)

@@ -420,3 +420,36 @@ func TestRBLEnvfromRelays(t *testing.T) {
 		t.Errorf("ENVFROM_LISTED did not fire from the relays' envelope-from; hits %v", hitNames(res))
 	}
 }
+
+// TestRBLAccreditor: check_rbl_accreditor looks the relays up, as
+// check_rbl, only when the message asserts the rule's accreditor (an
+// a--TAG label in the envelope sender, or an Accreditor field).
+func TestRBLAccreditor(t *testing.T) {
+	rs, err := LoadString("acc.cf", `header ACCREDITED eval:check_rbl_accreditor('acc', 'zen.spamhaus.org.', '127.0.0.2', 'bondedsender')
+tflags ACCREDITED net
+score ACCREDITED -1
+`, Options{Net: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if errs := rs.Lint().Errors; len(errs) > 0 {
+		t.Fatalf("rule errors: %v", errs)
+	}
+	srv := dnstest.Start(t, dnsZone)
+	for _, tt := range []struct {
+		name, rp, extra string
+		want            bool
+	}{
+		{"envelope label", "<list@a--bondedsender.mail.spam.test>", "", true},
+		{"Accreditor field", "<list@mail.spam.test>", "Accreditor: BondedSender, parm=1\r\n", true},
+		{"other accreditor", "<list@a--someoneelse.mail.spam.test>", "Accreditor: other\r\n", false},
+		{"none", "<list@mail.spam.test>", "", false},
+	} {
+		raw := strings.Replace(dnsMsg, "Return-Path: <spammer@bounce.spam-sender.com>\r\n", "Return-Path: "+tt.rp+"\r\n"+tt.extra, 1)
+		msg := FromMail(mail.Parse([]byte(raw), mail.Options{}))
+		res := rs.Eval(context.Background(), msg, Input{DNS: &DNS{Resolver: resolverFor(t, srv)}})
+		if got := slices.Contains(hitNames(res), "ACCREDITED"); got != tt.want {
+			t.Errorf("%s: ACCREDITED %v, want %v (hits %v, %d queries)", tt.name, got, tt.want, hitNames(res), res.DNS.Queries)
+		}
+	}
+}

@@ -232,7 +232,7 @@ type Ruleset struct {
 	metas     []*rule // in dependency order
 	scans     [KindMeta]*scanGroup
 	hdrGroups []*hdrGroup
-	early     []*rule // regex rules SpamAssassin runs before priority 0 (budget.go)
+	early     []*rule    // regex rules SpamAssassin runs before priority 0 (budget.go)
 	hdrTexts  int        // distinct header texts (rule.textID)
 	hdrLits   []*hdrLits // by textID; nil: no literal prefilter
 	reg       *EvalRegistry
