@@ -140,7 +140,8 @@ func (p *Pipeline) runSpam(ctx context.Context, m *Message, t scoreTarget, seen 
 	p.editSpamHeaders(m, v, conf)
 	if res.TimedOut && !ok {
 		p.log.WarnContext(ctx, "rule evaluation ran out of time; remaining regex rules skipped",
-			"msgid", m.MessageID, "queue_id", m.QueueID, "skipped", res.Skipped)
+			"msgid", m.MessageID, "queue_id", m.QueueID, "skipped", res.Skipped,
+			"undecided", res.Undecided, "undecided_metas", res.UndecidedMetas)
 	}
 	for _, err := range res.Errors {
 		p.log.DebugContext(ctx, "eval function failed", "msgid", m.MessageID, "err", err)
@@ -180,8 +181,10 @@ func (p *Pipeline) autoLearn(ctx context.Context, m *Message, s *SpamStage, user
 			mt.AutoLearn.WithLabelValues(status).Inc()
 		}
 	}()
-	// Plugin/Shortcircuit.pm: a shortcircuited message is not learned.
-	if !s.bayesOn() || !conf.AutoLearn || !conf.UseLearner || res.Shortcircuit != "" {
+	// Plugin/Shortcircuit.pm: a shortcircuited message is not learned;
+	// nor, as Plugin/Check.pm skips learn() past the deadline, one whose
+	// rules ran out of time (its score lacks the skipped rules).
+	if !s.bayesOn() || !conf.AutoLearn || !conf.UseLearner || res.Shortcircuit != "" || res.TimedOut {
 		return status
 	}
 	// A user's database that does not exist yet is there to be created.

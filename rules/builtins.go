@@ -16,9 +16,9 @@ func networkEvalNames() []string {
 	return []string{
 		// check_rbl, check_rbl_sub, check_rbl_txt, check_rbl_envfrom,
 		// check_rbl_from_host, check_rbl_from_domain, check_rbl_headers,
-		// check_rbl_rcvd and check_uridnsbl run their own lookups
+		// check_rbl_rcvd, check_rbl_accreditor and check_uridnsbl run their own lookups
 		// (eval_dns.go).
-		"check_rbl_ns_from", "check_rbl_accreditor",
+		"check_rbl_ns_from",
 		"check_dns_sender", "check_razor2", "check_razor2_range", "check_pyzor",
 		"check_dcc", "check_dcc_reputation_range", "check_hashbl_bodyre", "check_hashbl_emails",
 		"check_hashbl_uris", "check_access_database", "check_senders_reputation", "check_from_in_auto_whitelist",
@@ -67,11 +67,18 @@ func builtinEvals() map[string]EvalFunc {
 		"check_for_mime_html":          evalMIMEHTML,
 		"check_for_mime_html_only":     evalMIMEHTMLOnly,
 		"check_https_http_mismatch":    evalHTTPSHTTPMismatch,
-		"check_stock_info":             evalStockInfo,
-		"check_for_uppercase":          evalUppercase,
-		"check_ma_non_text":            evalMANonText,
-		"check_mime_multipart_ratio":   evalMultipartRatio,
-		"check_msg_parse_flags":        evalParseFlags,
+		// URIEval (eval_urieval.go)
+		"check_https_ip_mismatch": evalHTTPSIPMismatch,
+		"check_uri_truncated":     evalURITruncated,
+		// VBounce (eval_vbounce.go)
+		"have_any_bounce_relays":          evalHaveBounceRelays,
+		"check_welcomelist_bounce_relays": evalWelcomelistBounceRelays,
+		"check_whitelist_bounce_relays":   evalWelcomelistBounceRelays,
+		"check_stock_info":                evalStockInfo,
+		"check_for_uppercase":             evalUppercase,
+		"check_ma_non_text":               evalMANonText,
+		"check_mime_multipart_ratio":      evalMultipartRatio,
+		"check_msg_parse_flags":           evalParseFlags,
 		// AntiVirus (eval_antivirus.go)
 		"check_microsoft_executable": evalMSExecutable,
 		// TextCat (eval_textcat.go)

@@ -154,6 +154,10 @@ type Result struct {
 	// regex rules were not evaluated.
 	TimedOut bool
 	Skipped  int
+	// Undecided counts the rules a cut left undecided (they did not fire)
+	// and UndecidedMetas the meta rules that depend on them, which did not
+	// fire either (see docs/rules.md).
+	Undecided, UndecidedMetas int
 	// Errors are eval functions that failed (their rules did not fire).
 	Errors []error
 	// Elapsed is the time Eval took.
@@ -196,6 +200,10 @@ type evalState struct {
 	// screen: the RE2 sets are not compiled yet, regexp2 screens their
 	// rules; screenOff: a screening timed out, RE2 does the rest.
 	screen, screenOff bool
+	// unk holds, by rule index, the upper bound of the rules the budget
+	// left undecided (budget.go); nil while every rule is decided.
+	unk                            []float64
+	undecidedRules, undecidedMetas int
 }
 
 // evalBuf is scratch space of one Eval that later ones reuse: the runes
@@ -284,15 +292,15 @@ func (rs *Ruleset) eval(ctx context.Context, msg Message, in Input) (Result, []f
 		}
 	}
 	dnsl := rs.startDNS(ctx, msg, st, &in)
-	rs.evalHeaders(st, msg)
+	st.phase(rs.header, func() { rs.evalHeaders(st, msg) })
 	if g := rs.scans[KindBody]; g != nil {
-		g.run(st, msg.Body())
+		st.phase(g.rules, func() { g.run(st, msg.Body()) })
 	}
 	if g := rs.scans[KindRawBody]; g != nil {
-		g.run(st, msg.RawBody())
+		st.phase(g.rules, func() { g.run(st, msg.RawBody()) })
 	}
 	if g := rs.scans[KindFull]; g != nil {
-		g.run(st, [][]byte{msg.Full()})
+		st.phase(g.rules, func() { g.run(st, [][]byte{msg.Full()}) })
 	}
 	if g := rs.scans[KindURI]; g != nil {
 		uris := msg.URIs()
@@ -300,9 +308,11 @@ func (rs *Ruleset) eval(ctx context.Context, msg Message, in Input) (Result, []f
 		for i, u := range uris {
 			texts[i] = []byte(u)
 		}
-		g.run(st, texts)
+		st.phase(g.rules, func() { g.run(st, texts) })
 	}
-	tags := rs.evalCaptures(st, msg)
+	rs.decideEarly(st, msg)
+	var tags map[string][]string
+	st.phase(rs.templates, func() { tags = rs.evalCaptures(st, msg) })
 	ec := &EvalContext{Msg: msg, Input: &in, Config: st.conf, ctx: ctx, cache: map[string]any{}}
 	if st.relays != nil {
 		ec.cache[relaysKey] = st.relays
@@ -329,12 +339,11 @@ func (rs *Ruleset) eval(ctx context.Context, msg Message, in Input) (Result, []f
 		if r.inactive != "" {
 			continue
 		}
-		if v := r.meta.eval(st.vals); v != 0 {
-			st.vals[r.idx] = 1
-		}
+		st.evalMeta(r)
 	}
 	set := rs.scoreSetFor(&in)
-	res := Result{TimedOut: st.timedOut, Skipped: st.skipped, Errors: st.errs, ScoreSet: set, DNS: dnsl.Stats(), Tags: tags}
+	res := Result{TimedOut: st.timedOut, Skipped: st.skipped, Errors: st.errs, ScoreSet: set, DNS: dnsl.Stats(), Tags: tags,
+		Undecided: st.undecidedRules, UndecidedMetas: st.undecidedMetas}
 	cut := rs.shortcircuit(st.vals, func(r *rule) float64 { return rs.scoreOf(&in, r, set) })
 	for _, r := range rs.rules {
 		v := st.vals[r.idx]

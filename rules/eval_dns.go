@@ -15,6 +15,7 @@ package rules
 import (
 	"fmt"
 	"net/url"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -29,6 +30,7 @@ type rblRule struct {
 	sub                 *rblSubtest // nil: any answer
 	tflags              map[string]bool
 	headers             string // check_rbl_headers: its header list, "" for rbl_headers
+	accreditor          string // check_rbl_accreditor: the tag, lower case
 }
 
 // rblSub is one check_rbl_sub rule.
@@ -74,14 +76,17 @@ func (rs *Ruleset) buildDNSRules() *dnsRules {
 		}
 		switch fn := r.def.eval; fn {
 		case "check_rbl", "check_rbl_txt", "check_rbl_envfrom", "check_rbl_from_host", "check_rbl_from_domain",
-			"check_rbl_headers", "check_rbl_rcvd":
-			if len(args) < 2 {
+			"check_rbl_headers", "check_rbl_rcvd", "check_rbl_accreditor":
+			if len(args) < 2 || fn == "check_rbl_accreditor" && len(args) < 4 {
 				rs.dnsDiag(r, fmt.Errorf("%s needs a set and a zone", fn))
 				continue
 			}
 			rr := rblRule{rule: r.name, fn: fn, set: args[0], zone: normZone(args[1]), txt: fn == "check_rbl_txt", nice: tf["nice"], tflags: tf}
 			if fn == "check_rbl_headers" && len(args) > 3 {
 				rr.headers = args[3]
+			}
+			if fn == "check_rbl_accreditor" {
+				rr.accreditor = strings.ToLower(args[3])
 			}
 			if len(args) > 2 && args[2] != "" {
 				sub, err := compileRBLSubtest(args[2])
@@ -209,16 +214,19 @@ func (rs *Ruleset) planRBL(l *dnsLookups, plan *dnsRules, msg Message, rl *Relay
 		var hosts []string
 		switch rr.fn {
 		case "check_rbl_envfrom":
-			hosts = rs.addrHosts(headerAddrs(msg, "EnvelopeFrom"), rr.tflags)
+			hosts = rs.addrHosts(headerAddrs(msg, rl, "EnvelopeFrom"), rr.tflags)
 		case "check_rbl_from_host":
-			hosts = rs.addrHosts(allFromAddrs(msg), rr.tflags)
+			hosts = rs.addrHosts(allFromAddrs(msg, rl), rr.tflags)
 		case "check_rbl_from_domain":
-			hosts = rs.addrHosts(rs.fromDomains(msg), rr.tflags)
+			hosts = rs.addrHosts(rs.fromDomains(msg, rl), rr.tflags)
 		case "check_rbl_headers":
-			hosts = rs.rblHeaderHosts(msg, rr)
+			hosts = rs.rblHeaderHosts(msg, rl, rr)
 		case "check_rbl_rcvd":
 			hosts = rs.rcvdHosts(rl, rr.tflags)
 		default:
+			if rr.fn == "check_rbl_accreditor" && !accreditorTags(msg, rl)[rr.accreditor] {
+				continue
+			}
 			for _, ip := range rs.rblIPs(rl, rr) {
 				if name, ok := reverseName(ip, rr.zone); ok {
 					l.launch(rr.rule, rr.set, dnsQuery{name: name, qtype: qtype, zone: rr.zone})
@@ -232,10 +240,33 @@ func (rs *Ruleset) planRBL(l *dnsLookups, plan *dnsRules, msg Message, rl *Relay
 	}
 }
 
+// accreditorTags returns the accreditors the message asserts, as
+// DNSEval.pm's message_accreditor_tag finds them: an "a--TAG." label in
+// the envelope sender's address, and the first word of each
+// comma-separated item of the Accreditor fields; lower case.
+func accreditorTags(msg Message, rl *Relays) map[string]bool {
+	tags := map[string]bool{}
+	if env := headerAddrs(msg, rl, "EnvelopeFrom"); len(env) > 0 {
+		if m := accreditorEnvRE.FindStringSubmatch(env[0]); m != nil {
+			tags[strings.ToLower(m[1])] = true
+		}
+	}
+	if v := msg.Header("Accreditor", false); len(v) > 0 {
+		for _, item := range strings.Split(strings.Join(v, "\n"), ",") {
+			if f := strings.Fields(item); len(f) > 0 {
+				tags[strings.ToLower(f[0])] = true
+			}
+		}
+	}
+	return tags
+}
+
+var accreditorEnvRE = regexp.MustCompile(`(?i)[@.]a--([a-z0-9]{3,})\.`)
+
 // allFromAddrs returns the sender addresses of PerMsgStatus.pm
 // all_from_addrs: the first Resent-From when there is one, else those of
 // From, Envelope-Sender, Resent-Sender, X-Envelope-From and EnvelopeFrom.
-func allFromAddrs(msg Message) []string {
+func allFromAddrs(msg Message, rl *Relays) []string {
 	if v := msg.Header("Resent-From", true); len(v) > 0 {
 		if a := mail.HeaderAddr(v[0]); len(a) > 0 {
 			return a[:1]
@@ -243,7 +274,7 @@ func allFromAddrs(msg Message) []string {
 	}
 	var addrs []string
 	for _, h := range []string{"From", "Envelope-Sender", "Resent-Sender", "X-Envelope-From", "EnvelopeFrom"} {
-		addrs = append(addrs, headerAddrs(msg, h)...)
+		addrs = append(addrs, headerAddrs(msg, rl, h)...)
 	}
 	return addrs
 }
@@ -251,10 +282,10 @@ func allFromAddrs(msg Message) []string {
 // fromDomains returns all_from_addrs_domains: each sender address's
 // registrable domain (an address literal as it is), once each, as
 // dummy@domain.
-func (rs *Ruleset) fromDomains(msg Message) []string {
+func (rs *Ruleset) fromDomains(msg Message, rl *Relays) []string {
 	seen := map[string]bool{}
 	var out []string
-	for _, a := range allFromAddrs(msg) {
+	for _, a := range allFromAddrs(msg, rl) {
 		i := strings.LastIndexByte(a, '@')
 		if i < 0 {
 			continue
@@ -281,7 +312,7 @@ func (rs *Ruleset) fromDomains(msg Message) []string {
 // address, or else each line of the field, an IPv4 address reversed
 // (not with tflags domains_only) or a host name under a known TLD (not
 // with ips_only).
-func (rs *Ruleset) rblHeaderHosts(msg Message, rr rblRule) []string {
+func (rs *Ruleset) rblHeaderHosts(msg Message, rl *Relays, rr rblRule) []string {
 	list := rr.headers
 	if list == "" {
 		list = rs.conf.DNS.RBLHeaders
@@ -292,11 +323,11 @@ func (rs *Ruleset) rblHeaderHosts(msg Message, rr rblRule) []string {
 		if h == "" {
 			continue
 		}
-		if addrs := headerAddrs(msg, h); len(addrs) > 0 && strings.Contains(addrs[0], "@") {
+		if addrs := headerAddrs(msg, rl, h); len(addrs) > 0 && strings.Contains(addrs[0], "@") {
 			out = append(out, rs.addrHosts(addrs[:1], rr.tflags)...)
 			continue
 		}
-		for _, v := range msg.Header(h, false) {
+		for _, v := range headerValues(msg, rl, h, false) {
 			for _, host := range strings.Split(strings.TrimRight(v, "\n"), "\n") {
 				if q, ok := rs.rblHost(strings.TrimSpace(host), rr.tflags); ok {
 					out = append(out, q)
@@ -363,12 +394,23 @@ func validFQDN(host string) bool {
 }
 
 // headerAddrs returns the addresses of a header field.
-func headerAddrs(msg Message, name string) []string {
+func headerAddrs(msg Message, rl *Relays, name string) []string {
 	var out []string
-	for _, v := range msg.Header(name, true) {
+	for _, v := range headerValues(msg, rl, name, true) {
 		out = append(out, mail.HeaderAddr(v)...)
 	}
 	return out
+}
+
+// headerValues is msg.Header(name, raw) with the EnvelopeFrom
+// pseudo-header answered as PerMsgStatus::get_envelope_from does: the
+// SMTP sender, else the relays' envelope-from, else the field the last MTA
+// added (envelopeFrom).
+func headerValues(msg Message, rl *Relays, name string, raw bool) []string {
+	if strings.EqualFold(name, "EnvelopeFrom") {
+		return envelopeFrom(msg, rl)
+	}
+	return msg.Header(name, raw)
 }
 
 // addrHosts returns the hosts of addresses a check_rbl_envfrom or
@@ -650,7 +692,7 @@ func lookupsFor(ec *EvalContext) *dnsLookups {
 // of [[auth.dnsbl]]).
 func registerDNSEvals(r *EvalRegistry) {
 	for _, n := range []string{"check_rbl", "check_rbl_txt", "check_rbl_envfrom", "check_rbl_from_host",
-		"check_rbl_from_domain", "check_rbl_headers", "check_rbl_rcvd"} {
+		"check_rbl_from_domain", "check_rbl_headers", "check_rbl_rcvd", "check_rbl_accreditor"} {
 		r.Register(n, evalRBL)
 	}
 	r.Register("check_rbl_sub", evalRBLSub)

@@ -2,6 +2,7 @@ package rules
 
 import (
 	"context"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -396,5 +397,59 @@ func TestDNSEvalNSRHS(t *testing.T) {
 	res = rs.Eval(context.Background(), msg, Input{DNS: &DNS{Resolver: resolverFor(t, srv), MaxQueries: 4}})
 	if res.DNS.Queries != 4 || res.DNS.OverBudget == 0 {
 		t.Errorf("with MaxQueries 4: DNS stats = %+v", res.DNS)
+	}
+}
+
+// TestRBLEnvfromRelays: check_rbl_envfrom looks up the envelope sender
+// the relays record (Received "envelope-from") when the message has no
+// Return-Path, as PerMsgStatus::get_envelope_from does.
+func TestRBLEnvfromRelays(t *testing.T) {
+	rs := loadDNSRules(t)
+	srv := dnstest.Start(t, dnsZone)
+	const raw = "Received: from mail.spam.test ([192.0.2.99] helo=mail.spam.test)\r\n" +
+		"\tby mx.example.test with esmtp (Exim 4.96)\r\n\t(envelope-from <spammer@bounce.spam-sender.com>)\r\n" +
+		"\tid 1abcde-000123-AB; Mon, 23 Nov 2026 10:00:00 +0000\r\n" +
+		"From: <spammer@spam.test>\r\nTo: <bob@example.test>\r\nSubject: offer\r\n" +
+		"Date: Mon, 23 Nov 2026 10:00:00 +0000\r\nMessage-ID: <dns2@spam.test>\r\n\r\nhello\r\n"
+	msg := FromMail(mail.Parse([]byte(raw), mail.Options{}))
+	if got := msg.Header("EnvelopeFrom", true); len(got) != 0 {
+		t.Fatalf("the message answers EnvelopeFrom itself (%q): the test needs the relays' fallback", got)
+	}
+	res := rs.Eval(context.Background(), msg, Input{DNS: &DNS{Resolver: resolverFor(t, srv)}})
+	if !slices.Contains(hitNames(res), "ENVFROM_LISTED") {
+		t.Errorf("ENVFROM_LISTED did not fire from the relays' envelope-from; hits %v", hitNames(res))
+	}
+}
+
+// TestRBLAccreditor: check_rbl_accreditor looks the relays up, as
+// check_rbl, only when the message asserts the rule's accreditor (an
+// a--TAG label in the envelope sender, or an Accreditor field).
+func TestRBLAccreditor(t *testing.T) {
+	rs, err := LoadString("acc.cf", `header ACCREDITED eval:check_rbl_accreditor('acc', 'zen.spamhaus.org.', '127.0.0.2', 'bondedsender')
+tflags ACCREDITED net
+score ACCREDITED -1
+`, Options{Net: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if errs := rs.Lint().Errors; len(errs) > 0 {
+		t.Fatalf("rule errors: %v", errs)
+	}
+	srv := dnstest.Start(t, dnsZone)
+	for _, tt := range []struct {
+		name, rp, extra string
+		want            bool
+	}{
+		{"envelope label", "<list@a--bondedsender.mail.spam.test>", "", true},
+		{"Accreditor field", "<list@mail.spam.test>", "Accreditor: BondedSender, parm=1\r\n", true},
+		{"other accreditor", "<list@a--someoneelse.mail.spam.test>", "Accreditor: other\r\n", false},
+		{"none", "<list@mail.spam.test>", "", false},
+	} {
+		raw := strings.Replace(dnsMsg, "Return-Path: <spammer@bounce.spam-sender.com>\r\n", "Return-Path: "+tt.rp+"\r\n"+tt.extra, 1)
+		msg := FromMail(mail.Parse([]byte(raw), mail.Options{}))
+		res := rs.Eval(context.Background(), msg, Input{DNS: &DNS{Resolver: resolverFor(t, srv)}})
+		if got := slices.Contains(hitNames(res), "ACCREDITED"); got != tt.want {
+			t.Errorf("%s: ACCREDITED %v, want %v (hits %v, %d queries)", tt.name, got, tt.want, hitNames(res), res.DNS.Queries)
+		}
 	}
 }

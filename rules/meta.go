@@ -3,6 +3,7 @@ package rules
 import (
 	"errors"
 	"fmt"
+	"math"
 	"sort"
 	"strconv"
 )
@@ -58,6 +59,156 @@ func (n *metaNode) eval(vals []float64) float64 {
 		return l / r
 	}
 	return b2f(compare(n.op, l, r))
+}
+
+// span is the range of values an expression may take when the budget
+// left some of the rules it reads undecided: lo == hi when it is known.
+type span struct{ lo, hi float64 }
+
+// known reports whether the span is one value.
+func (s span) known() bool { return s.lo == s.hi }
+
+// truth is the span's truth value: [1,1] when every value in it is non-zero,
+// [0,0] when it is only zero, [0,1] (unknown) otherwise.
+func (s span) truth() span {
+	switch {
+	case s.lo > 0 || s.hi < 0:
+		return span{1, 1}
+	case s.lo == 0 && s.hi == 0:
+		return span{0, 0}
+	}
+	return span{0, 1}
+}
+
+// bounds evaluates the expression over ranges, as eval does over values:
+// vals holds each rule's value (its hits so far) and unk, when non-nil, the
+// upper bound of a rule the budget left undecided (0 or ≤ vals: decided).
+// It is three-valued logic widened to the sums and comparisons of meta
+// rules: an operator's result is known when it is the same for every
+// value the undecided rules could have taken, so a known-true branch of
+// || decides the ||, a known-false one decides the &&, and !, comparisons
+// and sums of an undecided rule are undecided unless the other operand
+// settles them.
+func (n *metaNode) bounds(vals, unk []float64) span {
+	switch n.op {
+	case "num":
+		return span{n.num, n.num}
+	case "ref":
+		if n.ref < 0 {
+			return span{}
+		}
+		v := vals[n.ref]
+		if unk != nil && unk[n.ref] > v {
+			return span{v, unk[n.ref]}
+		}
+		return span{v, v}
+	case "!":
+		t := n.left.bounds(vals, unk).truth()
+		return span{1 - t.hi, 1 - t.lo}
+	case "neg":
+		s := n.left.bounds(vals, unk)
+		return span{-s.hi, -s.lo}
+	case "&&":
+		l := n.left.bounds(vals, unk).truth()
+		if l.hi == 0 {
+			return l
+		}
+		r := n.right.bounds(vals, unk).truth()
+		return span{min(l.lo, r.lo), min(l.hi, r.hi)}
+	case "||":
+		l := n.left.bounds(vals, unk).truth()
+		if l.lo == 1 {
+			return l
+		}
+		r := n.right.bounds(vals, unk).truth()
+		return span{max(l.lo, r.lo), max(l.hi, r.hi)}
+	}
+	l, r := n.left.bounds(vals, unk), n.right.bounds(vals, unk)
+	switch n.op {
+	case "+":
+		return whole(span{l.lo + r.lo, l.hi + r.hi})
+	case "-":
+		return whole(span{l.lo - r.hi, l.hi - r.lo})
+	case "*":
+		return hull(mul(l.lo, r.lo), mul(l.lo, r.hi), mul(l.hi, r.lo), mul(l.hi, r.hi))
+	case "/":
+		switch {
+		case r.known():
+			return whole(hull(div(l.lo, r.lo), div(l.hi, r.lo)))
+		case l.known() && l.lo == 0:
+			return span{}
+		case r.lo > 0 || r.hi < 0:
+			return whole(hull(l.lo/r.lo, l.lo/r.hi, l.hi/r.lo, l.hi/r.hi))
+		}
+		// The divisor may be 0 (which gives 0) or near it.
+		return span{math.Inf(-1), math.Inf(1)}
+	}
+	return compareSpan(n.op, l, r)
+}
+
+// compareSpan compares two ranges: known when the comparison holds, or
+// fails, for every pair of values in them.
+func compareSpan(op string, l, r span) span {
+	if l.known() && r.known() {
+		return span{b2f(compare(op, l.lo, r.lo)), b2f(compare(op, l.lo, r.lo))}
+	}
+	var yes, no bool
+	switch op {
+	case ">":
+		yes, no = l.lo > r.hi, l.hi <= r.lo
+	case ">=":
+		yes, no = l.lo >= r.hi, l.hi < r.lo
+	case "<":
+		yes, no = l.hi < r.lo, l.lo >= r.hi
+	case "<=":
+		yes, no = l.hi <= r.lo, l.lo > r.hi
+	case "==", "!=":
+		// Not both known: equality can only be excluded.
+		no = l.hi < r.lo || l.lo > r.hi
+		if op == "!=" {
+			yes, no = no, false
+		}
+	}
+	switch {
+	case yes:
+		return span{1, 1}
+	case no:
+		return span{0, 0}
+	}
+	return span{0, 1}
+}
+
+// mul multiplies with 0 × ∞ = 0: a rule that did not fire contributes
+// nothing however many hits the other operand may have.
+func mul(a, b float64) float64 {
+	if a == 0 || b == 0 {
+		return 0
+	}
+	return a * b
+}
+
+// div divides as eval does, x/0 = 0.
+func div(a, b float64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return a / b
+}
+
+func hull(vs ...float64) span {
+	s := span{vs[0], vs[0]}
+	for _, v := range vs[1:] {
+		s.lo, s.hi = min(s.lo, v), max(s.hi, v)
+	}
+	return whole(s)
+}
+
+// whole widens a span that lost its bounds (∞ − ∞) to every value.
+func whole(s span) span {
+	if math.IsNaN(s.lo) || math.IsNaN(s.hi) {
+		return span{math.Inf(-1), math.Inf(1)}
+	}
+	return s
 }
 
 // resolve binds rule references to rule indices and returns the names

@@ -571,6 +571,8 @@ func (p *parser) listDirective(file string, line int, key, val string) bool {
 		}
 	case "welcomelist_allows_relays", "whitelist_allows_relays":
 		rs.conf.WelcomelistAllowsRelays = append(rs.conf.WelcomelistAllowsRelays, lowerFields(val)...)
+	case "welcomelist_bounce_relays", "whitelist_bounce_relays":
+		rs.conf.WelcomelistBounceRelays = append(rs.conf.WelcomelistBounceRelays, lowerFields(val)...)
 	case "welcomelist_auth", "whitelist_auth", "def_welcomelist_auth", "def_whitelist_auth",
 		"welcomelist_from_dkim", "whitelist_from_dkim", "def_welcomelist_from_dkim", "def_whitelist_from_dkim",
 		"welcomelist_from_spf", "whitelist_from_spf", "def_welcomelist_from_spf", "def_whitelist_from_spf":

@@ -215,7 +215,7 @@ func (rs *Ruleset) userHits(res *Result, in *Input, eval func(u *Ruleset) Result
 // it was: slices are clipped (an append copies) and the maps a user's
 // directives write to are copied.
 func (c Config) clone() Config {
-	for _, s := range []*[]string{&c.WelcomelistFrom, &c.BlocklistFrom, &c.WelcomelistAllowsRelays,
+	for _, s := range []*[]string{&c.WelcomelistFrom, &c.BlocklistFrom, &c.WelcomelistAllowsRelays, &c.WelcomelistBounceRelays,
 		&c.WelcomelistTo, &c.MoreSpamTo, &c.AllSpamTo, &c.BlocklistTo, &c.WelcomelistSubject,
 		&c.BlocklistSubject, &c.WelcomelistURIHost, &c.BlocklistURIHost, &c.FreemailDomains} {
 		*s = slices.Clip(*s)

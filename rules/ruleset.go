@@ -107,6 +107,10 @@ type Config struct {
 	// welcomelist_allows_relays globs exempt from their forgery check.
 	WelcomelistRcvd, DefWelcomelistRcvd []RcvdEntry
 	WelcomelistAllowsRelays             []string
+	// WelcomelistBounceRelays are welcomelist_bounce_relays globs, lower
+	// case: the site's outbound relays, which VBounce looks for in the
+	// Received lines a bounce quotes.
+	WelcomelistBounceRelays []string
 	// TrustedNetworks and InternalNetworks are trusted_networks and
 	// internal_networks; MSANetworks is msa_networks: relays after a
 	// trusted MSA take its trust (relays.Networks).
@@ -228,6 +232,7 @@ type Ruleset struct {
 	metas     []*rule // in dependency order
 	scans     [KindMeta]*scanGroup
 	hdrGroups []*hdrGroup
+	early     []*rule    // regex rules SpamAssassin runs before priority 0 (budget.go)
 	hdrTexts  int        // distinct header texts (rule.textID)
 	hdrLits   []*hdrLits // by textID; nil: no literal prefilter
 	reg       *EvalRegistry
@@ -442,6 +447,7 @@ func (rs *Ruleset) finish(p *parser) {
 	rs.orderMetas()
 	rs.buildShortcircuit(p)
 	rs.buildScans()
+	rs.early = rs.earlyRules()
 	rs.buildHeaderGroups()
 	rs.dns = rs.buildDNSRules()
 	rs.sortCaptures()
