@@ -260,9 +260,7 @@ func (s *Store) writeTmp(f file, path string, msg io.Reader) (size, vsize int64,
 }
 
 // moveIntoPlace moves the finished file tmpName in tmp into new/ (info ==
-// "") or cur/ of d under its final name and fsyncs that directory (or waits
-// for an fsync of it that another delivery started after the move: see
-// dirSyncers). The move
+// "") or cur/ of d under its final name and fsyncs that directory. The move
 // never replaces a file: on a collision it picks a new name. If the
 // directory cannot be fsynced the moved file is removed again, so a failed
 // delivery leaves nothing behind.
@@ -290,7 +288,7 @@ func (s *Store) moveIntoPlace(d, tmp *dir, tmpName string, size, vsize int64, in
 		err := s.fs.RenameNoReplace(tmp, tmpName, dest, name)
 		switch {
 		case err == nil:
-			if err := s.syncs.sync(dest, func() error { return s.fs.SyncDir(dest) }); err != nil {
+			if err := s.fs.SyncDir(dest); err != nil {
 				// Not durable, so not delivered: take it back and
 				// let the sender retry.
 				if rerr := s.fs.Remove(dest, name); rerr == nil {

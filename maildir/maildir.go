@@ -163,7 +163,6 @@ type Store struct {
 	fs       fileSystem
 	seq      atomic.Uint64 // the Q<n> of file names
 	bufs     sync.Pool     // of *copyBufs
-	syncs    dirSyncers    // group commit of new/ and cur/ fsyncs
 }
 
 // Open returns the Store rooted at root. It creates root/{cur,new,tmp} (and
