@@ -257,7 +257,7 @@ func stageMeans(m0, m1 map[string]float64) string {
 
 // stages are the pipeline stages of sluice_stage_duration_seconds, in
 // pipeline order.
-var stages = []string{"parse", "auth", "bayes", "rules", "sieve", "delivery"}
+var stages = []string{"parse", "auth", "bayes", "rules", "autolearn", "sieve", "delivery"}
 
 // traceEntry is one message of the corpus pass with what the server
 // spent on it.

@@ -50,8 +50,8 @@ func TestSlowestReport(t *testing.T) {
 		t.Fatalf("report has %d lines, want header, columns and 1 message:\n%s", len(lines), got)
 	}
 	f := strings.Fields(lines[2])
-	// latency size parse auth bayes rules sieve delivery other gc file
-	want := []string{"40.0", "40000", "0.0", "0.0", "0.0", "30.0", "1.0", "5.0", "5.0", "1/0.2", "slow"}
+	// latency size parse auth bayes rules autolearn sieve delivery other gc file
+	want := []string{"40.0", "40000", "0.0", "0.0", "0.0", "30.0", "0.0", "1.0", "5.0", "5.0", "1/0.2", "slow"}
 	if strings.Join(f, " ") != strings.Join(want, " ") {
 		t.Fatalf("slowest line = %q, want %q", f, want)
 	}
