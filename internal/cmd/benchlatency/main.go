@@ -241,7 +241,7 @@ func scrape(addr string) (map[string]float64, error) {
 }
 
 // stageMeans formats the mean time per message of each pipeline stage
-// between two scrapes.
+// between two scrapes (autolearn: per message it wrote, with their count).
 func stageMeans(m0, m1 map[string]float64) string {
 	var parts []string
 	for _, st := range stages {
@@ -249,7 +249,11 @@ func stageMeans(m0, m1 map[string]float64) string {
 		n := m1[fmt.Sprintf(k, "count")] - m0[fmt.Sprintf(k, "count")]
 		if n > 0 {
 			sum := m1[fmt.Sprintf(k, "sum")] - m0[fmt.Sprintf(k, "sum")]
-			parts = append(parts, fmt.Sprintf("%s %.2f ms", st, sum/n*1000))
+			part := fmt.Sprintf("%s %.2f ms", st, sum/n*1000)
+			if st == "autolearn" { // only the messages it wrote
+				part += fmt.Sprintf(" (%d messages)", int(n))
+			}
+			parts = append(parts, part)
 		}
 	}
 	return strings.Join(parts, ", ")
