@@ -50,3 +50,21 @@ func BenchmarkDeliverParallel(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkDeliverParallelInbox delivers 5 KB messages from 4×GOMAXPROCS
+// goroutines into one INBOX, as bench-lmtp's sessions do: the case the
+// group commit of new/'s fsync is for.
+func BenchmarkDeliverParallelInbox(b *testing.B) {
+	s := testStore(b, nil, Options{})
+	msg := benchMsg()
+	b.SetBytes(int64(len(msg)))
+	b.SetParallelism(4)
+	b.RunParallel(func(pb *testing.PB) {
+		ctx := context.Background()
+		for pb.Next() {
+			if _, err := s.Deliver(ctx, "", Flags{}, true, bytes.NewReader(msg)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

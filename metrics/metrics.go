@@ -29,7 +29,7 @@ type Metrics struct {
 	Score          prometheus.Histogram     // spam score of every scored message
 	RuleHits       *prometheus.CounterVec   // rule
 	RuleTimeouts   prometheus.Counter       // rule evaluations that ran out of budget
-	StageDuration  *prometheus.HistogramVec // stage: parse, auth, rules, sieve, delivery
+	StageDuration  *prometheus.HistogramVec // stage: parse, auth, bayes, rules, autolearn, sieve, delivery
 	DNSLookups     *prometheus.CounterVec   // result: ok, nxdomain, servfail, timeout, error
 	DeliveryErrors *prometheus.CounterVec   // reason: nospace, io, panic, outbound, other
 	RulesLoaded    prometheus.Gauge
@@ -70,7 +70,7 @@ func New(version string) *Metrics {
 			Name: "sluice_rules_timeouts_total", Help: "Messages whose rule evaluation ran out of its time budget.",
 		}),
 		StageDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "sluice_stage_duration_seconds", Help: "Time spent per message in each stage (parse, auth, rules, sieve, delivery).",
+			Name: "sluice_stage_duration_seconds", Help: "Time spent per message in each stage (parse, auth, bayes, rules, autolearn, sieve, delivery).",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 4, 10),
 		}, []string{"stage"}),
 		DNSLookups: prometheus.NewCounterVec(prometheus.CounterOpts{

@@ -131,7 +131,9 @@ func (p *Pipeline) runSpam(ctx context.Context, m *Message, t scoreTarget, seen 
 		seen[key] = res
 	}
 	v := scoring.Decide(res, conf)
+	learnStart := p.cfg.Now()
 	v.Autolearn = p.autoLearn(ctx, m, s, user, cl, res, bres, v.Spam)
+	learnDone := p.cfg.Now()
 	if in.Bayes != nil {
 		v.Tags = withBayesTags(v.Tags, bres)
 	}
@@ -154,7 +156,15 @@ func (p *Pipeline) runSpam(ctx context.Context, m *Message, t scoreTarget, seen 
 		if s.bayesOn() {
 			mt.ObserveStage("bayes", bayesDone.Sub(start))
 		}
-		mt.ObserveStage("rules", p.cfg.Now().Sub(bayesDone))
+		// The auto-learn write (a database transaction, fsynced) is its
+		// own stage, not the rules': only for the messages it wrote.
+		learn := learnDone.Sub(learnStart)
+		if learnWrote(v.Autolearn) {
+			mt.ObserveStage("autolearn", learn)
+		} else {
+			learn = 0
+		}
+		mt.ObserveStage("rules", p.cfg.Now().Sub(bayesDone)-learn)
 		mt.Score.Observe(v.Score)
 		for _, h := range v.Hits {
 			mt.RuleHits.WithLabelValues(h.Rule).Inc()
@@ -164,6 +174,16 @@ func (p *Pipeline) runSpam(ctx context.Context, m *Message, t scoreTarget, seen 
 		}
 		observeRuleDNS(mt, res.DNS, s.DNS != nil && !ok)
 	}
+}
+
+// learnWrote reports whether an auto-learn status (autoLearn's result)
+// means the database was written or tried.
+func learnWrote(status string) bool {
+	switch status {
+	case "ham", "spam", "unavailable", "failed":
+		return true
+	}
+	return false
 }
 
 // autoLearn applies SpamAssassin's auto-learn to one scored message and

@@ -12,18 +12,22 @@
 # 10000.
 #
 #   scripts/bench-latency.sh              # N=500 DELIVERIES=10000
+#   SLOWEST=20 DELIVERIES=1020 scripts/bench-latency.sh   # the 20 slowest with their stage times
+#   SLUICE=/tmp/sluice-old scripts/bench-latency.sh       # another binary
+# The server's stderr (e.g. GODEBUG=gctrace=1) is kept in $LOG when set.
 set -eu
 N=${N:-500}
 DELIVERIES=${DELIVERIES:-10000}
 top=$(cd "$(dirname "$0")/.." && pwd)
 shared=${SLUICE_SHARED:-$top/../shared}
 corpus=$shared/corpus/spamassassin
-sluice=$top/bin/sluice
+sluice=${SLUICE:-$top/bin/sluice}
+SLOWEST=${SLOWEST:-0}
 [ -x "$sluice" ] || { echo "bench-latency: build first: make build" >&2; exit 1; }
 [ -d "$corpus" ] || { echo "bench-latency: corpus missing at $corpus (set SLUICE_SHARED)" >&2; exit 1; }
 dir=$(mktemp -d /tmp/sllat.XXXXXX)
 pid=
-cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$dir"; }
+cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; [ -n "${LOG:-}" ] && cp "$dir/sluice.log" "$LOG"; rm -rf "$dir"; }
 trap cleanup EXIT
 freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 lport=$(freeport); mport=$(freeport)
@@ -53,6 +57,6 @@ for _ in $(seq 600); do
 done
 files=$(for label in ham spam; do ls "$corpus/$label" | sort | head -n "$N" | sed "s|^|$corpus/$label/|"; done)
 cd "$top"
-go run ./internal/cmd/benchlatency -lmtp "127.0.0.1:$lport" -metrics "127.0.0.1:$mport" -pid "$pid" \
-	-deliveries "$DELIVERIES" $files
+${BENCHLATENCY:-go run ./internal/cmd/benchlatency} -lmtp "127.0.0.1:$lport" -metrics "127.0.0.1:$mport" -pid "$pid" \
+	-deliveries "$DELIVERIES" -slowest "$SLOWEST" $files
 echo "delivered: $(find "$dir/mail" -path '*/new/*' -type f | wc -l) files in the Maildir"

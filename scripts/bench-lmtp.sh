@@ -16,7 +16,7 @@ SESSIONS=${SESSIONS:-2 8}
 ROWS=${ROWS:-delivery sieve full}
 SIZE=${SIZE:-5000}
 top=$(cd "$(dirname "$0")/.." && pwd)
-sluice=$top/bin/sluice
+sluice=${SLUICE:-$top/bin/sluice}  # SLUICE=/path/to/another/build to compare binaries
 [ -x "$sluice" ] || { echo "bench-lmtp: build first: make build" >&2; exit 1; }
 smtp_source=$(command -v smtp-source || echo /usr/sbin/smtp-source)
 [ -x "$smtp_source" ] || { echo "bench-lmtp: smtp-source missing (Debian postfix)" >&2; exit 1; }

@@ -100,7 +100,8 @@ func TestBayesLearnsAndScores(t *testing.T) {
 	}
 
 	body := metricsBody(t, cfg)
-	for _, want := range []string{`sluice_autolearn_total{result="spam"} 5`, `sluice_autolearn_total{result="ham"} 6`, `sluice_autolearn_total{result="no"} 1`, `sluice_bayes_errors_total{op="score"} 0`} {
+	for _, want := range []string{`sluice_autolearn_total{result="spam"} 5`, `sluice_autolearn_total{result="ham"} 6`, `sluice_autolearn_total{result="no"} 1`, `sluice_bayes_errors_total{op="score"} 0`,
+		`sluice_stage_duration_seconds_count{stage="autolearn"} 11`} { // the 11 learned, not the one not
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %q", want)
 		}

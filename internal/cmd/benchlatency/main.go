@@ -17,16 +17,24 @@
 // delivered, printing the server's resident set size (VmRSS, from
 // /proc/PID/status) after each count in -rss-at. It exits 1 if any
 // delivery was not accepted.
+//
+// With -slowest N it scrapes the server's metrics after every message of
+// the corpus pass (outside the timed span) and prints the N slowest
+// messages with their file, size, each stage's time in the server and
+// the garbage collections that ran during them, to show what the tail is
+// made of.
 package main
 
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"flag"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -45,8 +53,10 @@ func main() {
 	warmup := flag.Int("warmup", 20, "messages delivered before the corpus pass, not timed")
 	total := flag.Int("deliveries", 10000, "deliveries in all, warm-up and corpus pass included")
 	rssAt := flag.String("rss-at", "1000,5000,10000", "delivery counts after which to print the server's RSS")
+	slowest := flag.Int("slowest", 0, "print this many of the corpus pass's slowest messages with their stage times")
 	flag.Parse()
 	var msgs [][]byte
+	names := flag.Args()
 	for _, f := range flag.Args() {
 		b, err := os.ReadFile(f)
 		if err != nil {
@@ -99,8 +109,19 @@ func main() {
 	}
 	// The corpus pass: every file once, in order.
 	var pass []time.Duration
+	var traced []traceEntry
+	prev := m0
 	for i := 0; i < len(msgs) && n < *total; i, n = i+1, n+1 {
-		pass = append(pass, deliver(n, msgs[i]))
+		lat := deliver(n, msgs[i])
+		pass = append(pass, lat)
+		if *slowest > 0 {
+			m, err := scrape(*metricsAddr)
+			if err != nil {
+				fail(err)
+			}
+			traced = append(traced, traceOf(names[i], len(msgs[i]), lat, prev, m))
+			prev = m
+		}
 	}
 	m1, err := scrape(*metricsAddr)
 	if err != nil {
@@ -109,6 +130,9 @@ func main() {
 	fmt.Printf("latency: %s, %d over the rule budget\n", summary(pass),
 		int(m1["sluice_rules_timeouts_total"]-m0["sluice_rules_timeouts_total"]))
 	fmt.Printf("stages, mean per message in the server: %s\n", stageMeans(m0, m1))
+	if *slowest > 0 {
+		fmt.Print(slowestReport(traced, *slowest))
+	}
 	var rest []time.Duration
 	for ; n < *total; n++ {
 		rest = append(rest, deliver(n, msgs[n%len(msgs)]))
@@ -217,19 +241,92 @@ func scrape(addr string) (map[string]float64, error) {
 }
 
 // stageMeans formats the mean time per message of each pipeline stage
-// between two scrapes.
+// between two scrapes (autolearn: per message it wrote, with their count).
 func stageMeans(m0, m1 map[string]float64) string {
 	var parts []string
-	for _, st := range []string{"parse", "auth", "bayes", "rules", "sieve", "delivery"} {
+	for _, st := range stages {
 		k := `sluice_stage_duration_seconds_%s{stage="` + st + `"}`
 		n := m1[fmt.Sprintf(k, "count")] - m0[fmt.Sprintf(k, "count")]
 		if n > 0 {
 			sum := m1[fmt.Sprintf(k, "sum")] - m0[fmt.Sprintf(k, "sum")]
-			parts = append(parts, fmt.Sprintf("%s %.2f ms", st, sum/n*1000))
+			part := fmt.Sprintf("%s %.2f ms", st, sum/n*1000)
+			if st == "autolearn" { // only the messages it wrote
+				part += fmt.Sprintf(" (%d messages)", int(n))
+			}
+			parts = append(parts, part)
 		}
 	}
 	return strings.Join(parts, ", ")
 }
+
+// stages are the pipeline stages of sluice_stage_duration_seconds, in
+// pipeline order.
+var stages = []string{"parse", "auth", "bayes", "rules", "autolearn", "sieve", "delivery"}
+
+// traceEntry is one message of the corpus pass with what the server
+// spent on it.
+type traceEntry struct {
+	file  string
+	size  int
+	lat   time.Duration
+	stage map[string]float64 // seconds, by stage
+	gcs   int                // garbage collections completed during it
+	pause float64            // their stop-the-world pauses, seconds
+	heap  float64            // heap in use after it, bytes
+}
+
+// traceOf is the entry of one message from the scrapes before and after it.
+func traceOf(file string, size int, lat time.Duration, m0, m1 map[string]float64) traceEntry {
+	e := traceEntry{file: file, size: size, lat: lat, stage: map[string]float64{}}
+	for _, st := range stages {
+		k := `sluice_stage_duration_seconds_sum{stage="` + st + `"}`
+		e.stage[st] = m1[k] - m0[k]
+	}
+	e.gcs = int(m1["go_gc_duration_seconds_count"] - m0["go_gc_duration_seconds_count"])
+	e.pause = m1["go_gc_duration_seconds_sum"] - m0["go_gc_duration_seconds_sum"]
+	e.heap = m1["go_memstats_heap_inuse_bytes"]
+	return e
+}
+
+// slowestReport formats the n slowest entries, slowest first, and how the
+// slowest 1% compares with the whole pass.
+func slowestReport(tr []traceEntry, n int) string {
+	s := slices.Clone(tr)
+	slices.SortFunc(s, func(a, b traceEntry) int { return cmp.Compare(b.lat, a.lat) })
+	var b strings.Builder
+	fmt.Fprintf(&b, "slowest %d of the corpus pass (ms; delivery includes sieve; other = outside the stages; gc = collections during the message/their pause):\n", min(n, len(s)))
+	fmt.Fprintf(&b, "%8s %8s", "latency", "size")
+	for _, st := range stages {
+		fmt.Fprintf(&b, " %8s", st)
+	}
+	fmt.Fprintf(&b, " %8s %6s  %s\n", "other", "gc", "file")
+	for _, e := range s[:min(n, len(s))] {
+		fmt.Fprintf(&b, "%8.1f %8d", ms(e.lat.Seconds()), e.size)
+		in := 0.0
+		for _, st := range stages {
+			fmt.Fprintf(&b, " %8.1f", ms(e.stage[st]))
+			if st != "sieve" { // inside delivery
+				in += e.stage[st]
+			}
+		}
+		fmt.Fprintf(&b, " %8.1f %2d/%.1f  %s\n", ms(e.lat.Seconds()-in), e.gcs, ms(e.pause), filepath.Base(e.file))
+	}
+	if len(s) >= 100 {
+		mean := func(es []traceEntry) (size float64, gcs float64) {
+			for _, e := range es {
+				size += float64(e.size)
+				gcs += float64(e.gcs)
+			}
+			return size / float64(len(es)), gcs / float64(len(es))
+		}
+		ts, tg := mean(s[:len(s)/100])
+		as, ag := mean(s)
+		fmt.Fprintf(&b, "slowest 1%%: mean size %.0f bytes, %.2f collections per message; all: %.0f bytes, %.2f\n", ts, tg, as, ag)
+	}
+	return b.String()
+}
+
+func ms(sec float64) float64 { return sec * 1000 }
 
 // residentKiB reads VmRSS and VmHWM (the peak) from /proc/PID/status.
 func residentKiB(pid int) (rss, hwm int64) {

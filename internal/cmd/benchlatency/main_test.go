@@ -36,3 +36,23 @@ func TestResidentKiB(t *testing.T) {
 		t.Fatal("summary of one message")
 	}
 }
+
+func TestSlowestReport(t *testing.T) {
+	m0 := map[string]float64{`sluice_stage_duration_seconds_sum{stage="rules"}`: 1, "go_gc_duration_seconds_count": 3}
+	m1 := map[string]float64{`sluice_stage_duration_seconds_sum{stage="rules"}`: 1.030,
+		`sluice_stage_duration_seconds_sum{stage="delivery"}`: 0.005, `sluice_stage_duration_seconds_sum{stage="sieve"}`: 0.001,
+		"go_gc_duration_seconds_count": 4, "go_gc_duration_seconds_sum": 0.0002}
+	slow := traceOf("/corpus/spam/slow", 40000, 40*time.Millisecond, m0, m1)
+	fast := traceOf("/corpus/ham/fast", 2000, 2*time.Millisecond, m0, m0)
+	got := slowestReport([]traceEntry{fast, slow}, 1)
+	lines := strings.Split(strings.TrimSpace(got), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("report has %d lines, want header, columns and 1 message:\n%s", len(lines), got)
+	}
+	f := strings.Fields(lines[2])
+	// latency size parse auth bayes rules autolearn sieve delivery other gc file
+	want := []string{"40.0", "40000", "0.0", "0.0", "0.0", "30.0", "0.0", "1.0", "5.0", "5.0", "1/0.2", "slow"}
+	if strings.Join(f, " ") != strings.Join(want, " ") {
+		t.Fatalf("slowest line = %q, want %q", f, want)
+	}
+}
