@@ -960,6 +960,7 @@ func (g *scanGroup) run(st *evalState, texts [][]byte) {
 	// them; only those are then tried text by text.
 	var setHits []int32
 	if st.screen && len(texts) > 0 {
+		g.precompileHits(st, texts)
 		setHits = g.screen(st, done, texts)
 	} else if len(g.sets) > 0 && len(texts) > 0 {
 		// One text (a full rule's whole message) is scanned where it is:

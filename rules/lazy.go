@@ -280,3 +280,34 @@ func anyTextLiteral(texts [][]byte, lits []string) bool {
 	}
 	return false
 }
+
+// precompileHits compiles, on every CPU, the RE2 programs that a first
+// message is about to need in the group: those of the rules whose
+// literals occur in texts, and of the rules that run alone. The matching
+// that follows is one rule at a time; on a one-shot command these
+// compilations are most of its time.
+func (g *scanGroup) precompileHits(st *evalState, texts [][]byte) {
+	seen := make([]bool, len(g.rules))
+	var work []func()
+	add := func(pos int32) {
+		if r := g.rules[pos]; !seen[pos] && !r.re.compiled() {
+			seen[pos] = true
+			work = append(work, func() { r.re.get() })
+		}
+	}
+	if g.ac != nil {
+		for _, t := range texts {
+			g.ac.Scan(t, func(li int32) {
+				for _, pos := range g.litRule[li] {
+					add(pos)
+				}
+			})
+		}
+	}
+	for _, pos := range g.solo {
+		add(pos)
+	}
+	if len(work) > 1 {
+		st.uncharged(func() { parallel(work) })
+	}
+}
