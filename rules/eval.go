@@ -183,6 +183,7 @@ type evalState struct {
 	timedOut bool
 	skipped  int
 	runes    []rune
+	need     []bool    // by rule.idx: the rules a one-shot message needs (needed.go)
 	runesOf  []byte    // the text runes holds, widened
 	htext    []hdrText // by rule.textID, filled on first use
 	hdrLit   []bool    // by rule.idx: a header rule's literal occurs in its text
@@ -275,6 +276,7 @@ func (rs *Ruleset) eval(ctx context.Context, msg Message, in Input) (Result, []f
 	buf := rs.getBuf()
 	defer rs.putBuf(buf, st)
 	st.runes, st.stamp, st.gen = buf.runes, buf.stamp, buf.gen
+	st.need = rs.neededRules(&in, rs.scoreSetFor(&in))
 	if d, ok := ctx.Deadline(); ok && d.Before(st.deadline) {
 		st.deadline = d
 	}
@@ -994,7 +996,7 @@ func (g *scanGroup) run(st *evalState, texts [][]byte) {
 		cand = cand[:0]
 		add := func(pos int32) {
 			r := g.rules[pos]
-			if done[pos] || st.stamp[r.idx] == gen {
+			if done[pos] || st.stamp[r.idx] == gen || !st.needed(r) {
 				return
 			}
 			st.stamp[r.idx] = gen
@@ -1073,6 +1075,7 @@ func (g *scanGroup) screen(st *evalState, done []bool, texts [][]byte) []int32 {
 		for _, p := range chunk {
 			r := g.rules[p]
 			switch {
+			case !st.needed(r):
 			case r.screen != nil && !st.screenOff && r.screenPays(size):
 				pos = append(pos, p)
 			case len(r.lits) > 0:

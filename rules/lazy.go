@@ -179,8 +179,12 @@ func (rs *Ruleset) Precompile() {
 // compileScreens compiles every screen, biggest first, on every CPU.
 func (rs *Ruleset) compileScreens() {
 	var screens []*lazyBT
+	// What a message scored in the load's score set, without user
+	// preferences, needs (needed.go); Eval compiles any other screen
+	// it uses.
+	need := rs.neededRules(&Input{}, rs.opt.scoreSet())
 	for _, r := range rs.rules {
-		if r.screen != nil && r.inactive == "" {
+		if r.screen != nil && r.inactive == "" && (need == nil || need[r.idx]) {
 			screens = append(screens, r.screen)
 		}
 	}
@@ -290,7 +294,7 @@ func (g *scanGroup) precompileHits(st *evalState, texts [][]byte) {
 	seen := make([]bool, len(g.rules))
 	var work []func()
 	add := func(pos int32) {
-		if r := g.rules[pos]; !seen[pos] && !r.re.compiled() {
+		if r := g.rules[pos]; !seen[pos] && !r.re.compiled() && st.needed(r) {
 			seen[pos] = true
 			work = append(work, func() { r.re.get() })
 		}
