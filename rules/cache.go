@@ -78,6 +78,15 @@ type ruleCache struct {
 	h    hash.Hash // over the build and the rule files, as they are read
 	old  map[string]cacheEntry
 	hits int
+	// read delivers the cache file, read and decoded while the rule
+	// files are parsed; load checks its key once they are.
+	read chan cacheRead
+}
+
+// cacheRead is the outcome of readCacheFile.
+type cacheRead struct {
+	f   cacheFile
+	err error
 }
 
 func newRuleCache(opt CacheOptions, sources []string) *ruleCache {
@@ -88,6 +97,14 @@ func newRuleCache(opt CacheOptions, sources []string) *ruleCache {
 	name := sha256.Sum256([]byte(strings.Join(sources, "\x00")))
 	c := &ruleCache{opt: opt, h: sha256.New(), path: filepath.Join(opt.Dir, fmt.Sprintf("rules-%x.cache", name[:8]))}
 	fmt.Fprintf(c.h, "%s\x00%d\x00", opt.Build, len(opt.Build))
+	// Reading and decoding the file takes as long as parsing the rule
+	// files, on a CPU that is otherwise idle then. Nothing is trusted
+	// before load has compared the key.
+	c.read = make(chan cacheRead, 1)
+	go func() {
+		f, err := readCacheFile(c.path)
+		c.read <- cacheRead{f, err}
+	}()
 	return c
 }
 
@@ -106,9 +123,11 @@ func (c *ruleCache) key() [sha256.Size]byte {
 	return k
 }
 
-// load reads the cache file; any problem means an empty cache.
+// load takes the cache file that newRuleCache started reading, once
+// every rule file is hashed; any problem means an empty cache.
 func (c *ruleCache) load(log interface{ Debug(string, ...any) }) {
-	f, err := readCacheFile(c.path)
+	rd := <-c.read
+	f, err := rd.f, rd.err
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 		log.Debug("rules cache empty", "path", c.path)

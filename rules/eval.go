@@ -187,6 +187,7 @@ type evalState struct {
 	timedOut bool
 	skipped  int
 	runes    []rune
+	need     []bool    // by rule.idx: the rules a one-shot message needs (needed.go)
 	runesOf  []byte    // the text runes holds, widened
 	htext    []hdrText // by rule.textID, filled on first use
 	hdrLit   []bool    // by rule.idx: a header rule's literal occurs in its text
@@ -283,6 +284,7 @@ func (rs *Ruleset) eval(ctx context.Context, msg Message, in Input) (Result, []f
 	buf := rs.getBuf()
 	defer rs.putBuf(buf, st)
 	st.runes, st.stamp, st.gen = buf.runes, buf.stamp, buf.gen
+	st.need = rs.neededRules(&in, rs.scoreSetFor(&in))
 	if d, ok := ctx.Deadline(); ok && d.Before(st.deadline) {
 		st.deadline = d
 	}
@@ -969,6 +971,7 @@ func (g *scanGroup) run(st *evalState, texts [][]byte) {
 	// them; only those are then tried text by text.
 	var setHits []int32
 	if st.screen && len(texts) > 0 {
+		g.precompileHits(st, texts)
 		setHits = g.screen(st, done, texts)
 	} else if len(g.sets) > 0 && len(texts) > 0 {
 		// One text (a full rule's whole message) is scanned where it is:
@@ -1002,7 +1005,7 @@ func (g *scanGroup) run(st *evalState, texts [][]byte) {
 		cand = cand[:0]
 		add := func(pos int32) {
 			r := g.rules[pos]
-			if done[pos] || st.stamp[r.idx] == gen {
+			if done[pos] || st.stamp[r.idx] == gen || !st.needed(r) {
 				return
 			}
 			st.stamp[r.idx] = gen
@@ -1081,6 +1084,7 @@ func (g *scanGroup) screen(st *evalState, done []bool, texts [][]byte) []int32 {
 		for _, p := range chunk {
 			r := g.rules[p]
 			switch {
+			case !st.needed(r):
 			case r.screen != nil && !st.screenOff && r.screenPays(size):
 				pos = append(pos, p)
 			case len(r.lits) > 0:

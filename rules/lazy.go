@@ -179,8 +179,12 @@ func (rs *Ruleset) Precompile() {
 // compileScreens compiles every screen, biggest first, on every CPU.
 func (rs *Ruleset) compileScreens() {
 	var screens []*lazyBT
+	// What a message scored in the load's score set, without user
+	// preferences, needs (needed.go); Eval compiles any other screen
+	// it uses.
+	need := rs.neededRules(&Input{}, rs.opt.scoreSet())
 	for _, r := range rs.rules {
-		if r.screen != nil && r.inactive == "" {
+		if r.screen != nil && r.inactive == "" && (need == nil || need[r.idx]) {
 			screens = append(screens, r.screen)
 		}
 	}
@@ -279,4 +283,35 @@ func anyTextLiteral(texts [][]byte, lits []string) bool {
 		}
 	}
 	return false
+}
+
+// precompileHits compiles, on every CPU, the RE2 programs that a first
+// message is about to need in the group: those of the rules whose
+// literals occur in texts, and of the rules that run alone. The matching
+// that follows is one rule at a time; on a one-shot command these
+// compilations are most of its time.
+func (g *scanGroup) precompileHits(st *evalState, texts [][]byte) {
+	seen := make([]bool, len(g.rules))
+	var work []func()
+	add := func(pos int32) {
+		if r := g.rules[pos]; !seen[pos] && !r.re.compiled() && st.needed(r) {
+			seen[pos] = true
+			work = append(work, func() { r.re.get() })
+		}
+	}
+	if g.ac != nil {
+		for _, t := range texts {
+			g.ac.Scan(t, func(li int32) {
+				for _, pos := range g.litRule[li] {
+					add(pos)
+				}
+			})
+		}
+	}
+	for _, pos := range g.solo {
+		add(pos)
+	}
+	if len(work) > 1 {
+		st.uncharged(func() { parallel(work) })
+	}
 }

@@ -41,49 +41,50 @@ func NewAC(pats []string) *AC {
 		}
 	}
 	m.nclass = n
-	// Trie.
-	children := []map[uint8]int32{{}}
-	var outs [][]int32
-	outs = append(outs, nil)
+	// The trie is built in the transition table itself (0 is no edge:
+	// no edge leads back to the root), and the breadth-first pass fills
+	// in the failure transitions row by row, shallower rows first.
+	trans := make([]int32, n, 64*n)
+	outs := [][]int32{nil}
 	for pi, p := range pats {
 		s := int32(0)
 		for i := 0; i < len(p); i++ {
-			cl := m.class[p[i]]
-			nx, ok := children[s][cl]
-			if !ok {
-				nx = int32(len(children))
-				children = append(children, map[uint8]int32{})
+			at := int(s)*n + int(m.class[p[i]])
+			nx := trans[at]
+			if nx == 0 {
+				nx = int32(len(outs))
+				trans[at] = nx
+				trans = append(trans, make([]int32, n)...)
 				outs = append(outs, nil)
-				children[s][cl] = nx
 			}
 			s = nx
 		}
 		outs[s] = append(outs[s], int32(pi))
 	}
-	ns := len(children)
-	m.trans = make([]int32, ns*n)
+	ns := len(outs)
 	fail := make([]int32, ns)
 	queue := make([]int32, 0, ns)
 	for cl := 0; cl < n; cl++ {
-		if nx, ok := children[0][uint8(cl)]; ok {
-			m.trans[cl] = nx
+		if nx := trans[cl]; nx != 0 {
 			queue = append(queue, nx)
 		}
 	}
-	for len(queue) > 0 {
-		s := queue[0]
-		queue = queue[1:]
-		outs[s] = append(outs[s], outs[fail[s]]...)
-		for cl := 0; cl < n; cl++ {
-			if nx, ok := children[s][uint8(cl)]; ok {
-				fail[nx] = m.trans[int(fail[s])*n+cl]
-				m.trans[int(s)*n+cl] = nx
+	for qi := 0; qi < len(queue); qi++ {
+		s := queue[qi]
+		if len(outs[fail[s]]) > 0 {
+			outs[s] = append(outs[s][:len(outs[s]):len(outs[s])], outs[fail[s]]...)
+		}
+		row, frow := trans[int(s)*n:int(s+1)*n], trans[int(fail[s])*n:int(fail[s]+1)*n]
+		for cl, nx := range row {
+			if nx != 0 {
+				fail[nx] = frow[cl]
 				queue = append(queue, nx)
 			} else {
-				m.trans[int(s)*n+cl] = m.trans[int(fail[s])*n+cl]
+				row[cl] = frow[cl]
 			}
 		}
 	}
+	m.trans = trans
 	m.out = outs
 	m.hasOut = make([]bool, ns)
 	for i, o := range outs {
