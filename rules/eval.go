@@ -781,6 +781,12 @@ func (st *evalState) uncharged(f func()) {
 // match runs one regex rule over text and returns the number of matches
 // (at most one unless the rule is multiple).
 func (st *evalState) match(r *rule, text []byte) int {
+	if r.goCheck != nil {
+		if r.goCheck(text) {
+			return 1
+		}
+		return 0
+	}
 	st.compile(r)
 	if r.bt == nil {
 		if !r.multiple {
