@@ -827,6 +827,13 @@ func (st *evalState) widen(text []byte) {
 
 // confirm runs the backtracking pattern over text widened byte to rune.
 func (st *evalState) confirm(r *rule, text []byte, from int) int {
+	if r.goCheck != nil {
+		// Exact over the whole text, and no match starts before from.
+		if r.goCheck(text) {
+			return 1
+		}
+		return 0
+	}
 	if st.expired() {
 		st.skipped++
 		return 0

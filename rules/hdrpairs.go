@@ -1,11 +1,12 @@
 package rules
 
-// Exact Go checks for the stock header rules that capture an address (or
-// a part of one) from one header field of ALL and look for it again in a
-// later field: __TO_EQ_FROM_*, __SUBJ_HAS_FROM_1, __SUBJ_HAS_TO_1/2,
-// __PDS_TO_BRAND_SUBJECT. Their backreference needs regexp2, and their
-// literal ("\nFrom: ", "Subject: ") is in every message, so regexp2 ran on
-// every message, trying each line of the gap for each way to capture.
+// Exact Go checks for the stock rules that capture an address (or a part
+// of one, or a name) from one header field and look for it again later:
+// __TO_EQ_FROM_*, __SUBJ_HAS_FROM_1, __SUBJ_HAS_TO_1/2,
+// __PDS_TO_BRAND_SUBJECT over ALL, __FROM_NAME_IN_MSG over the full
+// message. Their backreference needs regexp2, and their literal
+// ("\nFrom: ", "Subject: ") is in every message, so regexp2 ran on every
+// message, trying each line of the gap for each way to capture.
 //
 // A check is chosen by the rule's regexp2 pattern, character for
 // character: a rule file that changes the pattern falls back to regexp2.
@@ -83,6 +84,7 @@ func hdrPairChecks() map[string]func([]byte) bool {
 		m[pat] = s.match
 	}
 	m[`(?ism)\x0aReceived:[^\x0a]{0,200}\ for\ <?([^\x0a\s>;]+)>?;(?:[^\x0a]+\x0a+)*Subject:\ [^\x0a]{0,100}\1[^a-z0-9]`] = matchRcvdForSubject
+	m[`(?sm)^From:\s+([^<]\S+\s\S+)\s(?=.{1,2048}^\1\x0d?$)`] = matchFromNameInMsg
 	m[`(?ism)^To:\s+<?[^@]+@([^.]+)\.(?:[^\x0a]+\x0a+)*^Subject:\ "?\1(?:(?<=[0-9A-Za-z_])(?![0-9A-Za-z_])|(?<![0-9A-Za-z_])(?=[0-9A-Za-z_]))`] = matchToBrandSubject
 	return m
 }
@@ -517,3 +519,85 @@ func brandAt(text []byte, a int, v []byte) bool {
 }
 
 func isWordByte(c byte) bool { return c == '_' || isASCIIAlnum(c) }
+
+// matchFromNameInMsg is (?sm)
+//
+//	^From:\s+([^<]\S+\s\S+)\s(?=.{1,2048}^\1\r?$)
+//
+// (__FROM_NAME_IN_MSG, a full rule): a two-word From name that is a line
+// of its own within the next 2 KB.
+func matchFromNameInMsg(text []byte) bool {
+	for p := 0; p < len(text); {
+		if bytes.HasPrefix(text[p:], []byte("From:")) && fromNameAt(text, p+len("From:")) {
+			return true
+		}
+		i := bytes.IndexByte(text[p:], '\n')
+		if i < 0 {
+			return false
+		}
+		p += i + 1
+	}
+	return false
+}
+
+// fromNameAt tries the name after the "From:" that ends at q.
+func fromNameAt(text []byte, q int) bool {
+	r := q
+	for r < len(text) && isRE2Space(text[r]) {
+		r++
+	}
+	if r == q {
+		return false
+	}
+	// [^<] is the first byte after \s+, or the run's last \s when \s+
+	// leaves it: the \S+ after it needs a non-space.
+	var starts []int
+	if r < len(text) && text[r] != '<' {
+		starts = append(starts, r)
+	}
+	if r-q >= 2 {
+		starts = append(starts, r-1)
+	}
+	word := func(s int) int { // the end of the \S+ at s; s when none
+		e := s
+		for e < len(text) && !isRE2Space(text[e]) {
+			e++
+		}
+		return e
+	}
+	for _, a := range starts {
+		e1 := word(a + 1)
+		if e1 == a+1 || e1 >= len(text) {
+			continue
+		}
+		e2 := word(e1 + 1)
+		if e2 == e1+1 || e2 >= len(text) {
+			continue
+		}
+		if nameLineAfter(text, e2+1, text[a:e2]) {
+			return true
+		}
+	}
+	return false
+}
+
+// nameLineAfter reports whether a line starting 1 to 2048 bytes after l
+// is v, then an optional \r, then the line's end.
+func nameLineAfter(text []byte, l int, v []byte) bool {
+	end := min(l+2048, len(text)) // the last line start's '\n' is before it
+	for i := l; i < end; i++ {
+		j := bytes.IndexByte(text[i:end], '\n')
+		if j < 0 {
+			return false
+		}
+		i += j
+		p := i + 1
+		if bytes.HasPrefix(text[p:], v) {
+			x := p + len(v)
+			if x == len(text) || text[x] == '\n' || text[x] == '\r' && (x+1 == len(text) || text[x+1] == '\n') {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -79,13 +79,18 @@ func TestHdrPairsAgree(t *testing.T) {
 		}
 		msg := newTestMessage(data)
 		st := &evalState{rs: rs, ctx: context.Background(), deadline: time.Now().Add(time.Hour)}
-		h, _ := st.headerText(msg, list[0].def)
-		texts := [][]byte{[]byte(h)}
-		for v := 0; v < variants; v++ {
-			texts = append(texts, mutateHeader(rng, []byte(h)))
+		h, _ := st.headerText(msg, rs.byName["__TO_EQ_FROM_1"].def)
+		byKind := map[Kind][][]byte{KindHeader: {[]byte(h)}, KindFull: {msg.Full()}}
+		for _, k := range []Kind{KindHeader, KindFull} {
+			for v := 0; v < variants; v++ {
+				byKind[k] = append(byKind[k], mutateHeader(rng, byKind[k][0]))
+			}
 		}
-		for _, text := range texts {
-			for i, r := range list {
+		for i, r := range list {
+			if r.kind == KindHeader && r.def.header != "ALL" {
+				t.Fatalf("%s matches %s, not ALL", r.name, r.def.header)
+			}
+			for _, text := range byKind[r.kind] {
 				checked++
 				got, want := r.goCheck(text), btMatch(t, res[i], text)
 				if got != want {
@@ -120,7 +125,17 @@ func mutateHeader(rng *rand.Rand, text []byte) []byte {
 	}
 	pick := func() int { return rng.Intn(len(lines)) }
 	for n := 1 + rng.Intn(4); n > 0 && len(lines) > 0; n-- {
-		switch rng.Intn(8) {
+		switch rng.Intn(9) {
+		case 8: // a line of a field's first two words
+			f := bytes.Fields(value(lines[pick()]))
+			if len(f) >= 2 {
+				nl := append(append(append([]byte(nil), f[0]...), ' '), f[1]...)
+				if rng.Intn(3) == 0 {
+					nl = append(nl, '\r')
+				}
+				at := rng.Intn(len(lines) + 1)
+				lines = append(lines[:at], append([][]byte{nl}, lines[at:]...)...)
+			}
 		case 0, 1: // a field with another's value
 			v := value(lines[pick()])
 			if rng.Intn(3) == 0 && len(v) > 2 {
@@ -189,6 +204,7 @@ func FuzzHdrPairs(f *testing.F) {
 	f.Add([]byte("x\nTo: \"x\" <jo1@ex.com>\nFrom:\n <jo@ex.com>\n"))
 	f.Add([]byte("x\nReceived: from h by h for <u@x>; d\nSubject: hi u@x!\n"))
 	f.Add([]byte("To: a@brand.com\nx\nSubject: \"Brand news\n"))
+	f.Add([]byte("From:  Jo Do <j@d>\n\nJo Do\r\n"))
 	f.Fuzz(func(t *testing.T, text []byte) {
 		if len(text) > 4096 {
 			return
