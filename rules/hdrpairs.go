@@ -85,6 +85,7 @@ func hdrPairChecks() map[string]func([]byte) bool {
 	}
 	m[`(?ism)\x0aReceived:[^\x0a]{0,200}\ for\ <?([^\x0a\s>;]+)>?;(?:[^\x0a]+\x0a+)*Subject:\ [^\x0a]{0,100}\1[^a-z0-9]`] = matchRcvdForSubject
 	m[`(?sm)^From:\s+([^<]\S+\s\S+)\s(?=.{1,2048}^\1\x0d?$)`] = matchFromNameInMsg
+	m[`(?i)<a\s[^>]{0,2048}(?:(?<=[0-9A-Za-z_])(?![0-9A-Za-z_])|(?<![0-9A-Za-z_])(?=[0-9A-Za-z_]))href=(?:3D)?.?(https?:[^>"'# ]{8,29}[^>"'# :/?&=])[^>]{0,2048}>(?:[^<]{0,1024}<(?!/a)[^>]{1,1024}>){0,99}\s{0,10}(?!\1)https?[^\w<]{1,3}[^<]{5}`] = matchSpoofedURL
 	m[`(?ism)^To:\s+<?[^@]+@([^.]+)\.(?:[^\x0a]+\x0a+)*^Subject:\ "?\1(?:(?<=[0-9A-Za-z_])(?![0-9A-Za-z_])|(?<![0-9A-Za-z_])(?=[0-9A-Za-z_]))`] = matchToBrandSubject
 	return m
 }
@@ -597,6 +598,155 @@ func nameLineAfter(text []byte, l int, v []byte) bool {
 			if x == len(text) || text[x] == '\n' || text[x] == '\r' && (x+1 == len(text) || text[x+1] == '\n') {
 				return true
 			}
+		}
+	}
+	return false
+}
+
+// matchSpoofedURL is (?i)
+//
+//	<a\s[^>]{0,2048}\bhref=(?:3D)?.?(https?:[^>"'# ]{8,29}[^>"'# :/?&=])[^>]{0,2048}>
+//	(?:[^<]{0,1024}<(?!/a)[^>]{1,1024}>){0,99}\s{0,10}(?!\1)https?[^\w<]{1,3}[^<]{5}
+//
+// (__SPOOFED_URL, rawbody): a link whose text is a URL that does not
+// begin with the link's href. Everything but the backreference is forced
+// once the tag is: the tag ends at its first '>', each tag after it at
+// its first '<' and '>', so the places the link text may start are few,
+// and the match needs one href capture that one of them does not begin
+// with.
+func matchSpoofedURL(text []byte) bool {
+	for p := 0; p+3 <= len(text); p++ {
+		i := bytes.IndexByte(text[p:], '<')
+		if i < 0 {
+			return false
+		}
+		p += i
+		if p+3 > len(text) || foldByte(text[p+1]) != 'a' || !isRE2Space(text[p+2]) {
+			continue
+		}
+		if spoofedTag(text, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// spoofedTag tries the <a tag at t.
+func spoofedTag(text []byte, t int) bool {
+	body := t + 3
+	e0 := bytes.IndexByte(text[body:], '>')
+	if e0 < 0 {
+		return false
+	}
+	e0 += body // the first '>': href= is before it, .? may be it
+	var caps [][2]int
+	for h := body; h < e0 && h-body <= 2048; h++ {
+		if !hasFoldPrefix(text, h, "href=") || isWordByte(text[h-1]) {
+			continue
+		}
+		j := h + 5
+		starts := []int{j}
+		if j < len(text) && text[j] != '\n' {
+			starts = append(starts, j+1)
+		}
+		if hasFoldPrefix(text, j, "3d") {
+			starts = append(starts, j+2)
+			if j+2 < len(text) && text[j+2] != '\n' {
+				starts = append(starts, j+3)
+			}
+		}
+		for _, c := range starts {
+			caps = appendSpoofCaps(caps, text, c)
+		}
+	}
+	for _, c := range caps {
+		if spoofedLink(text, c[0], c[1]) {
+			return true
+		}
+	}
+	return false
+}
+
+// spoofedLink reports whether, after the tag the capture text[c:end]
+// ends in (within 2048 bytes), or after one of the up to 99 tags that
+// follow it (not </a>), then up to 10 spaces, a link text starts that
+// does not begin with the capture.
+func spoofedLink(text []byte, c, end int) bool {
+	e := bytes.IndexByte(text[end:], '>')
+	if e < 0 || e > 2048 {
+		return false
+	}
+	v := text[c:end]
+	x := end + e + 1
+	for n := 0; ; n++ {
+		s := x
+		for s < len(text) && s-x < 10 && isRE2Space(text[s]) {
+			s++
+		}
+		if spoofSuffix(text, s) && !eqFoldAt(text, s, v) {
+			return true
+		}
+		if n == 99 {
+			return false
+		}
+		y := bytes.IndexByte(text[x:], '<')
+		if y < 0 || y > 1024 {
+			return false
+		}
+		y += x
+		if y+2 < len(text) && text[y+1] == '/' && foldByte(text[y+2]) == 'a' {
+			return false
+		}
+		z := bytes.IndexByte(text[y+1:], '>')
+		if z < 1 || z > 1024 {
+			return false
+		}
+		x = y + 1 + z + 1
+	}
+}
+
+// appendSpoofCaps appends the href captures https?:[^>"'# ]{8,29}[^>"'# :/?&=]
+// starting at c, as start and end.
+func appendSpoofCaps(caps [][2]int, text []byte, c int) [][2]int {
+	if !hasFoldPrefix(text, c, "http") {
+		return caps
+	}
+	b := c + 4
+	if b < len(text) && foldByte(text[b]) == 's' {
+		b++
+	}
+	if b >= len(text) || text[b] != ':' {
+		return caps
+	}
+	b++
+	for m := 0; m <= 29 && b+m < len(text); m++ {
+		ch := text[b+m]
+		if m >= 8 && bytes.IndexByte([]byte(`>"'# :/?&=`), ch) < 0 {
+			caps = append(caps, [2]int{c, b + m + 1})
+		}
+		if ch == '>' || ch == '"' || ch == '\'' || ch == '#' || ch == ' ' {
+			break
+		}
+	}
+	return caps
+}
+
+// spoofSuffix reports whether https?[^\w<]{1,3}[^<]{5} matches at s.
+func spoofSuffix(text []byte, s int) bool {
+	if !hasFoldPrefix(text, s, "http") {
+		return false
+	}
+	a := s + 4
+	if a < len(text) && foldByte(text[a]) == 's' {
+		a++
+	}
+	for k := 1; k <= 3; k++ {
+		c := a + k - 1
+		if c >= len(text) || text[c] == '<' || isWordByte(text[c]) {
+			return false
+		}
+		if c+6 <= len(text) && bytes.IndexByte(text[c+1:c+6], '<') < 0 {
+			return true
 		}
 	}
 	return false

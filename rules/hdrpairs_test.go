@@ -86,6 +86,13 @@ func TestHdrPairsAgree(t *testing.T) {
 				byKind[k] = append(byKind[k], mutateHeader(rng, byKind[k][0]))
 			}
 		}
+		raw := msg.RawBody()
+		byKind[KindRawBody] = raw
+		if len(raw) > 0 {
+			for v := 0; v < variants; v++ {
+				byKind[KindRawBody] = append(byKind[KindRawBody], mutateHeader(rng, raw[rng.Intn(len(raw))]))
+			}
+		}
 		for i, r := range list {
 			if r.kind == KindHeader && r.def.header != "ALL" {
 				t.Fatalf("%s matches %s, not ALL", r.name, r.def.header)
@@ -125,7 +132,16 @@ func mutateHeader(rng *rand.Rand, text []byte) []byte {
 	}
 	pick := func() int { return rng.Intn(len(lines)) }
 	for n := 1 + rng.Intn(4); n > 0 && len(lines) > 0; n-- {
-		switch rng.Intn(9) {
+		switch rng.Intn(11) {
+		case 9, 10: // a link, its text a URL or not
+			hrefs := []string{`<a href="http://abcdefgh.example/x">`, `<A HREF=3D"https://abcdefghijk.example/">`, "<a\nhref=>http://abcdefghij.example>",
+				`<a class=x href=http://www.abcdefghijklmnopqrstuvwxyz0123.example/a?b>`, `<a xhref="http://abcdefghij.example/">`, `<a href="http://abcdefgh.example/x" >`}
+			mids := []string{"", " ", "\n\t", "<b>", "<b><i>", "</a>", "<>", "text<br>", "           "}
+			texts := []string{"http://abcdefgh.example/x", "HTTP://ABCDEFGH.EXAMPLE/X", "https://other.example/y", "http: //xx", "http://a<b", "https://abcdefghijk.example/", "http://abcdefghij.example", "http://www.abcdefghijklmnopqrstuvwxyz0123.example/a?b"}
+			nl := []byte(hrefs[rng.Intn(len(hrefs))] + mids[rng.Intn(len(mids))] + mids[rng.Intn(len(mids))] + texts[rng.Intn(len(texts))] + "</a>")
+			i := pick()
+			at := rng.Intn(len(lines[i]) + 1)
+			lines[i] = append(append(append([]byte(nil), lines[i][:at]...), nl...), lines[i][at:]...)
 		case 8: // a line of a field's first two words
 			f := bytes.Fields(value(lines[pick()]))
 			if len(f) >= 2 {
@@ -205,6 +221,7 @@ func FuzzHdrPairs(f *testing.F) {
 	f.Add([]byte("x\nReceived: from h by h for <u@x>; d\nSubject: hi u@x!\n"))
 	f.Add([]byte("To: a@brand.com\nx\nSubject: \"Brand news\n"))
 	f.Add([]byte("From:  Jo Do <j@d>\n\nJo Do\r\n"))
+	f.Add([]byte(`<a href="http://abcdefgh.example/x"><b>http://other.example/y</a>`))
 	f.Fuzz(func(t *testing.T, text []byte) {
 		if len(text) > 4096 {
 			return
