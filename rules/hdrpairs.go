@@ -1,12 +1,14 @@
 package rules
 
-// Exact Go checks for the stock rules that capture an address (or a part
-// of one, or a name) from one header field and look for it again later:
+// Exact Go checks for stock rules whose backreference needs regexp2 and
+// whose literal is in (nearly) every message, so that regexp2 ran on
+// every message: the rules that capture an address (or a part of one, or
+// a name) from one header field and look for it again later —
 // __TO_EQ_FROM_*, __SUBJ_HAS_FROM_1, __SUBJ_HAS_TO_1/2,
 // __PDS_TO_BRAND_SUBJECT over ALL, __FROM_NAME_IN_MSG over the full
-// message. Their backreference needs regexp2, and their literal
-// ("\nFrom: ", "Subject: ") is in every message, so regexp2 ran on every
-// message, trying each line of the gap for each way to capture.
+// message — and __SPOOFED_URL (rawbody), a link whose text is a URL the
+// href does not begin. regexp2 tried each line of the gap (or each tag)
+// for each way to capture.
 //
 // A check is chosen by the rule's regexp2 pattern, character for
 // character: a rule file that changes the pattern falls back to regexp2.
