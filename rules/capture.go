@@ -320,15 +320,19 @@ func (rs *Ruleset) evalCaptures(st *evalState, msg Message) map[string][]string 
 		if !ok {
 			continue // a tag it needs is not set: SpamAssassin skips the rule
 		}
-		re := rs.compileTemplate(pat, r.tmpl.flags)
-		if re == nil {
+		prog := rs.compileTemplate(pat, r.tmpl.flags)
+		if prog.re == nil {
 			continue
 		}
 		var into map[string][]string
 		if r.capture != nil {
 			into = tags
 		}
-		n := st.runBT(r, re, st.ruleTexts(msg, r), into)
+		texts := st.ruleTexts(msg, r)
+		if len(prog.lits) > 0 {
+			texts = withLiteral(texts, prog.lits)
+		}
+		n := st.runBT(r, prog.re, texts, into)
 		if r.def.negate {
 			n = 1 - min(n, 1)
 		}
@@ -342,7 +346,16 @@ func (rs *Ruleset) evalCaptures(st *evalState, msg Message) map[string][]string 
 // the stock templates take. Compiling costs about 20 µs a pattern.
 type templateCache struct {
 	mu sync.Mutex
-	m  map[string]*regexp2.Regexp // flags NUL pattern → program; nil: does not compile
+	m  map[string]*tmplProg // flags NUL pattern → program
+}
+
+// tmplProg is a template rule's program with its values in, and the
+// literals one of which every match holds (perlre.RequiredLiterals): the
+// texts without any of them are not matched. The template rules look
+// for the recipient's address in each URI, which few URIs hold.
+type tmplProg struct {
+	re   *regexp2.Regexp // nil: does not compile
+	lits []string
 }
 
 // maxTemplateCache bounds the cache; when full it starts over.
@@ -357,34 +370,58 @@ func runsInSA(r *rule) bool {
 }
 
 // compileTemplate compiles a template rule's pattern with its values in;
-// nil when it does not compile (Load checked it with a stand-in).
-// Programs are shared: regexp2 matches concurrently.
-func (rs *Ruleset) compileTemplate(pat, flags string) *regexp2.Regexp {
+// its re is nil when it does not compile (Load checked it with a
+// stand-in). Programs are shared: regexp2 matches concurrently.
+func (rs *Ruleset) compileTemplate(pat, flags string) *tmplProg {
 	c := rs.tmplCache
 	key := flags + "\x00" + pat
 	if c != nil {
 		c.mu.Lock()
-		re, ok := c.m[key]
+		p, ok := c.m[key]
 		c.mu.Unlock()
 		if ok {
-			return re
+			return p
 		}
 	}
-	var re *regexp2.Regexp
+	p := &tmplProg{}
 	if tr, err := perlre.Translate(pat, flags, perlre.Options{RE2Classes: true}); err == nil {
-		if re, err = regexp2.Compile(tr.Backtrack, regexp2.RE2); err == nil {
+		if re, err := regexp2.Compile(tr.Backtrack, regexp2.RE2); err == nil {
 			re.MatchTimeout = rs.opt.BacktrackTimeout
+			// The RE2 pattern matches wherever the exact one does, so its
+			// literals are the exact one's too.
+			p.re, p.lits = re, perlre.RequiredLiterals(tr.RE2)
 		}
 	}
 	if c != nil {
 		c.mu.Lock()
 		if c.m == nil || len(c.m) >= maxTemplateCache {
-			c.m = map[string]*regexp2.Regexp{}
+			c.m = map[string]*tmplProg{}
 		}
-		c.m[key] = re
+		c.m[key] = p
 		c.mu.Unlock()
 	}
-	return re
+	return p
+}
+
+// withLiteral returns texts with the ones that hold none of lits (lower
+// case, matched ignoring ASCII case) made empty, keeping the others'
+// places (tflags nosubject skips the first body text).
+func withLiteral(texts [][]byte, lits []string) [][]byte {
+	out := texts[:0:0]
+	for _, t := range texts {
+		keep := false
+		for _, l := range lits {
+			if perlre.ContainsFoldBytes(t, l) {
+				keep = true
+				break
+			}
+		}
+		if !keep {
+			t = nil
+		}
+		out = append(out, t)
+	}
+	return out
 }
 
 // ruleTexts returns the texts a regex rule of r's kind matches.

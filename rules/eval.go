@@ -792,6 +792,12 @@ func (st *evalState) uncharged(f func()) {
 // match runs one regex rule over text and returns the number of matches
 // (at most one unless the rule is multiple).
 func (st *evalState) match(r *rule, text []byte) int {
+	if r.goCheck != nil {
+		if r.goCheck(text) {
+			return 1
+		}
+		return 0
+	}
 	st.compile(r)
 	if r.bt == nil {
 		if !r.multiple {
@@ -832,6 +838,13 @@ func (st *evalState) widen(text []byte) {
 
 // confirm runs the backtracking pattern over text widened byte to rune.
 func (st *evalState) confirm(r *rule, text []byte, from int) int {
+	if r.goCheck != nil {
+		// Exact over the whole text, and no match starts before from.
+		if r.goCheck(text) {
+			return 1
+		}
+		return 0
+	}
 	if st.expired() {
 		st.skipped++
 		return 0

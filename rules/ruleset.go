@@ -268,8 +268,9 @@ type rule struct {
 	priority   int
 	inactive   string // why the rule never fires; "" when active
 	re         *lazyRE
-	bt         *lazyBT // confirms RE2's matches when the rule needs backtracking
-	screen     *lazyBT // matches like re, for Eval before the sets are compiled
+	bt         *lazyBT           // confirms RE2's matches when the rule needs backtracking
+	goCheck    func([]byte) bool // exact Go check that replaces re and bt (hdrpairs.go); nil for most rules
+	screen     *lazyBT           // matches like re, for Eval before the sets are compiled
 	screenCost screenCost
 	lits       []string
 	setPat     string // RE2 superset with line anchors, for sets over joined texts
@@ -449,6 +450,7 @@ func (rs *Ruleset) finish(p *parser) {
 	rs.buildScans()
 	rs.early = rs.earlyRules()
 	rs.buildHeaderGroups()
+	rs.attachHdrPairs()
 	rs.dns = rs.buildDNSRules()
 	rs.sortCaptures()
 	for _, r := range rs.rules {

@@ -1,6 +1,7 @@
 package perlre
 
 import (
+	"bytes"
 	"fmt"
 	"regexp/syntax"
 	"strings"
@@ -203,7 +204,12 @@ func pick(l litInfo) []string {
 }
 
 // ContainsFold reports whether text contains lit (lower case) ignoring ASCII case.
-func ContainsFold(text, lit string) bool {
+func ContainsFold(text, lit string) bool { return containsFold(text, lit, strings.IndexByte) }
+
+// ContainsFoldBytes is ContainsFold for a byte slice.
+func ContainsFoldBytes(text []byte, lit string) bool { return containsFold(text, lit, bytes.IndexByte) }
+
+func containsFold[T ~string | ~[]byte](text T, lit string, index func(T, byte) int) bool {
 	if len(lit) == 0 {
 		return true
 	}
@@ -212,10 +218,10 @@ func ContainsFold(text, lit string) bool {
 	for i := 0; i+len(lit) <= len(text); i++ {
 		c := text[i]
 		if c != c0 && c != up {
-			j := strings.IndexByte(text[i:], c0)
+			j := index(text[i:], c0)
 			k := -1
 			if up != c0 {
-				k = strings.IndexByte(text[i:], up)
+				k = index(text[i:], up)
 			}
 			if j < 0 && k < 0 {
 				return false
@@ -235,7 +241,7 @@ func ContainsFold(text, lit string) bool {
 	return false
 }
 
-func equalFoldASCII(s, lower string) bool {
+func equalFoldASCII[T ~string | ~[]byte](s T, lower string) bool {
 	for i := 0; i < len(lower); i++ {
 		c := s[i]
 		if c >= 'A' && c <= 'Z' {
