@@ -65,10 +65,6 @@ func hasInnerSpace(p []byte) bool {
 	return false
 }
 
-func isRE2Space(c byte) bool {
-	return c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r'
-}
-
 // isBase64Line is the regexp ^(?:[A-Za-z0-9+/=]{60,76} ){2}: two runs of
 // 60 to 76 base64 characters, each followed by a space, at the start.
 func isBase64Line(p []byte) bool {
