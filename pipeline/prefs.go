@@ -30,15 +30,19 @@ func (t scoreTarget) key() string { return t.user + "\x00" + t.prefs.Key() }
 // prefsCache holds parsed user_prefs files by path, each until its file
 // or the rule set changes, at most sieve.CacheEntries of them (the least
 // recently used go first). The zero value is ready to use.
-type prefsCache struct {
+type prefsCache struct{ lazyLRU[prefsEntry] }
+
+// lazyLRU is an LRU cache of sieve.CacheEntries values by key, made on
+// first use. The zero value is ready to use.
+type lazyLRU[V any] struct {
 	once    sync.Once
-	entries *lru.Cache[string, prefsEntry]
+	entries *lru.Cache[string, V]
 }
 
-func (c *prefsCache) cache() *lru.Cache[string, prefsEntry] {
+func (c *lazyLRU[V]) cache() *lru.Cache[string, V] {
 	c.once.Do(func() {
 		var err error
-		if c.entries, err = lru.New[string, prefsEntry](sieve.CacheEntries); err != nil {
+		if c.entries, err = lru.New[string, V](sieve.CacheEntries); err != nil {
 			panic(err) // only for a size under 1
 		}
 	})

@@ -3,13 +3,9 @@ package pipeline
 import (
 	"context"
 	"errors"
-	"sync"
 	"time"
 
-	lru "github.com/hashicorp/golang-lru/v2"
-
 	"github.com/sluice-mail/sluice/rules"
-	"github.com/sluice-mail/sluice/sieve"
 )
 
 // PrefsSource gives the preference lines one user has outside their
@@ -30,20 +26,7 @@ const DefaultSQLPrefsTTL = 60 * time.Second
 // failed read is remembered for the same time, so that a database that
 // is down costs one time-out per user a minute, not one per message. The
 // zero value is ready to use.
-type sqlPrefsCache struct {
-	once    sync.Once
-	entries *lru.Cache[string, sqlEntry]
-}
-
-func (c *sqlPrefsCache) cache() *lru.Cache[string, sqlEntry] {
-	c.once.Do(func() {
-		var err error
-		if c.entries, err = lru.New[string, sqlEntry](sieve.CacheEntries); err != nil {
-			panic(err) // only for a size under 1
-		}
-	})
-	return c.entries
-}
+type sqlPrefsCache struct{ lazyLRU[sqlEntry] }
 
 type sqlEntry struct {
 	at     time.Time
