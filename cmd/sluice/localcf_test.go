@@ -111,7 +111,23 @@ func spamassassinVerdict(t *testing.T, dir, msg string) (bool, string) {
 // spamassassinStatus is spamassassinVerdict with the score.
 func spamassassinStatus(t *testing.T, dir, msg string) (spam bool, score float64, tests string) {
 	t.Helper()
-	cmd := exec.Command("spamassassin", "-L", "--siteconfigpath="+filepath.Join(dir, "site"), "-p", filepath.Join(dir, "user_prefs"))
+	return runSpamassassin(t, dir, msg, "-L")
+}
+
+// spamassassinNet is spamassassinStatus with network tests on (the site's
+// dns_server).
+func spamassassinNet(t *testing.T, dir, msg string) (spam bool, score float64, tests string) {
+	t.Helper()
+	return runSpamassassin(t, dir, msg)
+}
+
+// runSpamassassin runs spamassassin with flags on msg and the site
+// writeSite wrote under dir, and returns its verdict, score and tests=
+// list (comma-separated, no blanks).
+func runSpamassassin(t *testing.T, dir, msg string, flags ...string) (spam bool, score float64, tests string) {
+	t.Helper()
+	args := append(flags, "--siteconfigpath="+filepath.Join(dir, "site"), "-p", filepath.Join(dir, "user_prefs"))
+	cmd := exec.Command("spamassassin", args...)
 	cmd.Stdin = strings.NewReader(msg)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -123,7 +139,7 @@ func spamassassinStatus(t *testing.T, dir, msg string) (spam bool, score float64
 		t.Fatalf("no X-Spam-Status in spamassassin's output:\n%s", out.String())
 	}
 	score, _ = strconv.ParseFloat(m[2], 64)
-	return m[1] == "Yes", score, strings.NewReplacer("\n\t", "", " ", "").Replace(m[3])
+	return m[1] == "Yes", score, strings.NewReplacer("\r", "", "\n\t", "", " ", "").Replace(m[3])
 }
 
 // checkMessages scores msgs with one `sluice check -json` (the stock rules

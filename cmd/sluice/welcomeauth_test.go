@@ -1,14 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/base64"
-	"os/exec"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -81,25 +77,6 @@ func TestLocalCFWelcomelistAuth(t *testing.T) {
 	if !res[1].Spam || res[0].Spam || res[2].Spam || !res[3].Spam {
 		t.Errorf("verdicts %v %v %v %v, want ham (welcomed), spam, ham (default list), spam", res[0].Spam, res[1].Spam, res[2].Spam, res[3].Spam)
 	}
-}
-
-// spamassassinNet runs spamassassin with network tests on (the site's
-// dns_server) on msg and returns its verdict, score and tests= list.
-func spamassassinNet(t *testing.T, dir, msg string) (spam bool, score float64, tests string) {
-	t.Helper()
-	cmd := exec.Command("spamassassin", "--siteconfigpath="+filepath.Join(dir, "site"), "-p", filepath.Join(dir, "user_prefs"))
-	cmd.Stdin = strings.NewReader(msg)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("spamassassin: %v\n%s", err, errb.String())
-	}
-	m := saStatus.FindStringSubmatch(out.String())
-	if m == nil {
-		t.Fatalf("no X-Spam-Status in spamassassin's output:\n%s", out.String())
-	}
-	score, _ = strconv.ParseFloat(m[2], 64)
-	return m[1] == "Yes", score, strings.NewReplacer("\r", "", "\n\t", "", " ", "").Replace(m[3])
 }
 
 // checkMessagesDNS is checkMessages with sluice's own checks asking the
